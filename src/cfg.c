@@ -1,0 +1,863 @@
+/*
+ * cfg: JSON -> struct config with precise errors. See cfg.h.
+ *
+ * jansson parses; it reports positions only for syntax errors, so for
+ * semantic errors (wrong type, unknown key) we find the position of the
+ * offending value ourselves by walking the raw text along the JSON path
+ * (locate() below). That walker only skips over text jansson has already
+ * accepted, so it needs no error handling of its own.
+ */
+#include "cfg.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmpl.h"
+#include "util.h"
+
+#define PATH_MAX_DEPTH 8
+
+/* Program defaults; docs/config.md lists them. */
+#define DEFAULT_STOP_TIMEOUT_MS 10000
+#define DEFAULT_START_MS 1000
+#define DEFAULT_BACKOFF_INITIAL_MS 100
+#define DEFAULT_BACKOFF_MAX_MS 30000
+#define DEFAULT_YOYO_LIMIT 5
+#define DEFAULT_YOYO_WINDOW_MS 60000
+
+struct path_comp {
+    const char *key;  /* NULL for an array index */
+    size_t index;
+};
+
+struct ctx {
+    const char *text;
+    size_t len;
+    const char *source;
+    struct cfg_errors *errs;
+    struct path_comp path[PATH_MAX_DEPTH];
+    int depth;
+    unsigned nerrors;
+};
+
+void
+cfg_error(struct cfg_errors *errs, const char *fmt, ...)
+{
+    va_list ap;
+    size_t room = sizeof(errs->text) - errs->len;
+    int n;
+
+    errs->count++;
+    if (room < 2)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(errs->text + errs->len, room - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= room - 1)
+        n = (int)(room - 2);
+    errs->len += (size_t)n;
+    errs->text[errs->len++] = '\n';
+    errs->text[errs->len] = '\0';
+}
+
+/* --- locating a path in the raw text --------------------------------------------------------- */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *
+skip_string(const char *p, const char *end)
+{
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < end ? p + 1 : end;
+}
+
+static const char *
+skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+
+    p = skip_ws(p, end);
+    do {
+        if (p >= end)
+            return end;
+        if (*p == '"') {
+            p = skip_string(p, end);
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']')
+            depth--;
+        else if (depth == 0) {
+            /* number or literal */
+            while (p < end && !strchr(",]} \t\r\n", *p))
+                p++;
+            return p;
+        }
+        p++;
+    } while (depth > 0);
+    return p;
+}
+
+/* Position of the value at path[0..depth), or of its key when at_key. */
+static const char *
+locate(const struct ctx *c, int depth, bool at_key)
+{
+    const char *p = skip_ws(c->text, c->text + c->len);
+    const char *end = c->text + c->len;
+    const char *key_pos = p;
+
+    for (int i = 0; i < depth && p < end; i++) {
+        const struct path_comp *comp = &c->path[i];
+        if (comp->key && *p == '{') {
+            p = skip_ws(p + 1, end);
+            while (p < end && *p == '"') {
+                const char *kstart = p + 1;
+                const char *kend = skip_string(p, end) - 1;
+                bool match = (size_t)(kend - kstart) == strlen(comp->key) &&
+                             memcmp(kstart, comp->key, (size_t)(kend - kstart)) == 0;
+                key_pos = p;
+                p = skip_ws(kend + 1, end);
+                p = skip_ws(p + 1, end); /* ':' */
+                if (match)
+                    break;
+                p = skip_ws(skip_value(p, end), end);
+                if (p < end && *p == ',')
+                    p = skip_ws(p + 1, end);
+            }
+        } else if (!comp->key && *p == '[') {
+            p = skip_ws(p + 1, end);
+            for (size_t k = 0; k < comp->index && p < end; k++) {
+                p = skip_ws(skip_value(p, end), end);
+                if (p < end && *p == ',')
+                    p = skip_ws(p + 1, end);
+            }
+            key_pos = p;
+        } else {
+            break;
+        }
+    }
+    return at_key ? key_pos : p;
+}
+
+static void
+line_col(const struct ctx *c, const char *pos, int *ret_line, int *ret_col)
+{
+    int line = 1, col = 1;
+
+    for (const char *p = c->text; p < pos && p < c->text + c->len; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+        } else if (((unsigned char)*p & 0xC0) != 0x80) {
+            col++;  /* count characters, not UTF-8 continuation bytes */
+        }
+    }
+    *ret_line = line;
+    *ret_col = col;
+}
+
+static void
+format_path(const struct ctx *c, int depth, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < depth && len < size; i++) {
+        int n;
+        if (c->path[i].key)
+            n = snprintf(buf + len, size - len, "%s%s", len ? "." : "", c->path[i].key);
+        else
+            n = snprintf(buf + len, size - len, "[%zu]", c->path[i].index);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    if (!len)
+        (void)snprintf(buf, size, "(top level)");
+}
+
+static void
+error_at(struct ctx *c, bool at_key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+error_at(struct ctx *c, bool at_key, const char *fmt, ...)
+{
+    char path[256], msg[512];
+    int line, col;
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    line_col(c, locate(c, c->depth, at_key), &line, &col);
+    format_path(c, c->depth, path, sizeof(path));
+    cfg_error(c->errs, "%s:%d:%d: %s: %s", c->source, line, col, path, msg);
+    c->nerrors++;
+}
+
+/* The schema is at most 5 levels deep, so the path stack cannot overflow. */
+static void
+push_key(struct ctx *c, const char *key)
+{
+    assert(c->depth < PATH_MAX_DEPTH);
+    c->path[c->depth++] = (struct path_comp){ .key = key };
+}
+
+static void
+push_index(struct ctx *c, size_t index)
+{
+    assert(c->depth < PATH_MAX_DEPTH);
+    c->path[c->depth++] = (struct path_comp){ .index = index };
+}
+
+static void
+pop(struct ctx *c)
+{
+    c->depth--;
+}
+
+/* --- typed getters: each reports its own error and returns < 0 ----------------------------- */
+
+static const char *
+json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "something else";
+}
+
+static int
+get_string(struct ctx *c, const json_t *v, bool allow_empty, char **ret)
+{
+    const char *s;
+    size_t n;
+    char *copy;
+
+    if (!json_is_string(v)) {
+        error_at(c, false, "expected a string, got %s", json_kind(v));
+        return -EINVAL;
+    }
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (strlen(s) != n) {
+        error_at(c, false, "string contains a NUL character");
+        return -EINVAL;
+    }
+    if (!allow_empty && n == 0) {
+        error_at(c, false, "expected a non-empty string");
+        return -EINVAL;
+    }
+    if (n > CFG_MAX_STRING) {
+        error_at(c, false, "string longer than %d bytes", CFG_MAX_STRING);
+        return -EINVAL;
+    }
+    copy = strdup(s);
+    if (!copy) {
+        error_at(c, false, "out of memory");
+        return -ENOMEM;
+    }
+    *ret = copy;
+    return 0;
+}
+
+/* A string that may hold placeholders. */
+static int
+get_template(struct ctx *c, const json_t *v, bool allow_empty, bool *uses_port, char **ret)
+{
+    char err[160];
+    char *s;
+    int r = get_string(c, v, allow_empty, &s);
+
+    if (r < 0)
+        return r;
+    if (tmpl_check(s, uses_port, err, sizeof(err)) < 0) {
+        error_at(c, false, "%s", err);
+        free(s);
+        return -EINVAL;
+    }
+    *ret = s;
+    return 0;
+}
+
+static int
+get_uint(struct ctx *c, const json_t *v, unsigned min, unsigned max, unsigned *ret)
+{
+    json_int_t n;
+
+    if (!json_is_integer(v)) {
+        error_at(c, false, "expected an integer from %u to %u, got %s", min, max, json_kind(v));
+        return -EINVAL;
+    }
+    n = json_integer_value(v);
+    if (n < (json_int_t)min || n > (json_int_t)max) {
+        error_at(c, false, "expected an integer from %u to %u, got %lld", min, max, (long long)n);
+        return -EINVAL;
+    }
+    *ret = (unsigned)n;
+    return 0;
+}
+
+static int
+get_duration(struct ctx *c, const json_t *v, int64_t *ret_ms)
+{
+    int r;
+
+    if (json_is_number(v)) {
+        r = util_seconds_to_ms(json_number_value(v), ret_ms);
+        if (r < 0)
+            error_at(c, false, "duration out of range (0 to 30 days), got %g", json_number_value(v));
+        return r;
+    }
+    if (json_is_string(v)) {
+        r = util_parse_duration_ms(json_string_value(v), ret_ms);
+        if (r == -ERANGE)
+            error_at(c, false, "duration out of range (0 to 30 days): \"%s\"", json_string_value(v));
+        else if (r < 0)
+            error_at(c, false, "expected a duration such as \"500ms\", \"10s\", \"2m\" or seconds, got \"%s\"",
+                     json_string_value(v));
+        return r;
+    }
+    error_at(c, false, "expected a duration (a string such as \"10s\" or a number of seconds), got %s",
+             json_kind(v));
+    return -EINVAL;
+}
+
+static int
+get_signal(struct ctx *c, const json_t *v, int *ret_sig)
+{
+    char num[24];
+    const char *s;
+
+    if (json_is_integer(v)) {
+        (void)snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        s = num;
+    } else if (json_is_string(v)) {
+        s = json_string_value(v);
+    } else {
+        error_at(c, false, "expected a signal name such as \"TERM\" or a number, got %s", json_kind(v));
+        return -EINVAL;
+    }
+    if (util_parse_signal(s, ret_sig) < 0 || *ret_sig == SIGKILL || *ret_sig == SIGSTOP) {
+        error_at(c, false, "unknown or unusable signal \"%s\" (use a name such as TERM, INT, QUIT, HUP, USR1)", s);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool
+require_object(struct ctx *c, const json_t *v, const char *what)
+{
+    if (json_is_object(v))
+        return true;
+    error_at(c, false, "expected %s (an object), got %s", what, json_kind(v));
+    return false;
+}
+
+/* --- programs ------------------------------------------------------------------------------- */
+
+static bool
+valid_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > CFG_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+            return false;
+    return true;
+}
+
+static int
+parse_command(struct ctx *c, const json_t *v, struct program_cfg *p)
+{
+    size_t n, i;
+    int r = 0;
+
+    if (!json_is_array(v)) {
+        error_at(c, false, "expected a list of strings (program and arguments), got %s", json_kind(v));
+        return -EINVAL;
+    }
+    n = json_array_size(v);
+    if (n == 0) {
+        error_at(c, false, "command is empty: expected at least the program to run");
+        return -EINVAL;
+    }
+    if (n > CFG_MAX_ARGS) {
+        error_at(c, false, "more than %d arguments", CFG_MAX_ARGS);
+        return -EINVAL;
+    }
+    p->argv = calloc(n + 1, sizeof(char *));
+    if (!p->argv) {
+        error_at(c, false, "out of memory");
+        return -ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        push_index(c, i);
+        if (get_template(c, json_array_get(v, i), i > 0, &p->uses_port, &p->argv[i]) < 0)
+            r = -EINVAL;
+        pop(c);
+    }
+    p->argc = n;
+    return r;
+}
+
+static int
+parse_env(struct ctx *c, const json_t *v, struct program_cfg *p)
+{
+    const char *key;
+    json_t *val;
+    size_t i = 0;
+    int r = 0;
+
+    if (!require_object(c, v, "environment variables"))
+        return -EINVAL;
+    if (json_object_size(v) > CFG_MAX_ENV) {
+        error_at(c, false, "more than %d environment variables", CFG_MAX_ENV);
+        return -EINVAL;
+    }
+    p->env = calloc(json_object_size(v) + 1, sizeof(*p->env));
+    if (!p->env) {
+        error_at(c, false, "out of memory");
+        return -ENOMEM;
+    }
+    json_object_foreach((json_t *)v, key, val) {
+        push_key(c, key);
+        if (!*key || strchr(key, '=')) {
+            error_at(c, true, "environment variable names must be non-empty and contain no '='");
+            r = -EINVAL;
+        } else if (get_template(c, val, true, &p->uses_port, &p->env[i].value) == 0) {
+            p->env[i].key = strdup(key);
+            if (!p->env[i].key) {
+                error_at(c, false, "out of memory");
+                r = -ENOMEM;
+            }
+            i++;
+        } else {
+            r = -EINVAL;
+        }
+        pop(c);
+    }
+    p->nenv = i;
+    return r;
+}
+
+static int
+parse_backoff(struct ctx *c, const json_t *v, struct backoff_policy *b)
+{
+    const char *key;
+    json_t *val;
+    int r = 0;
+
+    if (!require_object(c, v, "backoff settings {\"initial\", \"max\"}"))
+        return -EINVAL;
+    json_object_foreach((json_t *)v, key, val) {
+        push_key(c, key);
+        if (strcmp(key, "initial") == 0)
+            r |= get_duration(c, val, &b->initial_ms);
+        else if (strcmp(key, "max") == 0)
+            r |= get_duration(c, val, &b->max_ms);
+        else {
+            error_at(c, true, "unknown key \"%s\" (known: initial, max)", key);
+            r = -EINVAL;
+        }
+        pop(c);
+    }
+    if (r == 0 && b->max_ms < b->initial_ms) {
+        error_at(c, false, "backoff max (%lld ms) is below initial (%lld ms)", (long long)b->max_ms,
+                 (long long)b->initial_ms);
+        r = -EINVAL;
+    }
+    return r < 0 ? -EINVAL : 0;
+}
+
+static int
+parse_yoyo(struct ctx *c, const json_t *v, struct backoff_policy *b)
+{
+    const char *key;
+    json_t *val;
+    int r = 0;
+
+    if (json_is_false(v)) {
+        b->yoyo_limit = 0;
+        return 0;
+    }
+    if (!require_object(c, v, "yo-yo limits {\"restarts\", \"window\"} or false"))
+        return -EINVAL;
+    json_object_foreach((json_t *)v, key, val) {
+        push_key(c, key);
+        if (strcmp(key, "restarts") == 0)
+            r |= get_uint(c, val, 0, BACKOFF_YOYO_LIMIT_MAX, &b->yoyo_limit);
+        else if (strcmp(key, "window") == 0)
+            r |= get_duration(c, val, &b->yoyo_window_ms);
+        else {
+            error_at(c, true, "unknown key \"%s\" (known: restarts, window)", key);
+            r = -EINVAL;
+        }
+        pop(c);
+    }
+    return r < 0 ? -EINVAL : 0;
+}
+
+static const char *const program_keys =
+    "command, input, output, error, name, instances, env, cwd, restart, stop_signal, "
+    "stop_timeout, start_seconds, backoff, yoyo";
+
+static int
+parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
+{
+    const char *key;
+    json_t *val;
+    int r = 0;
+    bool have_command = false;
+
+    *p = (struct program_cfg){
+        .instances = 1,
+        .policy = {
+            .restart = SVC_RESTART_ALWAYS,
+            .stop_signal = SIGTERM,
+            .stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS,
+            .start_ms = DEFAULT_START_MS,
+            .backoff = {
+                .initial_ms = DEFAULT_BACKOFF_INITIAL_MS,
+                .max_ms = DEFAULT_BACKOFF_MAX_MS,
+                .yoyo_limit = DEFAULT_YOYO_LIMIT,
+                .yoyo_window_ms = DEFAULT_YOYO_WINDOW_MS,
+            },
+        },
+    };
+    if (!require_object(c, v, "a program"))
+        return -EINVAL;
+    json_object_foreach((json_t *)v, key, val) {
+        int kr = 0;
+
+        push_key(c, key);
+        if (strcmp(key, "command") == 0) {
+            kr = parse_command(c, val, p);
+            have_command = true;
+        } else if (strcmp(key, "input") == 0 || strcmp(key, "output") == 0 ||
+                   strcmp(key, "error") == 0) {
+            char **slot = key[0] == 'i' ? &p->input : key[0] == 'o' ? &p->output : &p->error;
+            if (!json_is_null(val))
+                kr = get_template(c, val, false, &p->uses_port, slot);
+        } else if (strcmp(key, "name") == 0) {
+            kr = get_string(c, val, false, &p->name);
+            if (kr == 0 && !valid_name(p->name)) {
+                error_at(c, false, "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
+                         CFG_NAME_MAX, p->name);
+                kr = -EINVAL;
+            }
+        } else if (strcmp(key, "instances") == 0) {
+            kr = get_uint(c, val, 1, CFG_MAX_INSTANCES, &p->instances);
+        } else if (strcmp(key, "env") == 0) {
+            kr = parse_env(c, val, p);
+        } else if (strcmp(key, "cwd") == 0) {
+            kr = get_template(c, val, false, &p->uses_port, &p->cwd);
+        } else if (strcmp(key, "restart") == 0) {
+            p->policy.restart = json_is_string(val) ? svc_restart_from_name(json_string_value(val))
+                                                    : SVC_RESTART_INVALID;
+            if (p->policy.restart == SVC_RESTART_INVALID) {
+                error_at(c, false, "expected \"always\", \"on-failure\" or \"never\"");
+                kr = -EINVAL;
+            }
+        } else if (strcmp(key, "stop_signal") == 0) {
+            kr = get_signal(c, val, &p->policy.stop_signal);
+        } else if (strcmp(key, "stop_timeout") == 0) {
+            kr = get_duration(c, val, &p->policy.stop_timeout_ms);
+        } else if (strcmp(key, "start_seconds") == 0) {
+            kr = get_duration(c, val, &p->policy.start_ms);
+        } else if (strcmp(key, "backoff") == 0) {
+            kr = parse_backoff(c, val, &p->policy.backoff);
+        } else if (strcmp(key, "yoyo") == 0) {
+            kr = parse_yoyo(c, val, &p->policy.backoff);
+        } else {
+            error_at(c, true, "unknown key \"%s\" (known: %s)", key, program_keys);
+            kr = -EINVAL;
+        }
+        pop(c);
+        if (kr < 0)
+            r = kr;
+    }
+    if (!have_command) {
+        error_at(c, false, "missing \"command\" (a list: program and arguments)");
+        r = -EINVAL;
+    }
+    return r;
+}
+
+/* basename of command[0], made a valid name. */
+static char *
+default_name(const char *argv0)
+{
+    const char *base = strrchr(argv0, '/');
+    char *name;
+
+    base = base ? base + 1 : argv0;
+    if (!*base)
+        base = "program";
+    name = strndup(base, CFG_NAME_MAX - 4);
+    if (!name)
+        return NULL;
+    for (char *q = name; *q; q++)
+        if (!isalnum((unsigned char)*q) && !strchr("_.-", *q))
+            *q = '_';
+    return name;
+}
+
+static bool
+name_taken(const struct config *cfg, size_t upto, const char *name)
+{
+    for (size_t i = 0; i < upto; i++)
+        if (cfg->programs[i].name && strcmp(cfg->programs[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Explicit names must be unique; default names get -2, -3, ... on repeats. */
+static int
+assign_names(struct ctx *c, struct config *cfg, bool list_form)
+{
+    int r = 0;
+
+    for (size_t i = 0; i < cfg->nprograms; i++) {
+        struct program_cfg *p = &cfg->programs[i];
+        if (!p->name || !name_taken(cfg, i, p->name))
+            continue;
+        c->depth = 0;
+        if (!list_form)
+            push_key(c, "programs");
+        push_index(c, i);
+        push_key(c, "name");
+        error_at(c, false, "duplicate program name \"%s\"", p->name);
+        r = -EINVAL;
+    }
+    for (size_t i = 0; i < cfg->nprograms && r == 0; i++) {
+        struct program_cfg *p = &cfg->programs[i];
+        char *base;
+
+        if (p->name)
+            continue;
+        base = default_name(p->argv[0]);
+        if (!base)
+            return -ENOMEM;
+        /* Explicit names of later programs count too, so compare against all. */
+        for (unsigned n = 1;; n++) {
+            char candidate[CFG_NAME_MAX + 1];
+            bool clash = false;
+
+            if (n == 1)
+                (void)snprintf(candidate, sizeof(candidate), "%s", base);
+            else
+                (void)snprintf(candidate, sizeof(candidate), "%s-%u", base, n);
+            for (size_t k = 0; k < cfg->nprograms && !clash; k++)
+                clash = k != i && cfg->programs[k].name && strcmp(cfg->programs[k].name, candidate) == 0;
+            if (!clash) {
+                p->name = strdup(candidate);
+                break;
+            }
+        }
+        free(base);
+        if (!p->name)
+            return -ENOMEM;
+    }
+    return r;
+}
+
+static int
+parse_programs(struct ctx *c, const json_t *v, struct config *cfg)
+{
+    size_t n;
+    size_t total = 0;
+    int r = 0;
+
+    if (!json_is_array(v)) {
+        error_at(c, false, "expected a list of programs, got %s", json_kind(v));
+        return -EINVAL;
+    }
+    n = json_array_size(v);
+    if (n == 0) {
+        error_at(c, false, "no programs: expected at least one");
+        return -EINVAL;
+    }
+    if (n > CFG_MAX_PROGRAMS) {
+        error_at(c, false, "more than %d programs", CFG_MAX_PROGRAMS);
+        return -EINVAL;
+    }
+    cfg->programs = calloc(n, sizeof(*cfg->programs));
+    if (!cfg->programs) {
+        error_at(c, false, "out of memory");
+        return -ENOMEM;
+    }
+    cfg->nprograms = n;
+    for (size_t i = 0; i < n; i++) {
+        push_index(c, i);
+        if (parse_program(c, json_array_get(v, i), &cfg->programs[i]) < 0)
+            r = -EINVAL;
+        total += cfg->programs[i].instances;
+        pop(c);
+    }
+    if (r == 0 && total > CFG_MAX_TOTAL_INSTANCES) {
+        error_at(c, false, "%zu instances in all, more than the limit of %d", total, CFG_MAX_TOTAL_INSTANCES);
+        r = -EINVAL;
+    }
+    return r;
+}
+
+static int
+parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
+{
+    const char *key;
+    json_t *val;
+    int r = 0;
+    bool have_programs = false;
+
+    json_object_foreach((json_t *)root, key, val) {
+        push_key(c, key);
+        if (strcmp(key, "programs") == 0) {
+            have_programs = true;
+            if (parse_programs(c, val, cfg) < 0)
+                r = -EINVAL;
+        } else if (strcmp(key, "port_range") == 0) {
+            if (!json_is_string(val) ||
+                util_parse_port_range(json_string_value(val), &cfg->port_from, &cfg->port_to) < 0) {
+                error_at(c, false, "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
+                r = -EINVAL;
+            }
+        } else {
+            error_at(c, true, "unknown key \"%s\" (known: programs, port_range)", key);
+            r = -EINVAL;
+        }
+        pop(c);
+    }
+    if (!have_programs) {
+        error_at(c, false, "missing \"programs\" (a list of programs)");
+        r = -EINVAL;
+    }
+    return r;
+}
+
+int
+cfg_parse(const char *text, size_t len, const char *source, struct config *ret, struct cfg_errors *errs)
+{
+    struct ctx c = { .text = text, .len = len, .source = source, .errs = errs };
+    struct config cfg = { 0 };
+    json_error_t jerr;
+    json_t *root;
+    int r;
+
+    if (len > CFG_MAX_BYTES) {
+        cfg_error(errs, "%s: configuration is larger than %d bytes", source, CFG_MAX_BYTES);
+        return -EINVAL;
+    }
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        cfg_error(errs, "%s:%d:%d: invalid JSON: %s", source, jerr.line, jerr.column, jerr.text);
+        return -EINVAL;
+    }
+    if (json_is_array(root)) {
+        r = parse_programs(&c, root, &cfg);
+        if (r == 0)
+            r = assign_names(&c, &cfg, true);
+    } else {
+        r = parse_settings(&c, root, &cfg);
+        if (r == 0)
+            r = assign_names(&c, &cfg, false);
+    }
+    json_decref(root);
+    if (r < 0 || c.nerrors > 0) {
+        if (r == -ENOMEM && c.nerrors == 0)
+            cfg_error(errs, "%s: out of memory", source);
+        cfg_done(&cfg);
+        return -EINVAL;
+    }
+    *ret = cfg;
+    return 0;
+}
+
+int
+cfg_finish(const struct config *cfg, struct cfg_errors *errs)
+{
+    int r = 0;
+
+    for (size_t i = 0; i < cfg->nprograms; i++) {
+        const struct program_cfg *p = &cfg->programs[i];
+        if (p->uses_port && !cfg->port_from) {
+            cfg_error(errs, "program \"%s\" uses {{port}} but no port range is set "
+                            "(use --port-range=FROM-TO or \"port_range\")", p->name);
+            r = -EINVAL;
+        }
+    }
+    return r;
+}
+
+size_t
+cfg_total_instances(const struct config *cfg)
+{
+    size_t total = 0;
+
+    for (size_t i = 0; i < cfg->nprograms; i++)
+        total += cfg->programs[i].instances;
+    return total;
+}
+
+static void
+program_done(struct program_cfg *p)
+{
+    free(p->name);
+    if (p->argv)
+        for (size_t i = 0; i < p->argc; i++)
+            free(p->argv[i]);
+    free(p->argv);
+    free(p->input);
+    free(p->output);
+    free(p->error);
+    if (p->env)
+        for (size_t i = 0; i < p->nenv; i++) {
+            free(p->env[i].key);
+            free(p->env[i].value);
+        }
+    free(p->env);
+    free(p->cwd);
+}
+
+void
+cfg_done(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nprograms; i++)
+        program_done(&cfg->programs[i]);
+    free(cfg->programs);
+    *cfg = (struct config){ 0 };
+}

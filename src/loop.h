@@ -1,0 +1,41 @@
+/*
+ * loop: the epoll owner.
+ *
+ * Every registered object starts with a struct loop_source whose `kind`
+ * tag the dispatcher (supervisor.c) switches on. Sources are borrowed and
+ * live in their owners. A callback may close another source in the same
+ * batch: closing sets fd to -1, and the dispatcher skips events whose
+ * source fd is -1 (no object is freed while the loop runs).
+ */
+#ifndef DROVER_LOOP_H
+#define DROVER_LOOP_H
+
+#include <stdint.h>
+
+enum loop_kind {
+    LOOP_SIGNAL,   /* the signalfd */
+    LOOP_TIMER,    /* the timerfd of struct timers */
+    LOOP_CHILD,    /* an instance's pidfd */
+    LOOP__MAX,
+    LOOP_INVALID = -1,
+};
+
+struct loop_source {
+    enum loop_kind kind;
+    int fd;
+};
+
+struct loop {
+    int epfd;
+};
+
+int loop_init(struct loop *l);
+void loop_done(struct loop *l);
+/* Registers src for EPOLLIN. Returns 0 or -errno. */
+int loop_add(struct loop *l, struct loop_source *src);
+/* Unregisters src and closes its fd, setting it to -1. */
+void loop_close(struct loop *l, struct loop_source *src);
+/* Waits for events (timeout -1: forever). Returns the count, 0 on EINTR, or -errno. */
+int loop_wait(struct loop *l, struct loop_source **ret_ready, int max);
+
+#endif

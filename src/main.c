@@ -1,0 +1,270 @@
+/*
+ * main: drover's entry point: argv, wiring and exit codes, no logic.
+ * Exit codes (docs/exit-codes.md): 0 ok, 1 runtime or system failure,
+ * 2 usage or invalid configuration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "supervisor.h"
+#include "util.h"
+
+#define DROVER_VERSION "0.1.0"
+#define EXIT_USAGE 2
+
+struct options {
+    const char *config_path;  /* NULL: standard input */
+    const char *port_range;
+    const char *log_path;
+    enum log_level level;
+    bool check_only;
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: drover [options] < config.json\n"
+            "       drover [options] --config FILE\n"
+            "\n"
+            "  -c, --config FILE        read the JSON configuration from FILE (default: stdin)\n"
+            "      --port-range FROM-TO ports handed out for {{port}} (overrides \"port_range\")\n"
+            "      --log FILE           append log lines to FILE instead of stderr\n"
+            "      --check-config       validate the configuration and exit\n"
+            "  -v, --verbose            log debug lines too\n"
+            "  -q, --quiet              log warnings and errors only\n"
+            "  -h, --help               this text\n"
+            "  -V, --version            print the version\n"
+            "\n"
+            "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n"
+            "See README.md and docs/ for the configuration format.\n");
+}
+
+static _Noreturn void
+die_usage(const char *what, const char *arg)
+{
+    fprintf(stderr, "drover: %s '%s'\nTry 'drover --help'.\n", what, arg);
+    exit(EXIT_USAGE);
+}
+
+static void
+parse_args(int argc, char **argv, struct options *o)
+{
+    enum { OPT_PORT_RANGE = 256, OPT_LOG, OPT_CHECK };
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "port-range", required_argument, NULL, OPT_PORT_RANGE },
+        { "log", required_argument, NULL, OPT_LOG },
+        { "check-config", no_argument, NULL, OPT_CHECK },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    *o = (struct options){ .level = LOG_INFO };
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:vqhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case OPT_PORT_RANGE:
+            o->port_range = optarg;
+            break;
+        case OPT_LOG:
+            o->log_path = optarg;
+            break;
+        case OPT_CHECK:
+            o->check_only = true;
+            break;
+        case 'v':
+            o->level = LOG_DEBUG;
+            break;
+        case 'q':
+            o->level = LOG_WARN;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("drover %s\n", DROVER_VERSION);
+            exit(0);
+        case ':':
+            die_usage("this option needs a value:", argv[optind - 1]);
+        default:
+            die_usage("unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        die_usage("unexpected argument (the configuration comes from stdin or --config):", argv[optind]);
+}
+
+/* Reads all of fd, at most CFG_MAX_BYTES + 1 (so an oversized input is detected). */
+static int
+read_all(int fd, char **ret_buf, size_t *ret_len)
+{
+    size_t cap = 64 * 1024, len = 0;
+    char *buf = malloc(cap);
+
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t n;
+        if (len == cap) {
+            char *bigger;
+            if (cap > CFG_MAX_BYTES)
+                break;
+            bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int r = -errno;
+            free(buf);
+            return r;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    *ret_buf = buf;
+    *ret_len = len;
+    return 0;
+}
+
+static void
+load_config(const struct options *o, struct config *cfg)
+{
+    const char *source = o->config_path ? o->config_path : "<stdin>";
+    struct cfg_errors errs = { .len = 0 };
+    char *text = NULL;
+    size_t len = 0;
+    int fd = 0, r;
+
+    if (o->config_path) {
+        fd = open(o->config_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "drover: cannot open configuration %s: %s\n", source, strerror(errno));
+            exit(EXIT_USAGE);
+        }
+    } else if (isatty(0)) {
+        fprintf(stderr, "drover: reading the configuration from standard input (see --config)\n");
+    }
+    r = read_all(fd, &text, &len);
+    if (o->config_path)
+        (void)close(fd);
+    if (r < 0) {
+        fprintf(stderr, "drover: cannot read configuration %s: %s\n", source, strerror(-r));
+        exit(EXIT_USAGE);
+    }
+    r = cfg_parse(text, len, source, cfg, &errs);
+    free(text);
+    if (r == 0 && o->port_range &&
+        util_parse_port_range(o->port_range, &cfg->port_from, &cfg->port_to) < 0) {
+        cfg_error(&errs, "--port-range: expected FROM-TO with 1 <= FROM <= TO <= 65535, got \"%s\"",
+                  o->port_range);
+        r = -EINVAL;
+    }
+    if (r == 0)
+        r = cfg_finish(cfg, &errs);
+    if (r < 0) {
+        /* Every line is one error: "source:line:col: path: what was expected". */
+        for (char *line = strtok(errs.text, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "drover: %s\n", line);
+        if (errs.count > 1)
+            fprintf(stderr, "drover: %u errors, nothing started\n", errs.count);
+        else
+            fprintf(stderr, "drover: nothing started\n");
+        cfg_done(cfg);
+        exit(EXIT_USAGE);
+    }
+}
+
+/* Descriptors 0-2 must exist, or our own files could land on them and confuse children. */
+static void
+ensure_std_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int nul = open("/dev/null", O_RDWR);
+            if (nul != fd)
+                exit(1);
+        }
+    }
+}
+
+static void
+block_signals(void)
+{
+    sigset_t mask;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
+    (void)sigprocmask(SIG_BLOCK, &mask, NULL);
+    (void)signal(SIGPIPE, SIG_IGN);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct options opts;
+    struct config cfg = { 0 };
+    struct supervisor *sup;
+    int r, code, log_fd = 2;
+
+    ensure_std_fds();
+    block_signals();
+    parse_args(argc, argv, &opts);
+    load_config(&opts, &cfg);
+    if (opts.check_only) {
+        printf("configuration OK: %zu program%s, %zu instance%s\n", cfg.nprograms,
+               cfg.nprograms == 1 ? "" : "s", cfg_total_instances(&cfg),
+               cfg_total_instances(&cfg) == 1 ? "" : "s");
+        cfg_done(&cfg);
+        return 0;
+    }
+    if (opts.log_path) {
+        log_fd = open(opts.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (log_fd < 0) {
+            fprintf(stderr, "drover: cannot open log file %s: %s\n", opts.log_path, strerror(errno));
+            cfg_done(&cfg);
+            return EXIT_USAGE;
+        }
+    }
+    log_init(log_fd, opts.level);
+    /* Orphaned grandchildren come to us, so they are reaped and never left behind. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        log_warn("cannot become a child subreaper; orphaned grandchildren go to init");
+    sup = supervisor_new(&cfg, &r);
+    if (!sup) {
+        errno = -r;
+        cfg_done(&cfg);
+        fatal("cannot set up the supervisor");
+    }
+    code = supervisor_run(sup);
+    supervisor_free(sup);
+    return code;
+}

@@ -1,0 +1,35 @@
+/*
+ * pidmap: pid -> owner lookup for the SIGCHLD sweep, which reaps with
+ * waitid(P_ALL) and must find the instance a pid belongs to.
+ *
+ * Pure. Open addressing with linear probing and backward-shift deletion,
+ * sized once at start-up to at least twice the most pids it will hold.
+ * Values are borrowed.
+ */
+#ifndef DROVER_PIDMAP_H
+#define DROVER_PIDMAP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct pidmap_slot {
+    pid_t pid;     /* 0: empty */
+    void *value;
+};
+
+struct pidmap {
+    struct pidmap_slot *slots;
+    size_t mask;   /* capacity - 1, capacity a power of two */
+    size_t len;
+};
+
+/* max_entries: the most pids ever held at once. Returns 0 or -ENOMEM. */
+int pidmap_init(struct pidmap *m, size_t max_entries);
+void pidmap_done(struct pidmap *m);
+/* Returns 0, -EEXIST, or -ENOSPC past max_entries. */
+int pidmap_put(struct pidmap *m, pid_t pid, void *value);
+void *pidmap_get(const struct pidmap *m, pid_t pid);
+/* Returns the removed value or NULL. */
+void *pidmap_del(struct pidmap *m, pid_t pid);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * program: the runtime model, programs and their instances.
+ *
+ * A struct program is one entry of the config (borrowed program_cfg) with
+ * its array of instances. A struct instance is one supervised process slot:
+ * its state machine (svc), its current process (pid, pidfd, process group),
+ * its port and its timer. Instances are allocated once at start-up and
+ * never move, so pointers to them (pidmap, loop sources, timers) stay valid.
+ * Owned by struct supervisor; only supervisor.c changes them.
+ */
+#ifndef DROVER_PROGRAM_H
+#define DROVER_PROGRAM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+#include "loop.h"
+#include "svc.h"
+#include "timer.h"
+
+struct supervisor;
+struct program;
+
+struct instance {
+    struct svc svc;              /* first: svc_to_instance() relies on it */
+    struct program *prog;
+    struct supervisor *sup;
+    unsigned index;
+    pid_t pid;                   /* main process, 0 when none */
+    pid_t pgid;                  /* its process group; kept after the reap to kill leftovers */
+    struct loop_source child;    /* LOOP_CHILD: the pidfd, fd -1 when none */
+    uint16_t port;               /* 0 when none */
+    struct timer timer;
+    int64_t spawned_ms;
+    char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
+};
+
+struct program {
+    const struct program_cfg *cfg;  /* borrowed from the supervisor's config */
+    struct instance *instances;
+    unsigned ninstances;
+    char **env_base;             /* drover's environment minus what this program sets; borrowed strings */
+    size_t nenv_base;
+};
+
+static inline struct instance *
+svc_to_instance(struct svc *s)
+{
+    return (struct instance *)s;
+}
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * spawn: start one process without copying drover's address space.
+ *
+ * clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD): the child runs on a small
+ * stack of its own inside our memory while we are suspended, sets itself
+ * up (new session and process group, signal mask and dispositions reset,
+ * stdio, cwd) and execs. Any failure is written as {step, errno} to a
+ * close-on-exec pipe and the child _exit(127)s; we read the pipe when clone
+ * returns, so an exec failure is an error here, never a fake "exited 127".
+ * The child only makes async-signal-safe calls.
+ *
+ * Not reentrant (one static child stack); drover is single-threaded.
+ */
+#ifndef DROVER_SPAWN_H
+#define DROVER_SPAWN_H
+
+#include <sys/types.h>
+
+struct spawn_req {
+    const char *path;       /* resolved executable (spawn_resolve) */
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;        /* NULL: inherit */
+    int stdin_fd;           /* -1: /dev/null */
+    int stdout_fd;          /* -1: inherit */
+    int stderr_fd;          /* -1: inherit */
+};
+
+enum spawn_step { SPAWN_STEP_NONE, SPAWN_STEP_SETUP, SPAWN_STEP_CHDIR, SPAWN_STEP_EXEC };
+
+struct spawn_result {
+    pid_t pid;
+    int pidfd;
+};
+
+/* One-time set-up (child stack, /dev/null, error pipe). Returns 0 or -errno. */
+int spawn_init(void);
+
+/*
+ * Starts the process. Returns 0 and fills *ret, or -errno; on failure
+ * *ret_step (if not NULL) says which step failed (SPAWN_STEP_NONE: clone itself).
+ */
+int spawn_process(const struct spawn_req *req, struct spawn_result *ret, enum spawn_step *ret_step);
+
+/*
+ * Finds the executable for argv0 the way execvp would: names with a '/' are
+ * taken as they are (relative to cwd, which the child enters before exec);
+ * bare names are searched in $PATH. Returns 0 with the path in buf, or -errno
+ * (ENOENT, EACCES, ENAMETOOLONG).
+ */
+int spawn_resolve(const char *argv0, const char *cwd, char *buf, size_t size);
+
+const char *spawn_step_name(enum spawn_step step);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * util: durations, signal names, port ranges, clocks. See util.h.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+int
+util_seconds_to_ms(double seconds, int64_t *ret_ms)
+{
+    if (isnan(seconds) || seconds < 0)
+        return -ERANGE;
+    if (seconds * 1000.0 > (double)UTIL_DURATION_MAX_MS)
+        return -ERANGE;
+    *ret_ms = (int64_t)llround(seconds * 1000.0);
+    return 0;
+}
+
+int
+util_parse_duration_ms(const char *s, int64_t *ret_ms)
+{
+    static const struct {
+        const char *suffix;
+        double ms;
+    } units[] = {
+        { "ms", 1.0 }, { "s", 1000.0 }, { "m", 60000.0 }, { "h", 3600000.0 }, { "", 1000.0 },
+    };
+    const char *p = s;
+    char *end;
+    double value;
+
+    if (!s || !*s)
+        return -EINVAL;
+    /* strtod accepts hex, inf, nan and leading blanks; we want digits and one dot only. */
+    for (p = s; isdigit((unsigned char)*p) || *p == '.'; p++)
+        ;
+    if (p == s || (p == s + 1 && *s == '.'))
+        return -EINVAL;
+    errno = 0;
+    value = strtod(s, &end);
+    if (errno != 0 || end != p)
+        return -EINVAL;
+    for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+        if (strcmp(p, units[i].suffix) == 0) {
+            double ms = value * units[i].ms;
+            if (ms > (double)UTIL_DURATION_MAX_MS)
+                return -ERANGE;
+            *ret_ms = (int64_t)llround(ms);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static const struct {
+    int sig;
+    const char *name;
+} signal_names[] = {
+    { SIGHUP, "HUP" },   { SIGINT, "INT" },     { SIGQUIT, "QUIT" }, { SIGILL, "ILL" },
+    { SIGTRAP, "TRAP" }, { SIGABRT, "ABRT" },   { SIGBUS, "BUS" },   { SIGFPE, "FPE" },
+    { SIGKILL, "KILL" }, { SIGUSR1, "USR1" },   { SIGSEGV, "SEGV" }, { SIGUSR2, "USR2" },
+    { SIGPIPE, "PIPE" }, { SIGALRM, "ALRM" },   { SIGTERM, "TERM" }, { SIGSTKFLT, "STKFLT" },
+    { SIGCHLD, "CHLD" }, { SIGCONT, "CONT" },   { SIGSTOP, "STOP" }, { SIGTSTP, "TSTP" },
+    { SIGTTIN, "TTIN" }, { SIGTTOU, "TTOU" },   { SIGURG, "URG" },   { SIGXCPU, "XCPU" },
+    { SIGXFSZ, "XFSZ" }, { SIGVTALRM, "VTALRM" }, { SIGPROF, "PROF" }, { SIGWINCH, "WINCH" },
+    { SIGIO, "IO" },     { SIGPWR, "PWR" },     { SIGSYS, "SYS" },
+};
+
+int
+util_parse_signal(const char *s, int *ret_sig)
+{
+    const char *name = s;
+
+    if (!s || !*s)
+        return -EINVAL;
+    if (isdigit((unsigned char)*s)) {
+        char *end;
+        long n;
+
+        errno = 0;
+        n = strtol(s, &end, 10);
+        if (errno != 0 || *end != '\0' || n < 1 || n > SIGRTMAX)
+            return -EINVAL;
+        *ret_sig = (int)n;
+        return 0;
+    }
+    if (strncasecmp(name, "SIG", 3) == 0)
+        name += 3;
+    for (size_t i = 0; i < ARRAY_SIZE(signal_names); i++) {
+        if (strcasecmp(name, signal_names[i].name) == 0) {
+            *ret_sig = signal_names[i].sig;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *
+util_signal_name(int sig)
+{
+    static char other[16];
+
+    for (size_t i = 0; i < ARRAY_SIZE(signal_names); i++)
+        if (signal_names[i].sig == sig)
+            return signal_names[i].name;
+    (void)snprintf(other, sizeof(other), "SIG%d", sig);
+    return other;
+}
+
+static int
+parse_port(const char *s, const char *end, uint16_t *ret_port)
+{
+    unsigned long n = 0;
+
+    if (s == end || end - s > 5)
+        return -EINVAL;
+    for (const char *p = s; p < end; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -EINVAL;
+        n = n * 10 + (unsigned long)(*p - '0');
+    }
+    if (n < 1 || n > 65535)
+        return -EINVAL;
+    *ret_port = (uint16_t)n;
+    return 0;
+}
+
+int
+util_parse_port_range(const char *s, uint16_t *ret_from, uint16_t *ret_to)
+{
+    const char *dash;
+    uint16_t from, to;
+
+    if (!s)
+        return -EINVAL;
+    dash = strchr(s, '-');
+    if (!dash)
+        return -EINVAL;
+    if (parse_port(s, dash, &from) < 0 || parse_port(dash + 1, dash + 1 + strlen(dash + 1), &to) < 0)
+        return -EINVAL;
+    if (from > to)
+        return -EINVAL;
+    *ret_from = from;
+    *ret_to = to;
+    return 0;
+}
+
+char *
+util_format_duration(char *buf, size_t size, int64_t ms)
+{
+    const char *sign = ms < 0 ? "-" : "";
+
+    if (ms < 0)
+        ms = -ms;
+    (void)snprintf(buf, size, "%s%lld.%03llds", sign, (long long)(ms / 1000), (long long)(ms % 1000));
+    return buf;
+}
+
+int64_t
+util_now_ns(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+util_now_ms(void)
+{
+    return util_now_ns() / 1000000;
+}
