@@ -34,7 +34,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 CORE := util tmpl ports backoff svc cfg pidmap log timer loop spawn supervisor
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 
-UNIT_TESTS := util tmpl ports backoff svc cfg pidmap timer
+UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 HELPERS := exit_with sleeper status_dump crasher pinger

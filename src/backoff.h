@@ -1,9 +1,10 @@
 /*
  * backoff: restart delays and the yo-yo (crash loop) tally.
  *
- * Pure. A quick failure (the process died before start_seconds) waits
- * initial * 2^(n-1), capped at max, where n counts quick failures in a row;
- * n resets once an instance reaches running. Independently every restart is
+ * Pure. backoff_delay_ms(n) is initial * 2^(n-1), capped at max. svc calls
+ * it with n = quick failures in a row minus one (a quick failure is an exit
+ * before start_seconds; n resets once an instance reaches running), so the
+ * first quick exit restarts at once and back-to-back ones back off. Independently every restart is
  * recorded in a ring of the last `limit + 1` restart times: when more than
  * `limit` restarts fall within `window`, the instance is in yo-yo mode and
  * is not restarted again (fatal). limit == 0 disables yo-yo detection.

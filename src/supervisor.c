@@ -357,16 +357,20 @@ instance_reaped(struct instance *in, const siginfo_t *info)
     struct supervisor *sup = in->sup;
     int64_t now = util_now_ms();
     struct svc_exit how = { .known = true };
+    bool expected;
     char ran[32];
 
     how.signaled = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
     how.value = info->si_status;
+    /* Dying of the signal we sent to stop it is the expected end, not a warning. */
+    expected = in->svc.state == SVC_STOPPING &&
+               (how.signaled ? how.value == in->svc.policy->stop_signal : how.value == 0);
     util_format_duration(ran, sizeof(ran), now - in->spawned_ms);
     if (how.signaled)
-        inst_log(LOG_WARN, in, "killed by signal %s%s after %s", util_signal_name(how.value),
+        inst_log(expected ? LOG_INFO : LOG_WARN, in, "killed by signal %s%s after %s", util_signal_name(how.value),
                  info->si_code == CLD_DUMPED ? " (core dumped)" : "", ran);
     else
-        inst_log(how.value ? LOG_WARN : LOG_INFO, in, "exited with code %d after %s", how.value, ran);
+        inst_log(how.value && !expected ? LOG_WARN : LOG_INFO, in, "exited with code %d after %s", how.value, ran);
 
     loop_close(&sup->loop, &in->child);
     (void)pidmap_del(&sup->pids, in->pid);
@@ -442,22 +446,35 @@ kill_one(struct instance *in, void *arg)
  * were reparented to us; at the very end they are killed too, so drover
  * never leaves an orphan behind.
  */
-static void
-kill_stray_children(void)
+static unsigned
+kill_stray_children_once(void)
 {
     char path[64];
+    unsigned killed = 0;
     FILE *f;
     int pid;
 
     (void)snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
     f = fopen(path, "re");
     if (!f)
-        return;
+        return 0;
     while (fscanf(f, "%d", &pid) == 1) {
+        killed++;
         log_warnx("killing pid %d, a descendant that left its instance's process group", pid);
-        (void)kill(pid, SIGKILL);
+        /* SIGKILL cannot be caught: the wait is short, and then no zombie is left either. */
+        if (kill(pid, SIGKILL) == 0)
+            (void)waitpid(pid, NULL, 0);
     }
     (void)fclose(f);
+    return killed;
+}
+
+/* Killing a stray hands us its own children; a few rounds catch whole subtrees. */
+static void
+kill_stray_children(void)
+{
+    for (int round = 0; round < 16 && kill_stray_children_once() > 0; round++)
+        ;
 }
 
 static void

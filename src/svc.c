@@ -26,8 +26,10 @@ try_spawn(struct svc *s, int64_t now_ms)
     case SVC_SPAWN_OK:
         s->leader_alive = true;
         s->started_ms = now_ms;
-        if (s->policy->start_ms <= 0)
-            return goto_running(s);
+        if (s->policy->start_ms <= 0) {
+            s->quick_failures = 0; /* with no start period every run counts as stable */
+            return SVC_RUNNING;
+        }
         s->ops->timer_arm(s, s->policy->start_ms);
         return SVC_STARTING;
     case SVC_SPAWN_RETRY:
@@ -143,8 +145,9 @@ after_unexpected_exit(struct svc *s, int64_t now_ms, bool quick)
     }
     s->restarts++;
     if (quick) {
+        /* Only back-to-back quick exits back off: the first one restarts at once. */
         s->quick_failures++;
-        s->next_delay_ms = backoff_delay_ms(&s->policy->backoff, s->quick_failures);
+        s->next_delay_ms = backoff_delay_ms(&s->policy->backoff, s->quick_failures - 1);
         if (s->next_delay_ms > 0) {
             s->ops->timer_arm(s, s->next_delay_ms);
             s->cause = "exited before start_seconds, backing off";

@@ -1,0 +1,182 @@
+"""Harness for drover's integration tests.
+
+Each test gets a `drover` fixture: a fresh temp dir, a helper to write a
+config and start the real daemon on it, and readers for its public surfaces
+(log lines, files on disk, /proc). Waiting is always wait_until(cond,
+timeout), never a bare sleep. Teardown kills only what the test started:
+drover by pid, and every instance by the process group drover logged for it.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DROVER_BIN = os.environ.get("DROVER_BIN", str(REPO / "build" / "drover"))
+HELPERS = REPO / "build" / "helpers"
+
+SPAWNED = re.compile(r" (?P<label>\S+:\d+) pid=(?P<pid>\d+)(?: port=(?P<port>\d+))? spawned$")
+
+
+def helper(name):
+    return str(HELPERS / name)
+
+
+def wait_until(cond, timeout=10.0, interval=0.02, what="condition"):
+    """Polls cond() until it returns a truthy value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def started_by_drover(pid):
+    """True if pid is alive and carries the environment drover gives its instances."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return pid_alive(pid) and b"DROVER_PROGRAM=" in f.read()
+    except OSError:
+        return False
+
+
+class Drover:
+    def __init__(self, tmp):
+        self.dir = Path(tmp)
+        self.proc = None
+        self.log_path = self.dir / "drover.log"
+
+    def path(self, name):
+        return str(self.dir / name)
+
+    def write_config(self, config, name="config.json"):
+        text = config if isinstance(config, str) else json.dumps(config, indent=2)
+        p = self.dir / name
+        p.write_text(text)
+        return p
+
+    def start(self, config, args=(), stdin=False, cwd=None, env=None):
+        """Starts drover on config (dict/list/str). stdin=True feeds it on standard input."""
+        cfg = self.write_config(config)
+        cmd = [DROVER_BIN, *args]
+        if not stdin:
+            cmd += ["--config", str(cfg)]
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=open(cfg, "rb") if stdin else subprocess.DEVNULL,
+            stdout=self.log_file,
+            stderr=self.log_file,
+            cwd=cwd or self.dir,
+            env=env,
+        )
+        return self
+
+    def run(self, config, args=(), stdin=False, timeout=10):
+        """Runs drover to completion (for configs it must refuse). Returns CompletedProcess."""
+        cfg = self.write_config(config)
+        cmd = [DROVER_BIN, *args]
+        if not stdin:
+            cmd += ["--config", str(cfg)]
+        return subprocess.run(
+            cmd,
+            stdin=open(cfg, "rb") if stdin else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            cwd=self.dir,
+            timeout=timeout,
+        )
+
+    # --- reading the log -------------------------------------------------------------------
+    def log(self):
+        try:
+            return self.log_path.read_text()
+        except FileNotFoundError:
+            return ""
+
+    def lines(self, pattern):
+        rx = re.compile(pattern)
+        return [m for m in (rx.search(line) for line in self.log().splitlines()) if m]
+
+    def wait_log(self, pattern, count=1, timeout=10.0):
+        """Waits until pattern matches at least `count` log lines; returns the matches."""
+        def enough():
+            found = self.lines(pattern)
+            return found if len(found) >= count else None
+        try:
+            return wait_until(enough, timeout, what=f"{count} log line(s) matching {pattern!r}")
+        except AssertionError:
+            raise AssertionError(f"{pattern!r} not seen {count} time(s); log:\n{self.log()}")
+
+    def spawns(self, label=None):
+        """[(label, pid, port)] of every spawn so far, in order."""
+        out = []
+        for line in self.log().splitlines():
+            m = SPAWNED.search(line)
+            if m and (label is None or m["label"] == label):
+                out.append((m["label"], int(m["pid"]), int(m["port"]) if m["port"] else None))
+        return out
+
+    def wait_spawns(self, label, count, timeout=10.0):
+        return wait_until(lambda: (s := self.spawns(label)) and len(s) >= count and s,
+                          timeout, what=f"{count} spawns of {label}; log:\n{self.log()}")
+
+    def current(self, label):
+        """(pid, port) of the newest spawn of label."""
+        s = self.spawns(label)
+        assert s, f"{label} never spawned; log:\n{self.log()}"
+        return s[-1][1], s[-1][2]
+
+    # --- stopping ---------------------------------------------------------------------------
+    def send(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        # Only groups drover logged for this test (each instance leads its own group),
+        # and only while that pid is still one of ours (a recycled pid is left alone).
+        for _, pid, _ in self.spawns():
+            if started_by_drover(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if self.proc:
+            self.log_file.close()
+
+
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|UndefinedBehaviorSanitizer")
+
+
+@pytest.fixture
+def drover(tmp_path):
+    d = Drover(tmp_path)
+    yield d
+    d.cleanup()
+    # Under `make SANITIZE=...` a report in drover's log fails the test that caused it.
+    report = SANITIZER_REPORT.search(d.log())
+    assert not report, f"sanitizer report in drover's log:\n{d.log()}"

@@ -1,0 +1,97 @@
+"""What a child starts with: signal mask and dispositions, process group and
+session, open descriptors, environment, working directory."""
+import os
+import re
+
+from conftest import helper, wait_until
+
+
+def status_of(drover, name, **extra):
+    out = drover.path(f"{name}.txt")
+    prog = {"name": name, "command": [helper("status_dump")], "output": out}
+    prog.update(extra)
+    return prog, out
+
+
+def read_dump(path):
+    return wait_until(lambda: os.path.exists(path) and "pgid=" in open(path).read() and open(path).read(),
+                      what=f"status dump in {path}")
+
+
+def test_signal_mask_and_dispositions_are_reset(drover):
+    prog, out = status_of(drover, "dump")
+    drover.start({"programs": [prog]})
+    text = read_dump(out)
+    fields = dict(re.findall(r"^(Sig\w+):\s+(\S+)$", text, re.M))
+    # drover blocks CHLD/TERM/INT/HUP/USR1 and ignores PIPE; none of that may leak.
+    assert fields["SigBlk"] == "0000000000000000"
+    assert fields["SigIgn"] == "0000000000000000"
+    assert drover.stop() == 0
+
+
+def test_child_leads_its_own_session_and_group(drover):
+    prog, out = status_of(drover, "dump")
+    drover.start({"programs": [prog]})
+    text = read_dump(out)
+    ids = dict(re.findall(r"(pgid|sid|pid|ppid)=(\d+)", text.splitlines()[-1]))
+    pid, _ = drover.current("dump:0")
+    assert int(ids["pid"]) == pid
+    assert int(ids["pgid"]) == pid and int(ids["sid"]) == pid
+    assert int(ids["ppid"]) == drover.proc.pid
+    assert drover.stop() == 0
+
+
+def test_only_stdio_descriptors_are_inherited(drover):
+    prog, out = status_of(drover, "dump")
+    drover.start({"programs": [prog]})
+    text = read_dump(out)
+    fds = sorted(int(n) for n in re.findall(r"^fd=(\d+) ->", text, re.M))
+    assert fds == [0, 1, 2], text
+    assert re.search(r"^fd=0 -> /dev/null$", text, re.M)
+    assert re.search(rf"^fd=1 -> {re.escape(out)}$", text, re.M)
+    assert drover.stop() == 0
+
+
+def test_environment_and_cwd(drover):
+    workdir = drover.dir / "work"
+    workdir.mkdir()
+    out = drover.path("env.txt")
+    env = dict(os.environ, NOTIFY_SOCKET="/tmp/not-for-children", KEEP_ME="yes", OVERRIDE="old")
+    drover.start({
+        "programs": [{
+            "name": "envy",
+            "command": [helper("sleeper"), "--print-cwd", "--echo-env", "DROVER_PROGRAM", "--echo-env",
+                        "DROVER_INSTANCE", "--echo-env", "DROVER_PORT", "--echo-env", "KEEP_ME",
+                        "--echo-env", "OVERRIDE", "--echo-env", "NOTIFY_SOCKET", "--echo-env", "PORTVAR"],
+            "instances": 2,
+            "cwd": str(workdir),
+            "env": {"OVERRIDE": "new-{{instance}}", "PORTVAR": "{{port}}"},
+            "output": out + ".{{instance}}",
+        }],
+        "port_range": "19400-19409",
+    }, env=env)
+    for i in (0, 1):
+        path = f"{out}.{i}"
+        text = wait_until(lambda: os.path.exists(path) and "PORTVAR" in open(path).read() and open(path).read(),
+                          what=f"env dump {path}")
+        _, port = drover.current(f"envy:{i}")
+        assert f"cwd={workdir}\n" in text
+        assert "DROVER_PROGRAM=envy\n" in text
+        assert f"DROVER_INSTANCE={i}\n" in text
+        assert f"DROVER_PORT={port}\n" in text
+        assert f"PORTVAR={port}\n" in text
+        assert "KEEP_ME=yes\n" in text
+        assert f"OVERRIDE=new-{i}\n" in text
+        assert "NOTIFY_SOCKET unset\n" in text
+    assert drover.stop() == 0
+
+
+def test_relative_paths_resolve_against_cwd(drover):
+    workdir = drover.dir / "w"
+    (workdir / "logs").mkdir(parents=True)
+    os.symlink(helper("sleeper"), workdir / "tool")
+    drover.start({"programs": [{"name": "rel", "command": ["./tool", "--print-cwd"], "cwd": str(workdir),
+                                "output": "logs/out.txt"}]})
+    path = workdir / "logs" / "out.txt"
+    assert wait_until(lambda: path.exists() and path.read_text()) == f"cwd={workdir}\n"
+    assert drover.stop() == 0

@@ -1,0 +1,82 @@
+"""SIGTERM/SIGINT shutdown: stop signal once per group, SIGKILL after
+stop_timeout, every child and grandchild reaped, exit 0."""
+import os
+import signal
+import time
+
+from conftest import helper, pid_alive, wait_until
+
+
+def read_pid(path):
+    return int(wait_until(lambda: os.path.exists(path) and open(path).read().strip(), what=path))
+
+
+def test_term_ignoring_child_and_grandchild_are_killed(drover):
+    pidfile, gcfile = drover.path("p.pid"), drover.path("gc.pid")
+    drover.start({"programs": [
+        {"name": "stubborn",
+         "command": [helper("sleeper"), "--ignore-term", "--grandchild", gcfile, "--pidfile", pidfile],
+         "stop_timeout": "500ms"},
+        {"name": "polite", "command": [helper("sleeper")], "instances": 3},
+    ]})
+    pid, gpid = read_pid(pidfile), read_pid(gcfile)
+    drover.wait_spawns("polite:2", 1)
+    polite = [drover.current(f"polite:{i}")[0] for i in range(3)]
+    start = time.monotonic()
+    assert drover.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - start < 10  # bounded by stop_timeout, generously
+    for p in [pid, gpid, *polite]:
+        assert not pid_alive(p) and not os.path.exists(f"/proc/{p}")
+    drover.wait_log(r"stubborn:0 .*-> stopping \(stop requested\)")
+    assert drover.lines(r"stubborn:0 pid=\d+ killed by signal KILL after")
+    assert drover.lines(r"polite:\d pid=\d+ killed by signal TERM after") or \
+        drover.lines(r"polite:\d pid=\d+ exited with code")
+    drover.wait_log(r"all instances stopped, exiting")
+
+
+def test_sigint_stops_everything(drover):
+    drover.start({"programs": [{"name": "s", "command": [helper("sleeper")], "instances": 2}]})
+    drover.wait_spawns("s:1", 1)
+    pids = [drover.current(f"s:{i}")[0] for i in range(2)]
+    assert drover.stop(signal.SIGINT) == 0
+    assert not any(pid_alive(p) for p in pids)
+
+
+def test_stop_signal_is_configurable(drover):
+    drover.start({"programs": [{"name": "q", "command": [helper("sleeper")], "stop_signal": "QUIT"}]})
+    drover.wait_spawns("q:0", 1)
+    assert drover.stop() == 0
+    drover.wait_log(r"q:0 pid=\d+ killed by signal QUIT")
+
+
+def test_second_sigterm_kills_at_once(drover):
+    pidfile = drover.path("p.pid")
+    drover.start({"programs": [{"name": "slow", "command": [helper("sleeper"), "--ignore-term", "--pidfile", pidfile],
+                                "stop_timeout": "60s"}]})
+    pid = read_pid(pidfile)
+    drover.send(signal.SIGTERM)
+    drover.wait_log(r"slow:0 .*-> stopping")
+    drover.send(signal.SIGTERM)
+    assert drover.proc.wait(timeout=10) == 0
+    assert not pid_alive(pid)
+    drover.wait_log(r"received SIGTERM again: killing every process group now")
+
+
+def test_escaped_descendant_is_not_left_behind(drover):
+    """A grandchild that left the instance's process group (setsid) is killed at shutdown."""
+    esc = drover.path("esc.pid")
+    drover.start({"programs": [{"name": "esc", "command": [
+        "/bin/sh", "-c", f'setsid {helper("sleeper")} --pidfile {esc} & exec {helper("sleeper")}']}]})
+    epid = read_pid(esc)
+    assert os.getsid(epid) == epid  # really escaped into its own session
+    assert drover.stop() == 0
+    assert not pid_alive(epid) and not os.path.exists(f"/proc/{epid}")
+
+
+def test_graceful_child_exits_before_timeout(drover):
+    drover.start({"programs": [{"name": "g", "command": [helper("sleeper"), "--exit-on-term-after-ms", "100"],
+                                "stop_timeout": "20s"}]})
+    drover.wait_spawns("g:0", 1)
+    assert drover.stop() == 0
+    drover.wait_log(r"g:0 pid=\d+ exited with code 0 after")
+    assert not drover.lines(r"g:0 .*killed by signal KILL")

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages drover needs to build and test, if any is
+# missing. Safe to run again: it does nothing when all are present.
+set -eu
+packages=(gcc make pkg-config libc6-dev libjansson-dev libcmocka-dev python3-pytest curl)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "tools/deps.sh: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tools/deps.sh: need root to install packages (try: sudo $0)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
