@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cfg.h"
 #include "log.h"
+#include "spawn.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -212,6 +214,26 @@ ensure_std_fds(void)
     }
 }
 
+/*
+ * Each instance holds a pidfd, so 1,000 instances would not fit in the usual
+ * soft limit of 1024 descriptors. Raise ours to the hard limit; children get
+ * the original back (programs using select() break with larger limits).
+ */
+static void
+raise_nofile_limit(void)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+        return;
+    spawn_set_child_nofile(&lim);
+    if (lim.rlim_cur < lim.rlim_max) {
+        struct rlimit raised = { .rlim_cur = lim.rlim_max, .rlim_max = lim.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+            log_warn("cannot raise the open-file limit to %llu", (unsigned long long)lim.rlim_max);
+    }
+}
+
 static void
 block_signals(void)
 {
@@ -255,6 +277,7 @@ main(int argc, char **argv)
         }
     }
     log_init(log_fd, opts.level);
+    raise_nofile_limit();
     /* Orphaned grandchildren come to us, so they are reaped and never left behind. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_warn("cannot become a child subreaper; orphaned grandchildren go to init");

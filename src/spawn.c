@@ -5,6 +5,7 @@
 #include "spawn.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -29,8 +30,17 @@ struct child_args {
 };
 
 static char *child_stack;
+static struct rlimit child_nofile;
+static bool child_nofile_set;
 static int devnull_fd = -1;
 static int err_pipe[2] = { -1, -1 };
+
+void
+spawn_set_child_nofile(const struct rlimit *lim)
+{
+    child_nofile = *lim;
+    child_nofile_set = true;
+}
 
 int
 spawn_init(void)
@@ -91,6 +101,8 @@ child_main(void *arg)
     if (req->stdout_fd >= 0 && move_fd(req->stdout_fd, 1) < 0)
         child_fail(SPAWN_STEP_SETUP);
     if (req->stderr_fd >= 0 && move_fd(req->stderr_fd, 2) < 0)
+        child_fail(SPAWN_STEP_SETUP);
+    if (child_nofile_set && setrlimit(RLIMIT_NOFILE, &child_nofile) < 0)
         child_fail(SPAWN_STEP_SETUP);
     if (req->cwd && chdir(req->cwd) < 0)
         child_fail(SPAWN_STEP_CHDIR);

@@ -14,6 +14,7 @@
 #ifndef DROVER_SPAWN_H
 #define DROVER_SPAWN_H
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 struct spawn_req {
@@ -25,6 +26,12 @@ struct spawn_req {
     int stdout_fd;          /* -1: inherit */
     int stderr_fd;          /* -1: inherit */
 };
+
+/*
+ * drover raises its own RLIMIT_NOFILE (one pidfd per instance); children get
+ * back the limit drover was started with. Call before raising it.
+ */
+void spawn_set_child_nofile(const struct rlimit *lim);
 
 enum spawn_step { SPAWN_STEP_NONE, SPAWN_STEP_SETUP, SPAWN_STEP_CHDIR, SPAWN_STEP_EXEC };
 

@@ -72,7 +72,7 @@ class Drover:
         p.write_text(text)
         return p
 
-    def start(self, config, args=(), stdin=False, cwd=None, env=None):
+    def start(self, config, args=(), stdin=False, cwd=None, env=None, preexec_fn=None):
         """Starts drover on config (dict/list/str). stdin=True feeds it on standard input."""
         cfg = self.write_config(config)
         cmd = [DROVER_BIN, *args]
@@ -86,6 +86,7 @@ class Drover:
             stderr=self.log_file,
             cwd=cwd or self.dir,
             env=env,
+            preexec_fn=preexec_fn,
         )
         return self
 

@@ -95,3 +95,23 @@ def test_relative_paths_resolve_against_cwd(drover):
     path = workdir / "logs" / "out.txt"
     assert wait_until(lambda: path.exists() and path.read_text()) == f"cwd={workdir}\n"
     assert drover.stop() == 0
+
+
+def test_children_get_the_original_open_file_limit(drover):
+    """drover raises its own RLIMIT_NOFILE for its pidfds; children get the one drover started with."""
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft = min(hard, 512)
+
+    def lower_soft_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    prog, out = status_of(drover, "dump")
+    prog["command"] = ["/bin/sh", "-c", "ulimit -Sn; ulimit -Hn; exec sleep 600"]
+    drover.start({"programs": [prog]}, preexec_fn=lower_soft_limit)
+    text = wait_until(lambda: os.path.exists(out) and open(out).read().count("\n") >= 2 and open(out).read())
+    assert text.split() == [str(soft), str(hard)]
+    with open(f"/proc/{drover.proc.pid}/limits") as f:
+        limits = f.read()
+    assert re.search(rf"Max open files\s+{hard}\s+{hard}", limits), limits
+    assert drover.stop() == 0
