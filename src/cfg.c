@@ -756,8 +756,26 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
                 error_at(c, false, "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
                 r = -EINVAL;
             }
+        } else if (strcmp(key, "dumpfile") == 0) {
+            if (get_string(c, val, false, &cfg->dumpfile) < 0)
+                r = -EINVAL;
+        } else if (strcmp(key, "checkpoint_interval") == 0) {
+            if (get_duration(c, val, &cfg->checkpoint_interval_ms) < 0)
+                r = -EINVAL;
+            else if (cfg->checkpoint_interval_ms < 100) {
+                error_at(c, false, "checkpoint_interval must be at least 100ms");
+                r = -EINVAL;
+            }
+        } else if (strcmp(key, "adopt") == 0) {
+            if (!json_is_boolean(val)) {
+                error_at(c, false, "expected true or false, got %s", json_kind(val));
+                r = -EINVAL;
+            } else {
+                cfg->adopt = json_is_true(val);
+            }
         } else {
-            error_at(c, true, "unknown key \"%s\" (known: programs, port_range)", key);
+            error_at(c, true, "unknown key \"%s\" (known: programs, port_range, dumpfile, checkpoint_interval, adopt)",
+                     key);
             r = -EINVAL;
         }
         pop(c);
@@ -773,7 +791,7 @@ int
 cfg_parse(const char *text, size_t len, const char *source, struct config *ret, struct cfg_errors *errs)
 {
     struct ctx c = { .text = text, .len = len, .source = source, .errs = errs };
-    struct config cfg = { 0 };
+    struct config cfg = { .checkpoint_interval_ms = CFG_DEFAULT_CHECKPOINT_INTERVAL_MS };
     json_error_t jerr;
     json_t *root;
     int r;
@@ -820,6 +838,10 @@ cfg_finish(const struct config *cfg, struct cfg_errors *errs)
             r = -EINVAL;
         }
     }
+    if (cfg->adopt && !cfg->dumpfile) {
+        cfg_error(errs, "adopting needs a dumpfile to find the survivors in (use --dumpfile=PATH)");
+        r = -EINVAL;
+    }
     return r;
 }
 
@@ -859,5 +881,6 @@ cfg_done(struct config *cfg)
     for (size_t i = 0; i < cfg->nprograms; i++)
         program_done(&cfg->programs[i]);
     free(cfg->programs);
+    free(cfg->dumpfile);
     *cfg = (struct config){ 0 };
 }

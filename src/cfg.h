@@ -48,10 +48,15 @@ struct program_cfg {
     struct svc_policy policy;
 };
 
+#define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
+
 struct config {
     struct program_cfg *programs;
     size_t nprograms;
     uint16_t port_from, port_to;   /* port_from == 0: no range */
+    char *dumpfile;                /* NULL: no checkpoint */
+    int64_t checkpoint_interval_ms;
+    bool adopt;                    /* adopt an earlier drover's survivors instead of stopping them */
 };
 
 /* Collected error lines; later ones are dropped (and counted) when the buffer is full. */

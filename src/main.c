@@ -27,8 +27,11 @@ struct options {
     const char *config_path;  /* NULL: standard input */
     const char *port_range;
     const char *log_path;
+    const char *dumpfile;
+    const char *checkpoint_interval;
     enum log_level level;
     bool check_only;
+    bool adopt;
 };
 
 static void
@@ -40,6 +43,10 @@ usage(FILE *f)
             "\n"
             "  -c, --config FILE        read the JSON configuration from FILE (default: stdin)\n"
             "      --port-range FROM-TO ports handed out for {{port}} (overrides \"port_range\")\n"
+            "      --dumpfile PATH      checkpoint file: recover from it at start, keep it current\n"
+            "      --checkpoint-interval DURATION\n"
+            "                           rewrite the dumpfile at least this often (default 30s)\n"
+            "      --adopt              adopt an earlier drover's survivors instead of stopping them\n"
             "      --log FILE           append log lines to FILE instead of stderr\n"
             "      --check-config       validate the configuration and exit\n"
             "  -v, --verbose            log debug lines too\n"
@@ -61,11 +68,14 @@ die_usage(const char *what, const char *arg)
 static void
 parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_PORT_RANGE = 256, OPT_LOG, OPT_CHECK };
+    enum { OPT_PORT_RANGE = 256, OPT_LOG, OPT_CHECK, OPT_DUMPFILE, OPT_INTERVAL, OPT_ADOPT };
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
         { "log", required_argument, NULL, OPT_LOG },
+        { "dumpfile", required_argument, NULL, OPT_DUMPFILE },
+        { "checkpoint-interval", required_argument, NULL, OPT_INTERVAL },
+        { "adopt", no_argument, NULL, OPT_ADOPT },
         { "check-config", no_argument, NULL, OPT_CHECK },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
@@ -90,6 +100,15 @@ parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_CHECK:
             o->check_only = true;
+            break;
+        case OPT_DUMPFILE:
+            o->dumpfile = optarg;
+            break;
+        case OPT_INTERVAL:
+            o->checkpoint_interval = optarg;
+            break;
+        case OPT_ADOPT:
+            o->adopt = true;
             break;
         case 'v':
             o->level = LOG_DEBUG;
@@ -153,6 +172,40 @@ read_all(int fd, char **ret_buf, size_t *ret_len)
     return 0;
 }
 
+/* Command-line flags override the file's settings. */
+static int
+apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *errs)
+{
+    int64_t ms;
+
+    if (o->port_range && util_parse_port_range(o->port_range, &cfg->port_from, &cfg->port_to) < 0) {
+        cfg_error(errs, "--port-range: expected FROM-TO with 1 <= FROM <= TO <= 65535, got \"%s\"", o->port_range);
+        return -EINVAL;
+    }
+    if (o->checkpoint_interval) {
+        if (util_parse_duration_ms(o->checkpoint_interval, &ms) < 0 || ms < 100) {
+            cfg_error(errs, "--checkpoint-interval: expected a duration of at least 100ms such as \"10s\", got \"%s\"",
+                      o->checkpoint_interval);
+            return -EINVAL;
+        }
+        cfg->checkpoint_interval_ms = ms;
+    }
+    if (o->dumpfile) {
+        if (!*o->dumpfile) {
+            cfg_error(errs, "--dumpfile: expected a path");
+            return -EINVAL;
+        }
+        free(cfg->dumpfile);
+        if (!(cfg->dumpfile = strdup(o->dumpfile))) {
+            cfg_error(errs, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    if (o->adopt)
+        cfg->adopt = true;
+    return 0;
+}
+
 static void
 load_config(const struct options *o, struct config *cfg)
 {
@@ -180,12 +233,8 @@ load_config(const struct options *o, struct config *cfg)
     }
     r = cfg_parse(text, len, source, cfg, &errs);
     free(text);
-    if (r == 0 && o->port_range &&
-        util_parse_port_range(o->port_range, &cfg->port_from, &cfg->port_to) < 0) {
-        cfg_error(&errs, "--port-range: expected FROM-TO with 1 <= FROM <= TO <= 65535, got \"%s\"",
-                  o->port_range);
-        r = -EINVAL;
-    }
+    if (r == 0)
+        r = apply_overrides(o, cfg, &errs);
     if (r == 0)
         r = cfg_finish(cfg, &errs);
     if (r < 0) {

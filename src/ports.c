@@ -78,6 +78,9 @@ ports_reserve(struct ports *p, uint16_t port)
         return -EBUSY;
     set_taken(p, off, true);
     p->in_use++;
+    /* Round robin continues after the highest reserved port, as if it had been taken last. */
+    if (off + 1 > p->cursor)
+        p->cursor = (off + 1) % ports_size(p);
     return 0;
 }
 

@@ -26,7 +26,10 @@ void ports_done(struct ports *p);
 /* Takes the next free port. Returns 0, or -ENOSPC when every port is in use or no range is set. */
 int ports_take(struct ports *p, uint16_t *ret_port);
 
-/* Marks a specific port as taken (adoption). Returns 0, -ERANGE outside the range, -EBUSY if taken. */
+/*
+ * Marks a specific port as taken (adoption) and moves the round-robin cursor
+ * past it if it lies ahead. Returns 0, -ERANGE outside the range, -EBUSY if taken.
+ */
 int ports_reserve(struct ports *p, uint16_t port);
 
 /* Releases a taken port; releasing a free or foreign port is a no-op. */

@@ -11,6 +11,7 @@
 #ifndef DROVER_PROGRAM_H
 #define DROVER_PROGRAM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -33,6 +34,9 @@ struct instance {
     uint16_t port;               /* 0 when none */
     struct timer timer;
     int64_t spawned_ms;
+    bool adopted;                /* taken over from an earlier drover: not our child, exit status unknown */
+    uint64_t start_time;         /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
+    char **argv;                 /* the current process's expanded argv, one allocation; NULL if unknown */
     char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
 };
 

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,39 +64,52 @@ spawn_init(void)
     return 0;
 }
 
-static void
+/*
+ * Child side. It runs on child_stack inside our memory while we are
+ * suspended, so it makes raw system calls only: no libc wrapper that could
+ * touch shared state (errno aside), no sanitizer interceptor, and the
+ * functions are not instrumented (ASan would mistake the foreign stack).
+ */
+#define CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
+
+/* The kernel's struct sigaction for rt_sigaction(2), not libc's. */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+CHILD_CODE __attribute__((noreturn)) static void
 child_fail(int step)
 {
     struct child_error e = { .step = step, .err = errno };
 
-    (void)!write(err_pipe[1], &e, sizeof(e));
-    _exit(127);
+    (void)syscall(SYS_write, err_pipe[1], &e, sizeof(e));
+    for (;;)
+        (void)syscall(SYS_exit_group, 127);
 }
 
-/* fd onto target; a fd that is already the target keeps its flags but must survive exec. */
-static int
+/* fd onto target; a fd that is already the target must lose close-on-exec. */
+CHILD_CODE static long
 move_fd(int fd, int target)
 {
     if (fd == target)
-        return fcntl(fd, F_SETFD, 0);
-    return dup2(fd, target) < 0 ? -1 : 0;
+        return syscall(SYS_fcntl, fd, F_SETFD, 0);
+    return syscall(SYS_dup3, fd, target, 0);
 }
 
-/*
- * Runs in the child, sharing our memory, while we are suspended: only
- * async-signal-safe calls, no allocation, no return into drover.
- */
-__attribute__((no_sanitize("address", "undefined"))) static int
+CHILD_CODE static int
 child_main(void *arg)
 {
     const struct spawn_req *req = ((struct child_args *)arg)->req;
-    struct sigaction dfl = { .sa_handler = SIG_DFL };
-    sigset_t none;
+    struct kernel_sigaction dfl = { .handler = SIG_DFL };
+    uint64_t none = 0;
 
     /* drover ignores SIGPIPE; every other signal keeps its default disposition. */
-    if (sigaction(SIGPIPE, &dfl, NULL) < 0)
+    if (syscall(SYS_rt_sigaction, SIGPIPE, &dfl, NULL, sizeof(uint64_t)) < 0)
         child_fail(SPAWN_STEP_SETUP);
-    if (setsid() < 0)
+    if (syscall(SYS_setsid) < 0)
         child_fail(SPAWN_STEP_SETUP);
     if (move_fd(req->stdin_fd >= 0 ? req->stdin_fd : devnull_fd, 0) < 0)
         child_fail(SPAWN_STEP_SETUP);
@@ -102,15 +117,14 @@ child_main(void *arg)
         child_fail(SPAWN_STEP_SETUP);
     if (req->stderr_fd >= 0 && move_fd(req->stderr_fd, 2) < 0)
         child_fail(SPAWN_STEP_SETUP);
-    if (child_nofile_set && setrlimit(RLIMIT_NOFILE, &child_nofile) < 0)
+    if (child_nofile_set && syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &child_nofile, NULL) < 0)
         child_fail(SPAWN_STEP_SETUP);
-    if (req->cwd && chdir(req->cwd) < 0)
+    if (req->cwd && syscall(SYS_chdir, req->cwd) < 0)
         child_fail(SPAWN_STEP_CHDIR);
     /* Unblock last: a signal sent to the new group now simply acts on the child. */
-    sigemptyset(&none);
-    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+    if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none)) < 0)
         child_fail(SPAWN_STEP_SETUP);
-    execve(req->path, req->argv, req->envp);
+    (void)syscall(SYS_execve, req->path, req->argv, req->envp);
     child_fail(SPAWN_STEP_EXEC);
     return 127;
 }

@@ -14,10 +14,14 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "log.h"
 #include "pidmap.h"
+#include "procfs.h"
+#include "recover.h"
 #include "ports.h"
 #include "program.h"
 #include "spawn.h"
@@ -39,11 +43,23 @@ struct supervisor {
     struct loop_source timer_src; /* LOOP_TIMER, fd borrowed from timers */
     bool shutting_down;
     bool done;
+    /* Checkpoint (--dumpfile); all unused when dumpfile is NULL. */
+    char *dumpfile;              /* absolute path */
+    char marker_env[2][PATH_MAX + 32]; /* DROVER_DUMPFILE=..., DROVER_GENERATION=... */
+    struct timer ckpt_timer;
+    int64_t ckpt_last_ms;        /* last successful write, -1 never */
+    bool ckpt_failing;
 };
+
+#define CKPT_MIN_GAP_MS 100      /* coalesce bursts of changes into one write per 100 ms */
+#define CKPT_RETRY_MS 1000
+
+static void ckpt_changed(struct supervisor *sup);
 
 /* Variables drover sets for its children, or that describe drover's own supervisor. */
 static const char *const reserved_env[] = {
-    "DROVER_PROGRAM", "DROVER_INSTANCE", "DROVER_PORT", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+    "DROVER_PROGRAM", "DROVER_INSTANCE", "DROVER_PORT", "DROVER_DUMPFILE", "DROVER_GENERATION",
+    "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
 };
 
 /* --- logging helpers ------------------------------------------------------------------------ */
@@ -153,7 +169,7 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
     int r;
 
     b->argv = calloc(pc->argc + 1, sizeof(char *));
-    b->envp = calloc(prog->nenv_base + 3 + pc->nenv + 1, sizeof(char *));
+    b->envp = calloc(prog->nenv_base + 5 + pc->nenv + 1, sizeof(char *));
     if (!b->argv || !b->envp)
         return -ENOMEM;
     for (size_t i = 0; i < pc->argc; i++)
@@ -172,6 +188,11 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
         (void)snprintf(b->drover_env[2], sizeof(b->drover_env[2]), "DROVER_PORT=%u", in->port);
         b->envp[n++] = b->drover_env[2];
     }
+    if (in->sup->dumpfile) {
+        /* The marker a later drover finds this process by, even if no checkpoint named it. */
+        b->envp[n++] = in->sup->marker_env[0];
+        b->envp[n++] = in->sup->marker_env[1];
+    }
     for (size_t i = 0; i < pc->nenv; i++) {
         char *value = expand_owned(b, pc->env[i].value, vars);
         char *kv;
@@ -189,6 +210,29 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
     if (pc->error && (r = open_stdio(in, pc->error, vars, b->cwd, false, &b->fds[2])) < 0)
         return r;
     return 0;
+}
+
+/* One allocation holding the pointer array and the strings, for the checkpoint. */
+static char **
+argv_copy(char *const *argv)
+{
+    size_t n = 0, bytes = 0;
+    char **copy, *w;
+
+    for (; argv[n]; n++)
+        bytes += strlen(argv[n]) + 1;
+    copy = malloc((n + 1) * sizeof(char *) + bytes);
+    if (!copy)
+        return NULL;
+    w = (char *)(copy + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(argv[i]) + 1;
+        memcpy(w, argv[i], len);
+        copy[i] = w;
+        w += len;
+    }
+    copy[n] = NULL;
+    return copy;
 }
 
 static enum svc_spawn_result
@@ -246,7 +290,11 @@ op_spawn(struct svc *s)
                      path, strerror(-r));
         goto failed;
     }
+    free(in->argv);
+    in->argv = in->sup->dumpfile ? argv_copy(b.argv) : NULL; /* NULL on OOM: the checkpoint says [] */
     buffers_done(&b);
+    in->adopted = false;
+    in->start_time = 0;
     in->pid = res.pid;
     in->pgid = res.pid; /* the child called setsid() */
     in->child.fd = res.pidfd;
@@ -256,6 +304,7 @@ op_spawn(struct svc *s)
     if (pidmap_put(&sup->pids, in->pid, in) < 0)
         log_warnx("%s: pid map full, exit of pid %d found through its pidfd only", in->label, (int)in->pid);
     inst_log(LOG_INFO, in, "spawned");
+    ckpt_changed(sup);
     return SVC_SPAWN_OK;
 
 retry:
@@ -351,6 +400,7 @@ static const struct svc_ops instance_ops = {
 
 /* --- exits ---------------------------------------------------------------------------------- */
 
+/* info NULL: an adopted process ended; it was not our child, so how is unknown. */
 static void
 instance_reaped(struct instance *in, const siginfo_t *info)
 {
@@ -360,6 +410,12 @@ instance_reaped(struct instance *in, const siginfo_t *info)
     bool expected;
     char ran[32];
 
+    if (!info) {
+        how.known = false;
+        inst_log(LOG_WARN, in, "exited after %s (status unknown: adopted, not drover's child)",
+                 util_format_duration(ran, sizeof(ran), now - in->spawned_ms));
+        goto forget;
+    }
     how.signaled = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
     how.value = info->si_status;
     /* Dying of the signal we sent to stop it is the expected end, not a warning. */
@@ -371,12 +427,14 @@ instance_reaped(struct instance *in, const siginfo_t *info)
                  info->si_code == CLD_DUMPED ? " (core dumped)" : "", ran);
     else
         inst_log(how.value && !expected ? LOG_WARN : LOG_INFO, in, "exited with code %d after %s", how.value, ran);
-
+forget:
     loop_close(&sup->loop, &in->child);
     (void)pidmap_del(&sup->pids, in->pid);
     ports_release(&sup->ports, in->port);
     in->port = 0;
     in->pid = 0;
+    in->adopted = false;
+    ckpt_changed(sup);
     svc_exited(&in->svc, &how, now);
 }
 
@@ -387,6 +445,10 @@ child_ready(struct instance *in)
     siginfo_t info = { 0 };
 
     if (waitid(P_PIDFD, (id_t)in->child.fd, &info, WEXITED | WNOHANG) < 0) {
+        if (errno == ECHILD && in->adopted) {
+            instance_reaped(in, NULL); /* a readable pidfd means it exited; its parent reaps it */
+            return;
+        }
         if (errno != ECHILD)
             inst_log(LOG_WARN, in, "waitid on pidfd failed: %s", strerror(errno));
         return;
@@ -401,20 +463,37 @@ child_ready(struct instance *in)
  * orphaned grandchildren; they are reaped and logged, nothing more.
  */
 static void
+group_drained(struct instance *in, void *arg)
+{
+    (void)arg;
+    if (in->svc.state == SVC_STOPPING && !in->svc.leader_alive && !op_group_alive(&in->svc))
+        svc_dispatch(&in->svc, SVC_EV_GROUP_EMPTY, util_now_ms());
+}
+
+static void for_each_instance(struct supervisor *sup, void (*fn)(struct instance *in, void *arg), void *arg);
+
+static void
 reap_all(struct supervisor *sup)
 {
+    bool descendant = false;
+
     for (;;) {
         siginfo_t info = { 0 };
         struct instance *in;
 
         if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
-            return;
+            break;
         in = pidmap_get(&sup->pids, info.si_pid);
-        if (in)
+        if (in) {
             instance_reaped(in, &info);
-        else
+        } else {
             log_debug("reaped pid %d (a descendant, not an instance's main process)", (int)info.si_pid);
+            descendant = true;
+        }
     }
+    /* A stopping instance whose main process is gone may just have lost its last member. */
+    if (descendant)
+        for_each_instance(sup, group_drained, NULL);
 }
 
 /* --- shutdown ------------------------------------------------------------------------------- */
@@ -431,6 +510,13 @@ static void
 dispatch_one(struct instance *in, void *arg)
 {
     svc_dispatch(&in->svc, *(enum svc_event *)arg, util_now_ms());
+}
+
+static void
+start_unless_adopted(struct instance *in, void *arg)
+{
+    if (!in->adopted)
+        dispatch_one(in, arg);
 }
 
 static void
@@ -539,6 +625,216 @@ instance_timer_fired(struct timer *t, int64_t now_ms)
     svc_dispatch(&in->svc, SVC_EV_TIMER, now_ms);
 }
 
+/* --- checkpoint ----------------------------------------------------------------------------- */
+
+/* Writes the dumpfile now. Returns 0 or -errno (the previous file is then intact). */
+static int
+ckpt_write(struct supervisor *sup)
+{
+    struct ckpt c = { .drover_pid = getpid(), .written_unix_ms = 0 };
+    struct proc_stat st;
+    struct timespec ts;
+    char *data;
+    size_t len, n = 0;
+    int r;
+
+    if ((r = proc_read_stat(getpid(), &st)) < 0)
+        return r;
+    c.drover_start_time = st.start_time;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    c.written_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    c.entries = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*c.entries));
+    if (!c.entries)
+        return -ENOMEM;
+    for (size_t p = 0; p < sup->nprograms; p++) {
+        for (unsigned i = 0; i < sup->programs[p].ninstances; i++) {
+            struct instance *in = &sup->programs[p].instances[i];
+
+            if (in->pid <= 0)
+                continue;
+            /* Read once per process, off the spawn path. A process already gone is left out. */
+            if (!in->start_time && proc_read_stat(in->pid, &st) == 0)
+                in->start_time = st.start_time;
+            if (!in->start_time)
+                continue;
+            /* Borrowed pointers: c is freed by hand below, not with ckpt_done(). */
+            c.entries[n++] = (struct ckpt_entry){
+                .program = (char *)in->prog->cfg->name, .instance = in->index, .pid = in->pid,
+                .pgid = in->pgid, .start_time = in->start_time, .port = in->port, .argv = in->argv,
+            };
+        }
+    }
+    c.nentries = n;
+    r = ckpt_pack(&c, &data, &len);
+    free(c.entries);
+    if (r < 0)
+        return r;
+    r = ckpt_save(sup->dumpfile, data, len);
+    free(data);
+    return r;
+}
+
+static void
+ckpt_timer_fired(struct timer *t, int64_t now_ms)
+{
+    struct supervisor *sup = (struct supervisor *)((char *)t - offsetof(struct supervisor, ckpt_timer));
+    int r = ckpt_write(sup);
+
+    if (r < 0) {
+        /* Keep supervising; the previous dumpfile stays valid. One line per failure streak. */
+        if (!sup->ckpt_failing)
+            log_warnx("cannot write dumpfile %s: %s, retrying every %d s", sup->dumpfile, strerror(-r),
+                      CKPT_RETRY_MS / 1000);
+        sup->ckpt_failing = true;
+        (void)timer_arm(&sup->timers, t, now_ms + CKPT_RETRY_MS);
+        return;
+    }
+    if (sup->ckpt_failing)
+        log_info("dumpfile %s written again", sup->dumpfile);
+    sup->ckpt_failing = false;
+    sup->ckpt_last_ms = now_ms;
+    (void)timer_arm(&sup->timers, t, now_ms + sup->cfg.checkpoint_interval_ms);
+}
+
+/* Something a later drover must know changed: write soon, at most once per CKPT_MIN_GAP_MS. */
+static void
+ckpt_changed(struct supervisor *sup)
+{
+    int64_t want;
+
+    if (!sup->dumpfile || sup->ckpt_failing)
+        return;
+    want = util_now_ms();
+    if (sup->ckpt_last_ms >= 0 && want < sup->ckpt_last_ms + CKPT_MIN_GAP_MS)
+        want = sup->ckpt_last_ms + CKPT_MIN_GAP_MS;
+    if (!timer_armed(&sup->ckpt_timer) || sup->ckpt_timer.deadline_ms > want)
+        (void)timer_arm(&sup->timers, &sup->ckpt_timer, want);
+}
+
+/* --- recovery ------------------------------------------------------------------------------- */
+
+static struct instance *
+find_instance(struct supervisor *sup, const char *program, unsigned index)
+{
+    for (size_t p = 0; p < sup->nprograms; p++)
+        if (strcmp(sup->programs[p].cfg->name, program) == 0)
+            return index < sup->programs[p].ninstances ? &sup->programs[p].instances[index] : NULL;
+    return NULL;
+}
+
+static int
+by_start_time(const void *a, const void *b)
+{
+    const struct survivor *x = a, *y = b;
+
+    return x->start_time < y->start_time ? -1 : x->start_time > y->start_time;
+}
+
+/*
+ * With --adopt, each instance slot takes the earliest-started main process
+ * claiming it (a descendant that made itself a group leader started later),
+ * if its port is free in our range; its group members stay with it.
+ * Everything else is stopped.
+ */
+static void
+decide_fates(struct supervisor *sup, struct survivors *s)
+{
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof(*s->v), by_start_time);
+    for (size_t i = 0; i < s->n; i++)
+        s->v[i].fate = SURVIVOR_STOP;
+    if (!sup->cfg.adopt)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        struct survivor *sv = &s->v[i];
+        struct instance *in;
+
+        if (!sv->leader || !sv->program[0])
+            continue;
+        in = find_instance(sup, sv->program, sv->instance);
+        if (!in || in->pid) {
+            if (!in)
+                log_info("pid %d (%s:%u): no such instance in the configuration, stopping it", (int)sv->pid,
+                         sv->program, sv->instance);
+            continue;
+        }
+        if (in->prog->cfg->uses_port != (sv->port != 0) ||
+            (sv->port && ports_reserve(&sup->ports, sv->port) < 0)) {
+            log_info("pid %d (%s:%u): port %u does not fit the current port range, stopping it", (int)sv->pid,
+                     sv->program, sv->instance, sv->port);
+            continue;
+        }
+        sv->fate = SURVIVOR_ADOPT;
+        in->pid = sv->pid; /* claims the slot; completed in adopt() */
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        struct survivor *sv = &s->v[i];
+        if (sv->fate != SURVIVOR_STOP)
+            continue;
+        for (size_t k = 0; k < s->n; k++)
+            if (s->v[k].fate == SURVIVOR_ADOPT && s->v[k].pgid == sv->pgid)
+                sv->fate = SURVIVOR_KEEP; /* part of an adopted instance's group */
+    }
+}
+
+static void
+adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
+{
+    struct instance *in = find_instance(sup, sv->program, sv->instance);
+    char age[32];
+
+    in->pid = sv->pid;
+    in->pgid = sv->pgid;
+    in->port = sv->port;
+    in->start_time = sv->start_time;
+    in->adopted = true;
+    in->spawned_ms = now - (proc_boot_now_ms() - proc_ticks_to_ms(sv->start_time));
+    in->child.fd = sv->pidfd; /* ownership moves to the instance */
+    if (loop_add(&sup->loop, &in->child) < 0)
+        log_warn("%s: cannot watch the adopted pidfd", in->label);
+    in->svc.state = SVC_RUNNING;
+    in->svc.want_up = true;
+    in->svc.leader_alive = true;
+    in->svc.started_ms = in->spawned_ms;
+    inst_log(LOG_INFO, in, "adopted from an earlier drover (up %s), running",
+             util_format_duration(age, sizeof(age), now - in->spawned_ms));
+}
+
+/* Returns 0, or -EBUSY when another drover still owns the dumpfile. */
+static int
+recover(struct supervisor *sup)
+{
+    struct survivors s;
+    size_t adopted = 0;
+    int64_t now = util_now_ms();
+    int r;
+
+    r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), &s);
+    if (r == -EBUSY) {
+        log_errorx("dumpfile %s belongs to drover %d, which is still running: refusing to start "
+                   "(two drovers must not fight over one pool)", sup->dumpfile, (int)s.old_drover);
+        recover_done(&s);
+        return r;
+    }
+    if (r < 0) {
+        log_errorx("recovery failed: %s; starting fresh", strerror(-r));
+        recover_done(&s);
+        return 0;
+    }
+    decide_fates(sup, &s);
+    recover_stop(&s, &sup->cfg);
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.v[i].fate == SURVIVOR_ADOPT) {
+            adopt(sup, &s.v[i], now);
+            adopted++;
+        }
+    }
+    if (adopted)
+        log_info("adopted %zu instance%s", adopted, adopted == 1 ? "" : "s");
+    recover_done(&s);
+    return 0;
+}
+
 /* --- set-up --------------------------------------------------------------------------------- */
 
 static bool
@@ -590,6 +886,33 @@ setup_signals(struct supervisor *sup)
     if (sup->sig.fd < 0)
         return -errno;
     return loop_add(&sup->loop, &sup->sig);
+}
+
+/* The absolute path goes into every child's environment, so it must not depend on our cwd. */
+static int
+setup_dumpfile(struct supervisor *sup)
+{
+    char generation[64];
+    int r;
+
+    if (sup->cfg.dumpfile[0] == '/') {
+        sup->dumpfile = strdup(sup->cfg.dumpfile);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        if (!cwd)
+            return -errno;
+        r = asprintf(&sup->dumpfile, "%s/%s", cwd, sup->cfg.dumpfile);
+        free(cwd);
+        if (r < 0)
+            sup->dumpfile = NULL;
+    }
+    if (!sup->dumpfile)
+        return -ENOMEM;
+    if ((r = recover_generation(generation, sizeof(generation))) < 0)
+        return r;
+    (void)snprintf(sup->marker_env[0], sizeof(sup->marker_env[0]), "DROVER_DUMPFILE=%s", sup->dumpfile);
+    (void)snprintf(sup->marker_env[1], sizeof(sup->marker_env[1]), "DROVER_GENERATION=%s", generation);
+    return 0;
 }
 
 struct supervisor *
@@ -645,6 +968,10 @@ supervisor_new(struct config *cfg, int *ret_err)
         goto fail;
     if ((r = spawn_init()) < 0)
         goto fail;
+    sup->ckpt_last_ms = -1;
+    timer_init(&sup->ckpt_timer, ckpt_timer_fired);
+    if (sup->cfg.dumpfile && (r = setup_dumpfile(sup)) < 0)
+        goto fail;
     return sup;
 
 fail:
@@ -684,7 +1011,13 @@ supervisor_run(struct supervisor *sup)
 
     log_info("drover %d: supervising %zu program%s, %zu instance%s", (int)getpid(), sup->nprograms,
              sup->nprograms == 1 ? "" : "s", sup->ninstances, sup->ninstances == 1 ? "" : "s");
-    for_each_instance(sup, dispatch_one, &start);
+    if (sup->dumpfile) {
+        if (recover(sup) < 0)
+            return 1;
+        /* Record this generation before the first spawn. */
+        ckpt_timer_fired(&sup->ckpt_timer, util_now_ms());
+    }
+    for_each_instance(sup, start_unless_adopted, &start);
 
     /* From now on, we must not die: failures are logged and retried. */
     while (!sup->done) {
@@ -700,6 +1033,11 @@ supervisor_run(struct supervisor *sup)
     }
     kill_stray_children();
     reap_all(sup);
+    if (sup->dumpfile) {
+        int r = ckpt_write(sup);
+        if (r < 0)
+            log_errorx("cannot write the final dumpfile %s: %s", sup->dumpfile, strerror(-r));
+    }
     log_info("all instances stopped, exiting");
     return 0;
 }
@@ -718,6 +1056,7 @@ instance_done(struct instance *in, void *arg)
     }
     loop_close(&sup->loop, &in->child);
     svc_done(&in->svc);
+    free(in->argv);
 }
 
 void
@@ -742,5 +1081,6 @@ supervisor_free(struct supervisor *sup)
     pidmap_done(&sup->pids);
     ports_done(&sup->ports);
     cfg_done(&sup->cfg);
+    free(sup->dumpfile);
     free(sup);
 }

@@ -208,6 +208,15 @@ act_kill(struct svc *s, int64_t now_ms)
     return SVC_STOPPING;
 }
 
+/* The rest of the group drained before the stop timeout: no need to wait for it. */
+static enum svc_state
+act_group_empty(struct svc *s, int64_t now_ms)
+{
+    if (s->leader_alive)
+        return s->state;
+    return finish_stop(s, now_ms);
+}
+
 static enum svc_state
 act_started(struct svc *s, int64_t now_ms)
 {
@@ -222,15 +231,15 @@ act_retry(struct svc *s, int64_t now_ms)
     return try_spawn(s, now_ms);
 }
 
-/* Rows: state. Columns: START, STOP, EXIT, TIMER. Every cell is explicit. */
+/* Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY. Every cell is explicit. */
 static const svc_action actions[SVC__MAX][SVC_EV__MAX] = {
-    [SVC_STOPPED] = { act_start, act_ignore, act_ignore, act_ignore },
-    [SVC_STARTING] = { act_want_up, act_stop_process, act_exit_starting, act_started },
-    [SVC_RUNNING] = { act_want_up, act_stop_process, act_exit_running, act_ignore },
-    [SVC_BACKOFF] = { act_start_now, act_stop_pending, act_ignore, act_retry },
-    [SVC_STOPPING] = { act_want_up, act_ignore, act_exit_stopping, act_kill },
-    [SVC_EXITED] = { act_start, act_stop_idle, act_ignore, act_ignore },
-    [SVC_FATAL] = { act_start_fresh, act_stop_idle, act_ignore, act_ignore },
+    [SVC_STOPPED] = { act_start, act_ignore, act_ignore, act_ignore, act_ignore },
+    [SVC_STARTING] = { act_want_up, act_stop_process, act_exit_starting, act_started, act_ignore },
+    [SVC_RUNNING] = { act_want_up, act_stop_process, act_exit_running, act_ignore, act_ignore },
+    [SVC_BACKOFF] = { act_start_now, act_stop_pending, act_ignore, act_retry, act_ignore },
+    [SVC_STOPPING] = { act_want_up, act_ignore, act_exit_stopping, act_kill, act_group_empty },
+    [SVC_EXITED] = { act_start, act_stop_idle, act_ignore, act_ignore, act_ignore },
+    [SVC_FATAL] = { act_start_fresh, act_stop_idle, act_ignore, act_ignore, act_ignore },
 };
 
 void
@@ -310,7 +319,7 @@ svc_event_name(enum svc_event ev)
 {
     static const char *const names[SVC_EV__MAX] = {
         [SVC_EV_START] = "start", [SVC_EV_STOP] = "stop", [SVC_EV_EXIT] = "exit",
-        [SVC_EV_TIMER] = "timer",
+        [SVC_EV_TIMER] = "timer", [SVC_EV_GROUP_EMPTY] = "group-empty",
     };
     return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
 }

@@ -35,6 +35,7 @@ enum svc_event {
     SVC_EV_STOP,   /* want it down (shutdown, operator stop) */
     SVC_EV_EXIT,   /* the main process was reaped; svc.last_exit holds how */
     SVC_EV_TIMER,  /* the instance's single timer expired */
+    SVC_EV_GROUP_EMPTY, /* the last process of the group of an already reaped main process is gone */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };

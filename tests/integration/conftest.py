@@ -78,6 +78,8 @@ class Drover:
         cmd = [DROVER_BIN, *args]
         if not stdin:
             cmd += ["--config", str(cfg)]
+        if self.proc:
+            self.log_file.close()  # a restart of drover in the same test
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             cmd,

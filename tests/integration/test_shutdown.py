@@ -80,3 +80,15 @@ def test_graceful_child_exits_before_timeout(drover):
     assert drover.stop() == 0
     drover.wait_log(r"g:0 pid=\d+ exited with code 0 after")
     assert not drover.lines(r"g:0 .*killed by signal KILL")
+
+
+def test_stop_ends_when_the_group_drains_not_at_the_timeout(drover):
+    """Leader and grandchild both exit on TERM: the stop completes without waiting for stop_timeout."""
+    gc = drover.path("gc.pid")
+    drover.start({"programs": [{"name": "fam", "command": [helper("sleeper"), "--exit-on-term-after-ms", "50",
+                                                          "--grandchild", gc],
+                                "stop_timeout": "60s"}]})
+    gpid = read_pid(gc)
+    assert drover.stop(timeout=20) == 0  # would take 60 s if drover waited for the timeout
+    assert not pid_alive(gpid)
+    assert not drover.lines(r"fam:0 .*killed by signal KILL")

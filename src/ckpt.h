@@ -1,0 +1,53 @@
+/*
+ * ckpt: the checkpoint (--dumpfile): what a later drover needs to recognise
+ * this one's processes after a crash. docs/checkpoint.md is the format.
+ *
+ * ckpt_pack()/ckpt_unpack() are pure (struct <-> JSON bytes; unpack of any
+ * truncated or corrupt input fails cleanly with a reason). ckpt_save() is
+ * atomic: a temp file in the same directory, fsync, rename over the old
+ * file, fsync of the directory; on failure the previous file is intact.
+ * Entries own their argv strings; ckpt_done() frees.
+ */
+#ifndef DROVER_CKPT_H
+#define DROVER_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CKPT_VERSION 1
+#define CKPT_MAX_BYTES (64 * 1024 * 1024)
+
+struct ckpt_entry {
+    char *program;
+    unsigned instance;
+    pid_t pid;
+    pid_t pgid;
+    uint64_t start_time;   /* /proc/PID/stat field 22 of pid */
+    uint16_t port;         /* 0: none */
+    char **argv;           /* NULL-terminated, may be NULL */
+};
+
+struct ckpt {
+    pid_t drover_pid;
+    uint64_t drover_start_time;
+    int64_t written_unix_ms;
+    struct ckpt_entry *entries;
+    size_t nentries;
+};
+
+/* Serialises c. Returns 0 with a malloc'ed buffer the caller frees, or -ENOMEM. */
+int ckpt_pack(const struct ckpt *c, char **ret_data, size_t *ret_len);
+
+/* Parses data. Returns 0 and fills *ret, or -EINVAL with a one-line reason in err. */
+int ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t errsize);
+
+void ckpt_done(struct ckpt *c);
+
+/* Atomically replaces path with data. Returns 0 or -errno; the old file survives any failure. */
+int ckpt_save(const char *path, const char *data, size_t len);
+
+/* Reads path (at most CKPT_MAX_BYTES). Returns 0 with a malloc'ed buffer, or -errno (-EFBIG if larger). */
+int ckpt_load(const char *path, char **ret_data, size_t *ret_len);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * recover: find what a previous drover left running, so it can be stopped
+ * or adopted before the new pool starts.
+ *
+ * Two sources, one verdict. The dumpfile names the old drover and each
+ * instance it had (pid, process group, kernel start time). And every child
+ * of a drover run with a dumpfile carries DROVER_DUMPFILE (that file's
+ * absolute path) and DROVER_GENERATION ("PID.STARTTIME" of its drover) in
+ * its environment, so a /proc sweep also finds processes spawned after the
+ * last checkpoint write (the crash window) and descendants that left their
+ * group. A process is only ever acted on through a pidfd opened before its
+ * start time was checked, so a recycled pid is never touched.
+ *
+ * Logs what it finds and decides. Runs once at start-up, before the loop;
+ * recover_stop() blocks for at most the stop timeout.
+ */
+#ifndef DROVER_RECOVER_H
+#define DROVER_RECOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+
+enum survivor_fate { SURVIVOR_STOP, SURVIVOR_ADOPT, SURVIVOR_KEEP, SURVIVOR__MAX, SURVIVOR_INVALID = -1 };
+
+struct survivor {
+    pid_t pid;
+    int pidfd;                 /* verified to refer to this process */
+    pid_t pgid;
+    uint64_t start_time;
+    bool leader;               /* pid == pgid: an instance's main process */
+    bool from_dumpfile;
+    char program[CFG_NAME_MAX + 1];  /* "" when unknown */
+    unsigned instance;
+    uint16_t port;
+    enum survivor_fate fate;
+};
+
+struct survivors {
+    struct survivor *v;
+    size_t n, cap;
+    pid_t old_drover;          /* 0 when no usable dumpfile */
+};
+
+/*
+ * Fills *ret from dumpfile (absolute path) and the /proc sweep. Returns 0,
+ * or -EBUSY when the drover named in the dumpfile is still alive (its pid
+ * is set in ret->old_drover), or -ENOMEM. A missing or corrupt dumpfile is
+ * logged and is not an error.
+ */
+int recover_scan(const char *dumpfile, const char *own_generation, struct survivors *ret);
+
+/*
+ * Sends each SURVIVOR_STOP its program's stop signal (TERM when the program
+ * is gone from the config), waits up to the longest stop_timeout, then
+ * SIGKILLs what is left and waits for it to go.
+ */
+void recover_stop(struct survivors *s, const struct config *cfg);
+
+void recover_done(struct survivors *s);
+
+/* "PID.STARTTIME" of the calling process, for DROVER_GENERATION. Returns 0 or -errno. */
+int recover_generation(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,256 @@
+"""Checkpoint and recovery: --dumpfile, --checkpoint-interval, --adopt.
+kill -9 of drover must have no consequences: the next drover stops (or
+adopts) what the old one left, and never touches a process it did not start."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, helper, pid_alive, wait_until
+
+ASSETS = REPO / "tests" / "assets"
+
+
+def marked_processes(dumpfile):
+    """{pid: generation} of live processes carrying this dumpfile's marker."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+        except OSError:
+            continue
+        if env.get(b"DROVER_DUMPFILE") == str(dumpfile).encode() and pid_alive(int(entry)):
+            found[int(entry)] = env.get(b"DROVER_GENERATION", b"").decode()
+    return found
+
+
+def read_dump(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def pool(drover, instances=3):
+    return {"programs": [
+        {"name": "w", "command": [helper("sleeper"), "--grandchild", drover.path("gc-{{instance}}.pid")],
+         "instances": instances, "env": {"P": "{{port}}"}, "stop_timeout": "2s"},
+    ], "port_range": "19600-19649"}
+
+
+def kill9(drover):
+    drover.proc.kill()
+    drover.proc.wait(timeout=10)
+
+
+def test_dumpfile_records_live_instances_and_is_empty_after_shutdown(drover):
+    dump = drover.path("dump.json")
+    drover.start(pool(drover), args=["--dumpfile", dump])
+    drover.wait_spawns("w:2", 1)
+    data = wait_until(lambda: os.path.exists(dump) and len(read_dump(dump)["instances"]) == 3 and read_dump(dump))
+    assert data["format"] == "drover-checkpoint" and data["version"] == 1
+    assert data["drover"]["pid"] == drover.proc.pid
+    with open(f"/proc/{drover.proc.pid}/stat") as f:
+        assert data["drover"]["start_time"] == int(f.read().rsplit(")", 1)[1].split()[19])
+    for entry in data["instances"]:
+        with open(f"/proc/{entry['pid']}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        assert entry["start_time"] == int(fields[19])
+        assert entry["pgid"] == entry["pid"] == int(fields[2])
+        assert entry["program"] == "w" and 19600 <= entry["port"] <= 19649
+        assert entry["argv"][0] == helper("sleeper")
+    assert drover.stop() == 0
+    assert read_dump(dump)["instances"] == []
+    assert not os.path.exists(dump + ".tmp")
+
+
+def test_kill9_then_restart_stops_the_old_generation(drover):
+    dump = drover.path("dump.json")
+    drover.start(pool(drover), args=["--dumpfile", dump])
+    drover.wait_spawns("w:2", 1)
+    wait_until(lambda: all(os.path.exists(drover.path(f"gc-{i}.pid")) for i in range(3)))
+    wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
+    old = marked_processes(dump)
+    assert len(old) == 6  # three instances, each with a grandchild
+    kill9(drover)
+    assert all(pid_alive(p) for p in old)  # drover's death alone leaves them running
+
+    drover.start(pool(drover), args=["--dumpfile", dump])
+    drover.wait_log(r"stopped 6 processes left by an earlier drover")
+    wait_until(lambda: len(drover.spawns()) == 6, what="new pool")
+    assert not any(pid_alive(p) for p in old)
+    new = marked_processes(dump)
+    assert set(new).isdisjoint(old) and len(set(new.values())) == 1
+    assert drover.stop() == 0
+    assert not marked_processes(dump)
+
+
+def test_adopt_keeps_the_same_pids_and_supervises_them(drover):
+    dump = drover.path("dump.json")
+    drover.start(pool(drover), args=["--dumpfile", dump])
+    drover.wait_spawns("w:2", 1)
+    wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
+    before = {e["instance"]: (e["pid"], e["port"]) for e in read_dump(dump)["instances"]}
+    grandchildren = [int(open(drover.path(f"gc-{i}.pid")).read()) for i in range(3)]
+    kill9(drover)
+
+    drover.start(pool(drover), args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(r"adopted 3 instances")
+    for i, (pid, port) in before.items():
+        drover.wait_log(rf"w:{i} pid={pid} port={port} adopted from an earlier drover")
+        assert pid_alive(pid)
+    assert all(pid_alive(g) for g in grandchildren)  # zero downtime: nothing was restarted
+    wait_until(lambda: {e["pid"] for e in read_dump(dump)["instances"]} == {p for p, _ in before.values()})
+
+    victim, port = before[1]
+    os.kill(victim, signal.SIGKILL)
+    drover.wait_log(rf"w:1 pid={victim} port={port} exited after .* \(status unknown: adopted")
+    drover.wait_log(r"w:1 pid=\d+ port=\d+ spawned")
+    assert drover.current("w:1")[0] != victim
+    assert drover.current("w:1")[1] not in {p for _, p in before.values()}  # round robin goes on
+    assert drover.stop() == 0
+    assert not any(pid_alive(p) for p, _ in before.values())
+
+
+def test_adopt_stops_survivors_of_programs_no_longer_configured(drover):
+    dump = drover.path("dump.json")
+    config = pool(drover, instances=2)
+    config["programs"].append({"name": "old", "command": [helper("sleeper")]})
+    drover.start(config, args=["--dumpfile", dump])
+    drover.wait_spawns("old:0", 1)
+    wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
+    old_pid = drover.current("old:0")[0]
+    kill9(drover)
+    drover.start(pool(drover, instances=2), args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(r"adopted 2 instances")
+    drover.wait_log(rf"pid {old_pid} \(old:0\): no such instance in the configuration, stopping it")
+    wait_until(lambda: not pid_alive(old_pid))
+    assert drover.stop() == 0
+
+
+def test_recycled_pid_is_never_touched(drover):
+    """A dumpfile naming a pid that now belongs to another process (other start time)."""
+    bystander = subprocess.Popen([helper("sleeper")], start_new_session=True)
+    try:
+        with open(f"/proc/{bystander.pid}/stat") as f:
+            real_start = int(f.read().rsplit(")", 1)[1].split()[19])
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        dump = drover.path("dump.json")
+        Path(dump).write_text(json.dumps({
+            "format": "drover-checkpoint", "version": 1,
+            "drover": {"pid": dead.pid, "start_time": 1},
+            "written_at": "2026-11-23T00:00:00.000Z",
+            "instances": [{"program": "w", "instance": 0, "pid": bystander.pid, "pgid": bystander.pid,
+                           "start_time": real_start - 1, "port": None, "argv": ["sleeper"]}],
+        }))
+        drover.start({"programs": [{"name": "w", "command": [helper("sleeper")]}]},
+                     args=["--dumpfile", dump, "--adopt"])
+        drover.wait_log(rf"w:0 pid {bystander.pid} now belongs to another process \(start time differs\): "
+                        r"leaving it alone")
+        drover.wait_spawns("w:0", 1)
+        assert bystander.poll() is None
+        assert drover.stop() == 0
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_second_drover_on_the_same_dumpfile_is_refused(drover, tmp_path):
+    dump = drover.path("dump.json")
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_spawns("w:0", 1)
+    wait_until(lambda: os.path.exists(dump))
+    second = subprocess.run([os.environ.get("DROVER_BIN", str(REPO / "build" / "drover")),
+                             "--config", str(drover.write_config(pool(drover, 1), "c2.json")), "--dumpfile", dump],
+                            capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert second.returncode == 1
+    assert f"belongs to drover {drover.proc.pid}, which is still running: refusing to start" in second.stderr
+    assert "spawned" not in second.stderr
+    assert pid_alive(drover.current("w:0")[0])  # the first pool is untouched
+    assert drover.stop() == 0
+
+
+@pytest.mark.parametrize("asset", sorted(p.name for p in ASSETS.glob("ckpt-*.json")))
+def test_bad_dumpfiles_are_a_warning_not_a_crash(drover, asset):
+    dump = drover.path("dump.json")
+    shutil.copy(ASSETS / asset, dump)
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_log(r"warn .*dumpfile .* is unusable \(.+\); recovering from the process table only")
+    drover.wait_spawns("w:0", 1)
+    wait_until(lambda: read_dump(dump)["drover"]["pid"] == drover.proc.pid, what="a fresh dumpfile")
+    assert drover.stop() == 0
+
+
+def test_unreadable_dumpfile_is_a_warning(drover):
+    dump = drover.path("dump.json")
+    os.mkdir(dump)  # reading a directory fails even for root
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_log(r"warn .*cannot read dumpfile .*: Is a directory; recovering from the process table only")
+    drover.wait_spawns("w:0", 1)
+    drover.wait_log(r"warn .*cannot write dumpfile .*, retrying every 1 s")
+    assert drover.proc.poll() is None
+    assert drover.stop() == 0
+
+
+def test_write_failure_keeps_supervising_and_the_old_file(drover):
+    dump = drover.path("dump.json")
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump, "--checkpoint-interval", "200ms"])
+    drover.wait_spawns("w:0", 1)
+    wait_until(lambda: len(read_dump(dump)["instances"]) == 1)
+    os.mkdir(dump + ".tmp")  # the temp file can no longer be created
+    drover.wait_log(r"cannot write dumpfile .*: Is a directory, retrying every 1 s")
+    intact = read_dump(dump)
+    pid = drover.current("w:0")[0]
+    os.kill(pid, signal.SIGKILL)
+    drover.wait_spawns("w:0", 2)  # supervision goes on
+    assert read_dump(dump) == intact
+    os.rmdir(dump + ".tmp")
+    drover.wait_log(r"dumpfile .* written again")
+    wait_until(lambda: read_dump(dump)["instances"][0]["pid"] == drover.current("w:0")[0])
+    assert drover.stop() == 0
+
+
+def test_checkpoint_is_rewritten_every_interval(drover):
+    dump = drover.path("dump.json")
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump, "--checkpoint-interval", "150ms"])
+    first = wait_until(lambda: os.path.exists(dump) and read_dump(dump)["instances"] and read_dump(dump)["written_at"])
+    seen = {first}
+    wait_until(lambda: seen.add(read_dump(dump)["written_at"]) or len(seen) >= 3, timeout=10,
+               what="two more periodic writes")
+    assert drover.stop() == 0
+
+
+def test_kill9_at_random_moments_during_churn(drover):
+    """50 crashes of drover while instances restart constantly: the dumpfile always
+    parses and after each recovery no process of an older generation is left."""
+    dump = drover.path("dump.json")
+    config = {"programs": [
+        {"name": "churn", "command": [helper("exit_with"), "--after-ms", "15", "0"], "instances": 4,
+         "start_seconds": 0, "backoff": {"initial": 0, "max": 0}, "yoyo": False},
+        {"name": "steady", "command": [helper("sleeper"), "--grandchild", drover.path("gc-{{instance}}.pid")],
+         "instances": 2},
+    ]}
+    rng = random.Random(1234)
+    for round_ in range(50):
+        drover.start(config, args=["--dumpfile", dump])
+        drover.wait_log(r"steady:1 pid=\d+ spawned", count=round_ + 1, timeout=20)
+        time.sleep(rng.uniform(0, 0.15))  # the random moment of the crash, not a synchronisation
+        kill9(drover)
+        if os.path.exists(dump):
+            data = read_dump(dump)  # must always parse
+            assert data["format"] == "drover-checkpoint"
+    drover.start(config, args=["--dumpfile", dump])
+    drover.wait_log(r"steady:1 pid=\d+ spawned", count=51, timeout=20)
+    generations = set(marked_processes(dump).values())
+    assert len(generations) == 1, generations  # only the current drover's
+    assert drover.stop() == 0
+    wait_until(lambda: not marked_processes(dump), what="no marked process left")
