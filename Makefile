@@ -31,7 +31,7 @@ LDFLAGS  ?=
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # Modules, one concept per file. Pure ones are unit-tested directly.
-CORE := util tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover supervisor
+CORE := util tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover launch persist supervisor
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))

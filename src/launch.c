@@ -1,0 +1,290 @@
+/*
+ * launch: from "start this instance" to a running process: take a port,
+ * expand the templates, build argv and the environment, open the stdio
+ * files, resolve the program and spawn it; then register its pidfd.
+ * Failures are logged here with the reason and classified for the state
+ * machine (retry later or fatal).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "supervisor_int.h"
+#include "tmpl.h"
+#include "util.h"
+
+extern char **environ;
+
+/* Variables drover sets for its children, or that describe drover's own supervisor. */
+static const char *const reserved_env[] = {
+    "DROVER_PROGRAM", "DROVER_INSTANCE", "DROVER_PORT", "DROVER_DUMPFILE", "DROVER_GENERATION",
+    "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+};
+
+static int
+open_stdio(const struct instance *in, const char *tmpl, const struct tmpl_vars *vars, const char *cwd,
+           bool for_input, int *ret_fd)
+{
+    char joined[PATH_MAX];
+    const char *path;
+    bool oom;
+    char *expanded = tmpl_expand(tmpl, vars, &oom);
+    int fd;
+
+    if (oom)
+        return -ENOMEM;
+    path = expanded ? expanded : tmpl;
+    if (cwd && path[0] != '/') {
+        if (snprintf(joined, sizeof(joined), "%s/%s", cwd, path) >= (int)sizeof(joined)) {
+            free(expanded);
+            return -ENAMETOOLONG;
+        }
+        path = joined;
+    }
+    fd = for_input ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                   : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0) {
+        int err = errno;
+        supervisor_inst_log(LOG_ERROR, in, "cannot open %s file \"%s\": %s",
+                 for_input ? "input" : tmpl == in->prog->cfg->output ? "output" : "error", path,
+                 strerror(err));
+        free(expanded);
+        return -err;
+    }
+    free(expanded);
+    *ret_fd = fd;
+    return 0;
+}
+
+struct spawn_buffers {
+    char **argv;
+    char **envp;
+    char *cwd;
+    char *owned[CFG_MAX_ARGS + CFG_MAX_ENV + 8]; /* expanded strings to free */
+    size_t nowned;
+    char drover_env[3][64];
+    int fds[3];
+};
+
+static void
+buffers_done(struct spawn_buffers *b)
+{
+    for (size_t i = 0; i < b->nowned; i++)
+        free(b->owned[i]);
+    free(b->argv);
+    free(b->envp);
+    for (int i = 0; i < 3; i++)
+        if (b->fds[i] >= 0)
+            (void)close(b->fds[i]);
+}
+
+/* Expands tmpl; returns the string to use (tmpl itself or an owned copy), NULL on OOM. */
+static char *
+expand_owned(struct spawn_buffers *b, const char *tmpl, const struct tmpl_vars *vars)
+{
+    bool oom;
+    char *s = tmpl_expand(tmpl, vars, &oom);
+
+    if (oom)
+        return NULL;
+    if (!s)
+        return (char *)tmpl;
+    b->owned[b->nowned++] = s;
+    return s;
+}
+
+static int
+build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buffers *b)
+{
+    const struct program *prog = in->prog;
+    const struct program_cfg *pc = prog->cfg;
+    size_t n = 0;
+    int r;
+
+    b->argv = calloc(pc->argc + 1, sizeof(char *));
+    b->envp = calloc(prog->nenv_base + 5 + pc->nenv + 1, sizeof(char *));
+    if (!b->argv || !b->envp)
+        return -ENOMEM;
+    for (size_t i = 0; i < pc->argc; i++)
+        if (!(b->argv[i] = expand_owned(b, pc->argv[i], vars)))
+            return -ENOMEM;
+    if (pc->cwd && !(b->cwd = expand_owned(b, pc->cwd, vars)))
+        return -ENOMEM;
+
+    memcpy(b->envp, prog->env_base, prog->nenv_base * sizeof(char *));
+    n = prog->nenv_base;
+    (void)snprintf(b->drover_env[0], sizeof(b->drover_env[0]), "DROVER_PROGRAM=%s", pc->name);
+    (void)snprintf(b->drover_env[1], sizeof(b->drover_env[1]), "DROVER_INSTANCE=%u", in->index);
+    b->envp[n++] = b->drover_env[0];
+    b->envp[n++] = b->drover_env[1];
+    if (in->port) {
+        (void)snprintf(b->drover_env[2], sizeof(b->drover_env[2]), "DROVER_PORT=%u", in->port);
+        b->envp[n++] = b->drover_env[2];
+    }
+    if (in->sup->dumpfile) {
+        /* The marker a later drover finds this process by, even if no checkpoint named it. */
+        b->envp[n++] = in->sup->marker_env[0];
+        b->envp[n++] = in->sup->marker_env[1];
+    }
+    for (size_t i = 0; i < pc->nenv; i++) {
+        char *value = expand_owned(b, pc->env[i].value, vars);
+        char *kv;
+
+        if (!value || asprintf(&kv, "%s=%s", pc->env[i].key, value) < 0)
+            return -ENOMEM;
+        b->owned[b->nowned++] = kv;
+        b->envp[n++] = kv;
+    }
+
+    if (pc->input && (r = open_stdio(in, pc->input, vars, b->cwd, true, &b->fds[0])) < 0)
+        return r;
+    if (pc->output && (r = open_stdio(in, pc->output, vars, b->cwd, false, &b->fds[1])) < 0)
+        return r;
+    if (pc->error && (r = open_stdio(in, pc->error, vars, b->cwd, false, &b->fds[2])) < 0)
+        return r;
+    return 0;
+}
+
+/* One allocation holding the pointer array and the strings, for the checkpoint. */
+static char **
+argv_copy(char *const *argv)
+{
+    size_t n = 0, bytes = 0;
+    char **copy, *w;
+
+    for (; argv[n]; n++)
+        bytes += strlen(argv[n]) + 1;
+    copy = malloc((n + 1) * sizeof(char *) + bytes);
+    if (!copy)
+        return NULL;
+    w = (char *)(copy + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(argv[i]) + 1;
+        memcpy(w, argv[i], len);
+        copy[i] = w;
+        w += len;
+    }
+    copy[n] = NULL;
+    return copy;
+}
+
+enum svc_spawn_result
+launch_instance(struct instance *in)
+{
+    struct supervisor *sup = in->sup;
+    const struct program_cfg *pc = in->prog->cfg;
+    struct spawn_buffers b = { .fds = { -1, -1, -1 } };
+    struct spawn_result res;
+    enum spawn_step step;
+    char path[PATH_MAX];
+    int r;
+
+    if (pc->uses_port) {
+        if (ports_take(&sup->ports, &in->port) < 0) {
+            supervisor_inst_log(LOG_WARN, in, "no free port in %u-%u (all %u in use)", sup->ports.from, sup->ports.to,
+                     ports_size(&sup->ports));
+            return SVC_SPAWN_RETRY;
+        }
+    }
+    struct tmpl_vars vars = { .name = pc->name, .instance = in->index, .port = in->port };
+
+    r = build_spawn(in, &vars, &b);
+    if (r == -ENOMEM) {
+        supervisor_inst_log(LOG_ERROR, in, "out of memory preparing the command");
+        goto retry;
+    }
+    if (r < 0)
+        goto failed; /* open_stdio logged which file */
+    r = spawn_resolve(b.argv[0], b.cwd, path, sizeof(path));
+    if (r < 0) {
+        supervisor_inst_log(LOG_ERROR, in, "cannot find \"%s\" in PATH: %s", b.argv[0], strerror(-r));
+        goto failed;
+    }
+    r = spawn_process(&(struct spawn_req){
+                          .path = path,
+                          .argv = b.argv,
+                          .envp = b.envp,
+                          .cwd = b.cwd,
+                          .stdin_fd = b.fds[0],
+                          .stdout_fd = b.fds[1],
+                          .stderr_fd = b.fds[2],
+                      },
+                      &res, &step);
+    if (r < 0) {
+        if (step == SPAWN_STEP_NONE) {
+            supervisor_inst_log(LOG_ERROR, in, "cannot create a process: %s", strerror(-r));
+            goto retry;
+        }
+        if (step == SPAWN_STEP_CHDIR)
+            supervisor_inst_log(LOG_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd, strerror(-r));
+        else
+            supervisor_inst_log(LOG_ERROR, in, "cannot %s \"%s\": %s", step == SPAWN_STEP_EXEC ? "execute" : "set up",
+                     path, strerror(-r));
+        goto failed;
+    }
+    free(in->argv);
+    in->argv = in->sup->dumpfile ? argv_copy(b.argv) : NULL; /* NULL on OOM: the checkpoint says [] */
+    buffers_done(&b);
+    in->adopted = false;
+    in->start_time = 0;
+    in->pid = res.pid;
+    in->pgid = res.pid; /* the child called setsid() */
+    in->child.fd = res.pidfd;
+    in->spawned_ms = util_now_ms();
+    if (loop_add(&sup->loop, &in->child) < 0)
+        log_warn("%s: cannot watch pidfd, relying on SIGCHLD", in->label);
+    if (pidmap_put(&sup->pids, in->pid, in) < 0)
+        log_warnx("%s: pid map full, exit of pid %d found through its pidfd only", in->label, (int)in->pid);
+    supervisor_inst_log(LOG_INFO, in, "spawned");
+    persist_changed(sup);
+    return SVC_SPAWN_OK;
+
+retry:
+    buffers_done(&b);
+    ports_release(&sup->ports, in->port);
+    in->port = 0;
+    return SVC_SPAWN_RETRY;
+failed:
+    buffers_done(&b);
+    ports_release(&sup->ports, in->port);
+    in->port = 0;
+    return SVC_SPAWN_FAILED;
+}
+
+static bool
+env_key_is(const char *entry, const char *key)
+{
+    size_t n = strlen(key);
+
+    return strncmp(entry, key, n) == 0 && entry[n] == '=';
+}
+
+/* drover's environment minus what the program sets itself or drover reserves. */
+int
+launch_env_base(struct program *prog)
+{
+    size_t n = 0, k = 0;
+
+    while (environ && environ[n])
+        n++;
+    prog->env_base = calloc(n + 1, sizeof(char *));
+    if (!prog->env_base)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        bool drop = false;
+        for (size_t r = 0; r < ARRAY_SIZE(reserved_env) && !drop; r++)
+            drop = env_key_is(environ[i], reserved_env[r]);
+        for (size_t e = 0; e < prog->cfg->nenv && !drop; e++)
+            drop = env_key_is(environ[i], prog->cfg->env[e].key);
+        if (!drop)
+            prog->env_base[k++] = environ[i];
+    }
+    prog->nenv_base = k;
+    return 0;
+}
+

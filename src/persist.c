@@ -1,0 +1,256 @@
+/*
+ * persist: the supervisor's side of --dumpfile: writing the checkpoint
+ * (coalesced, at least every interval, retried on failure) and, at start,
+ * deciding what happens to an earlier drover's survivors (stop or adopt).
+ * The codec is ckpt.c, the scanning recover.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "procfs.h"
+#include "recover.h"
+#include "supervisor_int.h"
+#include "util.h"
+
+#define CKPT_MIN_GAP_MS 100      /* coalesce bursts of changes into one write per 100 ms */
+#define CKPT_RETRY_MS 1000
+
+/* The absolute path goes into every child's environment, so it must not depend on our cwd. */
+int
+persist_setup(struct supervisor *sup)
+{
+    char generation[64];
+    int r;
+
+    if (sup->cfg.dumpfile[0] == '/') {
+        sup->dumpfile = strdup(sup->cfg.dumpfile);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        if (!cwd)
+            return -errno;
+        r = asprintf(&sup->dumpfile, "%s/%s", cwd, sup->cfg.dumpfile);
+        free(cwd);
+        if (r < 0)
+            sup->dumpfile = NULL;
+    }
+    if (!sup->dumpfile)
+        return -ENOMEM;
+    if ((r = recover_generation(generation, sizeof(generation))) < 0)
+        return r;
+    (void)snprintf(sup->marker_env[0], sizeof(sup->marker_env[0]), "DROVER_DUMPFILE=%s", sup->dumpfile);
+    (void)snprintf(sup->marker_env[1], sizeof(sup->marker_env[1]), "DROVER_GENERATION=%s", generation);
+    return 0;
+}
+
+/* Writes the dumpfile now. Returns 0 or -errno (the previous file is then intact). */
+int
+persist_write(struct supervisor *sup)
+{
+    struct ckpt c = { .drover_pid = getpid(), .written_unix_ms = 0 };
+    struct proc_stat st;
+    struct timespec ts;
+    char *data;
+    size_t len, n = 0;
+    int r;
+
+    if ((r = proc_read_stat(getpid(), &st)) < 0)
+        return r;
+    c.drover_start_time = st.start_time;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    c.written_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    c.entries = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*c.entries));
+    if (!c.entries)
+        return -ENOMEM;
+    for (size_t p = 0; p < sup->nprograms; p++) {
+        for (unsigned i = 0; i < sup->programs[p].ninstances; i++) {
+            struct instance *in = &sup->programs[p].instances[i];
+
+            if (in->pid <= 0)
+                continue;
+            /* Read once per process, off the spawn path. A process already gone is left out. */
+            if (!in->start_time && proc_read_stat(in->pid, &st) == 0)
+                in->start_time = st.start_time;
+            if (!in->start_time)
+                continue;
+            /* Borrowed pointers: c is freed by hand below, not with ckpt_done(). */
+            c.entries[n++] = (struct ckpt_entry){
+                .program = (char *)in->prog->cfg->name, .instance = in->index, .pid = in->pid,
+                .pgid = in->pgid, .start_time = in->start_time, .port = in->port, .argv = in->argv,
+            };
+        }
+    }
+    c.nentries = n;
+    r = ckpt_pack(&c, &data, &len);
+    free(c.entries);
+    if (r < 0)
+        return r;
+    r = ckpt_save(sup->dumpfile, data, len);
+    free(data);
+    return r;
+}
+
+void
+persist_timer_fired(struct timer *t, int64_t now_ms)
+{
+    struct supervisor *sup = (struct supervisor *)((char *)t - offsetof(struct supervisor, ckpt_timer));
+    int r = persist_write(sup);
+
+    if (r < 0) {
+        /* Keep supervising; the previous dumpfile stays valid. One line per failure streak. */
+        if (!sup->ckpt_failing)
+            log_warnx("cannot write dumpfile %s: %s, retrying every %d s", sup->dumpfile, strerror(-r),
+                      CKPT_RETRY_MS / 1000);
+        sup->ckpt_failing = true;
+        (void)timer_arm(&sup->timers, t, now_ms + CKPT_RETRY_MS);
+        return;
+    }
+    if (sup->ckpt_failing)
+        log_info("dumpfile %s written again", sup->dumpfile);
+    sup->ckpt_failing = false;
+    sup->ckpt_last_ms = now_ms;
+    (void)timer_arm(&sup->timers, t, now_ms + sup->cfg.checkpoint_interval_ms);
+}
+
+/* Something a later drover must know changed: write soon, at most once per CKPT_MIN_GAP_MS. */
+void
+persist_changed(struct supervisor *sup)
+{
+    int64_t want;
+
+    if (!sup->dumpfile || sup->ckpt_failing)
+        return;
+    want = util_now_ms();
+    if (sup->ckpt_last_ms >= 0 && want < sup->ckpt_last_ms + CKPT_MIN_GAP_MS)
+        want = sup->ckpt_last_ms + CKPT_MIN_GAP_MS;
+    if (!timer_armed(&sup->ckpt_timer) || sup->ckpt_timer.deadline_ms > want)
+        (void)timer_arm(&sup->timers, &sup->ckpt_timer, want);
+}
+
+struct instance *
+supervisor_find_instance(struct supervisor *sup, const char *program, unsigned index)
+{
+    for (size_t p = 0; p < sup->nprograms; p++)
+        if (strcmp(sup->programs[p].cfg->name, program) == 0)
+            return index < sup->programs[p].ninstances ? &sup->programs[p].instances[index] : NULL;
+    return NULL;
+}
+
+static int
+by_start_time(const void *a, const void *b)
+{
+    const struct survivor *x = a, *y = b;
+
+    return x->start_time < y->start_time ? -1 : x->start_time > y->start_time;
+}
+
+/*
+ * With --adopt, each instance slot takes the earliest-started main process
+ * claiming it (a descendant that made itself a group leader started later),
+ * if its port is free in our range; its group members stay with it.
+ * Everything else is stopped.
+ */
+static void
+decide_fates(struct supervisor *sup, struct survivors *s)
+{
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof(*s->v), by_start_time);
+    for (size_t i = 0; i < s->n; i++)
+        s->v[i].fate = SURVIVOR_STOP;
+    if (!sup->cfg.adopt)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        struct survivor *sv = &s->v[i];
+        struct instance *in;
+
+        if (!sv->leader || !sv->program[0])
+            continue;
+        in = supervisor_find_instance(sup, sv->program, sv->instance);
+        if (!in || in->pid) {
+            if (!in)
+                log_info("pid %d (%s:%u): no such instance in the configuration, stopping it", (int)sv->pid,
+                         sv->program, sv->instance);
+            continue;
+        }
+        if (in->prog->cfg->uses_port != (sv->port != 0) ||
+            (sv->port && ports_reserve(&sup->ports, sv->port) < 0)) {
+            log_info("pid %d (%s:%u): port %u does not fit the current port range, stopping it", (int)sv->pid,
+                     sv->program, sv->instance, sv->port);
+            continue;
+        }
+        sv->fate = SURVIVOR_ADOPT;
+        in->pid = sv->pid; /* claims the slot; completed in adopt() */
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        struct survivor *sv = &s->v[i];
+        if (sv->fate != SURVIVOR_STOP)
+            continue;
+        for (size_t k = 0; k < s->n; k++)
+            if (s->v[k].fate == SURVIVOR_ADOPT && s->v[k].pgid == sv->pgid)
+                sv->fate = SURVIVOR_KEEP; /* part of an adopted instance's group */
+    }
+}
+
+static void
+adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
+{
+    struct instance *in = supervisor_find_instance(sup, sv->program, sv->instance);
+    char age[32];
+
+    in->pid = sv->pid;
+    in->pgid = sv->pgid;
+    in->port = sv->port;
+    in->start_time = sv->start_time;
+    in->adopted = true;
+    in->spawned_ms = now - (proc_boot_now_ms() - proc_ticks_to_ms(sv->start_time));
+    in->child.fd = sv->pidfd; /* ownership moves to the instance */
+    if (loop_add(&sup->loop, &in->child) < 0)
+        log_warn("%s: cannot watch the adopted pidfd", in->label);
+    in->svc.state = SVC_RUNNING;
+    in->svc.want_up = true;
+    in->svc.leader_alive = true;
+    in->svc.started_ms = in->spawned_ms;
+    supervisor_inst_log(LOG_INFO, in, "adopted from an earlier drover (up %s), running",
+             util_format_duration(age, sizeof(age), now - in->spawned_ms));
+}
+
+/* Returns 0, or -EBUSY when another drover still owns the dumpfile. */
+int
+persist_recover(struct supervisor *sup)
+{
+    struct survivors s;
+    size_t adopted = 0;
+    int64_t now = util_now_ms();
+    int r;
+
+    r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), &s);
+    if (r == -EBUSY) {
+        log_errorx("dumpfile %s belongs to drover %d, which is still running: refusing to start "
+                   "(two drovers must not fight over one pool)", sup->dumpfile, (int)s.old_drover);
+        recover_done(&s);
+        return r;
+    }
+    if (r < 0) {
+        log_errorx("recovery failed: %s; starting fresh", strerror(-r));
+        recover_done(&s);
+        return 0;
+    }
+    decide_fates(sup, &s);
+    recover_stop(&s, &sup->cfg);
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.v[i].fate == SURVIVOR_ADOPT) {
+            adopt(sup, &s.v[i], now);
+            adopted++;
+        }
+    }
+    if (adopted)
+        log_info("adopted %zu instance%s", adopted, adopted == 1 ? "" : "s");
+    recover_done(&s);
+    return 0;
+}
+
