@@ -54,10 +54,10 @@ $(BUILD)/drover: $(BUILD)/obj/main.o $(CORE_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -iquote src -c -o $@ $<
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(ALL_LDFLAGS) $(DEPS_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -iquote src -o $@ $< $(CORE_OBJ) $(ALL_LDFLAGS) $(DEPS_LIBS) -lcmocka
 
 # Fixtures and example servers are not under test: no sanitizers, one build for both modes.
 FIXTURE_CFLAGS = -std=gnu17 -D_GNU_SOURCE $(WARN) -O2 -g

@@ -628,7 +628,8 @@ default_name(const char *argv0)
     base = base ? base + 1 : argv0;
     if (!*base)
         base = "program";
-    name = strndup(base, CFG_NAME_MAX - 4);
+    /* Room for the longest suffix, "-1000" (CFG_MAX_PROGRAMS repeats), within CFG_NAME_MAX. */
+    name = strndup(base, CFG_NAME_MAX - 5);
     if (!name)
         return NULL;
     for (char *q = name; *q; q++)
@@ -673,8 +674,11 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
         base = default_name(p->argv[0]);
         if (!base)
             return -ENOMEM;
-        /* Explicit names of later programs count too, so compare against all. */
-        for (unsigned n = 1;; n++) {
+        /*
+         * Explicit names of later programs count too, so compare against all.
+         * Among CFG_MAX_PROGRAMS + 1 candidates one is free (pigeonhole).
+         */
+        for (unsigned n = 1; n <= CFG_MAX_PROGRAMS + 1; n++) {
             char candidate[CFG_NAME_MAX + 1];
             bool clash = false;
 

@@ -38,11 +38,13 @@ pidmap_put(struct pidmap *m, pid_t pid, void *value)
 {
     size_t i;
 
-    if (m->len + 1 > (m->mask + 1) / 2)
-        return -ENOSPC;
+    if (pid <= 0)
+        return -EINVAL;
     for (i = hash(pid, m->mask); m->slots[i].pid; i = (i + 1) & m->mask)
         if (m->slots[i].pid == pid)
             return -EEXIST;
+    if (m->len + 1 > (m->mask + 1) / 2)
+        return -ENOSPC;
     m->slots[i] = (struct pidmap_slot){ .pid = pid, .value = value };
     m->len++;
     return 0;
@@ -63,6 +65,8 @@ pidmap_del(struct pidmap *m, pid_t pid)
     size_t i, j;
     void *value;
 
+    if (pid <= 0)
+        return NULL; /* 0 marks empty slots: it must never match one */
     for (i = hash(pid, m->mask); m->slots[i].pid != pid; i = (i + 1) & m->mask)
         if (!m->slots[i].pid)
             return NULL;

@@ -23,10 +23,14 @@ struct pidmap {
     size_t len;
 };
 
-/* max_entries: the most pids ever held at once. Returns 0 or -ENOMEM. */
+/*
+ * max_entries: the most pids ever held at once. The table is sized to a power
+ * of two at least twice that and is full at half its size, so at least
+ * max_entries always fit. Returns 0 or -ENOMEM.
+ */
 int pidmap_init(struct pidmap *m, size_t max_entries);
 void pidmap_done(struct pidmap *m);
-/* Returns 0, -EEXIST, or -ENOSPC past max_entries. */
+/* Returns 0, -EEXIST (also when full), -ENOSPC when half the table is used, -EINVAL for pid <= 0. */
 int pidmap_put(struct pidmap *m, pid_t pid, void *value);
 void *pidmap_get(const struct pidmap *m, pid_t pid);
 /* Returns the removed value or NULL. */

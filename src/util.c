@@ -46,8 +46,10 @@ util_parse_duration_ms(const char *s, int64_t *ret_ms)
         return -EINVAL;
     errno = 0;
     value = strtod(s, &end);
-    if (errno != 0 || end != p)
+    if (end != p)
         return -EINVAL;
+    if (errno == ERANGE)
+        return -ERANGE; /* hundreds of digits: far above the maximum */
     for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
         if (strcmp(p, units[i].suffix) == 0) {
             double ms = value * units[i].ms;
@@ -81,6 +83,9 @@ util_parse_signal(const char *s, int *ret_sig)
 
     if (!s || !*s)
         return -EINVAL;
+    /* "SIG34", as util_signal_name() prints signals without a name. */
+    if (strncasecmp(s, "SIG", 3) == 0 && isdigit((unsigned char)s[3]))
+        s += 3;
     if (isdigit((unsigned char)*s)) {
         char *end;
         long n;
@@ -157,10 +162,11 @@ char *
 util_format_duration(char *buf, size_t size, int64_t ms)
 {
     const char *sign = ms < 0 ? "-" : "";
+    /* Negate in unsigned arithmetic: -INT64_MIN does not fit in int64_t. */
+    uint64_t mag = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
 
-    if (ms < 0)
-        ms = -ms;
-    (void)snprintf(buf, size, "%s%lld.%03llds", sign, (long long)(ms / 1000), (long long)(ms % 1000));
+    (void)snprintf(buf, size, "%s%llu.%03llus", sign, (unsigned long long)(mag / 1000),
+                   (unsigned long long)(mag % 1000));
     return buf;
 }
 

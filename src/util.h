@@ -19,14 +19,14 @@
 
 /*
  * "500ms", "10s", "2m", "1h", bare seconds "5" or "0.25".
- * Returns 0, -EINVAL (syntax) or -ERANGE (negative or above UTIL_DURATION_MAX_MS).
+ * Returns 0, -EINVAL (syntax; a sign is a syntax error) or -ERANGE (above UTIL_DURATION_MAX_MS).
  */
 int util_parse_duration_ms(const char *s, int64_t *ret_ms);
 
 /* Seconds given as a JSON number, same range rules as util_parse_duration_ms(). */
 int util_seconds_to_ms(double seconds, int64_t *ret_ms);
 
-/* "TERM", "SIGTERM", "term" or "15". Returns 0 or -EINVAL. */
+/* "TERM", "SIGTERM", "term", "15" or "SIG34". Returns 0 or -EINVAL. */
 int util_parse_signal(const char *s, int *ret_sig);
 
 /* "TERM" for SIGTERM; "SIG42" style for signals without a name; borrowed static string. */
