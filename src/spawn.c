@@ -31,7 +31,22 @@ struct child_args {
     const struct spawn_req *req;
 };
 
+/* The kernel's struct sigaction for rt_sigaction(2), not libc's. */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
 static char *child_stack;
+/*
+ * Signals ignored at start-up (SIGPIPE by us, others inherited from whoever
+ * started drover, glibc's reserved 32 and 33 included): ignored dispositions
+ * survive exec, so each child resets exactly these to the default.
+ */
+static int ignored_signals[64];
+static int nignored;
 static struct rlimit child_nofile;
 static bool child_nofile_set;
 static int devnull_fd = -1;
@@ -44,9 +59,25 @@ spawn_set_child_nofile(const struct rlimit *lim)
     child_nofile_set = true;
 }
 
+static void
+find_ignored_signals(void)
+{
+    nignored = 0;
+    for (int sig = 1; sig <= 64 && nignored < (int)(sizeof(ignored_signals) / sizeof(*ignored_signals)); sig++) {
+        struct kernel_sigaction old;
+        /* Raw, because glibc's sigaction() refuses 32 and 33. */
+        if (sig == SIGKILL || sig == SIGSTOP ||
+            syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(uint64_t)) < 0)
+            continue;
+        if (old.handler == SIG_IGN)
+            ignored_signals[nignored++] = sig;
+    }
+}
+
 int
 spawn_init(void)
 {
+    find_ignored_signals();
     child_stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (child_stack == MAP_FAILED) {
@@ -71,14 +102,6 @@ spawn_init(void)
  * functions are not instrumented (ASan would mistake the foreign stack).
  */
 #define CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
-
-/* The kernel's struct sigaction for rt_sigaction(2), not libc's. */
-struct kernel_sigaction {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)(void);
-    uint64_t mask;
-};
 
 CHILD_CODE __attribute__((noreturn)) static void
 child_fail(int step)
@@ -106,9 +129,10 @@ child_main(void *arg)
     struct kernel_sigaction dfl = { .handler = SIG_DFL };
     uint64_t none = 0;
 
-    /* drover ignores SIGPIPE; every other signal keeps its default disposition. */
-    if (syscall(SYS_rt_sigaction, SIGPIPE, &dfl, NULL, sizeof(uint64_t)) < 0)
-        child_fail(SPAWN_STEP_SETUP);
+    /* drover installs no handlers, so ignored signals are all that differ from the defaults. */
+    for (int i = 0; i < nignored; i++)
+        if (syscall(SYS_rt_sigaction, ignored_signals[i], &dfl, NULL, sizeof(uint64_t)) < 0)
+            child_fail(SPAWN_STEP_SETUP);
     if (syscall(SYS_setsid) < 0)
         child_fail(SPAWN_STEP_SETUP);
     if (move_fd(req->stdin_fd >= 0 ? req->stdin_fd : devnull_fd, 0) < 0)

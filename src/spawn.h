@@ -40,7 +40,11 @@ struct spawn_result {
     int pidfd;
 };
 
-/* One-time set-up (child stack, /dev/null, error pipe). Returns 0 or -errno. */
+/*
+ * One-time set-up (child stack, /dev/null, error pipe), after drover's own
+ * signal dispositions are final: the signals ignored at that point are the
+ * ones each child resets. Returns 0 or -errno.
+ */
 int spawn_init(void);
 
 /*

@@ -112,7 +112,7 @@ def test_adopt_keeps_the_same_pids_and_supervises_them(drover):
     victim, port = before[1]
     os.kill(victim, signal.SIGKILL)
     drover.wait_log(rf"w:1 pid={victim} port={port} exited after .* \(status unknown: adopted")
-    drover.wait_log(r"w:1 pid=\d+ port=\d+ spawned")
+    drover.wait_spawns("w:1", 2)  # the first drover's spawn, then the restart
     assert drover.current("w:1")[0] != victim
     assert drover.current("w:1")[1] not in {p for _, p in before.values()}  # round robin goes on
     assert drover.stop() == 0

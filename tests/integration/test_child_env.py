@@ -115,3 +115,21 @@ def test_children_get_the_original_open_file_limit(drover):
         limits = f.read()
     assert re.search(rf"Max open files\s+{hard}\s+{hard}", limits), limits
     assert drover.stop() == 0
+
+
+def test_inherited_ignored_signals_are_reset(drover):
+    """Whoever starts drover may leave signals ignored (nohup, some shells and make);
+    ignored dispositions survive exec, so drover resets them in each child."""
+    import signal as sig
+
+    def ignore_some():
+        for s in (sig.SIGHUP, sig.SIGUSR2, sig.SIGQUIT):
+            sig.signal(s, sig.SIG_IGN)
+
+    prog, out = status_of(drover, "dump")
+    drover.start({"programs": [prog]}, preexec_fn=ignore_some)
+    text = read_dump(out)
+    assert re.search(r"^SigIgn:\s+0000000000000000$", text, re.M), text
+    with open(f"/proc/{drover.proc.pid}/status") as f:
+        assert not re.search(r"^SigIgn:\s+0000000000000000$", f.read(), re.M)  # drover itself inherited them
+    assert drover.stop() == 0
