@@ -20,12 +20,12 @@
 struct backoff_policy {
     int64_t initial_ms;
     int64_t max_ms;
-    unsigned yoyo_limit;     /* more restarts than this within the window -> yo-yo */
+    unsigned yoyo_limit; /* more restarts than this within the window -> yo-yo */
     int64_t yoyo_window_ms;
 };
 
 struct backoff {
-    int64_t *times;          /* ring of yoyo_limit + 1 restart times, allocated on first use */
+    int64_t *times; /* ring of yoyo_limit + 1 restart times, allocated on first use */
     unsigned head, count;
 };
 

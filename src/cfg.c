@@ -33,7 +33,7 @@
 #define DEFAULT_YOYO_WINDOW_MS 60000
 
 struct path_comp {
-    const char *key;  /* NULL for an array index */
+    const char *key; /* NULL for an array index */
     size_t index;
 };
 
@@ -167,7 +167,7 @@ line_col(const struct ctx *c, const char *pos, int *ret_line, int *ret_col)
             line++;
             col = 1;
         } else if (((unsigned char)*p & 0xC0) != 0x80) {
-            col++;  /* count characters, not UTF-8 continuation bytes */
+            col++; /* count characters, not UTF-8 continuation bytes */
         }
     }
     *ret_line = line;
@@ -194,8 +194,8 @@ format_path(const struct ctx *c, int depth, char *buf, size_t size)
         (void)snprintf(buf, size, "(top level)");
 }
 
-static void
-error_at(struct ctx *c, bool at_key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void error_at(struct ctx *c, bool at_key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 error_at(struct ctx *c, bool at_key, const char *fmt, ...)
@@ -338,19 +338,24 @@ get_duration(struct ctx *c, const json_t *v, int64_t *ret_ms)
     if (json_is_number(v)) {
         r = util_seconds_to_ms(json_number_value(v), ret_ms);
         if (r < 0)
-            error_at(c, false, "duration out of range (0 to 30 days), got %g", json_number_value(v));
+            error_at(c, false, "duration out of range (0 to 30 days), got %g",
+                     json_number_value(v));
         return r;
     }
     if (json_is_string(v)) {
         r = util_parse_duration_ms(json_string_value(v), ret_ms);
         if (r == -ERANGE)
-            error_at(c, false, "duration out of range (0 to 30 days): \"%s\"", json_string_value(v));
-        else if (r < 0)
-            error_at(c, false, "expected a duration such as \"500ms\", \"10s\", \"2m\" or seconds, got \"%s\"",
+            error_at(c, false, "duration out of range (0 to 30 days): \"%s\"",
                      json_string_value(v));
+        else if (r < 0)
+            error_at(
+                c, false,
+                "expected a duration such as \"500ms\", \"10s\", \"2m\" or seconds, got \"%s\"",
+                json_string_value(v));
         return r;
     }
-    error_at(c, false, "expected a duration (a string such as \"10s\" or a number of seconds), got %s",
+    error_at(c, false,
+             "expected a duration (a string such as \"10s\" or a number of seconds), got %s",
              json_kind(v));
     return -EINVAL;
 }
@@ -367,11 +372,14 @@ get_signal(struct ctx *c, const json_t *v, int *ret_sig)
     } else if (json_is_string(v)) {
         s = json_string_value(v);
     } else {
-        error_at(c, false, "expected a signal name such as \"TERM\" or a number, got %s", json_kind(v));
+        error_at(c, false, "expected a signal name such as \"TERM\" or a number, got %s",
+                 json_kind(v));
         return -EINVAL;
     }
     if (util_parse_signal(s, ret_sig) < 0 || *ret_sig == SIGKILL || *ret_sig == SIGSTOP) {
-        error_at(c, false, "unknown or unusable signal \"%s\" (use a name such as TERM, INT, QUIT, HUP, USR1)", s);
+        error_at(
+            c, false,
+            "unknown or unusable signal \"%s\" (use a name such as TERM, INT, QUIT, HUP, USR1)", s);
         return -EINVAL;
     }
     return 0;
@@ -408,7 +416,8 @@ parse_command(struct ctx *c, const json_t *v, struct program_cfg *p)
     int r = 0;
 
     if (!json_is_array(v)) {
-        error_at(c, false, "expected a list of strings (program and arguments), got %s", json_kind(v));
+        error_at(c, false, "expected a list of strings (program and arguments), got %s",
+                 json_kind(v));
         return -EINVAL;
     }
     n = json_array_size(v);
@@ -454,7 +463,8 @@ parse_env(struct ctx *c, const json_t *v, struct program_cfg *p)
         error_at(c, false, "out of memory");
         return -ENOMEM;
     }
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach((json_t *)v, key, val)
+    {
         push_key(c, key);
         if (!*key || strchr(key, '=')) {
             error_at(c, true, "environment variable names must be non-empty and contain no '='");
@@ -484,7 +494,8 @@ parse_backoff(struct ctx *c, const json_t *v, struct backoff_policy *b)
 
     if (!require_object(c, v, "backoff settings {\"initial\", \"max\"}"))
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach((json_t *)v, key, val)
+    {
         push_key(c, key);
         if (strcmp(key, "initial") == 0)
             r |= get_duration(c, val, &b->initial_ms);
@@ -517,7 +528,8 @@ parse_yoyo(struct ctx *c, const json_t *v, struct backoff_policy *b)
     }
     if (!require_object(c, v, "yo-yo limits {\"restarts\", \"window\"} or false"))
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach((json_t *)v, key, val)
+    {
         push_key(c, key);
         if (strcmp(key, "restarts") == 0)
             r |= get_uint(c, val, 0, BACKOFF_YOYO_LIMIT_MAX, &b->yoyo_limit);
@@ -561,7 +573,8 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
     };
     if (!require_object(c, v, "a program"))
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach((json_t *)v, key, val)
+    {
         int kr = 0;
 
         push_key(c, key);
@@ -576,7 +589,8 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
         } else if (strcmp(key, "name") == 0) {
             kr = get_string(c, val, false, &p->name);
             if (kr == 0 && !valid_name(p->name)) {
-                error_at(c, false, "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
+                error_at(c, false,
+                         "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
                          CFG_NAME_MAX, p->name);
                 kr = -EINVAL;
             }
@@ -687,7 +701,8 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
             else
                 (void)snprintf(candidate, sizeof(candidate), "%s-%u", base, n);
             for (size_t k = 0; k < cfg->nprograms && !clash; k++)
-                clash = k != i && cfg->programs[k].name && strcmp(cfg->programs[k].name, candidate) == 0;
+                clash = k != i && cfg->programs[k].name &&
+                        strcmp(cfg->programs[k].name, candidate) == 0;
             if (!clash) {
                 p->name = strdup(candidate);
                 break;
@@ -734,7 +749,8 @@ parse_programs(struct ctx *c, const json_t *v, struct config *cfg)
         pop(c);
     }
     if (r == 0 && total > CFG_MAX_TOTAL_INSTANCES) {
-        error_at(c, false, "%zu instances in all, more than the limit of %d", total, CFG_MAX_TOTAL_INSTANCES);
+        error_at(c, false, "%zu instances in all, more than the limit of %d", total,
+                 CFG_MAX_TOTAL_INSTANCES);
         r = -EINVAL;
     }
     return r;
@@ -748,7 +764,8 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
     int r = 0;
     bool have_programs = false;
 
-    json_object_foreach((json_t *)root, key, val) {
+    json_object_foreach((json_t *)root, key, val)
+    {
         push_key(c, key);
         if (strcmp(key, "programs") == 0) {
             have_programs = true;
@@ -757,7 +774,8 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
         } else if (strcmp(key, "port_range") == 0) {
             if (!json_is_string(val) ||
                 util_parse_port_range(json_string_value(val), &cfg->port_from, &cfg->port_to) < 0) {
-                error_at(c, false, "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
+                error_at(c, false,
+                         "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
                 r = -EINVAL;
             }
         } else if (strcmp(key, "dumpfile") == 0) {
@@ -778,7 +796,9 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
                 cfg->adopt = json_is_true(val);
             }
         } else {
-            error_at(c, true, "unknown key \"%s\" (known: programs, port_range, dumpfile, checkpoint_interval, adopt)",
+            error_at(c, true,
+                     "unknown key \"%s\" (known: programs, port_range, dumpfile, "
+                     "checkpoint_interval, adopt)",
                      key);
             r = -EINVAL;
         }
@@ -792,7 +812,8 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
 }
 
 int
-cfg_parse(const char *text, size_t len, const char *source, struct config *ret, struct cfg_errors *errs)
+cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
+          struct cfg_errors *errs)
 {
     struct ctx c = { .text = text, .len = len, .source = source, .errs = errs };
     struct config cfg = { .checkpoint_interval_ms = CFG_DEFAULT_CHECKPOINT_INTERVAL_MS };
@@ -837,8 +858,10 @@ cfg_finish(const struct config *cfg, struct cfg_errors *errs)
     for (size_t i = 0; i < cfg->nprograms; i++) {
         const struct program_cfg *p = &cfg->programs[i];
         if (p->uses_port && !cfg->port_from) {
-            cfg_error(errs, "program \"%s\" uses {{port}} but no port range is set "
-                            "(use --port-range=FROM-TO or \"port_range\")", p->name);
+            cfg_error(errs,
+                      "program \"%s\" uses {{port}} but no port range is set "
+                      "(use --port-range=FROM-TO or \"port_range\")",
+                      p->name);
             r = -EINVAL;
         }
     }

@@ -21,7 +21,7 @@
 
 #define CFG_MAX_BYTES (1024 * 1024)
 #define CFG_MAX_PROGRAMS 1000
-#define CFG_MAX_INSTANCES 10000       /* per program */
+#define CFG_MAX_INSTANCES 10000 /* per program */
 #define CFG_MAX_TOTAL_INSTANCES 100000
 #define CFG_MAX_ARGS 256
 #define CFG_MAX_ENV 256
@@ -30,21 +30,21 @@
 
 struct env_cfg {
     char *key;
-    char *value;      /* template */
+    char *value; /* template */
 };
 
 struct program_cfg {
     char *name;
-    char **argv;      /* templates, NULL-terminated */
+    char **argv; /* templates, NULL-terminated */
     size_t argc;
-    char *input;      /* templates; NULL: stdin from /dev/null, stdout/stderr inherited */
+    char *input; /* templates; NULL: stdin from /dev/null, stdout/stderr inherited */
     char *output;
     char *error;
     struct env_cfg *env;
     size_t nenv;
-    char *cwd;        /* template or NULL (drover's own cwd) */
+    char *cwd; /* template or NULL (drover's own cwd) */
     unsigned instances;
-    bool uses_port;   /* {{port}} appears somewhere: each start takes a port */
+    bool uses_port; /* {{port}} appears somewhere: each start takes a port */
     struct svc_policy policy;
 };
 
@@ -53,10 +53,10 @@ struct program_cfg {
 struct config {
     struct program_cfg *programs;
     size_t nprograms;
-    uint16_t port_from, port_to;   /* port_from == 0: no range */
-    char *dumpfile;                /* NULL: no checkpoint */
+    uint16_t port_from, port_to; /* port_from == 0: no range */
+    char *dumpfile;              /* NULL: no checkpoint */
     int64_t checkpoint_interval_ms;
-    bool adopt;                    /* adopt an earlier drover's survivors instead of stopping them */
+    bool adopt; /* adopt an earlier drover's survivors instead of stopping them */
 };
 
 /* Collected error lines; later ones are dropped (and counted) when the buffer is full. */

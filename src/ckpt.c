@@ -65,7 +65,8 @@ ckpt_pack(const struct ckpt *c, char **ret_data, size_t *ret_len)
             goto fail;
     }
     if (json_object_set_new(drover, "pid", json_integer(c->drover_pid)) < 0 ||
-        json_object_set_new(drover, "start_time", json_integer((json_int_t)c->drover_start_time)) < 0)
+        json_object_set_new(drover, "start_time", json_integer((json_int_t)c->drover_start_time)) <
+            0)
         goto fail;
     if (json_object_set_new(root, "format", json_string("drover-checkpoint")) < 0 ||
         json_object_set_new(root, "version", json_integer(CKPT_VERSION)) < 0 ||
@@ -90,13 +91,14 @@ fail:
 }
 
 static int
-get_int(const json_t *o, const char *key, long long min, long long max, long long *ret, char *err, size_t errsize,
-        const char *where)
+get_int(const json_t *o, const char *key, long long min, long long max, long long *ret, char *err,
+        size_t errsize, const char *where)
 {
     const json_t *v = json_object_get(o, key);
 
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        (void)snprintf(err, errsize, "%s: \"%s\" must be an integer from %lld to %lld", where, key, min, max);
+        (void)snprintf(err, errsize, "%s: \"%s\" must be an integer from %lld to %lld", where, key,
+                       min, max);
         return -EINVAL;
     }
     *ret = json_integer_value(v);
@@ -134,10 +136,12 @@ unpack_entry(const json_t *o, size_t i, struct ckpt_entry *e, char *err, size_t 
     if (get_int(o, "start_time", 0, LLONG_MAX, &v, err, errsize, where) < 0)
         return -EINVAL;
     e->start_time = (uint64_t)v;
-    if (json_is_integer(port) && json_integer_value(port) > 0 && json_integer_value(port) <= 65535) {
+    if (json_is_integer(port) && json_integer_value(port) > 0 &&
+        json_integer_value(port) <= 65535) {
         e->port = (uint16_t)json_integer_value(port);
     } else if (port && !json_is_null(port)) {
-        (void)snprintf(err, errsize, "%s: \"port\" must be null or an integer from 1 to 65535", where);
+        (void)snprintf(err, errsize, "%s: \"port\" must be null or an integer from 1 to 65535",
+                       where);
         return -EINVAL;
     }
     if (json_is_array(argv)) {
@@ -178,16 +182,19 @@ ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t er
     }
     if (!json_is_object(root) || !json_is_string(json_object_get(root, "format")) ||
         strcmp(json_string_value(json_object_get(root, "format")), "drover-checkpoint") != 0) {
-        (void)snprintf(err, errsize, "not a drover checkpoint (no \"format\": \"drover-checkpoint\")");
+        (void)snprintf(err, errsize,
+                       "not a drover checkpoint (no \"format\": \"drover-checkpoint\")");
         goto out;
     }
     if (!json_is_integer(json_object_get(root, "version")) ||
         json_integer_value(json_object_get(root, "version")) != CKPT_VERSION) {
-        (void)snprintf(err, errsize, "unsupported version (this drover reads version %d)", CKPT_VERSION);
+        (void)snprintf(err, errsize, "unsupported version (this drover reads version %d)",
+                       CKPT_VERSION);
         goto out;
     }
     drover = json_object_get(root, "drover");
-    if (!json_is_object(drover) || get_int(drover, "pid", 1, INT_MAX, &v, err, errsize, "drover") < 0)
+    if (!json_is_object(drover) ||
+        get_int(drover, "pid", 1, INT_MAX, &v, err, errsize, "drover") < 0)
         goto bad_drover;
     c.drover_pid = (pid_t)v;
     if (get_int(drover, "start_time", 0, LLONG_MAX, &v, err, errsize, "drover") < 0)

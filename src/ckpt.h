@@ -23,9 +23,9 @@ struct ckpt_entry {
     unsigned instance;
     pid_t pid;
     pid_t pgid;
-    uint64_t start_time;   /* /proc/PID/stat field 22 of pid */
-    uint16_t port;         /* 0: none */
-    char **argv;           /* NULL-terminated, may be NULL */
+    uint64_t start_time; /* /proc/PID/stat field 22 of pid */
+    uint16_t port;       /* 0: none */
+    char **argv;         /* NULL-terminated, may be NULL */
 };
 
 struct ckpt {
@@ -47,7 +47,8 @@ void ckpt_done(struct ckpt *c);
 /* Atomically replaces path with data. Returns 0 or -errno; the old file survives any failure. */
 int ckpt_save(const char *path, const char *data, size_t len);
 
-/* Reads path (at most CKPT_MAX_BYTES). Returns 0 with a malloc'ed buffer, or -errno (-EFBIG if larger). */
+/* Reads path (at most CKPT_MAX_BYTES). Returns 0 with a malloc'ed buffer, or -errno (-EFBIG if
+ * larger). */
 int ckpt_load(const char *path, char **ret_data, size_t *ret_len);
 
 #endif

@@ -22,13 +22,13 @@ extern char **environ;
 
 /* Variables drover sets for its children, or that describe drover's own supervisor. */
 static const char *const reserved_env[] = {
-    "DROVER_PROGRAM", "DROVER_INSTANCE", "DROVER_PORT", "DROVER_DUMPFILE", "DROVER_GENERATION",
-    "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+    "DROVER_PROGRAM",    "DROVER_INSTANCE", "DROVER_PORT",   "DROVER_DUMPFILE",
+    "DROVER_GENERATION", "NOTIFY_SOCKET",   "WATCHDOG_USEC", "WATCHDOG_PID",
 };
 
 static int
-open_stdio(const struct instance *in, const char *tmpl, const struct tmpl_vars *vars, const char *cwd,
-           bool for_input, int *ret_fd)
+open_stdio(const struct instance *in, const char *tmpl, const struct tmpl_vars *vars,
+           const char *cwd, bool for_input, int *ret_fd)
 {
     char joined[PATH_MAX];
     const char *path;
@@ -51,8 +51,10 @@ open_stdio(const struct instance *in, const char *tmpl, const struct tmpl_vars *
     if (fd < 0) {
         int err = errno;
         supervisor_inst_log(LOG_ERROR, in, "cannot open %s file \"%s\": %s",
-                 for_input ? "input" : tmpl == in->prog->cfg->output ? "output" : "error", path,
-                 strerror(err));
+                            for_input                       ? "input"
+                            : tmpl == in->prog->cfg->output ? "output"
+                                                            : "error",
+                            path, strerror(err));
         free(expanded);
         return -err;
     }
@@ -186,8 +188,8 @@ launch_instance(struct instance *in)
 
     if (pc->uses_port) {
         if (ports_take(&sup->ports, &in->port) < 0) {
-            supervisor_inst_log(LOG_WARN, in, "no free port in %u-%u (all %u in use)", sup->ports.from, sup->ports.to,
-                     ports_size(&sup->ports));
+            supervisor_inst_log(LOG_WARN, in, "no free port in %u-%u (all %u in use)",
+                                sup->ports.from, sup->ports.to, ports_size(&sup->ports));
             return SVC_SPAWN_RETRY;
         }
     }
@@ -202,33 +204,37 @@ launch_instance(struct instance *in)
         goto failed; /* open_stdio logged which file */
     r = spawn_resolve(b.argv[0], b.cwd, path, sizeof(path));
     if (r < 0) {
-        supervisor_inst_log(LOG_ERROR, in, "cannot find \"%s\" in PATH: %s", b.argv[0], strerror(-r));
+        supervisor_inst_log(LOG_ERROR, in, "cannot find \"%s\" in PATH: %s", b.argv[0],
+                            strerror(-r));
         goto failed;
     }
-    r = spawn_process(&(struct spawn_req){
-                          .path = path,
-                          .argv = b.argv,
-                          .envp = b.envp,
-                          .cwd = b.cwd,
-                          .stdin_fd = b.fds[0],
-                          .stdout_fd = b.fds[1],
-                          .stderr_fd = b.fds[2],
-                      },
-                      &res, &step);
+    r = spawn_process(
+        &(struct spawn_req){
+            .path = path,
+            .argv = b.argv,
+            .envp = b.envp,
+            .cwd = b.cwd,
+            .stdin_fd = b.fds[0],
+            .stdout_fd = b.fds[1],
+            .stderr_fd = b.fds[2],
+        },
+        &res, &step);
     if (r < 0) {
         if (step == SPAWN_STEP_NONE) {
             supervisor_inst_log(LOG_ERROR, in, "cannot create a process: %s", strerror(-r));
             goto retry;
         }
         if (step == SPAWN_STEP_CHDIR)
-            supervisor_inst_log(LOG_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd, strerror(-r));
+            supervisor_inst_log(LOG_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd,
+                                strerror(-r));
         else
-            supervisor_inst_log(LOG_ERROR, in, "cannot %s \"%s\": %s", step == SPAWN_STEP_EXEC ? "execute" : "set up",
-                     path, strerror(-r));
+            supervisor_inst_log(LOG_ERROR, in, "cannot %s \"%s\": %s",
+                                step == SPAWN_STEP_EXEC ? "execute" : "set up", path, strerror(-r));
         goto failed;
     }
     free(in->argv);
-    in->argv = in->sup->dumpfile ? argv_copy(b.argv) : NULL; /* NULL on OOM: the checkpoint says [] */
+    in->argv =
+        in->sup->dumpfile ? argv_copy(b.argv) : NULL; /* NULL on OOM: the checkpoint says [] */
     buffers_done(&b);
     in->adopted = false;
     in->start_time = 0;
@@ -239,7 +245,8 @@ launch_instance(struct instance *in)
     if (loop_add(&sup->loop, &in->child) < 0)
         log_warn("%s: cannot watch pidfd, relying on SIGCHLD", in->label);
     if (pidmap_put(&sup->pids, in->pid, in) < 0)
-        log_warnx("%s: pid map full, exit of pid %d found through its pidfd only", in->label, (int)in->pid);
+        log_warnx("%s: pid map full, exit of pid %d found through its pidfd only", in->label,
+                  (int)in->pid);
     supervisor_inst_log(LOG_INFO, in, "spawned");
     persist_changed(sup);
     return SVC_SPAWN_OK;
@@ -287,4 +294,3 @@ launch_env_base(struct program *prog)
     prog->nenv_base = k;
     return 0;
 }
-

@@ -15,7 +15,10 @@ enum log_level log_threshold = LOG_INFO;
 static int log_fd = 2;
 
 static const char *const level_names[LOG__MAX] = {
-    [LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn", [LOG_ERROR] = "error",
+    [LOG_DEBUG] = "debug",
+    [LOG_INFO] = "info",
+    [LOG_WARN] = "warn",
+    [LOG_ERROR] = "error",
 };
 
 void
@@ -37,7 +40,8 @@ vemit(enum log_level level, int saved_errno, const char *fmt, va_list ap)
     (void)clock_gettime(CLOCK_REALTIME, &ts);
     (void)gmtime_r(&ts.tv_sec, &tm);
     len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    n = snprintf(line + len, sizeof(line) - len, ".%03ldZ %-5s ", ts.tv_nsec / 1000000, level_names[level]);
+    n = snprintf(line + len, sizeof(line) - len, ".%03ldZ %-5s ", ts.tv_nsec / 1000000,
+                 level_names[level]);
     len += n > 0 ? (size_t)n : 0;
     n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
     len += n > 0 ? (size_t)n : 0;

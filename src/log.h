@@ -20,7 +20,8 @@ void log_init(int fd, enum log_level threshold);
 
 void log_emit(enum log_level level, bool with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-_Noreturn void log_fatal(bool with_errno, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void log_fatal(bool with_errno, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...)                                                                             \
     do {                                                                                           \

@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 enum loop_kind {
-    LOOP_SIGNAL,   /* the signalfd */
-    LOOP_TIMER,    /* the timerfd of struct timers */
-    LOOP_CHILD,    /* an instance's pidfd */
+    LOOP_SIGNAL, /* the signalfd */
+    LOOP_TIMER,  /* the timerfd of struct timers */
+    LOOP_CHILD,  /* an instance's pidfd */
     LOOP__MAX,
     LOOP_INVALID = -1,
 };

@@ -24,7 +24,7 @@
 #define EXIT_USAGE 2
 
 struct options {
-    const char *config_path;  /* NULL: standard input */
+    const char *config_path; /* NULL: standard input */
     const char *port_range;
     const char *log_path;
     const char *dumpfile;
@@ -37,25 +37,26 @@ struct options {
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: drover [options] < config.json\n"
-            "       drover [options] --config FILE\n"
-            "\n"
-            "  -c, --config FILE        read the JSON configuration from FILE (default: stdin)\n"
-            "      --port-range FROM-TO ports handed out for {{port}} (overrides \"port_range\")\n"
-            "      --dumpfile PATH      checkpoint file: recover from it at start, keep it current\n"
-            "      --checkpoint-interval DURATION\n"
-            "                           rewrite the dumpfile at least this often (default 30s)\n"
-            "      --adopt              adopt an earlier drover's survivors instead of stopping them\n"
-            "      --log FILE           append log lines to FILE instead of stderr\n"
-            "      --check-config       validate the configuration and exit\n"
-            "  -v, --verbose            log debug lines too\n"
-            "  -q, --quiet              log warnings and errors only\n"
-            "  -h, --help               this text\n"
-            "  -V, --version            print the version\n"
-            "\n"
-            "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n"
-            "See README.md and docs/ for the configuration format.\n");
+    fprintf(
+        f,
+        "usage: drover [options] < config.json\n"
+        "       drover [options] --config FILE\n"
+        "\n"
+        "  -c, --config FILE        read the JSON configuration from FILE (default: stdin)\n"
+        "      --port-range FROM-TO ports handed out for {{port}} (overrides \"port_range\")\n"
+        "      --dumpfile PATH      checkpoint file: recover from it at start, keep it current\n"
+        "      --checkpoint-interval DURATION\n"
+        "                           rewrite the dumpfile at least this often (default 30s)\n"
+        "      --adopt              adopt an earlier drover's survivors instead of stopping them\n"
+        "      --log FILE           append log lines to FILE instead of stderr\n"
+        "      --check-config       validate the configuration and exit\n"
+        "  -v, --verbose            log debug lines too\n"
+        "  -q, --quiet              log warnings and errors only\n"
+        "  -h, --help               this text\n"
+        "  -V, --version            print the version\n"
+        "\n"
+        "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n"
+        "See README.md and docs/ for the configuration format.\n");
 }
 
 static _Noreturn void
@@ -129,7 +130,8 @@ parse_args(int argc, char **argv, struct options *o)
         }
     }
     if (optind < argc)
-        die_usage("unexpected argument (the configuration comes from stdin or --config):", argv[optind]);
+        die_usage("unexpected argument (the configuration comes from stdin or --config):",
+                  argv[optind]);
 }
 
 /* Reads all of fd, at most CFG_MAX_BYTES + 1 (so an oversized input is detected). */
@@ -179,12 +181,15 @@ apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *
     int64_t ms;
 
     if (o->port_range && util_parse_port_range(o->port_range, &cfg->port_from, &cfg->port_to) < 0) {
-        cfg_error(errs, "--port-range: expected FROM-TO with 1 <= FROM <= TO <= 65535, got \"%s\"", o->port_range);
+        cfg_error(errs, "--port-range: expected FROM-TO with 1 <= FROM <= TO <= 65535, got \"%s\"",
+                  o->port_range);
         return -EINVAL;
     }
     if (o->checkpoint_interval) {
         if (util_parse_duration_ms(o->checkpoint_interval, &ms) < 0 || ms < 100) {
-            cfg_error(errs, "--checkpoint-interval: expected a duration of at least 100ms such as \"10s\", got \"%s\"",
+            cfg_error(errs,
+                      "--checkpoint-interval: expected a duration of at least 100ms such as "
+                      "\"10s\", got \"%s\"",
                       o->checkpoint_interval);
             return -EINVAL;
         }
@@ -320,7 +325,8 @@ main(int argc, char **argv)
     if (opts.log_path) {
         log_fd = open(opts.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (log_fd < 0) {
-            fprintf(stderr, "drover: cannot open log file %s: %s\n", opts.log_path, strerror(errno));
+            fprintf(stderr, "drover: cannot open log file %s: %s\n", opts.log_path,
+                    strerror(errno));
             cfg_done(&cfg);
             return EXIT_USAGE;
         }

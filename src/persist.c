@@ -18,7 +18,7 @@
 #include "supervisor_int.h"
 #include "util.h"
 
-#define CKPT_MIN_GAP_MS 100      /* coalesce bursts of changes into one write per 100 ms */
+#define CKPT_MIN_GAP_MS 100 /* coalesce bursts of changes into one write per 100 ms */
 #define CKPT_RETRY_MS 1000
 
 /* The absolute path goes into every child's environment, so it must not depend on our cwd. */
@@ -43,8 +43,10 @@ persist_setup(struct supervisor *sup)
         return -ENOMEM;
     if ((r = recover_generation(generation, sizeof(generation))) < 0)
         return r;
-    (void)snprintf(sup->marker_env[0], sizeof(sup->marker_env[0]), "DROVER_DUMPFILE=%s", sup->dumpfile);
-    (void)snprintf(sup->marker_env[1], sizeof(sup->marker_env[1]), "DROVER_GENERATION=%s", generation);
+    (void)snprintf(sup->marker_env[0], sizeof(sup->marker_env[0]), "DROVER_DUMPFILE=%s",
+                   sup->dumpfile);
+    (void)snprintf(sup->marker_env[1], sizeof(sup->marker_env[1]), "DROVER_GENERATION=%s",
+                   generation);
     return 0;
 }
 
@@ -80,8 +82,13 @@ persist_write(struct supervisor *sup)
                 continue;
             /* Borrowed pointers: c is freed by hand below, not with ckpt_done(). */
             c.entries[n++] = (struct ckpt_entry){
-                .program = (char *)in->prog->cfg->name, .instance = in->index, .pid = in->pid,
-                .pgid = in->pgid, .start_time = in->start_time, .port = in->port, .argv = in->argv,
+                .program = (char *)in->prog->cfg->name,
+                .instance = in->index,
+                .pid = in->pid,
+                .pgid = in->pgid,
+                .start_time = in->start_time,
+                .port = in->port,
+                .argv = in->argv,
             };
         }
     }
@@ -98,14 +105,15 @@ persist_write(struct supervisor *sup)
 void
 persist_timer_fired(struct timer *t, int64_t now_ms)
 {
-    struct supervisor *sup = (struct supervisor *)((char *)t - offsetof(struct supervisor, ckpt_timer));
+    struct supervisor *sup =
+        (struct supervisor *)((char *)t - offsetof(struct supervisor, ckpt_timer));
     int r = persist_write(sup);
 
     if (r < 0) {
         /* Keep supervising; the previous dumpfile stays valid. One line per failure streak. */
         if (!sup->ckpt_failing)
-            log_warnx("cannot write dumpfile %s: %s, retrying every %d s", sup->dumpfile, strerror(-r),
-                      CKPT_RETRY_MS / 1000);
+            log_warnx("cannot write dumpfile %s: %s, retrying every %d s", sup->dumpfile,
+                      strerror(-r), CKPT_RETRY_MS / 1000);
         sup->ckpt_failing = true;
         (void)timer_arm(&sup->timers, t, now_ms + CKPT_RETRY_MS);
         return;
@@ -173,14 +181,14 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         in = supervisor_find_instance(sup, sv->program, sv->instance);
         if (!in || in->pid) {
             if (!in)
-                log_info("pid %d (%s:%u): no such instance in the configuration, stopping it", (int)sv->pid,
-                         sv->program, sv->instance);
+                log_info("pid %d (%s:%u): no such instance in the configuration, stopping it",
+                         (int)sv->pid, sv->program, sv->instance);
             continue;
         }
         if (in->prog->cfg->uses_port != (sv->port != 0) ||
             (sv->port && ports_reserve(&sup->ports, sv->port) < 0)) {
-            log_info("pid %d (%s:%u): port %u does not fit the current port range, stopping it", (int)sv->pid,
-                     sv->program, sv->instance, sv->port);
+            log_info("pid %d (%s:%u): port %u does not fit the current port range, stopping it",
+                     (int)sv->pid, sv->program, sv->instance, sv->port);
             continue;
         }
         sv->fate = SURVIVOR_ADOPT;
@@ -216,7 +224,7 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     in->svc.leader_alive = true;
     in->svc.started_ms = in->spawned_ms;
     supervisor_inst_log(LOG_INFO, in, "adopted from an earlier drover (up %s), running",
-             util_format_duration(age, sizeof(age), now - in->spawned_ms));
+                        util_format_duration(age, sizeof(age), now - in->spawned_ms));
 }
 
 /* Returns 0, or -EBUSY when another drover still owns the dumpfile. */
@@ -231,7 +239,8 @@ persist_recover(struct supervisor *sup)
     r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), &s);
     if (r == -EBUSY) {
         log_errorx("dumpfile %s belongs to drover %d, which is still running: refusing to start "
-                   "(two drovers must not fight over one pool)", sup->dumpfile, (int)s.old_drover);
+                   "(two drovers must not fight over one pool)",
+                   sup->dumpfile, (int)s.old_drover);
         recover_done(&s);
         return r;
     }
@@ -253,4 +262,3 @@ persist_recover(struct supervisor *sup)
     recover_done(&s);
     return 0;
 }
-

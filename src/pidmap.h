@@ -13,13 +13,13 @@
 #include <sys/types.h>
 
 struct pidmap_slot {
-    pid_t pid;     /* 0: empty */
+    pid_t pid; /* 0: empty */
     void *value;
 };
 
 struct pidmap {
     struct pidmap_slot *slots;
-    size_t mask;   /* capacity - 1, capacity a power of two */
+    size_t mask; /* capacity - 1, capacity a power of two */
     size_t len;
 };
 
@@ -30,7 +30,8 @@ struct pidmap {
  */
 int pidmap_init(struct pidmap *m, size_t max_entries);
 void pidmap_done(struct pidmap *m);
-/* Returns 0, -EEXIST (also when full), -ENOSPC when half the table is used, -EINVAL for pid <= 0. */
+/* Returns 0, -EEXIST (also when full), -ENOSPC when half the table is used, -EINVAL for pid <= 0.
+ */
 int pidmap_put(struct pidmap *m, pid_t pid, void *value);
 void *pidmap_get(const struct pidmap *m, pid_t pid);
 /* Returns the removed value or NULL. */

@@ -13,10 +13,10 @@
 #include <stdint.h>
 
 struct ports {
-    uint16_t from, to;  /* inclusive range; from == 0 means "no range configured" */
-    uint32_t cursor;    /* offset from `from` of the next candidate */
-    uint32_t in_use;    /* number of ports taken */
-    uint64_t *bits;     /* one bit per port of the range */
+    uint16_t from, to; /* inclusive range; from == 0 means "no range configured" */
+    uint32_t cursor;   /* offset from `from` of the next candidate */
+    uint32_t in_use;   /* number of ports taken */
+    uint64_t *bits;    /* one bit per port of the range */
 };
 
 /* Returns 0 or -ENOMEM. from == 0 initialises an empty allocator (every take fails). */

@@ -25,11 +25,16 @@ proc_parse_stat(const char *line, struct proc_stat *ret)
 
     if (!p)
         return -EINVAL;
-    if (sscanf(p + 1, " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+    if (sscanf(p + 1,
+               " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
                &state, &ppid, &pgid, &sid, &start) != 5)
         return -EINVAL;
     *ret = (struct proc_stat){
-        .start_time = start, .ppid = ppid, .pgid = pgid, .sid = sid, .state = state,
+        .start_time = start,
+        .ppid = ppid,
+        .pgid = pgid,
+        .sid = sid,
+        .state = state,
     };
     return 0;
 }

@@ -15,14 +15,15 @@
 #include <sys/types.h>
 
 struct proc_stat {
-    uint64_t start_time;  /* clock ticks after boot */
+    uint64_t start_time; /* clock ticks after boot */
     pid_t ppid;
     pid_t pgid;
     pid_t sid;
-    char state;           /* 'R', 'S', 'Z', ... */
+    char state; /* 'R', 'S', 'Z', ... */
 };
 
-/* Parses a /proc/PID/stat line (pure; the comm field may hold spaces and ')'). Returns 0 or -EINVAL. */
+/* Parses a /proc/PID/stat line (pure; the comm field may hold spaces and ')'). Returns 0 or
+ * -EINVAL. */
 int proc_parse_stat(const char *line, struct proc_stat *ret);
 
 /* Reads /proc/PID/stat. Returns 0, -ESRCH when the process is gone, or -errno. */

@@ -24,27 +24,27 @@ struct supervisor;
 struct program;
 
 struct instance {
-    struct svc svc;              /* first: svc_to_instance() relies on it */
+    struct svc svc; /* first: svc_to_instance() relies on it */
     struct program *prog;
     struct supervisor *sup;
     unsigned index;
-    pid_t pid;                   /* main process, 0 when none */
-    pid_t pgid;                  /* its process group; kept after the reap to kill leftovers */
-    struct loop_source child;    /* LOOP_CHILD: the pidfd, fd -1 when none */
-    uint16_t port;               /* 0 when none */
+    pid_t pid;                /* main process, 0 when none */
+    pid_t pgid;               /* its process group; kept after the reap to kill leftovers */
+    struct loop_source child; /* LOOP_CHILD: the pidfd, fd -1 when none */
+    uint16_t port;            /* 0 when none */
     struct timer timer;
     int64_t spawned_ms;
-    bool adopted;                /* taken over from an earlier drover: not our child, exit status unknown */
-    uint64_t start_time;         /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
-    char **argv;                 /* the current process's expanded argv, one allocation; NULL if unknown */
+    bool adopted;        /* taken over from an earlier drover: not our child, exit status unknown */
+    uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
+    char **argv;         /* the current process's expanded argv, one allocation; NULL if unknown */
     char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
 };
 
 struct program {
-    const struct program_cfg *cfg;  /* borrowed from the supervisor's config */
+    const struct program_cfg *cfg; /* borrowed from the supervisor's config */
     struct instance *instances;
     unsigned ninstances;
-    char **env_base;             /* drover's environment minus what this program sets; borrowed strings */
+    char **env_base; /* drover's environment minus what this program sets; borrowed strings */
     size_t nenv_base;
 };
 

@@ -79,7 +79,8 @@ drover_alive(pid_t pid, uint64_t start_time)
 {
     struct proc_stat st;
 
-    return pid != getpid() && proc_read_stat(pid, &st) == 0 && st.start_time == start_time && st.state != 'Z';
+    return pid != getpid() && proc_read_stat(pid, &st) == 0 && st.start_time == start_time &&
+           st.state != 'Z';
 }
 
 static int
@@ -103,7 +104,8 @@ scan_dumpfile(const char *dumpfile, struct survivors *s)
     r = ckpt_unpack(data, len, &c, err, sizeof(err));
     free(data);
     if (r < 0) {
-        log_warnx("dumpfile %s is unusable (%s); recovering from the process table only", dumpfile, err);
+        log_warnx("dumpfile %s is unusable (%s); recovering from the process table only", dumpfile,
+                  err);
         return 0;
     }
     if (drover_alive(c.drover_pid, c.drover_start_time)) {
@@ -125,7 +127,8 @@ scan_dumpfile(const char *dumpfile, struct survivors *s)
         if (fd < 0) {
             struct proc_stat st;
             if (proc_read_stat(e->pid, &st) == 0 && st.start_time != e->start_time)
-                log_info("%s:%u pid %d now belongs to another process (start time differs): leaving it alone",
+                log_info("%s:%u pid %d now belongs to another process (start time differs): "
+                         "leaving it alone",
                          e->program, e->instance, (int)e->pid);
             else
                 log_info("%s:%u pid %d is gone", e->program, e->instance, (int)e->pid);
@@ -137,8 +140,14 @@ scan_dumpfile(const char *dumpfile, struct survivors *s)
             return -ENOMEM;
         }
         *sv = (struct survivor){
-            .pid = e->pid, .pidfd = fd, .pgid = e->pgid, .start_time = e->start_time,
-            .leader = e->pid == e->pgid, .from_dumpfile = true, .instance = e->instance, .port = e->port,
+            .pid = e->pid,
+            .pidfd = fd,
+            .pgid = e->pgid,
+            .start_time = e->start_time,
+            .leader = e->pid == e->pgid,
+            .from_dumpfile = true,
+            .instance = e->instance,
+            .port = e->port,
         };
         (void)snprintf(sv->program, sizeof(sv->program), "%s", e->program);
     }
@@ -167,17 +176,20 @@ sweep_one(pid_t pid, void *arg)
         return 0;
     if (proc_read_stat(pid, &before) < 0 || before.state == 'Z')
         return 0;
-    if (proc_environ_get(pid, "DROVER_DUMPFILE", value, sizeof(value)) < 0 || strcmp(value, w->dumpfile) != 0)
+    if (proc_environ_get(pid, "DROVER_DUMPFILE", value, sizeof(value)) < 0 ||
+        strcmp(value, w->dumpfile) != 0)
         return 0;
     if (proc_environ_get(pid, "DROVER_GENERATION", generation, sizeof(generation)) < 0 ||
         strcmp(generation, w->own_generation) == 0)
         return 0;
     if (sscanf(generation, "%d.%llu", &gpid, &gstart) == 2 && drover_alive(gpid, gstart)) {
-        log_warnx("pid %d belongs to drover %d, which is alive and uses the same dumpfile: leaving it alone",
+        log_warnx("pid %d belongs to drover %d, which is alive and uses the same dumpfile: leaving "
+                  "it alone",
                   (int)pid, gpid);
         return 0;
     }
-    /* The environment we read belongs to the process the pidfd names only if the start time held. */
+    /* The environment we read belongs to the process the pidfd names only if the start time held.
+     */
     fd = verified_pidfd(pid, before.start_time);
     if (fd < 0)
         return 0;
@@ -186,7 +198,10 @@ sweep_one(pid_t pid, void *arg)
         return -ENOMEM;
     }
     *sv = (struct survivor){
-        .pid = pid, .pidfd = fd, .pgid = before.pgid, .start_time = before.start_time,
+        .pid = pid,
+        .pidfd = fd,
+        .pgid = before.pgid,
+        .start_time = before.start_time,
         .leader = pid == before.pgid,
     };
     /* Names are at most CFG_NAME_MAX; a longer value is not one of ours and stays unknown. */
@@ -197,11 +212,13 @@ sweep_one(pid_t pid, void *arg)
     if (proc_environ_get(pid, "DROVER_PORT", num, sizeof(num)) == 0)
         sv->port = (uint16_t)strtoul(num, NULL, 10);
     if (sv->leader)
-        log_info("pid %d (%s:%u), main process of an earlier drover's instance, found in the process table%s",
+        log_info("pid %d (%s:%u), main process of an earlier drover's instance, found in the "
+                 "process table%s",
                  (int)pid, sv->program[0] ? sv->program : "?", sv->instance,
                  w->s->old_drover ? " (spawned after the last checkpoint)" : "");
     else
-        log_info("pid %d (%s:%u), a descendant of an earlier drover's instance, found in the process table",
+        log_info("pid %d (%s:%u), a descendant of an earlier drover's instance, found in the "
+                 "process table",
                  (int)pid, sv->program[0] ? sv->program : "?", sv->instance);
     return 0;
 }
@@ -232,7 +249,8 @@ exited(int pidfd)
     return poll(&p, 1, 0) == 1;
 }
 
-/* Waits until every pidfd of a SURVIVOR_STOP is readable (the process exited) or the deadline passes. */
+/* Waits until every pidfd of a SURVIVOR_STOP is readable (the process exited) or the deadline
+ * passes. */
 static size_t
 wait_all(struct survivors *s, int64_t deadline_ms)
 {
@@ -261,7 +279,8 @@ wait_all(struct survivors *s, int64_t deadline_ms)
 static void
 signal_survivor(struct survivor *sv, int sig)
 {
-    /* The group is only addressed while its leader is verifiably alive: its pgid is then its own. */
+    /* The group is only addressed while its leader is verifiably alive: its pgid is then its own.
+     */
     if (sv->leader && !exited(sv->pidfd))
         (void)kill(-sv->pgid, sig);
     (void)pidfd_send_signal(sv->pidfd, sig, NULL, 0);
@@ -304,17 +323,19 @@ recover_stop(struct survivors *s, const struct config *cfg)
         return;
     left = wait_all(s, util_now_ms() + timeout);
     if (left > 0) {
-        log_warnx("%zu process%s of an earlier drover still running after the stop timeout: SIGKILL", left,
-                  left == 1 ? "" : "es");
+        log_warnx(
+            "%zu process%s of an earlier drover still running after the stop timeout: SIGKILL",
+            left, left == 1 ? "" : "es");
         for (size_t i = 0; i < s->n; i++)
             if (s->v[i].fate == SURVIVOR_STOP && !exited(s->v[i].pidfd))
                 signal_survivor(&s->v[i], SIGKILL);
         left = wait_all(s, util_now_ms() + KILL_WAIT_MS);
         if (left > 0)
-            log_warnx("%zu process%s of an earlier drover did not die within %d ms of SIGKILL", left,
-                      left == 1 ? "" : "es", KILL_WAIT_MS);
+            log_warnx("%zu process%s of an earlier drover did not die within %d ms of SIGKILL",
+                      left, left == 1 ? "" : "es", KILL_WAIT_MS);
     }
-    log_info("stopped %zu process%s left by an earlier drover", nstop - left, nstop - left == 1 ? "" : "es");
+    log_info("stopped %zu process%s left by an earlier drover", nstop - left,
+             nstop - left == 1 ? "" : "es");
 }
 
 void

@@ -24,16 +24,22 @@
 
 #include "cfg.h"
 
-enum survivor_fate { SURVIVOR_STOP, SURVIVOR_ADOPT, SURVIVOR_KEEP, SURVIVOR__MAX, SURVIVOR_INVALID = -1 };
+enum survivor_fate {
+    SURVIVOR_STOP,
+    SURVIVOR_ADOPT,
+    SURVIVOR_KEEP,
+    SURVIVOR__MAX,
+    SURVIVOR_INVALID = -1
+};
 
 struct survivor {
     pid_t pid;
-    int pidfd;                 /* verified to refer to this process */
+    int pidfd; /* verified to refer to this process */
     pid_t pgid;
     uint64_t start_time;
-    bool leader;               /* pid == pgid: an instance's main process */
+    bool leader; /* pid == pgid: an instance's main process */
     bool from_dumpfile;
-    char program[CFG_NAME_MAX + 1];  /* "" when unknown */
+    char program[CFG_NAME_MAX + 1]; /* "" when unknown */
     unsigned instance;
     uint16_t port;
     enum survivor_fate fate;
@@ -42,7 +48,7 @@ struct survivor {
 struct survivors {
     struct survivor *v;
     size_t n, cap;
-    pid_t old_drover;          /* 0 when no usable dumpfile */
+    pid_t old_drover; /* 0 when no usable dumpfile */
 };
 
 /*

@@ -63,7 +63,8 @@ static void
 find_ignored_signals(void)
 {
     nignored = 0;
-    for (int sig = 1; sig <= 64 && nignored < (int)(sizeof(ignored_signals) / sizeof(*ignored_signals)); sig++) {
+    for (int sig = 1;
+         sig <= 64 && nignored < (int)(sizeof(ignored_signals) / sizeof(*ignored_signals)); sig++) {
         struct kernel_sigaction old;
         /* Raw, because glibc's sigaction() refuses 32 and 33. */
         if (sig == SIGKILL || sig == SIGSTOP ||

@@ -18,13 +18,13 @@
 #include <sys/types.h>
 
 struct spawn_req {
-    const char *path;       /* resolved executable (spawn_resolve) */
+    const char *path; /* resolved executable (spawn_resolve) */
     char *const *argv;
     char *const *envp;
-    const char *cwd;        /* NULL: inherit */
-    int stdin_fd;           /* -1: /dev/null */
-    int stdout_fd;          /* -1: inherit */
-    int stderr_fd;          /* -1: inherit */
+    const char *cwd; /* NULL: inherit */
+    int stdin_fd;    /* -1: /dev/null */
+    int stdout_fd;   /* -1: inherit */
+    int stderr_fd;   /* -1: inherit */
 };
 
 /*

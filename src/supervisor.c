@@ -55,10 +55,11 @@ op_signal_group(struct svc *s, int sig)
     if (in->pgid <= 1)
         return;
     if (kill(-in->pgid, sig) < 0 && errno != ESRCH)
-        supervisor_inst_log(LOG_WARN, in, "cannot send %s to process group %d: %s", util_signal_name(sig), (int)in->pgid,
-                 strerror(errno));
+        supervisor_inst_log(LOG_WARN, in, "cannot send %s to process group %d: %s",
+                            util_signal_name(sig), (int)in->pgid, strerror(errno));
     else
-        log_debug("%s: sent %s to process group %d", in->label, util_signal_name(sig), (int)in->pgid);
+        log_debug("%s: sent %s to process group %d", in->label, util_signal_name(sig),
+                  (int)in->pgid);
 }
 
 /*
@@ -102,16 +103,20 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
 
     if (to == SVC_FATAL && s->tally.count > 0 && strncmp(cause, "yo-yo", 5) == 0) {
         char window[32];
-        supervisor_inst_log(LOG_ERROR, in, "%s -> fatal (yo-yo: more than %u restarts within %s; not restarting until asked)",
-                 svc_state_name(from), s->policy->backoff.yoyo_limit,
-                 util_format_duration(window, sizeof(window), s->policy->backoff.yoyo_window_ms));
+        supervisor_inst_log(
+            LOG_ERROR, in,
+            "%s -> fatal (yo-yo: more than %u restarts within %s; not restarting until asked)",
+            svc_state_name(from), s->policy->backoff.yoyo_limit,
+            util_format_duration(window, sizeof(window), s->policy->backoff.yoyo_window_ms));
     } else if (to == SVC_FATAL) {
-        supervisor_inst_log(LOG_ERROR, in, "%s -> fatal (%s; not restarting until asked)", svc_state_name(from), cause);
+        supervisor_inst_log(LOG_ERROR, in, "%s -> fatal (%s; not restarting until asked)",
+                            svc_state_name(from), cause);
     } else if (to == SVC_BACKOFF) {
-        supervisor_inst_log(LOG_INFO, in, "%s -> backoff (%s; retry in %s)", svc_state_name(from), cause,
-                 util_format_duration(delay, sizeof(delay), s->next_delay_ms));
+        supervisor_inst_log(LOG_INFO, in, "%s -> backoff (%s; retry in %s)", svc_state_name(from),
+                            cause, util_format_duration(delay, sizeof(delay), s->next_delay_ms));
     } else {
-        supervisor_inst_log(LOG_INFO, in, "%s -> %s (%s)", svc_state_name(from), svc_state_name(to), cause);
+        supervisor_inst_log(LOG_INFO, in, "%s -> %s (%s)", svc_state_name(from), svc_state_name(to),
+                            cause);
     }
     if (in->sup->shutting_down && !svc_has_process(to))
         check_shutdown_done(in->sup);
@@ -140,8 +145,9 @@ instance_reaped(struct instance *in, const siginfo_t *info)
 
     if (!info) {
         how.known = false;
-        supervisor_inst_log(LOG_WARN, in, "exited after %s (status unknown: adopted, not drover's child)",
-                 util_format_duration(ran, sizeof(ran), now - in->spawned_ms));
+        supervisor_inst_log(LOG_WARN, in,
+                            "exited after %s (status unknown: adopted, not drover's child)",
+                            util_format_duration(ran, sizeof(ran), now - in->spawned_ms));
         goto forget;
     }
     how.signaled = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
@@ -151,10 +157,12 @@ instance_reaped(struct instance *in, const siginfo_t *info)
                (how.signaled ? how.value == in->svc.policy->stop_signal : how.value == 0);
     util_format_duration(ran, sizeof(ran), now - in->spawned_ms);
     if (how.signaled)
-        supervisor_inst_log(expected ? LOG_INFO : LOG_WARN, in, "killed by signal %s%s after %s", util_signal_name(how.value),
-                 info->si_code == CLD_DUMPED ? " (core dumped)" : "", ran);
+        supervisor_inst_log(expected ? LOG_INFO : LOG_WARN, in, "killed by signal %s%s after %s",
+                            util_signal_name(how.value),
+                            info->si_code == CLD_DUMPED ? " (core dumped)" : "", ran);
     else
-        supervisor_inst_log(how.value && !expected ? LOG_WARN : LOG_INFO, in, "exited with code %d after %s", how.value, ran);
+        supervisor_inst_log(how.value && !expected ? LOG_WARN : LOG_INFO, in,
+                            "exited with code %d after %s", how.value, ran);
 forget:
     loop_close(&sup->loop, &in->child);
     (void)pidmap_del(&sup->pids, in->pid);
@@ -213,7 +221,8 @@ reap_all(struct supervisor *sup)
         if (in) {
             instance_reaped(in, &info);
         } else {
-            log_debug("reaped pid %d (a descendant, not an instance's main process)", (int)info.si_pid);
+            log_debug("reaped pid %d (a descendant, not an instance's main process)",
+                      (int)info.si_pid);
             descendant = true;
         }
     }
@@ -225,7 +234,8 @@ reap_all(struct supervisor *sup)
 /* --- shutdown ------------------------------------------------------------------------------- */
 
 void
-supervisor_for_each_instance(struct supervisor *sup, void (*fn)(struct instance *in, void *arg), void *arg)
+supervisor_for_each_instance(struct supervisor *sup, void (*fn)(struct instance *in, void *arg),
+                             void *arg)
 {
     for (size_t p = 0; p < sup->nprograms; p++)
         for (unsigned i = 0; i < sup->programs[p].ninstances; i++)

@@ -28,29 +28,31 @@ struct supervisor {
     struct timers timers;
     struct ports ports;
     struct pidmap pids;
-    struct loop_source sig;      /* LOOP_SIGNAL */
+    struct loop_source sig;       /* LOOP_SIGNAL */
     struct loop_source timer_src; /* LOOP_TIMER, fd borrowed from timers */
     bool shutting_down;
     bool done;
     /* Checkpoint (--dumpfile); all unused when dumpfile is NULL. */
-    char *dumpfile;              /* absolute path */
+    char *dumpfile;                    /* absolute path */
     char marker_env[2][PATH_MAX + 32]; /* DROVER_DUMPFILE=..., DROVER_GENERATION=... */
     struct timer ckpt_timer;
-    int64_t ckpt_last_ms;        /* last successful write, -1 never */
+    int64_t ckpt_last_ms; /* last successful write, -1 never */
     bool ckpt_failing;
 };
-
 
 /* "name:i pid=N port=N <message>": every instance line carries who it is about. */
 void supervisor_inst_log(enum log_level level, const struct instance *in, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void supervisor_for_each_instance(struct supervisor *sup, void (*fn)(struct instance *in, void *arg), void *arg);
+void supervisor_for_each_instance(struct supervisor *sup,
+                                  void (*fn)(struct instance *in, void *arg), void *arg);
 /* The instance slot program:index, or NULL. */
-struct instance *supervisor_find_instance(struct supervisor *sup, const char *program, unsigned index);
+struct instance *supervisor_find_instance(struct supervisor *sup, const char *program,
+                                          unsigned index);
 
 /* launch.c: everything between "start this instance" and a running process. */
 enum svc_spawn_result launch_instance(struct instance *in);
-/* drover's environment minus what prog sets or drover reserves; at start-up. Returns 0 or -ENOMEM. */
+/* drover's environment minus what prog sets or drover reserves; at start-up. Returns 0 or -ENOMEM.
+ */
 int launch_env_base(struct program *prog);
 
 /* persist.c: the checkpoint and recovery from it (all no-ops without a dumpfile). */

@@ -37,7 +37,7 @@ try_spawn(struct svc *s, int64_t now_ms)
         s->quick_failures++;
         s->next_delay_ms = backoff_delay_ms(&s->policy->backoff, s->quick_failures);
         if (s->next_delay_ms < 100)
-            s->next_delay_ms = 100;  /* a resource shortage: never spin on it */
+            s->next_delay_ms = 100; /* a resource shortage: never spin on it */
         s->ops->timer_arm(s, s->next_delay_ms);
         s->cause = "spawn failed, will retry";
         return SVC_BACKOFF;
@@ -156,7 +156,8 @@ after_unexpected_exit(struct svc *s, int64_t now_ms, bool quick)
     } else {
         s->quick_failures = 0;
     }
-    s->cause = quick ? "exited before start_seconds, restarting at once" : "exited, restarting at once";
+    s->cause =
+        quick ? "exited before start_seconds, restarting at once" : "exited, restarting at once";
     return try_spawn(s, now_ms);
 }
 
@@ -191,7 +192,7 @@ act_exit_stopping(struct svc *s, int64_t now_ms)
     s->leader_alive = false;
     if (s->ops->group_alive(s)) {
         s->cause = "main process gone, waiting for the rest of its group";
-        return SVC_STOPPING;  /* the stop timer will SIGKILL the rest */
+        return SVC_STOPPING; /* the stop timer will SIGKILL the rest */
     }
     return finish_stop(s, now_ms);
 }
@@ -318,8 +319,11 @@ const char *
 svc_event_name(enum svc_event ev)
 {
     static const char *const names[SVC_EV__MAX] = {
-        [SVC_EV_START] = "start", [SVC_EV_STOP] = "stop", [SVC_EV_EXIT] = "exit",
-        [SVC_EV_TIMER] = "timer", [SVC_EV_GROUP_EMPTY] = "group-empty",
+        [SVC_EV_START] = "start",
+        [SVC_EV_STOP] = "stop",
+        [SVC_EV_EXIT] = "exit",
+        [SVC_EV_TIMER] = "timer",
+        [SVC_EV_GROUP_EMPTY] = "group-empty",
     };
     return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
 }

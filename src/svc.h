@@ -19,38 +19,45 @@
 #include "backoff.h"
 
 enum svc_state {
-    SVC_STOPPED,   /* no process, not wanted (initial, or stopped by request) */
-    SVC_STARTING,  /* process running, not yet up for start_seconds */
-    SVC_RUNNING,   /* process up for at least start_seconds */
-    SVC_BACKOFF,   /* no process, a restart is scheduled */
-    SVC_STOPPING,  /* stop signal sent, waiting for the process group to go */
-    SVC_EXITED,    /* process ended and the restart policy says not to restart */
-    SVC_FATAL,     /* could not be started, or yo-yo: no more restarts until asked */
+    SVC_STOPPED,  /* no process, not wanted (initial, or stopped by request) */
+    SVC_STARTING, /* process running, not yet up for start_seconds */
+    SVC_RUNNING,  /* process up for at least start_seconds */
+    SVC_BACKOFF,  /* no process, a restart is scheduled */
+    SVC_STOPPING, /* stop signal sent, waiting for the process group to go */
+    SVC_EXITED,   /* process ended and the restart policy says not to restart */
+    SVC_FATAL,    /* could not be started, or yo-yo: no more restarts until asked */
     SVC__MAX,
     SVC_INVALID = -1,
 };
 
 enum svc_event {
-    SVC_EV_START,  /* want it up (initial start, operator start) */
-    SVC_EV_STOP,   /* want it down (shutdown, operator stop) */
-    SVC_EV_EXIT,   /* the main process was reaped; svc.last_exit holds how */
-    SVC_EV_TIMER,  /* the instance's single timer expired */
-    SVC_EV_GROUP_EMPTY, /* the last process of the group of an already reaped main process is gone */
+    SVC_EV_START,       /* want it up (initial start, operator start) */
+    SVC_EV_STOP,        /* want it down (shutdown, operator stop) */
+    SVC_EV_EXIT,        /* the main process was reaped; svc.last_exit holds how */
+    SVC_EV_TIMER,       /* the instance's single timer expired */
+    SVC_EV_GROUP_EMPTY, /* the last process of the group of an already reaped main process is gone
+                         */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };
 
-enum svc_restart { SVC_RESTART_ALWAYS, SVC_RESTART_ON_FAILURE, SVC_RESTART_NEVER, SVC_RESTART__MAX, SVC_RESTART_INVALID = -1 };
+enum svc_restart {
+    SVC_RESTART_ALWAYS,
+    SVC_RESTART_ON_FAILURE,
+    SVC_RESTART_NEVER,
+    SVC_RESTART__MAX,
+    SVC_RESTART_INVALID = -1
+};
 
 enum svc_spawn_result {
-    SVC_SPAWN_OK,      /* a process is running */
-    SVC_SPAWN_RETRY,   /* transient (no free port, fork failed): retry after a backoff delay */
-    SVC_SPAWN_FAILED,  /* permanent (exec failed, file unopenable): go fatal */
+    SVC_SPAWN_OK,     /* a process is running */
+    SVC_SPAWN_RETRY,  /* transient (no free port, fork failed): retry after a backoff delay */
+    SVC_SPAWN_FAILED, /* permanent (exec failed, file unopenable): go fatal */
 };
 
 struct svc_exit {
-    bool signaled;     /* killed by a signal (value is the signal) or exited (value is the code) */
-    bool known;        /* false for adopted processes, whose status nobody can collect */
+    bool signaled; /* killed by a signal (value is the signal) or exited (value is the code) */
+    bool known;    /* false for adopted processes, whose status nobody can collect */
     int value;
 };
 
@@ -58,7 +65,7 @@ struct svc_policy {
     enum svc_restart restart;
     int stop_signal;
     int64_t stop_timeout_ms;
-    int64_t start_ms;            /* start_seconds: time up before STARTING becomes RUNNING */
+    int64_t start_ms; /* start_seconds: time up before STARTING becomes RUNNING */
     struct backoff_policy backoff;
 };
 
@@ -78,16 +85,16 @@ struct svc_ops {
 struct svc {
     enum svc_state state;
     bool want_up;
-    bool leader_alive;           /* the main process has not been reaped yet */
-    unsigned quick_failures;     /* exits before start_seconds, in a row */
-    unsigned restarts;           /* restarts since drover started (for status) */
-    int64_t started_ms;          /* when the current process was spawned */
+    bool leader_alive;       /* the main process has not been reaped yet */
+    unsigned quick_failures; /* exits before start_seconds, in a row */
+    unsigned restarts;       /* restarts since drover started (for status) */
+    int64_t started_ms;      /* when the current process was spawned */
     struct svc_exit last_exit;
     struct backoff tally;
-    const struct svc_policy *policy;  /* borrowed, outlives the svc */
-    const struct svc_ops *ops;        /* borrowed */
-    const char *cause;           /* why the last transition happened; static string */
-    int64_t next_delay_ms;       /* delay of the pending backoff, for logs */
+    const struct svc_policy *policy; /* borrowed, outlives the svc */
+    const struct svc_ops *ops;       /* borrowed */
+    const char *cause;               /* why the last transition happened; static string */
+    int64_t next_delay_ms;           /* delay of the pending backoff, for logs */
 };
 
 void svc_init(struct svc *s, const struct svc_policy *policy, const struct svc_ops *ops);

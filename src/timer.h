@@ -18,7 +18,7 @@ typedef void (*timer_fn)(struct timer *t, int64_t now_ms);
 
 struct timer {
     int64_t deadline_ms;
-    size_t slot;          /* index in the heap, or TIMER_IDLE */
+    size_t slot; /* index in the heap, or TIMER_IDLE */
     timer_fn fn;
 };
 
@@ -27,8 +27,8 @@ struct timer {
 struct timers {
     struct timer **heap;
     size_t len, cap;
-    int fd;               /* timerfd, -1 before timers_init */
-    int64_t armed_ms;     /* deadline the timerfd is set to, or -1 */
+    int fd;           /* timerfd, -1 before timers_init */
+    int64_t armed_ms; /* deadline the timerfd is set to, or -1 */
 };
 
 /* cap: the most timers ever armed at once (heap allocated once). Returns 0 or -errno. */

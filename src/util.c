@@ -66,14 +66,14 @@ static const struct {
     int sig;
     const char *name;
 } signal_names[] = {
-    { SIGHUP, "HUP" },   { SIGINT, "INT" },     { SIGQUIT, "QUIT" }, { SIGILL, "ILL" },
-    { SIGTRAP, "TRAP" }, { SIGABRT, "ABRT" },   { SIGBUS, "BUS" },   { SIGFPE, "FPE" },
-    { SIGKILL, "KILL" }, { SIGUSR1, "USR1" },   { SIGSEGV, "SEGV" }, { SIGUSR2, "USR2" },
-    { SIGPIPE, "PIPE" }, { SIGALRM, "ALRM" },   { SIGTERM, "TERM" }, { SIGSTKFLT, "STKFLT" },
-    { SIGCHLD, "CHLD" }, { SIGCONT, "CONT" },   { SIGSTOP, "STOP" }, { SIGTSTP, "TSTP" },
-    { SIGTTIN, "TTIN" }, { SIGTTOU, "TTOU" },   { SIGURG, "URG" },   { SIGXCPU, "XCPU" },
+    { SIGHUP, "HUP" },   { SIGINT, "INT" },       { SIGQUIT, "QUIT" }, { SIGILL, "ILL" },
+    { SIGTRAP, "TRAP" }, { SIGABRT, "ABRT" },     { SIGBUS, "BUS" },   { SIGFPE, "FPE" },
+    { SIGKILL, "KILL" }, { SIGUSR1, "USR1" },     { SIGSEGV, "SEGV" }, { SIGUSR2, "USR2" },
+    { SIGPIPE, "PIPE" }, { SIGALRM, "ALRM" },     { SIGTERM, "TERM" }, { SIGSTKFLT, "STKFLT" },
+    { SIGCHLD, "CHLD" }, { SIGCONT, "CONT" },     { SIGSTOP, "STOP" }, { SIGTSTP, "TSTP" },
+    { SIGTTIN, "TTIN" }, { SIGTTOU, "TTOU" },     { SIGURG, "URG" },   { SIGXCPU, "XCPU" },
     { SIGXFSZ, "XFSZ" }, { SIGVTALRM, "VTALRM" }, { SIGPROF, "PROF" }, { SIGWINCH, "WINCH" },
-    { SIGIO, "IO" },     { SIGPWR, "PWR" },     { SIGSYS, "SYS" },
+    { SIGIO, "IO" },     { SIGPWR, "PWR" },       { SIGSYS, "SYS" },
 };
 
 int
@@ -149,7 +149,8 @@ util_parse_port_range(const char *s, uint16_t *ret_from, uint16_t *ret_to)
     dash = strchr(s, '-');
     if (!dash)
         return -EINVAL;
-    if (parse_port(s, dash, &from) < 0 || parse_port(dash + 1, dash + 1 + strlen(dash + 1), &to) < 0)
+    if (parse_port(s, dash, &from) < 0 ||
+        parse_port(dash + 1, dash + 1 + strlen(dash + 1), &to) < 0)
         return -EINVAL;
     if (from > to)
         return -EINVAL;
