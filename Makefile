@@ -26,12 +26,12 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 
 CFLAGS   ?= $(OPT)
-ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE -Iinclude $(WARN) $(HARDEN) $(SANFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS  ?=
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # Modules, one concept per file. Pure ones are unit-tested directly.
-CORE := util tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover launch persist supervisor
+CORE := util tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover notify heartbeat health liveness launch persist supervisor
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
@@ -40,12 +40,13 @@ UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 HELPERS := exit_with sleeper status_dump crasher pinger
 HELPER_BIN := $(HELPERS:%=build/helpers/%)
 EXAMPLES := authserver timeserver
-EXAMPLE_BIN := $(EXAMPLES:%=bin/%)
+EXAMPLE_BIN := $(EXAMPLES:%=bin/%) bin/queue_worker
+WORKER_LIB := build/libdrover-worker.a
 
 .DELETE_ON_ERROR:
 .PHONY: all check check-unit check-integration clean install help lint format
 
-all: $(BUILD)/drover $(HELPER_BIN) $(EXAMPLE_BIN) out
+all: $(BUILD)/drover $(HELPER_BIN) $(EXAMPLE_BIN) $(WORKER_LIB) out
 
 help:
 	@sed -n '2,8p' Makefile
@@ -71,7 +72,17 @@ build/helpers/%: tests/helpers/%.c | build/helpers
 bin/%: examples/%.c examples/httpd_tiny.h | bin
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
 
-$(BUILD)/obj $(BUILD)/tests build/helpers bin out:
+# The worker library: what workers link against (no sanitizers: it runs inside them).
+build/worker/worker.o: lib/worker/worker.c include/drover/worker.h | build/worker
+	$(CC) $(FIXTURE_CFLAGS) -Iinclude -c -o $@ $<
+
+$(WORKER_LIB): build/worker/worker.o
+	$(AR) rcs $@ $^
+
+bin/queue_worker: examples/queue_worker.c $(WORKER_LIB) | bin
+	$(CC) $(FIXTURE_CFLAGS) -Iinclude -o $@ $< $(WORKER_LIB)
+
+$(BUILD)/obj $(BUILD)/tests build/helpers build/worker bin out:
 	mkdir -p $@
 
 check: check-unit check-integration

@@ -31,6 +31,7 @@
 #define DEFAULT_BACKOFF_MAX_MS 30000
 #define DEFAULT_YOYO_LIMIT 5
 #define DEFAULT_YOYO_WINDOW_MS 60000
+#define DEFAULT_START_TIMEOUT_MS 90000 /* systemd's TimeoutStartSec */
 
 struct path_comp {
     const char *key; /* NULL for an array index */
@@ -546,7 +547,47 @@ parse_yoyo(struct ctx *c, const json_t *v, struct backoff_policy *b)
 
 static const char *const program_keys =
     "command, input, output, error, name, instances, env, cwd, restart, stop_signal, "
-    "stop_timeout, start_seconds, backoff, yoyo";
+    "stop_timeout, start_seconds, backoff, yoyo, ready, start_timeout, heartbeat";
+
+static int
+parse_heartbeat(struct ctx *c, const json_t *v, struct program_cfg *p)
+{
+    const char *key;
+    json_t *val;
+    int r = 0;
+
+    if (!require_object(c, v, "heartbeat settings {\"timeout\", \"action\"}"))
+        return -EINVAL;
+    json_object_foreach((json_t *)v, key, val)
+    {
+        push_key(c, key);
+        if (strcmp(key, "timeout") == 0) {
+            if (get_duration(c, val, &p->heartbeat_timeout_ms) < 0) {
+                r = -EINVAL;
+            } else if (p->heartbeat_timeout_ms < 10) {
+                error_at(c, false, "heartbeat timeout must be at least 10ms");
+                r = -EINVAL;
+            }
+        } else if (strcmp(key, "action") == 0) {
+            const char *a = json_is_string(val) ? json_string_value(val) : "";
+            if (strcmp(a, "restart") == 0 || strcmp(a, "none") == 0) {
+                p->heartbeat_restart = a[0] == 'r';
+            } else {
+                error_at(c, false, "expected \"restart\" or \"none\"");
+                r = -EINVAL;
+            }
+        } else {
+            error_at(c, true, "unknown key \"%s\" (known: timeout, action)", key);
+            r = -EINVAL;
+        }
+        pop(c);
+    }
+    if (r == 0 && !json_object_get(v, "timeout")) {
+        error_at(c, false, "missing \"timeout\" (a duration such as \"30s\")");
+        r = -EINVAL;
+    }
+    return r;
+}
 
 static int
 parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
@@ -558,11 +599,13 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
 
     *p = (struct program_cfg){
         .instances = 1,
+        .heartbeat_restart = true,
         .policy = {
             .restart = SVC_RESTART_ALWAYS,
             .stop_signal = SIGTERM,
             .stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS,
             .start_ms = DEFAULT_START_MS,
+            .start_timeout_ms = DEFAULT_START_TIMEOUT_MS,
             .backoff = {
                 .initial_ms = DEFAULT_BACKOFF_INITIAL_MS,
                 .max_ms = DEFAULT_BACKOFF_MAX_MS,
@@ -617,6 +660,19 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
             kr = parse_backoff(c, val, &p->policy.backoff);
         } else if (strcmp(key, "yoyo") == 0) {
             kr = parse_yoyo(c, val, &p->policy.backoff);
+        } else if (strcmp(key, "ready") == 0) {
+            const char *how = json_is_string(val) ? json_string_value(val) : "";
+            if (strcmp(how, "exec") == 0 || strcmp(how, "notify") == 0) {
+                p->policy.ready_notify = how[0] == 'n';
+            } else {
+                error_at(c, false,
+                         "expected \"exec\" (up for start_seconds) or \"notify\" (READY=1)");
+                kr = -EINVAL;
+            }
+        } else if (strcmp(key, "start_timeout") == 0) {
+            kr = get_duration(c, val, &p->policy.start_timeout_ms);
+        } else if (strcmp(key, "heartbeat") == 0) {
+            kr = parse_heartbeat(c, val, p);
         } else {
             error_at(c, true, "unknown key \"%s\" (known: %s)", key, program_keys);
             kr = -EINVAL;

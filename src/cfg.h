@@ -46,6 +46,8 @@ struct program_cfg {
     unsigned instances;
     bool uses_port; /* {{port}} appears somewhere: each start takes a port */
     struct svc_policy policy;
+    int64_t heartbeat_timeout_ms; /* 0: no heartbeat timeout */
+    bool heartbeat_restart;       /* heartbeat.action "restart" (else "none": mark and log only) */
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000

@@ -22,8 +22,9 @@ extern char **environ;
 
 /* Variables drover sets for its children, or that describe drover's own supervisor. */
 static const char *const reserved_env[] = {
-    "DROVER_PROGRAM",    "DROVER_INSTANCE", "DROVER_PORT",   "DROVER_DUMPFILE",
-    "DROVER_GENERATION", "NOTIFY_SOCKET",   "WATCHDOG_USEC", "WATCHDOG_PID",
+    "DROVER_PROGRAM",        "DROVER_INSTANCE",         "DROVER_PORT",   "DROVER_DUMPFILE",
+    "DROVER_GENERATION",     "NOTIFY_SOCKET",           "WATCHDOG_USEC", "WATCHDOG_PID",
+    DROVER_ENV_HEARTBEAT_FD, DROVER_ENV_HEARTBEAT_SLOT,
 };
 
 static int
@@ -69,7 +70,8 @@ struct spawn_buffers {
     char *cwd;
     char *owned[CFG_MAX_ARGS + CFG_MAX_ENV + 8]; /* expanded strings to free */
     size_t nowned;
-    char drover_env[3][64];
+    char drover_env[6][64];
+    char watchdog_pid[32]; /* "WATCHDOG_PID=" + the child's pid */
     int fds[3];
 };
 
@@ -109,7 +111,7 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
     int r;
 
     b->argv = calloc(pc->argc + 1, sizeof(char *));
-    b->envp = calloc(prog->nenv_base + 5 + pc->nenv + 1, sizeof(char *));
+    b->envp = calloc(prog->nenv_base + 10 + pc->nenv + 1, sizeof(char *));
     if (!b->argv || !b->envp)
         return -ENOMEM;
     for (size_t i = 0; i < pc->argc; i++)
@@ -127,6 +129,24 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
     if (in->port) {
         (void)snprintf(b->drover_env[2], sizeof(b->drover_env[2]), "DROVER_PORT=%u", in->port);
         b->envp[n++] = b->drover_env[2];
+    }
+    if (in->sup->notify.fd >= 0)
+        b->envp[n++] = in->sup->notify_env;
+    if (prog->hb.fd >= 0) {
+        (void)snprintf(b->drover_env[3], sizeof(b->drover_env[3]), DROVER_ENV_HEARTBEAT_FD "=%d",
+                       prog->hb.fd);
+        (void)snprintf(b->drover_env[4], sizeof(b->drover_env[4]), DROVER_ENV_HEARTBEAT_SLOT "=%u",
+                       in->index);
+        b->envp[n++] = b->drover_env[3];
+        b->envp[n++] = b->drover_env[4];
+    }
+    if (pc->heartbeat_timeout_ms) {
+        /* systemd's watchdog variables, so sd_watchdog_enabled() workers beat on their own. */
+        (void)snprintf(b->drover_env[5], sizeof(b->drover_env[5]), "WATCHDOG_USEC=%lld",
+                       (long long)pc->heartbeat_timeout_ms * 1000);
+        b->envp[n++] = b->drover_env[5];
+        (void)snprintf(b->watchdog_pid, sizeof(b->watchdog_pid), "WATCHDOG_PID=");
+        b->envp[n++] = b->watchdog_pid; /* the digits are written by the child */
     }
     if (in->sup->dumpfile) {
         /* The marker a later drover finds this process by, even if no checkpoint named it. */
@@ -202,6 +222,8 @@ launch_instance(struct instance *in)
     }
     if (r < 0)
         goto failed; /* open_stdio logged which file */
+    if (in->prog->hb.slots)
+        heartbeat_slot_reset(&in->prog->hb, in->index); /* before the child can beat */
     r = spawn_resolve(b.argv[0], b.cwd, path, sizeof(path));
     if (r < 0) {
         supervisor_inst_log(LOG_ERROR, in, "cannot find \"%s\" in PATH: %s", b.argv[0],
@@ -217,6 +239,8 @@ launch_instance(struct instance *in)
             .stdin_fd = b.fds[0],
             .stdout_fd = b.fds[1],
             .stderr_fd = b.fds[2],
+            .keep_fd = in->prog->hb.fd,
+            .pid_env = pc->heartbeat_timeout_ms ? b.watchdog_pid + strlen("WATCHDOG_PID=") : NULL,
         },
         &res, &step);
     if (r < 0) {
@@ -248,6 +272,7 @@ launch_instance(struct instance *in)
         log_warnx("%s: pid map full, exit of pid %d found through its pidfd only", in->label,
                   (int)in->pid);
     supervisor_inst_log(LOG_INFO, in, "spawned");
+    liveness_spawned(in);
     persist_changed(sup);
     return SVC_SPAWN_OK;
 

@@ -16,6 +16,7 @@ enum loop_kind {
     LOOP_SIGNAL, /* the signalfd */
     LOOP_TIMER,  /* the timerfd of struct timers */
     LOOP_CHILD,  /* an instance's pidfd */
+    LOOP_NOTIFY, /* the notify socket (liveness.c) */
     LOOP__MAX,
     LOOP_INVALID = -1,
 };

@@ -223,6 +223,14 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     in->svc.want_up = true;
     in->svc.leader_alive = true;
     in->svc.started_ms = in->spawned_ms;
+    /*
+     * In the pid map so that its notify datagrams are recognised. Its silence
+     * counts from now: it beats into the previous drover's slots, which this
+     * drover cannot see, so only its notify beats (READY/WATCHDOG) reach us.
+     */
+    if (pidmap_put(&sup->pids, in->pid, in) < 0)
+        log_warnx("%s: pid map full", in->label);
+    in->spawned_ns = util_now_ns();
     supervisor_inst_log(LOG_INFO, in, "adopted from an earlier drover (up %s), running",
                         util_format_duration(age, sizeof(age), now - in->spawned_ms));
 }

@@ -16,6 +16,8 @@
 #include <sys/types.h>
 
 #include "cfg.h"
+#include "heartbeat.h"
+#include "notify.h"
 #include "loop.h"
 #include "svc.h"
 #include "timer.h"
@@ -37,7 +39,15 @@ struct instance {
     bool adopted;        /* taken over from an earlier drover: not our child, exit status unknown */
     uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
     char **argv;         /* the current process's expanded argv, one allocation; NULL if unknown */
-    char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
+    /* Liveness (liveness.c). Beat times are CLOCK_MONOTONIC ns; 0 never. */
+    int64_t spawned_ns;
+    int64_t last_notify_beat_ns;        /* READY=1 or WATCHDOG=1 */
+    bool silent;                        /* past the heartbeat timeout, not yet beaten again */
+    bool ready;                         /* said READY=1 */
+    bool said_stopping;                 /* said STOPPING=1 */
+    int notify_errno;                   /* last ERRNO=, 0 none */
+    char status[NOTIFY_STATUS_MAX + 1]; /* last STATUS= text */
+    char label[CFG_NAME_MAX + 12];      /* "name:index" for logs */
 };
 
 struct program {
@@ -46,6 +56,9 @@ struct program {
     unsigned ninstances;
     char **env_base; /* drover's environment minus what this program sets; borrowed strings */
     size_t nenv_base;
+    struct heartbeat_region hb; /* one slot per instance, inherited by each child */
+    struct timer hb_timer;      /* next silence check, when heartbeat_timeout_ms is set */
+    struct supervisor *sup;
 };
 
 static inline struct instance *

@@ -123,6 +123,22 @@ move_fd(int fd, int target)
     return syscall(SYS_dup3, fd, target, 0);
 }
 
+/* Decimal digits of pid into buf (room for 11 + NUL): WATCHDOG_PID is known only here. */
+CHILD_CODE static void
+format_pid(char *buf, long pid)
+{
+    char digits[12];
+    int n = 0, i = 0;
+
+    do {
+        digits[n++] = (char)('0' + pid % 10);
+        pid /= 10;
+    } while (pid > 0 && n < 11);
+    while (n > 0)
+        buf[i++] = digits[--n];
+    buf[i] = '\0';
+}
+
 CHILD_CODE static int
 child_main(void *arg)
 {
@@ -142,6 +158,10 @@ child_main(void *arg)
         child_fail(SPAWN_STEP_SETUP);
     if (req->stderr_fd >= 0 && move_fd(req->stderr_fd, 2) < 0)
         child_fail(SPAWN_STEP_SETUP);
+    if (req->keep_fd >= 0 && syscall(SYS_fcntl, req->keep_fd, F_SETFD, 0) < 0)
+        child_fail(SPAWN_STEP_SETUP);
+    if (req->pid_env)
+        format_pid(req->pid_env, syscall(SYS_getpid));
     if (child_nofile_set && syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &child_nofile, NULL) < 0)
         child_fail(SPAWN_STEP_SETUP);
     if (req->cwd && syscall(SYS_chdir, req->cwd) < 0)

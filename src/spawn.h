@@ -25,6 +25,9 @@ struct spawn_req {
     int stdin_fd;    /* -1: /dev/null */
     int stdout_fd;   /* -1: inherit */
     int stderr_fd;   /* -1: inherit */
+    int keep_fd;     /* -1, or a close-on-exec fd the child keeps open under the same number */
+    char *pid_env; /* NULL, or a buffer of at least 12 bytes the child fills with its pid in decimal
+                    */
 };
 
 /*

@@ -328,6 +328,7 @@ begin_shutdown(struct supervisor *sup, int sig)
     }
     log_info("received SIG%s: stopping all instances", util_signal_name(sig));
     sup->shutting_down = true;
+    liveness_stopping(sup);
     supervisor_for_each_instance(sup, dispatch_one, &ev);
     check_shutdown_done(sup);
 }
@@ -395,6 +396,7 @@ supervisor_new(struct config *cfg, int *ret_err)
     sup->loop.epfd = -1;
     sup->sig.fd = -1;
     sup->timers.fd = -1;
+    sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = -1 };
     sup->ninstances = cfg_total_instances(&sup->cfg);
     sup->nprograms = sup->cfg.nprograms;
     sup->programs = calloc(sup->nprograms, sizeof(*sup->programs));
@@ -405,6 +407,7 @@ supervisor_new(struct config *cfg, int *ret_err)
 
         prog->cfg = &sup->cfg.programs[p];
         prog->ninstances = prog->cfg->instances;
+        prog->hb = (struct heartbeat_region){ .fd = -1 };
         prog->instances = calloc(prog->ninstances, sizeof(*prog->instances));
         if (!prog->instances || launch_env_base(prog) < 0)
             goto fail;
@@ -462,6 +465,9 @@ dispatch(struct supervisor *sup, struct loop_source *src)
     case LOOP_CHILD:
         child_ready((struct instance *)((char *)src - offsetof(struct instance, child)));
         break;
+    case LOOP_NOTIFY:
+        liveness_notify_ready(sup);
+        break;
     case LOOP__MAX:
     case LOOP_INVALID:
         log_errorx("event for a source of unknown kind %d, ignoring", (int)src->kind);
@@ -478,13 +484,15 @@ supervisor_run(struct supervisor *sup)
 
     log_info("drover %d: supervising %zu program%s, %zu instance%s", (int)getpid(), sup->nprograms,
              sup->nprograms == 1 ? "" : "s", sup->ninstances, sup->ninstances == 1 ? "" : "s");
-    if (sup->dumpfile) {
-        if (persist_recover(sup) < 0)
-            return 1;
-        /* Record this generation before the first spawn. */
-        persist_timer_fired(&sup->ckpt_timer, util_now_ms());
-    }
+    if (sup->dumpfile && persist_recover(sup) < 0)
+        return 1;
+    /* After recovery: the notify socket's name is the previous drover's, for adopted workers. */
+    if (liveness_setup(sup) < 0)
+        return 1;
+    if (sup->dumpfile)
+        persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
     supervisor_for_each_instance(sup, start_unless_adopted, &start);
+    liveness_started(sup);
 
     /* From now on, we must not die: failures are logged and retried. */
     while (!sup->done) {
@@ -531,6 +539,7 @@ supervisor_free(struct supervisor *sup)
 {
     if (!sup)
         return;
+    liveness_done(sup);
     if (sup->programs) {
         for (size_t p = 0; p < sup->nprograms; p++) {
             struct program *prog = &sup->programs[p];

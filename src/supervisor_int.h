@@ -38,6 +38,13 @@ struct supervisor {
     struct timer ckpt_timer;
     int64_t ckpt_last_ms; /* last successful write, -1 never */
     bool ckpt_failing;
+    /* Liveness (liveness.c): the notify socket and drover's own notifications upward. */
+    struct loop_source notify; /* LOOP_NOTIFY */
+    char notify_env[128];      /* "NOTIFY_SOCKET=@..." for children */
+    uint64_t notify_accepted, notify_foreign, notify_malformed;
+    bool up_notify;         /* drover itself has a NOTIFY_SOCKET */
+    int64_t up_watchdog_ms; /* 0: no watchdog of our own */
+    struct timer up_timer;
 };
 
 /* "name:i pid=N port=N <message>": every instance line carries who it is about. */
@@ -54,6 +61,14 @@ enum svc_spawn_result launch_instance(struct instance *in);
 /* drover's environment minus what prog sets or drover reserves; at start-up. Returns 0 or -ENOMEM.
  */
 int launch_env_base(struct program *prog);
+
+/* liveness.c: notify socket, heartbeat slots, silence, drover's own READY/WATCHDOG. */
+int liveness_setup(struct supervisor *sup);
+void liveness_done(struct supervisor *sup);
+void liveness_notify_ready(struct supervisor *sup); /* the notify socket is readable */
+void liveness_spawned(struct instance *in);         /* after a spawn: slot owner, beat clock */
+void liveness_started(struct supervisor *sup);      /* the initial start is done: READY=1 upward */
+void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=1 upward */
 
 /* persist.c: the checkpoint and recovery from it (all no-ops without a dumpfile). */
 int persist_setup(struct supervisor *sup);

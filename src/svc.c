@@ -26,6 +26,11 @@ try_spawn(struct svc *s, int64_t now_ms)
     case SVC_SPAWN_OK:
         s->leader_alive = true;
         s->started_ms = now_ms;
+        s->start_timed_out = false;
+        if (s->policy->ready_notify) {
+            s->ops->timer_arm(s, s->policy->start_timeout_ms);
+            return SVC_STARTING;
+        }
         if (s->policy->start_ms <= 0) {
             s->quick_failures = 0; /* with no start period every run counts as stable */
             return SVC_RUNNING;
@@ -109,6 +114,15 @@ act_stop_pending(struct svc *s, int64_t now_ms)
     s->ops->timer_cancel(s);
     s->cause = "stop requested";
     return SVC_STOPPED;
+}
+
+/* STOP while stopping for a restart (heartbeat): stay stopped afterwards. */
+static enum svc_state
+act_stop_again(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    s->want_up = false;
+    return s->state;
 }
 
 static enum svc_state
@@ -218,11 +232,51 @@ act_group_empty(struct svc *s, int64_t now_ms)
     return finish_stop(s, now_ms);
 }
 
+/* STARTING's timer: start_seconds passed, or (ready: notify) the start timeout. */
 static enum svc_state
 act_started(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
-    return goto_running(s);
+    if (!s->policy->ready_notify)
+        return goto_running(s);
+    if (!s->start_timed_out) {
+        /* No READY=1 in time: stop it; its exit counts as a failed start. */
+        s->start_timed_out = true;
+        s->ops->signal_group(s, s->policy->stop_signal);
+        s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+        s->cause = "no READY=1 within start_timeout, stopping it";
+        s->notable = true;
+        return SVC_STARTING;
+    }
+    s->ops->signal_group(s, SIGKILL);
+    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    return SVC_STARTING;
+}
+
+static enum svc_state
+act_ready(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    if (!s->policy->ready_notify || s->start_timed_out)
+        return s->state;
+    s->ops->timer_cancel(s);
+    s->quick_failures = 0;
+    s->cause = "READY=1";
+    return SVC_RUNNING;
+}
+
+/* Silent past the heartbeat timeout (or the worker said WATCHDOG=trigger): restart it. */
+static enum svc_state
+act_hb_late(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    s->ops->timer_cancel(s);
+    s->ops->signal_group(s, s->policy->stop_signal);
+    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    s->want_up = true; /* a restart: started again once stopped */
+    s->restarts++;
+    s->cause = "heartbeat timeout, restarting";
+    return SVC_STOPPING;
 }
 
 static enum svc_state
@@ -232,15 +286,27 @@ act_retry(struct svc *s, int64_t now_ms)
     return try_spawn(s, now_ms);
 }
 
-/* Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY. Every cell is explicit. */
+/*
+ * Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY, READY, HB_LATE.
+ * Every cell is explicit.
+ */
 static const svc_action actions[SVC__MAX][SVC_EV__MAX] = {
-    [SVC_STOPPED] = { act_start, act_ignore, act_ignore, act_ignore, act_ignore },
-    [SVC_STARTING] = { act_want_up, act_stop_process, act_exit_starting, act_started, act_ignore },
-    [SVC_RUNNING] = { act_want_up, act_stop_process, act_exit_running, act_ignore, act_ignore },
-    [SVC_BACKOFF] = { act_start_now, act_stop_pending, act_ignore, act_retry, act_ignore },
-    [SVC_STOPPING] = { act_want_up, act_ignore, act_exit_stopping, act_kill, act_group_empty },
-    [SVC_EXITED] = { act_start, act_stop_idle, act_ignore, act_ignore, act_ignore },
-    [SVC_FATAL] = { act_start_fresh, act_stop_idle, act_ignore, act_ignore, act_ignore },
+    /* clang-format off */
+    [SVC_STOPPED]  = { act_start,       act_ignore,       act_ignore,        act_ignore,  act_ignore,
+                       act_ignore,      act_ignore },
+    [SVC_STARTING] = { act_want_up,     act_stop_process, act_exit_starting, act_started, act_ignore,
+                       act_ready,       act_hb_late },
+    [SVC_RUNNING]  = { act_want_up,     act_stop_process, act_exit_running,  act_ignore,  act_ignore,
+                       act_ignore,      act_hb_late },
+    [SVC_BACKOFF]  = { act_start_now,   act_stop_pending, act_ignore,        act_retry,   act_ignore,
+                       act_ignore,      act_ignore },
+    [SVC_STOPPING] = { act_want_up,     act_stop_again,   act_exit_stopping, act_kill,    act_group_empty,
+                       act_ignore,      act_ignore },
+    [SVC_EXITED]   = { act_start,       act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
+                       act_ignore,      act_ignore },
+    [SVC_FATAL]    = { act_start_fresh, act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
+                       act_ignore,      act_ignore },
+    /* clang-format on */
 };
 
 void
@@ -269,8 +335,10 @@ svc_dispatch(struct svc *s, enum svc_event ev, int64_t now_ms)
     to = actions[from][ev](s, now_ms);
     s->state = to;
     /* An exit is always worth a line, even when a restart lands in the same state. */
-    if (to != from || ev == SVC_EV_EXIT)
+    if (to != from || ev == SVC_EV_EXIT || s->notable) {
+        s->notable = false;
         s->ops->transition(s, from, to, s->cause);
+    }
 }
 
 void
@@ -324,6 +392,8 @@ svc_event_name(enum svc_event ev)
         [SVC_EV_EXIT] = "exit",
         [SVC_EV_TIMER] = "timer",
         [SVC_EV_GROUP_EMPTY] = "group-empty",
+        [SVC_EV_READY] = "ready",
+        [SVC_EV_HB_LATE] = "heartbeat-late",
     };
     return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
 }

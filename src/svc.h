@@ -37,6 +37,8 @@ enum svc_event {
     SVC_EV_TIMER,       /* the instance's single timer expired */
     SVC_EV_GROUP_EMPTY, /* the last process of the group of an already reaped main process is gone
                          */
+    SVC_EV_READY,       /* the worker said READY=1 */
+    SVC_EV_HB_LATE,     /* heartbeat timeout with action restart, or WATCHDOG=trigger */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };
@@ -65,7 +67,9 @@ struct svc_policy {
     enum svc_restart restart;
     int stop_signal;
     int64_t stop_timeout_ms;
-    int64_t start_ms; /* start_seconds: time up before STARTING becomes RUNNING */
+    int64_t start_ms;         /* start_seconds: time up before STARTING becomes RUNNING */
+    bool ready_notify;        /* ready "notify": READY=1, not start_seconds, makes it RUNNING */
+    int64_t start_timeout_ms; /* with ready_notify: no READY=1 by then -> stopped, a failed start */
     struct backoff_policy backoff;
 };
 
@@ -95,6 +99,8 @@ struct svc {
     const struct svc_ops *ops;       /* borrowed */
     const char *cause;               /* why the last transition happened; static string */
     int64_t next_delay_ms;           /* delay of the pending backoff, for logs */
+    bool start_timed_out;            /* STARTING: start timeout hit, stop signal sent */
+    bool notable; /* the action wants its same-state step logged through transition() */
 };
 
 void svc_init(struct svc *s, const struct svc_policy *policy, const struct svc_ops *ops);

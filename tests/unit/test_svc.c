@@ -169,6 +169,8 @@ static const struct cell table[] = {
     { SVC_STOPPED, SVC_EV_EXIT, SVC_STOPPED, "T(stopped>stopped) ", false },
     { SVC_STOPPED, SVC_EV_TIMER, SVC_STOPPED, "", false },
     { SVC_STOPPED, SVC_EV_GROUP_EMPTY, SVC_STOPPED, "", false },
+    { SVC_STOPPED, SVC_EV_READY, SVC_STOPPED, "", false },
+    { SVC_STOPPED, SVC_EV_HB_LATE, SVC_STOPPED, "", false },
 
     { SVC_STARTING, SVC_EV_START, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
@@ -177,18 +179,26 @@ static const struct cell table[] = {
     { SVC_STARTING, SVC_EV_EXIT, SVC_STARTING, "cancel spawn arm1000 T(starting>starting) ", true },
     { SVC_STARTING, SVC_EV_TIMER, SVC_RUNNING, "T(starting>running) ", true },
     { SVC_STARTING, SVC_EV_GROUP_EMPTY, SVC_STARTING, "", true },
+    /* ready "exec" (std_policy): READY=1 is only information. */
+    { SVC_STARTING, SVC_EV_READY, SVC_STARTING, "", true },
+    { SVC_STARTING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ", true },
 
     { SVC_RUNNING, SVC_EV_START, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", false },
     { SVC_RUNNING, SVC_EV_EXIT, SVC_STARTING, "cancel spawn arm1000 T(running>starting) ", true },
     { SVC_RUNNING, SVC_EV_TIMER, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_GROUP_EMPTY, SVC_RUNNING, "", true },
+    { SVC_RUNNING, SVC_EV_READY, SVC_RUNNING, "", true },
+    /* A restart: stopped, then started again (want_up stays). */
+    { SVC_RUNNING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", true },
 
     { SVC_BACKOFF, SVC_EV_START, SVC_STARTING, "cancel spawn arm1000 T(backoff>starting) ", true },
     { SVC_BACKOFF, SVC_EV_STOP, SVC_STOPPED, "cancel T(backoff>stopped) ", false },
     { SVC_BACKOFF, SVC_EV_EXIT, SVC_BACKOFF, "T(backoff>backoff) ", true },
     { SVC_BACKOFF, SVC_EV_TIMER, SVC_STARTING, "spawn arm1000 T(backoff>starting) ", true },
     { SVC_BACKOFF, SVC_EV_GROUP_EMPTY, SVC_BACKOFF, "", true },
+    { SVC_BACKOFF, SVC_EV_READY, SVC_BACKOFF, "", true },
+    { SVC_BACKOFF, SVC_EV_HB_LATE, SVC_BACKOFF, "", true },
 
     /* Stopping: want_up false (a stop was asked for). */
     { SVC_STOPPING, SVC_EV_START, SVC_STOPPING, "", true },
@@ -197,18 +207,24 @@ static const struct cell table[] = {
     { SVC_STOPPING, SVC_EV_TIMER, SVC_STOPPING, "sig9 arm10000 ", false },
     /* The leader is still alive here: the group is not done until it is reaped. */
     { SVC_STOPPING, SVC_EV_GROUP_EMPTY, SVC_STOPPING, "", false },
+    { SVC_STOPPING, SVC_EV_READY, SVC_STOPPING, "", false },
+    { SVC_STOPPING, SVC_EV_HB_LATE, SVC_STOPPING, "", false },
 
     { SVC_EXITED, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(exited>starting) ", true },
     { SVC_EXITED, SVC_EV_STOP, SVC_STOPPED, "T(exited>stopped) ", false },
     { SVC_EXITED, SVC_EV_EXIT, SVC_EXITED, "T(exited>exited) ", true },
     { SVC_EXITED, SVC_EV_TIMER, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_GROUP_EMPTY, SVC_EXITED, "", true },
+    { SVC_EXITED, SVC_EV_READY, SVC_EXITED, "", true },
+    { SVC_EXITED, SVC_EV_HB_LATE, SVC_EXITED, "", true },
 
     { SVC_FATAL, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(fatal>starting) ", true },
     { SVC_FATAL, SVC_EV_STOP, SVC_STOPPED, "T(fatal>stopped) ", false },
     { SVC_FATAL, SVC_EV_EXIT, SVC_FATAL, "T(fatal>fatal) ", true },
     { SVC_FATAL, SVC_EV_TIMER, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_GROUP_EMPTY, SVC_FATAL, "", true },
+    { SVC_FATAL, SVC_EV_READY, SVC_FATAL, "", true },
+    { SVC_FATAL, SVC_EV_HB_LATE, SVC_FATAL, "", true },
 };
 
 static bool
@@ -970,12 +986,116 @@ has_process(void **state)
     assert_false(svc_has_process(SVC_FATAL));
 }
 
+/* ready "notify": READY=1, not start_seconds, makes it running; a start timeout stops it. */
+static void
+ready_notify_gates_running(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc s;
+    (void)state;
+
+    pol.ready_notify = true;
+    pol.start_timeout_ms = 2500;
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    assert_int_equal(s.state, SVC_STARTING);
+    assert_int_equal(F.last_arm, 2500); /* the start timeout, not start_seconds */
+    clear_log();
+    svc_dispatch(&s, SVC_EV_READY, 100);
+    assert_int_equal(s.state, SVC_RUNNING);
+    assert_string_equal(F.log, "cancel T(starting>running) ");
+    assert_string_equal(s.cause, "READY=1");
+    svc_done(&s);
+}
+
+static void
+ready_notify_start_timeout(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc s;
+    (void)state;
+
+    pol.ready_notify = true;
+    pol.start_timeout_ms = 2500;
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    clear_log();
+    svc_dispatch(&s, SVC_EV_TIMER, 2500); /* no READY=1 in time: the stop signal, logged */
+    assert_int_equal(s.state, SVC_STARTING);
+    assert_string_equal(F.log, "sig15 arm10000 T(starting>starting) ");
+    assert_true(s.start_timed_out);
+    clear_log();
+    svc_dispatch(&s, SVC_EV_READY, 2600); /* too late to count */
+    assert_int_equal(s.state, SVC_STARTING);
+    assert_string_equal(F.log, "");
+    svc_dispatch(&s, SVC_EV_TIMER, 12500); /* ignored the stop signal: SIGKILL */
+    assert_string_equal(F.log, "sig9 arm10000 ");
+    clear_log();
+    /* Its exit is a failed start: the first one restarts at once. */
+    svc_exited(&s, &exit_signal_9, 12600);
+    assert_int_equal(s.state, SVC_STARTING);
+    assert_int_equal(s.quick_failures, 1);
+    assert_false(s.start_timed_out);
+    assert_string_equal(F.log, "cancel spawn arm2500 T(starting>starting) ");
+    svc_done(&s);
+}
+
+static void
+heartbeat_late_restarts(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc s;
+    (void)state;
+
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    svc_dispatch(&s, SVC_EV_TIMER, 1000);
+    assert_int_equal(s.state, SVC_RUNNING);
+    clear_log();
+    svc_dispatch(&s, SVC_EV_HB_LATE, 40000);
+    assert_int_equal(s.state, SVC_STOPPING);
+    assert_true(s.want_up);
+    assert_int_equal(s.restarts, 1);
+    clear_log();
+    svc_exited(&s, &exit_code_0, 40100);
+    assert_int_equal(s.state, SVC_STARTING); /* started again once stopped */
+    assert_string_equal(F.log, "cancel spawn arm1000 T(stopping>starting) ");
+    svc_done(&s);
+}
+
+/* A shutdown during a heartbeat restart: the restart is cancelled, nothing is respawned. */
+static void
+stop_during_heartbeat_restart(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc s;
+    (void)state;
+
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    svc_dispatch(&s, SVC_EV_HB_LATE, 500);
+    assert_true(s.want_up);
+    svc_dispatch(&s, SVC_EV_STOP, 600);
+    assert_int_equal(s.state, SVC_STOPPING);
+    assert_false(s.want_up);
+    clear_log();
+    svc_exited(&s, &exit_code_0, 700);
+    assert_int_equal(s.state, SVC_STOPPED);
+    assert_int_equal(F.nspawn, 0);
+    svc_done(&s);
+}
+
 static void
 names(void **state)
 {
     static const char *const states[] = { "stopped",  "starting", "running", "backoff",
                                           "stopping", "exited",   "fatal" };
-    static const char *const events[] = { "start", "stop", "exit", "timer", "group-empty" };
+    static const char *const events[] = { "start", "stop",  "exit",          "timer",
+                                          "group-empty", "ready", "heartbeat-late" };
     (void)state;
 
     assert_int_equal(ARRAY_SIZE(states), SVC__MAX);
@@ -1039,6 +1159,10 @@ main(void)
         cmocka_unit_test(backoff_stop_cancels_timer),
         cmocka_unit_test(should_restart_truth_table),
         cmocka_unit_test(has_process),
+        cmocka_unit_test(ready_notify_gates_running),
+        cmocka_unit_test(ready_notify_start_timeout),
+        cmocka_unit_test(heartbeat_late_restarts),
+        cmocka_unit_test(stop_during_heartbeat_restart),
         cmocka_unit_test(names),
         cmocka_unit_test(restart_from_name),
     };

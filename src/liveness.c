@@ -1,0 +1,347 @@
+/*
+ * liveness: is each worker alive and polling, and is drover?
+ *
+ * Owns the notify socket (sd_notify datagrams from workers, each checked
+ * against the instance it claims to be), the per-program heartbeat slot
+ * regions, the silence check, and drover's own READY/WATCHDOG/STOPPING to
+ * its supervisor. A beat is READY=1 or WATCHDOG=1 on the socket, or a store
+ * into the worker's slot; the later of the two counts.
+ *
+ * The silence check costs nothing while nobody configured a heartbeat
+ * timeout. With one, each program has one timer set to the earliest moment
+ * one of its instances could turn silent (capped at 1 s, which is also how
+ * often drover marks itself alive in the slots), so a silence is noticed
+ * when it happens, not at the next tick of a poll.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "procfs.h"
+#include "supervisor_int.h"
+#include "util.h"
+
+#define NOTIFY_BATCH 512        /* datagrams per wake-up, so one flood cannot starve the loop */
+#define SUPERVISOR_TICK_MS 1000 /* drover's own beat in the slots, while anyone watches */
+
+static uint64_t
+fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    return h;
+}
+
+static void hb_timer_fired(struct timer *t, int64_t now_ms);
+static void up_timer_fired(struct timer *t, int64_t now_ms);
+
+/*
+ * The socket name is stable for a given dumpfile, so adopted workers, whose
+ * NOTIFY_SOCKET was set by the previous drover, reach this one.
+ */
+static void
+socket_name(const struct supervisor *sup, char *buf, size_t size)
+{
+    if (sup->dumpfile)
+        (void)snprintf(buf, size, "@drover-%016" PRIx64 "/notify", fnv1a(sup->dumpfile));
+    else
+        (void)snprintf(buf, size, "@drover-%d/notify", (int)getpid());
+}
+
+static void
+setup_upward(struct supervisor *sup)
+{
+    const char *ns = getenv("NOTIFY_SOCKET"), *usec = getenv("WATCHDOG_USEC");
+    const char *wpid = getenv("WATCHDOG_PID");
+
+    sup->up_notify = ns && *ns;
+    timer_init(&sup->up_timer, up_timer_fired);
+    if (!sup->up_notify || !usec)
+        return;
+    /* As sd_watchdog_enabled(): a WATCHDOG_PID naming another process means not us. */
+    if (wpid && strtol(wpid, NULL, 10) != (long)getpid())
+        return;
+    sup->up_watchdog_ms = strtoll(usec, NULL, 10) / 1000 / 2;
+    if (sup->up_watchdog_ms < 1)
+        sup->up_watchdog_ms = 1;
+}
+
+int
+liveness_setup(struct supervisor *sup)
+{
+    char name[100];
+    int fd, r;
+
+    socket_name(sup, name, sizeof(name));
+    fd = notify_open(name);
+    if (fd < 0) {
+        log_errorx("cannot bind the notify socket %s: %s", name, strerror(-fd));
+        return fd;
+    }
+    sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = fd };
+    if ((r = loop_add(&sup->loop, &sup->notify)) < 0)
+        return r;
+    (void)snprintf(sup->notify_env, sizeof(sup->notify_env), "NOTIFY_SOCKET=%s", name);
+    for (size_t p = 0; p < sup->nprograms; p++) {
+        struct program *prog = &sup->programs[p];
+        char rname[CFG_NAME_MAX + 16];
+
+        prog->sup = sup;
+        timer_init(&prog->hb_timer, hb_timer_fired);
+        (void)snprintf(rname, sizeof(rname), "drover:%s", prog->cfg->name);
+        if ((r = heartbeat_region_open(&prog->hb, rname, prog->ninstances)) < 0) {
+            log_errorx("cannot create the heartbeat slots of \"%s\": %s", prog->cfg->name,
+                       strerror(-r));
+            return r;
+        }
+    }
+    setup_upward(sup);
+    log_debug("notify socket %s", name);
+    return 0;
+}
+
+void
+liveness_done(struct supervisor *sup)
+{
+    for (size_t p = 0; sup->programs && p < sup->nprograms; p++)
+        heartbeat_region_close(&sup->programs[p].hb);
+    loop_close(&sup->loop, &sup->notify);
+}
+
+/* --- silence ---------------------------------------------------------------------------------- */
+
+static int64_t
+last_beat_ns(const struct instance *in)
+{
+    int64_t slot = in->prog->hb.slots ? (int64_t)heartbeat_last_beat(&in->prog->hb, in->index) : 0;
+
+    return slot > in->last_notify_beat_ns ? slot : in->last_notify_beat_ns;
+}
+
+static void
+beat_again(struct instance *in, int64_t now_ns)
+{
+    char d[32];
+
+    in->silent = false;
+    supervisor_inst_log(LOG_INFO, in, "beating again after %s of silence",
+                        util_format_duration(d, sizeof(d), (now_ns - in->spawned_ns) / 1000000));
+}
+
+static void
+went_silent(struct instance *in, int64_t silent_ns)
+{
+    const struct program_cfg *pc = in->prog->cfg;
+    char d[32], t[32];
+
+    in->silent = true;
+    supervisor_inst_log(LOG_WARN, in, "silent for %s (heartbeat timeout %s)%s",
+                        util_format_duration(d, sizeof(d), silent_ns / 1000000),
+                        util_format_duration(t, sizeof(t), pc->heartbeat_timeout_ms),
+                        pc->heartbeat_restart ? ", restarting it" : "");
+    if (pc->heartbeat_restart)
+        svc_dispatch(&in->svc, SVC_EV_HB_LATE, util_now_ms());
+}
+
+/* Checks every instance of prog and sets the timer to the next moment one may go silent. */
+static void
+hb_scan(struct program *prog, int64_t now_ns)
+{
+    int64_t timeout_ns = prog->cfg->heartbeat_timeout_ms * 1000000;
+    int64_t next = INT64_MAX;
+    bool anyone = false;
+
+    for (unsigned i = 0; i < prog->ninstances; i++) {
+        struct instance *in = &prog->instances[i];
+        int64_t ref;
+
+        if (!in->pid || in->svc.state == SVC_STOPPING)
+            continue;
+        anyone = true;
+        ref = last_beat_ns(in);
+        if (ref < in->spawned_ns)
+            ref = in->spawned_ns; /* never beat (or a stale slot): silence counts from the start */
+        if (now_ns >= ref + timeout_ns) {
+            if (!in->silent)
+                went_silent(in, now_ns - ref);
+        } else {
+            if (in->silent)
+                beat_again(in, now_ns);
+            if (ref + timeout_ns < next)
+                next = ref + timeout_ns;
+        }
+    }
+    if (!anyone)
+        return; /* nothing to watch: no timer, no wake-ups */
+    heartbeat_supervisor_tick(&prog->hb, (uint64_t)now_ns);
+    /* In ms, rounded up (never fire just before the deadline), at most one tick away. */
+    int64_t tick_ms = now_ns / 1000000 + SUPERVISOR_TICK_MS;
+    int64_t next_ms = next == INT64_MAX ? tick_ms : (next + 999999) / 1000000;
+    (void)timer_arm(&prog->sup->timers, &prog->hb_timer, next_ms < tick_ms ? next_ms : tick_ms);
+}
+
+static void
+hb_timer_fired(struct timer *t, int64_t now_ms)
+{
+    struct program *prog = (struct program *)((char *)t - offsetof(struct program, hb_timer));
+
+    (void)now_ms;
+    hb_scan(prog, util_now_ns());
+}
+
+void
+liveness_spawned(struct instance *in)
+{
+    struct program *prog = in->prog;
+
+    in->spawned_ns = util_now_ns();
+    in->last_notify_beat_ns = 0;
+    in->silent = in->ready = in->said_stopping = false;
+    in->notify_errno = 0;
+    in->status[0] = '\0';
+    if (prog->hb.slots)
+        heartbeat_slot_own(&prog->hb, in->index, in->pid);
+    if (prog->cfg->heartbeat_timeout_ms && !timer_armed(&prog->hb_timer))
+        hb_scan(prog, in->spawned_ns);
+}
+
+/* --- the notify socket ------------------------------------------------------------------------ */
+
+/* The instance a sender belongs to: its main process, or a process in its group. */
+static struct instance *
+find_sender(struct supervisor *sup, pid_t pid)
+{
+    struct proc_stat st;
+    struct instance *in = pidmap_get(&sup->pids, pid);
+
+    if (in)
+        return in;
+    /* systemd-notify and helpers run as children of the worker: same process group. */
+    if (proc_read_stat(pid, &st) < 0)
+        return NULL;
+    in = pidmap_get(&sup->pids, st.pgid);
+    return in && in->pgid == st.pgid ? in : NULL;
+}
+
+static void
+apply(struct instance *in, const struct notify_msg *m, int64_t now_ns)
+{
+    const struct program_cfg *pc = in->prog->cfg;
+
+    if (m->ready || m->watchdog) {
+        in->last_notify_beat_ns = now_ns;
+        if (in->silent)
+            beat_again(in, now_ns);
+    }
+    if (m->has_status) {
+        size_t n = m->status_len;
+        memcpy(in->status, m->status, n);
+        in->status[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)in->status[i] < 0x20 || in->status[i] == 0x7f)
+                in->status[i] = '?';
+        log_debug("%s: status \"%s\"", in->label, in->status);
+    }
+    if (m->has_errno && m->errno_value != in->notify_errno) {
+        in->notify_errno = m->errno_value;
+        supervisor_inst_log(LOG_INFO, in, "reports ERRNO=%d (%s)", m->errno_value,
+                            strerror(m->errno_value));
+    }
+    if (m->stopping && !in->said_stopping) {
+        in->said_stopping = true;
+        supervisor_inst_log(LOG_INFO, in, "says it is stopping (STOPPING=1)");
+    }
+    if (m->ready && !in->ready) {
+        in->ready = true;
+        svc_dispatch(&in->svc, SVC_EV_READY, now_ns / 1000000);
+    }
+    if (m->watchdog_trigger) {
+        supervisor_inst_log(LOG_WARN, in, "reports a failure (WATCHDOG=trigger)%s",
+                            pc->heartbeat_timeout_ms && pc->heartbeat_restart ? ", restarting it"
+                                                                              : "");
+        if (pc->heartbeat_timeout_ms && pc->heartbeat_restart)
+            svc_dispatch(&in->svc, SVC_EV_HB_LATE, now_ns / 1000000);
+    }
+}
+
+void
+liveness_notify_ready(struct supervisor *sup)
+{
+    char buf[NOTIFY_MAX_DATAGRAM + 1];
+
+    for (int i = 0; i < NOTIFY_BATCH; i++) {
+        struct notify_msg m;
+        struct instance *in;
+        pid_t pid = 0;
+        ssize_t n = notify_recv(sup->notify.fd, buf, sizeof(buf) - 1, &pid);
+
+        if (n == -EAGAIN)
+            return;
+        if (n == -EMSGSIZE || n == -EPROTO) {
+            sup->notify_malformed++;
+            log_debug("notify: dropped a datagram (%s)", strerror((int)-n));
+            continue;
+        }
+        if (n < 0) {
+            log_warnx("notify: receive failed: %s, ignoring", strerror((int)-n));
+            return;
+        }
+        in = find_sender(sup, pid);
+        if (!in || !in->pid) {
+            /* One worker must not beat for another, nor a stranger for anyone. */
+            sup->notify_foreign++;
+            log_debug("notify: dropped a datagram from pid %d, which belongs to no instance",
+                      (int)pid);
+            continue;
+        }
+        if (notify_parse(buf, (size_t)n, &m) < 0) {
+            sup->notify_malformed++;
+            log_debug("%s: malformed notify datagram from pid %d, ignoring", in->label, (int)pid);
+            continue;
+        }
+        sup->notify_accepted++;
+        apply(in, &m, util_now_ns());
+    }
+}
+
+/* --- drover's own notifications --------------------------------------------------------------- */
+
+static void
+up_timer_fired(struct timer *t, int64_t now_ms)
+{
+    struct supervisor *sup =
+        (struct supervisor *)((char *)t - offsetof(struct supervisor, up_timer));
+
+    if (notify_send("WATCHDOG=1") < 0)
+        log_debug("cannot send WATCHDOG=1 to our own supervisor");
+    (void)timer_arm(&sup->timers, t, now_ms + sup->up_watchdog_ms);
+}
+
+void
+liveness_started(struct supervisor *sup)
+{
+    char text[96];
+    int r;
+
+    if (!sup->up_notify)
+        return;
+    (void)snprintf(text, sizeof(text), "READY=1\nSTATUS=supervising %zu instance%s",
+                   sup->ninstances, sup->ninstances == 1 ? "" : "s");
+    if ((r = notify_send(text)) < 0)
+        log_warnx("cannot send READY=1 to our own supervisor: %s", strerror(-r));
+    if (sup->up_watchdog_ms)
+        (void)timer_arm(&sup->timers, &sup->up_timer, util_now_ms() + sup->up_watchdog_ms);
+}
+
+void
+liveness_stopping(struct supervisor *sup)
+{
+    if (sup->up_notify)
+        (void)notify_send("STOPPING=1");
+}

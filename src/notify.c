@@ -1,0 +1,190 @@
+/*
+ * notify: sd_notify datagrams in and out. See notify.h.
+ */
+#include "notify.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static bool
+key_is(const char *line, size_t keylen, const char *key)
+{
+    return keylen == strlen(key) && memcmp(line, key, keylen) == 0;
+}
+
+static bool
+value_is(const char *v, size_t len, const char *want)
+{
+    return len == strlen(want) && memcmp(v, want, len) == 0;
+}
+
+int
+notify_parse(const char *buf, size_t len, struct notify_msg *ret)
+{
+    struct notify_msg m = { 0 };
+    const char *p = buf, *end = buf + len;
+
+    if (len == 0 || memchr(buf, '\0', len))
+        return -EINVAL;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl ? nl : end;
+        const char *eq = memchr(p, '=', (size_t)(line_end - p));
+        const char *v;
+        size_t keylen, vlen;
+
+        if (line_end == p) { /* empty line: a trailing newline is common */
+            p = line_end + 1;
+            continue;
+        }
+        if (!eq || eq == p)
+            return -EINVAL;
+        keylen = (size_t)(eq - p);
+        v = eq + 1;
+        vlen = (size_t)(line_end - v);
+        if (key_is(p, keylen, "READY")) {
+            if (!value_is(v, vlen, "1"))
+                return -EINVAL;
+            m.ready = true;
+        } else if (key_is(p, keylen, "WATCHDOG")) {
+            if (value_is(v, vlen, "1"))
+                m.watchdog = true;
+            else if (value_is(v, vlen, "trigger"))
+                m.watchdog_trigger = true;
+            else
+                return -EINVAL;
+        } else if (key_is(p, keylen, "STOPPING")) {
+            if (!value_is(v, vlen, "1"))
+                return -EINVAL;
+            m.stopping = true;
+        } else if (key_is(p, keylen, "STATUS")) {
+            m.has_status = true;
+            m.status = v;
+            m.status_len = vlen < NOTIFY_STATUS_MAX ? vlen : NOTIFY_STATUS_MAX;
+        } else if (key_is(p, keylen, "ERRNO")) {
+            long n = 0;
+            if (vlen == 0 || vlen > 9)
+                return -EINVAL;
+            for (size_t i = 0; i < vlen; i++) {
+                if (v[i] < '0' || v[i] > '9')
+                    return -EINVAL;
+                n = n * 10 + (v[i] - '0');
+            }
+            m.has_errno = true;
+            m.errno_value = (int)n;
+        }
+        /* Anything else (MAINPID, RELOADING, FDSTORE, EXTEND_TIMEOUT_USEC...) is accepted and
+         * ignored. */
+        p = line_end + 1;
+    }
+    *ret = m;
+    return 0;
+}
+
+static int
+fill_addr(const char *name, struct sockaddr_un *sa, socklen_t *ret_len)
+{
+    size_t n = strlen(name);
+
+    *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+    if (n == 0 || n >= sizeof(sa->sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sa->sun_path, name, n);
+    if (name[0] == '@')
+        sa->sun_path[0] = '\0'; /* abstract: no file, and the length counts exactly */
+    *ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] == '@' ? 0 : 1));
+    return 0;
+}
+
+int
+notify_open(const char *name)
+{
+    struct sockaddr_un sa;
+    socklen_t salen;
+    int fd, one = 1, r;
+
+    if ((r = fill_addr(name, &sa, &salen)) < 0)
+        return r;
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+        goto fail;
+    if (name[0] != '@')
+        (void)unlink(name);
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0)
+        goto fail;
+    return fd;
+fail:
+    r = -errno;
+    (void)close(fd);
+    return r;
+}
+
+ssize_t
+notify_recv(int fd, char *buf, size_t size, pid_t *ret_pid)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+    } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = size };
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = &control,
+        .msg_controllen = sizeof(control),
+    };
+    const struct ucred *cred = NULL;
+    ssize_t n;
+
+    n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+            cred = (const struct ucred *)(void *)CMSG_DATA(c);
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            /* We store no descriptors (FDSTORE): never keep what a sender passed. */
+            size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int *fds = (int *)(void *)CMSG_DATA(c);
+            for (size_t i = 0; i < nfds; i++)
+                (void)close(fds[i]);
+        }
+    }
+    if (msg.msg_flags & MSG_TRUNC)
+        return -EMSGSIZE;
+    if (!cred || cred->pid <= 0)
+        return -EPROTO;
+    *ret_pid = cred->pid;
+    return n;
+}
+
+int
+notify_send(const char *text)
+{
+    const char *name = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    socklen_t salen;
+    int fd, r;
+
+    if (!name || !*name)
+        return 1;
+    if ((r = fill_addr(name, &sa, &salen)) < 0)
+        return r;
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    r = sendto(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa, salen) <
+                0
+            ? -errno
+            : 0;
+    (void)close(fd);
+    return r;
+}

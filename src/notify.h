@@ -1,0 +1,64 @@
+/*
+ * notify: the systemd notification protocol (sd_notify(3)), both ways.
+ *
+ * Down: drover owns one datagram socket (SO_PASSCRED), named to children by
+ * NOTIFY_SOCKET. notify_recv() returns one datagram with the sender's pid
+ * from SCM_CREDENTIALS (never trusting the payload), closes any file
+ * descriptors a sender tried to pass, and reports truncated datagrams.
+ * notify_parse() is pure: newline-separated KEY=VALUE assignments into a
+ * struct whose strings are borrowed from the datagram buffer.
+ *
+ * Up: notify_send() speaks the same protocol to drover's own supervisor.
+ * No logging here.
+ */
+#ifndef DROVER_NOTIFY_H
+#define DROVER_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NOTIFY_MAX_DATAGRAM 4096
+#define NOTIFY_STATUS_MAX 256 /* longer STATUS= texts are cut */
+
+struct notify_msg {
+    bool ready;            /* READY=1 */
+    bool watchdog;         /* WATCHDOG=1 */
+    bool watchdog_trigger; /* WATCHDOG=trigger: the worker says it is broken */
+    bool stopping;         /* STOPPING=1 */
+    bool has_status;
+    const char *status; /* STATUS=..., borrowed, status_len bytes, not NUL-terminated */
+    size_t status_len;
+    bool has_errno;
+    int errno_value; /* ERRNO=n */
+};
+
+/*
+ * Parses one datagram. Unknown keys are ignored (the protocol grows).
+ * Returns 0, or -EINVAL for a malformed one: empty, a NUL byte, a line
+ * without '=', or a known key with a value outside the protocol.
+ */
+int notify_parse(const char *buf, size_t len, struct notify_msg *ret);
+
+/*
+ * Creates the socket and binds it to name: "@..." is an abstract socket,
+ * anything else a path (an old socket file there is replaced). Returns the
+ * non-blocking, close-on-exec fd, or -errno.
+ */
+int notify_open(const char *name);
+
+/*
+ * Receives one datagram into buf. Returns its length, -EAGAIN when none is
+ * waiting, -EMSGSIZE when it was longer than size (it is consumed), -EPROTO
+ * when it came without credentials, or -errno.
+ */
+ssize_t notify_recv(int fd, char *buf, size_t size, pid_t *ret_pid);
+
+/*
+ * Sends text to the socket named by $NOTIFY_SOCKET, if any. Returns 0, 1
+ * when NOTIFY_SOCKET is unset (nothing to do), or -errno.
+ */
+int notify_send(const char *text);
+
+#endif

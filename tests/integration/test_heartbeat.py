@@ -1,0 +1,181 @@
+"""Heartbeats and readiness: the systemd notify protocol (systemd-notify,
+Redis, the C and Python worker libraries), sender checking, malformed
+datagrams, shared-memory beats, silence, READY gating, and drover's own
+notifications to its supervisor."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, helper, pid_alive, wait_until
+
+C_WORKER = str(REPO / "bin" / "queue_worker")
+PY_WORKER = [sys.executable if os.path.exists(sys.executable) else "/usr/bin/python3",
+             str(REPO / "examples" / "queue_worker.py")]
+
+
+def notify_address(drover):
+    return "\0" + f"drover-{drover.proc.pid}/notify"
+
+
+def queue(drover):
+    q = drover.dir / "queue"
+    q.mkdir(exist_ok=True)
+    return str(q)
+
+
+def test_systemd_notify_ready_gates_running(drover):
+    drover.start({"programs": [{
+        "name": "sn", "ready": "notify",
+        "command": ["/bin/sh", "-c", "sleep 0.3; systemd-notify --ready --status=warm; exec sleep 600"],
+    }]}, args=["-v"])
+    drover.wait_spawns("sn:0", 1)
+    # Not running before READY=1, whatever start_seconds says.
+    assert not drover.lines(r"sn:0 .*-> running")
+    drover.wait_log(r"sn:0 pid=\d+ starting -> running \(READY=1\)")
+    drover.wait_log(r'sn:0: status "warm"')
+    assert drover.stop() == 0
+
+
+def test_redis_supervised_systemd(drover):
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is missing: tools/deps.sh installs it")
+    drover.start({"port_range": "19700-19709", "programs": [{
+        "name": "redis", "ready": "notify", "start_timeout": "20s",
+        "command": ["redis-server", "--port", "{{port}}", "--bind", "127.0.0.1", "--supervised", "systemd",
+                    "--daemonize", "no", "--save", "", "--appendonly", "no", "--dir", str(drover.dir)],
+    }]}, args=["-v"])
+    drover.wait_log(r"redis:0 pid=\d+ port=\d+ starting -> running \(READY=1\)", timeout=20)
+    _, port = drover.current("redis:0")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"PING\r\n")
+        assert s.recv(16) == b"+PONG\r\n"
+    assert drover.stop() == 0
+    drover.wait_log(r"redis:0 pid=\d+ port=\d+ says it is stopping \(STOPPING=1\)")
+
+
+@pytest.mark.parametrize("worker", ["c", "python"])
+def test_worker_library_beats_and_goes_silent(drover, worker):
+    cmd = [C_WORKER] if worker == "c" else list(PY_WORKER)
+    cmd += ["--queue", queue(drover), "--stall-after", "8", "--stall-ms", "1500"]
+    drover.start({"programs": [{"name": "w", "command": cmd, "ready": "notify",
+                                "heartbeat": {"timeout": "400ms", "action": "none"}}]})
+    drover.wait_log(r"w:0 pid=\d+ starting -> running \(READY=1\)", timeout=15)
+    # Beating while polling, then a stall: silent once, then beating again.
+    drover.wait_log(r"w:0 pid=\d+ silent for 0\.4\d\ds \(heartbeat timeout 0\.400s\)$", timeout=15)
+    drover.wait_log(r"w:0 pid=\d+ beating again after", timeout=15)
+    assert len(drover.spawns("w:0")) == 1  # action "none": marked and logged, not restarted
+    assert len(drover.lines(r"w:0 .*silent for")) == 1
+    assert drover.stop() == 0
+
+
+def test_silence_restarts_with_action_restart(drover):
+    drover.start({"programs": [{"name": "hang", "ready": "notify", "stop_timeout": "2s",
+                                "command": [C_WORKER, "--queue", queue(drover), "--stall-after", "3"],
+                                "heartbeat": {"timeout": "300ms"}}]})
+    drover.wait_log(r"hang:0 pid=\d+ silent for .*, restarting it")
+    drover.wait_log(r"hang:0 pid=\d+ running -> stopping \(heartbeat timeout, restarting\)")
+    drover.wait_spawns("hang:0", 2)
+    assert drover.stop() == 0
+    assert len(drover.spawns("hang:0")) == 2 or drover.lines(r"hang:0 .*silent for.*restarting")
+
+
+def test_workers_process_the_queue(drover):
+    q = queue(drover)
+    for i in range(20):
+        open(os.path.join(q, f"job{i}"), "w").close()
+    drover.start({"programs": [
+        {"name": "c", "command": [C_WORKER, "--queue", q, "--poll-ms", "5"], "ready": "notify"},
+        {"name": "py", "command": PY_WORKER + ["--queue", q, "--poll-ms", "5"], "ready": "notify"},
+    ]})
+    wait_until(lambda: not os.listdir(q), timeout=15, what="queue drained")
+    assert drover.stop() == 0
+
+
+def test_sender_outside_the_instance_is_ignored(drover):
+    drover.start({"programs": [{"name": "quiet", "ready": "notify", "command": [helper("sleeper")]}]},
+                 args=["-v"])
+    drover.wait_spawns("quiet:0", 1)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        wait_until(lambda: s.sendto(b"READY=1", notify_address(drover)) == 7)
+    drover.wait_log(rf"notify: dropped a datagram from pid {os.getpid()}, which belongs to no instance")
+    assert not drover.lines(r"quiet:0 .*-> running")
+    assert drover.stop() == 0
+
+
+MALFORMED_THEN_READY = r"""
+import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+a = "\0" + os.environ["NOTIFY_SOCKET"][1:]
+for d in [b"", b"READY=2", b"no-equals-sign", b"READY=1\0junk", b"=1", b"ERRNO=x", b"x" * 5000]:
+    s.sendto(d, a)
+s.sendto(b"STATUS=fine\nERRNO=5\nREADY=1\n", a)
+time.sleep(600)
+"""
+
+
+def test_malformed_datagrams_are_counted_and_ignored(drover):
+    drover.start({"programs": [{"name": "m", "ready": "notify",
+                                "command": ["/usr/bin/python3", "-c", MALFORMED_THEN_READY]}]}, args=["-v"])
+    drover.wait_log(r"m:0 pid=\d+ starting -> running \(READY=1\)", timeout=15)
+    assert len(drover.lines(r"m:0: malformed notify datagram")) == 6
+    assert len(drover.lines(r"notify: dropped a datagram \(Message too long\)")) == 1
+    drover.wait_log(r"m:0 pid=\d+ reports ERRNO=5 \(Input/output error\)")
+    assert drover.stop() == 0
+
+
+def test_watchdog_environment_is_exported(drover):
+    out = drover.path("env.txt")
+    drover.start({"programs": [{"name": "wd", "heartbeat": {"timeout": "2.5s"}, "output": out,
+                                "command": [helper("sleeper"), "--echo-env", "WATCHDOG_USEC", "--echo-env",
+                                            "WATCHDOG_PID", "--echo-env", "DROVER_HEARTBEAT_SLOT"]}]})
+    text = wait_until(lambda: os.path.exists(out) and "SLOT" in open(out).read() and open(out).read())
+    pid, _ = drover.current("wd:0")
+    assert "WATCHDOG_USEC=2500000\n" in text
+    assert f"WATCHDOG_PID={pid}\n" in text
+    assert "DROVER_HEARTBEAT_SLOT=0\n" in text
+    assert drover.stop() == 0
+
+
+def test_no_ready_within_start_timeout_is_a_failed_start(drover):
+    drover.start({"programs": [{"name": "mute", "ready": "notify", "start_timeout": "300ms",
+                                "command": [helper("sleeper")], "yoyo": {"restarts": 1, "window": "1m"}}]})
+    drover.wait_log(r"mute:0 pid=\d+ starting -> starting \(no READY=1 within start_timeout, stopping it\)")
+    drover.wait_log(r"mute:0 .*-> fatal \(yo-yo")
+    assert drover.stop() == 0
+
+
+def test_watchdog_trigger_restarts(drover):
+    script = "systemd-notify --ready; sleep 0.2; systemd-notify WATCHDOG=trigger; exec sleep 600"
+    drover.start({"programs": [{"name": "trig", "ready": "notify", "heartbeat": {"timeout": "1m"},
+                                "command": ["/bin/sh", "-c", script]}]})
+    drover.wait_log(r"trig:0 pid=\d+ reports a failure \(WATCHDOG=trigger\), restarting it")
+    drover.wait_spawns("trig:0", 2)
+    assert drover.stop() == 0
+
+
+def test_drover_notifies_its_own_supervisor(drover, tmp_path):
+    path = str(tmp_path / "up.sock")
+    up = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    up.bind(path)
+    up.settimeout(10)
+    try:
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="200000")
+        drover.start({"programs": [{"name": "s", "command": [helper("sleeper")], "instances": 2}]}, env=env)
+        first = up.recv(4096).decode()
+        assert first.startswith("READY=1\n") and "STATUS=supervising 2 instances" in first
+        beats = [up.recv(4096) for _ in range(3)]  # every 100 ms: half of WATCHDOG_USEC
+        assert beats == [b"WATCHDOG=1"] * 3
+        drover.send(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while up.recv(4096) != b"STOPPING=1":
+            assert time.monotonic() < deadline
+        assert drover.proc.wait(timeout=10) == 0
+    finally:
+        up.close()
