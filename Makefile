@@ -34,6 +34,8 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 CORE := util tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover notify heartbeat health liveness launch persist supervisor
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 
+include tests/fuzz/fuzz.mk
+
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
@@ -44,7 +46,7 @@ EXAMPLE_BIN := $(EXAMPLES:%=bin/%) bin/queue_worker
 WORKER_LIB := build/libdrover-worker.a
 
 .DELETE_ON_ERROR:
-.PHONY: all check check-unit check-integration clean install help lint format
+.PHONY: all check check-unit check-integration clean install help lint format bench bench-quick
 
 all: $(BUILD)/drover $(HELPER_BIN) $(EXAMPLE_BIN) $(WORKER_LIB) out
 
@@ -85,13 +87,20 @@ bin/queue_worker: examples/queue_worker.c $(WORKER_LIB) | bin
 $(BUILD)/obj $(BUILD)/tests build/helpers build/worker bin out:
 	mkdir -p $@
 
-check: check-unit check-integration
+check: check-unit check-fuzz-replay check-integration
 
 check-unit: $(UNIT_BIN)
 	@tools/run-unit.sh $(UNIT_BIN)
 
 check-integration: all
 	DROVER_BIN=$(abspath $(BUILD)/drover) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# Benchmarks print tables (docs/BENCHMARKS.md); never part of check.
+bench: all
+	bench/run_all.sh
+
+bench-quick: all
+	bench/run_all.sh --quick
 
 install: $(BUILD)/drover
 	install -D -m 0755 $(BUILD)/drover $(DESTDIR)$(PREFIX)/bin/drover

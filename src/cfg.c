@@ -23,6 +23,7 @@
 #include "util.h"
 
 #define PATH_MAX_DEPTH 8
+#define CFG_MAX_LOCATED_ERRORS 100
 
 /* Program defaults; docs/config.md lists them. */
 #define DEFAULT_STOP_TIMEOUT_MS 10000
@@ -205,13 +206,24 @@ error_at(struct ctx *c, bool at_key, const char *fmt, ...)
     int line, col;
     va_list ap;
 
+    c->nerrors++;
+    /*
+     * Locating an error walks the text from the start: past the first 100
+     * (more than anyone reads) errors are only counted, so a pathological
+     * megabyte of bad keys stays linear.
+     */
+    if (c->nerrors > CFG_MAX_LOCATED_ERRORS) {
+        c->errs->count++;
+        return;
+    }
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     line_col(c, locate(c, c->depth, at_key), &line, &col);
     format_path(c, c->depth, path, sizeof(path));
-    cfg_error(c->errs, "%s:%d:%d: %s: %s", c->source, line, col, path, msg);
-    c->nerrors++;
+    /* Keys and values quoted in messages may hold newlines: one error, one line. */
+    cfg_error(c->errs, "%s:%d:%d: %s: %s", c->source, line, col, util_one_line(path),
+              util_one_line(msg));
 }
 
 /* The schema is at most 5 levels deep, so the path stack cannot overflow. */
@@ -883,7 +895,8 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
     }
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        cfg_error(errs, "%s:%d:%d: invalid JSON: %s", source, jerr.line, jerr.column, jerr.text);
+        cfg_error(errs, "%s:%d:%d: invalid JSON: %s", source, jerr.line, jerr.column,
+                  util_one_line(jerr.text));
         return -EINVAL;
     }
     if (json_is_array(root)) {

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static json_t *
 pack_entry(const struct ckpt_entry *e)
 {
@@ -177,7 +179,8 @@ ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t er
     }
     root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        (void)snprintf(err, errsize, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        (void)snprintf(err, errsize, "line %d, column %d: %s", jerr.line, jerr.column,
+                       util_one_line(jerr.text));
         return -EINVAL;
     }
     if (!json_is_object(root) || !json_is_string(json_object_get(root, "format")) ||

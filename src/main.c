@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 #include "cfg.h"
 #include "log.h"
@@ -288,6 +289,23 @@ raise_nofile_limit(void)
     }
 }
 
+/*
+ * Whatever descriptors drover was started with (beyond stdio) are not the
+ * workers' business: marked close-on-exec, they stay drover's only.
+ */
+static void
+close_inherited_fds(void)
+{
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    /* Kernels before 5.11: walk the descriptors we might have. */
+    for (int fd = 3; fd < 1024; fd++) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
 static void
 block_signals(void)
 {
@@ -312,9 +330,10 @@ main(int argc, char **argv)
     int r, code, log_fd = 2;
 
     ensure_std_fds();
-    block_signals();
+    close_inherited_fds();
     parse_args(argc, argv, &opts);
-    load_config(&opts, &cfg);
+    load_config(&opts, &cfg); /* signals keep their defaults here: Ctrl-C stops a slow parse */
+    block_signals();
     if (opts.check_only) {
         printf("configuration OK: %zu program%s, %zu instance%s\n", cfg.nprograms,
                cfg.nprograms == 1 ? "" : "s", cfg_total_instances(&cfg),

@@ -171,6 +171,15 @@ util_format_duration(char *buf, size_t size, int64_t ms)
     return buf;
 }
 
+char *
+util_one_line(char *s)
+{
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return s;
+}
+
 int64_t
 util_now_ns(void)
 {

@@ -72,7 +72,7 @@ class Drover:
         p.write_text(text)
         return p
 
-    def start(self, config, args=(), stdin=False, cwd=None, env=None, preexec_fn=None):
+    def start(self, config, args=(), stdin=False, cwd=None, env=None, preexec_fn=None, pass_fds=()):
         """Starts drover on config (dict/list/str). stdin=True feeds it on standard input."""
         cfg = self.write_config(config)
         cmd = [DROVER_BIN, *args]
@@ -89,6 +89,7 @@ class Drover:
             cwd=cwd or self.dir,
             env=env,
             preexec_fn=preexec_fn,
+            pass_fds=pass_fds,
         )
         return self
 

@@ -136,3 +136,18 @@ def test_inherited_ignored_signals_are_reset(drover):
     with open(f"/proc/{drover.proc.pid}/status") as f:
         assert not re.search(r"^SigIgn:\s+0000000000000000$", f.read(), re.M)  # drover itself inherited them
     assert drover.stop() == 0
+
+
+def test_descriptors_drover_inherited_are_not_passed_on(drover):
+    """A descriptor left open by whoever started drover must not leak into the workers."""
+    leak = os.open("/dev/null", os.O_RDONLY)  # inheritable, as a careless shell would leave it
+    os.set_inheritable(leak, True)
+    try:
+        prog, out = status_of(drover, "dump")
+        drover.start({"programs": [prog]}, pass_fds=(leak,))
+        text = read_dump(out)
+    finally:
+        os.close(leak)
+    fds = dict(re.findall(r"^fd=(\d+) -> (.*)$", text, re.M))
+    assert str(leak) not in fds, text
+    assert drover.stop() == 0

@@ -1,0 +1,92 @@
+# tests/fuzz/fuzz.mk: the decoder fuzzers (STYLE.md section 11), included by the main Makefile
+# after CORE_OBJ is defined. One harness per decoder, tests/fuzz/fuzz_TARGET.c, seeds in
+# tests/fuzz/corpus/TARGET/ (past crashers go there too, once fixed).
+#
+#   make check-fuzz-replay    every corpus through replay.c, a plain main, built with $(CC) and
+#                             the core objects of this build (so under the sanitizers with
+#                             SANITIZE=address,undefined)
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_RUN="cfg ckpt"]
+#                             libFuzzer+ASan+UBSan builds with clang in build/fuzz-clang/, each
+#                             run FUZZ_SECONDS on its own copy of the corpus; crashes land in
+#                             build/fuzz-clang/crash-TARGET-*
+
+# Whatever the including makefile's default goal is (or will be), it stays so.
+fuzz_default_goal := $(.DEFAULT_GOAL)
+
+FUZZ_TARGETS := cfg ckpt util tmpl procfs_stat
+FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+
+.PHONY: check-fuzz-replay fuzz
+
+$(BUILD)/fuzz/%.o: tests/fuzz/%.c | $(BUILD)/fuzz
+	$(CC) $(ALL_CFLAGS) -iquote src -c -o $@ $<
+
+$(FUZZ_REPLAY_BIN): $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/replay.o $(BUILD)/fuzz/fuzz_%.o $(CORE_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+$(BUILD)/fuzz:
+	mkdir -p $@
+
+# Each replay's per-input lines are shown only when it fails (the last one names the culprit).
+check-fuzz-replay: $(FUZZ_REPLAY_BIN)
+	@passed=0 failed=0; \
+	for t in $(FUZZ_TARGETS); do \
+	    out=$$(UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+	           timeout 120 $(BUILD)/fuzz/replay_$$t tests/fuzz/corpus/$$t 2>&1); rc=$$?; \
+	    if [ $$rc -eq 0 ]; then \
+	        printf '%s: %s\n' "$$t" "$$(printf '%s\n' "$$out" | tail -1)"; passed=$$((passed + 1)); \
+	    else \
+	        printf '%s\n' "$$out"; echo "$$t: replay exited with status $$rc"; \
+	        failed=$$((failed + 1)); \
+	    fi; \
+	done; \
+	echo "fuzz replay: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
+
+# --- libFuzzer ---------------------------------------------------------------------------------
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_RUN     ?= $(FUZZ_TARGETS)
+FUZZ_DIR     := build/fuzz-clang
+FUZZ_SAN     := address,undefined
+FUZZ_JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+# No -Werror: a newer clang's new warnings must not stop a fuzzing run. Include directories
+# follow the main build's (-I flags of ALL_CFLAGS; include/ holds the public headers).
+FUZZ_CFLAGS   = -std=gnu17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all -Wall -Wextra -iquote src -iquote include \
+                $(filter -I%,$(ALL_CFLAGS)) $(FUZZ_JANSSON_CFLAGS) -MMD -MP
+FUZZ_LIBS    := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
+# The core modules, src/*.c but main.c, as the daemon links them (CORE_OBJ names them).
+FUZZ_CORE_OBJ := $(patsubst $(BUILD)/obj/%.o,$(FUZZ_DIR)/obj/%.o,$(CORE_OBJ))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+# The checked-in corpus stays as it is: each run works on its copy, seeded afresh from it.
+FUZZ_OPTS    := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+$(FUZZ_DIR)/obj/%.o: src/%.c | $(FUZZ_DIR)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/%.o: tests/fuzz/%.c | $(FUZZ_DIR)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_BIN): $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz_%.o $(FUZZ_CORE_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+$(FUZZ_DIR)/obj:
+	mkdir -p $@
+
+fuzz: $(FUZZ_RUN:%=$(FUZZ_DIR)/fuzz_%)
+	@failed=""; \
+	for t in $(FUZZ_RUN); do \
+	    mkdir -p $(FUZZ_DIR)/corpus-$$t && cp tests/fuzz/corpus/$$t/* $(FUZZ_DIR)/corpus-$$t/; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	    UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+	    $(FUZZ_DIR)/fuzz_$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=$(FUZZ_DIR)/crash-$$t- $(FUZZ_DIR)/corpus-$$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in $(FUZZ_DIR)/crash-*)"; exit 1; fi; \
+	echo "fuzz: $(FUZZ_RUN): no crash in $(FUZZ_SECONDS)s each"
+
+-include $(wildcard $(BUILD)/fuzz/*.d $(FUZZ_DIR)/obj/*.d)
+
+.DEFAULT_GOAL := $(fuzz_default_goal)
