@@ -557,9 +557,117 @@ parse_yoyo(struct ctx *c, const json_t *v, struct backoff_policy *b)
     return r < 0 ? -EINVAL : 0;
 }
 
+static void
+probe_cfg_done(struct probe_cfg *pr)
+{
+    free(pr->target);
+    for (size_t i = 0; pr->argv && i < pr->argc; i++)
+        free(pr->argv[i]);
+    free(pr->argv);
+    pr->target = NULL;
+    pr->argv = NULL;
+    pr->argc = 0;
+}
+
+/* A probe object: one of tcp/http/command, plus timings (and health-only keys). */
+static int
+parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
+{
+    const char *key;
+    json_t *val;
+    int r = 0, kinds = 0;
+
+    *pr = (struct probe_cfg){
+        .interval_ms = health ? 10000 : 200,
+        .timeout_ms = health ? 2000 : 1000,
+        .failures = 3,
+    };
+    if (!require_object(
+            c, v,
+            health ? "a health check {\"tcp\"|\"http\"|\"command\", ...}"
+                   : "\"exec\", \"notify\" or a probe {\"tcp\"|\"http\"|\"command\", ...}"))
+        return -EINVAL;
+    json_object_foreach((json_t *)v, key, val)
+    {
+        int kr = 0;
+
+        push_key(c, key);
+        if (strcmp(key, "tcp") == 0 || strcmp(key, "http") == 0) {
+            struct tmpl_vars vars = { .name = "x", .instance = 0, .port = 1 };
+            struct probe_addr addr;
+            char *probe_target = NULL;
+            bool oom;
+
+            kinds++;
+            probe_cfg_done(pr); /* a second kind is an error below; keep nothing of the first */
+            pr->kind = key[0] == 't' ? PROBE_TCP : PROBE_HTTP;
+            kr = get_template(c, val, false, &pr->uses_port, &pr->target);
+            if (kr == 0) {
+                /* Check the shape now, with a stand-in port: a typo is a config error. */
+                char *expanded = tmpl_expand(pr->target, &vars, &oom);
+                probe_target = expanded ? expanded : pr->target;
+                if ((pr->kind == PROBE_TCP ? probe_parse_tcp(probe_target, &addr)
+                                           : probe_parse_http(probe_target, &addr)) < 0) {
+                    error_at(c, false,
+                             pr->kind == PROBE_TCP
+                                 ? "expected \"HOST:PORT\" with a numeric address or localhost"
+                                 : "expected \"http://HOST[:PORT]/PATH\" with a numeric address or "
+                                   "localhost");
+                    kr = -EINVAL;
+                }
+                free(expanded);
+            }
+        } else if (strcmp(key, "command") == 0) {
+            struct program_cfg tmp = { 0 };
+            kinds++;
+            probe_cfg_done(pr);
+            pr->kind = PROBE_COMMAND;
+            kr = parse_command(c, val, &tmp);
+            pr->argv = tmp.argv;
+            pr->argc = tmp.argc;
+            pr->uses_port |= tmp.uses_port;
+        } else if (strcmp(key, "interval") == 0) {
+            kr = get_duration(c, val, &pr->interval_ms);
+            if (kr == 0 && pr->interval_ms < 10) {
+                error_at(c, false, "interval must be at least 10ms");
+                kr = -EINVAL;
+            }
+        } else if (strcmp(key, "timeout") == 0) {
+            kr = get_duration(c, val, &pr->timeout_ms);
+            if (kr == 0 && pr->timeout_ms < 1) {
+                error_at(c, false, "timeout must be positive");
+                kr = -EINVAL;
+            }
+        } else if (health && strcmp(key, "failures") == 0) {
+            kr = get_uint(c, val, 1, 100, &pr->failures);
+        } else if (health && strcmp(key, "start_period") == 0) {
+            kr = get_duration(c, val, &pr->start_period_ms);
+        } else if (health && strcmp(key, "idle_only") == 0) {
+            if (!json_is_boolean(val)) {
+                error_at(c, false, "expected true or false, got %s", json_kind(val));
+                kr = -EINVAL;
+            } else {
+                pr->idle_only = json_is_true(val);
+            }
+        } else {
+            error_at(c, true, "unknown key \"%s\" (known: tcp, http, command, interval, timeout%s)",
+                     key, health ? ", failures, start_period, idle_only" : "");
+            kr = -EINVAL;
+        }
+        pop(c);
+        if (kr < 0)
+            r = kr;
+    }
+    if (r == 0 && kinds != 1) {
+        error_at(c, false, "expected exactly one of \"tcp\", \"http\" or \"command\"");
+        r = -EINVAL;
+    }
+    return r;
+}
+
 static const char *const program_keys =
     "command, input, output, error, name, instances, env, cwd, restart, stop_signal, "
-    "stop_timeout, start_seconds, backoff, yoyo, ready, start_timeout, heartbeat";
+    "stop_timeout, start_seconds, backoff, yoyo, ready, start_timeout, heartbeat, health";
 
 static int
 parse_heartbeat(struct ctx *c, const json_t *v, struct program_cfg *p)
@@ -674,17 +782,25 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
             kr = parse_yoyo(c, val, &p->policy.backoff);
         } else if (strcmp(key, "ready") == 0) {
             const char *how = json_is_string(val) ? json_string_value(val) : "";
-            if (strcmp(how, "exec") == 0 || strcmp(how, "notify") == 0) {
-                p->policy.ready_notify = how[0] == 'n';
+            if (json_is_object(val)) {
+                kr = parse_probe(c, val, &p->ready_probe, false);
+                p->policy.wait_ready = true;
+                p->uses_port |= p->ready_probe.uses_port;
+            } else if (strcmp(how, "exec") == 0 || strcmp(how, "notify") == 0) {
+                p->policy.wait_ready = how[0] == 'n';
             } else {
                 error_at(c, false,
-                         "expected \"exec\" (up for start_seconds) or \"notify\" (READY=1)");
+                         "expected \"exec\" (up for start_seconds), \"notify\" (READY=1) "
+                         "or a probe {\"tcp\"|\"http\"|\"command\": ...}");
                 kr = -EINVAL;
             }
         } else if (strcmp(key, "start_timeout") == 0) {
             kr = get_duration(c, val, &p->policy.start_timeout_ms);
         } else if (strcmp(key, "heartbeat") == 0) {
             kr = parse_heartbeat(c, val, p);
+        } else if (strcmp(key, "health") == 0) {
+            kr = parse_probe(c, val, &p->health, true);
+            p->uses_port |= p->health.uses_port;
         } else {
             error_at(c, true, "unknown key \"%s\" (known: %s)", key, program_keys);
             kr = -EINVAL;
@@ -969,6 +1085,8 @@ program_done(struct program_cfg *p)
         }
     free(p->env);
     free(p->cwd);
+    probe_cfg_done(&p->ready_probe);
+    probe_cfg_done(&p->health);
 }
 
 void

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "probe.h"
 #include "svc.h"
 
 #define CFG_MAX_BYTES (1024 * 1024)
@@ -46,6 +47,8 @@ struct program_cfg {
     unsigned instances;
     bool uses_port; /* {{port}} appears somewhere: each start takes a port */
     struct svc_policy policy;
+    struct probe_cfg ready_probe; /* kind PROBE_NONE: ready by exec or notify */
+    struct probe_cfg health;      /* kind PROBE_NONE: no health check */
     int64_t heartbeat_timeout_ms; /* 0: no heartbeat timeout */
     bool heartbeat_restart;       /* heartbeat.action "restart" (else "none": mark and log only) */
 };

@@ -273,6 +273,7 @@ launch_instance(struct instance *in)
                   (int)in->pid);
     supervisor_inst_log(LOG_INFO, in, "spawned");
     liveness_spawned(in);
+    checks_spawned(in);
     persist_changed(sup);
     return SVC_SPAWN_OK;
 

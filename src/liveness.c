@@ -116,8 +116,8 @@ liveness_done(struct supervisor *sup)
 
 /* --- silence ---------------------------------------------------------------------------------- */
 
-static int64_t
-last_beat_ns(const struct instance *in)
+int64_t
+liveness_last_beat_ns(const struct instance *in)
 {
     int64_t slot = in->prog->hb.slots ? (int64_t)heartbeat_last_beat(&in->prog->hb, in->index) : 0;
 
@@ -164,7 +164,7 @@ hb_scan(struct program *prog, int64_t now_ns)
         if (!in->pid || in->svc.state == SVC_STOPPING)
             continue;
         anyone = true;
-        ref = last_beat_ns(in);
+        ref = liveness_last_beat_ns(in);
         if (ref < in->spawned_ns)
             ref = in->spawned_ns; /* never beat (or a stale slot): silence counts from the start */
         if (now_ns >= ref + timeout_ns) {
@@ -259,6 +259,7 @@ apply(struct instance *in, const struct notify_msg *m, int64_t now_ns)
     }
     if (m->ready && !in->ready) {
         in->ready = true;
+        in->svc.ready_cause = "READY=1";
         svc_dispatch(&in->svc, SVC_EV_READY, now_ns / 1000000);
     }
     if (m->watchdog_trigger) {

@@ -25,11 +25,25 @@ loop_done(struct loop *l)
 }
 
 int
-loop_add(struct loop *l, struct loop_source *src)
+loop_add_events(struct loop *l, struct loop_source *src, uint32_t events)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
+    struct epoll_event ev = { .events = events, .data.ptr = src };
 
     return epoll_ctl(l->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0 ? -errno : 0;
+}
+
+int
+loop_mod_events(struct loop *l, struct loop_source *src, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = src };
+
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, src->fd, &ev) < 0 ? -errno : 0;
+}
+
+int
+loop_add(struct loop *l, struct loop_source *src)
+{
+    return loop_add_events(l, src, EPOLLIN);
 }
 
 void

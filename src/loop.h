@@ -17,6 +17,7 @@ enum loop_kind {
     LOOP_TIMER,  /* the timerfd of struct timers */
     LOOP_CHILD,  /* an instance's pidfd */
     LOOP_NOTIFY, /* the notify socket (liveness.c) */
+    LOOP_PROBE,  /* a probe attempt's socket or command pidfd (probe.c) */
     LOOP__MAX,
     LOOP_INVALID = -1,
 };
@@ -34,6 +35,9 @@ int loop_init(struct loop *l);
 void loop_done(struct loop *l);
 /* Registers src for EPOLLIN. Returns 0 or -errno. */
 int loop_add(struct loop *l, struct loop_source *src);
+/* Registers src for the given epoll events, or changes them. Return 0 or -errno. */
+int loop_add_events(struct loop *l, struct loop_source *src, uint32_t events);
+int loop_mod_events(struct loop *l, struct loop_source *src, uint32_t events);
 /* Unregisters src and closes its fd, setting it to -1. */
 void loop_close(struct loop *l, struct loop_source *src);
 /* Waits for events (timeout -1: forever). Returns the count, 0 on EINTR, or -errno. */

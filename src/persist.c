@@ -231,6 +231,8 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     if (pidmap_put(&sup->pids, in->pid, in) < 0)
         log_warnx("%s: pid map full", in->label);
     in->spawned_ns = util_now_ns();
+    in->ready = true; /* it was running already */
+    checks_spawned(in);
     supervisor_inst_log(LOG_INFO, in, "adopted from an earlier drover (up %s), running",
                         util_format_duration(age, sizeof(age), now - in->spawned_ms));
 }

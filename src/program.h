@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "heartbeat.h"
 #include "notify.h"
+#include "probe.h"
 #include "loop.h"
 #include "svc.h"
 #include "timer.h"
@@ -47,7 +48,13 @@ struct instance {
     bool said_stopping;                 /* said STOPPING=1 */
     int notify_errno;                   /* last ERRNO=, 0 none */
     char status[NOTIFY_STATUS_MAX + 1]; /* last STATUS= text */
-    char label[CFG_NAME_MAX + 12];      /* "name:index" for logs */
+    /* Probes (checks.c). */
+    struct probe_run probe;        /* the attempt in flight, readiness or health */
+    struct timer check_timer;      /* the next attempt */
+    pid_t probe_pid;               /* a command probe's pid while it is in sup->probe_pids */
+    unsigned check_failures;       /* consecutive failed health checks */
+    bool check_failing;            /* `failures` reached: counts as unhealthy */
+    char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
 };
 
 struct program {

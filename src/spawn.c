@@ -154,6 +154,8 @@ child_main(void *arg)
         child_fail(SPAWN_STEP_SETUP);
     if (move_fd(req->stdin_fd >= 0 ? req->stdin_fd : devnull_fd, 0) < 0)
         child_fail(SPAWN_STEP_SETUP);
+    if (req->quiet && (move_fd(devnull_fd, 1) < 0 || move_fd(devnull_fd, 2) < 0))
+        child_fail(SPAWN_STEP_SETUP);
     if (req->stdout_fd >= 0 && move_fd(req->stdout_fd, 1) < 0)
         child_fail(SPAWN_STEP_SETUP);
     if (req->stderr_fd >= 0 && move_fd(req->stderr_fd, 2) < 0)

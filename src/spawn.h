@@ -14,6 +14,7 @@
 #ifndef DROVER_SPAWN_H
 #define DROVER_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -26,8 +27,8 @@ struct spawn_req {
     int stdout_fd;   /* -1: inherit */
     int stderr_fd;   /* -1: inherit */
     int keep_fd;     /* -1, or a close-on-exec fd the child keeps open under the same number */
-    char *pid_env; /* NULL, or a buffer of at least 12 bytes the child fills with its pid in decimal
-                    */
+    char *pid_env;   /* NULL, or >= 12 bytes the child fills with its pid in decimal */
+    bool quiet;      /* stdout and stderr to /dev/null instead of drover's */
 };
 
 /*

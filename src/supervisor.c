@@ -164,6 +164,7 @@ instance_reaped(struct instance *in, const siginfo_t *info)
         supervisor_inst_log(how.value && !expected ? LOG_WARN : LOG_INFO, in,
                             "exited with code %d after %s", how.value, ran);
 forget:
+    checks_gone(in);
     loop_close(&sup->loop, &in->child);
     (void)pidmap_del(&sup->pids, in->pid);
     ports_release(&sup->ports, in->port);
@@ -220,6 +221,8 @@ reap_all(struct supervisor *sup)
         in = pidmap_get(&sup->pids, info.si_pid);
         if (in) {
             instance_reaped(in, &info);
+        } else if (checks_reaped(sup, &info)) {
+            continue; /* a command probe */
         } else {
             log_debug("reaped pid %d (a descendant, not an instance's main process)",
                       (int)info.si_pid);
@@ -420,6 +423,7 @@ supervisor_new(struct config *cfg, int *ret_err)
             in->index = i;
             in->child = (struct loop_source){ .kind = LOOP_CHILD, .fd = -1 };
             timer_init(&in->timer, instance_timer_fired);
+            checks_init(in);
             (void)snprintf(in->label, sizeof(in->label), "%s:%u", prog->cfg->name, i);
         }
     }
@@ -427,9 +431,11 @@ supervisor_new(struct config *cfg, int *ret_err)
         goto fail;
     if ((r = pidmap_init(&sup->pids, sup->ninstances)) < 0)
         goto fail;
+    if ((r = pidmap_init(&sup->probe_pids, sup->ninstances)) < 0)
+        goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
-    if ((r = timers_init(&sup->timers, sup->ninstances + 8)) < 0)
+    if ((r = timers_init(&sup->timers, 3 * sup->ninstances + sup->nprograms + 8)) < 0)
         goto fail;
     sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
@@ -467,6 +473,9 @@ dispatch(struct supervisor *sup, struct loop_source *src)
         break;
     case LOOP_NOTIFY:
         liveness_notify_ready(sup);
+        break;
+    case LOOP_PROBE:
+        checks_probe_ready(sup, src);
         break;
     case LOOP__MAX:
     case LOOP_INVALID:
@@ -555,6 +564,7 @@ supervisor_free(struct supervisor *sup)
     timers_done(&sup->timers);
     loop_done(&sup->loop);
     pidmap_done(&sup->pids);
+    pidmap_done(&sup->probe_pids);
     ports_done(&sup->ports);
     cfg_done(&sup->cfg);
     free(sup->dumpfile);

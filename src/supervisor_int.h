@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "cfg.h"
@@ -28,6 +29,7 @@ struct supervisor {
     struct timers timers;
     struct ports ports;
     struct pidmap pids;
+    struct pidmap probe_pids;     /* command probes: pid -> instance */
     struct loop_source sig;       /* LOOP_SIGNAL */
     struct loop_source timer_src; /* LOOP_TIMER, fd borrowed from timers */
     bool shutting_down;
@@ -69,6 +71,16 @@ void liveness_notify_ready(struct supervisor *sup); /* the notify socket is read
 void liveness_spawned(struct instance *in);         /* after a spawn: slot owner, beat clock */
 void liveness_started(struct supervisor *sup);      /* the initial start is done: READY=1 upward */
 void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=1 upward */
+
+int64_t liveness_last_beat_ns(const struct instance *in); /* 0: never beat */
+
+/* checks.c: readiness probes and health checks. */
+void checks_init(struct instance *in);
+void checks_spawned(struct instance *in); /* a new process: schedule its first attempt */
+void checks_gone(struct instance *in);    /* its process is gone: cancel everything */
+void checks_probe_ready(struct supervisor *sup, struct loop_source *src);
+bool checks_reaped(struct supervisor *sup,
+                   const siginfo_t *info); /* true if the pid was a probe's */
 
 /* persist.c: the checkpoint and recovery from it (all no-ops without a dumpfile). */
 int persist_setup(struct supervisor *sup);

@@ -27,7 +27,7 @@ try_spawn(struct svc *s, int64_t now_ms)
         s->leader_alive = true;
         s->started_ms = now_ms;
         s->start_timed_out = false;
-        if (s->policy->ready_notify) {
+        if (s->policy->wait_ready) {
             s->ops->timer_arm(s, s->policy->start_timeout_ms);
             return SVC_STARTING;
         }
@@ -237,14 +237,14 @@ static enum svc_state
 act_started(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
-    if (!s->policy->ready_notify)
+    if (!s->policy->wait_ready)
         return goto_running(s);
     if (!s->start_timed_out) {
         /* No READY=1 in time: stop it; its exit counts as a failed start. */
         s->start_timed_out = true;
         s->ops->signal_group(s, s->policy->stop_signal);
         s->ops->timer_arm(s, s->policy->stop_timeout_ms);
-        s->cause = "no READY=1 within start_timeout, stopping it";
+        s->cause = "not ready within start_timeout, stopping it";
         s->notable = true;
         return SVC_STARTING;
     }
@@ -257,26 +257,40 @@ static enum svc_state
 act_ready(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
-    if (!s->policy->ready_notify || s->start_timed_out)
+    if (!s->policy->wait_ready || s->start_timed_out)
         return s->state;
     s->ops->timer_cancel(s);
     s->quick_failures = 0;
-    s->cause = "READY=1";
+    s->cause = s->ready_cause ? s->ready_cause : "ready";
     return SVC_RUNNING;
 }
 
-/* Silent past the heartbeat timeout (or the worker said WATCHDOG=trigger): restart it. */
+/* A liveness failure: stop it, and start it again once stopped (a restart). */
+static enum svc_state
+restart_for(struct svc *s, const char *cause)
+{
+    s->ops->timer_cancel(s);
+    s->ops->signal_group(s, s->policy->stop_signal);
+    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    s->want_up = true;
+    s->restarts++;
+    s->cause = cause;
+    return SVC_STOPPING;
+}
+
+/* Silent past the heartbeat timeout (or the worker said WATCHDOG=trigger). */
 static enum svc_state
 act_hb_late(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
-    s->ops->timer_cancel(s);
-    s->ops->signal_group(s, s->policy->stop_signal);
-    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
-    s->want_up = true; /* a restart: started again once stopped */
-    s->restarts++;
-    s->cause = "heartbeat timeout, restarting";
-    return SVC_STOPPING;
+    return restart_for(s, "heartbeat timeout, restarting");
+}
+
+static enum svc_state
+act_unhealthy(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    return restart_for(s, "health check failing, restarting");
 }
 
 static enum svc_state
@@ -287,25 +301,25 @@ act_retry(struct svc *s, int64_t now_ms)
 }
 
 /*
- * Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY, READY, HB_LATE.
- * Every cell is explicit.
+ * Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY, READY, HB_LATE,
+ * UNHEALTHY. Every cell is explicit.
  */
 static const svc_action actions[SVC__MAX][SVC_EV__MAX] = {
     /* clang-format off */
     [SVC_STOPPED]  = { act_start,       act_ignore,       act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore },
+                       act_ignore,      act_ignore,       act_ignore },
     [SVC_STARTING] = { act_want_up,     act_stop_process, act_exit_starting, act_started, act_ignore,
-                       act_ready,       act_hb_late },
+                       act_ready,       act_hb_late,      act_ignore },
     [SVC_RUNNING]  = { act_want_up,     act_stop_process, act_exit_running,  act_ignore,  act_ignore,
-                       act_ignore,      act_hb_late },
+                       act_ignore,      act_hb_late,      act_unhealthy },
     [SVC_BACKOFF]  = { act_start_now,   act_stop_pending, act_ignore,        act_retry,   act_ignore,
-                       act_ignore,      act_ignore },
+                       act_ignore,      act_ignore,       act_ignore },
     [SVC_STOPPING] = { act_want_up,     act_stop_again,   act_exit_stopping, act_kill,    act_group_empty,
-                       act_ignore,      act_ignore },
+                       act_ignore,      act_ignore,       act_ignore },
     [SVC_EXITED]   = { act_start,       act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore },
+                       act_ignore,      act_ignore,       act_ignore },
     [SVC_FATAL]    = { act_start_fresh, act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore },
+                       act_ignore,      act_ignore,       act_ignore },
     /* clang-format on */
 };
 
@@ -394,6 +408,7 @@ svc_event_name(enum svc_event ev)
         [SVC_EV_GROUP_EMPTY] = "group-empty",
         [SVC_EV_READY] = "ready",
         [SVC_EV_HB_LATE] = "heartbeat-late",
+        [SVC_EV_UNHEALTHY] = "unhealthy",
     };
     return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
 }

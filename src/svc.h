@@ -39,6 +39,7 @@ enum svc_event {
                          */
     SVC_EV_READY,       /* the worker said READY=1 */
     SVC_EV_HB_LATE,     /* heartbeat timeout with action restart, or WATCHDOG=trigger */
+    SVC_EV_UNHEALTHY,   /* the health check failed `failures` times in a row */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };
@@ -67,9 +68,9 @@ struct svc_policy {
     enum svc_restart restart;
     int stop_signal;
     int64_t stop_timeout_ms;
-    int64_t start_ms;         /* start_seconds: time up before STARTING becomes RUNNING */
-    bool ready_notify;        /* ready "notify": READY=1, not start_seconds, makes it RUNNING */
-    int64_t start_timeout_ms; /* with ready_notify: no READY=1 by then -> stopped, a failed start */
+    int64_t start_ms; /* start_seconds: time up before STARTING becomes RUNNING */
+    bool wait_ready;  /* READY (READY=1, a readiness probe), not start_seconds, makes it RUNNING */
+    int64_t start_timeout_ms; /* with wait_ready: no READY=1 by then -> stopped, a failed start */
     struct backoff_policy backoff;
 };
 
@@ -100,7 +101,8 @@ struct svc {
     const char *cause;               /* why the last transition happened; static string */
     int64_t next_delay_ms;           /* delay of the pending backoff, for logs */
     bool start_timed_out;            /* STARTING: start timeout hit, stop signal sent */
-    bool notable; /* the action wants its same-state step logged through transition() */
+    bool notable;            /* the action wants its same-state step logged through transition() */
+    const char *ready_cause; /* set by whoever dispatches READY: "READY=1", "tcp probe passed" */
 };
 
 void svc_init(struct svc *s, const struct svc_policy *policy, const struct svc_ops *ops);

@@ -146,7 +146,7 @@ def test_watchdog_environment_is_exported(drover):
 def test_no_ready_within_start_timeout_is_a_failed_start(drover):
     drover.start({"programs": [{"name": "mute", "ready": "notify", "start_timeout": "300ms",
                                 "command": [helper("sleeper")], "yoyo": {"restarts": 1, "window": "1m"}}]})
-    drover.wait_log(r"mute:0 pid=\d+ starting -> starting \(no READY=1 within start_timeout, stopping it\)")
+    drover.wait_log(r"mute:0 pid=\d+ starting -> starting \(not ready within start_timeout, stopping it\)")
     drover.wait_log(r"mute:0 .*-> fatal \(yo-yo")
     assert drover.stop() == 0
 

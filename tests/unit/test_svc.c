@@ -171,6 +171,7 @@ static const struct cell table[] = {
     { SVC_STOPPED, SVC_EV_GROUP_EMPTY, SVC_STOPPED, "", false },
     { SVC_STOPPED, SVC_EV_READY, SVC_STOPPED, "", false },
     { SVC_STOPPED, SVC_EV_HB_LATE, SVC_STOPPED, "", false },
+    { SVC_STOPPED, SVC_EV_UNHEALTHY, SVC_STOPPED, "", false },
 
     { SVC_STARTING, SVC_EV_START, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
@@ -182,6 +183,7 @@ static const struct cell table[] = {
     /* ready "exec" (std_policy): READY=1 is only information. */
     { SVC_STARTING, SVC_EV_READY, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ", true },
+    { SVC_STARTING, SVC_EV_UNHEALTHY, SVC_STARTING, "", true },
 
     { SVC_RUNNING, SVC_EV_START, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", false },
@@ -191,6 +193,7 @@ static const struct cell table[] = {
     { SVC_RUNNING, SVC_EV_READY, SVC_RUNNING, "", true },
     /* A restart: stopped, then started again (want_up stays). */
     { SVC_RUNNING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", true },
+    { SVC_RUNNING, SVC_EV_UNHEALTHY, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", true },
 
     { SVC_BACKOFF, SVC_EV_START, SVC_STARTING, "cancel spawn arm1000 T(backoff>starting) ", true },
     { SVC_BACKOFF, SVC_EV_STOP, SVC_STOPPED, "cancel T(backoff>stopped) ", false },
@@ -199,6 +202,7 @@ static const struct cell table[] = {
     { SVC_BACKOFF, SVC_EV_GROUP_EMPTY, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_READY, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_HB_LATE, SVC_BACKOFF, "", true },
+    { SVC_BACKOFF, SVC_EV_UNHEALTHY, SVC_BACKOFF, "", true },
 
     /* Stopping: want_up false (a stop was asked for). */
     { SVC_STOPPING, SVC_EV_START, SVC_STOPPING, "", true },
@@ -209,6 +213,7 @@ static const struct cell table[] = {
     { SVC_STOPPING, SVC_EV_GROUP_EMPTY, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_READY, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_HB_LATE, SVC_STOPPING, "", false },
+    { SVC_STOPPING, SVC_EV_UNHEALTHY, SVC_STOPPING, "", false },
 
     { SVC_EXITED, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(exited>starting) ", true },
     { SVC_EXITED, SVC_EV_STOP, SVC_STOPPED, "T(exited>stopped) ", false },
@@ -217,6 +222,7 @@ static const struct cell table[] = {
     { SVC_EXITED, SVC_EV_GROUP_EMPTY, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_READY, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_HB_LATE, SVC_EXITED, "", true },
+    { SVC_EXITED, SVC_EV_UNHEALTHY, SVC_EXITED, "", true },
 
     { SVC_FATAL, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(fatal>starting) ", true },
     { SVC_FATAL, SVC_EV_STOP, SVC_STOPPED, "T(fatal>stopped) ", false },
@@ -225,6 +231,7 @@ static const struct cell table[] = {
     { SVC_FATAL, SVC_EV_GROUP_EMPTY, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_READY, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_HB_LATE, SVC_FATAL, "", true },
+    { SVC_FATAL, SVC_EV_UNHEALTHY, SVC_FATAL, "", true },
 };
 
 static bool
@@ -988,13 +995,13 @@ has_process(void **state)
 
 /* ready "notify": READY=1, not start_seconds, makes it running; a start timeout stops it. */
 static void
-ready_notify_gates_running(void **state)
+wait_ready_gates_running(void **state)
 {
     struct svc_policy pol = std_policy();
     struct svc s;
     (void)state;
 
-    pol.ready_notify = true;
+    pol.wait_ready = true;
     pol.start_timeout_ms = 2500;
     reset_fake();
     svc_init(&s, &pol, &fake_ops);
@@ -1002,6 +1009,7 @@ ready_notify_gates_running(void **state)
     assert_int_equal(s.state, SVC_STARTING);
     assert_int_equal(F.last_arm, 2500); /* the start timeout, not start_seconds */
     clear_log();
+    s.ready_cause = "READY=1";
     svc_dispatch(&s, SVC_EV_READY, 100);
     assert_int_equal(s.state, SVC_RUNNING);
     assert_string_equal(F.log, "cancel T(starting>running) ");
@@ -1010,13 +1018,13 @@ ready_notify_gates_running(void **state)
 }
 
 static void
-ready_notify_start_timeout(void **state)
+wait_ready_start_timeout(void **state)
 {
     struct svc_policy pol = std_policy();
     struct svc s;
     (void)state;
 
-    pol.ready_notify = true;
+    pol.wait_ready = true;
     pol.start_timeout_ms = 2500;
     reset_fake();
     svc_init(&s, &pol, &fake_ops);
@@ -1094,8 +1102,8 @@ names(void **state)
 {
     static const char *const states[] = { "stopped",  "starting", "running", "backoff",
                                           "stopping", "exited",   "fatal" };
-    static const char *const events[] = { "start", "stop",  "exit",          "timer",
-                                          "group-empty", "ready", "heartbeat-late" };
+    static const char *const events[] = { "start",       "stop",  "exit",           "timer",
+                                          "group-empty", "ready", "heartbeat-late", "unhealthy" };
     (void)state;
 
     assert_int_equal(ARRAY_SIZE(states), SVC__MAX);
@@ -1159,8 +1167,8 @@ main(void)
         cmocka_unit_test(backoff_stop_cancels_timer),
         cmocka_unit_test(should_restart_truth_table),
         cmocka_unit_test(has_process),
-        cmocka_unit_test(ready_notify_gates_running),
-        cmocka_unit_test(ready_notify_start_timeout),
+        cmocka_unit_test(wait_ready_gates_running),
+        cmocka_unit_test(wait_ready_start_timeout),
         cmocka_unit_test(heartbeat_late_restarts),
         cmocka_unit_test(stop_during_heartbeat_restart),
         cmocka_unit_test(names),
