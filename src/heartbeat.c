@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int
@@ -37,6 +38,32 @@ fail:;
     int err = -errno;
     heartbeat_region_close(r);
     return err;
+}
+
+int
+heartbeat_region_adopt(struct heartbeat_region *r, int fd, size_t nslots)
+{
+    struct stat st;
+    int seals;
+
+    *r = (struct heartbeat_region){ .fd = fd };
+    /* Only a sealed memfd of the right size: a worker must not be able to shrink it under us. */
+    seals = fcntl(fd, F_GET_SEALS);
+    if (fstat(fd, &st) < 0 || seals < 0 || !(seals & F_SEAL_SHRINK) ||
+        (size_t)st.st_size < nslots * sizeof(struct drover_slot)) {
+        heartbeat_region_close(r);
+        return -EINVAL;
+    }
+    r->slots = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (r->slots == MAP_FAILED) {
+        int err = -errno;
+        r->slots = NULL;
+        heartbeat_region_close(r);
+        return err;
+    }
+    r->nslots = nslots;
+    r->map_len = (size_t)st.st_size;
+    return 0;
 }
 
 void

@@ -29,6 +29,13 @@ struct heartbeat_region {
 int heartbeat_region_open(struct heartbeat_region *r, const char *name, size_t nslots);
 void heartbeat_region_close(struct heartbeat_region *r);
 
+/*
+ * Takes over an existing region (an earlier drover's, reopened through an
+ * adopted worker's /proc/PID/fd/N; takes fd). It must hold nslots slots.
+ * Returns 0 or -errno (fd closed).
+ */
+int heartbeat_region_adopt(struct heartbeat_region *r, int fd, size_t nslots);
+
 /* Before a spawn: the worker's fields are zeroed, so no beat of the old process counts. */
 void heartbeat_slot_reset(struct heartbeat_region *r, size_t slot);
 /* After the spawn: the slot belongs to owner. */

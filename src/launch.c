@@ -261,6 +261,7 @@ launch_instance(struct instance *in)
         in->sup->dumpfile ? argv_copy(b.argv) : NULL; /* NULL on OOM: the checkpoint says [] */
     buffers_done(&b);
     in->adopted = false;
+    in->group_foreign = false;
     in->start_time = 0;
     in->pid = res.pid;
     in->pgid = res.pid; /* the child called setsid() */

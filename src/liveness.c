@@ -14,6 +14,7 @@
  * when it happens, not at the next tick of a poll.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ fnv1a(const char *s)
 }
 
 static void hb_timer_fired(struct timer *t, int64_t now_ms);
+static void hb_scan(struct program *prog, int64_t now_ns);
 static void up_timer_fired(struct timer *t, int64_t now_ms);
 
 /*
@@ -72,6 +74,32 @@ setup_upward(struct supervisor *sup)
         sup->up_watchdog_ms = 1;
 }
 
+/*
+ * Adopted workers beat into the previous drover's slots. Reopening that
+ * memfd through one of them (/proc/PID/fd/N) keeps their beats visible;
+ * new instances of the program then share it. Returns true if taken over.
+ */
+static bool
+adopt_region(struct program *prog)
+{
+    for (unsigned i = 0; i < prog->ninstances; i++) {
+        struct instance *in = &prog->instances[i];
+        char num[16], path[64];
+        int fd;
+
+        if (!in->adopted ||
+            proc_environ_get(in->pid, DROVER_ENV_HEARTBEAT_FD, num, sizeof(num)) < 0)
+            continue;
+        (void)snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)in->pid, num);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || heartbeat_region_adopt(&prog->hb, fd, prog->ninstances) < 0)
+            continue;
+        log_info("%s: adopted the earlier drover's heartbeat slots", prog->cfg->name);
+        return true;
+    }
+    return false;
+}
+
 int
 liveness_setup(struct supervisor *sup)
 {
@@ -95,6 +123,8 @@ liveness_setup(struct supervisor *sup)
         prog->sup = sup;
         timer_init(&prog->hb_timer, hb_timer_fired);
         (void)snprintf(rname, sizeof(rname), "drover:%s", prog->cfg->name);
+        if (adopt_region(prog))
+            continue;
         if ((r = heartbeat_region_open(&prog->hb, rname, prog->ninstances)) < 0) {
             log_errorx("cannot create the heartbeat slots of \"%s\": %s", prog->cfg->name,
                        strerror(-r));
@@ -103,6 +133,10 @@ liveness_setup(struct supervisor *sup)
     }
     setup_upward(sup);
     log_debug("notify socket %s", name);
+    /* Adopted instances were never spawned here: start watching them now. */
+    for (size_t p = 0; p < sup->nprograms; p++)
+        if (sup->programs[p].cfg->heartbeat_timeout_ms)
+            hb_scan(&sup->programs[p], util_now_ns());
     return 0;
 }
 

@@ -215,6 +215,7 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     in->port = sv->port;
     in->start_time = sv->start_time;
     in->adopted = true;
+    in->group_foreign = true;
     in->spawned_ms = now - (proc_boot_now_ms() - proc_ticks_to_ms(sv->start_time));
     in->child.fd = sv->pidfd; /* ownership moves to the instance */
     if (loop_add(&sup->loop, &in->child) < 0)

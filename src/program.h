@@ -38,6 +38,8 @@ struct instance {
     struct timer timer;
     int64_t spawned_ms;
     bool adopted;        /* taken over from an earlier drover: not our child, exit status unknown */
+    bool group_foreign;  /* its process group is not made of our children (adopted); kept past the
+                            exit */
     uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
     char **argv;         /* the current process's expanded argv, one allocation; NULL if unknown */
     /* Liveness (liveness.c). Beat times are CLOCK_MONOTONIC ns; 0 never. */

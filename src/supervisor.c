@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -66,14 +67,43 @@ op_signal_group(struct svc *s, int sig)
  * A pgid number cannot be reused while any process is still in that group,
  * so probing it after the leader was reaped never reaches a stranger.
  */
+struct group_scan {
+    pid_t pgid;
+    bool alive;
+};
+
+static int
+live_member(pid_t pid, void *arg)
+{
+    struct group_scan *g = arg;
+    struct proc_stat st;
+
+    if (proc_read_stat(pid, &st) == 0 && st.pgid == g->pgid && st.state != 'Z') {
+        g->alive = true;
+        return -1; /* found one: stop the walk */
+    }
+    return 0;
+}
+
 static bool
 op_group_alive(struct svc *s)
 {
     struct instance *in = svc_to_instance(s);
+    struct group_scan g = { .pgid = in->pgid };
 
     if (in->pgid <= 1)
         return false;
-    return kill(-in->pgid, 0) == 0 || errno == EPERM;
+    if (kill(-in->pgid, 0) < 0 && errno != EPERM)
+        return false;
+    if (!in->group_foreign)
+        return true; /* our own descendants: zombies among them are reaped at once */
+    /*
+     * An adopted group's processes are not our children: an exited leader
+     * stays a zombie until its parent (init) reaps it, and still counts for
+     * kill(). Only a member that is not a zombie makes the group alive.
+     */
+    (void)proc_each_pid(live_member, &g);
+    return g.alive;
 }
 
 static void

@@ -254,3 +254,29 @@ def test_kill9_at_random_moments_during_churn(drover):
     assert len(generations) == 1, generations  # only the current drover's
     assert drover.stop() == 0
     wait_until(lambda: not marked_processes(dump), what="no marked process left")
+
+
+def test_adopted_workers_keep_beating_through_shared_memory(drover):
+    """After --adopt, the new drover reopens the old heartbeat slots, so adopted workers
+    that beat only through shared memory are not taken for silent."""
+    q = drover.dir / "q"
+    q.mkdir()
+    dump = drover.path("dump.json")
+    config = {"programs": [{"name": "b", "instances": 2, "ready": "notify",
+                            "command": [str(REPO / "bin" / "queue_worker"), "--queue", str(q), "--poll-ms", "20"],
+                            "heartbeat": {"timeout": "400ms"},
+                            # An exited adopted leader is a zombie of init's, not ours: the stop must
+                            # not wait for this timeout (stop() below gives up after 20 s).
+                            "stop_timeout": "60s"}]}
+    drover.start(config, args=["--dumpfile", dump])
+    drover.wait_log(r"b:1 .*-> running \(READY=1\)")
+    wait_until(lambda: len(read_dump(dump)["instances"]) == 2)
+    pids = {e["pid"] for e in read_dump(dump)["instances"]}
+    kill9(drover)
+    drover.start(config, args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(r"b: adopted the earlier drover's heartbeat slots")
+    drover.wait_log(r"adopted 2 instances")
+    time.sleep(1.2)  # three heartbeat timeouts in which a false silence would show; not a sync
+    assert not drover.lines(r"b:\d .*silent for")
+    assert all(pid_alive(p) for p in pids) and len(drover.spawns()) == 2  # the first drover's two only
+    assert drover.stop() == 0
