@@ -17,6 +17,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "sig.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util.h"
@@ -306,21 +307,6 @@ close_inherited_fds(void)
     }
 }
 
-static void
-block_signals(void)
-{
-    sigset_t mask;
-
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGCHLD);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGUSR1);
-    (void)sigprocmask(SIG_BLOCK, &mask, NULL);
-    (void)signal(SIGPIPE, SIG_IGN);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -333,7 +319,7 @@ main(int argc, char **argv)
     close_inherited_fds();
     parse_args(argc, argv, &opts);
     load_config(&opts, &cfg); /* signals keep their defaults here: Ctrl-C stops a slow parse */
-    block_signals();
+    sig_block_handled();
     if (opts.check_only) {
         printf("configuration OK: %zu program%s, %zu instance%s\n", cfg.nprograms,
                cfg.nprograms == 1 ? "" : "s", cfg_total_instances(&cfg),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "procfs.h"
+#include "sig.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -402,13 +403,7 @@ setup_signals(struct supervisor *sup)
 {
     sigset_t mask;
 
-    /* main() blocked these before anything else; read them here. */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGCHLD);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGUSR1);
+    sig_handled(&mask); /* main() blocked them; read them here */
     sup->sig = (struct loop_source){ .kind = LOOP_SIGNAL };
     sup->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sup->sig.fd < 0)
