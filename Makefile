@@ -14,8 +14,8 @@ PREFIX   ?= /usr/local
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wsign-compare -Wswitch-enum -Wformat=2
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-DEPS_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
-DEPS_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
+DEPS_CFLAGS := $(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null || echo -ljansson -lmicrohttpd) -lm
 
 ifeq ($(SANITIZE),)
 BUILD := build
@@ -31,7 +31,7 @@ LDFLAGS  ?=
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # Modules, one concept per file. Pure ones are unit-tested directly.
-CORE := util sig tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover notify heartbeat health probe checks liveness launch persist supervisor
+CORE := util sig tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover notify heartbeat health probe checks api http liveness launch persist supervisor
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 
 include tests/fuzz/fuzz.mk

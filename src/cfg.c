@@ -972,6 +972,18 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
                 error_at(c, false, "checkpoint_interval must be at least 100ms");
                 r = -EINVAL;
             }
+        } else if (strcmp(key, "http") == 0) {
+            struct probe_addr addr;
+            free(cfg->http);
+            cfg->http = NULL;
+            if (get_string(c, val, false, &cfg->http) < 0) {
+                r = -EINVAL;
+            } else if (probe_parse_tcp(cfg->http, &addr) < 0) {
+                error_at(
+                    c, false,
+                    "expected \"ADDR:PORT\" with a numeric address, such as \"127.0.0.1:8080\"");
+                r = -EINVAL;
+            }
         } else if (strcmp(key, "adopt") == 0) {
             if (!json_is_boolean(val)) {
                 error_at(c, false, "expected true or false, got %s", json_kind(val));
@@ -982,7 +994,7 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
         } else {
             error_at(c, true,
                      "unknown key \"%s\" (known: programs, port_range, dumpfile, "
-                     "checkpoint_interval, adopt)",
+                     "checkpoint_interval, adopt, http)",
                      key);
             r = -EINVAL;
         }
@@ -1096,5 +1108,6 @@ cfg_done(struct config *cfg)
         program_done(&cfg->programs[i]);
     free(cfg->programs);
     free(cfg->dumpfile);
+    free(cfg->http);
     *cfg = (struct config){ 0 };
 }

@@ -62,6 +62,7 @@ struct config {
     char *dumpfile;              /* NULL: no checkpoint */
     int64_t checkpoint_interval_ms;
     bool adopt; /* adopt an earlier drover's survivors instead of stopping them */
+    char *http; /* "ADDR:PORT" of the HTTP API, NULL: off */
 };
 
 /* Collected error lines; later ones are dropped (and counted) when the buffer is full. */

@@ -18,6 +18,7 @@ enum loop_kind {
     LOOP_CHILD,  /* an instance's pidfd */
     LOOP_NOTIFY, /* the notify socket (liveness.c) */
     LOOP_PROBE,  /* a probe attempt's socket or command pidfd (probe.c) */
+    LOOP_HTTP,   /* libmicrohttpd's epoll fd (http.c) */
     LOOP__MAX,
     LOOP_INVALID = -1,
 };

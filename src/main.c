@@ -17,6 +17,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "probe.h"
 #include "sig.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -31,6 +32,7 @@ struct options {
     const char *log_path;
     const char *dumpfile;
     const char *checkpoint_interval;
+    const char *http;
     enum log_level level;
     bool check_only;
     bool adopt;
@@ -50,6 +52,8 @@ usage(FILE *f)
         "      --checkpoint-interval DURATION\n"
         "                           rewrite the dumpfile at least this often (default 30s)\n"
         "      --adopt              adopt an earlier drover's survivors instead of stopping them\n"
+        "      --http ADDR:PORT     serve /health /livez /readyz /status (loopback: "
+        "127.0.0.1:PORT)\n"
         "      --log FILE           append log lines to FILE instead of stderr\n"
         "      --check-config       validate the configuration and exit\n"
         "  -v, --verbose            log debug lines too\n"
@@ -71,7 +75,15 @@ die_usage(const char *what, const char *arg)
 static void
 parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_PORT_RANGE = 256, OPT_LOG, OPT_CHECK, OPT_DUMPFILE, OPT_INTERVAL, OPT_ADOPT };
+    enum {
+        OPT_PORT_RANGE = 256,
+        OPT_LOG,
+        OPT_CHECK,
+        OPT_DUMPFILE,
+        OPT_INTERVAL,
+        OPT_ADOPT,
+        OPT_HTTP
+    };
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
@@ -79,6 +91,7 @@ parse_args(int argc, char **argv, struct options *o)
         { "dumpfile", required_argument, NULL, OPT_DUMPFILE },
         { "checkpoint-interval", required_argument, NULL, OPT_INTERVAL },
         { "adopt", no_argument, NULL, OPT_ADOPT },
+        { "http", required_argument, NULL, OPT_HTTP },
         { "check-config", no_argument, NULL, OPT_CHECK },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
@@ -112,6 +125,9 @@ parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_ADOPT:
             o->adopt = true;
+            break;
+        case OPT_HTTP:
+            o->http = optarg;
             break;
         case 'v':
             o->level = LOG_DEBUG;
@@ -210,6 +226,19 @@ apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *
     }
     if (o->adopt)
         cfg->adopt = true;
+    if (o->http) {
+        struct probe_addr addr;
+        if (probe_parse_tcp(o->http, &addr) < 0) {
+            cfg_error(errs,
+                      "--http: expected ADDR:PORT with a numeric address, such as 127.0.0.1:8080, "
+                      "got \"%s\"",
+                      o->http);
+            return -EINVAL;
+        }
+        free(cfg->http);
+        if (!(cfg->http = strdup(o->http)))
+            return -ENOMEM;
+    }
     return 0;
 }
 

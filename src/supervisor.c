@@ -425,6 +425,7 @@ supervisor_new(struct config *cfg, int *ret_err)
     sup->sig.fd = -1;
     sup->timers.fd = -1;
     sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = -1 };
+    http_init(sup);
     sup->ninstances = cfg_total_instances(&sup->cfg);
     sup->nprograms = sup->cfg.nprograms;
     sup->programs = calloc(sup->nprograms, sizeof(*sup->programs));
@@ -502,6 +503,9 @@ dispatch(struct supervisor *sup, struct loop_source *src)
     case LOOP_PROBE:
         checks_probe_ready(sup, src);
         break;
+    case LOOP_HTTP:
+        http_ready(sup);
+        break;
     case LOOP__MAX:
     case LOOP_INVALID:
         log_errorx("event for a source of unknown kind %d, ignoring", (int)src->kind);
@@ -525,11 +529,15 @@ supervisor_run(struct supervisor *sup)
         return 1;
     if (sup->dumpfile)
         persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
+    if (sup->cfg.http && http_start(sup, sup->cfg.http) < 0)
+        return 1;
     supervisor_for_each_instance(sup, start_unless_adopted, &start);
+    sup->started = true;
     liveness_started(sup);
 
     /* From now on, we must not die: failures are logged and retried. */
     while (!sup->done) {
+        http_before_sleep(sup);
         if (timers_sync(&sup->timers) < 0)
             log_warn("cannot arm the timer, retrying on the next event");
         n = loop_wait(&sup->loop, ready, (int)ARRAY_SIZE(ready));
@@ -573,6 +581,7 @@ supervisor_free(struct supervisor *sup)
 {
     if (!sup)
         return;
+    http_stop(sup);
     liveness_done(sup);
     if (sup->programs) {
         for (size_t p = 0; p < sup->nprograms; p++) {

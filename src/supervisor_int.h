@@ -44,7 +44,12 @@ struct supervisor {
     struct loop_source notify; /* LOOP_NOTIFY */
     char notify_env[128];      /* "NOTIFY_SOCKET=@..." for children */
     uint64_t notify_accepted, notify_foreign, notify_malformed;
-    bool up_notify;         /* drover itself has a NOTIFY_SOCKET */
+    bool up_notify; /* drover itself has a NOTIFY_SOCKET */
+    bool started;   /* the initial start is done (/readyz) */
+    /* HTTP API (http.c). */
+    struct MHD_Daemon *http;
+    struct loop_source http_src; /* LOOP_HTTP: MHD's epoll fd */
+    struct timer http_timer;
     int64_t up_watchdog_ms; /* 0: no watchdog of our own */
     struct timer up_timer;
 };
@@ -73,6 +78,14 @@ void liveness_started(struct supervisor *sup);      /* the initial start is done
 void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=1 upward */
 
 int64_t liveness_last_beat_ns(const struct instance *in); /* 0: never beat */
+
+/* http.c: the HTTP API in our loop. */
+struct MHD_Daemon;
+void http_init(struct supervisor *sup);
+int http_start(struct supervisor *sup, const char *where);
+void http_ready(struct supervisor *sup);
+void http_before_sleep(struct supervisor *sup);
+void http_stop(struct supervisor *sup);
 
 /* checks.c: readiness probes and health checks. */
 void checks_init(struct instance *in);

@@ -50,13 +50,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_RUN     ?= $(FUZZ_TARGETS)
 FUZZ_DIR     := build/fuzz-clang
 FUZZ_SAN     := address,undefined
-FUZZ_JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+FUZZ_JANSSON_CFLAGS := $(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null)
 # No -Werror: a newer clang's new warnings must not stop a fuzzing run. Include directories
 # follow the main build's (-I flags of ALL_CFLAGS; include/ holds the public headers).
 FUZZ_CFLAGS   = -std=gnu17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -fno-sanitize-recover=all -Wall -Wextra -iquote src -iquote include \
                 $(filter -I%,$(ALL_CFLAGS)) $(FUZZ_JANSSON_CFLAGS) -MMD -MP
-FUZZ_LIBS    := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
+FUZZ_LIBS    := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null || echo -ljansson -lmicrohttpd) -lm
 # The core modules, src/*.c but main.c, as the daemon links them (CORE_OBJ names them).
 FUZZ_CORE_OBJ := $(patsubst $(BUILD)/obj/%.o,$(FUZZ_DIR)/obj/%.o,$(CORE_OBJ))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)

@@ -1,0 +1,193 @@
+/*
+ * api: JSON answers for /health, /status, /readyz. See api.h.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "util.h"
+
+static struct api_answer
+answer(int code, json_t *body)
+{
+    struct api_answer a = { .code = code };
+
+    if (body) {
+        a.body = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        json_decref(body);
+    }
+    if (!a.body)
+        a.code = 500;
+    return a;
+}
+
+static struct api_answer
+bad_param(const char *param, const char *value, const char *expected)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "error", "bad query parameter", "parameter", param,
+                          "expected", expected);
+    if (o && value)
+        json_object_set_new(o, "value", json_string(value));
+    return answer(400, o);
+}
+
+/* null, {"code": N}, {"signal": "KILL"} or {"unknown": true} (an adopted process). */
+static json_t *
+exit_json(const struct api_instance *v)
+{
+    if (!v->has_exit)
+        return json_null();
+    if (!v->last_exit.known)
+        return json_pack("{s:b}", "unknown", 1);
+    if (v->last_exit.signaled)
+        return json_pack("{s:s}", "signal", util_signal_name(v->last_exit.value));
+    return json_pack("{s:i}", "code", (json_int_t)v->last_exit.value);
+}
+
+static json_t *
+instance_json(const struct api_instance *v)
+{
+    json_t *o = json_pack("{s:s, s:i, s:s, s:b, s:b, s:i}", "program", v->program, "instance",
+                          (json_int_t)v->index, "state", svc_state_name(v->state), "ready",
+                          v->ready, "adopted", v->adopted, "restarts", (json_int_t)v->restarts);
+
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "pid", v->pid ? json_integer(v->pid) : json_null());
+    json_object_set_new(o, "port", v->port ? json_integer(v->port) : json_null());
+    json_object_set_new(o, "uptime_seconds",
+                        v->up_ms >= 0 ? json_real((double)v->up_ms / 1000) : json_null());
+    json_object_set_new(o, "silent_seconds",
+                        v->silent_ms >= 0 ? json_real((double)v->silent_ms / 1000) : json_null());
+    json_object_set_new(o, "status", json_string(v->status ? v->status : ""));
+    json_object_set_new(o, "last_exit", exit_json(v));
+    return o;
+}
+
+static bool
+parse_count(const char *s, unsigned *ret)
+{
+    char *end;
+    unsigned long n;
+
+    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 7)
+        return false;
+    n = strtoul(s, &end, 10);
+    *ret = (unsigned)n;
+    return true;
+}
+
+struct api_answer
+api_health(const struct api_instance *v, size_t n, const char *max_silent, const char *silence,
+           const char *program)
+{
+    unsigned x = API_DEFAULT_MAX_SILENT;
+    int64_t t = API_DEFAULT_SILENCE_MS;
+    struct health_result r;
+    json_t *body, *list;
+    size_t matched = 0;
+
+    if (max_silent && !parse_count(max_silent, &x))
+        return bad_param("max_silent", max_silent, "a whole number of instances (0 to 9999999)");
+    if (silence && util_parse_duration_ms(silence, &t) < 0)
+        return bad_param("silence", silence, "a duration such as 30, 30s or 500ms");
+    struct health_view *views = calloc(n ? n : 1, sizeof(*views));
+    enum health_reason *why = calloc(n ? n : 1, sizeof(*why));
+    const struct api_instance **picked = calloc(n ? n : 1, sizeof(*picked));
+    if (!views || !why || !picked) {
+        free(views);
+        free(why);
+        free(picked);
+        return (struct api_answer){ .code = 500 };
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (program && strcmp(program, v[i].program) != 0)
+            continue;
+        views[matched] = (struct health_view){ .state = v[i].state,
+                                               .want_up = v[i].want_up,
+                                               .silent_ms = v[i].silent_ms,
+                                               .check_failing = v[i].check_failing };
+        picked[matched++] = &v[i];
+    }
+    if (program && matched == 0) {
+        free(views);
+        free(why);
+        free(picked);
+        return answer(404, json_pack("{s:s, s:s}", "error", "no such program", "program", program));
+    }
+    health_evaluate(views, matched, x, t, &r, why);
+    list = json_array();
+    for (size_t i = 0; i < matched; i++) {
+        json_t *o;
+        if (why[i] == HEALTH_OK)
+            continue;
+        o = instance_json(picked[i]);
+        if (o) {
+            json_object_set_new(o, "reason", json_string(health_reason_name(why[i])));
+            json_array_append_new(list, o);
+        }
+    }
+    free(views);
+    free(why);
+    free(picked);
+    body = json_pack("{s:b, s:{s:i, s:f}, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:o}", "healthy",
+                     r.healthy, "thresholds", "max_silent", (json_int_t)x, "silence_seconds",
+                     (double)t / 1000, "counts", "instances", (json_int_t)r.instances, "running",
+                     (json_int_t)r.running, "silent", (json_int_t)r.silent, "failing",
+                     (json_int_t)r.failing, "backoff", (json_int_t)r.backoff, "fatal",
+                     (json_int_t)r.fatal, "unhealthy", (json_int_t)r.unhealthy,
+                     "unhealthy_instances", list);
+    if (body && program)
+        json_object_set_new(body, "program", json_string(program));
+    return answer(r.healthy ? 200 : 503, body);
+}
+
+struct api_answer
+api_status(const struct api_instance *v, size_t n, const char *program)
+{
+    json_t *programs = json_object(), *list;
+    size_t matched = 0;
+
+    if (!programs)
+        return (struct api_answer){ .code = 500 };
+    for (size_t i = 0; i < n; i++) {
+        if (program && strcmp(program, v[i].program) != 0)
+            continue;
+        list = json_object_get(programs, v[i].program);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(programs, v[i].program, list);
+        }
+        json_array_append_new(list, instance_json(&v[i]));
+        matched++;
+    }
+    if (program && matched == 0) {
+        json_decref(programs);
+        return answer(404, json_pack("{s:s, s:s}", "error", "no such program", "program", program));
+    }
+    return answer(200, json_pack("{s:o}", "programs", programs));
+}
+
+struct api_answer
+api_readyz(const struct api_instance *v, size_t n, bool started)
+{
+    json_t *waiting = json_array();
+    size_t count = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].want_up && v[i].state != SVC_RUNNING && v[i].state != SVC_EXITED) {
+            json_array_append_new(waiting, json_pack("{s:s, s:i, s:s}", "program", v[i].program,
+                                                     "instance", (json_int_t)v[i].index, "state",
+                                                     svc_state_name(v[i].state)));
+            count++;
+        }
+    }
+    return answer(started && count == 0 ? 200 : 503,
+                  json_pack("{s:b, s:b, s:o}", "ready", started && count == 0, "initial_start_done",
+                            started, "not_ready", waiting));
+}

@@ -1,0 +1,58 @@
+/*
+ * api: the HTTP API's answers, as pure functions of a snapshot.
+ *
+ * http.c takes a snapshot of the instances (struct api_instance, strings
+ * borrowed from the supervisor for the duration of the call) and asks here
+ * for the status code and JSON body. Query values are parsed and bounded
+ * here too. No I/O, no logging; bodies are malloc'ed, the caller frees.
+ */
+#ifndef DROVER_API_H
+#define DROVER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "svc.h"
+
+#define API_DEFAULT_MAX_SILENT 0
+#define API_DEFAULT_SILENCE_MS 30000
+
+struct api_instance {
+    const char *program;
+    unsigned index;
+    pid_t pid;     /* 0: none */
+    uint16_t port; /* 0: none */
+    enum svc_state state;
+    bool want_up;
+    bool ready;
+    bool adopted;
+    bool check_failing;
+    int64_t silent_ms; /* since the last beat (or spawn); -1 when it does not beat */
+    int64_t up_ms;     /* time since the current process started; -1 none */
+    unsigned restarts;
+    bool has_exit;
+    struct svc_exit last_exit;
+    const char *status; /* STATUS= text, "" none */
+};
+
+struct api_answer {
+    int code;   /* HTTP status */
+    char *body; /* JSON, malloc'ed; NULL on out of memory */
+};
+
+/*
+ * GET /health?max_silent=X&silence=T[&program=P]. Query values may be NULL
+ * (absent). A bad value gives 400 naming the parameter.
+ */
+struct api_answer api_health(const struct api_instance *v, size_t n, const char *max_silent,
+                             const char *silence, const char *program);
+
+/* GET /status (program NULL) or /status/NAME (404 for an unknown program). */
+struct api_answer api_status(const struct api_instance *v, size_t n, const char *program);
+
+/* GET /readyz: 200 when the initial start is done and every wanted instance is running. */
+struct api_answer api_readyz(const struct api_instance *v, size_t n, bool started);
+
+#endif

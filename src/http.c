@@ -1,0 +1,228 @@
+/*
+ * http: the HTTP API, libmicrohttpd wired into drover's one epoll loop.
+ *
+ * MHD runs in "external" mode with MHD_USE_EPOLL: its own epoll fd is a
+ * source in our loop (LOOP_HTTP), its timeouts a timer in our heap, and
+ * MHD_run() is called when either fires. So no second thread ever touches
+ * supervisor state, and a slow client costs a descriptor, never a stall.
+ * Our code is routing and a snapshot of the instances; api.c renders.
+ * Connections are bounded (HTTP_MAX_CONNECTIONS, 10 s idle timeout).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "probe.h"
+#include "supervisor_int.h"
+#include "util.h"
+
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_IDLE_TIMEOUT_S 10
+
+static void
+snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
+{
+    const struct program_cfg *pc = in->prog->cfg;
+    int64_t last = liveness_last_beat_ns(in);
+    bool beats = pc->heartbeat_timeout_ms > 0 || last > 0;
+
+    if (last < in->spawned_ns)
+        last = in->spawned_ns;
+    *out = (struct api_instance){
+        .program = pc->name,
+        .index = in->index,
+        .pid = in->pid,
+        .port = in->port,
+        .state = in->svc.state,
+        .want_up = in->svc.want_up,
+        .ready = in->ready || (!pc->policy.wait_ready && in->svc.state == SVC_RUNNING),
+        .adopted = in->adopted,
+        .check_failing = in->check_failing,
+        .silent_ms = in->pid && beats ? (now_ns - last) / 1000000 : -1,
+        .up_ms = in->pid ? now_ms - in->spawned_ms : -1,
+        .restarts = in->svc.restarts,
+        .has_exit = in->svc.restarts > 0 || in->svc.state == SVC_EXITED ||
+                    in->svc.state == SVC_FATAL || in->svc.last_exit.known ||
+                    in->svc.last_exit.value,
+        .last_exit = in->svc.last_exit,
+        .status = in->status,
+    };
+}
+
+/* Every instance, in config order. Returns NULL when out of memory. */
+static struct api_instance *
+snapshot(struct supervisor *sup)
+{
+    struct api_instance *v = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*v));
+    int64_t now_ms = util_now_ms(), now_ns = util_now_ns();
+    size_t k = 0;
+
+    if (!v)
+        return NULL;
+    for (size_t p = 0; p < sup->nprograms; p++)
+        for (unsigned i = 0; i < sup->programs[p].ninstances; i++)
+            snapshot_one(&sup->programs[p].instances[i], now_ms, now_ns, &v[k++]);
+    return v;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *conn, int code, char *body)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result r;
+    static const char oom[] = "{\"error\":\"out of memory\"}";
+
+    if (body)
+        resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    else
+        resp =
+            MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    r = MHD_queue_response(conn, body ? (unsigned)code : MHD_HTTP_INTERNAL_SERVER_ERROR, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static char *
+error_body(const char *msg, const char *detail)
+{
+    json_t *o = json_pack("{s:s, s:s}", "error", msg, "path", detail);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    return text;
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+       const char *version, const char *upload, size_t *upload_size, void **req_cls)
+{
+    struct supervisor *sup = cls;
+    struct api_instance *v;
+    struct api_answer a;
+
+    (void)version;
+    (void)upload;
+    if (!*req_cls) {
+        *req_cls = conn; /* first call is for the headers only */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* read-only API: a body is not read */
+        return MHD_YES;
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, error_body("method not allowed", url));
+    if (strcmp(url, "/livez") == 0)
+        return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
+    v = snapshot(sup);
+    if (!v)
+        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    if (strcmp(url, "/health") == 0) {
+        a = api_health(v, sup->ninstances,
+                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "max_silent"),
+                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silence"),
+                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "program"));
+    } else if (strcmp(url, "/readyz") == 0) {
+        a = api_readyz(v, sup->ninstances, sup->started);
+    } else if (strcmp(url, "/status") == 0) {
+        a = api_status(v, sup->ninstances, NULL);
+    } else if (strncmp(url, "/status/", 8) == 0 && url[8]) {
+        a = api_status(v, sup->ninstances, url + 8);
+    } else {
+        a = (struct api_answer){ .code = MHD_HTTP_NOT_FOUND,
+                                 .body = error_body("no such endpoint", url) };
+    }
+    free(v);
+    return reply(conn, a.code, a.body);
+}
+
+int
+http_start(struct supervisor *sup, const char *where)
+{
+    struct probe_addr addr;
+    const union MHD_DaemonInfo *info;
+    uint16_t port;
+
+    if (probe_parse_tcp(where, &addr) < 0) {
+        log_errorx("--http %s: expected ADDR:PORT with a numeric address (such as 127.0.0.1:8080)",
+                   where);
+        return -EINVAL;
+    }
+    port = ntohs(((struct sockaddr_in *)&addr.sa)->sin_port);
+    sup->http = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO |
+                                     (addr.sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                                 port, NULL, NULL, handle, sup, MHD_OPTION_SOCK_ADDR, &addr.sa,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
+    if (!sup->http) {
+        log_errorx("cannot serve HTTP on %s (address in use, or not ours to bind)", where);
+        return -EADDRINUSE;
+    }
+    info = MHD_get_daemon_info(sup->http, MHD_DAEMON_INFO_EPOLL_FD);
+    sup->http_src = (struct loop_source){ .kind = LOOP_HTTP, .fd = info ? info->epoll_fd : -1 };
+    if (sup->http_src.fd < 0 || loop_add(&sup->loop, &sup->http_src) < 0) {
+        log_errorx("cannot watch the HTTP server's descriptors");
+        return -EIO;
+    }
+    log_info("serving HTTP on %s: /health /livez /readyz /status", where);
+    return 0;
+}
+
+static void
+http_timer_fired(struct timer *t, int64_t now_ms)
+{
+    struct supervisor *sup =
+        (struct supervisor *)((char *)t - offsetof(struct supervisor, http_timer));
+
+    (void)now_ms;
+    http_ready(sup);
+}
+
+void
+http_init(struct supervisor *sup)
+{
+    sup->http_src = (struct loop_source){ .kind = LOOP_HTTP, .fd = -1 };
+    timer_init(&sup->http_timer, http_timer_fired);
+}
+
+void
+http_ready(struct supervisor *sup)
+{
+    if (sup->http)
+        (void)MHD_run(sup->http);
+}
+
+/* Before the loop sleeps: MHD's next own deadline (idle connections) goes into our heap. */
+void
+http_before_sleep(struct supervisor *sup)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+
+    if (!sup->http)
+        return;
+    if (MHD_get_timeout(sup->http, &ms) == MHD_YES)
+        (void)timer_arm(&sup->timers, &sup->http_timer, util_now_ms() + (int64_t)ms);
+    else
+        timer_cancel(&sup->timers, &sup->http_timer);
+}
+
+void
+http_stop(struct supervisor *sup)
+{
+    if (!sup->http)
+        return;
+    sup->http_src.fd = -1; /* MHD owns and closes its epoll fd */
+    MHD_stop_daemon(sup->http);
+    sup->http = NULL;
+}

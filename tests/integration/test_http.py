@@ -1,0 +1,122 @@
+"""The HTTP API (--http): /health with the caller's thresholds, flipping
+200 -> 503 -> 200 as a worker stalls and resumes; 400 for bad parameters;
+/livez, /readyz, /status; bad --http values."""
+import json
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+
+from conftest import DROVER_BIN, REPO, helper, wait_until
+
+C_WORKER = str(REPO / "bin" / "queue_worker")
+
+
+def get(port, path, method="GET"):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read() or b"null"), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null"), e.headers
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(drover, programs, port):
+    drover.start({"programs": programs}, args=["--http", f"127.0.0.1:{port}"])
+    drover.wait_log(rf"serving HTTP on 127\.0\.0\.1:{port}")
+
+
+def test_health_flips_as_a_worker_stalls_and_resumes(drover):
+    port = free_port()
+    q = drover.dir / "q"
+    q.mkdir()
+    start(drover, [{"name": "w", "ready": "notify", "heartbeat": {"timeout": "300ms", "action": "none"},
+                    "command": [C_WORKER, "--queue", str(q), "--poll-ms", "20", "--stall-after", "40",
+                                "--stall-ms", "1500"]}], port)
+    q_ = "/health?max_silent=0&silence=0.3"
+    wait_until(lambda: get(port, q_)[0] == 200, what="healthy while polling")
+    code, body, headers = get(port, q_)
+    assert headers["Content-Type"] == "application/json"
+    assert body["healthy"] is True and body["thresholds"] == {"max_silent": 0, "silence_seconds": 0.3}
+    wait_until(lambda: get(port, q_)[0] == 503, timeout=15, what="unhealthy while stalled")
+    code, body, _ = get(port, q_)
+    assert body["counts"]["silent"] == 1 and body["counts"]["unhealthy"] == 1
+    [bad] = body["unhealthy_instances"]
+    assert bad["program"] == "w" and bad["reason"] == "silent" and bad["silent_seconds"] > 0.3
+    assert bad["pid"] == drover.current("w:0")[0]
+    # The caller's thresholds decide: one silent worker is fine with max_silent=1 or a longer T.
+    assert get(port, "/health?max_silent=1&silence=0.3")[0] == 200
+    assert get(port, "/health?silence=60s")[0] == 200
+    wait_until(lambda: get(port, q_)[0] == 200, timeout=15, what="healthy again after the stall")
+    assert drover.stop() == 0
+
+
+def test_bad_query_values_are_400_naming_the_parameter(drover):
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    for query, param in [("max_silent=-1", "max_silent"), ("max_silent=x", "max_silent"),
+                         ("max_silent=", "max_silent"), ("silence=abc", "silence"), ("silence=-5", "silence"),
+                         ("silence=99999999999999", "silence")]:
+        code, body, _ = get(port, "/health?" + query)
+        assert code == 400, query
+        assert body["parameter"] == param and body["error"] == "bad query parameter", body
+    code, body, _ = get(port, "/health?program=nope")
+    assert code == 404 and body["program"] == "nope"
+    assert drover.stop() == 0
+
+
+def test_livez_readyz_status(drover):
+    port = free_port()
+    gate = drover.path("go")
+    start(drover, [
+        {"name": "slow", "ready": {"command": ["/bin/test", "-e", gate], "interval": "50ms"},
+         "command": [helper("sleeper")]},
+        {"name": "auth", "command": [helper("sleeper")], "instances": 2, "start_seconds": 0},
+    ], port)
+    assert get(port, "/livez")[:2] == (200, {"alive": True})
+    code, body, _ = get(port, "/readyz")
+    assert code == 503 and body["not_ready"] == [{"program": "slow", "instance": 0, "state": "starting"}]
+    open(gate, "w").close()
+    wait_until(lambda: get(port, "/readyz")[0] == 200, what="ready")
+    code, body, _ = get(port, "/status")
+    assert code == 200 and set(body["programs"]) == {"slow", "auth"}
+    auth = body["programs"]["auth"]
+    assert [i["instance"] for i in auth] == [0, 1]
+    assert all(i["state"] == "running" and i["pid"] and i["ready"] for i in auth)
+    assert get(port, "/status/auth")[1]["programs"].keys() == {"auth"}
+    assert get(port, "/status/none")[0] == 404
+    assert get(port, "/nowhere")[0] == 404
+    assert get(port, "/health", method="POST")[0] == 405
+    assert drover.stop() == 0
+
+
+def test_last_exit_and_restarts_in_status(drover):
+    port = free_port()
+    start(drover, [{"name": "dies", "command": [helper("exit_with"), "3"], "yoyo": {"restarts": 1, "window": "1m"}}],
+          port)
+    drover.wait_log(r"dies:0 .*-> fatal")
+    [inst] = get(port, "/status/dies")[1]["programs"]["dies"]
+    assert inst["state"] == "fatal" and inst["last_exit"] == {"code": 3} and inst["restarts"] == 1
+    assert inst["pid"] is None
+    assert drover.stop() == 0
+
+
+def test_bad_http_address_is_refused(drover):
+    for bad in ["localhost", "example.com:80", "127.0.0.1:0", "127.0.0.1:70000"]:
+        r = drover.run([{"command": [helper("sleeper")]}], args=["--http", bad])
+        assert r.returncode == 2 and "--http" in r.stderr, (bad, r.stderr)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        cfg = drover.write_config({"programs": [{"command": [helper("sleeper")]}]})
+        r = subprocess.run([DROVER_BIN, "--config", str(cfg), "--http", f"127.0.0.1:{port}"],
+                           capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+        assert r.returncode == 1 and "cannot serve HTTP" in r.stderr
+        assert "spawned" not in r.stderr

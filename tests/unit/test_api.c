@@ -1,0 +1,126 @@
+/*
+ * test_api: the HTTP answers as pure functions: /health thresholds and
+ * counts, each bad parameter, the program filter, /status and /readyz.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+static struct api_instance pool[] = {
+    { .program = "w", .index = 0, .pid = 10, .state = SVC_RUNNING, .want_up = true, .ready = true,
+      .silent_ms = 100, .up_ms = 5000, .status = "polling" },
+    { .program = "w", .index = 1, .pid = 11, .state = SVC_RUNNING, .want_up = true, .ready = true,
+      .silent_ms = 9000, .up_ms = 5000, .status = "" },
+    { .program = "db", .index = 0, .pid = 0, .state = SVC_FATAL, .want_up = true, .silent_ms = -1, .up_ms = -1,
+      .has_exit = true, .last_exit = { .known = true, .signaled = true, .value = 9 }, .restarts = 5,
+      .status = "" },
+};
+
+static json_t *
+parse(struct api_answer a, int want_code)
+{
+    json_t *j;
+
+    assert_int_equal(a.code, want_code);
+    assert_non_null(a.body);
+    j = json_loads(a.body, 0, NULL);
+    assert_non_null(j);
+    free(a.body);
+    return j;
+}
+
+static void
+health_thresholds(void **state)
+{
+    json_t *j;
+    (void)state;
+
+    /* Defaults: X = 0, T = 30 s: the fatal db is unhealthy, the 9 s silence is not. */
+    j = parse(api_health(pool, 3, NULL, NULL, NULL), 503);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "unhealthy")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "unhealthy_instances"), 0), "reason")),
+                        "not running");
+    json_decref(j);
+    /* T = 5 s: w:1 is silent too; X = 2 tolerates both. */
+    j = parse(api_health(pool, 3, "2", "5s", NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "silent")), 1);
+    assert_true(json_is_true(json_object_get(j, "healthy")));
+    json_decref(j);
+    j = parse(api_health(pool, 3, "1", "5s", NULL), 503);
+    json_decref(j);
+    /* program filter: w alone is healthy with T = 30 s. */
+    j = parse(api_health(pool, 3, "0", NULL, "w"), 200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "instances")), 2);
+    json_decref(j);
+    j = parse(api_health(pool, 3, NULL, NULL, "nope"), 404);
+    json_decref(j);
+}
+
+static void
+health_bad_parameters(void **state)
+{
+    static const struct {
+        const char *max_silent, *silence, *param;
+    } bad[] = {
+        { "-1", NULL, "max_silent" }, { "x", NULL, "max_silent" },   { "", NULL, "max_silent" },
+        { "1.5", NULL, "max_silent" }, { "99999999", NULL, "max_silent" }, { NULL, "abc", "silence" },
+        { NULL, "-3s", "silence" },   { NULL, "", "silence" },      { NULL, "999999999999", "silence" },
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *j = parse(api_health(pool, 3, bad[i].max_silent, bad[i].silence, NULL), 400);
+        assert_string_equal(json_string_value(json_object_get(j, "parameter")), bad[i].param);
+        json_decref(j);
+    }
+}
+
+static void
+status_and_readyz(void **state)
+{
+    json_t *j, *w, *db;
+    (void)state;
+
+    j = parse(api_status(pool, 3, NULL), 200);
+    w = json_object_get(json_object_get(j, "programs"), "w");
+    db = json_array_get(json_object_get(json_object_get(j, "programs"), "db"), 0);
+    assert_int_equal(json_array_size(w), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "status")), "polling");
+    assert_true(json_is_null(json_object_get(db, "pid")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(db, "last_exit"), "signal")), "KILL");
+    assert_int_equal(json_integer_value(json_object_get(db, "restarts")), 5);
+    json_decref(j);
+    j = parse(api_status(pool, 3, "db"), 200);
+    assert_int_equal(json_object_size(json_object_get(j, "programs")), 1);
+    json_decref(j);
+    j = parse(api_status(pool, 3, "zz"), 404);
+    json_decref(j);
+    j = parse(api_readyz(pool, 3, true), 503); /* db wants to run and is fatal */
+    assert_int_equal(json_array_size(json_object_get(j, "not_ready")), 1);
+    json_decref(j);
+    j = parse(api_readyz(pool, 2, true), 200);
+    json_decref(j);
+    j = parse(api_readyz(pool, 2, false), 503); /* initial start not done */
+    json_decref(j);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(health_thresholds),
+        cmocka_unit_test(health_bad_parameters),
+        cmocka_unit_test(status_and_readyz),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
