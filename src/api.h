@@ -35,6 +35,8 @@ struct api_instance {
     bool has_exit;
     struct svc_exit last_exit;
     const char *status; /* STATUS= text, "" none */
+    uint64_t exits[4];  /* by reason: exit 0, exit non-zero, signal, unknown (/metrics) */
+    uint64_t check_failures_total;
 };
 
 struct api_answer {

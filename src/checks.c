@@ -88,6 +88,7 @@ probe_done(struct probe_run *run, bool passed, const char *why)
         in->check_failing = false;
     } else {
         in->check_failures++;
+        in->check_failures_total++;
         supervisor_inst_log(LOG_WARN, in, "health check failed (%u of %u): %s %s",
                             in->check_failures, pr->failures, probe_kind_name(pr->kind), why);
         if (in->check_failures >= pr->failures) {

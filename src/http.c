@@ -8,7 +8,10 @@
  * Our code is routing and a snapshot of the instances; api.c renders.
  * Connections are bounded (HTTP_MAX_CONNECTIONS, 10 s idle timeout).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -50,7 +53,9 @@ snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct a
                     in->svc.last_exit.value,
         .last_exit = in->svc.last_exit,
         .status = in->status,
+        .check_failures_total = in->check_failures_total,
     };
+    memcpy(out->exits, in->exits, sizeof(out->exits));
 }
 
 /* Every instance, in config order. Returns NULL when out of memory. */
@@ -92,6 +97,63 @@ reply(struct MHD_Connection *conn, int code, char *body)
     return r;
 }
 
+/* drover's own process figures for /metrics. */
+static void
+process_figures(struct supervisor *sup, struct metrics_drover *d)
+{
+    struct rusage ru;
+    unsigned long pages = 0, resident = 0;
+    FILE *f;
+    DIR *dir;
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        d->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    f = fopen("/proc/self/statm", "re");
+    if (f) {
+        if (fscanf(f, "%lu %lu", &pages, &resident) == 2)
+            d->rss_bytes = (double)resident * (double)sysconf(_SC_PAGESIZE);
+        (void)fclose(f);
+    }
+    dir = opendir("/proc/self/fd");
+    if (dir) {
+        for (struct dirent *e; (e = readdir(dir));)
+            if (e->d_name[0] != '.')
+                d->open_fds++;
+        (void)closedir(dir);
+        d->open_fds--; /* the directory itself */
+    }
+    d->start_time = sup->start_unix;
+    d->spawn = &sup->spawn_hist;
+    d->notify_accepted = sup->notify_accepted;
+    d->notify_foreign = sup->notify_foreign;
+    d->notify_malformed = sup->notify_malformed;
+}
+
+static enum MHD_Result
+reply_metrics(struct MHD_Connection *conn, struct supervisor *sup, const struct api_instance *v)
+{
+    struct metrics_drover d = { 0 };
+    struct MHD_Response *resp;
+    enum MHD_Result r;
+    char *text;
+
+    process_figures(sup, &d);
+    text = metrics_render(v, sup->ninstances, &d);
+    if (!text)
+        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                  "text/plain; version=0.0.4; charset=utf-8");
+    r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 static char *
 error_body(const char *msg, const char *detail)
 {
@@ -127,6 +189,11 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     v = snapshot(sup);
     if (!v)
         return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    if (strcmp(url, "/metrics") == 0) {
+        enum MHD_Result r = reply_metrics(conn, sup, v);
+        free(v);
+        return r;
+    }
     if (strcmp(url, "/health") == 0) {
         a = api_health(v, sup->ninstances,
                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "max_silent"),
@@ -175,7 +242,7 @@ http_start(struct supervisor *sup, const char *where)
         log_errorx("cannot watch the HTTP server's descriptors");
         return -EIO;
     }
-    log_info("serving HTTP on %s: /health /livez /readyz /status", where);
+    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics", where);
     return 0;
 }
 

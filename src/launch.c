@@ -230,6 +230,7 @@ launch_instance(struct instance *in)
                             strerror(-r));
         goto failed;
     }
+    int64_t spawn_start_ns = util_now_ns();
     r = spawn_process(
         &(struct spawn_req){
             .path = path,
@@ -256,6 +257,7 @@ launch_instance(struct instance *in)
                                 step == SPAWN_STEP_EXEC ? "execute" : "set up", path, strerror(-r));
         goto failed;
     }
+    metrics_observe(&sup->spawn_hist, (double)(util_now_ns() - spawn_start_ns) / 1e9);
     free(in->argv);
     in->argv =
         in->sup->dumpfile ? argv_copy(b.argv) : NULL; /* NULL on OOM: the checkpoint says [] */

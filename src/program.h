@@ -51,11 +51,14 @@ struct instance {
     int notify_errno;                   /* last ERRNO=, 0 none */
     char status[NOTIFY_STATUS_MAX + 1]; /* last STATUS= text */
     /* Probes (checks.c). */
-    struct probe_run probe;        /* the attempt in flight, readiness or health */
-    struct timer check_timer;      /* the next attempt */
-    pid_t probe_pid;               /* a command probe's pid while it is in sup->probe_pids */
-    unsigned check_failures;       /* consecutive failed health checks */
-    bool check_failing;            /* `failures` reached: counts as unhealthy */
+    struct probe_run probe;   /* the attempt in flight, readiness or health */
+    struct timer check_timer; /* the next attempt */
+    pid_t probe_pid;          /* a command probe's pid while it is in sup->probe_pids */
+    unsigned check_failures;  /* consecutive failed health checks */
+    bool check_failing;       /* `failures` reached: counts as unhealthy */
+    /* Counters for /metrics. */
+    uint64_t exits[4]; /* exit 0, exit non-zero, signal, unknown (adopted) */
+    uint64_t check_failures_total;
     char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
 };
 

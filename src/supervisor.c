@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -175,6 +176,7 @@ instance_reaped(struct instance *in, const siginfo_t *info)
     char ran[32];
 
     if (!info) {
+        in->exits[3]++;
         how.known = false;
         supervisor_inst_log(LOG_WARN, in,
                             "exited after %s (status unknown: adopted, not drover's child)",
@@ -183,6 +185,7 @@ instance_reaped(struct instance *in, const siginfo_t *info)
     }
     how.signaled = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
     how.value = info->si_status;
+    in->exits[how.signaled ? 2 : how.value ? 1 : 0]++;
     /* Dying of the signal we sent to stop it is the expected end, not a warning. */
     expected = in->svc.state == SVC_STOPPING &&
                (how.signaled ? how.value == in->svc.policy->stop_signal : how.value == 0);
@@ -426,6 +429,11 @@ supervisor_new(struct config *cfg, int *ret_err)
     sup->timers.fd = -1;
     sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = -1 };
     http_init(sup);
+    {
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        sup->start_unix = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    }
     sup->ninstances = cfg_total_instances(&sup->cfg);
     sup->nprograms = sup->cfg.nprograms;
     sup->programs = calloc(sup->nprograms, sizeof(*sup->programs));

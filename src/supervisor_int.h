@@ -13,6 +13,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "pidmap.h"
 #include "ports.h"
@@ -44,8 +45,10 @@ struct supervisor {
     struct loop_source notify; /* LOOP_NOTIFY */
     char notify_env[128];      /* "NOTIFY_SOCKET=@..." for children */
     uint64_t notify_accepted, notify_foreign, notify_malformed;
-    bool up_notify; /* drover itself has a NOTIFY_SOCKET */
-    bool started;   /* the initial start is done (/readyz) */
+    bool up_notify;                      /* drover itself has a NOTIFY_SOCKET */
+    bool started;                        /* the initial start is done (/readyz) */
+    struct metrics_histogram spawn_hist; /* /metrics: clone to exec */
+    double start_unix;                   /* when drover started, seconds since the epoch */
     /* HTTP API (http.c). */
     struct MHD_Daemon *http;
     struct loop_source http_src; /* LOOP_HTTP: MHD's epoll fd */

@@ -2,7 +2,7 @@
 # Installs the Debian packages drover needs to build and test, if any is
 # missing. Safe to run again: it does nothing when all are present.
 set -eu
-packages=(gcc make pkg-config libc6-dev libjansson-dev libmicrohttpd-dev libcmocka-dev python3-pytest curl redis-server)
+packages=(gcc make pkg-config libc6-dev libjansson-dev libmicrohttpd-dev libcmocka-dev python3-pytest curl redis-server prometheus)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -120,3 +120,70 @@ def test_bad_http_address_is_refused(drover):
                            capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
         assert r.returncode == 1 and "cannot serve HTTP" in r.stderr
         assert "spawned" not in r.stderr
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        return r.read().decode()
+
+
+def sample(text, name, **labels):
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name}{{{want}}} not in /metrics")
+
+
+def test_metrics_values_and_promtool(drover):
+    import os
+    import shutil
+    import signal as sig
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")], "instances": 2, "start_seconds": 0}], port)
+    drover.wait_spawns("s:1", 1)
+    os.kill(drover.current("s:0")[0], sig.SIGKILL)
+    drover.wait_spawns("s:0", 2)
+    text = scrape(port)
+    assert sample(text, "drover_instance_up", program="s", instance="0") == 1
+    assert sample(text, "drover_instance_state", program="s", instance="1", state="running") == 1
+    assert sample(text, "drover_instance_state", program="s", instance="1", state="fatal") == 0
+    assert sample(text, "drover_instance_restarts_total", program="s", instance="0") == 1
+    assert sample(text, "drover_instance_exits_total", program="s", instance="0", reason="signal") == 1
+    assert sample(text, "drover_instance_exits_total", program="s", instance="1", reason="signal") == 0
+    assert sample(text, "drover_spawn_duration_seconds_count") == 3
+    assert sample(text, "process_open_fds") > 0 and sample(text, "process_resident_memory_bytes") > 0
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: tools/deps.sh installs the prometheus package"
+    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert drover.stop() == 0
+
+
+def test_a_real_prometheus_scrapes_drover(drover, tmp_path):
+    import shutil
+    prometheus = shutil.which("prometheus")
+    assert prometheus, "prometheus is missing: tools/deps.sh installs it"
+    port, web = free_port(), free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")], "instances": 2}], port)
+    (tmp_path / "prom.yml").write_text(
+        "global: {scrape_interval: 1s}\n"
+        f"scrape_configs: [{{job_name: drover, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]\n")
+    prom = subprocess.Popen([prometheus, f"--config.file={tmp_path / 'prom.yml'}",
+                             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{web}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def scraped():
+            try:
+                with urllib.request.urlopen(
+                        f"http://127.0.0.1:{web}/api/v1/query?query=sum(drover_instance_up)", timeout=2) as r:
+                    result = json.loads(r.read())["data"]["result"]
+                    return result and float(result[0]["value"][1])
+            except OSError:
+                return None
+        assert wait_until(scraped, timeout=60, interval=0.5, what="prometheus to scrape drover") == 2
+    finally:
+        prom.terminate()
+        prom.wait(timeout=30)
+    assert drover.stop() == 0
