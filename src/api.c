@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "health.h"
 #include "util.h"
 
@@ -190,4 +191,46 @@ api_readyz(const struct api_instance *v, size_t n, bool started)
     return answer(started && count == 0 ? 200 : 503,
                   json_pack("{s:b, s:b, s:o}", "ready", started && count == 0, "initial_start_done",
                             started, "not_ready", waiting));
+}
+
+struct api_answer
+api_events_query(const char *since, const char *wait, uint64_t *ret_since, int64_t *ret_wait_ms)
+{
+    char *end;
+
+    *ret_since = 0;
+    *ret_wait_ms = 0;
+    if (since) {
+        if (!*since || strspn(since, "0123456789") != strlen(since) || strlen(since) > 18)
+            return bad_param("since", since, "a sequence number (0: everything still kept)");
+        *ret_since = strtoull(since, &end, 10);
+    }
+    if (wait) {
+        if (util_parse_duration_ms(wait, ret_wait_ms) < 0 || *ret_wait_ms > 60000)
+            return bad_param("wait", wait, "seconds to wait for a change, at most 60");
+    }
+    return (struct api_answer){ .code = 0 };
+}
+
+struct api_answer
+api_events(const struct event *const *ev, size_t n, uint64_t next, bool gap)
+{
+    json_t *list = json_array(), *body;
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *o =
+            json_pack("{s:I, s:I, s:s, s:i, s:s, s:s, s:s}", "seq", (json_int_t)ev[i]->seq,
+                      "time_ms", (json_int_t)ev[i]->unix_ms, "program", ev[i]->program, "instance",
+                      (json_int_t)ev[i]->instance, "from", svc_state_name(ev[i]->from), "to",
+                      svc_state_name(ev[i]->to), "cause", ev[i]->cause);
+        if (o)
+            json_object_set_new(o, "pid", ev[i]->pid ? json_integer(ev[i]->pid) : json_null());
+        json_array_append_new(list, o);
+    }
+    body = json_pack("{s:o, s:I, s:b}", "events", list, "next", (json_int_t)next, "gap", gap);
+    if (body && gap)
+        json_object_set_new(body, "hint",
+                            json_string("fell behind: older changes were dropped, GET /status for "
+                                        "the whole state"));
+    return answer(200, body);
 }

@@ -54,6 +54,14 @@ struct api_answer api_health(const struct api_instance *v, size_t n, const char 
 /* GET /status (program NULL) or /status/NAME (404 for an unknown program). */
 struct api_answer api_status(const struct api_instance *v, size_t n, const char *program);
 
+struct event;
+/* GET /events: the given events (oldest first), the sequence to ask from next, and the gap flag. */
+struct api_answer api_events(const struct event *const *ev, size_t n, uint64_t next, bool gap);
+/* Parses since= (a sequence number) and wait= (seconds, at most 60). 400 answer on error, code 0 if
+ * fine. */
+struct api_answer api_events_query(const char *since, const char *wait, uint64_t *ret_since,
+                                   int64_t *ret_wait_ms);
+
 /* GET /readyz: 200 when the initial start is done and every wanted instance is running. */
 struct api_answer api_readyz(const struct api_instance *v, size_t n, bool started);
 

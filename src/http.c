@@ -7,6 +7,9 @@
  * supervisor state, and a slow client costs a descriptor, never a stall.
  * Our code is routing and a snapshot of the instances; api.c renders.
  * Connections are bounded (HTTP_MAX_CONNECTIONS, 10 s idle timeout).
+ * A GET /events long-poll is suspended (MHD_suspend_connection) until a
+ * change or its deadline; a resumed connection has no socket event to
+ * drive it, so the loop runs MHD once more before sleeping.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,7 +26,6 @@
 #include "supervisor_int.h"
 #include "util.h"
 
-#define HTTP_MAX_CONNECTIONS 256
 #define HTTP_IDLE_TIMEOUT_S 10
 
 static void
@@ -164,6 +166,142 @@ error_body(const char *msg, const char *detail)
     return text;
 }
 
+/* A /events long-poll suspended until a change or its deadline. */
+struct http_waiter {
+    struct supervisor *sup;
+    struct MHD_Connection *conn;
+    uint64_t since;
+    bool suspended;
+    struct timer deadline;
+    struct http_waiter *next; /* in sup->waiters while suspended */
+};
+
+static int first_call; /* *req_cls before a request has a context of its own */
+
+static void
+waiter_unlink(struct http_waiter *w)
+{
+    for (struct http_waiter **p = &w->sup->waiters; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    w->next = NULL;
+}
+
+/* Wakes w: MHD calls the handler again for it at the next MHD_run, which we schedule now. */
+static void
+waiter_resume(struct http_waiter *w)
+{
+    struct supervisor *sup = w->sup;
+
+    if (!w->suspended)
+        return;
+    w->suspended = false;
+    timer_cancel(&sup->timers, &w->deadline);
+    waiter_unlink(w);
+    MHD_resume_connection(w->conn);
+    sup->http_resumed = true; /* served by the next MHD_run, right after this dispatch */
+}
+
+static void
+waiter_deadline(struct timer *t, int64_t now_ms)
+{
+    (void)now_ms;
+    waiter_resume((struct http_waiter *)((char *)t - offsetof(struct http_waiter, deadline)));
+}
+
+void
+http_events_changed(struct supervisor *sup)
+{
+    while (sup->waiters)
+        waiter_resume(sup->waiters);
+}
+
+/*
+ * The events since `since`, and where to continue: after the last one
+ * returned; or, with none, at `since` itself (or at the next sequence
+ * number for 0 and for a number from the future, e.g. after a restart of
+ * drover, so the reader resynchronises).
+ */
+static enum MHD_Result
+answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t since)
+{
+    const struct event **ev = calloc(EVENTS_RING, sizeof(*ev));
+    uint64_t next = sup->events.next_seq;
+    struct api_answer a;
+    bool gap;
+    size_t n;
+
+    if (!ev)
+        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    n = events_since(&sup->events, since, ev, EVENTS_RING, &gap);
+    if (n)
+        next = ev[n - 1]->seq + 1;
+    else if (since && since < next)
+        next = since;
+    a = api_events(ev, n, next, gap && since != 0); /* 0 asks for whatever is kept: no gap */
+    free(ev);
+    return reply(conn, a.code, a.body);
+}
+
+static enum MHD_Result
+handle_events(struct MHD_Connection *conn, struct supervisor *sup, void **req_cls)
+{
+    struct http_waiter *w = *req_cls != &first_call ? *req_cls : NULL;
+    struct api_answer bad;
+    uint64_t since;
+    int64_t wait_ms;
+    bool gap;
+    const struct event *probe[1];
+
+    if (w) /* resumed: a change came, or the deadline */
+        return answer_events(conn, sup, w->since);
+    bad = api_events_query(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since"),
+                           MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "wait"), &since,
+                           &wait_ms);
+    if (bad.code)
+        return reply(conn, bad.code, bad.body);
+    if (wait_ms == 0 || events_since(&sup->events, since, probe, 1, &gap) > 0 || gap)
+        return answer_events(conn, sup, since);
+    /* Nothing new yet: park the connection until a change or the deadline. */
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return answer_events(conn, sup, since);
+    *w = (struct http_waiter){
+        .sup = sup, .conn = conn, .since = since, .suspended = true, .next = sup->waiters
+    };
+    timer_init(&w->deadline, waiter_deadline);
+    if (timer_arm(&sup->timers, &w->deadline, util_now_ms() + wait_ms) < 0) {
+        free(w);
+        return answer_events(conn, sup, since);
+    }
+    sup->waiters = w;
+    *req_cls = w;
+    MHD_suspend_connection(conn);
+    return MHD_YES;
+}
+
+/* MHD is done with a request: free a long-poll's context. */
+static void
+request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                  enum MHD_RequestTerminationCode why)
+{
+    struct http_waiter *w = req_cls && *req_cls != &first_call ? *req_cls : NULL;
+
+    (void)cls;
+    (void)conn;
+    (void)why;
+    if (!w)
+        return;
+    if (w->suspended) {
+        timer_cancel(&w->sup->timers, &w->deadline);
+        waiter_unlink(w);
+    }
+    free(w);
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
        const char *version, const char *upload, size_t *upload_size, void **req_cls)
@@ -175,7 +313,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     (void)version;
     (void)upload;
     if (!*req_cls) {
-        *req_cls = conn; /* first call is for the headers only */
+        *req_cls = &first_call; /* first call is for the headers only */
         return MHD_YES;
     }
     if (*upload_size) {
@@ -184,6 +322,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, error_body("method not allowed", url));
+    if (strcmp(url, "/events") == 0)
+        return handle_events(conn, sup, req_cls);
     if (strcmp(url, "/livez") == 0)
         return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
     v = snapshot(sup);
@@ -226,12 +366,13 @@ http_start(struct supervisor *sup, const char *where)
         return -EINVAL;
     }
     port = ntohs(((struct sockaddr_in *)&addr.sa)->sin_port);
-    sup->http = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO |
-                                     (addr.sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                                 port, NULL, NULL, handle, sup, MHD_OPTION_SOCK_ADDR, &addr.sa,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
+    sup->http = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
+            (addr.sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        port, NULL, NULL, handle, sup, MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
     if (!sup->http) {
         log_errorx("cannot serve HTTP on %s (address in use, or not ours to bind)", where);
         return -EADDRINUSE;
@@ -242,7 +383,7 @@ http_start(struct supervisor *sup, const char *where)
         log_errorx("cannot watch the HTTP server's descriptors");
         return -EIO;
     }
-    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics", where);
+    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events", where);
     return 0;
 }
 
@@ -278,6 +419,12 @@ http_before_sleep(struct supervisor *sup)
 
     if (!sup->http)
         return;
+    if (sup->http_resumed) {
+        /* Not from inside a supervision callback (a restart must not wait for HTTP work). */
+        sup->http_resumed = false;
+        (void)timer_arm(&sup->timers, &sup->http_timer, util_now_ms());
+        return;
+    }
     if (MHD_get_timeout(sup->http, &ms) == MHD_YES)
         (void)timer_arm(&sup->timers, &sup->http_timer, util_now_ms() + (int64_t)ms);
     else
@@ -289,6 +436,8 @@ http_stop(struct supervisor *sup)
 {
     if (!sup->http)
         return;
+    http_events_changed(sup); /* MHD refuses to stop with suspended connections */
+    (void)MHD_run(sup->http);
     sup->http_src.fd = -1; /* MHD owns and closes its epoll fd */
     MHD_stop_daemon(sup->http);
     sup->http = NULL;

@@ -150,6 +150,14 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
         supervisor_inst_log(LOG_INFO, in, "%s -> %s (%s)", svc_state_name(from), svc_state_name(to),
                             cause);
     }
+    /* Each call is a change: a new state, or an exit and restart within the same one. */
+    {
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        events_push(&in->sup->events, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                    in->prog->cfg->name, in->index, in->pid, from, to, cause);
+        http_events_changed(in->sup);
+    }
     if (in->sup->shutting_down && !svc_has_process(to))
         check_shutdown_done(in->sup);
 }
@@ -429,6 +437,7 @@ supervisor_new(struct config *cfg, int *ret_err)
     sup->timers.fd = -1;
     sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = -1 };
     http_init(sup);
+    events_init(&sup->events);
     {
         struct timespec ts;
         (void)clock_gettime(CLOCK_REALTIME, &ts);
@@ -469,7 +478,8 @@ supervisor_new(struct config *cfg, int *ret_err)
         goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
-    if ((r = timers_init(&sup->timers, 3 * sup->ninstances + sup->nprograms + 8)) < 0)
+    if ((r = timers_init(&sup->timers,
+                         3 * sup->ninstances + sup->nprograms + HTTP_MAX_WAITERS + 8)) < 0)
         goto fail;
     sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)

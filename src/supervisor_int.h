@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cfg.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "loop.h"
@@ -48,11 +49,14 @@ struct supervisor {
     bool up_notify;                      /* drover itself has a NOTIFY_SOCKET */
     bool started;                        /* the initial start is done (/readyz) */
     struct metrics_histogram spawn_hist; /* /metrics: clone to exec */
+    struct events events;                /* /events: the last EVENTS_RING state changes */
+    struct http_waiter *waiters;         /* /events long-polls suspended until a change */
     double start_unix;                   /* when drover started, seconds since the epoch */
     /* HTTP API (http.c). */
     struct MHD_Daemon *http;
     struct loop_source http_src; /* LOOP_HTTP: MHD's epoll fd */
     struct timer http_timer;
+    bool http_resumed;      /* a long-poll was resumed: run MHD before sleeping */
     int64_t up_watchdog_ms; /* 0: no watchdog of our own */
     struct timer up_timer;
 };
@@ -83,12 +87,15 @@ void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=
 int64_t liveness_last_beat_ns(const struct instance *in); /* 0: never beat */
 
 /* http.c: the HTTP API in our loop. */
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_MAX_WAITERS HTTP_MAX_CONNECTIONS
 struct MHD_Daemon;
 void http_init(struct supervisor *sup);
 int http_start(struct supervisor *sup, const char *where);
 void http_ready(struct supervisor *sup);
 void http_before_sleep(struct supervisor *sup);
 void http_stop(struct supervisor *sup);
+void http_events_changed(struct supervisor *sup); /* a new event: wake the long-polls */
 
 /* checks.c: readiness probes and health checks. */
 void checks_init(struct instance *in);

@@ -187,3 +187,49 @@ def test_a_real_prometheus_scrapes_drover(drover, tmp_path):
         prom.terminate()
         prom.wait(timeout=30)
     assert drover.stop() == 0
+
+
+def test_events_stream_changes_with_long_poll(drover):
+    import os
+    import signal as sig
+    import threading
+    import time
+    port = free_port()
+    start(drover, [{"name": "e", "command": [helper("sleeper")], "start_seconds": 0}], port)
+    code, first, _ = get(port, "/events?since=0")
+    assert code == 200 and first["gap"] is False
+    assert [(e["program"], e["from"], e["to"]) for e in first["events"]] == [("e", "stopped", "running")]
+    nxt = first["next"]
+    assert nxt == first["events"][-1]["seq"] + 1
+    # Nothing new: wait=0.3 returns empty after the wait, pointing at the same place.
+    t0 = time.monotonic()
+    code, empty, _ = get(port, f"/events?since={nxt}&wait=0.3")
+    assert code == 200 and empty["events"] == [] and empty["next"] == nxt
+    assert time.monotonic() - t0 >= 0.25
+    # A long-poll is answered by the next change, not by its deadline.
+    result = {}
+    poll = threading.Thread(target=lambda: result.update(r=get(port, f"/events?since={nxt}&wait=30")))
+    poll.start()
+    time.sleep(0.3)  # let the poll be parked first; the assertion below does not depend on it
+    victim = drover.current("e:0")[0]
+    os.kill(victim, sig.SIGKILL)
+    poll.join(timeout=20)
+    assert not poll.is_alive(), "the long-poll was not woken by the change"
+    code, body, _ = result["r"]
+    assert code == 200 and body["events"][0]["cause"] == "exited, restarting at once"
+    assert body["events"][0]["seq"] == nxt and body["next"] > nxt
+    for bad in ["since=x", "since=-1", "wait=61", "wait=abc"]:
+        assert get(port, "/events?" + bad)[0] == 400, bad
+    assert drover.stop() == 0
+
+
+def test_events_gap_when_a_reader_fell_behind(drover):
+    port = free_port()
+    # 600 instances that exit at once (restart never) make 1,200 events, more than the 1,024 kept.
+    start(drover, [{"name": "x", "command": [helper("exit_with"), "0"], "instances": 600, "restart": "never",
+                    "start_seconds": 0}], port)
+    wait_until(lambda: get(port, "/events?since=0")[1]["next"] > 1100, timeout=30, what="1,100 events")
+    code, body, _ = get(port, "/events?since=1")
+    assert code == 200 and body["gap"] is True and "GET /status" in body["hint"]
+    assert body["events"][0]["seq"] > 1
+    assert drover.stop() == 0
