@@ -113,6 +113,7 @@ def test_missing_program_is_fatal_and_others_keep_running(drover):
     drover.wait_log(r"nopath:0 stopped -> fatal")
     # An exec failure is an error, never a fake "exited with code 127".
     assert not drover.lines(r"missing:0 .*exited with code 127")
+    drover.wait_spawns("steady:0", 1)  # spawned after the failing ones: wait for it, do not assume it
     assert pid_alive(drover.current("steady:0")[0])
     assert drover.stop() == 0
 
@@ -137,6 +138,7 @@ def test_unopenable_output_file_is_fatal(drover):
     drover.wait_log(r'r:0 cannot open input file ".*missing-input\.txt": No such file or directory')
     drover.wait_log(r"w:0 stopped -> fatal")
     drover.wait_log(r"r:0 stopped -> fatal")
+    drover.wait_spawns("steady:0", 1)  # spawned after the failing ones: wait for it, do not assume it
     assert pid_alive(drover.current("steady:0")[0])
     assert drover.stop() == 0
 

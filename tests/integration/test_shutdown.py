@@ -74,9 +74,11 @@ def test_escaped_descendant_is_not_left_behind(drover):
 
 
 def test_graceful_child_exits_before_timeout(drover):
-    drover.start({"programs": [{"name": "g", "command": [helper("sleeper"), "--exit-on-term-after-ms", "100"],
+    pidfile = drover.path("g.pid")
+    drover.start({"programs": [{"name": "g", "command": [helper("sleeper"), "--exit-on-term-after-ms", "100",
+                                                        "--pidfile", pidfile],
                                 "stop_timeout": "20s"}]})
-    drover.wait_spawns("g:0", 1)
+    read_pid(pidfile)  # its TERM handler is installed once the pidfile exists
     assert drover.stop() == 0
     drover.wait_log(r"g:0 pid=\d+ exited with code 0 after")
     assert not drover.lines(r"g:0 .*killed by signal KILL")
