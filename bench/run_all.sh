@@ -1,13 +1,15 @@
 #!/bin/sh
-# Runs drover's four benchmarks one after the other and prints their tables.
+# Runs drover's benchmarks one after the other and prints their tables.
 #   bench/run_all.sh [--quick]
-# Needs `make all` first (build/drover, build/helpers/pinger, build/helpers/sleeper).
+# Needs `make all` first (build/drover, build/helpers/pinger, build/helpers/sleeper,
+# bin/queue_worker, build/libdrover-worker.a, build/obj/heartbeat.o).
 # Exit status: 0 if every benchmark ran, else that of the last one that failed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-/usr/bin/python3}
 status=0
-for b in restart_latency respawn_throughput rss idle_wakeups; do
+for b in restart_latency respawn_throughput rss idle_wakeups \
+         recovery notify_ingest beat_cost scan_cost silence_latency; do
     echo "=== $b $*"
     "$py" "$here/$b.py" "$@" || { status=$?; echo "=== $b failed with status $status"; }
     echo

@@ -164,8 +164,9 @@ beat_again(struct instance *in, int64_t now_ns)
     char d[32];
 
     in->silent = false;
-    supervisor_inst_log(LOG_INFO, in, "beating again after %s of silence",
-                        util_format_duration(d, sizeof(d), (now_ns - in->spawned_ns) / 1000000));
+    supervisor_inst_log(
+        LOG_INFO, in, "beating again after %s of silence",
+        util_format_duration(d, sizeof(d), (now_ns - in->silent_since_ns) / 1000000));
 }
 
 static void
@@ -175,6 +176,7 @@ went_silent(struct instance *in, int64_t silent_ns)
     char d[32], t[32];
 
     in->silent = true;
+    in->silent_since_ns = util_now_ns() - silent_ns; /* its last beat (or its start) */
     supervisor_inst_log(LOG_WARN, in, "silent for %s (heartbeat timeout %s)%s",
                         util_format_duration(d, sizeof(d), silent_ns / 1000000),
                         util_format_duration(t, sizeof(t), pc->heartbeat_timeout_ms),

@@ -46,6 +46,7 @@ struct instance {
     int64_t spawned_ns;
     int64_t last_notify_beat_ns;        /* READY=1 or WATCHDOG=1 */
     bool silent;                        /* past the heartbeat timeout, not yet beaten again */
+    int64_t silent_since_ns;            /* the last beat before the silence */
     bool ready;                         /* said READY=1 */
     bool said_stopping;                 /* said STOPPING=1 */
     int notify_errno;                   /* last ERRNO=, 0 none */

@@ -69,29 +69,71 @@ op_signal_group(struct svc *s, int sig)
  * A pgid number cannot be reused while any process is still in that group,
  * so probing it after the leader was reaped never reaches a stranger.
  */
-struct group_scan {
-    pid_t pgid;
-    bool alive;
+struct pgid_list {
+    pid_t *v;
+    size_t n, cap;
 };
 
 static int
-live_member(pid_t pid, void *arg)
+collect_live_pgid(pid_t pid, void *arg)
 {
-    struct group_scan *g = arg;
+    struct pgid_list *l = arg;
     struct proc_stat st;
 
-    if (proc_read_stat(pid, &st) == 0 && st.pgid == g->pgid && st.state != 'Z') {
-        g->alive = true;
-        return -1; /* found one: stop the walk */
+    if (proc_read_stat(pid, &st) < 0 || st.state == 'Z')
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        pid_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
     }
+    l->v[l->n++] = st.pgid;
     return 0;
+}
+
+static int
+cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Does a non-zombie process of pgid exist? One walk of /proc per loop
+ * iteration at most, whatever the number of groups asked about: stopping
+ * 1,000 adopted instances must not walk /proc 1,000 times.
+ */
+static bool
+foreign_group_alive(struct supervisor *sup, pid_t pgid)
+{
+    if (sup->pgid_cache_iter != sup->loop_iter || !sup->pgid_cache_valid) {
+        struct pgid_list l = { .v = sup->pgid_cache, .cap = sup->pgid_cache_cap };
+        if (proc_each_pid(collect_live_pgid, &l) < 0) {
+            sup->pgid_cache = l.v;
+            sup->pgid_cache_cap = l.cap;
+            sup->pgid_cache_valid = false;
+            return true; /* unknown: assume alive, the stop timer settles it */
+        }
+        if (l.n > 1)
+            qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
+        sup->pgid_cache = l.v;
+        sup->pgid_cache_cap = l.cap;
+        sup->pgid_cache_n = l.n;
+        sup->pgid_cache_iter = sup->loop_iter;
+        sup->pgid_cache_valid = true;
+    }
+    return sup->pgid_cache_n &&
+           bsearch(&pgid, sup->pgid_cache, sup->pgid_cache_n, sizeof(pid_t), cmp_pid);
 }
 
 static bool
 op_group_alive(struct svc *s)
 {
     struct instance *in = svc_to_instance(s);
-    struct group_scan g = { .pgid = in->pgid };
 
     if (in->pgid <= 1)
         return false;
@@ -104,8 +146,7 @@ op_group_alive(struct svc *s)
      * stays a zombie until its parent (init) reaps it, and still counts for
      * kill(). Only a member that is not a zombie makes the group alive.
      */
-    (void)proc_each_pid(live_member, &g);
-    return g.alive;
+    return foreign_group_alive(in->sup, in->pgid);
 }
 
 static void
@@ -555,6 +596,7 @@ supervisor_run(struct supervisor *sup)
 
     /* From now on, we must not die: failures are logged and retried. */
     while (!sup->done) {
+        sup->loop_iter++;
         http_before_sleep(sup);
         if (timers_sync(&sup->timers) < 0)
             log_warn("cannot arm the timer, retrying on the next event");
@@ -620,5 +662,6 @@ supervisor_free(struct supervisor *sup)
     ports_done(&sup->ports);
     cfg_done(&sup->cfg);
     free(sup->dumpfile);
+    free(sup->pgid_cache);
     free(sup);
 }

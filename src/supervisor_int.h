@@ -56,7 +56,13 @@ struct supervisor {
     struct MHD_Daemon *http;
     struct loop_source http_src; /* LOOP_HTTP: MHD's epoll fd */
     struct timer http_timer;
-    bool http_resumed;      /* a long-poll was resumed: run MHD before sleeping */
+    bool http_resumed; /* a long-poll was resumed: run MHD before sleeping */
+    /* Live pgids from one /proc walk, valid for one loop iteration (adopted groups). */
+    uint64_t loop_iter;
+    pid_t *pgid_cache;
+    size_t pgid_cache_n, pgid_cache_cap;
+    uint64_t pgid_cache_iter;
+    bool pgid_cache_valid;
     int64_t up_watchdog_ms; /* 0: no watchdog of our own */
     struct timer up_timer;
 };
