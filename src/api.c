@@ -85,9 +85,9 @@ parse_count(const char *s, unsigned *ret)
 
 struct api_answer
 api_health(const struct api_instance *v, size_t n, const char *max_silent, const char *silence,
-           const char *program)
+           const char *program, unsigned default_max_silent)
 {
-    unsigned x = API_DEFAULT_MAX_SILENT;
+    unsigned x = default_max_silent;
     int64_t t = API_DEFAULT_SILENCE_MS;
     struct health_result r;
     json_t *body, *list;
@@ -109,10 +109,13 @@ api_health(const struct api_instance *v, size_t n, const char *max_silent, const
     for (size_t i = 0; i < n; i++) {
         if (program && strcmp(program, v[i].program) != 0)
             continue;
-        views[matched] = (struct health_view){ .state = v[i].state,
-                                               .want_up = v[i].want_up,
-                                               .silent_ms = v[i].silent_ms,
-                                               .check_failing = v[i].check_failing };
+        views[matched] =
+            (struct health_view){ .state = v[i].state,
+                                  .want_up = v[i].want_up,
+                                  .silent_ms = v[i].silent_ms,
+                                  .check_failing = v[i].check_failing,
+                                  /* the query's T wins; else each program's default */
+                                  .silence_limit_ms = silence ? 0 : v[i].default_silence_ms };
         picked[matched++] = &v[i];
     }
     if (program && matched == 0) {

@@ -34,8 +34,9 @@ struct api_instance {
     unsigned restarts;
     bool has_exit;
     struct svc_exit last_exit;
-    const char *status; /* STATUS= text, "" none */
-    uint64_t exits[4];  /* by reason: exit 0, exit non-zero, signal, unknown (/metrics) */
+    const char *status;         /* STATUS= text, "" none */
+    uint64_t exits[4];          /* by reason: exit 0, exit non-zero, signal, unknown (/metrics) */
+    int64_t default_silence_ms; /* T for this instance when the query gives none */
     uint64_t check_failures_total;
 };
 
@@ -49,7 +50,7 @@ struct api_answer {
  * (absent). A bad value gives 400 naming the parameter.
  */
 struct api_answer api_health(const struct api_instance *v, size_t n, const char *max_silent,
-                             const char *silence, const char *program);
+                             const char *silence, const char *program, unsigned default_max_silent);
 
 /* GET /status (program NULL) or /status/NAME (404 for an unknown program). */
 struct api_answer api_status(const struct api_instance *v, size_t n, const char *program);

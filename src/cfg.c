@@ -667,7 +667,8 @@ parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
 
 static const char *const program_keys =
     "command, input, output, error, name, instances, env, cwd, restart, stop_signal, "
-    "stop_timeout, start_seconds, backoff, yoyo, ready, start_timeout, heartbeat, health";
+    "stop_timeout, start_seconds, backoff, yoyo, ready, start_timeout, heartbeat, health, silence, "
+    "max_silent";
 
 static int
 parse_heartbeat(struct ctx *c, const json_t *v, struct program_cfg *p)
@@ -719,6 +720,8 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
 
     *p = (struct program_cfg){
         .instances = 1,
+        .silence_ms = -1,
+        .max_silent = -1,
         .heartbeat_restart = true,
         .policy = {
             .restart = SVC_RESTART_ALWAYS,
@@ -798,6 +801,17 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
             kr = get_duration(c, val, &p->policy.start_timeout_ms);
         } else if (strcmp(key, "heartbeat") == 0) {
             kr = parse_heartbeat(c, val, p);
+        } else if (strcmp(key, "silence") == 0) {
+            kr = get_duration(c, val, &p->silence_ms);
+            if (kr == 0 && p->silence_ms <= 0) {
+                error_at(c, false, "silence must be positive");
+                kr = -EINVAL;
+            }
+        } else if (strcmp(key, "max_silent") == 0) {
+            unsigned x;
+            kr = get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, &x);
+            if (kr == 0)
+                p->max_silent = (int)x;
         } else if (strcmp(key, "health") == 0) {
             kr = parse_probe(c, val, &p->health, true);
             p->uses_port |= p->health.uses_port;
@@ -972,6 +986,16 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
                 error_at(c, false, "checkpoint_interval must be at least 100ms");
                 r = -EINVAL;
             }
+        } else if (strcmp(key, "silence") == 0) {
+            if (get_duration(c, val, &cfg->silence_ms) < 0) {
+                r = -EINVAL;
+            } else if (cfg->silence_ms <= 0) {
+                error_at(c, false, "silence must be positive");
+                r = -EINVAL;
+            }
+        } else if (strcmp(key, "max_silent") == 0) {
+            if (get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, &cfg->max_silent) < 0)
+                r = -EINVAL;
         } else if (strcmp(key, "http") == 0) {
             struct probe_addr addr;
             free(cfg->http);
@@ -994,7 +1018,7 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
         } else {
             error_at(c, true,
                      "unknown key \"%s\" (known: programs, port_range, dumpfile, "
-                     "checkpoint_interval, adopt, http)",
+                     "checkpoint_interval, adopt, http, max_silent, silence)",
                      key);
             r = -EINVAL;
         }
@@ -1012,7 +1036,8 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
           struct cfg_errors *errs)
 {
     struct ctx c = { .text = text, .len = len, .source = source, .errs = errs };
-    struct config cfg = { .checkpoint_interval_ms = CFG_DEFAULT_CHECKPOINT_INTERVAL_MS };
+    struct config cfg = { .checkpoint_interval_ms = CFG_DEFAULT_CHECKPOINT_INTERVAL_MS,
+                          .silence_ms = CFG_DEFAULT_SILENCE_MS };
     json_error_t jerr;
     json_t *root;
     int r;

@@ -50,10 +50,13 @@ struct program_cfg {
     struct probe_cfg ready_probe; /* kind PROBE_NONE: ready by exec or notify */
     struct probe_cfg health;      /* kind PROBE_NONE: no health check */
     int64_t heartbeat_timeout_ms; /* 0: no heartbeat timeout */
-    bool heartbeat_restart;       /* heartbeat.action "restart" (else "none": mark and log only) */
+    int64_t silence_ms;     /* default T of /health for this program's instances; -1: the pool's */
+    int max_silent;         /* default X of /health?program=THIS; -1: the pool's */
+    bool heartbeat_restart; /* heartbeat.action "restart" (else "none": mark and log only) */
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
+#define CFG_DEFAULT_SILENCE_MS 30000 /* /health's T when neither query nor config says */
 
 struct config {
     struct program_cfg *programs;
@@ -61,8 +64,10 @@ struct config {
     uint16_t port_from, port_to; /* port_from == 0: no range */
     char *dumpfile;              /* NULL: no checkpoint */
     int64_t checkpoint_interval_ms;
-    bool adopt; /* adopt an earlier drover's survivors instead of stopping them */
-    char *http; /* "ADDR:PORT" of the HTTP API, NULL: off */
+    bool adopt;          /* adopt an earlier drover's survivors instead of stopping them */
+    char *http;          /* "ADDR:PORT" of the HTTP API, NULL: off */
+    unsigned max_silent; /* default X of /health */
+    int64_t silence_ms;  /* default T of /health */
 };
 
 /* Collected error lines; later ones are dropped (and counted) when the buffer is full. */

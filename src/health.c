@@ -13,6 +13,8 @@ health_judge(const struct health_view *v, int64_t silence_ms)
         return HEALTH_OK; /* stopped or exited as asked: nothing to be sick */
     if (v->check_failing)
         return HEALTH_CHECK_FAILING;
+    if (v->silence_limit_ms > 0)
+        silence_ms = v->silence_limit_ms;
     if (v->silent_ms >= 0 && v->silent_ms > silence_ms)
         return HEALTH_SILENT;
     return HEALTH_OK;

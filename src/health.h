@@ -22,6 +22,8 @@ struct health_view {
     bool want_up;
     int64_t silent_ms;  /* time since its last beat (or spawn); -1 when it does not beat */
     bool check_failing; /* its health checks are failing */
+    int64_t
+        silence_limit_ms; /* > 0: this instance's own T (its program's default); 0: the call's T */
 };
 
 enum health_reason {

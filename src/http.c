@@ -56,6 +56,7 @@ snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct a
         .last_exit = in->svc.last_exit,
         .status = in->status,
         .check_failures_total = in->check_failures_total,
+        .default_silence_ms = pc->silence_ms > 0 ? pc->silence_ms : in->sup->cfg.silence_ms,
     };
     memcpy(out->exits, in->exits, sizeof(out->exits));
 }
@@ -302,6 +303,17 @@ request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     free(w);
 }
 
+/* X when the query gives none: the program's own default for ?program=P, else the pool's. */
+static unsigned
+default_max_silent(const struct supervisor *sup, const char *program)
+{
+    for (size_t p = 0; program && p < sup->nprograms; p++)
+        if (strcmp(sup->programs[p].cfg->name, program) == 0 &&
+            sup->programs[p].cfg->max_silent >= 0)
+            return (unsigned)sup->programs[p].cfg->max_silent;
+    return sup->cfg.max_silent;
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
        const char *version, const char *upload, size_t *upload_size, void **req_cls)
@@ -335,10 +347,11 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         return r;
     }
     if (strcmp(url, "/health") == 0) {
+        const char *program = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "program");
         a = api_health(v, sup->ninstances,
                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "max_silent"),
-                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silence"),
-                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "program"));
+                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silence"), program,
+                       default_max_silent(sup, program));
     } else if (strcmp(url, "/readyz") == 0) {
         a = api_readyz(v, sup->ninstances, sup->started);
     } else if (strcmp(url, "/status") == 0) {

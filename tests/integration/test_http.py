@@ -233,3 +233,24 @@ def test_events_gap_when_a_reader_fell_behind(drover):
     assert code == 200 and body["gap"] is True and "GET /status" in body["hint"]
     assert body["events"][0]["seq"] > 1
     assert drover.stop() == 0
+
+
+def test_health_defaults_come_from_the_config(drover):
+    port = free_port()
+    q = drover.dir / "q"
+    q.mkdir()
+    drover.start({"max_silent": 1, "programs": [
+        {"name": "slow", "silence": "300ms", "max_silent": 0, "ready": "notify",
+         "heartbeat": {"timeout": "1m", "action": "none"},
+         "command": [C_WORKER, "--queue", str(q), "--poll-ms", "20", "--stall-after", "10"]},
+        {"name": "idle", "command": [helper("sleeper")]},
+    ]}, args=["--http", f"127.0.0.1:{port}"])
+    drover.wait_log(r"slow:0 .*-> running \(READY=1\)")
+    # slow stalls: silent beyond its own 300 ms (no T in the query).
+    wait_until(lambda: get(port, "/health?program=slow")[0] == 503, timeout=15, what="slow unhealthy")
+    assert get(port, "/health")[0] == 200               # the pool tolerates 1 (top-level max_silent)
+    assert get(port, "/health?max_silent=0")[0] == 503  # the query wins
+    assert get(port, "/health?program=slow&silence=1h")[0] == 200
+    assert drover.stop() == 0
+    r = drover.run({"silence": "0s", "programs": [{"command": ["x"]}]})
+    assert r.returncode == 2 and "silence must be positive" in r.stderr

@@ -10,7 +10,7 @@
 
 #include "health.h"
 
-static const struct health_view running_beating = { SVC_RUNNING, true, 100, false };
+static const struct health_view running_beating = { SVC_RUNNING, true, 100, false, 0 };
 
 static void
 judge_each_reason(void **state)
@@ -27,15 +27,15 @@ judge_each_reason(void **state)
     assert_int_equal(health_judge(&v, 0), HEALTH_OK);
     v.check_failing = true;
     assert_int_equal(health_judge(&v, 1000), HEALTH_CHECK_FAILING);
-    v = (struct health_view){ SVC_BACKOFF, true, -1, false };
+    v = (struct health_view){ SVC_BACKOFF, true, -1, false, 0 };
     assert_int_equal(health_judge(&v, 1000), HEALTH_NOT_RUNNING);
     v.state = SVC_FATAL;
     assert_int_equal(health_judge(&v, 1000), HEALTH_NOT_RUNNING);
     v.want_up = false; /* stopped by an operator: not sick */
     assert_int_equal(health_judge(&v, 1000), HEALTH_OK);
-    v = (struct health_view){ SVC_EXITED, true, 99999, false };
+    v = (struct health_view){ SVC_EXITED, true, 99999, false, 0 };
     assert_int_equal(health_judge(&v, 1000), HEALTH_OK); /* restart: never, as configured */
-    v = (struct health_view){ SVC_STARTING, true, 5000, false };
+    v = (struct health_view){ SVC_STARTING, true, 5000, false, 0 };
     assert_int_equal(health_judge(&v, 1000), HEALTH_SILENT);
 }
 
@@ -44,11 +44,11 @@ pool_threshold_and_counts(void **state)
 {
     struct health_view v[] = {
         running_beating,
-        { SVC_RUNNING, true, 9000, false },  /* silent */
-        { SVC_RUNNING, true, 10, true },     /* failing */
-        { SVC_BACKOFF, true, -1, false },    /* not running */
-        { SVC_FATAL, true, -1, false },      /* not running */
-        { SVC_STOPPED, false, -1, false },   /* fine */
+        { SVC_RUNNING, true, 9000, false, 0 },  /* silent */
+        { SVC_RUNNING, true, 10, true, 0 },     /* failing */
+        { SVC_BACKOFF, true, -1, false, 0 },    /* not running */
+        { SVC_FATAL, true, -1, false, 0 },      /* not running */
+        { SVC_STOPPED, false, -1, false, 0 },   /* fine */
     };
     enum health_reason why[6];
     struct health_result r;
@@ -77,6 +77,18 @@ pool_threshold_and_counts(void **state)
     assert_int_equal(r.instances, 0);
 }
 
+/* A program's own T (silence_limit_ms) beats the call's. */
+static void
+per_instance_silence_limit(void **state)
+{
+    struct health_view v = { SVC_RUNNING, true, 5000, false, 10000 };
+    (void)state;
+
+    assert_int_equal(health_judge(&v, 1000), HEALTH_OK); /* 5 s is within its own 10 s */
+    v.silence_limit_ms = 2000;
+    assert_int_equal(health_judge(&v, 60000), HEALTH_SILENT); /* beyond its own 2 s */
+}
+
 static void
 reason_names(void **state)
 {
@@ -94,6 +106,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(judge_each_reason),
         cmocka_unit_test(pool_threshold_and_counts),
+        cmocka_unit_test(per_instance_silence_limit),
         cmocka_unit_test(reason_names),
     };
 
