@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "events.h"
 #include "health.h"
 #include "util.h"
@@ -88,7 +89,7 @@ api_health(const struct api_instance *v, size_t n, const char *max_silent, const
            const char *program, unsigned default_max_silent)
 {
     unsigned x = default_max_silent;
-    int64_t t = API_DEFAULT_SILENCE_MS;
+    int64_t t = CFG_DEFAULT_SILENCE_MS; /* only where an instance has no default of its own */
     struct health_result r;
     json_t *body, *list;
     size_t matched = 0;

@@ -16,9 +16,6 @@
 
 #include "svc.h"
 
-#define API_DEFAULT_MAX_SILENT 0
-#define API_DEFAULT_SILENCE_MS 30000
-
 struct api_instance {
     const char *program;
     unsigned index;
