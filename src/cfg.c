@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "tmpl.h"
 #include "util.h"
@@ -668,7 +669,7 @@ parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
 static const char *const program_keys =
     "command, input, output, error, name, instances, env, cwd, restart, stop_signal, "
     "stop_timeout, start_seconds, backoff, yoyo, ready, start_timeout, heartbeat, health, silence, "
-    "max_silent";
+    "max_silent, max_instances";
 
 static int
 parse_heartbeat(struct ctx *c, const json_t *v, struct program_cfg *p)
@@ -762,6 +763,8 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
             }
         } else if (strcmp(key, "instances") == 0) {
             kr = get_uint(c, val, 1, CFG_MAX_INSTANCES, &p->instances);
+        } else if (strcmp(key, "max_instances") == 0) {
+            kr = get_uint(c, val, 1, CFG_MAX_INSTANCES, &p->max_instances);
         } else if (strcmp(key, "env") == 0) {
             kr = parse_env(c, val, p);
         } else if (strcmp(key, "cwd") == 0) {
@@ -825,6 +828,14 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
     }
     if (!have_command) {
         error_at(c, false, "missing \"command\" (a list: program and arguments)");
+        r = -EINVAL;
+    }
+    if (p->max_instances == 0) {
+        p->max_instances =
+            p->instances > CFG_DEFAULT_MAX_INSTANCES ? p->instances : CFG_DEFAULT_MAX_INSTANCES;
+    } else if (p->max_instances < p->instances) {
+        error_at(c, false, "max_instances (%u) is less than instances (%u)", p->max_instances,
+                 p->instances);
         r = -EINVAL;
     }
     return r;
@@ -943,12 +954,12 @@ parse_programs(struct ctx *c, const json_t *v, struct config *cfg)
         push_index(c, i);
         if (parse_program(c, json_array_get(v, i), &cfg->programs[i]) < 0)
             r = -EINVAL;
-        total += cfg->programs[i].instances;
+        total += cfg->programs[i].max_instances;
         pop(c);
     }
     if (r == 0 && total > CFG_MAX_TOTAL_INSTANCES) {
-        error_at(c, false, "%zu instances in all, more than the limit of %d", total,
-                 CFG_MAX_TOTAL_INSTANCES);
+        error_at(c, false, "%zu instance slots (max_instances) in all, more than the limit of %d",
+                 total, CFG_MAX_TOTAL_INSTANCES);
         r = -EINVAL;
     }
     return r;
@@ -1008,6 +1019,27 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
                     "expected \"ADDR:PORT\" with a numeric address, such as \"127.0.0.1:8080\"");
                 r = -EINVAL;
             }
+        } else if (strcmp(key, "http_token") == 0) {
+            const char *problem;
+            free(cfg->http_token);
+            cfg->http_token = NULL;
+            if (get_string(c, val, false, &cfg->http_token) < 0) {
+                r = -EINVAL;
+            } else if ((problem = cfg_token_problem(cfg->http_token))) {
+                error_at(c, false, "%s", problem);
+                r = -EINVAL;
+            }
+        } else if (strcmp(key, "control") == 0) {
+            free(cfg->control);
+            cfg->control = NULL;
+            cfg->control_off = json_is_false(val);
+            if (!cfg->control_off && !json_is_string(val)) {
+                error_at(c, false, "expected a socket path, or false for no control socket, got %s",
+                         json_kind(val));
+                r = -EINVAL;
+            } else if (!cfg->control_off && get_string(c, val, false, &cfg->control) < 0) {
+                r = -EINVAL;
+            }
         } else if (strcmp(key, "adopt") == 0) {
             if (!json_is_boolean(val)) {
                 error_at(c, false, "expected true or false, got %s", json_kind(val));
@@ -1018,7 +1050,7 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
         } else {
             error_at(c, true,
                      "unknown key \"%s\" (known: programs, port_range, dumpfile, "
-                     "checkpoint_interval, adopt, http, max_silent, silence)",
+                     "checkpoint_interval, adopt, http, http_token, control, max_silent, silence)",
                      key);
             r = -EINVAL;
         }
@@ -1087,11 +1119,40 @@ cfg_finish(const struct config *cfg, struct cfg_errors *errs)
             r = -EINVAL;
         }
     }
+    if (cfg->control && strlen(cfg->control) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        cfg_error(errs, "control socket path \"%s\" is longer than %zu bytes", cfg->control,
+                  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        r = -EINVAL;
+    }
     if (cfg->adopt && !cfg->dumpfile) {
         cfg_error(errs, "adopting needs a dumpfile to find the survivors in (use --dumpfile=PATH)");
         r = -EINVAL;
     }
     return r;
+}
+
+size_t
+cfg_total_slots(const struct config *cfg)
+{
+    size_t total = 0;
+
+    for (size_t i = 0; i < cfg->nprograms; i++)
+        total += cfg->programs[i].max_instances;
+    return total;
+}
+
+const char *
+cfg_token_problem(const char *token)
+{
+    size_t len = strlen(token);
+
+    if (len < CFG_TOKEN_MIN || len > CFG_TOKEN_MAX)
+        return "a bearer token has 16 to 256 characters";
+    /* RFC 6750 b64token: what can follow "Bearer " unquoted. */
+    if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") !=
+        len)
+        return "a bearer token uses letters, digits and -._~+/= only";
+    return NULL;
 }
 
 size_t
@@ -1134,5 +1195,7 @@ cfg_done(struct config *cfg)
     free(cfg->programs);
     free(cfg->dumpfile);
     free(cfg->http);
+    free(cfg->http_token);
+    free(cfg->control);
     *cfg = (struct config){ 0 };
 }

@@ -28,6 +28,9 @@
 #define CFG_MAX_ENV 256
 #define CFG_MAX_STRING 4096
 #define CFG_NAME_MAX 64
+#define CFG_DEFAULT_MAX_INSTANCES 16 /* room to scale up without a config change */
+#define CFG_TOKEN_MIN 16             /* bearer token length bounds */
+#define CFG_TOKEN_MAX 256
 
 struct env_cfg {
     char *key;
@@ -45,7 +48,8 @@ struct program_cfg {
     size_t nenv;
     char *cwd; /* template or NULL (drover's own cwd) */
     unsigned instances;
-    bool uses_port; /* {{port}} appears somewhere: each start takes a port */
+    unsigned max_instances; /* slots allocated at start: `drover scale` goes up to this */
+    bool uses_port;         /* {{port}} appears somewhere: each start takes a port */
     struct svc_policy policy;
     struct probe_cfg ready_probe; /* kind PROBE_NONE: ready by exec or notify */
     struct probe_cfg health;      /* kind PROBE_NONE: no health check */
@@ -66,6 +70,9 @@ struct config {
     int64_t checkpoint_interval_ms;
     bool adopt;          /* adopt an earlier drover's survivors instead of stopping them */
     char *http;          /* "ADDR:PORT" of the HTTP API, NULL: off */
+    char *http_token;    /* bearer token that opens control calls over TCP; NULL: read-only */
+    char *control;       /* control socket path; NULL: the default path */
+    bool control_off;    /* "control": false or --control off */
     unsigned max_silent; /* default X of /health */
     int64_t silence_ms;  /* default T of /health */
 };
@@ -97,5 +104,10 @@ void cfg_done(struct config *cfg);
 
 /* Total number of instances over all programs. */
 size_t cfg_total_instances(const struct config *cfg);
+/* Total number of instance slots (max_instances) over all programs. */
+size_t cfg_total_slots(const struct config *cfg);
+
+/* NULL if token is acceptable as a bearer token, else what is wrong with it. */
+const char *cfg_token_problem(const char *token);
 
 #endif

@@ -7,6 +7,9 @@
  * supervisor state, and a slow client costs a descriptor, never a stall.
  * Our code is routing and a snapshot of the instances; api.c renders.
  * Connections are bounded (HTTP_MAX_CONNECTIONS, 10 s idle timeout).
+ * The same API is served on the control socket (ctl.c), one MHD daemon
+ * each; control calls (POST) are allowed there, and over TCP only with
+ * the bearer token (--http-token), compared in constant time.
  * A GET /events long-poll is suspended (MHD_suspend_connection) until a
  * change or its deadline; a resumed connection has no socket event to
  * drive it, so the loop runs MHD once more before sleeping.
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "ctl.h"
 #include "probe.h"
 #include "supervisor_int.h"
 #include "util.h"
@@ -77,8 +81,13 @@ snapshot(struct supervisor *sup)
     return v;
 }
 
+/*
+ * Queues body (malloc'ed, taken over; NULL: out of memory, a 500) with its
+ * content type and one optional extra header.
+ */
 static enum MHD_Result
-reply(struct MHD_Connection *conn, int code, char *body)
+respond(struct MHD_Connection *conn, int code, char *body, const char *type, const char *header,
+        const char *value)
 {
     struct MHD_Response *resp;
     enum MHD_Result r;
@@ -93,11 +102,20 @@ reply(struct MHD_Connection *conn, int code, char *body)
         free(body);
         return MHD_NO;
     }
-    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                  body ? type : "application/json");
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (header)
+        (void)MHD_add_response_header(resp, header, value);
     r = MHD_queue_response(conn, body ? (unsigned)code : MHD_HTTP_INTERNAL_SERVER_ERROR, resp);
     MHD_destroy_response(resp);
     return r;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *conn, int code, char *body)
+{
+    return respond(conn, code, body, "application/json", NULL, NULL);
 }
 
 /* drover's own process figures for /metrics. */
@@ -137,24 +155,10 @@ static enum MHD_Result
 reply_metrics(struct MHD_Connection *conn, struct supervisor *sup, const struct api_instance *v)
 {
     struct metrics_drover d = { 0 };
-    struct MHD_Response *resp;
-    enum MHD_Result r;
-    char *text;
 
     process_figures(sup, &d);
-    text = metrics_render(v, sup->ninstances, &d);
-    if (!text)
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                  "text/plain; version=0.0.4; charset=utf-8");
-    r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return respond(conn, MHD_HTTP_OK, metrics_render(v, sup->ninstances, &d),
+                   "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
 static char *
@@ -169,6 +173,7 @@ error_body(const char *msg, const char *detail)
 
 /* A /events long-poll suspended until a change or its deadline. */
 struct http_waiter {
+    struct http_server *srv;
     struct supervisor *sup;
     struct MHD_Connection *conn;
     uint64_t since;
@@ -203,7 +208,7 @@ waiter_resume(struct http_waiter *w)
     timer_cancel(&sup->timers, &w->deadline);
     waiter_unlink(w);
     MHD_resume_connection(w->conn);
-    sup->http_resumed = true; /* served by the next MHD_run, right after this dispatch */
+    w->srv->resumed = true; /* served by the next MHD_run, right after this dispatch */
 }
 
 static void
@@ -248,8 +253,9 @@ answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t sinc
 }
 
 static enum MHD_Result
-handle_events(struct MHD_Connection *conn, struct supervisor *sup, void **req_cls)
+handle_events(struct MHD_Connection *conn, struct http_server *srv, void **req_cls)
 {
+    struct supervisor *sup = srv->sup;
     struct http_waiter *w = *req_cls != &first_call ? *req_cls : NULL;
     struct api_answer bad;
     uint64_t since;
@@ -270,9 +276,12 @@ handle_events(struct MHD_Connection *conn, struct supervisor *sup, void **req_cl
     w = calloc(1, sizeof(*w));
     if (!w)
         return answer_events(conn, sup, since);
-    *w = (struct http_waiter){
-        .sup = sup, .conn = conn, .since = since, .suspended = true, .next = sup->waiters
-    };
+    *w = (struct http_waiter){ .srv = srv,
+                               .sup = sup,
+                               .conn = conn,
+                               .since = since,
+                               .suspended = true,
+                               .next = sup->waiters };
     timer_init(&w->deadline, waiter_deadline);
     if (timer_arm(&sup->timers, &w->deadline, util_now_ms() + wait_ms) < 0) {
         free(w);
@@ -314,11 +323,69 @@ default_max_silent(const struct supervisor *sup, const char *program)
     return sup->cfg.max_silent;
 }
 
+/* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
+static bool
+token_matches(const char *given, const char *secret)
+{
+    size_t n = strlen(secret), m = given ? strlen(given) : 0;
+    unsigned char diff = n != m;
+
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(secret[i] ^ (i < m ? given[i] : 0));
+    return given && diff == 0;
+}
+
+static enum MHD_Result
+reply_unauthorized(struct MHD_Connection *conn, const char *url)
+{
+    return respond(
+        conn, MHD_HTTP_UNAUTHORIZED,
+        error_body("this control call needs the bearer token (Authorization: Bearer ...)", url),
+        "application/json", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"drover\"");
+}
+
+/* POST /start/NAME and the rest: allowed on the control socket, over TCP with the token only. */
+static enum MHD_Result
+handle_control(struct MHD_Connection *conn, struct http_server *srv, const char *url,
+               const char *method)
+{
+    struct supervisor *sup = srv->sup;
+    struct ctl_params params;
+    struct api_answer a;
+
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                     error_body("control calls are POST requests", url));
+    if (srv->kind != HTTP_CONTROL) {
+        const char *auth =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!sup->cfg.http_token)
+            return reply(conn, MHD_HTTP_FORBIDDEN,
+                         error_body("the HTTP API is read-only: start drover with --http-token "
+                                    "to allow control calls over TCP, or use the control socket",
+                                    url));
+        if (!auth || strncmp(auth, "Bearer ", 7) != 0 ||
+            !token_matches(auth + 7, sup->cfg.http_token)) {
+            log_warnx("HTTP: refused %s %s without the right bearer token", method, url);
+            return reply_unauthorized(conn, url);
+        }
+    }
+    params = (struct ctl_params){
+        .signal = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "signal"),
+        .instances = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "instances"),
+    };
+    a = ctl_call(sup, url, &params);
+    if (a.code == 200)
+        log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method, url);
+    return reply(conn, a.code, a.body);
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
        const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
-    struct supervisor *sup = cls;
+    struct http_server *srv = cls;
+    struct supervisor *sup = srv->sup;
     struct api_instance *v;
     struct api_answer a;
 
@@ -329,13 +396,15 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         return MHD_YES;
     }
     if (*upload_size) {
-        *upload_size = 0; /* read-only API: a body is not read */
+        *upload_size = 0; /* no call takes a body: it is read and dropped */
         return MHD_YES;
     }
+    if (ctl_is_call(url))
+        return handle_control(conn, srv, url, method);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, error_body("method not allowed", url));
     if (strcmp(url, "/events") == 0)
-        return handle_events(conn, sup, req_cls);
+        return handle_events(conn, srv, req_cls);
     if (strcmp(url, "/livez") == 0)
         return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
     v = snapshot(sup);
@@ -366,92 +435,154 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     return reply(conn, a.code, a.body);
 }
 
+/* One MHD daemon in our loop: on a port (listen_fd -1) or on a listening socket we made. */
+static int
+serve(struct http_server *srv, const struct probe_addr *addr, int listen_fd)
+{
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+
+    if (addr && addr->sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (listen_fd >= 0)
+        srv->mhd =
+            MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+                             MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
+    else
+        srv->mhd = MHD_start_daemon(
+            flags, ntohs(((const struct sockaddr_in *)&addr->sa)->sin_port), NULL, NULL, handle,
+            srv, MHD_OPTION_SOCK_ADDR, &addr->sa, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+            MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
+    if (!srv->mhd)
+        return -EADDRINUSE;
+    info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    srv->src.fd = info ? info->epoll_fd : -1;
+    if (srv->src.fd < 0 || loop_add(&srv->sup->loop, &srv->src) < 0) {
+        log_errorx("cannot watch the HTTP server's descriptors");
+        return -EIO;
+    }
+    return 0;
+}
+
 int
 http_start(struct supervisor *sup, const char *where)
 {
     struct probe_addr addr;
-    const union MHD_DaemonInfo *info;
-    uint16_t port;
 
     if (probe_parse_tcp(where, &addr) < 0) {
         log_errorx("--http %s: expected ADDR:PORT with a numeric address (such as 127.0.0.1:8080)",
                    where);
         return -EINVAL;
     }
-    port = ntohs(((struct sockaddr_in *)&addr.sa)->sin_port);
-    sup->http = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
-            (addr.sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        port, NULL, NULL, handle, sup, MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
-    if (!sup->http) {
-        log_errorx("cannot serve HTTP on %s (address in use, or not ours to bind)", where);
+    if (serve(&sup->http[HTTP_TCP], &addr, -1) < 0) {
+        if (!sup->http[HTTP_TCP].mhd)
+            log_errorx("cannot serve HTTP on %s (address in use, or not ours to bind)", where);
         return -EADDRINUSE;
     }
-    info = MHD_get_daemon_info(sup->http, MHD_DAEMON_INFO_EPOLL_FD);
-    sup->http_src = (struct loop_source){ .kind = LOOP_HTTP, .fd = info ? info->epoll_fd : -1 };
-    if (sup->http_src.fd < 0 || loop_add(&sup->loop, &sup->http_src) < 0) {
-        log_errorx("cannot watch the HTTP server's descriptors");
+    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events%s", where,
+             sup->cfg.http_token ? ", control calls with the bearer token" : " (read-only)");
+    return 0;
+}
+
+int
+http_start_control(struct supervisor *sup, int fd)
+{
+    if (serve(&sup->http[HTTP_CONTROL], NULL, fd) < 0) {
+        if (!sup->http[HTTP_CONTROL].mhd) {
+            log_errorx("cannot serve the control socket");
+            (void)close(fd);
+        }
         return -EIO;
     }
-    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events", where);
     return 0;
 }
 
 static void
 http_timer_fired(struct timer *t, int64_t now_ms)
 {
-    struct supervisor *sup =
-        (struct supervisor *)((char *)t - offsetof(struct supervisor, http_timer));
-
     (void)now_ms;
-    http_ready(sup);
+    http_ready((struct http_server *)((char *)t - offsetof(struct http_server, timer)));
 }
 
 void
 http_init(struct supervisor *sup)
 {
-    sup->http_src = (struct loop_source){ .kind = LOOP_HTTP, .fd = -1 };
-    timer_init(&sup->http_timer, http_timer_fired);
+    for (int k = 0; k < HTTP__MAX; k++) {
+        struct http_server *srv = &sup->http[k];
+        *srv = (struct http_server){ .sup = sup, .kind = (enum http_kind)k };
+        srv->src = (struct loop_source){ .kind = LOOP_HTTP, .fd = -1 };
+        timer_init(&srv->timer, http_timer_fired);
+    }
+}
+
+static unsigned
+connections(struct http_server *srv)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+    return info ? info->num_connections : 0;
 }
 
 void
-http_ready(struct supervisor *sup)
+http_ready(struct http_server *srv)
 {
-    if (sup->http)
-        (void)MHD_run(sup->http);
+    bool was_full;
+
+    if (!srv->mhd)
+        return;
+    /*
+     * At the connection limit MHD takes its listening socket out of its
+     * epoll set, and puts it back at the start of a later MHD_run() once
+     * closed connections were cleaned up (at the end of a run). With no
+     * further event that later run would never come, and new clients would
+     * wait in the backlog for good: so run once more when room was made.
+     */
+    was_full = connections(srv) >= HTTP_MAX_CONNECTIONS;
+    (void)MHD_run(srv->mhd);
+    if (was_full && connections(srv) < HTTP_MAX_CONNECTIONS)
+        (void)MHD_run(srv->mhd);
 }
 
 /* Before the loop sleeps: MHD's next own deadline (idle connections) goes into our heap. */
 void
 http_before_sleep(struct supervisor *sup)
 {
-    MHD_UNSIGNED_LONG_LONG ms;
+    for (int k = 0; k < HTTP__MAX; k++) {
+        struct http_server *srv = &sup->http[k];
+        MHD_UNSIGNED_LONG_LONG ms;
 
-    if (!sup->http)
-        return;
-    if (sup->http_resumed) {
-        /* Not from inside a supervision callback (a restart must not wait for HTTP work). */
-        sup->http_resumed = false;
-        (void)timer_arm(&sup->timers, &sup->http_timer, util_now_ms());
-        return;
+        if (!srv->mhd)
+            continue;
+        if (srv->resumed) {
+            /* Not from inside a supervision callback (a restart must not wait for HTTP work). */
+            srv->resumed = false;
+            (void)timer_arm(&sup->timers, &srv->timer, util_now_ms());
+        } else if (MHD_get_timeout(srv->mhd, &ms) == MHD_YES) {
+            (void)timer_arm(&sup->timers, &srv->timer, util_now_ms() + (int64_t)ms);
+        } else {
+            timer_cancel(&sup->timers, &srv->timer);
+        }
     }
-    if (MHD_get_timeout(sup->http, &ms) == MHD_YES)
-        (void)timer_arm(&sup->timers, &sup->http_timer, util_now_ms() + (int64_t)ms);
-    else
-        timer_cancel(&sup->timers, &sup->http_timer);
 }
 
 void
 http_stop(struct supervisor *sup)
 {
-    if (!sup->http)
-        return;
     http_events_changed(sup); /* MHD refuses to stop with suspended connections */
-    (void)MHD_run(sup->http);
-    sup->http_src.fd = -1; /* MHD owns and closes its epoll fd */
-    MHD_stop_daemon(sup->http);
-    sup->http = NULL;
+    for (int k = 0; k < HTTP__MAX; k++) {
+        struct http_server *srv = &sup->http[k];
+
+        if (!srv->mhd)
+            continue;
+        (void)MHD_run(srv->mhd); /* answers still queued (a shutdown call's) go out */
+        srv->src.fd = -1;        /* MHD owns and closes its epoll fd */
+        MHD_stop_daemon(srv->mhd);
+        srv->mhd = NULL;
+    }
 }

@@ -92,7 +92,7 @@ adopt_region(struct program *prog)
             continue;
         (void)snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)in->pid, num);
         fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd < 0 || heartbeat_region_adopt(&prog->hb, fd, prog->ninstances) < 0)
+        if (fd < 0 || heartbeat_region_adopt(&prog->hb, fd, prog->cfg->max_instances) < 0)
             continue;
         log_info("%s: adopted the earlier drover's heartbeat slots", prog->cfg->name);
         return true;
@@ -125,7 +125,7 @@ liveness_setup(struct supervisor *sup)
         (void)snprintf(rname, sizeof(rname), "drover:%s", prog->cfg->name);
         if (adopt_region(prog))
             continue;
-        if ((r = heartbeat_region_open(&prog->hb, rname, prog->ninstances)) < 0) {
+        if ((r = heartbeat_region_open(&prog->hb, rname, prog->cfg->max_instances)) < 0) {
             log_errorx("cannot create the heartbeat slots of \"%s\": %s", prog->cfg->name,
                        strerror(-r));
             return r;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <linux/close_range.h>
 
 #include "cfg.h"
+#include "cli.h"
+#include "ctl_main.h"
 #include "log.h"
 #include "probe.h"
 #include "sig.h"
@@ -33,6 +36,9 @@ struct options {
     const char *dumpfile;
     const char *checkpoint_interval;
     const char *http;
+    const char *http_token;
+    const char *http_token_file;
+    const char *control; /* a path, or "off" */
     enum log_level level;
     bool check_only;
     bool adopt;
@@ -45,6 +51,9 @@ usage(FILE *f)
         f,
         "usage: drover [options] < config.json\n"
         "       drover [options] --config FILE\n"
+        "       drover [--control PATH] status|start|stop|restart|scale|signal|events|health|"
+        "shutdown ...\n"
+        "                           (the CLI: see 'drover help' and docs/cli.md)\n"
         "\n"
         "  -c, --config FILE        read the JSON configuration from FILE (default: stdin)\n"
         "      --port-range FROM-TO ports handed out for {{port}} (overrides \"port_range\")\n"
@@ -54,6 +63,10 @@ usage(FILE *f)
         "      --adopt              adopt an earlier drover's survivors instead of stopping them\n"
         "      --http ADDR:PORT     serve /health /livez /readyz /status (loopback: "
         "127.0.0.1:PORT)\n"
+        "      --http-token TOKEN   allow control calls over --http with this bearer token\n"
+        "      --http-token-file FILE  the same, the token read from FILE (keeps it out of ps)\n"
+        "      --control PATH|off   the control socket (default: $DROVER_CONTROL, else\n"
+        "                           /run/drover.sock as root, $XDG_RUNTIME_DIR/drover.sock)\n"
         "      --log FILE           append log lines to FILE instead of stderr\n"
         "      --check-config       validate the configuration and exit\n"
         "  -v, --verbose            log debug lines too\n"
@@ -82,7 +95,10 @@ parse_args(int argc, char **argv, struct options *o)
         OPT_DUMPFILE,
         OPT_INTERVAL,
         OPT_ADOPT,
-        OPT_HTTP
+        OPT_HTTP,
+        OPT_HTTP_TOKEN,
+        OPT_HTTP_TOKEN_FILE,
+        OPT_CONTROL
     };
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -92,6 +108,9 @@ parse_args(int argc, char **argv, struct options *o)
         { "checkpoint-interval", required_argument, NULL, OPT_INTERVAL },
         { "adopt", no_argument, NULL, OPT_ADOPT },
         { "http", required_argument, NULL, OPT_HTTP },
+        { "http-token", required_argument, NULL, OPT_HTTP_TOKEN },
+        { "http-token-file", required_argument, NULL, OPT_HTTP_TOKEN_FILE },
+        { "control", required_argument, NULL, OPT_CONTROL },
         { "check-config", no_argument, NULL, OPT_CHECK },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
@@ -128,6 +147,15 @@ parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_HTTP:
             o->http = optarg;
+            break;
+        case OPT_HTTP_TOKEN:
+            o->http_token = optarg;
+            break;
+        case OPT_HTTP_TOKEN_FILE:
+            o->http_token_file = optarg;
+            break;
+        case OPT_CONTROL:
+            o->control = optarg;
             break;
         case 'v':
             o->level = LOG_DEBUG;
@@ -192,6 +220,24 @@ read_all(int fd, char **ret_buf, size_t *ret_len)
     return 0;
 }
 
+/* The first line of path, without its line end (cfg_token_problem() judges it). */
+static int
+read_token(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (!f)
+        return -errno;
+    if (!fgets(buf, (int)size, f)) {
+        buf[0] = '\0';
+    }
+    (void)fclose(f);
+    n = strcspn(buf, "\r\n");
+    buf[n] = '\0';
+    return 0;
+}
+
 /* Command-line flags override the file's settings. */
 static int
 apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *errs)
@@ -226,6 +272,44 @@ apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *
     }
     if (o->adopt)
         cfg->adopt = true;
+    if (o->http_token || o->http_token_file) {
+        char token[CFG_TOKEN_MAX + 2];
+        const char *problem;
+
+        if (o->http_token && o->http_token_file) {
+            cfg_error(errs, "--http-token and --http-token-file: give one of them");
+            return -EINVAL;
+        }
+        if (o->http_token_file && read_token(o->http_token_file, token, sizeof(token)) < 0) {
+            cfg_error(errs, "--http-token-file %s: cannot read it: %s", o->http_token_file,
+                      strerror(errno));
+            return -EINVAL;
+        }
+        if ((problem = cfg_token_problem(o->http_token ? o->http_token : token))) {
+            cfg_error(errs, "%s: %s", o->http_token ? "--http-token" : "--http-token-file",
+                      problem);
+            return -EINVAL;
+        }
+        free(cfg->http_token);
+        if (!(cfg->http_token = strdup(o->http_token ? o->http_token : token)))
+            return -ENOMEM;
+    }
+    if (o->control) {
+        free(cfg->control);
+        cfg->control = NULL;
+        cfg->control_off = strcmp(o->control, "off") == 0;
+        if (!*o->control) {
+            cfg_error(errs, "--control: expected a socket path, or off");
+            return -EINVAL;
+        }
+        if (!cfg->control_off && !(cfg->control = strdup(o->control)))
+            return -ENOMEM;
+    }
+    if (!cfg->control && !cfg->control_off) {
+        char path[PATH_MAX];
+        if (!(cfg->control = strdup(cli_socket_path(NULL, path, sizeof(path)))))
+            return -ENOMEM;
+    }
     if (o->http) {
         struct probe_addr addr;
         if (probe_parse_tcp(o->http, &addr) < 0) {
@@ -345,6 +429,8 @@ main(int argc, char **argv)
     int r, code, log_fd = 2;
 
     ensure_std_fds();
+    if (ctl_is_command(argc, argv))
+        return ctl_main(argc, argv); /* the CLI: a client of the control socket */
     close_inherited_fds();
     parse_args(argc, argv, &opts);
     load_config(&opts, &cfg); /* signals keep their defaults here: Ctrl-C stops a slow parse */

@@ -65,8 +65,9 @@ struct instance {
 
 struct program {
     const struct program_cfg *cfg; /* borrowed from the supervisor's config */
-    struct instance *instances;
-    unsigned ninstances;
+    struct instance *instances;    /* cfg->max_instances slots, allocated once */
+    unsigned ninstances;           /* slots in use: [0, ninstances) are shown and supervised */
+    unsigned want;                 /* the scale asked for; slots [want, ninstances) are draining */
     char **env_base; /* drover's environment minus what this program sets; borrowed strings */
     size_t nenv_base;
     struct heartbeat_region hb; /* one slot per instance, inherited by each child */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "procfs.h"
 #include "sig.h"
 #include "spawn.h"
@@ -167,6 +168,7 @@ op_timer_cancel(struct svc *s)
 }
 
 static void check_shutdown_done(struct supervisor *sup);
+static void settle_scale(struct program *prog);
 
 static void
 op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char *cause)
@@ -201,6 +203,8 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
     }
     if (in->sup->shutting_down && !svc_has_process(to))
         check_shutdown_done(in->sup);
+    if (in->index >= in->prog->want && !svc_has_process(to))
+        settle_scale(in->prog);
 }
 
 static const struct svc_ops instance_ops = {
@@ -402,21 +406,32 @@ check_shutdown_done(struct supervisor *sup)
         sup->done = true;
 }
 
+void
+supervisor_shutdown(struct supervisor *sup, const char *why)
+{
+    enum svc_event ev = SVC_EV_STOP;
+
+    if (sup->shutting_down)
+        return;
+    log_info("%s: stopping all instances", why);
+    sup->shutting_down = true;
+    liveness_stopping(sup);
+    supervisor_for_each_instance(sup, dispatch_one, &ev);
+    check_shutdown_done(sup);
+}
+
 static void
 begin_shutdown(struct supervisor *sup, int sig)
 {
-    enum svc_event ev = SVC_EV_STOP;
+    char why[32];
 
     if (sup->shutting_down) {
         log_warnx("received SIG%s again: killing every process group now", util_signal_name(sig));
         supervisor_for_each_instance(sup, kill_one, NULL);
         return;
     }
-    log_info("received SIG%s: stopping all instances", util_signal_name(sig));
-    sup->shutting_down = true;
-    liveness_stopping(sup);
-    supervisor_for_each_instance(sup, dispatch_one, &ev);
-    check_shutdown_done(sup);
+    (void)snprintf(why, sizeof(why), "received SIG%s", util_signal_name(sig));
+    supervisor_shutdown(sup, why);
 }
 
 static void
@@ -448,6 +463,68 @@ instance_timer_fired(struct timer *t, int64_t now_ms)
     svc_dispatch(&in->svc, SVC_EV_TIMER, now_ms);
 }
 
+/* --- scale --------------------------------------------------------------------------------- */
+
+/* A slot on a zeroed struct instance: stopped, no process. */
+static void
+instance_init(struct instance *in, struct program *prog, unsigned index)
+{
+    svc_init(&in->svc, &prog->cfg->policy, &instance_ops);
+    in->prog = prog;
+    in->sup = prog->sup;
+    in->index = index;
+    in->child = (struct loop_source){ .kind = LOOP_CHILD, .fd = -1 };
+    timer_init(&in->timer, instance_timer_fired);
+    checks_init(in);
+    (void)snprintf(in->label, sizeof(in->label), "%s:%u", prog->cfg->name, index);
+}
+
+/* Draining slots at the top that have no process any more leave the pool. */
+static void
+settle_scale(struct program *prog)
+{
+    while (prog->ninstances > prog->want) {
+        struct instance *top = &prog->instances[prog->ninstances - 1];
+        if (svc_has_process(top->svc.state) || top->svc.state == SVC_BACKOFF || top->pid)
+            break;
+        timer_cancel(&prog->sup->timers, &top->timer);
+        prog->ninstances--;
+        prog->sup->ninstances--;
+        log_info("\"%s\": %s left the pool (scaled to %u)", prog->cfg->name, top->label,
+                 prog->want);
+    }
+}
+
+int
+supervisor_scale(struct supervisor *sup, struct program *prog, unsigned n)
+{
+    int64_t now = util_now_ms();
+    unsigned old_want;
+
+    if (n > prog->cfg->max_instances)
+        return -ERANGE;
+    log_info("\"%s\": scaling from %u to %u instance%s", prog->cfg->name, prog->want, n,
+             n == 1 ? "" : "s");
+    old_want = prog->want;
+    prog->want = n;
+    /* Slots that come into use start afresh: no counters from an earlier life. */
+    for (unsigned i = prog->ninstances; i < n; i++) {
+        struct instance *in = &prog->instances[i];
+        svc_done(&in->svc);
+        *in = (struct instance){ 0 };
+        instance_init(in, prog, i);
+        prog->ninstances++;
+        sup->ninstances++;
+    }
+    /* Only the slots the scale moves: an instance an operator stopped below n stays stopped. */
+    for (unsigned i = old_want; i < n; i++)
+        svc_dispatch(&prog->instances[i].svc, SVC_EV_START, now);
+    for (unsigned i = n; i < prog->ninstances; i++)
+        svc_dispatch(&prog->instances[i].svc, SVC_EV_STOP, now);
+    settle_scale(prog);
+    return 0;
+}
+
 /* --- set-up --------------------------------------------------------------------------------- */
 
 static int
@@ -467,6 +544,7 @@ struct supervisor *
 supervisor_new(struct config *cfg, int *ret_err)
 {
     struct supervisor *sup = calloc(1, sizeof(*sup));
+    size_t slots;
     int r = -ENOMEM;
 
     if (!sup)
@@ -477,6 +555,7 @@ supervisor_new(struct config *cfg, int *ret_err)
     sup->sig.fd = -1;
     sup->timers.fd = -1;
     sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = -1 };
+    sup->ctl_lock_fd = -1;
     http_init(sup);
     events_init(&sup->events);
     {
@@ -493,34 +572,25 @@ supervisor_new(struct config *cfg, int *ret_err)
         struct program *prog = &sup->programs[p];
 
         prog->cfg = &sup->cfg.programs[p];
-        prog->ninstances = prog->cfg->instances;
+        prog->sup = sup;
+        prog->ninstances = prog->want = prog->cfg->instances;
         prog->hb = (struct heartbeat_region){ .fd = -1 };
-        prog->instances = calloc(prog->ninstances, sizeof(*prog->instances));
+        prog->instances = calloc(prog->cfg->max_instances, sizeof(*prog->instances));
         if (!prog->instances || launch_env_base(prog) < 0)
             goto fail;
-        for (unsigned i = 0; i < prog->ninstances; i++) {
-            struct instance *in = &prog->instances[i];
-
-            svc_init(&in->svc, &prog->cfg->policy, &instance_ops);
-            in->prog = prog;
-            in->sup = sup;
-            in->index = i;
-            in->child = (struct loop_source){ .kind = LOOP_CHILD, .fd = -1 };
-            timer_init(&in->timer, instance_timer_fired);
-            checks_init(in);
-            (void)snprintf(in->label, sizeof(in->label), "%s:%u", prog->cfg->name, i);
-        }
+        for (unsigned i = 0; i < prog->cfg->max_instances; i++)
+            instance_init(&prog->instances[i], prog, i);
     }
     if ((r = ports_init(&sup->ports, sup->cfg.port_from, sup->cfg.port_to)) < 0)
         goto fail;
-    if ((r = pidmap_init(&sup->pids, sup->ninstances)) < 0)
+    slots = cfg_total_slots(&sup->cfg);
+    if ((r = pidmap_init(&sup->pids, slots)) < 0)
         goto fail;
-    if ((r = pidmap_init(&sup->probe_pids, sup->ninstances)) < 0)
+    if ((r = pidmap_init(&sup->probe_pids, slots)) < 0)
         goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
-    if ((r = timers_init(&sup->timers,
-                         3 * sup->ninstances + sup->nprograms + HTTP_MAX_WAITERS + 8)) < 0)
+    if ((r = timers_init(&sup->timers, 3 * slots + sup->nprograms + 2 * HTTP_MAX_WAITERS + 8)) < 0)
         goto fail;
     sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
@@ -563,13 +633,27 @@ dispatch(struct supervisor *sup, struct loop_source *src)
         checks_probe_ready(sup, src);
         break;
     case LOOP_HTTP:
-        http_ready(sup);
+        http_ready((struct http_server *)((char *)src - offsetof(struct http_server, src)));
         break;
     case LOOP__MAX:
     case LOOP_INVALID:
         log_errorx("event for a source of unknown kind %d, ignoring", (int)src->kind);
         break;
     }
+}
+
+static int
+start_control(struct supervisor *sup)
+{
+    int fd = ctl_listen(sup->cfg.control, &sup->ctl_lock_fd);
+
+    if (fd < 0)
+        return fd;
+    sup->ctl_path = sup->cfg.control;
+    if (http_start_control(sup, fd) < 0)
+        return -EIO;
+    log_info("control socket %s (mode 0600)", sup->ctl_path);
+    return 0;
 }
 
 int
@@ -581,6 +665,9 @@ supervisor_run(struct supervisor *sup)
 
     log_info("drover %d: supervising %zu program%s, %zu instance%s", (int)getpid(), sup->nprograms,
              sup->nprograms == 1 ? "" : "s", sup->ninstances, sup->ninstances == 1 ? "" : "s");
+    /* First: a control socket in use means another drover runs this pool; touch nothing. */
+    if (sup->cfg.control && start_control(sup) < 0)
+        return 1;
     if (sup->dumpfile && persist_recover(sup) < 0)
         return 1;
     /* After recovery: the notify socket's name is the previous drover's, for adopted workers. */
@@ -597,6 +684,8 @@ supervisor_run(struct supervisor *sup)
     /* From now on, we must not die: failures are logged and retried. */
     while (!sup->done) {
         sup->loop_iter++;
+        if (sup->shutdown_requested && !sup->shutting_down)
+            supervisor_shutdown(sup, "shutdown requested by a control call");
         http_before_sleep(sup);
         if (timers_sync(&sup->timers) < 0)
             log_warn("cannot arm the timer, retrying on the next event");
@@ -642,12 +731,14 @@ supervisor_free(struct supervisor *sup)
     if (!sup)
         return;
     http_stop(sup);
+    if (sup->ctl_path)
+        ctl_unlisten(sup->ctl_path, sup->ctl_lock_fd);
     liveness_done(sup);
     if (sup->programs) {
         for (size_t p = 0; p < sup->nprograms; p++) {
             struct program *prog = &sup->programs[p];
             if (prog->instances)
-                for (unsigned i = 0; i < prog->ninstances; i++)
+                for (unsigned i = 0; i < prog->cfg->max_instances; i++)
                     instance_done(&prog->instances[i], sup);
             free(prog->instances);
             free(prog->env_base);

@@ -22,6 +22,19 @@
 #include "svc.h"
 #include "timer.h"
 
+/* One libmicrohttpd daemon in our loop (http.c). */
+#define HTTP_MAX_CONNECTIONS 256
+enum http_kind { HTTP_TCP, HTTP_CONTROL, HTTP__MAX, HTTP_INVALID = -1 };
+struct MHD_Daemon;
+struct http_server {
+    struct supervisor *sup;
+    struct MHD_Daemon *mhd; /* NULL: not serving */
+    struct loop_source src; /* LOOP_HTTP: MHD's epoll fd */
+    struct timer timer;     /* MHD's next own deadline */
+    bool resumed;           /* a long-poll was resumed: run MHD before sleeping */
+    enum http_kind kind;    /* HTTP_CONTROL: the unix socket, where control calls need no token */
+};
+
 struct supervisor {
     struct config cfg;
     struct program *programs;
@@ -52,11 +65,11 @@ struct supervisor {
     struct events events;                /* /events: the last EVENTS_RING state changes */
     struct http_waiter *waiters;         /* /events long-polls suspended until a change */
     double start_unix;                   /* when drover started, seconds since the epoch */
-    /* HTTP API (http.c). */
-    struct MHD_Daemon *http;
-    struct loop_source http_src; /* LOOP_HTTP: MHD's epoll fd */
-    struct timer http_timer;
-    bool http_resumed; /* a long-poll was resumed: run MHD before sleeping */
+    /* HTTP API (http.c) on TCP and on the control socket (ctl.c). */
+    struct http_server http[HTTP__MAX];
+    char *ctl_path;          /* the control socket, NULL: none */
+    int ctl_lock_fd;         /* held while we own ctl_path; -1 none */
+    bool shutdown_requested; /* by a control call: begins once its answer is out */
     /* Live pgids from one /proc walk, valid for one loop iteration (adopted groups). */
     uint64_t loop_iter;
     pid_t *pgid_cache;
@@ -76,6 +89,15 @@ void supervisor_for_each_instance(struct supervisor *sup,
 struct instance *supervisor_find_instance(struct supervisor *sup, const char *program,
                                           unsigned index);
 
+/*
+ * Sets prog's scale to n (at most max_instances): new slots start, the
+ * highest ones beyond n are stopped gracefully and leave the pool once their
+ * process group is gone. Returns 0 or -ERANGE.
+ */
+int supervisor_scale(struct supervisor *sup, struct program *prog, unsigned n);
+/* Stops every instance and exits once they are gone, as on SIGTERM; `why` is logged. */
+void supervisor_shutdown(struct supervisor *sup, const char *why);
+
 /* launch.c: everything between "start this instance" and a running process. */
 enum svc_spawn_result launch_instance(struct instance *in);
 /* drover's environment minus what prog sets or drover reserves; at start-up. Returns 0 or -ENOMEM.
@@ -93,12 +115,12 @@ void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=
 int64_t liveness_last_beat_ns(const struct instance *in); /* 0: never beat */
 
 /* http.c: the HTTP API in our loop. */
-#define HTTP_MAX_CONNECTIONS 256
 #define HTTP_MAX_WAITERS HTTP_MAX_CONNECTIONS
-struct MHD_Daemon;
 void http_init(struct supervisor *sup);
 int http_start(struct supervisor *sup, const char *where);
-void http_ready(struct supervisor *sup);
+/* Serves the API on the listening control socket fd (taken over), control calls allowed. */
+int http_start_control(struct supervisor *sup, int fd);
+void http_ready(struct http_server *srv);
 void http_before_sleep(struct supervisor *sup);
 void http_stop(struct supervisor *sup);
 void http_events_changed(struct supervisor *sup); /* a new event: wake the long-polls */

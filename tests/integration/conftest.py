@@ -6,10 +6,12 @@ config and start the real daemon on it, and readers for its public surfaces
 timeout), never a bare sleep. Teardown kills only what the test started:
 drover by pid, and every instance by the process group drover logged for it.
 """
+import http.client
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -57,11 +59,27 @@ def started_by_drover(pid):
         return False
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a unix stream socket (the control socket)."""
+
+    def __init__(self, path, timeout=10):
+        super().__init__("drover", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
 class Drover:
     def __init__(self, tmp):
         self.dir = Path(tmp)
         self.proc = None
         self.log_path = self.dir / "drover.log"
+        # Each test's drovers get their own control socket (never the machine's default one).
+        self.control = str(self.dir / "ctl.sock")
+        self.env = dict(os.environ, DROVER_CONTROL=self.control)
 
     def path(self, name):
         return str(self.dir / name)
@@ -87,7 +105,7 @@ class Drover:
             stdout=self.log_file,
             stderr=self.log_file,
             cwd=cwd or self.dir,
-            env=env,
+            env=env if env is not None else self.env,
             preexec_fn=preexec_fn,
             pass_fds=pass_fds,
         )
@@ -105,8 +123,30 @@ class Drover:
             capture_output=True,
             text=True,
             cwd=self.dir,
+            env=self.env,
             timeout=timeout,
         )
+
+    def cli(self, *args, timeout=20, control=None):
+        """Runs the CLI (`drover VERB ...`) against this test's daemon. Returns CompletedProcess."""
+        env = dict(self.env, DROVER_CONTROL=control or self.control)
+        return subprocess.run([DROVER_BIN, *args], capture_output=True, text=True, env=env,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def call(self, method, path, timeout=10):
+        """One HTTP request on the control socket: (status, parsed JSON body, headers)."""
+        conn = UnixHTTPConnection(self.control, timeout=timeout)
+        try:
+            conn.request(method, path)
+            r = conn.getresponse()
+            raw = r.read()
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                body = raw.decode()
+            return r.status, body, r.headers
+        finally:
+            conn.close()
 
     # --- reading the log -------------------------------------------------------------------
     def log(self):

@@ -170,7 +170,8 @@ def test_second_drover_on_the_same_dumpfile_is_refused(drover, tmp_path):
     drover.wait_spawns("w:0", 1)
     wait_until(lambda: os.path.exists(dump))
     second = subprocess.run([os.environ.get("DROVER_BIN", str(REPO / "build" / "drover")),
-                             "--config", str(drover.write_config(pool(drover, 1), "c2.json")), "--dumpfile", dump],
+                             "--config", str(drover.write_config(pool(drover, 1), "c2.json")), "--dumpfile", dump,
+                             "--control", drover.path("ctl2.sock")],
                             capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
     assert second.returncode == 1
     assert f"belongs to drover {drover.proc.pid}, which is still running: refusing to start" in second.stderr

@@ -58,7 +58,7 @@ def test_environment_and_cwd(drover):
     workdir = drover.dir / "work"
     workdir.mkdir()
     out = drover.path("env.txt")
-    env = dict(os.environ, NOTIFY_SOCKET="/tmp/not-for-children", KEEP_ME="yes", OVERRIDE="old")
+    env = dict(drover.env, NOTIFY_SOCKET="/tmp/not-for-children", KEEP_ME="yes", OVERRIDE="old")
     drover.start({
         "programs": [{
             "name": "envy",

@@ -166,7 +166,7 @@ def test_drover_notifies_its_own_supervisor(drover, tmp_path):
     up.bind(path)
     up.settimeout(10)
     try:
-        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="200000")
+        env = dict(drover.env, NOTIFY_SOCKET=path, WATCHDOG_USEC="200000")
         drover.start({"programs": [{"name": "s", "command": [helper("sleeper")], "instances": 2}]}, env=env)
         first = up.recv(4096).decode()
         assert first.startswith("READY=1\n") and "STATUS=supervising 2 instances" in first

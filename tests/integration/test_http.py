@@ -117,7 +117,8 @@ def test_bad_http_address_is_refused(drover):
         port = taken.getsockname()[1]
         cfg = drover.write_config({"programs": [{"command": [helper("sleeper")]}]})
         r = subprocess.run([DROVER_BIN, "--config", str(cfg), "--http", f"127.0.0.1:{port}"],
-                           capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+                           capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL,
+                           env=drover.env)
         assert r.returncode == 1 and "cannot serve HTTP" in r.stderr
         assert "spawned" not in r.stderr
 

@@ -520,7 +520,7 @@ limits(void **state)
                                 "%s{\"command\": [\"a\"], \"instances\": 10000}", i ? "," : "");
     (void)snprintf(text + len, cap - len, "]");
     one_error(text, "x.json:1:1: (top level): ",
-              "110000 instances in all, more than the limit of 100000");
+              "110000 instance slots (max_instances) in all, more than the limit of 100000");
 
     /* A document over 1 MiB is refused before parsing. */
     memset(text, ' ', CFG_MAX_BYTES + 1);
@@ -955,6 +955,66 @@ many_long_default_names(void **state)
     free(text);
 }
 
+/* max_instances: defaults to max(instances, 16); below instances is an error at the key. */
+static void
+max_instances(void **state)
+{
+    struct config cfg;
+
+    (void)state;
+    parse_ok("[{\"command\": [\"a\"], \"instances\": 3}, {\"command\": [\"b\"], \"instances\": 40},"
+             " {\"command\": [\"c\"], \"instances\": 2, \"max_instances\": 5}]",
+             &cfg);
+    assert_int_equal(cfg.programs[0].max_instances, CFG_DEFAULT_MAX_INSTANCES);
+    assert_int_equal(cfg.programs[1].max_instances, 40);
+    assert_int_equal(cfg.programs[2].max_instances, 5);
+    assert_int_equal(cfg_total_slots(&cfg), CFG_DEFAULT_MAX_INSTANCES + 40 + 5);
+    assert_int_equal(cfg_total_instances(&cfg), 3 + 40 + 2);
+    cfg_done(&cfg);
+    one_error("[{\"command\": [\"a\"], \"instances\": 4, \"max_instances\": 2}]",
+              "x.json:1:2: [0]: ", "max_instances (2) is less than instances (4)");
+    one_error("[{\"command\": [\"a\"], \"max_instances\": 0}]",
+              "x.json:1:38: [0].max_instances: ", "expected");
+}
+
+/* control: a path or false; http_token: judged by cfg_token_problem(). */
+static void
+control_and_token(void **state)
+{
+    struct config cfg;
+
+    (void)state;
+    parse_ok("{\"programs\": [{\"command\": [\"a\"]}], \"control\": \"/tmp/c.sock\","
+             " \"http_token\": \"abcdefghijklmnop\"}",
+             &cfg);
+    assert_string_equal(cfg.control, "/tmp/c.sock");
+    assert_false(cfg.control_off);
+    assert_string_equal(cfg.http_token, "abcdefghijklmnop");
+    cfg_done(&cfg);
+    parse_ok("{\"programs\": [{\"command\": [\"a\"]}], \"control\": false}", &cfg);
+    assert_null(cfg.control);
+    assert_true(cfg.control_off);
+    cfg_done(&cfg);
+    one_error("{\"programs\": [{\"command\": [\"a\"]}], \"control\": 7}", "x.json:1:47: control: ",
+              "expected a socket path, or false for no control socket, got an integer");
+    one_error("{\"programs\": [{\"command\": [\"a\"]}], \"http_token\": \"short\"}",
+              "x.json:1:50: http_token: ", "16 to 256 characters");
+    assert_null(cfg_token_problem("abcdefghijklmnop"));
+    assert_null(cfg_token_problem("AZaz09-._~+/=AZaz09-._~+/="));
+    assert_non_null(cfg_token_problem("abcdefghijklmno"));              /* 15 */
+    assert_non_null(cfg_token_problem("abcdefghijklmnop qrst"));        /* a space */
+    assert_non_null(cfg_token_problem("abcdefghijklmnop\"qrst"));       /* a quote */
+    assert_non_null(cfg_token_problem("abcdefghijklmnopqrstuvwxyz\n")); /* a line end */
+    {
+        char long_token[CFG_TOKEN_MAX + 2];
+        memset(long_token, 'a', sizeof(long_token) - 1);
+        long_token[CFG_TOKEN_MAX + 1] = '\0';
+        assert_non_null(cfg_token_problem(long_token));
+        long_token[CFG_TOKEN_MAX] = '\0';
+        assert_null(cfg_token_problem(long_token));
+    }
+}
+
 int
 main(void)
 {
@@ -995,6 +1055,8 @@ main(void)
         cmocka_unit_test(finish_needs_port_range),
         cmocka_unit_test(many_long_default_names),
         cmocka_unit_test(thousand_long_default_names),
+        cmocka_unit_test(max_instances),
+        cmocka_unit_test(control_and_token),
     };
 
     return cmocka_run_group_tests_name("cfg", tests, NULL, NULL);

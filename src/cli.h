@@ -1,0 +1,139 @@
+/*
+ * cli: the client side of the control socket: where the socket is, one
+ * HTTP/1.0 request over it, and the answers rendered as text.
+ *
+ * Three layers, kept apart so the first two are unit-tested without a
+ * daemon (tests/unit/test_cli.c, golden files in tests/golden/):
+ *   - pure helpers: socket path precedence, URL encoding, NAME splitting,
+ *     response parsing (status line, headers, body);
+ *   - pure renderers: a JSON body in, malloc'ed text out (the caller frees),
+ *     or NULL with a one-line reason in err;
+ *   - the transport, cli_request(): connect, send, read to EOF, bounded in
+ *     time (poll with a deadline) and in size (CLI_RESPONSE_MAX).
+ * Nothing here logs or exits; ctl_main.c prints and picks the exit code.
+ * Pointer parameters are borrowed; err buffers are written on failure only.
+ */
+#ifndef DROVER_CLI_H
+#define DROVER_CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Largest answer read from the daemon (/status of 100,000 instances is about 30 MiB). */
+#define CLI_RESPONSE_MAX ((size_t)64 << 20)
+/* Connect + request + answer must finish within this; a long poll adds its wait. */
+#define CLI_TIMEOUT_MS 10000
+#define CLI_ERR_MAX 512
+
+/*
+ * The control socket's path: flag if non-NULL and non-empty; else env_control
+ * (DROVER_CONTROL) if non-empty; else /run/drover.sock for euid 0; else
+ * XDG_RUNTIME_DIR/drover.sock if xdg is non-empty; else /tmp/drover-<euid>.sock.
+ * Pure. Returns buf, or NULL when the path does not fit in len bytes.
+ */
+const char *cli_socket_path_pick(const char *flag, const char *env_control, uid_t euid,
+                                 const char *xdg, char *buf, size_t len);
+/* The same with the process's environment and effective uid (the daemon's default too). */
+const char *cli_socket_path(const char *flag, char *buf, size_t len);
+
+/*
+ * Percent-encodes s for a path segment or a query value: everything except
+ * A-Z a-z 0-9 - . _ ~ and ':' becomes %XX. Returns buf, or NULL if it does
+ * not fit.
+ */
+char *cli_url_encode(const char *s, char *buf, size_t len);
+
+/*
+ * Splits NAME ("web", "web:3", "all") into the program part (copied to
+ * ret_program) and the instance index (-1 when there is none). Returns 0, or
+ * -EINVAL for an empty program part, a bad index ("web:", "web:x", "web:-1",
+ * above 9999999) or a program part that does not fit.
+ */
+int cli_split_name(const char *name, char *ret_program, size_t len, long *ret_index);
+
+/*
+ * Splits an HTTP/1.x answer: status line, headers up to the empty line, body.
+ * The body is borrowed from buf. A Content-Length header must match the body
+ * length; Transfer-Encoding is refused (we speak HTTP/1.0). Returns 0 or
+ * -EPROTO with the reason in err.
+ */
+int cli_parse_response(const char *buf, size_t len, int *ret_code, const char **ret_body,
+                       size_t *ret_body_len, char *err, size_t errlen);
+
+/*
+ * The one-line message for an error answer: the body's "error" text with the
+ * name, parameter, value and expectation it gives, else "HTTP CODE" and the
+ * start of the body. Returns buf.
+ */
+char *cli_error_text(int code, const char *body, size_t body_len, char *buf, size_t len);
+
+/* "0:00:12", "12:03:04", "3d 4:05:06"; "-" for a negative or non-finite value. Returns buf. */
+char *cli_format_uptime(double seconds, char *buf, size_t len);
+
+/*
+ * GET /status rendered as a table (NAME STATE PID PORT UPTIME RESTARTS LAST EXIT
+ * STATUS). filter "prog:i" keeps only that instance; NULL, "all" or "prog"
+ * keep everything in the body. NULL with err on malformed JSON or an unknown
+ * instance.
+ */
+char *cli_render_status(const char *body, size_t body_len, const char *filter, char *err,
+                        size_t errlen);
+/* The /status body reduced to instance "prog:i" (same shape), compact JSON. */
+char *cli_filter_status_json(const char *body, size_t body_len, const char *filter, char *err,
+                             size_t errlen);
+
+/*
+ * GET /events: one line per event ("" when there are none). *ret_next gets
+ * "next", *ret_gap the gap flag (events between the asked-for sequence and
+ * the oldest kept were dropped).
+ */
+char *cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *ret_gap,
+                        char *err, size_t errlen);
+
+/* GET /health: a summary line, then one line per unhealthy instance. *ret_healthy: the verdict. */
+char *cli_render_health(const char *body, size_t body_len, bool *ret_healthy, char *err,
+                        size_t errlen);
+
+/* POST start/stop/restart/signal/scale/shutdown: one line per affected instance. */
+char *cli_render_action(const char *body, size_t body_len, char *err, size_t errlen);
+
+/* One request's answer. raw is malloc'ed; body points into it and is NUL-terminated. */
+struct cli_response {
+    int code;
+    char *raw;
+    size_t raw_len;
+    const char *body;
+    size_t body_len;
+};
+
+void cli_response_done(struct cli_response *r);
+
+struct cli_request_opts {
+    int timeout_ms;            /* the whole exchange; <= 0: CLI_TIMEOUT_MS */
+    size_t max_bytes;          /* 0: CLI_RESPONSE_MAX */
+    const sigset_t *wait_mask; /* non-NULL: wait with ppoll(mask) so a blocked signal interrupts */
+};
+
+/*
+ * Sends "METHOD TARGET HTTP/1.0" to the unix socket at path and reads the
+ * answer to EOF. Returns 0 with *ret filled, or:
+ *   -ENOENT, -ECONNREFUSED, -EACCES, ... connect failed (unreachable)
+ *   -ETIMEDOUT   no complete answer within the timeout (unreachable)
+ *   -ECONNRESET  the daemon closed the connection without answering (unreachable)
+ *   -EPROTO      a malformed answer (status line, headers, Content-Length)
+ *   -EFBIG       the answer exceeded max_bytes
+ *   -EINTR       a signal arrived while waiting with wait_mask
+ *   -ENOMEM
+ * err gets one line saying what happened, naming the path.
+ */
+int cli_request(const char *path, const char *method, const char *target,
+                const struct cli_request_opts *opts, struct cli_response *ret, char *err,
+                size_t errlen);
+
+/* True for the errors of cli_request() that mean "the daemon is not reachable" (exit 3). */
+bool cli_unreachable(int r);
+
+#endif

@@ -1,0 +1,301 @@
+"""The control socket (--control): its file (mode 0600, one drover per path,
+a stale one replaced, a foreign file never touched), the control calls
+(start, stop, restart, signal, scale, shutdown) with their errors, and the
+bearer token that opens them over TCP (--http-token)."""
+import os
+import signal
+import stat
+import urllib.error
+import urllib.request
+
+from conftest import helper, pid_alive, wait_until
+from test_http import free_port
+
+TOKEN = "s3cret-token-0123456789"
+
+
+def states(drover, program):
+    code, body, _ = drover.call("GET", f"/status/{program}")
+    assert code == 200, body
+    return [(i["instance"], i["state"]) for i in body["programs"][program]]
+
+
+def pool(instances=2, **extra):
+    return {"programs": [{"name": "w", "command": [helper("sleeper")], "instances": instances,
+                          "start_seconds": 0, "stop_timeout": "5s", **extra}]}
+
+
+def start(drover, config=None, args=()):
+    """Starts drover and waits until its control socket is up (this run's, not an earlier one's)."""
+    ready = r"control socket .* \(mode 0600\)"
+    before = len(drover.lines(ready))
+    drover.start(config or pool(), args=list(args))
+    drover.wait_log(ready, count=before + 1)
+    return drover
+
+
+def test_socket_is_mode_0600_and_removed_at_exit(drover):
+    start(drover)
+    st = os.stat(drover.control)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.geteuid()
+    assert drover.call("GET", "/livez")[0] == 200
+    assert drover.stop() == 0
+    assert not os.path.exists(drover.control)
+    assert not os.path.exists(drover.control + ".lock")
+
+
+def test_control_off_and_flag_override(drover):
+    start(drover, args=["--control", drover.path("other.sock")])
+    assert os.path.exists(drover.path("other.sock")) and not os.path.exists(drover.control)
+    assert drover.stop() == 0
+    drover.start(pool(), args=["--control", "off"])
+    drover.wait_spawns("w:1", 2)
+    assert not os.path.exists(drover.control)
+    assert drover.stop() == 0
+
+
+def test_second_drover_on_the_same_socket_is_refused(drover):
+    start(drover)
+    first = drover.wait_spawns("w:0", 1)[0][1]
+    r = drover.run(pool(), args=["--dumpfile", drover.path("other.dump")])
+    assert r.returncode == 1
+    assert f"control socket {drover.control} belongs to a running drover" in r.stderr
+    assert "spawned" not in r.stderr
+    assert pid_alive(first) and drover.call("GET", "/livez")[0] == 200
+    assert drover.stop() == 0
+
+
+def test_stale_socket_is_replaced_and_a_regular_file_is_not(drover):
+    start(drover)
+    drover.send(signal.SIGKILL)  # leaves the socket file behind
+    drover.proc.wait(timeout=10)
+    drover.cleanup()
+    assert os.path.exists(drover.control)
+    start(drover)
+    assert drover.call("GET", "/livez")[0] == 200
+    assert drover.stop() == 0
+    with open(drover.control, "w") as f:
+        f.write("precious\n")
+    r = drover.run(pool())
+    assert r.returncode == 1 and "exists and is not a socket" in r.stderr
+    assert open(drover.control).read() == "precious\n"
+
+
+def test_stop_start_restart(drover):
+    start(drover)
+    drover.wait_spawns("w:1", 1)
+    pid0, pid1 = drover.current("w:0")[0], drover.current("w:1")[0]
+    code, body, _ = drover.call("POST", "/stop/w:1")
+    assert code == 200 and body["action"] == "stop" and body["target"] == "w:1"
+    assert [i["name"] for i in body["instances"]] == ["w:1"]
+    wait_until(lambda: states(drover, "w") == [(0, "running"), (1, "stopped")], what="w:1 stopped")
+    assert not pid_alive(pid1) and pid_alive(pid0)
+    code, body, _ = drover.call("POST", "/start/w:1")
+    assert code == 200
+    drover.wait_spawns("w:1", 2)
+    code, body, _ = drover.call("POST", "/restart/w")
+    assert code == 200 and [i["name"] for i in body["instances"]] == ["w:0", "w:1"]
+    drover.wait_spawns("w:0", 2)
+    drover.wait_spawns("w:1", 3)
+    assert not pid_alive(pid0)
+    code, body, _ = drover.call("POST", "/stop/all")
+    assert code == 200
+    wait_until(lambda: states(drover, "w") == [(0, "stopped"), (1, "stopped")], what="all stopped")
+    assert drover.call("POST", "/start/all")[0] == 200
+    wait_until(lambda: states(drover, "w") == [(0, "running"), (1, "running")], what="all running")
+    assert drover.stop() == 0
+
+
+def test_signal_reaches_the_main_process(drover):
+    start(drover)
+    drover.wait_spawns("w:1", 1)
+    pid = drover.current("w:0")[0]
+    code, body, _ = drover.call("POST", "/signal/w:0?signal=KILL")
+    assert code == 200 and body["action"] == "signal"
+    drover.wait_log(r"w:0 .*killed by signal KILL|w:0 .*signal KILL")
+    drover.wait_spawns("w:0", 2)
+    assert not pid_alive(pid)
+    for bad in ["signal=NOPE", "signal=", "signal=0", ""]:
+        code, body, _ = drover.call("POST", f"/signal/w?{bad}")
+        assert code == 400 and body["parameter"] == "signal", (bad, body)
+    assert drover.stop() == 0
+
+
+def test_scale_up_and_down(drover):
+    start(drover, pool(instances=1, max_instances=4))
+    drover.wait_spawns("w:0", 1)
+    code, body, _ = drover.call("POST", "/scale/w?instances=3")
+    assert code == 200 and body["from"] == 1 and body["to"] == 3
+    drover.wait_spawns("w:2", 1)
+    wait_until(lambda: states(drover, "w") == [(0, "running"), (1, "running"), (2, "running")],
+               what="three running")
+    pid1, pid2 = drover.current("w:1")[0], drover.current("w:2")[0]
+    code, body, _ = drover.call("POST", "/scale/w?instances=1")
+    assert code == 200 and body["from"] == 3 and body["to"] == 1
+    wait_until(lambda: states(drover, "w") == [(0, "running")], what="scaled back to one")
+    assert not pid_alive(pid1) and not pid_alive(pid2)
+    drover.wait_log(r"w:2 left the pool")
+    # Beyond max_instances, or not a number: 400 naming the parameter; nothing changes.
+    for bad in ["instances=5", "instances=-1", "instances=x", ""]:
+        code, body, _ = drover.call("POST", f"/scale/w?{bad}")
+        assert code == 400 and body["parameter"] == "instances", (bad, body)
+    assert drover.call("POST", "/scale/w:0?instances=2")[0] == 400
+    assert drover.call("POST", "/scale/nope?instances=2")[0] == 404
+    # To zero and back: fresh slots, no counters from their earlier life.
+    assert drover.call("POST", "/scale/w?instances=0")[0] == 200
+    
+    wait_until(lambda: drover.call("GET", "/status")[1]["programs"].get("w") is None,
+               what="no instance left")
+    assert drover.call("POST", "/scale/w?instances=2")[0] == 200
+    wait_until(lambda: states(drover, "w") == [(0, "running"), (1, "running")], what="two again")
+    _, body, _ = drover.call("GET", "/status/w")
+    assert [i["restarts"] for i in body["programs"]["w"]] == [0, 0]
+    assert drover.stop() == 0
+
+
+def test_errors_name_what_is_wrong(drover):
+    start(drover)
+    cases = [
+        ("POST", "/stop/nope", 404, "no such program"),
+        ("POST", "/stop/w:7", 404, "no such instance"),
+        ("POST", "/stop/w:x", 404, "no such instance"),
+        ("POST", "/stop/w:-1", 404, "no such instance"),
+        ("POST", "/stop", 404, "missing target"),
+        ("POST", "/shutdown/w", 404, "shutdown takes no target"),
+        ("GET", "/stop/w", 405, "POST"),
+        ("POST", "/status", 405, "method not allowed"),
+        ("DELETE", "/status", 405, "method not allowed"),
+    ]
+    for method, path, code, text in cases:
+        got, body, _ = drover.call(method, path)
+        assert got == code and text in body["error"], (method, path, got, body)
+    assert states(drover, "w") == [(0, "running"), (1, "running")]  # nothing was touched
+    assert drover.stop() == 0
+
+
+def test_shutdown_call_stops_everything_and_exits(drover):
+    start(drover)
+    drover.wait_spawns("w:1", 1)
+    pids = [drover.current(f"w:{i}")[0] for i in (0, 1)]
+    code, body, _ = drover.call("POST", "/shutdown")
+    assert code == 200 and body == {"action": "shutdown"}
+    assert drover.proc.wait(timeout=20) == 0
+    assert not any(pid_alive(p) for p in pids)
+    assert not os.path.exists(drover.control)
+    drover.wait_log(r"shutdown requested by a control call: stopping all instances")
+
+
+def test_control_calls_while_shutting_down_are_409(drover):
+    start(drover, {"programs": [{"name": "slow", "command": [helper("sleeper"), "--ignore-term"],
+                                 "stop_timeout": "3s", "start_seconds": 0}]})
+    drover.wait_spawns("slow:0", 1)
+    drover.send(signal.SIGTERM)
+    drover.wait_log(r"stopping all instances")
+    code, body, _ = drover.call("POST", "/start/all")
+    assert code == 409 and "shutting down" in body["error"]
+    assert drover.proc.wait(timeout=20) == 0
+
+
+def tcp(port, method, path, token=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers
+
+
+def test_tcp_is_read_only_without_a_token(drover):
+    port = free_port()
+    start(drover, args=["--http", f"127.0.0.1:{port}"])
+    drover.wait_log(r"serving HTTP .*\(read-only\)")
+    assert tcp(port, "POST", "/stop/all")[0] == 403
+    assert tcp(port, "POST", "/stop/all", token=TOKEN)[0] == 403
+    assert tcp(port, "GET", "/status")[0] == 200
+    assert states(drover, "w") == [(0, "running"), (1, "running")]
+    assert drover.stop() == 0
+
+
+def test_tcp_control_calls_need_the_bearer_token(drover):
+    port = free_port()
+    token_file = drover.path("token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    start(drover, args=["--http", f"127.0.0.1:{port}", "--http-token-file", token_file])
+    drover.wait_spawns("w:1", 1)
+    code, headers = tcp(port, "POST", "/stop/w:0")
+    assert code == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+    for wrong in ["", "x", TOKEN[:-1], TOKEN + "x", TOKEN.upper()]:
+        assert tcp(port, "POST", "/stop/w:0", token=wrong)[0] == 401, wrong
+    assert states(drover, "w") == [(0, "running"), (1, "running")]
+    assert tcp(port, "GET", "/status")[0] == 200  # reading needs no token
+    assert tcp(port, "POST", "/stop/w:0", token=TOKEN)[0] == 200
+    wait_until(lambda: states(drover, "w") == [(0, "stopped"), (1, "running")], what="w:0 stopped")
+    assert TOKEN not in drover.log()
+    assert drover.stop() == 0
+
+
+def test_bad_control_settings_are_refused(drover):
+    for args, text in [
+        (["--http-token", "short"], "--http-token: a bearer token has 16 to 256 characters"),
+        (["--http-token", "has space in it 0123456789"], "letters, digits"),
+        (["--http-token", TOKEN, "--http-token-file", "/nonexistent"], "give one of them"),
+        (["--http-token-file", "/nonexistent/token"], "--http-token-file /nonexistent/token: cannot read"),
+        (["--control", ""], "--control: expected a socket path"),
+        (["--control", "/tmp/" + "x" * 120], "longer than 107 bytes"),
+    ]:
+        r = drover.run(pool(), args=args)
+        assert r.returncode == 2 and text in r.stderr, (args, r.stderr)
+        assert "spawned" not in r.stderr
+    for extra, text in [
+        ({"control": 5}, "control: expected a socket path, or false"),
+        ({"http_token": "short"}, "http_token: a bearer token has 16 to 256 characters"),
+    ]:
+        r = drover.run({**pool(), **extra})
+        assert r.returncode == 2 and text in r.stderr, (extra, r.stderr)
+    r = drover.run(pool(instances=4, max_instances=2))
+    assert r.returncode == 2 and "max_instances (2) is less than instances (4)" in r.stderr
+
+
+def test_slow_and_many_clients_do_not_delay_supervision(drover):
+    """300 half-sent requests on TCP (over the 256-connection limit) and one on the control
+    socket: restarts go on, the control socket still answers, idle ones are cut at 10 s."""
+    import socket
+    import time
+    port = free_port()
+    start(drover, args=["--http", f"127.0.0.1:{port}"])
+    drover.wait_spawns("w:1", 1)
+    held = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n")  # never finished
+            held.append(s)
+        slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        slow.connect(drover.control)
+        slow.sendall(b"GET /sta")
+        held.append(slow)
+        opened = time.monotonic()
+        pid = drover.current("w:0")[0]
+        os.kill(pid, signal.SIGKILL)
+        drover.wait_spawns("w:0", 2, timeout=5)
+        assert drover.call("GET", "/livez")[0] == 200
+        assert drover.call("POST", "/restart/w:1")[0] == 200
+        drover.wait_spawns("w:1", 2, timeout=5)
+        # The idle timeout (10 s) closes the half-sent control request.
+        slow.settimeout(20)
+        assert slow.recv(100) == b""
+        assert time.monotonic() - opened >= 9
+    finally:
+        for s in held:
+            s.close()
+    def answers():
+        try:
+            return tcp(port, "GET", "/livez")[0] == 200
+        except OSError:  # still draining the closed ones on a loaded machine
+            return False
+    wait_until(answers, timeout=30, what="TCP answers again")
+    assert drover.stop() == 0
