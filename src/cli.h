@@ -1,15 +1,14 @@
 /*
  * cli: the client side of the control socket: where the socket is, one
- * HTTP/1.0 request over it, and the answers rendered as text.
+ * HTTP/1.0 request over it, and the answer split into status and body.
  *
- * Three layers, kept apart so the first two are unit-tested without a
- * daemon (tests/unit/test_cli.c, golden files in tests/golden/):
+ * Two layers, kept apart so the first is unit-tested without a daemon
+ * (tests/unit/test_cli.c):
  *   - pure helpers: socket path precedence, URL encoding, NAME splitting,
- *     response parsing (status line, headers, body);
- *   - pure renderers: a JSON body in, malloc'ed text out (the caller frees),
- *     or NULL with a one-line reason in err;
+ *     response parsing (status line, headers, body), durations as text;
  *   - the transport, cli_request(): connect, send, read to EOF, bounded in
  *     time (poll with a deadline) and in size (CLI_RESPONSE_MAX).
+ * Turning an answer's JSON body into text is cli_render's (cli_render.h).
  * Nothing here logs or exits; ctl_main.c prints and picks the exit code.
  * Pointer parameters are borrowed; err buffers are written on failure only.
  */
@@ -19,7 +18,6 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
 
 /* Largest answer read from the daemon (/status of 100,000 instances is about 30 MiB). */
@@ -63,42 +61,8 @@ int cli_split_name(const char *name, char *ret_program, size_t len, long *ret_in
 int cli_parse_response(const char *buf, size_t len, int *ret_code, const char **ret_body,
                        size_t *ret_body_len, char *err, size_t errlen);
 
-/*
- * The one-line message for an error answer: the body's "error" text with the
- * name, parameter, value and expectation it gives, else "HTTP CODE" and the
- * start of the body. Returns buf.
- */
-char *cli_error_text(int code, const char *body, size_t body_len, char *buf, size_t len);
-
-/* "0:00:12", "12:03:04", "3d 4:05:06"; "-" for a negative or non-finite value. Returns buf. */
-char *cli_format_uptime(double seconds, char *buf, size_t len);
-
-/*
- * GET /status rendered as a table (NAME STATE PID PORT UPTIME RESTARTS LAST EXIT
- * STATUS). filter "prog:i" keeps only that instance; NULL, "all" or "prog"
- * keep everything in the body. NULL with err on malformed JSON or an unknown
- * instance.
- */
-char *cli_render_status(const char *body, size_t body_len, const char *filter, char *err,
-                        size_t errlen);
-/* The /status body reduced to instance "prog:i" (same shape), compact JSON. */
-char *cli_filter_status_json(const char *body, size_t body_len, const char *filter, char *err,
-                             size_t errlen);
-
-/*
- * GET /events: one line per event ("" when there are none). *ret_next gets
- * "next", *ret_gap the gap flag (events between the asked-for sequence and
- * the oldest kept were dropped).
- */
-char *cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *ret_gap,
-                        char *err, size_t errlen);
-
-/* GET /health: a summary line, then one line per unhealthy instance. *ret_healthy: the verdict. */
-char *cli_render_health(const char *body, size_t body_len, bool *ret_healthy, char *err,
-                        size_t errlen);
-
-/* POST start/stop/restart/signal/scale/shutdown: one line per affected instance. */
-char *cli_render_action(const char *body, size_t body_len, char *err, size_t errlen);
+/* Seconds as "30s", "0.3s", "1.204s" (milliseconds, no trailing zeros), "?" if not finite. */
+char *cli_format_seconds(double seconds, char *buf, size_t len);
 
 /* One request's answer. raw is malloc'ed; body points into it and is NUL-terminated. */
 struct cli_response {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_render.h"
 #include "util.h"
 
 #define MAX_POSITIONAL 8

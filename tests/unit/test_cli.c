@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_render.h"
 #include "ctl_main.h"
 
 static char golden_dir[PATH_MAX];

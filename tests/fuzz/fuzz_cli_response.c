@@ -1,0 +1,47 @@
+/*
+ * fuzz_cli_response: the CLI's decoder of the daemon's answers,
+ * cli_parse_response(), on arbitrary bytes, then, as ctl_main.c does with an
+ * answer that is not a success, cli_error_text() on its body. The input is
+ * not NUL-terminated (cli_request() adds one; the parser must not rely on
+ * it). The work per input is bounded by the input: one pass over the headers.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_render.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *buf = (const char *)data, *body = NULL;
+    char err[CLI_ERR_MAX] = "", msg[CLI_ERR_MAX];
+    size_t body_len = (size_t)-1;
+    int code = -1;
+    int r = cli_parse_response(buf, size, &code, &body, &body_len, err, sizeof(err));
+
+    if (r < 0) {
+        /* Refused with a reason, out-parameters untouched. */
+        assert(r == -EPROTO);
+        assert(err[0] != '\0' && strlen(err) < sizeof(err));
+        assert(code == -1 && body == NULL && body_len == (size_t)-1);
+        return 0;
+    }
+    assert(r == 0);
+    assert(code >= 100 && code <= 599);
+    /* The body is the tail of the input, after the empty line. */
+    assert(body >= buf + 2 && body <= buf + size && body[-1] == '\n');
+    assert(body + body_len == buf + size);
+    if (code / 100 != 2) {
+        /* One line for the terminal: whatever the body holds, no control character. */
+        cli_error_text(code, body, body_len, msg, sizeof(msg));
+        for (const char *p = msg; *p; p++)
+            assert((unsigned char)*p >= 0x20 && *p != 0x7f);
+    }
+    return 0;
+}
