@@ -116,10 +116,7 @@ def main():
     bl.print_table("cost of one heartbeat to the worker, ns",
                    ["operation", "reps", "median ns", "min", "max", "/ clock_gettime", "/ drover_beat"],
                    rows, notes)
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

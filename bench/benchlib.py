@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -261,6 +262,36 @@ def fmt_num(v, nd=1):
     if isinstance(v, int):
         return f"{v:,}"
     return f"{v:,.{nd}f}"
+
+
+def ensure_nofile(needed, notes):
+    """Raises this process's open-file soft limit to `needed` (within the hard limit), noted."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        new = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        notes.append(f"raised this process's RLIMIT_NOFILE soft limit {soft} -> {new} (hard {hard})")
+
+
+def print_problems(problems):
+    """The closing list of what went wrong during a run (nothing when all went well)."""
+    if problems:
+        print("\nproblems:")
+        for p in problems:
+            print("  " + p.strip().replace("\n", "\n  "))
+
+
+def latency_rows(samples, arms):
+    """Table rows [arm, samples, median, p90, p99, max, min] in microseconds from ns samples."""
+    rows = []
+    for arm in arms:
+        s = samples[arm]
+        if not s:
+            rows.append([arm, 0, "-", "-", "-", "-", "-"])
+            continue
+        rows.append([arm, len(s)] + [fmt_num(v / 1000.0) for v in
+                                     (median(s), percentile(s, 90), percentile(s, 99), max(s), min(s))])
+    return rows
 
 
 def print_table(title, headers, rows, notes=()):

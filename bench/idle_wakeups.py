@@ -81,10 +81,7 @@ def main():
     bl.print_table(f"drover context switches while {N} instances idle",
                    ["config", "interval s", "voluntary", "nonvoluntary", "total", "CPU us", "state"], table,
                    ["", "Target: total 0 (drover sleeps in epoll_wait until something happens)."])
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

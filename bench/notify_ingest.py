@@ -235,10 +235,7 @@ def main():
     rows = [[arm] + [bl.fmt_num(x["sender_rate"], 0) for x in results[arm]] for arm in arms]
     bl.print_table("sender rate per round, datagrams/s", ["arm"] + [f"round {i + 1}" for i in range(rounds)],
                    [r + ["-"] * (rounds + 1 - len(r)) for r in rows])
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

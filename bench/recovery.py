@@ -34,7 +34,6 @@ import datetime
 import json
 import os
 import re
-import resource
 import signal
 import sys
 import threading
@@ -47,14 +46,6 @@ SPAWNED_RE = re.compile(r" pid=(\d+) spawned$")
 ADOPTED_RE = re.compile(r" pid=(\d+) adopted from an earlier drover")
 STOPPED_RE = re.compile(r"stopped (\d+) process(?:es)? left by an earlier drover")
 POLL_S = 0.01
-
-
-def ensure_nofile(needed, notes):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        new = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-        notes.append(f"raised this process's RLIMIT_NOFILE soft limit {soft} -> {new} (hard {hard})")
 
 
 def log_lines(d):
@@ -295,7 +286,7 @@ def main():
           " kill and adopt interleaved" + ("; orphans NOT reaped while B runs (--lazy-reaper)"
                                             if args.lazy_reaper else ""))
     problems, notes = [], []
-    ensure_nofile(2 * n + 256, notes)
+    bl.ensure_nofile(2 * n + 256, notes)
     results = {"kill": [], "adopt": []}
     with bl.TempDir() as tmp:
         print(bl.host_line())
@@ -353,10 +344,7 @@ def main():
                     "B stop s"], rows,
                    ["", "B stop s: SIGTERM to B -> B exited, stopping the N instances it runs (its own children"
                     " in kill mode, adopted ones in adopt mode)."])
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

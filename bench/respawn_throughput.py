@@ -158,10 +158,7 @@ def main():
                     "vfork-style spawning the exec runs in the child and is not counted)."])
     rows = [[f"round {i + 1}"] + [bl.fmt_num(br.get(a), 0) for a in arms] for i, br in enumerate(by_round)]
     bl.print_table("spawns per second, per round (arm order rotates each round)", ["round"] + arms, rows)
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

@@ -64,25 +64,35 @@ def run_arm(arm, tmp, sock, forkloop, n, deadline):
             if time.monotonic() >= deadline:
                 problems.append(f"{arm}: time budget reached, round cut short")
                 break
-            time.sleep(GAP_S)
-            if ppid_of(pid) != p.pid:   # only ever kill the arm's own child
-                problems.append(f"{arm}: pid {pid} is not a child of {p.pid} any more; round ended")
+            nxt = kill_and_time(pid, p.pid, sock, arm, problems, samples)
+            if nxt is None:
                 break
-            t_kill = time.monotonic_ns()
-            os.kill(pid, signal.SIGKILL)
-            msg = sock.recv(RECV_TIMEOUT_S)
-            if msg is None:
-                problems.append(f"{arm}: no new instance within {RECV_TIMEOUT_S}s of SIGKILL to {pid}")
-                break
-            new_pid, ns = msg
-            if new_pid == pid:
-                problems.append(f"{arm}: second datagram from pid {pid}?")
-                continue
-            samples.append(ns - t_kill)
-            pid = new_pid
+            pid = nxt
     if isinstance(p, bl.Drover) and p.exit_code not in (0, None):
         problems.append(f"{arm}: drover exited with code {p.exit_code} after SIGTERM")
     return samples, problems
+
+
+def kill_and_time(pid, parent, sock, arm, problems, samples):
+    """SIGKILL pid (while it is still parent's child) and wait for its replacement's datagram;
+    appends kill -> replacement's main() in ns to samples. Returns the pid to kill next, or
+    None when the round must end (the reason is in problems)."""
+    time.sleep(GAP_S)
+    if ppid_of(pid) != parent:  # only ever kill the arm's own child
+        problems.append(f"{arm}: pid {pid} is not a child of {parent} any more; round ended")
+        return None
+    t_kill = time.monotonic_ns()
+    os.kill(pid, signal.SIGKILL)
+    msg = sock.recv(RECV_TIMEOUT_S)
+    if msg is None:
+        problems.append(f"{arm}: no new instance within {RECV_TIMEOUT_S}s of SIGKILL to {pid}")
+        return None
+    new_pid, ns = msg
+    if new_pid == pid:
+        problems.append(f"{arm}: second datagram from pid {pid}?")
+        return pid
+    samples.append(ns - t_kill)
+    return new_pid
 
 
 def run_breakdown(exe, tmp, n):
@@ -134,15 +144,7 @@ def main():
     def us(ns):
         return None if ns is None else ns / 1000.0
 
-    rows = []
-    for arm in arms:
-        s = results[arm]
-        if not s:
-            rows.append([arm, 0, "-", "-", "-", "-", "-"])
-            continue
-        rows.append([arm, len(s), bl.fmt_num(us(bl.median(s))), bl.fmt_num(us(bl.percentile(s, 90))),
-                     bl.fmt_num(us(bl.percentile(s, 99))), bl.fmt_num(us(max(s))),
-                     bl.fmt_num(us(min(s)))])
+    rows = bl.latency_rows(results, arms)
     base = bl.median(results["forkloop"]) if results["forkloop"] else None
     notes = [
         "",
@@ -173,10 +175,7 @@ def main():
                         "exit: kill() -> pidfd readable; reap: waitid(); spawn: clone(CLONE_VM|CLONE_VFORK)",
                         "until it returns (exec succeeded); start: that return -> pinger's main() (rest of exec,",
                         "page faults, static glibc start-up). Medians of parts need not add up to the total's."])
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

@@ -102,10 +102,7 @@ def main():
     bl.print_table("drover memory with N sleeping instances (kB from /proc/PID/status)",
                    ["instances", "children", "VmRSS", "VmHWM", "RssAnon", "RssFile", "fds",
                     "NOFILE soft/hard", "spawn s", "stop s"], table, out_notes)
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

@@ -112,10 +112,7 @@ def main():
                      f"{bl.median(d['xscan']) / bl.median(d['scan']):.2f}")
     bl.print_table("heartbeat slot scan (drover's heartbeat.o), microseconds",
                    ["what", "slots", "samples", "median", "p90", "p99", "max", "ns/slot"], rows, notes)
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

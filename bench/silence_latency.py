@@ -190,10 +190,7 @@ def main():
                    ["estimate", "runs", "median", "p90", "max", "min"], rows, notes)
     rows = [[i + 1, r["polls"], r["x_ms"], r["log_ms"], bl.fmt_num(r.get("slot_us"), 0)] for i, r in enumerate(results)]
     bl.print_table("per run", ["run", "beats", "X ms (log)", "X - 200 ms", "slot estimate us"], rows)
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p.strip().replace("\n", "\n  "))
+    bl.print_problems(problems)
     return 0
 
 

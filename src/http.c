@@ -65,16 +65,31 @@ snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct a
     memcpy(out->exits, in->exits, sizeof(out->exits));
 }
 
-/* Every instance, in config order. Returns NULL when out of memory. */
+/*
+ * Every instance, in config order, into sup->snapshot: one buffer with room
+ * for every slot, allocated at the first request and kept (a fresh one per
+ * request cost /health a malloc and, at 1,000 instances, brk calls and page
+ * faults). Taken once per loop iteration: nothing changes the instances
+ * between the requests one MHD_run() answers but a control call, which
+ * drops it; under load the copy is shared by every client served in that
+ * pass. Returns NULL when out of memory.
+ */
 static struct api_instance *
 snapshot(struct supervisor *sup)
 {
-    struct api_instance *v = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*v));
+    struct api_instance *v = sup->snapshot;
     int64_t now_ms = util_now_ms(), now_ns = util_now_ns();
     size_t k = 0;
 
-    if (!v)
-        return NULL;
+    if (v && sup->snapshot_iter == sup->loop_iter)
+        return v;
+    if (!v) {
+        size_t slots = cfg_total_slots(&sup->cfg);
+        v = sup->snapshot = calloc(slots ? slots : 1, sizeof(*v));
+        if (!v)
+            return NULL;
+    }
+    sup->snapshot_iter = sup->loop_iter;
     for (size_t p = 0; p < sup->nprograms; p++)
         for (unsigned i = 0; i < sup->programs[p].ninstances; i++)
             snapshot_one(&sup->programs[p].instances[i], now_ms, now_ns, &v[k++]);
@@ -375,6 +390,7 @@ handle_control(struct MHD_Connection *conn, struct http_server *srv, const char 
         .instances = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "instances"),
     };
     a = ctl_call(sup, url, &params);
+    sup->snapshot_iter = 0; /* the instances may have changed: no reuse */
     if (a.code == 200)
         log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method, url);
     return reply(conn, a.code, a.body);
@@ -411,9 +427,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     if (!v)
         return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
     if (strcmp(url, "/metrics") == 0) {
-        enum MHD_Result r = reply_metrics(conn, sup, v);
-        free(v);
-        return r;
+        return reply_metrics(conn, sup, v);
     }
     if (strcmp(url, "/health") == 0) {
         const char *program = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "program");
@@ -431,7 +445,6 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         a = (struct api_answer){ .code = MHD_HTTP_NOT_FOUND,
                                  .body = error_body("no such endpoint", url) };
     }
-    free(v);
     return reply(conn, a.code, a.body);
 }
 
@@ -575,6 +588,7 @@ void
 http_stop(struct supervisor *sup)
 {
     http_events_changed(sup); /* MHD refuses to stop with suspended connections */
+    sup->snapshot_iter = 0;   /* outside the loop: whatever is answered now sees the end state */
     for (int k = 0; k < HTTP__MAX; k++) {
         struct http_server *srv = &sup->http[k];
 

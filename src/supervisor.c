@@ -694,8 +694,16 @@ supervisor_run(struct supervisor *sup)
             log_warn("epoll_wait failed, retrying");
             continue;
         }
+        /*
+         * Supervision first: an exit or a timer in the same batch as HTTP
+         * clients is handled before their requests are answered.
+         */
         for (int i = 0; i < n; i++)
-            dispatch(sup, ready[i]);
+            if (ready[i]->kind != LOOP_HTTP)
+                dispatch(sup, ready[i]);
+        for (int i = 0; i < n; i++)
+            if (ready[i]->kind == LOOP_HTTP)
+                dispatch(sup, ready[i]);
     }
     kill_stray_children();
     reap_all(sup);
@@ -754,5 +762,6 @@ supervisor_free(struct supervisor *sup)
     cfg_done(&sup->cfg);
     free(sup->dumpfile);
     free(sup->pgid_cache);
+    free(sup->snapshot);
     free(sup);
 }

@@ -26,6 +26,7 @@
 #define HTTP_MAX_CONNECTIONS 256
 enum http_kind { HTTP_TCP, HTTP_CONTROL, HTTP__MAX, HTTP_INVALID = -1 };
 struct MHD_Daemon;
+struct api_instance;
 struct http_server {
     struct supervisor *sup;
     struct MHD_Daemon *mhd; /* NULL: not serving */
@@ -67,9 +68,11 @@ struct supervisor {
     double start_unix;                   /* when drover started, seconds since the epoch */
     /* HTTP API (http.c) on TCP and on the control socket (ctl.c). */
     struct http_server http[HTTP__MAX];
-    char *ctl_path;          /* the control socket, NULL: none */
-    int ctl_lock_fd;         /* held while we own ctl_path; -1 none */
-    bool shutdown_requested; /* by a control call: begins once its answer is out */
+    struct api_instance *snapshot; /* http.c's view of the instances, reused */
+    uint64_t snapshot_iter;        /* the loop_iter it was taken in; 0: stale */
+    char *ctl_path;                /* the control socket, NULL: none */
+    int ctl_lock_fd;               /* held while we own ctl_path; -1 none */
+    bool shutdown_requested;       /* by a control call: begins once its answer is out */
     /* Live pgids from one /proc walk, valid for one loop iteration (adopted groups). */
     uint64_t loop_iter;
     pid_t *pgid_cache;
