@@ -149,6 +149,32 @@ supervisor_find_instance(struct supervisor *sup, const char *program, unsigned i
     return NULL;
 }
 
+/*
+ * The slot a survivor claims: any below its program's max_instances, so
+ * the survivors of a pool scaled up with `drover scale` are adopted too.
+ */
+static struct instance *
+claimed_slot(struct supervisor *sup, const char *program, unsigned index)
+{
+    for (size_t p = 0; p < sup->nprograms; p++)
+        if (strcmp(sup->programs[p].cfg->name, program) == 0)
+            return index < sup->programs[p].cfg->max_instances ? &sup->programs[p].instances[index]
+                                                               : NULL;
+    return NULL;
+}
+
+/* An adopted slot beyond the configured count: the pool takes the earlier drover's scale. */
+static void
+grow_to(struct supervisor *sup, struct instance *in)
+{
+    struct program *prog = in->prog;
+
+    if (in->index < prog->ninstances)
+        return;
+    sup->ninstances += in->index + 1 - prog->ninstances;
+    prog->ninstances = prog->want = in->index + 1;
+}
+
 static int
 by_start_time(const void *a, const void *b)
 {
@@ -178,7 +204,7 @@ decide_fates(struct supervisor *sup, struct survivors *s)
 
         if (!sv->leader || !sv->program[0])
             continue;
-        in = supervisor_find_instance(sup, sv->program, sv->instance);
+        in = claimed_slot(sup, sv->program, sv->instance);
         if (!in || in->pid) {
             if (!in)
                 log_info("pid %d (%s:%u): no such instance in the configuration, stopping it",
@@ -193,7 +219,13 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         }
         sv->fate = SURVIVOR_ADOPT;
         in->pid = sv->pid; /* claims the slot; completed in adopt() */
+        grow_to(sup, in);
     }
+    for (size_t p = 0; p < sup->nprograms; p++)
+        if (sup->programs[p].want > sup->programs[p].cfg->instances)
+            log_info("\"%s\": %u instances, the scale the earlier drover had (config: %u)",
+                     sup->programs[p].cfg->name, sup->programs[p].want,
+                     sup->programs[p].cfg->instances);
     for (size_t i = 0; i < s->n; i++) {
         struct survivor *sv = &s->v[i];
         if (sv->fate != SURVIVOR_STOP)

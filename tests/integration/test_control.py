@@ -299,3 +299,24 @@ def test_slow_and_many_clients_do_not_delay_supervision(drover):
             return False
     wait_until(answers, timeout=30, what="TCP answers again")
     assert drover.stop() == 0
+
+
+def test_adopt_keeps_a_scaled_up_pool(drover):
+    """kill -9 of a drover scaled from 2 to 4: with --adopt the new one takes all 4 survivors
+    (same pids) and keeps the scale; without it, the config's 2 are started afresh."""
+    import json
+    dump = drover.path("dump.json")
+    start(drover, pool(instances=2, max_instances=4), args=["--dumpfile", dump])
+    assert drover.call("POST", "/scale/w?instances=4")[0] == 200
+    drover.wait_spawns("w:3", 1)
+    wait_until(lambda: len(json.load(open(dump))["instances"]) == 4, what="4 in the dumpfile")
+    pids = [drover.current(f"w:{i}")[0] for i in range(4)]
+    drover.send(signal.SIGKILL)
+    drover.proc.wait(timeout=10)
+    start(drover, pool(instances=2, max_instances=4), args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(r"adopted 4 instances")
+    drover.wait_log(r'"w": 4 instances, the scale the earlier drover had \(config: 2\)')
+    _, body, _ = drover.call("GET", "/status/w")
+    assert [(i["pid"], i["state"]) for i in body["programs"]["w"]] == [(p, "running") for p in pids]
+    assert drover.stop() == 0
+    assert not any(pid_alive(p) for p in pids)
