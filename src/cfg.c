@@ -755,7 +755,12 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
                 kr = get_template(c, val, false, &p->uses_port, slot);
         } else if (strcmp(key, "name") == 0) {
             kr = get_string(c, val, false, &p->name);
-            if (kr == 0 && !valid_name(p->name)) {
+            if (kr == 0 && strcmp(p->name, "all") == 0) {
+                error_at(c, false,
+                         "the name \"all\" is reserved (control calls use it for every "
+                         "program)");
+                kr = -EINVAL;
+            } else if (kr == 0 && !valid_name(p->name)) {
                 error_at(c, false,
                          "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
                          CFG_NAME_MAX, p->name);
@@ -858,6 +863,8 @@ default_name(const char *argv0)
     for (char *q = name; *q; q++)
         if (!isalnum((unsigned char)*q) && !strchr("_.-", *q))
             *q = '_';
+    if (strcmp(name, "all") == 0)
+        name[2] = '_'; /* "al_": "all" names every program in control calls */
     return name;
 }
 

@@ -995,6 +995,11 @@ control_and_token(void **state)
     assert_null(cfg.control);
     assert_true(cfg.control_off);
     cfg_done(&cfg);
+    one_error("[{\"command\": [\"a\"], \"name\": \"all\"}]", "x.json:1:29: [0].name: ",
+              "the name \"all\" is reserved");
+    parse_ok("[{\"command\": [\"/usr/bin/all\"]}]", &cfg);
+    assert_string_equal(cfg.programs[0].name, "al_");
+    cfg_done(&cfg);
     one_error("{\"programs\": [{\"command\": [\"a\"]}], \"control\": 7}", "x.json:1:47: control: ",
               "expected a socket path, or false for no control socket, got an integer");
     one_error("{\"programs\": [{\"command\": [\"a\"]}], \"http_token\": \"short\"}",
