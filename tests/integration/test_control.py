@@ -68,6 +68,7 @@ def test_second_drover_on_the_same_socket_is_refused(drover):
 
 def test_stale_socket_is_replaced_and_a_regular_file_is_not(drover):
     start(drover)
+    drover.wait_spawns("w:1", 1)  # no spawn in flight: cleanup() finds every instance in the log
     drover.send(signal.SIGKILL)  # leaves the socket file behind
     drover.proc.wait(timeout=10)
     drover.cleanup()
