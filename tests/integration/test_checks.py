@@ -1,9 +1,8 @@
 """Readiness probes (tcp, http, command) and health checks: interval,
 timeout, consecutive failures -> restart, idle_only, and their config errors."""
-import os
 import time
 
-from conftest import REPO, helper, pid_alive, wait_until
+from conftest import REPO, helper, pid_alive
 
 TIMESERVER = str(REPO / "bin" / "timeserver")
 C_WORKER = str(REPO / "bin" / "queue_worker")

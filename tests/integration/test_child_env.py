@@ -2,6 +2,8 @@
 session, open descriptors, environment, working directory."""
 import os
 import re
+import resource
+import signal
 
 from conftest import helper, wait_until
 
@@ -102,7 +104,6 @@ def test_relative_paths_resolve_against_cwd(drover):
 
 def test_children_get_the_original_open_file_limit(drover):
     """drover raises its own RLIMIT_NOFILE for its pidfds; children get the one drover started with."""
-    import resource
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     soft = min(hard, 512)
 
@@ -123,11 +124,10 @@ def test_children_get_the_original_open_file_limit(drover):
 def test_inherited_ignored_signals_are_reset(drover):
     """Whoever starts drover may leave signals ignored (nohup, some shells and make);
     ignored dispositions survive exec, so drover resets them in each child."""
-    import signal as sig
 
     def ignore_some():
-        for s in (sig.SIGHUP, sig.SIGUSR2, sig.SIGQUIT):
-            sig.signal(s, sig.SIG_IGN)
+        for s in (signal.SIGHUP, signal.SIGUSR2, signal.SIGQUIT):
+            signal.signal(s, signal.SIG_IGN)
 
     prog, out = status_of(drover, "dump")
     drover.start({"programs": [prog]}, preexec_fn=ignore_some)

@@ -2,11 +2,13 @@
 (compared with golden files after pids and times are masked), its exit
 codes (0 ok, 1 refused or unhealthy, 2 usage, 3 unreachable), and the
 socket's mode keeping other users out."""
+import json
 import os
 import re
 import select
 import signal
 import subprocess
+import tempfile
 import time
 
 from conftest import DROVER_BIN, REPO, helper, pid_alive, wait_until
@@ -75,7 +77,6 @@ def test_status_table_and_actions_match_golden_files(drover):
 
 
 def test_status_json_is_the_api_body(drover):
-    import json
     up(drover)
     r = drover.cli("status", "web", "--json")
     assert r.returncode == 0
@@ -143,7 +144,6 @@ def test_events_follow_prints_changes_as_they_happen(drover):
 
 
 def test_socket_mode_keeps_other_users_out(drover):
-    import tempfile
     # A directory anyone may enter, so only the socket's own mode can keep them out.
     where = tempfile.mkdtemp(prefix="drover-ctl-")
     os.chmod(where, 0o755)

@@ -2,8 +2,8 @@
 nothing is started."""
 import json
 import os
-
 import pytest
+import subprocess
 
 from conftest import DROVER_BIN, helper
 
@@ -106,7 +106,6 @@ def test_unknown_flag_and_missing_file(drover):
 
 
 def test_missing_config_file(tmp_path):
-    import subprocess
     r = subprocess.run([DROVER_BIN, "--config", str(tmp_path / "nope.json")], capture_output=True, text=True,
                        stdin=subprocess.DEVNULL, timeout=10)
     assert r.returncode == 2

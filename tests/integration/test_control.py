@@ -2,9 +2,12 @@
 a stale one replaced, a foreign file never touched), the control calls
 (start, stop, restart, signal, scale, shutdown) with their errors, and the
 bearer token that opens them over TCP (--http-token)."""
+import json
 import os
 import signal
+import socket
 import stat
+import time
 import urllib.error
 import urllib.request
 
@@ -264,8 +267,6 @@ def test_bad_control_settings_are_refused(drover):
 def test_slow_and_many_clients_do_not_delay_supervision(drover):
     """300 half-sent requests on TCP (over the 256-connection limit) and one on the control
     socket: restarts go on, the control socket still answers, idle ones are cut at 10 s."""
-    import socket
-    import time
     port = free_port()
     start(drover, args=["--http", f"127.0.0.1:{port}"])
     drover.wait_spawns("w:1", 1)
@@ -305,7 +306,6 @@ def test_slow_and_many_clients_do_not_delay_supervision(drover):
 def test_adopt_keeps_a_scaled_up_pool(drover):
     """kill -9 of a drover scaled from 2 to 4: with --adopt the new one takes all 4 survivors
     (same pids) and keeps the scale; without it, the config's 2 are started afresh."""
-    import json
     dump = drover.path("dump.json")
     start(drover, pool(instances=2, max_instances=4), args=["--dumpfile", dump])
     assert drover.call("POST", "/scale/w?instances=4")[0] == 200

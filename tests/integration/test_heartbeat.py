@@ -3,17 +3,15 @@ Redis, the C and Python worker libraries), sender checking, malformed
 datagrams, shared-memory beats, silence, READY gating, and drover's own
 notifications to its supervisor."""
 import os
-import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import REPO, helper, pid_alive, wait_until
+from conftest import REPO, helper, wait_until
 
 C_WORKER = str(REPO / "bin" / "queue_worker")
 PY_WORKER = [sys.executable if os.path.exists(sys.executable) else "/usr/bin/python3",

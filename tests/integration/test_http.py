@@ -2,8 +2,13 @@
 200 -> 503 -> 200 as a worker stalls and resumes; 400 for bad parameters;
 /livez, /readyz, /status; bad --http values."""
 import json
+import os
+import shutil
+import signal
 import socket
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -138,13 +143,10 @@ def sample(text, name, **labels):
 
 
 def test_metrics_values_and_promtool(drover):
-    import os
-    import shutil
-    import signal as sig
     port = free_port()
     start(drover, [{"name": "s", "command": [helper("sleeper")], "instances": 2, "start_seconds": 0}], port)
     drover.wait_spawns("s:1", 1)
-    os.kill(drover.current("s:0")[0], sig.SIGKILL)
+    os.kill(drover.current("s:0")[0], signal.SIGKILL)
     drover.wait_spawns("s:0", 2)
     text = scrape(port)
     assert sample(text, "drover_instance_up", program="s", instance="0") == 1
@@ -163,7 +165,6 @@ def test_metrics_values_and_promtool(drover):
 
 
 def test_a_real_prometheus_scrapes_drover(drover, tmp_path):
-    import shutil
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus is missing: tools/deps.sh installs it"
     port, web = free_port(), free_port()
@@ -191,10 +192,6 @@ def test_a_real_prometheus_scrapes_drover(drover, tmp_path):
 
 
 def test_events_stream_changes_with_long_poll(drover):
-    import os
-    import signal as sig
-    import threading
-    import time
     port = free_port()
     start(drover, [{"name": "e", "command": [helper("sleeper")], "start_seconds": 0}], port)
     code, first, _ = get(port, "/events?since=0")
@@ -213,7 +210,7 @@ def test_events_stream_changes_with_long_poll(drover):
     poll.start()
     time.sleep(0.3)  # let the poll be parked first; the assertion below does not depend on it
     victim = drover.current("e:0")[0]
-    os.kill(victim, sig.SIGKILL)
+    os.kill(victim, signal.SIGKILL)
     poll.join(timeout=20)
     assert not poll.is_alive(), "the long-poll was not woken by the change"
     code, body, _ = result["r"]

@@ -1,6 +1,5 @@
 """Restart policy, backoff, yo-yo, exit/signal reporting and spawn failures."""
 import os
-import re
 import signal
 import time
 
