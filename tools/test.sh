@@ -17,16 +17,19 @@ step() {
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 step make -s -j2 all
 step make -s check-unit
+step make -s check-fuzz-replay
 step make -s check-integration
 step make -s -j2 SANITIZE=address,undefined all
 step make -s SANITIZE=address,undefined check-unit
+step make -s SANITIZE=address,undefined check-fuzz-replay
 step make -s SANITIZE=address,undefined check-integration
 
-# Totals from cmocka (tools/run-unit.sh's "unit: N passed, N failed") and pytest's summary line.
+# Totals from cmocka (tools/run-unit.sh's "unit: N passed, N failed"), the fuzz corpora
+# ("fuzz replay: N passed, N failed", one per target) and pytest's summary line.
 passed=0 failed=0
 while IFS= read -r line; do
-    if [[ $line =~ ^unit:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-        passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+    if [[ $line =~ ^(unit|fuzz\ replay):\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[2])); failed=$((failed + BASH_REMATCH[3]))
     elif [[ $line =~ ^(=+ )?[0-9]+\ (passed|failed|errors?)[,\ ] ]]; then
         [[ $line =~ ([0-9]+)\ passed ]] && passed=$((passed + BASH_REMATCH[1]))
         [[ $line =~ ([0-9]+)\ failed ]] && failed=$((failed + BASH_REMATCH[1]))
