@@ -82,6 +82,7 @@ probe_done(struct probe_run *run, bool passed, const char *why)
     if (in->svc.state != SVC_RUNNING)
         return;
     if (passed) {
+        log_debug("%s: health %s check passed", in->label, probe_kind_name(pr->kind));
         if (in->check_failing || in->check_failures)
             supervisor_inst_log(LOG_INFO, in, "health check passing again");
         in->check_failures = 0;

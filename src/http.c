@@ -305,6 +305,8 @@ handle_events(struct MHD_Connection *conn, struct http_server *srv, void **req_c
     sup->waiters = w;
     *req_cls = w;
     MHD_suspend_connection(conn);
+    log_debug("HTTP: /events long-poll parked at seq %llu for up to %lld ms",
+              (unsigned long long)since, (long long)wait_ms);
     return MHD_YES;
 }
 

@@ -14,6 +14,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DROVER_BIN = os.environ.get("DROVER_BIN", str(REPO / "build" / "drover"))
 HELPERS = REPO / "build" / "helpers"
+C_WORKER = str(REPO / "bin" / "queue_worker")  # examples/queue_worker.c, built by `make all`
 
 SPAWNED = re.compile(r" (?P<label>\S+:\d+) pid=(?P<pid>\d+)(?: port=(?P<port>\d+))? spawned$")
 
@@ -39,6 +42,30 @@ def wait_until(cond, timeout=10.0, interval=0.02, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def read_pid(path):
+    """The pid a helper wrote to path, once it is there."""
+    return int(wait_until(lambda: os.path.exists(path) and open(path).read().strip(), what=path))
+
+
+def free_port():
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(port, path, method="GET", token=None):
+    """One request to drover's HTTP API on 127.0.0.1:port: (status, parsed JSON body, headers)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read() or b"null"), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null"), e.headers
 
 
 def pid_alive(pid):
@@ -191,6 +218,11 @@ class Drover:
     # --- stopping ---------------------------------------------------------------------------
     def send(self, sig):
         self.proc.send_signal(sig)
+
+    def kill9(self):
+        """kill -9 of drover alone: its instances live on (what recovery is for)."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc.poll() is None:

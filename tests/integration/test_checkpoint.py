@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, helper, pid_alive, wait_until
+from conftest import DROVER_BIN, REPO, helper, pid_alive, wait_until
 
 ASSETS = REPO / "tests" / "assets"
 
@@ -45,11 +45,6 @@ def pool(drover, instances=3):
     ], "port_range": "19600-19649"}
 
 
-def kill9(drover):
-    drover.proc.kill()
-    drover.proc.wait(timeout=10)
-
-
 def test_dumpfile_records_live_instances_and_is_empty_after_shutdown(drover):
     dump = drover.path("dump.json")
     drover.start(pool(drover), args=["--dumpfile", dump])
@@ -79,7 +74,7 @@ def test_kill9_then_restart_stops_the_old_generation(drover):
     wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
     old = marked_processes(dump)
     assert len(old) == 6  # three instances, each with a grandchild
-    kill9(drover)
+    drover.kill9()
     assert all(pid_alive(p) for p in old)  # drover's death alone leaves them running
 
     drover.start(pool(drover), args=["--dumpfile", dump])
@@ -99,7 +94,7 @@ def test_adopt_keeps_the_same_pids_and_supervises_them(drover):
     wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
     before = {e["instance"]: (e["pid"], e["port"]) for e in read_dump(dump)["instances"]}
     grandchildren = [int(open(drover.path(f"gc-{i}.pid")).read()) for i in range(3)]
-    kill9(drover)
+    drover.kill9()
 
     drover.start(pool(drover), args=["--dumpfile", dump, "--adopt"])
     drover.wait_log(r"adopted 3 instances")
@@ -127,7 +122,7 @@ def test_adopt_stops_survivors_of_programs_no_longer_configured(drover):
     drover.wait_spawns("old:0", 1)
     wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
     old_pid = drover.current("old:0")[0]
-    kill9(drover)
+    drover.kill9()
     drover.start(pool(drover, instances=2), args=["--dumpfile", dump, "--adopt"])
     drover.wait_log(r"adopted 2 instances")
     drover.wait_log(rf"pid {old_pid} \(old:0\): no such instance in the configuration, stopping it")
@@ -169,7 +164,7 @@ def test_second_drover_on_the_same_dumpfile_is_refused(drover, tmp_path):
     drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
     drover.wait_spawns("w:0", 1)
     wait_until(lambda: os.path.exists(dump))
-    second = subprocess.run([os.environ.get("DROVER_BIN", str(REPO / "build" / "drover")),
+    second = subprocess.run([DROVER_BIN,
                              "--config", str(drover.write_config(pool(drover, 1), "c2.json")), "--dumpfile", dump,
                              "--control", drover.path("ctl2.sock")],
                             capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
@@ -245,7 +240,7 @@ def test_kill9_at_random_moments_during_churn(drover):
         drover.start(config, args=["--dumpfile", dump])
         drover.wait_log(r"steady:1 pid=\d+ spawned", count=round_ + 1, timeout=20)
         time.sleep(rng.uniform(0, 0.15))  # the random moment of the crash, not a synchronisation
-        kill9(drover)
+        drover.kill9()
         if os.path.exists(dump):
             data = read_dump(dump)  # must always parse
             assert data["format"] == "drover-checkpoint"
@@ -273,7 +268,7 @@ def test_adopted_workers_keep_beating_through_shared_memory(drover):
     drover.wait_log(r"b:1 .*-> running \(READY=1\)")
     wait_until(lambda: len(read_dump(dump)["instances"]) == 2)
     pids = {e["pid"] for e in read_dump(dump)["instances"]}
-    kill9(drover)
+    drover.kill9()
     drover.start(config, args=["--dumpfile", dump, "--adopt"])
     drover.wait_log(r"b: adopted the earlier drover's heartbeat slots")
     drover.wait_log(r"adopted 2 instances")

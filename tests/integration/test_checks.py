@@ -1,11 +1,9 @@
 """Readiness probes (tcp, http, command) and health checks: interval,
 timeout, consecutive failures -> restart, idle_only, and their config errors."""
-import time
 
-from conftest import REPO, helper, pid_alive
+from conftest import C_WORKER, REPO, helper, pid_alive
 
 TIMESERVER = str(REPO / "bin" / "timeserver")
-C_WORKER = str(REPO / "bin" / "queue_worker")
 
 SILENT_SERVER = r"""
 import socket, sys, time
@@ -30,7 +28,7 @@ def test_tcp_and_http_readiness_probes(drover):
 
 def test_command_readiness_probe_waits_for_the_condition(drover):
     marker = drover.path("ready.flag")
-    drover.start({"programs": [{"name": "c", "command": [helper("sleeper")],
+    drover.start({"programs": [{"name": "c", "command": [helper("sleeper")], "start_seconds": 0,
                                 "ready": {"command": ["/bin/test", "-e", marker], "interval": "50ms"}}]})
     drover.wait_spawns("c:0", 1)
     assert not drover.lines(r"c:0 .*-> running")
@@ -75,9 +73,9 @@ def test_health_check_passing_keeps_running(drover):
     drover.start({"port_range": "19840-19849", "programs": [
         {"name": "fine", "start_seconds": 0, "command": [TIMESERVER, "--port={{port}}"],
          "health": {"http": "http://127.0.0.1:{{port}}/", "interval": "50ms", "start_period": "200ms"}},
-    ]})
+    ]}, args=["-v"])
     pid = drover.wait_spawns("fine:0", 1)[0][1]
-    time.sleep(0.6)  # a window of several check intervals in which a failure would show; not a sync
+    drover.wait_log(r"fine:0: health http check passed$", count=5)
     assert not drover.lines(r"fine:0 .*health check failed")
     assert pid_alive(pid) and len(drover.spawns("fine:0")) == 1
     assert drover.stop() == 0

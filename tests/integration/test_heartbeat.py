@@ -11,9 +11,8 @@ import time
 
 import pytest
 
-from conftest import REPO, helper, wait_until
+from conftest import C_WORKER, REPO, helper, wait_until
 
-C_WORKER = str(REPO / "bin" / "queue_worker")
 PY_WORKER = [sys.executable if os.path.exists(sys.executable) else "/usr/bin/python3",
              str(REPO / "examples" / "queue_worker.py")]
 
@@ -30,7 +29,7 @@ def queue(drover):
 
 def test_systemd_notify_ready_gates_running(drover):
     drover.start({"programs": [{
-        "name": "sn", "ready": "notify",
+        "name": "sn", "ready": "notify", "start_seconds": 0,
         "command": ["/bin/sh", "-c", "sleep 0.3; systemd-notify --ready --status=warm; exec sleep 600"],
     }]}, args=["-v"])
     drover.wait_spawns("sn:0", 1)
@@ -66,7 +65,7 @@ def test_worker_library_beats_and_goes_silent(drover, worker):
                                 "heartbeat": {"timeout": "400ms", "action": "none"}}]})
     drover.wait_log(r"w:0 pid=\d+ starting -> running \(READY=1\)", timeout=15)
     # Beating while polling, then a stall: silent once, then beating again.
-    drover.wait_log(r"w:0 pid=\d+ silent for 0\.4\d\ds \(heartbeat timeout 0\.400s\)$", timeout=15)
+    drover.wait_log(r"w:0 pid=\d+ silent for \d+\.\d{3}s \(heartbeat timeout 0\.400s\)$", timeout=15)
     drover.wait_log(r"w:0 pid=\d+ beating again after", timeout=15)
     assert len(drover.spawns("w:0")) == 1  # action "none": marked and logged, not restarted
     assert len(drover.lines(r"w:0 .*silent for")) == 1
@@ -81,18 +80,22 @@ def test_silence_restarts_with_action_restart(drover):
     drover.wait_log(r"hang:0 pid=\d+ running -> stopping \(heartbeat timeout, restarting\)")
     drover.wait_spawns("hang:0", 2)
     assert drover.stop() == 0
-    assert len(drover.spawns("hang:0")) == 2 or drover.lines(r"hang:0 .*silent for.*restarting")
 
 
 def test_workers_process_the_queue(drover):
-    q = queue(drover)
-    for i in range(20):
-        open(os.path.join(q, f"job{i}"), "w").close()
+    """Each library's worker drains a queue of its own, so neither can hide the other."""
+    queues = {}
+    for name in ("c", "py"):
+        queues[name] = q = str(drover.dir / f"queue-{name}")
+        os.mkdir(q)
+        for i in range(20):
+            open(os.path.join(q, f"job{i}"), "w").close()
     drover.start({"programs": [
-        {"name": "c", "command": [C_WORKER, "--queue", q, "--poll-ms", "5"], "ready": "notify"},
-        {"name": "py", "command": PY_WORKER + ["--queue", q, "--poll-ms", "5"], "ready": "notify"},
+        {"name": "c", "command": [C_WORKER, "--queue", queues["c"], "--poll-ms", "5"], "ready": "notify"},
+        {"name": "py", "command": PY_WORKER + ["--queue", queues["py"], "--poll-ms", "5"], "ready": "notify"},
     ]})
-    wait_until(lambda: not os.listdir(q), timeout=15, what="queue drained")
+    for name, q in queues.items():
+        wait_until(lambda: not os.listdir(q), timeout=15, what=f"{name}'s queue drained")
     assert drover.stop() == 0
 
 
@@ -101,7 +104,7 @@ def test_sender_outside_the_instance_is_ignored(drover):
                  args=["-v"])
     drover.wait_spawns("quiet:0", 1)
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        wait_until(lambda: s.sendto(b"READY=1", notify_address(drover)) == 7)
+        assert s.sendto(b"READY=1", notify_address(drover)) == 7
     drover.wait_log(rf"notify: dropped a datagram from pid {os.getpid()}, which belongs to no instance")
     assert not drover.lines(r"quiet:0 .*-> running")
     assert drover.stop() == 0

@@ -8,32 +8,13 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 
-from conftest import DROVER_BIN, REPO, helper, wait_until
+from conftest import C_WORKER, api, free_port, helper, wait_until
 
-C_WORKER = str(REPO / "bin" / "queue_worker")
-
-
-def get(port, path, method="GET"):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, json.loads(r.read() or b"null"), r.headers
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null"), e.headers
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(drover, programs, port):
-    drover.start({"programs": programs}, args=["--http", f"127.0.0.1:{port}"])
+def start(drover, programs, port, args=()):
+    drover.start({"programs": programs}, args=["--http", f"127.0.0.1:{port}", *args])
     drover.wait_log(rf"serving HTTP on 127\.0\.0\.1:{port}")
 
 
@@ -45,20 +26,20 @@ def test_health_flips_as_a_worker_stalls_and_resumes(drover):
                     "command": [C_WORKER, "--queue", str(q), "--poll-ms", "20", "--stall-after", "40",
                                 "--stall-ms", "1500"]}], port)
     q_ = "/health?max_silent=0&silence=0.3"
-    wait_until(lambda: get(port, q_)[0] == 200, what="healthy while polling")
-    code, body, headers = get(port, q_)
+    wait_until(lambda: api(port, q_)[0] == 200, what="healthy while polling")
+    code, body, headers = api(port, q_)
     assert headers["Content-Type"] == "application/json"
     assert body["healthy"] is True and body["thresholds"] == {"max_silent": 0, "silence_seconds": 0.3}
-    wait_until(lambda: get(port, q_)[0] == 503, timeout=15, what="unhealthy while stalled")
-    code, body, _ = get(port, q_)
+    wait_until(lambda: api(port, q_)[0] == 503, timeout=15, what="unhealthy while stalled")
+    code, body, _ = api(port, q_)
     assert body["counts"]["silent"] == 1 and body["counts"]["unhealthy"] == 1
     [bad] = body["unhealthy_instances"]
     assert bad["program"] == "w" and bad["reason"] == "silent" and bad["silent_seconds"] > 0.3
     assert bad["pid"] == drover.current("w:0")[0]
     # The caller's thresholds decide: one silent worker is fine with max_silent=1 or a longer T.
-    assert get(port, "/health?max_silent=1&silence=0.3")[0] == 200
-    assert get(port, "/health?silence=60s")[0] == 200
-    wait_until(lambda: get(port, q_)[0] == 200, timeout=15, what="healthy again after the stall")
+    assert api(port, "/health?max_silent=1&silence=0.3")[0] == 200
+    assert api(port, "/health?silence=60s")[0] == 200
+    wait_until(lambda: api(port, q_)[0] == 200, timeout=15, what="healthy again after the stall")
     assert drover.stop() == 0
 
 
@@ -68,10 +49,10 @@ def test_bad_query_values_are_400_naming_the_parameter(drover):
     for query, param in [("max_silent=-1", "max_silent"), ("max_silent=x", "max_silent"),
                          ("max_silent=", "max_silent"), ("silence=abc", "silence"), ("silence=-5", "silence"),
                          ("silence=99999999999999", "silence")]:
-        code, body, _ = get(port, "/health?" + query)
+        code, body, _ = api(port, "/health?" + query)
         assert code == 400, query
         assert body["parameter"] == param and body["error"] == "bad query parameter", body
-    code, body, _ = get(port, "/health?program=nope")
+    code, body, _ = api(port, "/health?program=nope")
     assert code == 404 and body["program"] == "nope"
     assert drover.stop() == 0
 
@@ -84,20 +65,20 @@ def test_livez_readyz_status(drover):
          "command": [helper("sleeper")]},
         {"name": "auth", "command": [helper("sleeper")], "instances": 2, "start_seconds": 0},
     ], port)
-    assert get(port, "/livez")[:2] == (200, {"alive": True})
-    code, body, _ = get(port, "/readyz")
+    assert api(port, "/livez")[:2] == (200, {"alive": True})
+    code, body, _ = api(port, "/readyz")
     assert code == 503 and body["not_ready"] == [{"program": "slow", "instance": 0, "state": "starting"}]
     open(gate, "w").close()
-    wait_until(lambda: get(port, "/readyz")[0] == 200, what="ready")
-    code, body, _ = get(port, "/status")
+    wait_until(lambda: api(port, "/readyz")[0] == 200, what="ready")
+    code, body, _ = api(port, "/status")
     assert code == 200 and set(body["programs"]) == {"slow", "auth"}
     auth = body["programs"]["auth"]
     assert [i["instance"] for i in auth] == [0, 1]
     assert all(i["state"] == "running" and i["pid"] and i["ready"] for i in auth)
-    assert get(port, "/status/auth")[1]["programs"].keys() == {"auth"}
-    assert get(port, "/status/none")[0] == 404
-    assert get(port, "/nowhere")[0] == 404
-    assert get(port, "/health", method="POST")[0] == 405
+    assert api(port, "/status/auth")[1]["programs"].keys() == {"auth"}
+    assert api(port, "/status/none")[0] == 404
+    assert api(port, "/nowhere")[0] == 404
+    assert api(port, "/health", method="POST")[0] == 405
     assert drover.stop() == 0
 
 
@@ -106,7 +87,7 @@ def test_last_exit_and_restarts_in_status(drover):
     start(drover, [{"name": "dies", "command": [helper("exit_with"), "3"], "yoyo": {"restarts": 1, "window": "1m"}}],
           port)
     drover.wait_log(r"dies:0 .*-> fatal")
-    [inst] = get(port, "/status/dies")[1]["programs"]["dies"]
+    [inst] = api(port, "/status/dies")[1]["programs"]["dies"]
     assert inst["state"] == "fatal" and inst["last_exit"] == {"code": 3} and inst["restarts"] == 1
     assert inst["pid"] is None
     assert drover.stop() == 0
@@ -120,10 +101,7 @@ def test_bad_http_address_is_refused(drover):
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        cfg = drover.write_config({"programs": [{"command": [helper("sleeper")]}]})
-        r = subprocess.run([DROVER_BIN, "--config", str(cfg), "--http", f"127.0.0.1:{port}"],
-                           capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL,
-                           env=drover.env)
+        r = drover.run({"programs": [{"command": [helper("sleeper")]}]}, args=["--http", f"127.0.0.1:{port}"])
         assert r.returncode == 1 and "cannot serve HTTP" in r.stderr
         assert "spawned" not in r.stderr
 
@@ -187,28 +165,31 @@ def test_a_real_prometheus_scrapes_drover(drover, tmp_path):
         assert wait_until(scraped, timeout=60, interval=0.5, what="prometheus to scrape drover") == 2
     finally:
         prom.terminate()
-        prom.wait(timeout=30)
+        try:
+            prom.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            prom.kill()
+            prom.wait()
     assert drover.stop() == 0
 
 
 def test_events_stream_changes_with_long_poll(drover):
     port = free_port()
-    start(drover, [{"name": "e", "command": [helper("sleeper")], "start_seconds": 0}], port)
-    code, first, _ = get(port, "/events?since=0")
+    start(drover, [{"name": "e", "command": [helper("sleeper")], "start_seconds": 0}], port, args=["-v"])
+    code, first, _ = api(port, "/events?since=0")
     assert code == 200 and first["gap"] is False
     assert [(e["program"], e["from"], e["to"]) for e in first["events"]] == [("e", "stopped", "running")]
     nxt = first["next"]
     assert nxt == first["events"][-1]["seq"] + 1
-    # Nothing new: wait=0.3 returns empty after the wait, pointing at the same place.
-    t0 = time.monotonic()
-    code, empty, _ = get(port, f"/events?since={nxt}&wait=0.3")
+    # Nothing new: wait=0.3 returns empty at its deadline, pointing at the same place.
+    code, empty, _ = api(port, f"/events?since={nxt}&wait=0.3")
     assert code == 200 and empty["events"] == [] and empty["next"] == nxt
-    assert time.monotonic() - t0 >= 0.25
+    parked = len(drover.lines(r"/events long-poll parked"))
     # A long-poll is answered by the next change, not by its deadline.
     result = {}
-    poll = threading.Thread(target=lambda: result.update(r=get(port, f"/events?since={nxt}&wait=30")))
+    poll = threading.Thread(target=lambda: result.update(r=api(port, f"/events?since={nxt}&wait=30")))
     poll.start()
-    time.sleep(0.3)  # let the poll be parked first; the assertion below does not depend on it
+    drover.wait_log(r"/events long-poll parked", count=parked + 1)  # waiting before the change
     victim = drover.current("e:0")[0]
     os.kill(victim, signal.SIGKILL)
     poll.join(timeout=20)
@@ -217,7 +198,7 @@ def test_events_stream_changes_with_long_poll(drover):
     assert code == 200 and body["events"][0]["cause"] == "exited, restarting at once"
     assert body["events"][0]["seq"] == nxt and body["next"] > nxt
     for bad in ["since=x", "since=-1", "wait=61", "wait=abc"]:
-        assert get(port, "/events?" + bad)[0] == 400, bad
+        assert api(port, "/events?" + bad)[0] == 400, bad
     assert drover.stop() == 0
 
 
@@ -226,8 +207,8 @@ def test_events_gap_when_a_reader_fell_behind(drover):
     # 600 instances that exit at once (restart never) make 1,200 events, more than the 1,024 kept.
     start(drover, [{"name": "x", "command": [helper("exit_with"), "0"], "instances": 600, "restart": "never",
                     "start_seconds": 0}], port)
-    wait_until(lambda: get(port, "/events?since=0")[1]["next"] > 1100, timeout=30, what="1,100 events")
-    code, body, _ = get(port, "/events?since=1")
+    wait_until(lambda: api(port, "/events?since=0")[1]["next"] > 1100, timeout=30, what="1,100 events")
+    code, body, _ = api(port, "/events?since=1")
     assert code == 200 and body["gap"] is True and "GET /status" in body["hint"]
     assert body["events"][0]["seq"] > 1
     assert drover.stop() == 0
@@ -245,10 +226,10 @@ def test_health_defaults_come_from_the_config(drover):
     ]}, args=["--http", f"127.0.0.1:{port}"])
     drover.wait_log(r"slow:0 .*-> running \(READY=1\)")
     # slow stalls: silent beyond its own 300 ms (no T in the query).
-    wait_until(lambda: get(port, "/health?program=slow")[0] == 503, timeout=15, what="slow unhealthy")
-    assert get(port, "/health")[0] == 200               # the pool tolerates 1 (top-level max_silent)
-    assert get(port, "/health?max_silent=0")[0] == 503  # the query wins
-    assert get(port, "/health?program=slow&silence=1h")[0] == 200
+    wait_until(lambda: api(port, "/health?program=slow")[0] == 503, timeout=15, what="slow unhealthy")
+    assert api(port, "/health")[0] == 200               # the pool tolerates 1 (top-level max_silent)
+    assert api(port, "/health?max_silent=0")[0] == 503  # the query wins
+    assert api(port, "/health?program=slow&silence=1h")[0] == 200
     assert drover.stop() == 0
     r = drover.run({"silence": "0s", "programs": [{"command": ["x"]}]})
     assert r.returncode == 2 and "silence must be positive" in r.stderr

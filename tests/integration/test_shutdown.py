@@ -4,11 +4,7 @@ import os
 import signal
 import time
 
-from conftest import helper, pid_alive, wait_until
-
-
-def read_pid(path):
-    return int(wait_until(lambda: os.path.exists(path) and open(path).read().strip(), what=path))
+from conftest import helper, pid_alive, read_pid
 
 
 def test_term_ignoring_child_and_grandchild_are_killed(drover):

@@ -819,7 +819,6 @@ request_interrupted(void **state)
     struct cli_response res = { 0 };
     char err[CLI_ERR_MAX];
     struct fake f = { 0 };
-    int64_t t0;
     (void)state;
 
     sigemptyset(&block);
@@ -831,10 +830,8 @@ request_interrupted(void **state)
     assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
     fake_start(&f, FAKE_HANG, 0, NULL, 1);
     assert_int_equal(raise(SIGUSR1), 0); /* pending until the wait unblocks it */
-    t0 = time(NULL);
     assert_int_equal(cli_request(f.path, "GET", "/events?wait=30", &o, &res, err, sizeof(err)),
                      -EINTR);
-    assert_true(time(NULL) - t0 < 5);
     free(fake_stop(&f));
     assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
     assert_int_equal(sigprocmask(SIG_SETMASK, &saved, NULL), 0);
@@ -1115,7 +1112,7 @@ ctl_events_follow(void **state)
     char *seen, *second;
     (void)state;
 
-    /* three connections: the first answers, the second answers, the third hangs */
+    /* two answers, then the fake daemon is gone: a third connection is refused */
     fake_start(&f, FAKE_ANSWER, 200,
                "{\"events\":[{\"seq\":1,\"time_ms\":0,\"program\":\"w\",\"instance\":0,\"from\":"
                "\"stopped\",\"to\":\"starting\",\"cause\":\"start\",\"pid\":null}],\"next\":2,"

@@ -1,7 +1,7 @@
 /*
  * test_svc: the instance state machine (src/svc.c) with fake svc_ops that
  * record every effect in order, no processes. The first test walks every
- * (state, event) cell of the 7 x 5 table and compares the next state and
+ * (state, event) cell of the 7 x 8 table and compares the next state and
  * the exact effect log; the rest follow the paths of docs/state-machine.md:
  * start, quick exits and backoff, respawn after a normal exit, restart
  * policies, yo-yo, spawn failures, stopping and its SIGKILL escalation, and
