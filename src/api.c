@@ -20,7 +20,7 @@ answer(int code, json_t *body)
     struct api_answer a = { .code = code };
 
     if (body) {
-        a.body = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        a.body = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(12));
         json_decref(body);
     }
     if (!a.body)

@@ -251,5 +251,7 @@ checks_reaped(struct supervisor *sup, const siginfo_t *info)
         return false;
     probe_reaped(&in->probe, &sup->loop, &sup->timers, info->si_code, info->si_status);
     forget_pid(in);
+    if (in->index >= in->prog->want)
+        supervisor_settle_scale(in->prog); /* a slot being scaled away waited for its probe */
     return true;
 }

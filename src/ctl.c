@@ -170,11 +170,11 @@ send_signal(const char *target, const char *signame, struct instance *const *v, 
             continue;
         if (pidfd_send_signal(in->child.fd, sig, NULL, 0) < 0) {
             if (errno != ESRCH)
-                supervisor_inst_log(LOG_WARN, in, "cannot send SIG%s: %s", util_signal_name(sig),
-                                    strerror(errno));
+                supervisor_inst_log(LOG_WARN, in, "cannot send signal %s: %s",
+                                    util_signal_name(sig), strerror(errno));
             continue;
         }
-        supervisor_inst_log(LOG_INFO, in, "sent SIG%s (control call)", util_signal_name(sig));
+        supervisor_inst_log(LOG_INFO, in, "sent signal %s (control call)", util_signal_name(sig));
         sent++;
     }
     if (sent == 0)
@@ -270,8 +270,12 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
             free(v);
             return a;
         }
-        /* Restart is stop, then start once stopped (STOPPING keeps want_up for it). */
-        if (verb == CTL_STOP || verb == CTL_RESTART)
+        /*
+         * Restart is stop, then start once stopped (STOPPING keeps want_up for
+         * it). A fatal instance has no process: its START alone is the fresh
+         * start (yo-yo tally reset), as for `start`.
+         */
+        if (verb == CTL_STOP || (verb == CTL_RESTART && in->svc.state != SVC_FATAL))
             svc_dispatch(&in->svc, SVC_EV_STOP, now);
         if (verb == CTL_START || verb == CTL_RESTART)
             svc_dispatch(&in->svc, SVC_EV_START, now);
@@ -282,6 +286,46 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
 }
 
 /* --- the socket ---------------------------------------------------------------------------- */
+
+/*
+ * The lock that makes path ours: PATH.lock, flock'ed for drover's lifetime.
+ * A drover killed during a spawn leaves a child that holds a copy of the
+ * lock until it execs (close-on-exec): microseconds, more on a loaded
+ * machine, so a busy lock is retried for a moment. A lock file unlinked by
+ * its exiting owner after we opened it is not the one on disk any more:
+ * the inode check makes us open the current one. Logs; returns fd or -errno.
+ */
+static int
+take_lock(const char *lock_path, const char *path)
+{
+    for (int tries = 0; tries <= CTL_LOCK_TRIES; tries++) {
+        struct stat held, on_disk;
+        int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int r;
+
+        if (fd < 0) {
+            r = -errno;
+            log_error("cannot create the control socket's lock file %s", lock_path);
+            return r;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (fstat(fd, &held) == 0 && stat(lock_path, &on_disk) == 0 &&
+                held.st_ino == on_disk.st_ino && held.st_dev == on_disk.st_dev)
+                return fd;
+        } else if (errno != EWOULDBLOCK) {
+            r = -errno;
+            log_error("cannot lock %s", lock_path);
+            (void)close(fd);
+            return r;
+        }
+        (void)close(fd);
+        (void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+    }
+    log_errorx("control socket %s belongs to a running drover (give this one its own with "
+               "--control PATH, or --control off)",
+               path);
+    return -EADDRINUSE;
+}
 
 int
 ctl_listen(const char *path, int *ret_lock_fd)
@@ -299,30 +343,9 @@ ctl_listen(const char *path, int *ret_lock_fd)
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
     (void)snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lock_fd < 0) {
-        r = -errno;
-        log_errorx("cannot create the control socket's lock file %s: %s", lock_path,
-                   strerror(errno));
-        return r;
-    }
-    /*
-     * A drover killed during a spawn leaves a child that holds a copy of
-     * the lock until it execs (close-on-exec): microseconds, more on a
-     * loaded machine. So a busy lock is retried for a moment.
-     */
-    for (int tries = 0; (r = flock(lock_fd, LOCK_EX | LOCK_NB)) < 0 && errno == EWOULDBLOCK &&
-                        tries < CTL_LOCK_TRIES;
-         tries++)
-        (void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-    if (r < 0) {
-        r = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
-        log_errorx("control socket %s belongs to a running drover (give this one its own with "
-                   "--control PATH, or --control off)",
-                   path);
-        (void)close(lock_fd);
-        return r;
-    }
+    lock_fd = take_lock(lock_path, path);
+    if (lock_fd < 0)
+        return lock_fd;
     /* Ours now: whatever socket is there was left by a drover that died. A file is not ours. */
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
@@ -335,7 +358,7 @@ ctl_listen(const char *path, int *ret_lock_fd)
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         r = -errno;
-        log_errorx("cannot create the control socket: %s", strerror(errno));
+        log_error("cannot create the control socket");
         goto fail;
     }
     old_mask = umask(0177); /* born 0600: no window in which others could connect */
@@ -343,7 +366,7 @@ ctl_listen(const char *path, int *ret_lock_fd)
     umask(old_mask);
     if (r < 0 || listen(fd, CTL_BACKLOG) < 0) {
         r = -errno;
-        log_errorx("cannot listen on the control socket %s: %s", path, strerror(errno));
+        log_error("cannot listen on the control socket %s", path);
         (void)close(fd);
         goto fail;
     }

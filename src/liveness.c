@@ -69,9 +69,21 @@ setup_upward(struct supervisor *sup)
     /* As sd_watchdog_enabled(): a WATCHDOG_PID naming another process means not us. */
     if (wpid && strtol(wpid, NULL, 10) != (long)getpid())
         return;
-    sup->up_watchdog_ms = strtoll(usec, NULL, 10) / 1000 / 2;
-    if (sup->up_watchdog_ms < 1)
-        sup->up_watchdog_ms = 1;
+    /* As sd_watchdog_enabled(): anything but a positive number of microseconds means off. */
+    {
+        char *end;
+        long long us;
+
+        errno = 0;
+        us = strtoll(usec, &end, 10);
+        if (errno || end == usec || *end || us <= 0) {
+            log_warnx("WATCHDOG_USEC=\"%s\" is not a positive number of microseconds, ignoring it",
+                      usec);
+            return;
+        }
+        /* Half the period, as systemd advises; at least 1 ms. */
+        sup->up_watchdog_ms = us / 2000 > 0 ? us / 2000 : 1;
+    }
 }
 
 /*

@@ -230,7 +230,12 @@ read_token(const char *path, char *buf, size_t size)
     if (!f)
         return -errno;
     if (!fgets(buf, (int)size, f)) {
+        int r = ferror(f) ? -errno : 0; /* a directory, an I/O error: not an empty token */
+        (void)fclose(f);
+        if (r < 0)
+            return r;
         buf[0] = '\0';
+        return 0;
     }
     (void)fclose(f);
     n = strcspn(buf, "\r\n");
@@ -307,7 +312,14 @@ apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *
     }
     if (!cfg->control && !cfg->control_off) {
         char path[PATH_MAX];
-        if (!(cfg->control = strdup(cli_socket_path(NULL, path, sizeof(path)))))
+        const char *where = cli_socket_path(NULL, path, sizeof(path));
+
+        if (!where) {
+            cfg_error(errs, "the default control socket path (from $DROVER_CONTROL or "
+                            "$XDG_RUNTIME_DIR) is too long; give one with --control PATH");
+            return -EINVAL;
+        }
+        if (!(cfg->control = strdup(where)))
             return -ENOMEM;
     }
     if (o->http) {

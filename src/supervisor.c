@@ -168,7 +168,6 @@ op_timer_cancel(struct svc *s)
 }
 
 static void check_shutdown_done(struct supervisor *sup);
-static void settle_scale(struct program *prog);
 
 static void
 op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char *cause)
@@ -204,7 +203,7 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
     if (in->sup->shutting_down && !svc_has_process(to))
         check_shutdown_done(in->sup);
     if (in->index >= in->prog->want && !svc_has_process(to))
-        settle_scale(in->prog);
+        supervisor_settle_scale(in->prog);
 }
 
 static const struct svc_ops instance_ops = {
@@ -480,12 +479,13 @@ instance_init(struct instance *in, struct program *prog, unsigned index)
 }
 
 /* Draining slots at the top that have no process any more leave the pool. */
-static void
-settle_scale(struct program *prog)
+void
+supervisor_settle_scale(struct program *prog)
 {
     while (prog->ninstances > prog->want) {
         struct instance *top = &prog->instances[prog->ninstances - 1];
-        if (svc_has_process(top->svc.state) || top->svc.state == SVC_BACKOFF || top->pid)
+        if (svc_has_process(top->svc.state) || top->svc.state == SVC_BACKOFF || top->pid ||
+            top->probe.busy) /* a timed-out command probe still draining */
             break;
         timer_cancel(&prog->sup->timers, &top->timer);
         prog->ninstances--;
@@ -510,6 +510,8 @@ supervisor_scale(struct supervisor *sup, struct program *prog, unsigned n)
     /* Slots that come into use start afresh: no counters from an earlier life. */
     for (unsigned i = prog->ninstances; i < n; i++) {
         struct instance *in = &prog->instances[i];
+        free(in->argv); /* the rest of an earlier life is gone: supervisor_settle_scale() saw no
+                           process */
         svc_done(&in->svc);
         *in = (struct instance){ 0 };
         instance_init(in, prog, i);
@@ -521,7 +523,7 @@ supervisor_scale(struct supervisor *sup, struct program *prog, unsigned n)
         svc_dispatch(&prog->instances[i].svc, SVC_EV_START, now);
     for (unsigned i = n; i < prog->ninstances; i++)
         svc_dispatch(&prog->instances[i].svc, SVC_EV_STOP, now);
-    settle_scale(prog);
+    supervisor_settle_scale(prog);
     return 0;
 }
 

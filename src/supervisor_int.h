@@ -98,6 +98,8 @@ struct instance *supervisor_find_instance(struct supervisor *sup, const char *pr
  * process group is gone. Returns 0 or -ERANGE.
  */
 int supervisor_scale(struct supervisor *sup, struct program *prog, unsigned n);
+/* Draining slots at the top of prog with nothing left running leave the pool. */
+void supervisor_settle_scale(struct program *prog);
 /* Stops every instance and exits once they are gone, as on SIGTERM; `why` is logged. */
 void supervisor_shutdown(struct supervisor *sup, const char *why);
 

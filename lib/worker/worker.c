@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 struct drover_worker {
-    struct drover_slot *slot;   /* NULL: no heartbeat channel */
+    struct drover_slot *slot; /* NULL: no heartbeat channel */
     void *map;
     size_t map_len;
-    int notify_fd;              /* -1: no notify socket */
+    int notify_fd; /* -1: no notify socket */
     struct sockaddr_un notify_addr;
     socklen_t notify_len;
 };
@@ -89,7 +89,8 @@ open_notify(struct drover_worker *w)
     memcpy(w->notify_addr.sun_path, name, n);
     if (name[0] == '@')
         w->notify_addr.sun_path[0] = '\0';
-    w->notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] == '@' ? 0 : 1));
+    w->notify_len =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] == '@' ? 0 : 1));
     w->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     return w->notify_fd < 0 ? -errno : 0;
 }
@@ -98,7 +99,7 @@ int
 drover_open(drover_worker **ret)
 {
     struct drover_worker *w = calloc(1, sizeof(*w));
-    int rs, rn;
+    int rs, rn, r;
 
     if (!w) {
         *ret = NULL;
@@ -107,10 +108,14 @@ drover_open(drover_worker **ret)
     w->notify_fd = -1;
     rs = open_slot(w);
     rn = open_notify(w);
+    r = rs < 0 && rs != -ENOENT ? rs : rn < 0 && rn != -ENOENT ? rn : 0;
+    if (r < 0) {
+        drover_close(w); /* as worker.h says: on error nothing is left, *ret is NULL */
+        *ret = NULL;
+        return r;
+    }
     *ret = w;
-    if (rs == -ENOENT && rn == -ENOENT)
-        return 1; /* not under drover: every call is a no-op */
-    return rs < 0 && rs != -ENOENT ? rs : rn < 0 && rn != -ENOENT ? rn : 0;
+    return rs == -ENOENT && rn == -ENOENT ? 1 : 0; /* 1: not under drover, calls are no-ops */
 }
 
 void

@@ -114,7 +114,7 @@ def test_signal_reaches_the_main_process(drover):
     pid = drover.current("w:0")[0]
     code, body, _ = drover.call("POST", "/signal/w:0?signal=KILL")
     assert code == 200 and body["action"] == "signal"
-    drover.wait_log(r"w:0 pid=\d+ sent SIGKILL \(control call\)")
+    drover.wait_log(r"w:0 pid=\d+ sent signal KILL \(control call\)")
     drover.wait_log(r"w:0 pid=\d+ killed by signal KILL")
     drover.wait_spawns("w:0", 2)
     assert not pid_alive(pid)
