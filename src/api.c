@@ -119,12 +119,6 @@ api_health(const struct api_instance *v, size_t n, const char *max_silent, const
                                   .silence_limit_ms = silence ? 0 : v[i].default_silence_ms };
         picked[matched++] = &v[i];
     }
-    if (program && matched == 0) {
-        free(views);
-        free(why);
-        free(picked);
-        return answer(404, json_pack("{s:s, s:s}", "error", "no such program", "program", program));
-    }
     health_evaluate(views, matched, x, t, &r, why);
     list = json_array();
     for (size_t i = 0; i < matched; i++) {
@@ -171,10 +165,8 @@ api_status(const struct api_instance *v, size_t n, const char *program)
         json_array_append_new(list, instance_json(&v[i]));
         matched++;
     }
-    if (program && matched == 0) {
-        json_decref(programs);
-        return answer(404, json_pack("{s:s, s:s}", "error", "no such program", "program", program));
-    }
+    if (program && matched == 0) /* scaled to 0: known, and empty */
+        json_object_set_new(programs, program, json_array());
     return answer(200, json_pack("{s:o}", "programs", programs));
 }
 

@@ -44,12 +44,15 @@ struct api_answer {
 
 /*
  * GET /health?max_silent=X&silence=T[&program=P]. Query values may be NULL
- * (absent). A bad value gives 400 naming the parameter.
+ * (absent). A bad value gives 400 naming the parameter. P is a configured
+ * program (the caller answers 404 for others); with no instance (scaled to
+ * 0) it is healthy.
  */
 struct api_answer api_health(const struct api_instance *v, size_t n, const char *max_silent,
                              const char *silence, const char *program, unsigned default_max_silent);
 
-/* GET /status (program NULL) or /status/NAME (404 for an unknown program). */
+/* GET /status (program NULL) or /status/PROGRAM, a configured one (the caller answers 404 for
+ * others); one scaled to 0 has an empty list. */
 struct api_answer api_status(const struct api_instance *v, size_t n, const char *program);
 
 struct event;

@@ -73,16 +73,6 @@ fail(int code, const char *verb, const char *target, const char *msg)
                   json_pack("{s:s, s:s, s:s}", "error", msg, "action", verb, "target", target));
 }
 
-static struct program *
-find_program(struct supervisor *sup, const char *name, size_t len)
-{
-    for (size_t p = 0; p < sup->nprograms; p++)
-        if (strlen(sup->programs[p].cfg->name) == len &&
-            strncmp(sup->programs[p].cfg->name, name, len) == 0)
-            return &sup->programs[p];
-    return NULL;
-}
-
 /*
  * The instances target names, into v (room for every slot in use).
  * "all" and "PROGRAM" leave out slots being scaled away; "PROGRAM:INDEX"
@@ -102,7 +92,7 @@ resolve(struct supervisor *sup, const char *verb, const char *target, struct ins
                 v[n++] = &sup->programs[p].instances[i];
         return n;
     }
-    prog = find_program(sup, target, colon ? (size_t)(colon - target) : strlen(target));
+    prog = supervisor_find_program(sup, target, colon ? (size_t)(colon - target) : strlen(target));
     if (!prog) {
         *err = fail(404, verb, target, "no such program");
         return -1;
@@ -185,7 +175,7 @@ send_signal(const char *target, const char *signame, struct instance *const *v, 
 static struct api_answer
 scale(struct supervisor *sup, const char *target, const char *count)
 {
-    struct program *prog = find_program(sup, target, strlen(target));
+    struct program *prog = supervisor_find_program(sup, target, strlen(target));
     unsigned from;
     char *end;
     unsigned long n;

@@ -331,13 +331,28 @@ request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* X when the query gives none: the program's own default for ?program=P, else the pool's. */
 static unsigned
-default_max_silent(const struct supervisor *sup, const char *program)
+default_max_silent(struct supervisor *sup, const char *program)
 {
-    for (size_t p = 0; program && p < sup->nprograms; p++)
-        if (strcmp(sup->programs[p].cfg->name, program) == 0 &&
-            sup->programs[p].cfg->max_silent >= 0)
-            return (unsigned)sup->programs[p].cfg->max_silent;
-    return sup->cfg.max_silent;
+    struct program *prog = program ? supervisor_find_program(sup, program, strlen(program)) : NULL;
+
+    return prog && prog->cfg->max_silent >= 0 ? (unsigned)prog->cfg->max_silent
+                                              : sup->cfg.max_silent;
+}
+
+static bool
+configured(struct supervisor *sup, const char *program)
+{
+    return supervisor_find_program(sup, program, strlen(program)) != NULL;
+}
+
+static enum MHD_Result
+reply_no_program(struct MHD_Connection *conn, const char *program)
+{
+    json_t *o = json_pack("{s:s, s:s}", "error", "no such program", "program", program);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    return reply(conn, MHD_HTTP_NOT_FOUND, text);
 }
 
 /* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
@@ -433,6 +448,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     }
     if (strcmp(url, "/health") == 0) {
         const char *program = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "program");
+        if (program && !configured(sup, program))
+            return reply_no_program(conn, program);
         a = api_health(v, sup->ninstances,
                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "max_silent"),
                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silence"), program,
@@ -442,6 +459,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     } else if (strcmp(url, "/status") == 0) {
         a = api_status(v, sup->ninstances, NULL);
     } else if (strncmp(url, "/status/", 8) == 0 && url[8]) {
+        if (!configured(sup, url + 8))
+            return reply_no_program(conn, url + 8);
         a = api_status(v, sup->ninstances, url + 8);
     } else {
         a = (struct api_answer){ .code = MHD_HTTP_NOT_FOUND,

@@ -143,10 +143,9 @@ persist_changed(struct supervisor *sup)
 struct instance *
 supervisor_find_instance(struct supervisor *sup, const char *program, unsigned index)
 {
-    for (size_t p = 0; p < sup->nprograms; p++)
-        if (strcmp(sup->programs[p].cfg->name, program) == 0)
-            return index < sup->programs[p].ninstances ? &sup->programs[p].instances[index] : NULL;
-    return NULL;
+    struct program *prog = supervisor_find_program(sup, program, strlen(program));
+
+    return prog && index < prog->ninstances ? &prog->instances[index] : NULL;
 }
 
 /*
@@ -156,11 +155,9 @@ supervisor_find_instance(struct supervisor *sup, const char *program, unsigned i
 static struct instance *
 claimed_slot(struct supervisor *sup, const char *program, unsigned index)
 {
-    for (size_t p = 0; p < sup->nprograms; p++)
-        if (strcmp(sup->programs[p].cfg->name, program) == 0)
-            return index < sup->programs[p].cfg->max_instances ? &sup->programs[p].instances[index]
-                                                               : NULL;
-    return NULL;
+    struct program *prog = supervisor_find_program(sup, program, strlen(program));
+
+    return prog && index < prog->cfg->max_instances ? &prog->instances[index] : NULL;
 }
 
 /* An adopted slot beyond the configured count: the pool takes the earlier drover's scale. */

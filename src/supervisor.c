@@ -322,6 +322,16 @@ reap_all(struct supervisor *sup)
 
 /* --- shutdown ------------------------------------------------------------------------------- */
 
+struct program *
+supervisor_find_program(struct supervisor *sup, const char *name, size_t len)
+{
+    for (size_t p = 0; p < sup->nprograms; p++)
+        if (strlen(sup->programs[p].cfg->name) == len &&
+            memcmp(sup->programs[p].cfg->name, name, len) == 0)
+            return &sup->programs[p];
+    return NULL;
+}
+
 void
 supervisor_for_each_instance(struct supervisor *sup, void (*fn)(struct instance *in, void *arg),
                              void *arg)

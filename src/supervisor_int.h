@@ -88,6 +88,8 @@ void supervisor_inst_log(enum log_level level, const struct instance *in, const 
     __attribute__((format(printf, 3, 4)));
 void supervisor_for_each_instance(struct supervisor *sup,
                                   void (*fn)(struct instance *in, void *arg), void *arg);
+/* The program named by the len bytes at name (not NUL-terminated), or NULL. */
+struct program *supervisor_find_program(struct supervisor *sup, const char *name, size_t len);
 /* The instance slot program:index, or NULL. */
 struct instance *supervisor_find_instance(struct supervisor *sup, const char *program,
                                           unsigned index);

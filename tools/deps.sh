@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages drover needs to build and test, if any is
-# missing. Safe to run again: it does nothing when all are present.
+# Installs the Debian packages drover needs to build (and with --test, to
+# run the test suite), if any is missing. Safe to run again: it does nothing
+# when all are present.
+#   tools/deps.sh           build: README's first command (tools/example.sh)
+#   tools/deps.sh --test    build and test: tools/test.sh, CI
 set -eu
-packages=(gcc make pkg-config libc6-dev libjansson-dev libmicrohttpd-dev libcmocka-dev python3-pytest curl redis-server prometheus)
+packages=(gcc make pkg-config libc6-dev libjansson-dev libmicrohttpd-dev)
+if [ "${1:-}" = "--test" ]; then
+    # cmocka: unit tests; pytest: integration; redis-server, systemd (systemd-notify):
+    # notify peers; prometheus: promtool and a real scrape; curl: the README's examples.
+    packages+=(libcmocka-dev python3-pytest curl redis-server prometheus systemd)
+elif [ $# -gt 0 ]; then
+    echo "usage: tools/deps.sh [--test]" >&2
+    exit 2
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

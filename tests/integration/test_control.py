@@ -149,6 +149,10 @@ def test_scale_up_and_down(drover):
     
     wait_until(lambda: drover.call("GET", "/status")[1]["programs"].get("w") is None,
                what="no instance left")
+    # Still a program: known to /status/w and /health?program=w, with nothing in it.
+    assert drover.call("GET", "/status/w")[:2] == (200, {"programs": {"w": []}})
+    code, body, _ = drover.call("GET", "/health?program=w")
+    assert code == 200 and body["counts"]["instances"] == 0
     assert drover.call("POST", "/scale/w?instances=2")[0] == 200
     wait_until(lambda: states(drover, "w") == [(0, "running"), (1, "running")], what="two again")
     _, body, _ = drover.call("GET", "/status/w")

@@ -61,7 +61,9 @@ health_thresholds(void **state)
     j = parse(api_health(pool, 3, "0", NULL, "w", 0), 200);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "instances")), 2);
     json_decref(j);
-    j = parse(api_health(pool, 3, NULL, NULL, "nope", 0), 404);
+    /* A configured program with no instance (scaled to 0): healthy, nothing counted. */
+    j = parse(api_health(pool, 3, "0", NULL, "nope", 0), 200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "instances")), 0);
     json_decref(j);
 }
 
@@ -120,7 +122,8 @@ status_and_readyz(void **state)
     j = parse(api_status(pool, 3, "db"), 200);
     assert_int_equal(json_object_size(json_object_get(j, "programs")), 1);
     json_decref(j);
-    j = parse(api_status(pool, 3, "zz"), 404);
+    j = parse(api_status(pool, 3, "zz"), 200); /* configured, scaled to 0: an empty list */
+    assert_int_equal(json_array_size(json_object_get(json_object_get(j, "programs"), "zz")), 0);
     json_decref(j);
     j = parse(api_readyz(pool, 3, true), 503); /* db wants to run and is fatal */
     assert_int_equal(json_array_size(json_object_get(j, "not_ready")), 1);
