@@ -86,10 +86,10 @@ parse_count(const char *s, unsigned *ret)
 
 struct api_answer
 api_health(const struct api_instance *v, size_t n, const char *max_silent, const char *silence,
-           const char *program, unsigned default_max_silent)
+           const char *program, unsigned default_max_silent, int64_t default_silence_ms)
 {
     unsigned x = default_max_silent;
-    int64_t t = CFG_DEFAULT_SILENCE_MS; /* only where an instance has no default of its own */
+    int64_t t = default_silence_ms; /* reported; instances are judged by their own default */
     struct health_result r;
     json_t *body, *list;
     size_t matched = 0;

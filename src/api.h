@@ -46,10 +46,13 @@ struct api_answer {
  * GET /health?max_silent=X&silence=T[&program=P]. Query values may be NULL
  * (absent). A bad value gives 400 naming the parameter. P is a configured
  * program (the caller answers 404 for others); with no instance (scaled to
- * 0) it is healthy.
+ * 0) it is healthy. Without the query's values X is default_max_silent and
+ * each instance is judged by its own default T; default_silence_ms (P's, or
+ * the pool's) is the T the body reports.
  */
 struct api_answer api_health(const struct api_instance *v, size_t n, const char *max_silent,
-                             const char *silence, const char *program, unsigned default_max_silent);
+                             const char *silence, const char *program, unsigned default_max_silent,
+                             int64_t default_silence_ms);
 
 /* GET /status (program NULL) or /status/PROGRAM, a configured one (the caller answers 404 for
  * others); one scaled to 0 has an empty list. */

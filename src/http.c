@@ -339,6 +339,15 @@ default_max_silent(struct supervisor *sup, const char *program)
                                               : sup->cfg.max_silent;
 }
 
+/* T the /health body reports when the query gives none: P's own silence, else the pool's. */
+static int64_t
+default_silence_ms(struct supervisor *sup, const char *program)
+{
+    struct program *prog = program ? supervisor_find_program(sup, program, strlen(program)) : NULL;
+
+    return prog && prog->cfg->silence_ms > 0 ? prog->cfg->silence_ms : sup->cfg.silence_ms;
+}
+
 static bool
 configured(struct supervisor *sup, const char *program)
 {
@@ -453,7 +462,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         a = api_health(v, sup->ninstances,
                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "max_silent"),
                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silence"), program,
-                       default_max_silent(sup, program));
+                       default_max_silent(sup, program), default_silence_ms(sup, program));
     } else if (strcmp(url, "/readyz") == 0) {
         a = api_readyz(v, sup->ninstances, sup->started);
     } else if (strcmp(url, "/status") == 0) {

@@ -218,7 +218,7 @@ def test_health_defaults_come_from_the_config(drover):
     port = free_port()
     q = drover.dir / "q"
     q.mkdir()
-    drover.start({"max_silent": 1, "programs": [
+    drover.start({"max_silent": 1, "silence": "45s", "programs": [
         {"name": "slow", "silence": "300ms", "max_silent": 0, "ready": "notify",
          "heartbeat": {"timeout": "1m", "action": "none"},
          "command": [C_WORKER, "--queue", str(q), "--poll-ms", "20", "--stall-after", "10"]},
@@ -227,6 +227,9 @@ def test_health_defaults_come_from_the_config(drover):
     drover.wait_log(r"slow:0 .*-> running \(READY=1\)")
     # slow stalls: silent beyond its own 300 ms (no T in the query).
     wait_until(lambda: api(port, "/health?program=slow")[0] == 503, timeout=15, what="slow unhealthy")
+    # The body reports the defaults it used: the program's, or the pool's.
+    assert api(port, "/health?program=slow")[1]["thresholds"] == {"max_silent": 0, "silence_seconds": 0.3}
+    assert api(port, "/health")[1]["thresholds"] == {"max_silent": 1, "silence_seconds": 45.0}
     assert api(port, "/health")[0] == 200               # the pool tolerates 1 (top-level max_silent)
     assert api(port, "/health?max_silent=0")[0] == 503  # the query wins
     assert api(port, "/health?program=slow&silence=1h")[0] == 200

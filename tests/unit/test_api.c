@@ -44,25 +44,25 @@ health_thresholds(void **state)
     (void)state;
 
     /* Defaults: X = 0, T = 30 s: the fatal db is unhealthy, the 9 s silence is not. */
-    j = parse(api_health(pool, 3, NULL, NULL, NULL, 0), 503);
+    j = parse(api_health(pool, 3, NULL, NULL, NULL, 0, 30000), 503);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "unhealthy")), 1);
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(j, "unhealthy_instances"), 0), "reason")),
                         "not running");
     json_decref(j);
     /* T = 5 s: w:1 is silent too; X = 2 tolerates both. */
-    j = parse(api_health(pool, 3, "2", "5s", NULL, 0), 200);
+    j = parse(api_health(pool, 3, "2", "5s", NULL, 0, 30000), 200);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "silent")), 1);
     assert_true(json_is_true(json_object_get(j, "healthy")));
     json_decref(j);
-    j = parse(api_health(pool, 3, "1", "5s", NULL, 0), 503);
+    j = parse(api_health(pool, 3, "1", "5s", NULL, 0, 30000), 503);
     json_decref(j);
     /* program filter: w alone is healthy with T = 30 s. */
-    j = parse(api_health(pool, 3, "0", NULL, "w", 0), 200);
+    j = parse(api_health(pool, 3, "0", NULL, "w", 0, 30000), 200);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "instances")), 2);
     json_decref(j);
     /* A configured program with no instance (scaled to 0): healthy, nothing counted. */
-    j = parse(api_health(pool, 3, "0", NULL, "nope", 0), 200);
+    j = parse(api_health(pool, 3, "0", NULL, "nope", 0, 30000), 200);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "instances")), 0);
     json_decref(j);
 }
@@ -77,11 +77,14 @@ health_config_defaults(void **state)
 
     memcpy(v, pool, sizeof(v));
     v[1].default_silence_ms = 5000; /* w's program says 5 s: w:1 (9 s) is silent */
-    j = parse(api_health(v, 3, NULL, NULL, "w", 0), 503);
+    j = parse(api_health(v, 3, NULL, NULL, "w", 0, 5000), 503);
+    /* The body reports the T it was given for the scope, not a built-in one. */
+    assert_true(json_real_value(json_object_get(json_object_get(j, "thresholds"), "silence_seconds")) ==
+                5.0);
     json_decref(j);
-    j = parse(api_health(v, 3, NULL, NULL, "w", 1), 200); /* and its max_silent 1 tolerates it */
+    j = parse(api_health(v, 3, NULL, NULL, "w", 1, 30000), 200); /* and its max_silent 1 tolerates it */
     json_decref(j);
-    j = parse(api_health(v, 3, NULL, "60s", "w", 0), 200); /* the query's T wins */
+    j = parse(api_health(v, 3, NULL, "60s", "w", 0, 30000), 200); /* the query's T wins */
     json_decref(j);
 }
 
@@ -98,7 +101,7 @@ health_bad_parameters(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        json_t *j = parse(api_health(pool, 3, bad[i].max_silent, bad[i].silence, NULL, 0), 400);
+        json_t *j = parse(api_health(pool, 3, bad[i].max_silent, bad[i].silence, NULL, 0, 30000), 400);
         assert_string_equal(json_string_value(json_object_get(j, "parameter")), bad[i].param);
         json_decref(j);
     }
