@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "cli.h"
 #include "cli_render.h"
@@ -327,6 +328,7 @@ run_status(const struct args *a)
     long index = -1;
     int rc;
 
+    err[0] = '\0';
     if (name && cli_split_name(name, program, sizeof(program), &index) < 0)
         return usage_error(a, "bad NAME '%s': expected PROGRAM, PROGRAM:INDEX or all", name);
     if (name && !cli_url_encode(program, enc, sizeof(enc)))
@@ -351,6 +353,9 @@ run_status(const struct args *a)
         if (rc == 0 && (res.body_len == 0 || res.body[res.body_len - 1] != '\n'))
             rc = emit("\n");
     }
+    /* As a 404 from the daemon for stop/start: what was typed names nothing (exit 2). */
+    if (rc == CTL_EXIT_FAILED && index >= 0 && strncmp(err, "no such instance", 16) == 0)
+        rc = CTL_EXIT_USAGE;
     cli_response_done(&res);
     return rc;
 }
@@ -577,7 +582,7 @@ ctl_main(int argc, char **argv)
 {
     struct args a = { 0 };
     const struct verb *v;
-    char path[4096];
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* what a socket can be bound to */
     size_t n;
     int rc = parse_args(argc, argv, &a);
 
@@ -617,7 +622,8 @@ ctl_main(int argc, char **argv)
         return usage_error(&a, "too many arguments; usage: drover %s", v->synopsis);
     a.sock = cli_socket_path(a.control, path, sizeof(path));
     if (!a.sock)
-        return usage_error(&a, "the control socket path is too long");
+        return usage_error(&a, "the control socket path is too long (at most %zu bytes)",
+                           sizeof(path) - 1);
     n = (size_t)snprintf(a.label, sizeof(a.label), "%s", v->name);
     for (int i = 1; i < a.npos && n < sizeof(a.label); i++)
         n += (size_t)snprintf(a.label + n, sizeof(a.label) - n, " %s", a.pos[i]);

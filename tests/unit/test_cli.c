@@ -1033,7 +1033,7 @@ ctl_answers(void **state)
                "", "GET /status HTTP/1.0\r\n");
     expect_ctl((const char *const[]){ "drover", "status", "all", "--json", NULL }, 200,
                "{\"programs\":{}}", 0, "{\"programs\":{}}\n", "", "GET /status HTTP/1.0\r\n");
-    expect_ctl((const char *const[]){ "drover", "status", "web:9", NULL }, 200, status_body, 1, "",
+    expect_ctl((const char *const[]){ "drover", "status", "web:9", NULL }, 200, status_body, 2, "",
                "drover: status web:9: no such instance 'web:9'\n", "GET /status/web HTTP/1.0\r\n");
     expect_ctl((const char *const[]){ "drover", "status", "nope", NULL }, 404,
                "{\"error\":\"no such program\",\"program\":\"nope\"}", 2, "",
