@@ -14,8 +14,8 @@
 #include "health.h"
 #include "util.h"
 
-static struct api_answer
-answer(int code, json_t *body)
+struct api_answer
+api_json(int code, json_t *body)
 {
     struct api_answer a = { .code = code };
 
@@ -28,14 +28,14 @@ answer(int code, json_t *body)
     return a;
 }
 
-static struct api_answer
-bad_param(const char *param, const char *value, const char *expected)
+struct api_answer
+api_bad_param(const char *param, const char *value, const char *expected)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "error", "bad query parameter", "parameter", param,
                           "expected", expected);
     if (o && value)
         json_object_set_new(o, "value", json_string(value));
-    return answer(400, o);
+    return api_json(400, o);
 }
 
 /* null, {"code": N}, {"signal": "KILL"} or {"unknown": true} (an adopted process). */
@@ -95,9 +95,10 @@ api_health(const struct api_instance *v, size_t n, const char *max_silent, const
     size_t matched = 0;
 
     if (max_silent && !parse_count(max_silent, &x))
-        return bad_param("max_silent", max_silent, "a whole number of instances (0 to 9999999)");
+        return api_bad_param("max_silent", max_silent,
+                             "a whole number of instances (0 to 9999999)");
     if (silence && util_parse_duration_ms(silence, &t) < 0)
-        return bad_param("silence", silence, "a duration such as 30, 30s or 500ms");
+        return api_bad_param("silence", silence, "a duration such as 30, 30s or 500ms");
     struct health_view *views = calloc(n ? n : 1, sizeof(*views));
     enum health_reason *why = calloc(n ? n : 1, sizeof(*why));
     const struct api_instance **picked = calloc(n ? n : 1, sizeof(*picked));
@@ -143,7 +144,7 @@ api_health(const struct api_instance *v, size_t n, const char *max_silent, const
                      "unhealthy_instances", list);
     if (body && program)
         json_object_set_new(body, "program", json_string(program));
-    return answer(r.healthy ? 200 : 503, body);
+    return api_json(r.healthy ? 200 : 503, body);
 }
 
 struct api_answer
@@ -167,7 +168,7 @@ api_status(const struct api_instance *v, size_t n, const char *program)
     }
     if (program && matched == 0) /* scaled to 0: known, and empty */
         json_object_set_new(programs, program, json_array());
-    return answer(200, json_pack("{s:o}", "programs", programs));
+    return api_json(200, json_pack("{s:o}", "programs", programs));
 }
 
 struct api_answer
@@ -184,9 +185,9 @@ api_readyz(const struct api_instance *v, size_t n, bool started)
             count++;
         }
     }
-    return answer(started && count == 0 ? 200 : 503,
-                  json_pack("{s:b, s:b, s:o}", "ready", started && count == 0, "initial_start_done",
-                            started, "not_ready", waiting));
+    return api_json(started && count == 0 ? 200 : 503,
+                    json_pack("{s:b, s:b, s:o}", "ready", started && count == 0,
+                              "initial_start_done", started, "not_ready", waiting));
 }
 
 struct api_answer
@@ -198,12 +199,12 @@ api_events_query(const char *since, const char *wait, uint64_t *ret_since, int64
     *ret_wait_ms = 0;
     if (since) {
         if (!*since || strspn(since, "0123456789") != strlen(since) || strlen(since) > 18)
-            return bad_param("since", since, "a sequence number (0: everything still kept)");
+            return api_bad_param("since", since, "a sequence number (0: everything still kept)");
         *ret_since = strtoull(since, &end, 10);
     }
     if (wait) {
         if (util_parse_duration_ms(wait, ret_wait_ms) < 0 || *ret_wait_ms > 60000)
-            return bad_param("wait", wait, "seconds to wait for a change, at most 60");
+            return api_bad_param("wait", wait, "seconds to wait for a change, at most 60");
     }
     return (struct api_answer){ .code = 0 };
 }
@@ -228,5 +229,5 @@ api_events(const struct event *const *ev, size_t n, uint64_t next, bool gap)
         json_object_set_new(body, "hint",
                             json_string("fell behind: older changes were dropped, GET /status for "
                                         "the whole state"));
-    return answer(200, body);
+    return api_json(200, body);
 }

@@ -42,6 +42,12 @@ struct api_answer {
     char *body; /* JSON, malloc'ed; NULL on out of memory */
 };
 
+struct json_t;
+/* code with body (taken over) as compact JSON; a NULL body or a failed dump is a 500. */
+struct api_answer api_json(int code, struct json_t *body);
+/* 400 {"error": "bad query parameter", "parameter", "expected"[, "value"]}. */
+struct api_answer api_bad_param(const char *param, const char *value, const char *expected);
+
 /*
  * GET /health?max_silent=X&silence=T[&program=P]. Query values may be NULL
  * (absent). A bad value gives 400 naming the parameter. P is a configured

@@ -56,21 +56,10 @@ ctl_is_call(const char *url)
 }
 
 static struct api_answer
-answer(int code, json_t *body)
-{
-    struct api_answer a = { .code = code };
-
-    if (body)
-        a.body = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    return a;
-}
-
-static struct api_answer
 fail(int code, const char *verb, const char *target, const char *msg)
 {
-    return answer(code,
-                  json_pack("{s:s, s:s, s:s}", "error", msg, "action", verb, "target", target));
+    return api_json(code,
+                    json_pack("{s:s, s:s, s:s}", "error", msg, "action", verb, "target", target));
 }
 
 /*
@@ -139,8 +128,8 @@ instances_json(struct instance *const *v, long n)
 static struct api_answer
 done(const char *verb, const char *target, struct instance *const *v, long n)
 {
-    return answer(200, json_pack("{s:s, s:s, s:o}", "action", verb, "target", target, "instances",
-                                 instances_json(v, n)));
+    return api_json(200, json_pack("{s:s, s:s, s:o}", "action", verb, "target", target, "instances",
+                                   instances_json(v, n)));
 }
 
 /* Sends sig to each main process (not the group, as supervisorctl does) through its pidfd. */
@@ -149,11 +138,8 @@ send_signal(const char *target, const char *signame, struct instance *const *v, 
 {
     int sig, sent = 0;
 
-    if (!signame || util_parse_signal(signame, &sig) < 0 || sig == 0)
-        return answer(400,
-                      json_pack("{s:s, s:s, s:s, s:s}", "error", "bad query parameter", "parameter",
-                                "signal", "expected", "a signal such as HUP, SIGUSR1 or 10",
-                                "value", signame ? signame : ""));
+    if (!signame || util_parse_signal(signame, &sig) < 0)
+        return api_bad_param("signal", signame, "a signal such as HUP, SIGUSR1 or 10");
     for (long i = 0; i < n; i++) {
         struct instance *in = v[i];
         if (!in->pid || in->child.fd < 0)
@@ -191,9 +177,7 @@ scale(struct supervisor *sup, const char *target, const char *count)
         char expected[96];
         (void)snprintf(expected, sizeof(expected), "a number of instances, 0 to %u (max_instances)",
                        prog->cfg->max_instances);
-        return answer(400,
-                      json_pack("{s:s, s:s, s:s, s:s}", "error", "bad query parameter", "parameter",
-                                "instances", "expected", expected, "value", count ? count : ""));
+        return api_bad_param("instances", count, expected);
     }
     from = prog->want;
     (void)supervisor_scale(sup, prog, (unsigned)n);
@@ -209,7 +193,7 @@ scale(struct supervisor *sup, const char *target, const char *count)
                          (json_int_t)from, "to", (json_int_t)n, "instances",
                          instances_json(v, prog->ninstances));
         free(v);
-        return answer(200, body);
+        return api_json(200, body);
     }
 }
 
@@ -230,7 +214,7 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
         if (*target)
             return fail(404, "shutdown", target, "shutdown takes no target");
         sup->shutdown_requested = true; /* after this answer is out, see supervisor_run() */
-        return answer(200, json_pack("{s:s}", "action", "shutdown"));
+        return api_json(200, json_pack("{s:s}", "action", "shutdown"));
     }
     if (!*target)
         return fail(404, verb_names[verb], target,

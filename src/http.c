@@ -357,11 +357,11 @@ configured(struct supervisor *sup, const char *program)
 static enum MHD_Result
 reply_no_program(struct MHD_Connection *conn, const char *program)
 {
-    json_t *o = json_pack("{s:s, s:s}", "error", "no such program", "program", program);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    struct api_answer a =
+        api_json(MHD_HTTP_NOT_FOUND,
+                 json_pack("{s:s, s:s}", "error", "no such program", "program", program));
 
-    json_decref(o);
-    return reply(conn, MHD_HTTP_NOT_FOUND, text);
+    return reply(conn, a.code, a.body);
 }
 
 /* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
