@@ -1,9 +1,15 @@
 # drover: one non-recursive GNU makefile. `make help` lists the targets.
 #
-#   make                      daemon, example servers, test fixtures
-#   make check                unit + integration tests
+#   make                      daemon, example servers, test fixtures, worker library
+#   make check                unit tests, fuzz-corpus replay, integration tests
+#   make check-unit | check-fuzz-replay | check-integration
 #   make SANITIZE=address,undefined check
 #                             the same under ASan+UBSan (objects in build/san/)
+#   make fuzz                 libFuzzer runs (clang; tests/fuzz/fuzz.mk)
+#   make bench | bench-quick  the benchmarks' tables (docs/BENCHMARKS.md)
+#   make lint | format        cppcheck + clang-format check | apply
+#   make install              build/drover into $(PREFIX)/bin
+#   make clean
 
 CC       ?= cc
 OPT      ?= -O2 -g
@@ -51,7 +57,7 @@ WORKER_LIB := build/libdrover-worker.a
 all: $(BUILD)/drover $(HELPER_BIN) $(EXAMPLE_BIN) $(WORKER_LIB) out
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '3,/^$$/{s/^# \{0,1\}//;p}' Makefile
 
 $(BUILD)/drover: $(BUILD)/obj/main.o $(CORE_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)

@@ -56,7 +56,6 @@ persist_write(struct supervisor *sup)
 {
     struct ckpt c = { .drover_pid = getpid(), .written_unix_ms = 0 };
     struct proc_stat st;
-    struct timespec ts;
     char *data;
     size_t len, n = 0;
     int r;
@@ -64,8 +63,7 @@ persist_write(struct supervisor *sup)
     if ((r = proc_read_stat(getpid(), &st)) < 0)
         return r;
     c.drover_start_time = st.start_time;
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
-    c.written_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    c.written_unix_ms = util_unix_ms();
     c.entries = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*c.entries));
     if (!c.entries)
         return -ENOMEM;

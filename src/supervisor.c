@@ -194,10 +194,8 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
     }
     /* Each call is a change: a new state, or an exit and restart within the same one. */
     {
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_REALTIME, &ts);
-        events_push(&in->sup->events, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-                    in->prog->cfg->name, in->index, in->pid, from, to, cause);
+        events_push(&in->sup->events, util_unix_ms(), in->prog->cfg->name, in->index, in->pid, from,
+                    to, cause);
         http_events_changed(in->sup);
     }
     if (in->sup->shutting_down && !svc_has_process(to))
@@ -570,11 +568,7 @@ supervisor_new(struct config *cfg, int *ret_err)
     sup->ctl_lock_fd = -1;
     http_init(sup);
     events_init(&sup->events);
-    {
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_REALTIME, &ts);
-        sup->start_unix = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-    }
+    sup->start_unix = (double)util_unix_ms() / 1000;
     sup->ninstances = cfg_total_instances(&sup->cfg);
     sup->nprograms = sup->cfg.nprograms;
     sup->programs = calloc(sup->nprograms, sizeof(*sup->programs));

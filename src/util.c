@@ -181,6 +181,15 @@ util_one_line(char *s)
 }
 
 int64_t
+util_unix_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
 util_now_ns(void)
 {
     struct timespec ts;

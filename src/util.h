@@ -44,5 +44,7 @@ char *util_one_line(char *s);
 /* CLOCK_MONOTONIC in milliseconds and nanoseconds. */
 int64_t util_now_ms(void);
 int64_t util_now_ns(void);
+/* CLOCK_REALTIME in milliseconds since the epoch: for reports, never for deadlines. */
+int64_t util_unix_ms(void);
 
 #endif
