@@ -49,7 +49,8 @@ def test_kill_restarts_at_once_on_next_port_with_wrap(drover):
         os.kill(pid, signal.SIGKILL)
         drover.wait_log(rf"pid={pid} port={port} killed by signal KILL after", count=1)
     assert seen == [19200, 19201, 19202, 19200]
-    assert len(drover.lines(r"timeserver:0 .*\(exited, restarting at once\)")) == 4
+    # The restart line follows the exit line: wait for it, do not read the log in between.
+    drover.wait_log(r"timeserver:0 .*\(exited, restarting at once\)", count=4)
     # No backoff for an instance that had been up: the restart is immediate.
     assert not drover.lines(r"timeserver:0 .*-> backoff")
     assert drover.stop() == 0
