@@ -868,25 +868,66 @@ default_name(const char *argv0)
     return name;
 }
 
-static bool
-name_taken(const struct config *cfg, size_t upto, const char *name)
+/*
+ * The names taken so far, for assign_names(): an open-addressing hash set
+ * of borrowed strings, sized once for every program so it never rehashes
+ * (entry pointers stay valid). Each entry also keeps, for the default names
+ * built on it as a base, the next "-N" suffix to try: suffixes below it are
+ * all taken, and names are never given back, so each try starts there.
+ */
+struct name_entry {
+    const char *name; /* NULL: empty */
+    unsigned next_suffix;
+};
+
+struct name_set {
+    struct name_entry *v;
+    size_t mask;
+};
+
+static int
+name_set_init(struct name_set *set, size_t n)
 {
-    for (size_t i = 0; i < upto; i++)
-        if (cfg->programs[i].name && strcmp(cfg->programs[i].name, name) == 0)
-            return true;
-    return false;
+    size_t cap = 16;
+
+    while (cap < 2 * n)
+        cap *= 2;
+    set->v = calloc(cap, sizeof(*set->v));
+    set->mask = cap - 1;
+    return set->v ? 0 : -ENOMEM;
+}
+
+/* The entry for name, or the empty one where it would go. */
+static struct name_entry *
+name_slot(const struct name_set *set, const char *name)
+{
+    size_t i = (size_t)util_hash_str(name) & set->mask;
+
+    while (set->v[i].name && strcmp(set->v[i].name, name) != 0)
+        i = (i + 1) & set->mask;
+    return &set->v[i];
 }
 
 /* Explicit names must be unique; default names get -2, -3, ... on repeats. */
 static int
 assign_names(struct ctx *c, struct config *cfg, bool list_form)
 {
+    struct name_set taken;
     int r = 0;
 
+    if (name_set_init(&taken, cfg->nprograms) < 0)
+        return -ENOMEM;
     for (size_t i = 0; i < cfg->nprograms; i++) {
         struct program_cfg *p = &cfg->programs[i];
-        if (!p->name || !name_taken(cfg, i, p->name))
+        struct name_entry *e;
+
+        if (!p->name)
             continue;
+        e = name_slot(&taken, p->name);
+        if (!e->name) {
+            e->name = p->name;
+            continue;
+        }
         c->depth = 0;
         if (!list_form)
             push_key(c, "programs");
@@ -895,39 +936,46 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
         error_at(c, false, "duplicate program name \"%s\"", p->name);
         r = -EINVAL;
     }
+    /* In config order, so an earlier program gets the lower suffix; explicit names all win. */
     for (size_t i = 0; i < cfg->nprograms && r == 0; i++) {
         struct program_cfg *p = &cfg->programs[i];
+        struct name_entry *base_entry, *e;
         char *base;
 
         if (p->name)
             continue;
         base = default_name(p->argv[0]);
-        if (!base)
-            return -ENOMEM;
-        /*
-         * Explicit names of later programs count too, so compare against all.
-         * Among CFG_MAX_PROGRAMS + 1 candidates one is free (pigeonhole).
-         */
-        for (unsigned n = 1; n <= CFG_MAX_PROGRAMS + 1; n++) {
+        if (!base) {
+            r = -ENOMEM;
+            break;
+        }
+        base_entry = name_slot(&taken, base);
+        if (!base_entry->name) {
+            p->name = base;
+            base_entry->name = base;
+            continue;
+        }
+        /* Among CFG_MAX_PROGRAMS + 1 suffixes one is free (pigeonhole). */
+        for (unsigned n = base_entry->next_suffix ? base_entry->next_suffix : 2;
+             n <= CFG_MAX_PROGRAMS + 1; n++) {
             char candidate[CFG_NAME_MAX + 1];
-            bool clash = false;
 
-            if (n == 1)
-                (void)snprintf(candidate, sizeof(candidate), "%s", base);
-            else
-                (void)snprintf(candidate, sizeof(candidate), "%s-%u", base, n);
-            for (size_t k = 0; k < cfg->nprograms && !clash; k++)
-                clash = k != i && cfg->programs[k].name &&
-                        strcmp(cfg->programs[k].name, candidate) == 0;
-            if (!clash) {
-                p->name = strdup(candidate);
-                break;
-            }
+            (void)snprintf(candidate, sizeof(candidate), "%s-%u", base, n);
+            e = name_slot(&taken, candidate);
+            if (e->name)
+                continue;
+            p->name = strdup(candidate);
+            e->name = p->name;
+            base_entry->next_suffix = n + 1;
+            break;
         }
         free(base);
-        if (!p->name)
-            return -ENOMEM;
+        if (!p->name) {
+            r = -ENOMEM;
+            break;
+        }
     }
+    free(taken.v);
     return r;
 }
 

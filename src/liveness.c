@@ -29,16 +29,6 @@
 #define NOTIFY_BATCH 512        /* datagrams per wake-up, so one flood cannot starve the loop */
 #define SUPERVISOR_TICK_MS 1000 /* drover's own beat in the slots, while anyone watches */
 
-static uint64_t
-fnv1a(const char *s)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
-    return h;
-}
-
 static void hb_timer_fired(struct timer *t, int64_t now_ms);
 static void hb_scan(struct program *prog, int64_t now_ns);
 static void up_timer_fired(struct timer *t, int64_t now_ms);
@@ -51,7 +41,7 @@ static void
 socket_name(const struct supervisor *sup, char *buf, size_t size)
 {
     if (sup->dumpfile)
-        (void)snprintf(buf, size, "@drover-%016" PRIx64 "/notify", fnv1a(sup->dumpfile));
+        (void)snprintf(buf, size, "@drover-%016" PRIx64 "/notify", util_hash_str(sup->dumpfile));
     else
         (void)snprintf(buf, size, "@drover-%d/notify", (int)getpid());
 }

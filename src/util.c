@@ -171,6 +171,16 @@ util_format_duration(char *buf, size_t size, int64_t ms)
     return buf;
 }
 
+uint64_t
+util_hash_str(const char *s)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    return h;
+}
+
 char *
 util_one_line(char *s)
 {

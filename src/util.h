@@ -38,6 +38,9 @@ int util_parse_port_range(const char *s, uint16_t *ret_from, uint16_t *ret_to);
 /* "1.234s" (ms precision) into buf; returns buf. */
 char *util_format_duration(char *buf, size_t size, int64_t ms);
 
+/* FNV-1a of the string: a cheap hash for tables of names, not for anything secret. */
+uint64_t util_hash_str(const char *s);
+
 /* Replaces control characters in s by '?', so a message quoting input stays on one line. */
 char *util_one_line(char *s);
 

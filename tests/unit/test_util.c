@@ -389,6 +389,16 @@ clocks_are_monotonic(void **state)
     assert_true(ms1 <= ns2 / 1000000);
 }
 
+/* FNV-1a's published test vectors: the hash of "", "a" and "foobar". */
+static void
+hash_str_is_fnv1a(void **state)
+{
+    (void)state;
+    assert_true(util_hash_str("") == UINT64_C(0xcbf29ce484222325));
+    assert_true(util_hash_str("a") == UINT64_C(0xaf63dc4c8601ec8c));
+    assert_true(util_hash_str("foobar") == UINT64_C(0x85944171f73967e8));
+}
+
 int
 main(void)
 {
@@ -409,6 +419,7 @@ main(void)
         cmocka_unit_test(format_duration_values),
         cmocka_unit_test(format_duration_truncates),
         cmocka_unit_test(clocks_are_monotonic),
+        cmocka_unit_test(hash_str_is_fnv1a),
     };
 
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
