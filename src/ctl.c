@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rundir.h"
 #include "sockfile.h"
 #include "supervisor_int.h"
 #include "util.h"
@@ -306,7 +307,7 @@ int
 ctl_listen(const char *path, int *ret_lock_fd)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    char lock_path[sizeof(addr.sun_path) + 8];
+    char lock_path[sizeof(addr.sun_path) + 8], dir[PATH_MAX], err[RUNDIR_ERR_MAX];
     mode_t old_mask;
     int lock_fd, fd, r;
 
@@ -316,6 +317,12 @@ ctl_listen(const char *path, int *ret_lock_fd)
         return -ENAMETOOLONG;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
+    /* The default for a user without XDG_RUNTIME_DIR: a directory of ours, never someone's. */
+    if (rundir_path(dir, sizeof(dir)) && rundir_holds(dir, path) &&
+        (r = rundir_make(dir, err, sizeof(err))) < 0) {
+        log_errorx("%s", err);
+        return r;
+    }
     (void)snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
     lock_fd = take_lock(lock_path, path);
     if (lock_fd < 0)
