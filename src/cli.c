@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rundir.h"
 #include "util.h"
 
 const char *
@@ -40,7 +41,10 @@ cli_socket_path_pick(const char *flag, const char *env_control, uid_t euid, cons
             l--;
         n = snprintf(buf, len, "%.*s/drover.sock", (int)(l > INT_MAX ? INT_MAX : l), xdg);
     } else {
-        n = snprintf(buf, len, "/tmp/drover-%lu.sock", (unsigned long)euid);
+        /* Not /tmp/NAME itself, which any user can create first: a 0700 directory of ours. */
+        char dir[64];
+
+        n = snprintf(buf, len, "%s/drover.sock", rundir_pick(euid, NULL, dir, sizeof(dir)));
     }
     return n >= 0 && (size_t)n < len ? buf : NULL;
 }
@@ -384,8 +388,13 @@ describe(int r, const char *path, int timeout_ms, size_t max, const char *detail
                        "shutting down?)",
                        path);
         break;
-    case -EACCES:
     case -EPERM:
+        if (*detail) { /* a refusal of ours: not drover's directory, or not drover's socket */
+            (void)snprintf(err, errlen, "%s", detail);
+            break;
+        }
+        /* fall through */
+    case -EACCES:
         (void)snprintf(err, errlen,
                        "cannot reach the daemon at %s: permission denied (the socket is mode "
                        "0600: run as the daemon's user)",
@@ -411,6 +420,46 @@ describe(int r, const char *path, int timeout_ms, size_t max, const char *detail
                        path, strerror(-r));
         break;
     }
+}
+
+/*
+ * Before connecting: a socket directly in drover's runtime directory is
+ * only as private as that directory. A missing one is left to connect()
+ * (ENOENT: nobody runs there). -EPERM with the reason in detail.
+ */
+static int
+check_dir(const char *path, char *detail, size_t len)
+{
+    char dir[PATH_MAX];
+    int r;
+
+    if (!rundir_path(dir, sizeof(dir)) || !rundir_holds(dir, path))
+        return 0;
+    r = rundir_check(dir, detail, len);
+    return r == -ENOENT ? 0 : r < 0 ? -EPERM : 0;
+}
+
+/*
+ * After connecting: whoever listens must be us or root. Anyone may bind a
+ * socket at a path we can reach, and answer as drover would (a "healthy"
+ * that is a lie). -EPERM with the reason in detail.
+ */
+static int
+check_peer(int fd, const char *path, char *detail, size_t len)
+{
+    struct ucred cred;
+    socklen_t n = sizeof(cred);
+    uid_t euid = geteuid();
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &n) < 0)
+        return -errno;
+    if (cred.uid == euid || cred.uid == 0)
+        return 0;
+    (void)snprintf(detail, len,
+                   "the control socket %s is served by uid %lu (pid %ld), not by you or root: "
+                   "refusing to talk to it",
+                   path, (unsigned long)cred.uid, (long)cred.pid);
+    return -EPERM;
 }
 
 bool
@@ -452,12 +501,18 @@ cli_request(const char *path, const char *method, const char *target,
         r = -ENOMEM;
         goto fail;
     }
+    r = check_dir(path, detail, sizeof(detail));
+    if (r < 0)
+        goto fail;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         r = -errno;
         goto fail;
     }
     r = connect_bounded(fd, &sa, deadline);
+    if (r < 0)
+        goto fail;
+    r = check_peer(fd, path, detail, sizeof(detail));
     if (r < 0)
         goto fail;
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {

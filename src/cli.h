@@ -29,7 +29,8 @@
 /*
  * The control socket's path: flag if non-NULL and non-empty; else env_control
  * (DROVER_CONTROL) if non-empty; else /run/drover.sock for euid 0; else
- * XDG_RUNTIME_DIR/drover.sock if xdg is non-empty; else /tmp/drover-<euid>.sock.
+ * XDG_RUNTIME_DIR/drover.sock if xdg is non-empty; else
+ * /tmp/drover-<euid>/drover.sock, in drover's runtime directory (rundir.h).
  * Pure. Returns buf, or NULL when the path does not fit in len bytes.
  */
 const char *cli_socket_path_pick(const char *flag, const char *env_control, uid_t euid,
@@ -83,7 +84,11 @@ struct cli_request_opts {
 
 /*
  * Sends "METHOD TARGET HTTP/1.0" to the unix socket at path and reads the
- * answer to EOF. Returns 0 with *ret filled, or:
+ * answer to EOF. A path directly in drover's runtime directory is used only
+ * if that directory is ours (rundir_check()); the peer must run as our
+ * effective uid or as root (SO_PEERCRED), whatever the path. Returns 0 with
+ * *ret filled, or:
+ *   -EPERM       refused: the directory or the peer is someone else's (unreachable)
  *   -ENOENT, -ECONNREFUSED, -EACCES, ... connect failed (unreachable)
  *   -ETIMEDOUT   no complete answer within the timeout (unreachable)
  *   -ECONNRESET  the daemon closed the connection without answering (unreachable)

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rundir.h"
+#include "sockfile.h"
 #include "supervisor_int.h"
 #include "util.h"
 
@@ -305,8 +307,7 @@ int
 ctl_listen(const char *path, int *ret_lock_fd)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    char lock_path[sizeof(addr.sun_path) + 8];
-    struct stat st;
+    char lock_path[sizeof(addr.sun_path) + 8], dir[PATH_MAX], err[RUNDIR_ERR_MAX];
     mode_t old_mask;
     int lock_fd, fd, r;
 
@@ -316,18 +317,37 @@ ctl_listen(const char *path, int *ret_lock_fd)
         return -ENAMETOOLONG;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
+    /* The default for a user without XDG_RUNTIME_DIR: a directory of ours, never someone's. */
+    if (rundir_path(dir, sizeof(dir)) && rundir_holds(dir, path) &&
+        (r = rundir_make(dir, err, sizeof(err))) < 0) {
+        log_errorx("%s", err);
+        return r;
+    }
     (void)snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
     lock_fd = take_lock(lock_path, path);
     if (lock_fd < 0)
         return lock_fd;
-    /* Ours now: whatever socket is there was left by a drover that died. A file is not ours. */
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            log_errorx("control socket path %s exists and is not a socket; not replacing it", path);
-            r = -EEXIST;
-            goto fail;
-        }
-        (void)unlink(path);
+    /*
+     * No drover holds the lock, but the path may still be another program's
+     * live socket (a typo such as --control /run/docker.sock): only a socket
+     * nobody serves is replaced.
+     */
+    r = sockfile_clear(path, SOCK_STREAM);
+    if (r == -EADDRINUSE) {
+        log_errorx("control socket %s is in use by another program (not a drover with this "
+                   "lock): not replacing it",
+                   path);
+        goto fail;
+    }
+    if (r == -EEXIST) {
+        log_errorx("control socket path %s exists and is not a socket; not replacing it", path);
+        goto fail;
+    }
+    if (r < 0) {
+        log_errorx("control socket path %s: cannot tell whether the socket there is in use (%s); "
+                   "not replacing it",
+                   path, strerror(-r));
+        goto fail;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

@@ -33,8 +33,12 @@ struct api_answer ctl_call(struct supervisor *sup, const char *url,
 /*
  * Binds the control socket at path, mode 0600, listening. A lock file
  * (path + ".lock") held for drover's lifetime tells a running drover from a
- * stale socket left by a crash, which is replaced. Logs its errors. Returns
- * the listening descriptor and *ret_lock_fd, or -errno.
+ * stale socket left by a crash, which is replaced; a socket another program
+ * still serves is never replaced, nor a file that is not a socket. A path
+ * directly in drover's runtime directory (the default of a user without
+ * XDG_RUNTIME_DIR) gets that directory made or checked first (rundir.h).
+ * Logs its errors. Returns the listening descriptor and *ret_lock_fd, or
+ * -errno.
  */
 int ctl_listen(const char *path, int *ret_lock_fd);
 

@@ -138,7 +138,7 @@ usage(FILE *f)
                "NAME is PROGRAM, PROGRAM:INDEX or all. `drover help COMMAND` tells more.\n"
                "--control PATH: the daemon's control socket; default $DROVER_CONTROL, else\n"
                "/run/drover.sock for root, else $XDG_RUNTIME_DIR/drover.sock, else\n"
-               "/tmp/drover-UID.sock.\n"
+               "/tmp/drover-UID/drover.sock.\n"
                "Exit codes: 0 ok, 1 refused or failed (health: unhealthy), 2 usage error or\n"
                "unknown name, 3 daemon unreachable. See docs/cli.md.\n");
 }

@@ -13,19 +13,24 @@
  * often drover marks itself alive in the slots), so a silence is noticed
  * when it happens, not at the next tick of a poll.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "notify.h"
 #include "procfs.h"
+#include "rundir.h"
+#include "sockfile.h"
 #include "supervisor_int.h"
 #include "util.h"
 
+#define NOTIFY_ENV_PREFIX "NOTIFY_SOCKET="
 #define NOTIFY_BATCH 512        /* datagrams per wake-up, so one flood cannot starve the loop */
 #define SUPERVISOR_TICK_MS 1000 /* drover's own beat in the slots, while anyone watches */
 
@@ -34,16 +39,70 @@ static void hb_scan(struct program *prog, int64_t now_ns);
 static void up_timer_fired(struct timer *t, int64_t now_ms);
 
 /*
- * The socket name is stable for a given dumpfile, so adopted workers, whose
- * NOTIFY_SOCKET was set by the previous drover, reach this one.
+ * The notify socket: a file in drover's private runtime directory (rundir.h),
+ * so no other user can bind its name first or read the workers' datagrams.
+ * The name is stable for a given dumpfile, so adopted workers, whose
+ * NOTIFY_SOCKET was set by the previous drover, reach this one. Logs;
+ * returns 0 or -errno.
  */
-static void
+static int
 socket_name(const struct supervisor *sup, char *buf, size_t size)
 {
+    char dir[PATH_MAX], err[RUNDIR_ERR_MAX];
+    int n, r;
+
+    if (!rundir_path(dir, sizeof(dir))) {
+        log_errorx("drover's runtime directory ($XDG_RUNTIME_DIR/drover) is longer than %zu bytes",
+                   sizeof(dir) - 1);
+        return -ENAMETOOLONG;
+    }
+    if ((r = rundir_make(dir, err, sizeof(err))) < 0) {
+        log_errorx("%s", err);
+        return r;
+    }
     if (sup->dumpfile)
-        (void)snprintf(buf, size, "@drover-%016" PRIx64 "/notify", util_hash_str(sup->dumpfile));
+        n = snprintf(buf, size, "%s/notify-%016" PRIx64 ".sock", dir, util_hash_str(sup->dumpfile));
     else
-        (void)snprintf(buf, size, "@drover-%d/notify", (int)getpid());
+        n = snprintf(buf, size, "%s/notify-%d.sock", dir, (int)getpid());
+    if (n < 0 || (size_t)n >= size) {
+        log_errorx("the notify socket path %s/notify-....sock is longer than %zu bytes (a socket's "
+                   "limit): give drover a shorter XDG_RUNTIME_DIR",
+                   dir, size - 1);
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+/*
+ * A drover killed by SIGKILL leaves its socket file behind. Only drovers of
+ * our user write in the directory, so each notify socket there that nobody
+ * is bound to is removed; a live one is another drover's and stays.
+ */
+static void
+sweep_stale(const char *ours)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], path[sizeof(dir)];
+    const char *slash = strrchr(ours, '/');
+    struct dirent *e;
+    DIR *d;
+
+    if (!slash || slash == ours)
+        return;
+    (void)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ours), ours);
+    if (!(d = opendir(dir)))
+        return;
+    for (unsigned seen = 0; (e = readdir(d)) && seen < 4096; seen++) {
+        size_t n = strlen(e->d_name);
+        int len;
+
+        if (strncmp(e->d_name, "notify-", 7) != 0 || n < 12 || strcmp(e->d_name + n - 5, ".sock"))
+            continue;
+        len = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (len > 0 && (size_t)len < sizeof(path) && strcmp(path, ours) != 0 &&
+            sockfile_clear(path, SOCK_DGRAM) == 0)
+            log_debug("removed %s, a stale notify socket", path);
+    }
+    (void)closedir(d);
 }
 
 static void
@@ -105,19 +164,27 @@ adopt_region(struct program *prog)
 int
 liveness_setup(struct supervisor *sup)
 {
-    char name[100];
+    char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int fd, r;
 
-    socket_name(sup, name, sizeof(name));
+    if ((r = socket_name(sup, name, sizeof(name))) < 0)
+        return r;
     fd = notify_open(name);
-    if (fd < 0) {
-        log_errorx("cannot bind the notify socket %s: %s", name, strerror(-fd));
+    if (fd == -EADDRINUSE) {
+        log_errorx("notify socket %s is in use by another drover (one with the same --dumpfile?)",
+                   name);
         return fd;
     }
+    if (fd < 0) {
+        log_errorx("cannot bind the notify socket %s: %s", name,
+                   fd == -EEXIST ? "it exists and is not a socket" : strerror(-fd));
+        return fd;
+    }
+    /* Set together with the fd: liveness_done() removes the file it names. */
+    (void)snprintf(sup->notify_env, sizeof(sup->notify_env), NOTIFY_ENV_PREFIX "%s", name);
     sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = fd };
     if ((r = loop_add(&sup->loop, &sup->notify)) < 0)
         return r;
-    (void)snprintf(sup->notify_env, sizeof(sup->notify_env), "NOTIFY_SOCKET=%s", name);
     for (size_t p = 0; p < sup->nprograms; p++) {
         struct program *prog = &sup->programs[p];
         char rname[CFG_NAME_MAX + 16];
@@ -135,6 +202,7 @@ liveness_setup(struct supervisor *sup)
     }
     setup_upward(sup);
     log_debug("notify socket %s", name);
+    sweep_stale(name);
     /* Adopted instances were never spawned here: start watching them now. */
     for (size_t p = 0; p < sup->nprograms; p++)
         if (sup->programs[p].cfg->heartbeat_timeout_ms)
@@ -147,6 +215,9 @@ liveness_done(struct supervisor *sup)
 {
     for (size_t p = 0; sup->programs && p < sup->nprograms; p++)
         heartbeat_region_close(&sup->programs[p].hb);
+    /* Our socket file goes with us; one we could not bind was someone else's. */
+    if (sup->notify.fd >= 0)
+        (void)unlink(sup->notify_env + strlen(NOTIFY_ENV_PREFIX));
     loop_close(&sup->loop, &sup->notify);
 }
 

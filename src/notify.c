@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "sockfile.h"
 
 static bool
 key_is(const char *line, size_t keylen, const char *key)
@@ -105,22 +108,28 @@ notify_open(const char *name)
 {
     struct sockaddr_un sa;
     socklen_t salen;
+    mode_t old_mask;
     int fd, one = 1, r;
 
     if ((r = fill_addr(name, &sa, &salen)) < 0)
         return r;
+    /* A stale socket file is replaced; a live one is someone else's and stays. */
+    if (name[0] != '@' && (r = sockfile_clear(name, SOCK_DGRAM)) < 0)
+        return r;
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+        r = -errno;
         goto fail;
-    if (name[0] != '@')
-        (void)unlink(name);
-    if (bind(fd, (struct sockaddr *)&sa, salen) < 0)
+    }
+    old_mask = umask(0177); /* born 0600, though its 0700 directory already keeps others out */
+    r = bind(fd, (struct sockaddr *)&sa, salen) < 0 ? -errno : 0;
+    umask(old_mask);
+    if (r < 0)
         goto fail;
     return fd;
 fail:
-    r = -errno;
     (void)close(fd);
     return r;
 }

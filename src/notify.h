@@ -43,8 +43,10 @@ int notify_parse(const char *buf, size_t len, struct notify_msg *ret);
 
 /*
  * Creates the socket and binds it to name: "@..." is an abstract socket,
- * anything else a path (an old socket file there is replaced). Returns the
- * non-blocking, close-on-exec fd, or -errno.
+ * anything else a path, mode 0600 (a stale socket file there is replaced).
+ * Returns the non-blocking, close-on-exec fd, or -errno: -EADDRINUSE when
+ * a live socket is bound there, -EEXIST when the path is not a socket,
+ * -ENAMETOOLONG beyond 107 bytes.
  */
 int notify_open(const char *name);
 

@@ -58,7 +58,7 @@ struct supervisor {
     bool ckpt_failing;
     /* Liveness (liveness.c): the notify socket and drover's own notifications upward. */
     struct loop_source notify; /* LOOP_NOTIFY */
-    char notify_env[128];      /* "NOTIFY_SOCKET=@..." for children */
+    char notify_env[128];      /* "NOTIFY_SOCKET=PATH" for children */
     uint64_t notify_accepted, notify_foreign, notify_malformed;
     bool up_notify;                      /* drover itself has a NOTIFY_SOCKET */
     bool started;                        /* the initial start is done (/readyz) */

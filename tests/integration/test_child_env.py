@@ -87,7 +87,7 @@ def test_environment_and_cwd(drover):
         assert "KEEP_ME=yes\n" in text
         assert f"OVERRIDE=new-{i}\n" in text
         # drover's own notify socket, never the one drover itself was given.
-        assert re.search(r"^NOTIFY_SOCKET=@drover-\d+/notify$", text, re.M), text
+        assert re.search(rf"^NOTIFY_SOCKET=/\S+/notify-{drover.proc.pid}\.sock$", text, re.M), text
     assert drover.stop() == 0
 
 

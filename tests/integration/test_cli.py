@@ -1,19 +1,23 @@
 """The CLI (`drover VERB ...`) against a real daemon: its table and lines
 (compared with golden files after pids and times are masked), its exit
-codes (0 ok, 1 refused or unhealthy, 2 usage, 3 unreachable), and the
-socket's mode keeping other users out."""
+codes (0 ok, 1 refused or unhealthy, 2 usage, 3 unreachable), the
+socket's mode keeping other users out, and the CLI trusting no other user:
+a default directory someone else made first, or a daemon of theirs."""
 import json
 import os
+import pwd
 import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
 
 import pytest
 
+import conftest
 from conftest import DROVER_BIN, REPO, helper, pid_alive, wait_until
 
 GOLDEN = REPO / "tests" / "golden"
@@ -190,4 +194,160 @@ def test_socket_mode_keeps_other_users_out(drover):
         assert drover.stop() == 0
         assert not os.path.exists(sock)
     finally:
+        shutil.rmtree(where)
+
+
+def as_user(uid):
+    def switch():
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    return switch
+
+
+@pytest.fixture
+def public_bin(monkeypatch):
+    """drover's binary copied where any user may run it (the checkout may be closed to them);
+    the `drover` fixture starts this copy."""
+    where = tempfile.mkdtemp(prefix="drover-bin-")
+    os.chmod(where, 0o755)
+    binary = os.path.join(where, "drover")
+    shutil.copy(DROVER_BIN, binary)
+    os.chmod(binary, 0o755)
+    monkeypatch.setattr(conftest, "DROVER_BIN", binary)
+    yield binary
+    shutil.rmtree(where)
+
+
+def spare_uid():
+    """A uid with no account and no /tmp/drover-UID: that default directory is this test's
+    alone, even while another checkout runs the suite (uid 65534's would be shared)."""
+    for uid in range(61000 + os.getpid() % 1000, 62000):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if not os.path.lexists(f"/tmp/drover-{uid}"):
+                return uid
+    pytest.skip("no spare uid in 61000-61999")
+
+
+def user_env(drover):
+    """The environment of a user without XDG_RUNTIME_DIR who relies on the default socket."""
+    return {k: v for k, v in drover.env.items() if k not in ("XDG_RUNTIME_DIR", "DROVER_CONTROL")}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root")
+def test_default_socket_of_a_user_is_in_a_0700_directory_of_its_own(drover, public_bin):
+    uid = spare_uid()
+    where = f"/tmp/drover-{uid}"
+    env = user_env(drover)
+    try:
+        drover.start({"programs": [{"name": "s", "command": ["/bin/sleep", "600"]}]}, stdin=True, env=env,
+                     preexec_fn=as_user(uid))
+        drover.wait_log(rf"control socket {where}/drover\.sock \(mode 0600\)")
+        st = os.lstat(where)
+        assert stat.S_ISDIR(st.st_mode) and st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o700
+        drover.wait_spawns("s:0", 1)
+        r = subprocess.run([public_bin, "status"], capture_output=True, text=True, env=env,
+                           preexec_fn=as_user(uid), timeout=20)
+        assert r.returncode == 0 and "s:0" in r.stdout, (r.stdout, r.stderr)
+        assert drover.stop() == 0
+        assert os.listdir(where) == []  # control socket, its lock and the notify socket: gone
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def squat(where, uid, how):
+    """Plants what another user could have made at where before drover: a directory of
+    root's (0755), a directory of the right user open to all (0777), or a symbolic link to a
+    directory that would pass (a link can be repointed)."""
+    if how == "root's":
+        os.mkdir(where, 0o755)
+        return "a directory owned by uid 0 with mode 0755"
+    if how == "0777":
+        os.mkdir(where)
+        os.chown(where, uid, uid)
+        os.chmod(where, 0o777)
+        return f"a directory owned by uid {uid} with mode 0777"
+    target = tempfile.mkdtemp(prefix="drover-squat-")
+    os.chown(target, uid, uid)
+    os.symlink(target, where)
+    return "a symbolic link owned by uid 0 with mode 0777"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root")
+@pytest.mark.parametrize("how", ["root's", "0777", "symlink"])
+def test_squatted_default_directory_is_refused_by_drover_and_the_cli(drover, public_bin, how):
+    uid = spare_uid()
+    where = f"/tmp/drover-{uid}"
+    env = user_env(drover)
+    what = squat(where, uid, how)
+    target = os.path.realpath(where)
+    refusal = (f"drover's runtime directory {where} is {what}, not a directory owned by uid {uid} "
+               "with mode 0700 (someone else may have created it first): refusing to use it")
+    try:
+        for args in ([], ["--control", "off"]):  # the control socket's default, and the notify socket
+            drover.start({"programs": [{"name": "s", "command": ["/bin/sleep", "600"]}]}, args=args,
+                         stdin=True, env=env, preexec_fn=as_user(uid))
+            wait_until(lambda: drover.proc.poll() is not None, timeout=20,
+                       what=f"drover {args} to refuse {where} ({how}) and exit")
+            assert drover.proc.returncode == 1, drover.log()
+            assert drover.log().count(refusal) == (1 if not args else 2), drover.log()
+            assert "spawned" not in drover.log()
+        r = subprocess.run([public_bin, "status"], capture_output=True, text=True, env=env,
+                           preexec_fn=as_user(uid), timeout=20)
+        assert r.returncode == 3 and r.stderr == f"drover: {refusal}\n", r.stderr
+        assert os.path.realpath(where) == target and os.listdir(target) == []  # nothing made there
+    finally:
+        if os.path.islink(where):
+            os.unlink(where)
+        shutil.rmtree(target, ignore_errors=True)
+
+
+FAKE_DAEMON = r"""
+import os, select, socket, sys
+path = sys.argv[1]
+body = (b'{"healthy":true,"thresholds":{"max_silent":0,"silence_seconds":30.0},"counts":'
+        b'{"instances":1,"running":1,"silent":0,"failing":0,"backoff":0,"fatal":0,"unhealthy":0},'
+        b'"unhealthy_instances":[]}')
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o777)
+s.listen(5)
+print("listening", flush=True)
+while select.select([s, sys.stdin], [], [], 60)[0] == [s]:
+    c, _ = s.accept()
+    try:
+        c.recv(65536)
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                  % len(body) + body)
+    except OSError:
+        pass  # a client that hung up at once (as drover's CLI now does)
+    c.close()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to uid 65534 needs root")
+def test_cli_refuses_a_daemon_run_by_another_user(drover):
+    where = tempfile.mkdtemp(prefix="drover-fake-")
+    os.chmod(where, 0o777)
+    sock = os.path.join(where, "fake.sock")
+    fake = subprocess.Popen(["/usr/bin/python3", "-c", FAKE_DAEMON, sock], preexec_fn=as_user(65534),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert select.select([fake.stdout], [], [], 20)[0], "the fake daemon did not start"
+        assert fake.stdout.readline() == "listening\n"
+        for how in (["--control", sock], []):  # explicit, and through DROVER_CONTROL
+            r = drover.cli("health", *how, control=sock)
+            assert r.returncode == 3, (r.stdout, r.stderr)
+            assert r.stdout == ""
+            assert r.stderr == (f"drover: the control socket {sock} is served by uid 65534 "
+                                f"(pid {fake.pid}), not by you or root: refusing to talk to it\n")
+    finally:
+        fake.stdin.close()
+        try:
+            fake.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            fake.kill()
+            fake.wait(timeout=10)
         shutil.rmtree(where)

@@ -1,5 +1,6 @@
 """The control socket (--control): its file (mode 0600, one drover per path,
-a stale one replaced, a foreign file never touched), the control calls
+a stale one replaced, a foreign file or a socket another program serves
+never touched), the control calls
 (start, stop, restart, signal, scale, shutdown) with their errors, and the
 bearer token that opens them over TCP (--http-token)."""
 import json
@@ -81,6 +82,51 @@ def test_stale_socket_is_replaced_and_a_regular_file_is_not(drover):
     r = drover.run(pool())
     assert r.returncode == 1 and "exists and is not a socket" in r.stderr
     assert open(drover.control).read() == "precious\n"
+
+
+@pytest.mark.parametrize("backlog", ["room", "full"])
+def test_live_foreign_socket_is_kept(drover, backlog):
+    """A socket another program serves at --control PATH (no drover holds PATH.lock) is
+    neither replaced nor deleted: drover exits 1, nothing started. A full backlog (connect
+    would block) counts as served too."""
+    foreign = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    foreign.bind(drover.control)
+    foreign.listen(0 if backlog == "full" else 8)
+    waiting = []
+    try:
+        if backlog == "full":
+            for _ in range(16):  # one pending connection fills a backlog of 0; bounded anyway
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.setblocking(False)
+                waiting.append(c)
+                try:
+                    c.connect(drover.control)
+                except BlockingIOError:
+                    break
+        drover.start(pool())
+        wait_until(lambda: drover.proc.poll() is not None, timeout=20,
+                   what="drover to refuse the foreign socket and exit")
+        assert drover.proc.returncode == 1, drover.log()
+        assert (f"control socket {drover.control} is in use by another program (not a drover "
+                "with this lock): not replacing it") in drover.log()
+        assert "spawned" not in drover.log()
+        assert stat.S_ISSOCK(os.lstat(drover.control).st_mode)
+        # Still the foreign program's: once it accepts what is pending, a new client reaches it.
+        foreign.setblocking(False)
+        while True:
+            try:
+                foreign.accept()[0].close()
+            except BlockingIOError:
+                break
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.setblocking(False)
+            c.connect(drover.control)  # an empty backlog: at once
+            foreign.settimeout(10)
+            foreign.accept()[0].close()
+    finally:
+        for c in waiting:
+            c.close()
+        foreign.close()
 
 
 def test_stop_start_restart(drover):

@@ -183,10 +183,13 @@ socket_path_precedence(void **state)
         { NULL, NULL, "/run/user/1000", 0, "/run/drover.sock" }, /* root ignores XDG */
         { NULL, NULL, "/run/user/1000", 1000, "/run/user/1000/drover.sock" },
         { NULL, NULL, "/run/user/1000//", 1000, "/run/user/1000/drover.sock" },
-        { NULL, NULL, "", 1000, "/tmp/drover-1000.sock" },
-        { NULL, NULL, NULL, 65534, "/tmp/drover-65534.sock" },
+        /* Never /tmp/NAME, which anyone may create first: inside a 0700 directory of ours. */
+        { NULL, NULL, "", 1000, "/tmp/drover-1000/drover.sock" },
+        { NULL, NULL, NULL, 65534, "/tmp/drover-65534/drover.sock" },
+        { NULL, NULL, NULL, 4294967294U, "/tmp/drover-4294967294/drover.sock" },
     };
     char buf[128];
+    size_t n;
     (void)state;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -197,6 +200,9 @@ socket_path_precedence(void **state)
     }
     /* Too long for the buffer: NULL, never a cut path. */
     assert_null(cli_socket_path_pick(NULL, NULL, 1000, NULL, buf, 10));
+    n = strlen("/tmp/drover-1000/drover.sock");
+    assert_null(cli_socket_path_pick(NULL, NULL, 1000, NULL, buf, n));
+    assert_non_null(cli_socket_path_pick(NULL, NULL, 1000, NULL, buf, n + 1));
     assert_null(cli_socket_path_pick("/abc", NULL, 0, NULL, buf, 4));
     assert_non_null(cli_socket_path_pick("/abc", NULL, 0, NULL, buf, 5));
     /* The environment is read at each call. */
@@ -803,6 +809,59 @@ request_permission_denied(void **state)
     free(fake_stop(&f));
 }
 
+/* Anyone may listen where we can connect: a daemon that is not ours or root's is refused. */
+static void
+request_foreign_peer(void **state)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct cli_response res = { 0 };
+    char path[PATH_MAX], err[CLI_ERR_MAX], want[CLI_ERR_MAX], c;
+    int ready[2], hold[2], status;
+    pid_t pid, parent = getpid();
+    (void)state;
+
+    if (geteuid() != 0) {
+        skip(); /* needs a second uid */
+        return;
+    }
+    (void)snprintf(path, sizeof(path), "%s/foreign.sock", tmp_dir);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        child_leash(parent);
+        close(ready[0]);
+        close(hold[1]);
+        /* SO_PEERCRED reports who called listen(): bind as root, listen as uid 65534. */
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || setgid(65534) < 0 ||
+            setuid(65534) < 0 || listen(lfd, 8) < 0)
+            _exit(1);
+        (void)!write(ready[1], "r", 1);
+        while (read(hold[0], &c, 1) > 0)
+            ;
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(cli_request(path, "GET", "/health", NULL, &res, err, sizeof(err)), -EPERM);
+    assert_true(cli_unreachable(-EPERM));
+    (void)snprintf(want, sizeof(want),
+                   "the control socket %s is served by uid 65534 (pid %d), not by you or root: "
+                   "refusing to talk to it",
+                   path, (int)pid);
+    assert_string_equal(err, want);
+    close(hold[1]);
+    close(ready[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(unlink(path), 0);
+}
+
 static void
 on_usr1(int sig)
 {
@@ -1200,6 +1259,7 @@ main(void)
         cmocka_unit_test(request_answer),
         cmocka_unit_test(request_failures),
         cmocka_unit_test(request_permission_denied),
+        cmocka_unit_test(request_foreign_peer),
         cmocka_unit_test(request_interrupted),
         cmocka_unit_test(ctl_usage_errors),
         cmocka_unit_test(ctl_help),

@@ -1,0 +1,107 @@
+/*
+ * rundir: drover's private runtime directory. See rundir.h.
+ */
+#include "rundir.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *
+rundir_pick(uid_t euid, const char *xdg, char *buf, size_t len)
+{
+    int n;
+
+    if (euid == 0) {
+        n = snprintf(buf, len, "/run/drover");
+    } else if (xdg && *xdg) {
+        size_t l = strlen(xdg);
+
+        while (l > 0 && xdg[l - 1] == '/') /* "/run/user/1000/" and "/" too */
+            l--;
+        n = snprintf(buf, len, "%.*s/drover", (int)(l > INT_MAX ? INT_MAX : l), xdg);
+    } else {
+        n = snprintf(buf, len, "/tmp/drover-%lu", (unsigned long)euid);
+    }
+    return n >= 0 && (size_t)n < len ? buf : NULL;
+}
+
+const char *
+rundir_path(char *buf, size_t len)
+{
+    return rundir_pick(geteuid(), getenv("XDG_RUNTIME_DIR"), buf, len);
+}
+
+bool
+rundir_holds(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0' &&
+           !strchr(path + n + 1, '/');
+}
+
+int
+rundir_check(const char *dir, char *err, size_t errlen)
+{
+    uid_t euid = geteuid();
+    struct stat st;
+
+    /* lstat: a symbolic link is refused, whatever it points to (it could be repointed). */
+    if (lstat(dir, &st) < 0) {
+        int r = -errno;
+
+        if (r != -ENOENT)
+            (void)snprintf(err, errlen, "cannot inspect drover's runtime directory %s: %s", dir,
+                           strerror(-r));
+        return r;
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != euid || (st.st_mode & 07777) != 0700) {
+        (void)snprintf(err, errlen,
+                       "drover's runtime directory %s is %s owned by uid %lu with mode %04o, not "
+                       "a directory owned by uid %lu with mode 0700 (someone else may have "
+                       "created it first): refusing to use it",
+                       dir,
+                       S_ISLNK(st.st_mode)   ? "a symbolic link"
+                       : S_ISDIR(st.st_mode) ? "a directory"
+                                             : "a file",
+                       (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
+                       (unsigned long)euid);
+        return -EPERM;
+    }
+    return 0;
+}
+
+int
+rundir_make(const char *dir, char *err, size_t errlen)
+{
+    int r;
+
+    if (mkdir(dir, 0700) == 0) {
+        /*
+         * Ours, just made: only the umask could have taken bits away. Nobody
+         * else can swap it (a sticky /tmp, a root-only /run, our own
+         * XDG_RUNTIME_DIR), so chmod by name is safe here.
+         */
+        if (chmod(dir, 0700) < 0) {
+            r = -errno;
+            (void)snprintf(err, errlen, "cannot set the mode of drover's runtime directory %s: %s",
+                           dir, strerror(-r));
+            return r;
+        }
+    } else if (errno != EEXIST) {
+        r = -errno;
+        (void)snprintf(err, errlen, "cannot create drover's runtime directory %s: %s", dir,
+                       strerror(-r));
+        return r;
+    }
+    r = rundir_check(dir, err, errlen);
+    if (r == -ENOENT) /* removed between mkdir and lstat */
+        (void)snprintf(err, errlen, "drover's runtime directory %s disappeared as it was created",
+                       dir);
+    return r;
+}

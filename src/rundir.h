@@ -1,0 +1,50 @@
+/*
+ * rundir: drover's private runtime directory, where its sockets live.
+ *
+ * /run/drover for root; $XDG_RUNTIME_DIR/drover for others when that is
+ * set; else /tmp/drover-UID. Only drover's user may create files there, so
+ * nobody can bind a socket name first (a squat) or stand in for drover (a
+ * spoof): the directory must be a real directory, not a symbolic link,
+ * owned by the effective uid, mode exactly 0700. A directory someone else
+ * made first (in world-writable /tmp, say) is refused, never used.
+ *
+ * rundir_pick() and rundir_holds() are pure. rundir_make() and
+ * rundir_check() do file-system calls and no logging: the daemon logs
+ * their message, the CLI prints it. err buffers are written on failure only.
+ */
+#ifndef DROVER_RUNDIR_H
+#define DROVER_RUNDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RUNDIR_ERR_MAX 512
+
+/*
+ * The directory for euid, with $XDG_RUNTIME_DIR xdg (NULL or "" when unset;
+ * root ignores it). Returns buf, or NULL when it does not fit in len bytes.
+ */
+const char *rundir_pick(uid_t euid, const char *xdg, char *buf, size_t len);
+/* The same for this process: its effective uid and environment. */
+const char *rundir_path(char *buf, size_t len);
+
+/* True when path names an entry directly inside dir ("DIR/NAME", NAME without '/'). */
+bool rundir_holds(const char *dir, const char *path);
+
+/*
+ * Makes sure dir is ours: creates it (mode 0700) when it does not exist,
+ * then checks it as rundir_check() does. Returns 0, or -errno with one
+ * line in err naming the directory and what is wrong.
+ */
+int rundir_make(const char *dir, char *err, size_t errlen);
+
+/*
+ * Checks that dir is a directory (not a symbolic link) owned by the
+ * effective uid with mode 0700. Returns 0; -ENOENT when it does not exist
+ * (err not written); -EPERM when it exists but is not ours (err says whose
+ * it is and its mode); or another -errno with err.
+ */
+int rundir_check(const char *dir, char *err, size_t errlen);
+
+#endif
