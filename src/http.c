@@ -6,7 +6,9 @@
  * MHD_run() is called when either fires. So no second thread ever touches
  * supervisor state, and a slow client costs a descriptor, never a stall.
  * Our code is routing and a snapshot of the instances; api.c renders.
- * Connections are bounded (HTTP_MAX_CONNECTIONS, 10 s idle timeout).
+ * The sockets under it (accepting, the reserve descriptor, the limits,
+ * the head deadline, watching parked clients) are http_conn.c's; each
+ * connection's slot there is the request's context (*req_cls).
  * The same API is served on the control socket (ctl.c), one MHD daemon
  * each; control calls (POST) are allowed there, and over TCP only with
  * the bearer token (--http-token), compared in constant time.
@@ -16,7 +18,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -26,11 +30,14 @@
 
 #include "api.h"
 #include "ctl.h"
+#include "http_conn.h"
 #include "probe.h"
 #include "supervisor_int.h"
 #include "util.h"
 
 #define HTTP_IDLE_TIMEOUT_S 10
+#define HTTP_POOL_BYTES                                                                            \
+    ((size_t)32768) /* per connection: the head, and the parameters MHD stores */
 
 static void
 snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
@@ -186,58 +193,11 @@ error_body(const char *msg, const char *detail)
     return text;
 }
 
-/* A /events long-poll suspended until a change or its deadline. */
-struct http_waiter {
-    struct http_server *srv;
-    struct supervisor *sup;
-    struct MHD_Connection *conn;
-    uint64_t since;
-    bool suspended;
-    struct timer deadline;
-    struct http_waiter *next; /* in sup->waiters while suspended */
-};
-
-static int first_call; /* *req_cls before a request has a context of its own */
-
-static void
-waiter_unlink(struct http_waiter *w)
-{
-    for (struct http_waiter **p = &w->sup->waiters; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    }
-    w->next = NULL;
-}
-
-/* Wakes w: MHD calls the handler again for it at the next MHD_run, which we schedule now. */
-static void
-waiter_resume(struct http_waiter *w)
-{
-    struct supervisor *sup = w->sup;
-
-    if (!w->suspended)
-        return;
-    w->suspended = false;
-    timer_cancel(&sup->timers, &w->deadline);
-    waiter_unlink(w);
-    MHD_resume_connection(w->conn);
-    w->srv->resumed = true; /* served by the next MHD_run, right after this dispatch */
-}
-
-static void
-waiter_deadline(struct timer *t, int64_t now_ms)
-{
-    (void)now_ms;
-    waiter_resume((struct http_waiter *)((char *)t - offsetof(struct http_waiter, deadline)));
-}
-
 void
 http_events_changed(struct supervisor *sup)
 {
-    while (sup->waiters)
-        waiter_resume(sup->waiters);
+    for (int k = 0; k < HTTP__MAX; k++)
+        http_conn_wake_all(&sup->http[k]);
 }
 
 /*
@@ -268,18 +228,16 @@ answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t sinc
 }
 
 static enum MHD_Result
-handle_events(struct MHD_Connection *conn, struct http_server *srv, void **req_cls)
+handle_events(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c)
 {
     struct supervisor *sup = srv->sup;
-    struct http_waiter *w = *req_cls != &first_call ? *req_cls : NULL;
     struct api_answer bad;
     uint64_t since;
     int64_t wait_ms;
     bool gap;
     const struct event *probe[1];
+    int r;
 
-    if (w) /* resumed: a change came, or the deadline */
-        return answer_events(conn, sup, w->since);
     bad = api_events_query(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since"),
                            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "wait"), &since,
                            &wait_ms);
@@ -287,46 +245,18 @@ handle_events(struct MHD_Connection *conn, struct http_server *srv, void **req_c
         return reply(conn, bad.code, bad.body);
     if (wait_ms == 0 || events_since(&sup->events, since, probe, 1, &gap) > 0 || gap)
         return answer_events(conn, sup, since);
-    /* Nothing new yet: park the connection until a change or the deadline. */
-    w = calloc(1, sizeof(*w));
-    if (!w)
-        return answer_events(conn, sup, since);
-    *w = (struct http_waiter){ .srv = srv,
-                               .sup = sup,
-                               .conn = conn,
-                               .since = since,
-                               .suspended = true,
-                               .next = sup->waiters };
-    timer_init(&w->deadline, waiter_deadline);
-    if (timer_arm(&sup->timers, &w->deadline, util_now_ms() + wait_ms) < 0) {
-        free(w);
+    /* Nothing new yet: park the connection until a change, the deadline or a hang-up. */
+    c->since = since;
+    r = http_conn_park(c, wait_ms);
+    if (r < 0) {
+        /* At the cap (or unwatchable): answer now; a long-poll client asks again anyway. */
+        log_debug("HTTP: /events long-poll answered at once: %s",
+                  r == -EBUSY ? "the most that may wait are waiting" : strerror(-r));
         return answer_events(conn, sup, since);
     }
-    sup->waiters = w;
-    *req_cls = w;
-    MHD_suspend_connection(conn);
     log_debug("HTTP: /events long-poll parked at seq %llu for up to %lld ms",
               (unsigned long long)since, (long long)wait_ms);
     return MHD_YES;
-}
-
-/* MHD is done with a request: free a long-poll's context. */
-static void
-request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                  enum MHD_RequestTerminationCode why)
-{
-    struct http_waiter *w = req_cls && *req_cls != &first_call ? *req_cls : NULL;
-
-    (void)cls;
-    (void)conn;
-    (void)why;
-    if (!w)
-        return;
-    if (w->suspended) {
-        timer_cancel(&w->sup->timers, &w->deadline);
-        waiter_unlink(w);
-    }
-    free(w);
 }
 
 /* X when the query gives none: the program's own default for ?program=P, else the pool's. */
@@ -428,25 +358,30 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 {
     struct http_server *srv = cls;
     struct supervisor *sup = srv->sup;
+    struct http_conn *c = *req_cls;
     struct api_instance *v;
     struct api_answer a;
 
     (void)version;
     (void)upload;
-    if (!*req_cls) {
-        *req_cls = &first_call; /* first call is for the headers only */
+    if (!c)
+        return MHD_NO; /* no slot (see http_conn_notify()): close it */
+    if (!c->head_done) {
+        http_conn_head_done(c); /* the first call is for the head only */
         return MHD_YES;
     }
     if (*upload_size) {
         *upload_size = 0; /* no call takes a body: it is read and dropped */
         return MHD_YES;
     }
+    if (c->woken) /* a parked long-poll: a change came, or its deadline, or its client left */
+        return answer_events(conn, sup, c->since);
     if (ctl_is_call(url))
         return handle_control(conn, srv, url, method);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, error_body("method not allowed", url));
     if (strcmp(url, "/events") == 0)
-        return handle_events(conn, srv, req_cls);
+        return handle_events(conn, srv, c);
     if (strcmp(url, "/livez") == 0)
         return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
     v = snapshot(sup);
@@ -478,37 +413,60 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     return reply(conn, a.code, a.body);
 }
 
-/* One MHD daemon in our loop: on a port (listen_fd -1) or on a listening socket we made. */
+/*
+ * One MHD daemon in our loop, on listen_fd (taken over), which we accept
+ * on (http_conn.c). Over TCP: a head deadline and a per-address limit.
+ */
 static int
-serve(struct http_server *srv, const struct probe_addr *addr, int listen_fd)
+serve(struct http_server *srv, int listen_fd)
 {
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+    bool tcp = srv->kind == HTTP_TCP;
+    unsigned flags =
+        MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
+    int r;
 
-    if (addr && addr->sa.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (listen_fd >= 0)
-        srv->mhd =
-            MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-                             MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
-    else
-        srv->mhd = MHD_start_daemon(
-            flags, ntohs(((const struct sockaddr_in *)&addr->sa)->sin_port), NULL, NULL, handle,
-            srv, MHD_OPTION_SOCK_ADDR, &addr->sa, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-            MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
-    if (!srv->mhd)
-        return -EADDRINUSE;
+    srv->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, srv, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        tcp ? (unsigned)HTTP_MAX_PER_ADDRESS : 0u, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_POOL_BYTES,
+        MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv, MHD_OPTION_URI_LOG_CALLBACK,
+        http_conn_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, http_conn_completed, srv, MHD_OPTION_END);
+    if (!srv->mhd) {
+        (void)close(listen_fd);
+        log_errorx("%s: cannot start libmicrohttpd", tcp ? "HTTP" : "control socket");
+        return -EIO;
+    }
     info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     srv->src.fd = info ? info->epoll_fd : -1;
     if (srv->src.fd < 0 || loop_add(&srv->sup->loop, &srv->src) < 0) {
+        (void)close(listen_fd);
         log_errorx("cannot watch the HTTP server's descriptors");
         return -EIO;
     }
+    r = http_conns_start(srv, listen_fd, tcp ? HTTP_HEAD_TIMEOUT_MS : 0);
+    return r < 0 ? r : 0;
+}
+
+/* A listening TCP socket on addr, as MHD would make it (SO_REUSEADDR, IPv6 only). -errno. */
+static int
+tcp_listen(const struct probe_addr *addr, int *ret_fd)
+{
+    int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1, r;
+
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+        (addr->sa.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
+        bind(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0 || listen(fd, SOMAXCONN) < 0) {
+        r = -errno;
+        (void)close(fd);
+        return r;
+    }
+    *ret_fd = fd;
     return 0;
 }
 
@@ -516,17 +474,21 @@ int
 http_start(struct supervisor *sup, const char *where)
 {
     struct probe_addr addr;
+    int fd = -1, r;
 
     if (probe_parse_tcp(where, &addr) < 0) {
         log_errorx("--http %s: expected ADDR:PORT with a numeric address (such as 127.0.0.1:8080)",
                    where);
         return -EINVAL;
     }
-    if (serve(&sup->http[HTTP_TCP], &addr, -1) < 0) {
-        if (!sup->http[HTTP_TCP].mhd)
-            log_errorx("cannot serve HTTP on %s (address in use, or not ours to bind)", where);
+    r = tcp_listen(&addr, &fd);
+    if (r < 0) {
+        log_errorx("cannot serve HTTP on %s: %s (address in use, or not ours to bind)", where,
+                   strerror(-r));
         return -EADDRINUSE;
     }
+    if (serve(&sup->http[HTTP_TCP], fd) < 0)
+        return -EIO;
     log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events%s", where,
              sup->cfg.http_token ? ", control calls with the bearer token" : " (read-only)");
     return 0;
@@ -535,14 +497,7 @@ http_start(struct supervisor *sup, const char *where)
 int
 http_start_control(struct supervisor *sup, int fd)
 {
-    if (serve(&sup->http[HTTP_CONTROL], NULL, fd) < 0) {
-        if (!sup->http[HTTP_CONTROL].mhd) {
-            log_errorx("cannot serve the control socket");
-            (void)close(fd);
-        }
-        return -EIO;
-    }
-    return 0;
+    return serve(&sup->http[HTTP_CONTROL], fd) < 0 ? -EIO : 0;
 }
 
 static void
@@ -563,33 +518,10 @@ http_init(struct supervisor *sup)
     }
 }
 
-static unsigned
-connections(struct http_server *srv)
-{
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-
-    return info ? info->num_connections : 0;
-}
-
 void
 http_ready(struct http_server *srv)
 {
-    bool was_full;
-
-    if (!srv->mhd)
-        return;
-    /*
-     * At the connection limit MHD takes its listening socket out of its
-     * epoll set, and puts it back at the start of a later MHD_run() once
-     * closed connections were cleaned up (at the end of a run). With no
-     * further event that later run would never come, and new clients would
-     * wait in the backlog for good: so run once more when room was made.
-     */
-    was_full = connections(srv) >= HTTP_MAX_CONNECTIONS;
-    (void)MHD_run(srv->mhd);
-    if (was_full && connections(srv) < HTTP_MAX_CONNECTIONS)
-        (void)MHD_run(srv->mhd);
+    http_conns_run(srv);
 }
 
 /* Before the loop sleeps: MHD's next own deadline (idle connections) goes into our heap. */
@@ -625,8 +557,10 @@ http_stop(struct supervisor *sup)
         if (!srv->mhd)
             continue;
         (void)MHD_run(srv->mhd); /* answers still queued (a shutdown call's) go out */
-        srv->src.fd = -1;        /* MHD owns and closes its epoll fd */
+        timer_cancel(&sup->timers, &srv->timer);
+        srv->src.fd = -1; /* MHD owns and closes its epoll fd */
         MHD_stop_daemon(srv->mhd);
         srv->mhd = NULL;
+        http_conns_free(srv);
     }
 }

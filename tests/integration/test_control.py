@@ -4,6 +4,7 @@ a stale one replaced, a foreign file never touched), the control calls
 bearer token that opens them over TCP (--http-token)."""
 import json
 import os
+import resource
 import signal
 import socket
 import stat
@@ -314,3 +315,40 @@ def test_adopt_keeps_a_scaled_up_pool(drover):
     assert [(i["pid"], i["state"]) for i in body["programs"]["w"]] == [(p, "running") for p in pids]
     assert drover.stop() == 0
     assert not any(pid_alive(p) for p in pids)
+
+
+def test_out_of_descriptors_the_control_socket_still_answers(drover):
+    """B14: with RLIMIT_NOFILE 64 and 100 instances, the spawns take every descriptor and long
+    polls held on TCP the last ones. The control socket keeps a reserve descriptor, so status and
+    scale still work; the spawn failure is logged once for the streak, not once per retry."""
+    port = free_port()
+    limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))  # noqa: E731
+    ready = r"control socket .* \(mode 0600\)"
+    drover.start(pool(instances=100, max_instances=100), args=["--http", f"127.0.0.1:{port}"],
+                 preexec_fn=limit)
+    drover.wait_log(ready)
+    drover.wait_log(r"cannot create a process: Too many open files")
+    held = []
+    try:
+        for _ in range(20):  # more than the descriptors left: the rest wait in the backlog
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /events?since=999999&wait=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+            held.append(s)
+        wait_until(lambda: len(os.listdir(f"/proc/{drover.proc.pid}/fd")) == 64, timeout=30,
+                   what="drover to have used all of its 64 descriptors")
+        r = drover.cli("status")
+        assert r.returncode == 0, r.stderr
+        assert len([line for line in r.stdout.splitlines() if line.startswith("w:")]) == 100
+        r = drover.cli("scale", "w", "10")
+        assert r.returncode == 0 and "w: 100 -> 10 instances" in r.stdout, (r.stdout, r.stderr)
+        wait_until(lambda: len(states(drover, "w")) == 10, timeout=30, what="w scaled to 10")
+        assert len(drover.lines(r"cannot create a process")) == 1, drover.log()
+        assert drover.cli("scale", "w", "20").returncode == 0
+        drover.wait_log(r"spawning works again, after \d+ attempts that found no free descriptor")
+        wait_until(lambda: states(drover, "w") == [(i, "running") for i in range(20)], timeout=30,
+                   what="20 running")
+    finally:
+        for s in held:
+            s.close()
+    assert drover.stop() == 0
+

@@ -3,11 +3,13 @@
 /livez, /readyz, /status; bad --http values."""
 import json
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -236,3 +238,148 @@ def test_health_defaults_come_from_the_config(drover):
     assert drover.stop() == 0
     r = drover.run({"silence": "0s", "programs": [{"command": ["x"]}]})
     assert r.returncode == 2 and "silence must be positive" in r.stderr
+
+
+# --- connections that would hold the servers: freed, capped, cut ------------------------------
+
+def get(target, extra=b""):
+    return b"GET " + target + b" HTTP/1.1\r\nHost: drover\r\n" + extra + b"Connection: close\r\n\r\n"
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def connect(where, source=None, timeout=30):
+    """A connected socket to where (("127.0.0.1", port), from address source, or a unix socket
+    path), waiting while the backlog is full (a unix connect says EAGAIN then)."""
+    def attempt():
+        s = socket.socket(socket.AF_UNIX if isinstance(where, str) else socket.AF_INET)
+        if source:
+            s.bind((source, 0))
+        s.setblocking(False)
+        try:
+            s.connect(where)
+        except BlockingIOError:
+            if isinstance(where, str):
+                s.close()
+                return None
+            select.select([], [s], [], timeout)  # TCP: in progress
+        s.setblocking(True)
+        s.settimeout(timeout)
+        return s
+    return wait_until(attempt, timeout=timeout, what=f"a connection to {where} (backlog full)")
+
+
+def test_closed_long_polls_free_their_slots_at_once(drover):
+    """B11: 300 long polls whose clients close right away used to hold every slot for their whole
+    wait (60 s here), so /livez went unanswered; now a client's hang-up frees its slot at once."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")], "start_seconds": 0}], port)
+    drover.wait_log(r"s:0 .*-> running")  # no state change after this: nothing wakes the polls
+    baseline = open_fds(drover.proc.pid)
+    request = get(b"/events?since=999999&wait=60")
+    for where in [("127.0.0.1", port), drover.control]:
+        for _ in range(300):
+            with connect(where) as s:
+                s.sendall(request)
+        wait_until(lambda: open_fds(drover.proc.pid) <= baseline + 2, timeout=30,
+                   what=f"drover to close the 300 hung-up long polls (fds {open_fds(drover.proc.pid)}, "
+                        f"{baseline} before)")
+        assert api(port, "/livez")[0] == 200 and drover.call("GET", "/livez")[0] == 200
+    assert drover.stop() == 0
+
+
+def test_long_polls_beyond_the_cap_are_answered_at_once(drover):
+    """B11: at most 128 long polls wait per server; beyond that one is answered at once with an
+    empty batch and its `next`, which a long-poll client takes as "ask again"."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")], "start_seconds": 0}], port)
+    drover.wait_log(r"s:0 .*-> running")  # no state change after this: nothing wakes the polls
+    request = get(b"/events?since=999999&wait=60")
+    for sources in [["127.0.0.1", "127.0.0.2"], [drover.control, drover.control]]:
+        held = []
+        try:
+            for source in sources:  # 100 each: over TCP two addresses, as one may hold 128 slots
+                for _ in range(100):
+                    if source.startswith("/"):
+                        s = connect(source)
+                    else:
+                        s = connect(("127.0.0.1", port), source=source)
+                    s.sendall(request)
+                    held.append(s)
+
+            def answered():
+                done = []
+                for s in held:
+                    s.setblocking(False)
+                    try:
+                        if s.recv(1, socket.MSG_PEEK):
+                            done.append(s)
+                    except BlockingIOError:
+                        pass
+                return done
+            wait_until(lambda: len(answered()) >= 72, timeout=30, what="72 long polls answered at once")
+            now = answered()
+            assert len(now) == 72, f"{len(now)} answered, expected the 200 - 128 over the cap"
+            now[0].settimeout(10)
+            data = b""
+            while b'"gap"' not in data:
+                data += now[0].recv(4096)
+            body = json.loads(data.partition(b"\r\n\r\n")[2])
+            assert body["events"] == [] and body["gap"] is False and body["next"] > 0, body
+        finally:
+            for s in held:
+                s.close()
+    assert drover.stop() == 0
+
+
+def test_slowloris_from_one_address_is_limited_and_cut(drover):
+    """B12: connections that trickle a header line every 0.5 s reset MHD's idle timeout for ever.
+    Now one address holds at most 128 of the 256 slots (the rest are closed at once), /livez from
+    another address keeps answering, and each slow head is cut 5 s after its accept."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    slow = []
+    for _ in range(300):
+        s = connect(("127.0.0.1", port), source="127.0.0.2")
+        try:
+            s.sendall(b"GET /livez HTTP/1.1\r\n")
+        except OSError:
+            pass  # one of those refused at once
+        slow.append(s)
+
+    def still_open():
+        alive = []
+        for s in slow:
+            s.setblocking(False)
+            try:
+                if s.recv(1):
+                    alive.append(s)  # not expected: an answer to a head that never ends
+            except BlockingIOError:
+                alive.append(s)
+            except OSError:
+                pass
+        return alive
+
+    try:
+        wait_until(lambda: len(still_open()) <= 128, timeout=30,
+                   what="drover to close the connections beyond 128 from 127.0.0.2")
+        assert len(still_open()) == 128
+        deadline = time.monotonic() + 60
+        line = 0
+        while still_open():
+            assert time.monotonic() < deadline, f"{len(still_open())} slow heads still open after 60 s"
+            line += 1
+            for s in still_open():
+                try:
+                    s.sendall(b"X-Line-%d: a\r\n" % line)
+                except OSError:
+                    pass
+            assert api(port, "/livez")[0] == 200  # from 127.0.0.1, all along
+            select.select(still_open(), [], [], 0.5)  # the next line in 0.5 s, or on a close
+        assert api(port, "/livez")[0] == 200
+    finally:
+        for s in slow:
+            s.close()
+    assert drover.stop() == 0
