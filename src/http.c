@@ -11,7 +11,13 @@
  * connection's slot there is the request's context (*req_cls).
  * The same API is served on the control socket (ctl.c), one MHD daemon
  * each; control calls (POST) are allowed there, and over TCP only with
- * the bearer token (--http-token), compared in constant time.
+ * the bearer token (--http-token), compared in constant time, checked
+ * before anything else about the request.
+ * A request is checked before it is routed: the limits of its target
+ * (seen raw, before MHD decodes it: http_conn_uri()), an encoded NUL, a
+ * path or a parameter that is not valid UTF-8; each gets a 400 (or 414)
+ * that says what is wrong. Text from the request that an answer or a log
+ * line repeats is escaped.
  * A GET /events long-poll is suspended (MHD_suspend_connection) until a
  * change or its deadline; a resumed connection has no socket event to
  * drive it, so the loop runs MHD once more before sleeping.
@@ -33,11 +39,16 @@
 #include "http_conn.h"
 #include "probe.h"
 #include "supervisor_int.h"
+#include "utf8.h"
 #include "util.h"
 
 #define HTTP_IDLE_TIMEOUT_S 10
-#define HTTP_POOL_BYTES                                                                            \
-    ((size_t)32768) /* per connection: the head, and the parameters MHD stores */
+/*
+ * Per connection: the request head and the parameters MHD stores (64
+ * bytes each). The request target limits (api.h) are what this always has
+ * room for; a longer head gets MHD's own 431.
+ */
+#define HTTP_POOL_BYTES ((size_t)32768)
 
 static void
 snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
@@ -103,41 +114,73 @@ snapshot(struct supervisor *sup)
     return v;
 }
 
+/* A body drover could not build (api_json() got NULL): the caller cannot say why. */
+static const char unbuilt[] = "{\"error\":\"internal error: drover could not build this answer\"}";
+static const char oom[] = "{\"error\":\"out of memory\"}";
+
+/* Queues resp (taken) as code with its headers. */
+static enum MHD_Result
+queue(struct MHD_Connection *conn, unsigned code, struct MHD_Response *resp, const char *type,
+      const char *header, const char *value)
+{
+    enum MHD_Result r;
+
+    if (!resp)
+        return MHD_NO;
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (header)
+        (void)MHD_add_response_header(resp, header, value);
+    r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+/* A persistent JSON body. */
+static enum MHD_Result
+reply_static(struct MHD_Connection *conn, unsigned code, const char *json)
+{
+    return queue(
+        conn, code,
+        MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_PERSISTENT),
+        "application/json", NULL, NULL);
+}
+
 /*
- * Queues body (malloc'ed, taken over; NULL: out of memory, a 500) with its
- * content type and one optional extra header.
+ * Queues body (malloc'ed, taken over; NULL: a 500 saying the answer could
+ * not be built) with its content type and one optional extra header.
  */
 static enum MHD_Result
 respond(struct MHD_Connection *conn, int code, char *body, const char *type, const char *header,
         const char *value)
 {
     struct MHD_Response *resp;
-    enum MHD_Result r;
-    static const char oom[] = "{\"error\":\"out of memory\"}";
 
-    if (body)
-        resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    else
-        resp =
-            MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
+    if (!body)
+        return reply_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, unbuilt);
+    resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
         free(body);
-        return MHD_NO;
-    }
-    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                  body ? type : "application/json");
-    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (header)
-        (void)MHD_add_response_header(resp, header, value);
-    r = MHD_queue_response(conn, body ? (unsigned)code : MHD_HTTP_INTERNAL_SERVER_ERROR, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return queue(conn, (unsigned)code, resp, type, header, value);
 }
 
 static enum MHD_Result
 reply(struct MHD_Connection *conn, int code, char *body)
 {
     return respond(conn, code, body, "application/json", NULL, NULL);
+}
+
+static enum MHD_Result
+reply_answer(struct MHD_Connection *conn, struct api_answer a)
+{
+    return reply(conn, a.code, a.body);
+}
+
+/* 500 "out of memory", for the places that know it is that. */
+static enum MHD_Result
+reply_oom(struct MHD_Connection *conn)
+{
+    return reply_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, oom);
 }
 
 /* drover's own process figures for /metrics. */
@@ -183,14 +226,46 @@ reply_metrics(struct MHD_Connection *conn, struct supervisor *sup, const struct 
                    "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
-static char *
-error_body(const char *msg, const char *detail)
+/* {"error": msg, "path": url}, the path escaped. */
+static enum MHD_Result
+reply_error(struct MHD_Connection *conn, int code, const char *msg, const char *url)
 {
-    json_t *o = json_pack("{s:s, s:s}", "error", msg, "path", detail);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    return reply_answer(conn, api_error(code, msg, "path", url));
+}
 
-    json_decref(o);
-    return text;
+/* s for a log line: invalid bytes and control characters as \xHH (one line, whatever was sent). */
+static const char *
+loggable(const char *s, char *buf, size_t size)
+{
+    (void)utf8_escape(s, strlen(s), buf, size, UTF8_ESCAPE_CONTROLS);
+    return buf;
+}
+
+/*
+ * The query parameter name as MHD decoded it, or NULL when absent (or
+ * given without '='). One with a NUL or not valid UTF-8 sets *bad to its
+ * 400 answer (a caller checks bad->code after its lookups: the first
+ * problem wins) and gives NULL.
+ */
+static const char *
+param(struct MHD_Connection *conn, const char *name, struct api_answer *bad)
+{
+    const char *value = NULL;
+    size_t len = 0;
+    struct api_answer a;
+
+    if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES ||
+        !value)
+        return NULL;
+    a = api_check_param(name, value, len);
+    if (a.code == 0)
+        return value;
+    if (bad->code == 0)
+        *bad = a;
+    else
+        free(a.body);
+    return NULL;
 }
 
 void
@@ -216,7 +291,7 @@ answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t sinc
     size_t n;
 
     if (!ev)
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return reply_oom(conn);
     n = events_since(&sup->events, since, ev, EVENTS_RING, &gap);
     if (n)
         next = ev[n - 1]->seq + 1;
@@ -224,25 +299,26 @@ answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t sinc
         next = since;
     a = api_events(ev, n, next, gap && since != 0); /* 0 asks for whatever is kept: no gap */
     free(ev);
-    return reply(conn, a.code, a.body);
+    return reply_answer(conn, a);
 }
 
 static enum MHD_Result
 handle_events(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c)
 {
     struct supervisor *sup = srv->sup;
-    struct api_answer bad;
+    struct api_answer bad = { 0 };
+    const char *since_s = param(conn, "since", &bad), *wait_s = param(conn, "wait", &bad);
     uint64_t since;
     int64_t wait_ms;
     bool gap;
     const struct event *probe[1];
     int r;
 
-    bad = api_events_query(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since"),
-                           MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "wait"), &since,
-                           &wait_ms);
     if (bad.code)
-        return reply(conn, bad.code, bad.body);
+        return reply_answer(conn, bad);
+    bad = api_events_query(since_s, wait_s, &since, &wait_ms);
+    if (bad.code)
+        return reply_answer(conn, bad);
     if (wait_ms == 0 || events_since(&sup->events, since, probe, 1, &gap) > 0 || gap)
         return answer_events(conn, sup, since);
     /* Nothing new yet: park the connection until a change, the deadline or a hang-up. */
@@ -287,11 +363,24 @@ configured(struct supervisor *sup, const char *program)
 static enum MHD_Result
 reply_no_program(struct MHD_Connection *conn, const char *program)
 {
-    struct api_answer a =
-        api_json(MHD_HTTP_NOT_FOUND,
-                 json_pack("{s:s, s:s}", "error", "no such program", "program", program));
+    return reply_answer(conn, api_error(MHD_HTTP_NOT_FOUND, "no such program", "program", program));
+}
 
-    return reply(conn, a.code, a.body);
+static enum MHD_Result
+handle_health(struct MHD_Connection *conn, struct supervisor *sup, const struct api_instance *v)
+{
+    struct api_answer bad = { 0 };
+    const char *program = param(conn, "program", &bad);
+    const char *max_silent = param(conn, "max_silent", &bad);
+    const char *silence = param(conn, "silence", &bad);
+
+    if (bad.code)
+        return reply_answer(conn, bad);
+    if (program && !configured(sup, program))
+        return reply_no_program(conn, program);
+    return reply_answer(conn, api_health(v, sup->ninstances, max_silent, silence, program,
+                                         default_max_silent(sup, program),
+                                         default_silence_ms(sup, program)));
 }
 
 /* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
@@ -306,50 +395,68 @@ token_matches(const char *given, const char *secret)
     return given && diff == 0;
 }
 
-static enum MHD_Result
-reply_unauthorized(struct MHD_Connection *conn, const char *url)
+/*
+ * Over TCP a control call needs the token, checked before anything else
+ * about the request. False with the 403 or 401 queued (its MHD result in
+ * *ret); true when the call may go on.
+ */
+static bool
+authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url,
+           const char *method, enum MHD_Result *ret)
 {
-    return respond(
-        conn, MHD_HTTP_UNAUTHORIZED,
-        error_body("this control call needs the bearer token (Authorization: Bearer ...)", url),
-        "application/json", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"drover\"");
+    struct supervisor *sup = srv->sup;
+    const char *auth;
+    char shown[256];
+
+    if (srv->kind == HTTP_CONTROL)
+        return true; /* the socket's mode is the authorisation */
+    if (!sup->cfg.http_token) {
+        *ret = reply_error(conn, MHD_HTTP_FORBIDDEN,
+                           "the HTTP API is read-only: start drover with --http-token "
+                           "to allow control calls over TCP, or use the control socket",
+                           url);
+        return false;
+    }
+    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 && token_matches(auth + 7, sup->cfg.http_token))
+        return true;
+    log_warnx("HTTP: refused %s %s without the right bearer token", method,
+              loggable(url, shown, sizeof(shown)));
+    *ret = respond(conn, MHD_HTTP_UNAUTHORIZED,
+                   api_error(MHD_HTTP_UNAUTHORIZED,
+                             "this control call needs the bearer token (Authorization: Bearer ...)",
+                             "path", url)
+                       .body,
+                   "application/json", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"drover\"");
+    return false;
 }
 
-/* POST /start/NAME and the rest: allowed on the control socket, over TCP with the token only. */
+/* POST /start/NAME and the rest (the caller checked the token over TCP). */
 static enum MHD_Result
 handle_control(struct MHD_Connection *conn, struct http_server *srv, const char *url,
                const char *method)
 {
     struct supervisor *sup = srv->sup;
+    struct api_answer bad = { 0 };
     struct ctl_params params;
     struct api_answer a;
+    char shown[256];
 
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                     error_body("control calls are POST requests", url));
-    if (srv->kind != HTTP_CONTROL) {
-        const char *auth =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!sup->cfg.http_token)
-            return reply(conn, MHD_HTTP_FORBIDDEN,
-                         error_body("the HTTP API is read-only: start drover with --http-token "
-                                    "to allow control calls over TCP, or use the control socket",
-                                    url));
-        if (!auth || strncmp(auth, "Bearer ", 7) != 0 ||
-            !token_matches(auth + 7, sup->cfg.http_token)) {
-            log_warnx("HTTP: refused %s %s without the right bearer token", method, url);
-            return reply_unauthorized(conn, url);
-        }
-    }
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "control calls are POST requests",
+                           url);
     params = (struct ctl_params){
-        .signal = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "signal"),
-        .instances = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "instances"),
+        .signal = param(conn, "signal", &bad),
+        .instances = param(conn, "instances", &bad),
     };
+    if (bad.code)
+        return reply_answer(conn, bad);
     a = ctl_call(sup, url, &params);
     sup->snapshot_iter = 0; /* the instances may have changed: no reuse */
     if (a.code == 200)
-        log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method, url);
-    return reply(conn, a.code, a.body);
+        log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method,
+                 loggable(url, shown, sizeof(shown)));
+    return reply_answer(conn, a);
 }
 
 static enum MHD_Result
@@ -361,6 +468,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     struct http_conn *c = *req_cls;
     struct api_instance *v;
     struct api_answer a;
+    enum MHD_Result r;
+    bool control;
 
     (void)version;
     (void)upload;
@@ -376,29 +485,30 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     }
     if (c->woken) /* a parked long-poll: a change came, or its deadline, or its client left */
         return answer_events(conn, sup, c->since);
-    if (ctl_is_call(url))
+    control = ctl_is_call(url);
+    if (control && !authorized(conn, srv, url, method, &r))
+        return r;
+    if (c->uri_problems)
+        return reply_answer(conn, api_uri_answer(c->uri_problems, url));
+    a = api_check_path(url);
+    if (a.code)
+        return reply_answer(conn, a);
+    if (control)
         return handle_control(conn, srv, url, method);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, error_body("method not allowed", url));
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", url);
     if (strcmp(url, "/events") == 0)
         return handle_events(conn, srv, c);
     if (strcmp(url, "/livez") == 0)
         return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
     v = snapshot(sup);
     if (!v)
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    if (strcmp(url, "/metrics") == 0) {
+        return reply_oom(conn);
+    if (strcmp(url, "/metrics") == 0)
         return reply_metrics(conn, sup, v);
-    }
-    if (strcmp(url, "/health") == 0) {
-        const char *program = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "program");
-        if (program && !configured(sup, program))
-            return reply_no_program(conn, program);
-        a = api_health(v, sup->ninstances,
-                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "max_silent"),
-                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silence"), program,
-                       default_max_silent(sup, program), default_silence_ms(sup, program));
-    } else if (strcmp(url, "/readyz") == 0) {
+    if (strcmp(url, "/health") == 0)
+        return handle_health(conn, sup, v);
+    if (strcmp(url, "/readyz") == 0) {
         a = api_readyz(v, sup->ninstances, sup->started);
     } else if (strcmp(url, "/status") == 0) {
         a = api_status(v, sup->ninstances, NULL);
@@ -407,10 +517,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
             return reply_no_program(conn, url + 8);
         a = api_status(v, sup->ninstances, url + 8);
     } else {
-        a = (struct api_answer){ .code = MHD_HTTP_NOT_FOUND,
-                                 .body = error_body("no such endpoint", url) };
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint", url);
     }
-    return reply(conn, a.code, a.body);
+    return reply_answer(conn, a);
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "supervisor_int.h"
 #include "util.h"
 
@@ -393,7 +394,31 @@ http_conn_notify(void *cls, struct MHD_Connection *mhd, void **socket_context,
     }
 }
 
-/* A new request on a connection (its request line is in): its context is the connection's slot. */
+/*
+ * MHD 0.9.75 stores every query parameter in the connection's pool right
+ * after this callback; when the pool runs out it queues a 431 that its
+ * parser then forgets (parse_initial_message_line() ignores the failure),
+ * and the client waits for an answer until the idle timeout. A target that
+ * breaks our limits (api.h) has its query cut off here, so MHD stores
+ * nothing and the handler answers 400 or 414 with the reason. uri points
+ * into the connection's read buffer, which MHD itself cuts up in place
+ * next (NULs at '?', '&' and '='): the byte written is inside the target
+ * it has just measured. Within the limits the pool always has room: the
+ * read buffer holds at most half of it when the request line is parsed.
+ */
+static void
+drop_query(const char *uri)
+{
+    char *q = strchr(uri, '?'); /* drops the const on purpose: see above */
+
+    if (q)
+        q[1] = '\0';
+}
+
+/*
+ * A new request on a connection (its request line is in): its context is
+ * the connection's slot, with what its raw target shows.
+ */
 void *
 http_conn_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
 {
@@ -402,10 +427,12 @@ http_conn_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
     struct http_conn *c = ci ? ci->socket_context : NULL;
 
     (void)cls;
-    (void)uri;
     if (!c)
         return NULL; /* the handler closes such a connection */
+    c->uri_problems = api_uri_check(uri);
     c->head_done = c->woken = false;
+    if (c->uri_problems & (API_URI_TOO_LONG | API_URI_TOO_MANY_PARAMS))
+        drop_query(uri);
     return c; /* the request's context: *req_cls in the handler */
 }
 
@@ -422,6 +449,7 @@ http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
         return;
     (void)unpark(c); /* MHD is ending it: nothing to resume */
     c->head_done = c->woken = false;
+    c->uri_problems = 0;
     head_wait(c, util_now_ms()); /* kept alive, it waits for the next head; closed, it leaves */
 }
 

@@ -16,9 +16,10 @@
  *   in the backlog) and, over TCP, HTTP_MAX_PER_ADDRESS from one address
  *   (MHD refuses the rest), so one client cannot take every slot.
  * - Slots: one struct http_conn per connection, allocated with the server,
- *   holding its current request's state: whether its head is complete,
- *   and a parked /events long-poll's wait. MHD's request context
- *   (*req_cls) is the slot.
+ *   holding its current request's state: the problems its raw request
+ *   target showed (api_uri_check), whether its head is complete, and a
+ *   parked /events long-poll's wait. MHD's request context (*req_cls) is
+ *   the slot.
  * - The head deadline: over TCP a request head must be complete within
  *   HTTP_HEAD_TIMEOUT_MS of the accept or of the previous answer on the
  *   connection. MHD's idle timeout restarts on every byte, so a client that
@@ -65,7 +66,8 @@ struct http_conn {
     struct MHD_Connection *mhd; /* NULL: the slot is free */
     int fd;                     /* MHD's socket, borrowed */
     /* The request being read or answered (one at a time on a connection). */
-    bool head_done; /* the handler has seen its head */
+    unsigned uri_problems; /* API_URI_* of its raw target */
+    bool head_done;        /* the handler has seen its head */
     /* Waiting for a request head (TCP): on owner's list, in deadline order. */
     int64_t head_due_ms;
     struct http_link head_link;

@@ -352,3 +352,25 @@ def test_out_of_descriptors_the_control_socket_still_answers(drover):
             s.close()
     assert drover.stop() == 0
 
+
+def test_unauthorized_control_calls_over_tcp_are_refused_before_anything_else(drover):
+    """B16: a control call over TCP without the token is 401 (403 with no token configured)
+    whatever else is wrong with it: bad UTF-8, a NUL, too many parameters, a wrong method."""
+    port = free_port()
+    token_file = drover.path("token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    start(drover, args=["--http", f"127.0.0.1:{port}", "--http-token-file", token_file])
+    many = "&".join(f"a{i}" for i in range(100))
+    for path, method in [("/stop/%ff", "POST"), ("/stop/w%00x", "POST"), (f"/scale/w?{many}", "POST"),
+                         ("/signal/w?signal=%ff", "POST"), ("/stop/w", "GET")]:
+        code, body, headers = api(port, path, method)
+        assert code == 401 and "bearer token" in body["error"], (path, code, body)
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert states(drover, "w") == [(0, "running"), (1, "running")]
+    assert drover.stop() == 0
+    drover.log_file.close()
+    start(drover, args=["--http", f"127.0.0.1:{port}"])
+    for path in ["/stop/%ff", "/stop/w%00x"]:
+        assert api(port, path, "POST")[0] == 403, path
+    assert drover.stop() == 0

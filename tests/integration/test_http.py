@@ -383,3 +383,122 @@ def test_slowloris_from_one_address_is_limited_and_cut(drover):
         for s in slow:
             s.close()
     assert drover.stop() == 0
+
+# --- requests drover cannot take as they are: always an answer that says why ----------------
+
+def exchange(where, raw, timeout=30):
+    """Sends raw on a new connection (("127.0.0.1", port) or a unix socket path) and reads the
+    answer: (status, parsed JSON body or text). Fails if no answer comes within timeout."""
+    s = socket.socket(socket.AF_UNIX if isinstance(where, str) else socket.AF_INET)
+    s.settimeout(timeout)
+    data = b""
+    try:
+        s.connect(where)
+        s.sendall(raw)
+        while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + content_length(data):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 "), f"no answer within {timeout}s to {raw[:80]!r}...: {data[:200]!r}"
+    head, _, body = data.partition(b"\r\n\r\n")
+    try:
+        return int(head.split()[1]), json.loads(body)
+    except ValueError:
+        return int(head.split()[1]), body.decode(errors="replace")
+
+
+def content_length(data):
+    for line in data.split(b"\r\n\r\n")[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def post(target, token=None):
+    auth = b"Authorization: Bearer " + token.encode() + b"\r\n" if token else b""
+    return b"POST " + target + b" HTTP/1.1\r\nHost: drover\r\n" + auth + b"Connection: close\r\n\r\n"
+
+
+def test_many_parameters_or_a_long_target_get_an_answer_on_both_servers(drover):
+    """B15: 500 parameters made MHD run out of its connection pool and answer nothing until the
+    idle timeout; now 400 says how many are allowed, 414 how long a target may be, and the most
+    that is allowed is served."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    many = b"/livez?" + b"&".join(b"a%d=b" % i for i in range(500))
+    empty = b"/livez?" + b"&" * 3000
+    longest = b"/livez?" + b"&".join(b"a%d=" % i for i in range(64))
+    longest += b"x" * (8192 - len(longest))
+    for where in [("127.0.0.1", port), drover.control]:
+        for target in [many, empty]:
+            code, body = exchange(where, get(target))
+            assert code == 400 and body["error"] == "bad request: too many parameters (at most 64)", body
+            assert body["path"] == "/livez"
+        code, body = exchange(where, get(b"/status?x=" + b"y" * 9000))
+        assert code == 414 and body["error"] == "URI too long (at most 8192 bytes)", body
+        # At the limits, with a large header in the same packet: served.
+        assert exchange(where, get(longest, b"X-Pad: " + b"p" * 16000 + b"\r\n")) == (200, {"alive": True})
+        code, body = exchange(where, get(b"/health?" + b"&".join([b"x=1"] * 63) + b"&max_silent=0"))
+        assert code in (200, 503) and body["thresholds"]["max_silent"] == 0, body
+    assert drover.stop() == 0
+
+
+def test_non_utf8_path_and_parameters_are_400_naming_them(drover):
+    """B16: a %ff in a path or a parameter was a 500 "out of memory"; now it is 400 "not valid
+    UTF-8" with what was sent escaped (never a dropped key), on both servers."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    for where in [("127.0.0.1", port), drover.control]:
+        code, body = exchange(where, get(b"/status/%ff"))
+        assert code == 400 and body == {"error": "bad request: the path is not valid UTF-8",
+                                         "path": "/status/\\xff"}, body
+        assert exchange(where, get(b"/nowhere/caf%e9"))[1]["path"] == "/nowhere/caf\\xe9"
+        code, body = exchange(where, get(b"/health?program=%ff%fe"))
+        assert code == 400 and body == {"error": "bad query parameter: not valid UTF-8",
+                                        "parameter": "program", "value": "\\xff\\xfe"}, body
+        code, body = exchange(where, get(b"/events?since=1&wait=%c0%80"))
+        assert code == 400 and body["parameter"] == "wait", body
+        # Valid UTF-8 that names nothing is still a 404 with the name as sent.
+        code, body = exchange(where, get(b"/status/caf%c3%a9"))
+        assert code == 404 and body["program"] == "caf\u00e9", body
+    code, body = exchange(drover.control, post(b"/stop/%ff"))
+    assert code == 400 and body["path"] == "/stop/\\xff", body
+    code, body = exchange(drover.control, post(b"/signal/s?signal=%ff"))
+    assert code == 400 and body["parameter"] == "signal", body
+    assert "drover could not build" not in drover.log() and "out of memory" not in drover.log()
+    assert drover.stop() == 0
+
+
+def test_an_encoded_nul_is_400_and_changes_nothing(drover):
+    """B17: an encoded NUL cut values short (restart/w%00junk restarted w, HUP%00KILL sent HUP,
+    /livez%00junk answered 200). Now each is 400 "contains a NUL byte", over TCP with the token and
+    on the control socket, and nothing happens."""
+    port = free_port()
+    token = drover.path("token")
+    with open(token, "w") as f:
+        f.write("nul-test-token-0123456789\n")
+    start(drover, [{"name": "w", "command": [helper("sleeper")], "instances": 2, "max_instances": 4}], port,
+          args=["--http-token-file", token])
+    drover.wait_spawns("w:1", 1)
+    pids = [drover.current(f"w:{i}")[0] for i in (0, 1)]
+    for where, tok in [(("127.0.0.1", port), "nul-test-token-0123456789"), (drover.control, None)]:
+        code, body = exchange(where, post(b"/restart/w%00junk", tok))
+        assert code == 400 and body == {"error": "bad request: the path contains a NUL byte (%00)",
+                                        "path": "/restart/w"}, body
+        code, body = exchange(where, post(b"/signal/w:0?signal=HUP%00KILL", tok))
+        assert code == 400 and body == {"error": "bad query parameter: contains a NUL byte",
+                                        "parameter": "signal", "value": "HUP\\x00KILL"}, body
+        code, body = exchange(where, post(b"/scale/w?instances=3%00x", tok))
+        assert code == 400 and body["parameter"] == "instances" and body["value"] == "3\\x00x", body
+        code, body = exchange(where, get(b"/livez%00junk"))
+        assert code == 400 and body["path"] == "/livez", body
+        assert exchange(where, get(b"/health?program=w%00x"))[1]["parameter"] == "program"
+    assert [drover.current(f"w:{i}")[0] for i in (0, 1)] == pids and len(drover.spawns()) == 2
+    assert "sent signal" not in drover.log() and "scaling" not in drover.log()
+    assert drover.stop() == 0
+
