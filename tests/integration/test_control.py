@@ -8,10 +8,11 @@ import resource
 import signal
 import socket
 import stat
+import subprocess
 
 import pytest
 
-from conftest import api, free_port, helper, pid_alive, read_pid, wait_until
+from conftest import DROVER_BIN, api, free_port, helper, pid_alive, read_pid, wait_until
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -351,6 +352,20 @@ def test_out_of_descriptors_the_control_socket_still_answers(drover):
         for s in held:
             s.close()
     assert drover.stop() == 0
+
+
+def test_cli_refuses_a_name_that_is_not_one_before_asking(drover):
+    """B16: `drover stop $'\\xff'` sent the name and printed the daemon's "out of memory" (exit
+    1); now a name no config can have is a usage error (exit 2) before any request: here there is
+    no daemon at all, which would be exit 3."""
+    env = dict(drover.env, DROVER_CONTROL=drover.path("nobody.sock"))
+    for args in [[b"stop", b"\xff"], [b"status", b"w\xc0:1"], [b"signal", b"w;x", b"HUP"],
+                 [b"scale", b"a b", b"2"], [b"health", b"\x1b[2J"], [b"restart", b"x" * 65]]:
+        r = subprocess.run([os.fsencode(DROVER_BIN), *args], capture_output=True, env=env, timeout=20)
+        assert r.returncode == 2, (args, r.stderr)
+        assert b"not a valid name" in r.stderr and b"cannot reach" not in r.stderr, (args, r.stderr)
+    r = subprocess.run([DROVER_BIN, "stop", "\udcff"], capture_output=True, env=env, timeout=20)
+    assert b"bad NAME '\\xff'" in r.stderr, r.stderr  # shown escaped, never raw
 
 
 def test_unauthorized_control_calls_over_tcp_are_refused_before_anything_else(drover):
