@@ -246,6 +246,17 @@ def get(target, extra=b""):
     return b"GET " + target + b" HTTP/1.1\r\nHost: drover\r\n" + extra + b"Connection: close\r\n\r\n"
 
 
+def peek(s):
+    """What socket s has, without waiting: "data", "open" (nothing yet) or "closed"."""
+    s.setblocking(False)
+    try:
+        return "data" if s.recv(1, socket.MSG_PEEK) else "closed"
+    except BlockingIOError:
+        return "open"
+    except OSError:
+        return "closed"
+
+
 def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -310,15 +321,7 @@ def test_long_polls_beyond_the_cap_are_answered_at_once(drover):
                     held.append(s)
 
             def answered():
-                done = []
-                for s in held:
-                    s.setblocking(False)
-                    try:
-                        if s.recv(1, socket.MSG_PEEK):
-                            done.append(s)
-                    except BlockingIOError:
-                        pass
-                return done
+                return [s for s in held if peek(s) == "data"]
             wait_until(lambda: len(answered()) >= 72, timeout=30, what="72 long polls answered at once")
             now = answered()
             assert len(now) == 72, f"{len(now)} answered, expected the 200 - 128 over the cap"
@@ -350,17 +353,7 @@ def test_slowloris_from_one_address_is_limited_and_cut(drover):
         slow.append(s)
 
     def still_open():
-        alive = []
-        for s in slow:
-            s.setblocking(False)
-            try:
-                if s.recv(1):
-                    alive.append(s)  # not expected: an answer to a head that never ends
-            except BlockingIOError:
-                alive.append(s)
-            except OSError:
-                pass
-        return alive
+        return [s for s in slow if peek(s) != "closed"]
 
     try:
         wait_until(lambda: len(still_open()) <= 128, timeout=30,
