@@ -37,7 +37,7 @@ LDFLAGS  ?=
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # Modules, one concept per file. Pure ones are unit-tested directly.
-CORE := util utf8 rundir sockfile sig tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover notify heartbeat health probe checks events api metrics http ctl cli cli_render ctl_main liveness launch persist supervisor
+CORE := util utf8 rundir sockfile sig tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover notify heartbeat health probe checks events api metrics http_conn http ctl cli cli_render ctl_main liveness launch persist supervisor
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 
 include tests/fuzz/fuzz.mk

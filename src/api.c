@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "events.h"
 #include "health.h"
+#include "utf8.h"
 #include "util.h"
 
 struct api_answer
@@ -28,14 +29,117 @@ api_json(int code, json_t *body)
     return a;
 }
 
+json_t *
+api_text(const char *s, size_t len)
+{
+    char small[256], *buf = small;
+    size_t need;
+    json_t *j;
+
+    if (utf8_valid(s, len))
+        return json_stringn(s, len);
+    need = utf8_escape(s, len, NULL, 0, 0);
+    if (need >= sizeof(small) && !(buf = malloc(need + 1)))
+        return NULL;
+    (void)utf8_escape(s, len, buf, need + 1, 0);
+    j = json_stringn(buf, need);
+    if (buf != small)
+        free(buf);
+    return j;
+}
+
+/* o (taken) with key set to the len bytes at value, escaped; NULL if o is NULL or out of memory. */
+static json_t *
+with_text(json_t *o, const char *key, const char *value, size_t len)
+{
+    if (o && json_object_set_new(o, key, api_text(value, len)) < 0) {
+        json_decref(o); /* an answer without the key would hide what was wrong */
+        return NULL;
+    }
+    return o;
+}
+
+struct api_answer
+api_error(int code, const char *msg, const char *key, const char *value)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+
+    return api_json(code, key ? with_text(o, key, value, strlen(value)) : o);
+}
+
 struct api_answer
 api_bad_param(const char *param, const char *value, const char *expected)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "error", "bad query parameter", "parameter", param,
                           "expected", expected);
-    if (o && value)
-        json_object_set_new(o, "value", json_string(value));
-    return api_json(400, o);
+
+    return api_json(400, value ? with_text(o, "value", value, strlen(value)) : o);
+}
+
+unsigned
+api_uri_check(const char *uri)
+{
+    const char *p = uri;
+    size_t params = 0;
+    unsigned problems = 0;
+
+    if (!uri)
+        return 0;
+    /* The path, up to the first '?' as MHD splits it. */
+    for (; *p && *p != '?'; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+            problems |= API_URI_PATH_NUL;
+    /* MHD stores one parameter per '&'-separated piece, empty ones too, but none after a last '&'.
+     */
+    if (*p == '?' && p[1]) {
+        for (params = 1, p++; *p; p++)
+            params += *p == '&';
+        params -= p[-1] == '&';
+    }
+    if ((size_t)(p - uri) + strlen(p) > API_URI_MAX)
+        problems |= API_URI_TOO_LONG;
+    if (params > API_PARAMS_MAX)
+        problems |= API_URI_TOO_MANY_PARAMS;
+    return problems;
+}
+
+struct api_answer
+api_uri_answer(unsigned problems, const char *path)
+{
+    char msg[96];
+
+    if (problems & API_URI_TOO_LONG) {
+        (void)snprintf(msg, sizeof(msg), "URI too long (at most %d bytes)", API_URI_MAX);
+        return api_error(414, msg, "path", path);
+    }
+    if (problems & API_URI_TOO_MANY_PARAMS) {
+        (void)snprintf(msg, sizeof(msg), "bad request: too many parameters (at most %d)",
+                       API_PARAMS_MAX);
+        return api_error(400, msg, "path", path);
+    }
+    return api_error(400, "bad request: the path contains a NUL byte (%00)", "path", path);
+}
+
+struct api_answer
+api_check_path(const char *path)
+{
+    if (utf8_valid(path, strlen(path)))
+        return (struct api_answer){ .code = 0 };
+    return api_error(400, "bad request: the path is not valid UTF-8", "path", path);
+}
+
+struct api_answer
+api_check_param(const char *param, const char *value, size_t len)
+{
+    json_t *o;
+
+    if (!value || utf8_valid(value, len)) /* valid means no NUL too */
+        return (struct api_answer){ .code = 0 };
+    o = json_pack("{s:s, s:s}", "error",
+                  memchr(value, '\0', len) ? "bad query parameter: contains a NUL byte"
+                                           : "bad query parameter: not valid UTF-8",
+                  "parameter", param);
+    return api_json(400, with_text(o, "value", value, len));
 }
 
 /* null, {"code": N}, {"signal": "KILL"} or {"unknown": true} (an adopted process). */
@@ -143,7 +247,7 @@ api_health(const struct api_instance *v, size_t n, const char *max_silent, const
                      (json_int_t)r.fatal, "unhealthy", (json_int_t)r.unhealthy,
                      "unhealthy_instances", list);
     if (body && program)
-        json_object_set_new(body, "program", json_string(program));
+        body = with_text(body, "program", program, strlen(program));
     return api_json(r.healthy ? 200 : 503, body);
 }
 

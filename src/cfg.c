@@ -1254,3 +1254,9 @@ cfg_done(struct config *cfg)
     free(cfg->control);
     *cfg = (struct config){ 0 };
 }
+
+bool
+cfg_name_valid(const char *name)
+{
+    return valid_name(name);
+}

@@ -110,4 +110,7 @@ size_t cfg_total_slots(const struct config *cfg);
 /* NULL if token is acceptable as a bearer token, else what is wrong with it. */
 const char *cfg_token_problem(const char *token);
 
+/* True for a program name a config may give: 1 to CFG_NAME_MAX of A-Z a-z 0-9 _ . - */
+bool cfg_name_valid(const char *name);
+
 #endif

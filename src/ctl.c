@@ -57,11 +57,12 @@ ctl_is_call(const char *url)
     return parse_url(url, &target) >= 0;
 }
 
+/* target is echoed escaped (http.c checks it is valid UTF-8, but this answer never loses it). */
 static struct api_answer
 fail(int code, const char *verb, const char *target, const char *msg)
 {
-    return api_json(code,
-                    json_pack("{s:s, s:s, s:s}", "error", msg, "action", verb, "target", target));
+    return api_json(code, json_pack("{s:s, s:s, s:o}", "error", msg, "action", verb, "target",
+                                    api_text(target, strlen(target))));
 }
 
 /*

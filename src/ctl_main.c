@@ -12,8 +12,10 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "cfg.h"
 #include "cli.h"
 #include "cli_render.h"
+#include "utf8.h"
 #include "util.h"
 
 #define MAX_POSITIONAL 8
@@ -258,14 +260,39 @@ parse_args(int argc, char **argv, struct args *a)
     return extra ? usage_error(a, "too many arguments") : 0;
 }
 
-/* Checks NAME: "all", "PROGRAM" or "PROGRAM:INDEX". */
+/*
+ * PROGRAM or PROGRAM:INDEX, with PROGRAM a name a config may give (so what
+ * no drover can know is refused here, exit 2, before any request): the
+ * program into program (len bytes, at least CFG_NAME_MAX + 1) and
+ * *ret_index (-1: none).
+ */
+static bool
+program_name(const char *name, char *program, size_t len, long *ret_index)
+{
+    return cli_split_name(name, program, len, ret_index) == 0 && cfg_name_valid(program);
+}
+
+/* NAME: "all", PROGRAM or PROGRAM:INDEX. */
 static bool
 valid_name(const char *name)
 {
-    char program[128];
+    char program[CFG_NAME_MAX + 1];
     long index;
 
-    return strcmp(name, "all") == 0 || cli_split_name(name, program, sizeof(program), &index) == 0;
+    return strcmp(name, "all") == 0 || program_name(name, program, sizeof(program), &index);
+}
+
+/* The usage error for a NAME (or PROGRAM) that is not one, shown escaped: exit 2. */
+static int
+bad_name(const struct args *a, const char *what, const char *name, const char *expected)
+{
+    char shown[4 * 128 + 1];
+
+    (void)utf8_escape(name, strlen(name), shown, sizeof(shown), UTF8_ESCAPE_CONTROLS);
+    return usage_error(a,
+                       "bad %s '%s': not a valid name: expected %s (a program name has 1 to %d "
+                       "letters, digits, '_', '.' or '-')",
+                       what, shown, expected, CFG_NAME_MAX);
 }
 
 /* One exchange; on failure prints one line and returns the exit code (or -EINTR). */
@@ -323,14 +350,14 @@ static int
 run_status(const struct args *a)
 {
     const char *name = a->npos > 1 && strcmp(a->pos[1], "all") != 0 ? a->pos[1] : NULL;
-    char program[128], enc[512], target[600], err[CLI_ERR_MAX];
+    char program[CFG_NAME_MAX + 1], enc[512], target[600], err[CLI_ERR_MAX];
     struct cli_response res = { 0 };
     long index = -1;
     int rc;
 
     err[0] = '\0';
-    if (name && cli_split_name(name, program, sizeof(program), &index) < 0)
-        return usage_error(a, "bad NAME '%s': expected PROGRAM, PROGRAM:INDEX or all", name);
+    if (name && !program_name(name, program, sizeof(program), &index))
+        return bad_name(a, "NAME", name, "PROGRAM, PROGRAM:INDEX or all");
     if (name && !cli_url_encode(program, enc, sizeof(enc)))
         return usage_error(a, "NAME too long");
     (void)snprintf(target, sizeof(target), "/status%s%s", name ? "/" : "", name ? enc : "");
@@ -384,7 +411,7 @@ run_action(const struct args *a)
     char enc[512], target[600];
 
     if (!valid_name(a->pos[1]))
-        return usage_error(a, "bad NAME '%s': expected PROGRAM, PROGRAM:INDEX or all", a->pos[1]);
+        return bad_name(a, "NAME", a->pos[1], "PROGRAM, PROGRAM:INDEX or all");
     if (!cli_url_encode(a->pos[1], enc, sizeof(enc)))
         return usage_error(a, "NAME too long");
     (void)snprintf(target, sizeof(target), "/%s/%s", a->pos[0], enc);
@@ -395,11 +422,12 @@ static int
 run_scale(const struct args *a)
 {
     const char *n = a->pos[2];
-    char program[128], enc[512], target[600];
+    char program[CFG_NAME_MAX + 1], enc[512], target[600];
     long index;
 
-    if (strcmp(a->pos[1], "all") == 0 ||
-        cli_split_name(a->pos[1], program, sizeof(program), &index) < 0 || index >= 0)
+    if (!program_name(a->pos[1], program, sizeof(program), &index))
+        return bad_name(a, "PROGRAM", a->pos[1], "a program name");
+    if (strcmp(a->pos[1], "all") == 0 || index >= 0)
         return usage_error(a, "bad PROGRAM '%s': expected a program name", a->pos[1]);
     if (!*n || strspn(n, "0123456789") != strlen(n) || strlen(n) > 7)
         return usage_error(a, "bad instance count '%s': expected a whole number", n);
@@ -416,7 +444,7 @@ run_signal(const struct args *a)
     int sig;
 
     if (!valid_name(a->pos[1]))
-        return usage_error(a, "bad NAME '%s': expected PROGRAM, PROGRAM:INDEX or all", a->pos[1]);
+        return bad_name(a, "NAME", a->pos[1], "PROGRAM, PROGRAM:INDEX or all");
     if (util_parse_signal(a->pos[2], &sig) < 0)
         return usage_error(a, "bad signal '%s': expected a name (HUP, SIGHUP) or a number",
                            a->pos[2]);
@@ -543,13 +571,15 @@ static int
 run_health(const struct args *a)
 {
     const char *name = a->npos > 1 && strcmp(a->pos[1], "all") != 0 ? a->pos[1] : NULL;
-    char program[128], query[1800] = "", target[1900], err[CLI_ERR_MAX];
+    char program[CFG_NAME_MAX + 1], query[1800] = "", target[1900], err[CLI_ERR_MAX];
     struct cli_response res = { 0 };
     bool healthy = false;
     long index;
     int rc;
 
-    if (name && (cli_split_name(name, program, sizeof(program), &index) < 0 || index >= 0))
+    if (name && !program_name(name, program, sizeof(program), &index))
+        return bad_name(a, "PROGRAM", name, "a program name");
+    if (name && index >= 0)
         return usage_error(a,
                            "bad PROGRAM '%s': expected a program name (health judges "
                            "programs, not instances)",

@@ -6,17 +6,27 @@
  * MHD_run() is called when either fires. So no second thread ever touches
  * supervisor state, and a slow client costs a descriptor, never a stall.
  * Our code is routing and a snapshot of the instances; api.c renders.
- * Connections are bounded (HTTP_MAX_CONNECTIONS, 10 s idle timeout).
+ * The sockets under it (accepting, the reserve descriptor, the limits,
+ * the head deadline, watching parked clients) are http_conn.c's; each
+ * connection's slot there is the request's context (*req_cls).
  * The same API is served on the control socket (ctl.c), one MHD daemon
  * each; control calls (POST) are allowed there, and over TCP only with
- * the bearer token (--http-token), compared in constant time.
+ * the bearer token (--http-token), compared in constant time, checked
+ * before anything else about the request.
+ * A request is checked before it is routed: the limits of its target
+ * (seen raw, before MHD decodes it: http_conn_uri()), an encoded NUL, a
+ * path or a parameter that is not valid UTF-8; each gets a 400 (or 414)
+ * that says what is wrong. Text from the request that an answer or a log
+ * line repeats is escaped.
  * A GET /events long-poll is suspended (MHD_suspend_connection) until a
  * change or its deadline; a resumed connection has no socket event to
  * drive it, so the loop runs MHD once more before sleeping.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -26,11 +36,19 @@
 
 #include "api.h"
 #include "ctl.h"
+#include "http_conn.h"
 #include "probe.h"
 #include "supervisor_int.h"
+#include "utf8.h"
 #include "util.h"
 
 #define HTTP_IDLE_TIMEOUT_S 10
+/*
+ * Per connection: the request head and the parameters MHD stores (64
+ * bytes each). The request target limits (api.h) are what this always has
+ * room for; a longer head gets MHD's own 431.
+ */
+#define HTTP_POOL_BYTES ((size_t)32768)
 
 static void
 snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
@@ -96,41 +114,73 @@ snapshot(struct supervisor *sup)
     return v;
 }
 
+/* A body drover could not build (api_json() got NULL): the caller cannot say why. */
+static const char unbuilt[] = "{\"error\":\"internal error: drover could not build this answer\"}";
+static const char oom[] = "{\"error\":\"out of memory\"}";
+
+/* Queues resp (taken) as code with its headers. */
+static enum MHD_Result
+queue(struct MHD_Connection *conn, unsigned code, struct MHD_Response *resp, const char *type,
+      const char *header, const char *value)
+{
+    enum MHD_Result r;
+
+    if (!resp)
+        return MHD_NO;
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (header)
+        (void)MHD_add_response_header(resp, header, value);
+    r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+/* A persistent JSON body. */
+static enum MHD_Result
+reply_static(struct MHD_Connection *conn, unsigned code, const char *json)
+{
+    return queue(
+        conn, code,
+        MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_PERSISTENT),
+        "application/json", NULL, NULL);
+}
+
 /*
- * Queues body (malloc'ed, taken over; NULL: out of memory, a 500) with its
- * content type and one optional extra header.
+ * Queues body (malloc'ed, taken over; NULL: a 500 saying the answer could
+ * not be built) with its content type and one optional extra header.
  */
 static enum MHD_Result
 respond(struct MHD_Connection *conn, int code, char *body, const char *type, const char *header,
         const char *value)
 {
     struct MHD_Response *resp;
-    enum MHD_Result r;
-    static const char oom[] = "{\"error\":\"out of memory\"}";
 
-    if (body)
-        resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    else
-        resp =
-            MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
+    if (!body)
+        return reply_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, unbuilt);
+    resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
         free(body);
-        return MHD_NO;
-    }
-    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                  body ? type : "application/json");
-    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (header)
-        (void)MHD_add_response_header(resp, header, value);
-    r = MHD_queue_response(conn, body ? (unsigned)code : MHD_HTTP_INTERNAL_SERVER_ERROR, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return queue(conn, (unsigned)code, resp, type, header, value);
 }
 
 static enum MHD_Result
 reply(struct MHD_Connection *conn, int code, char *body)
 {
     return respond(conn, code, body, "application/json", NULL, NULL);
+}
+
+static enum MHD_Result
+reply_answer(struct MHD_Connection *conn, struct api_answer a)
+{
+    return reply(conn, a.code, a.body);
+}
+
+/* 500 "out of memory", for the places that know it is that. */
+static enum MHD_Result
+reply_oom(struct MHD_Connection *conn)
+{
+    return reply_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, oom);
 }
 
 /* drover's own process figures for /metrics. */
@@ -176,68 +226,53 @@ reply_metrics(struct MHD_Connection *conn, struct supervisor *sup, const struct 
                    "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
-static char *
-error_body(const char *msg, const char *detail)
+/* {"error": msg, "path": url}, the path escaped. */
+static enum MHD_Result
+reply_error(struct MHD_Connection *conn, int code, const char *msg, const char *url)
 {
-    json_t *o = json_pack("{s:s, s:s}", "error", msg, "path", detail);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    return text;
+    return reply_answer(conn, api_error(code, msg, "path", url));
 }
 
-/* A /events long-poll suspended until a change or its deadline. */
-struct http_waiter {
-    struct http_server *srv;
-    struct supervisor *sup;
-    struct MHD_Connection *conn;
-    uint64_t since;
-    bool suspended;
-    struct timer deadline;
-    struct http_waiter *next; /* in sup->waiters while suspended */
-};
-
-static int first_call; /* *req_cls before a request has a context of its own */
-
-static void
-waiter_unlink(struct http_waiter *w)
+/* s for a log line: invalid bytes and control characters as \xHH (one line, whatever was sent). */
+static const char *
+loggable(const char *s, char *buf, size_t size)
 {
-    for (struct http_waiter **p = &w->sup->waiters; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    }
-    w->next = NULL;
+    (void)utf8_escape(s, strlen(s), buf, size, UTF8_ESCAPE_CONTROLS);
+    return buf;
 }
 
-/* Wakes w: MHD calls the handler again for it at the next MHD_run, which we schedule now. */
-static void
-waiter_resume(struct http_waiter *w)
+/*
+ * The query parameter name as MHD decoded it, or NULL when absent (or
+ * given without '='). One with a NUL or not valid UTF-8 sets *bad to its
+ * 400 answer (a caller checks bad->code after its lookups: the first
+ * problem wins) and gives NULL.
+ */
+static const char *
+param(struct MHD_Connection *conn, const char *name, struct api_answer *bad)
 {
-    struct supervisor *sup = w->sup;
+    const char *value = NULL;
+    size_t len = 0;
+    struct api_answer a;
 
-    if (!w->suspended)
-        return;
-    w->suspended = false;
-    timer_cancel(&sup->timers, &w->deadline);
-    waiter_unlink(w);
-    MHD_resume_connection(w->conn);
-    w->srv->resumed = true; /* served by the next MHD_run, right after this dispatch */
-}
-
-static void
-waiter_deadline(struct timer *t, int64_t now_ms)
-{
-    (void)now_ms;
-    waiter_resume((struct http_waiter *)((char *)t - offsetof(struct http_waiter, deadline)));
+    if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES ||
+        !value)
+        return NULL;
+    a = api_check_param(name, value, len);
+    if (a.code == 0)
+        return value;
+    if (bad->code == 0)
+        *bad = a;
+    else
+        free(a.body);
+    return NULL;
 }
 
 void
 http_events_changed(struct supervisor *sup)
 {
-    while (sup->waiters)
-        waiter_resume(sup->waiters);
+    for (int k = 0; k < HTTP__MAX; k++)
+        http_conn_wake_all(&sup->http[k]);
 }
 
 /*
@@ -256,7 +291,7 @@ answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t sinc
     size_t n;
 
     if (!ev)
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return reply_oom(conn);
     n = events_since(&sup->events, since, ev, EVENTS_RING, &gap);
     if (n)
         next = ev[n - 1]->seq + 1;
@@ -264,69 +299,40 @@ answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t sinc
         next = since;
     a = api_events(ev, n, next, gap && since != 0); /* 0 asks for whatever is kept: no gap */
     free(ev);
-    return reply(conn, a.code, a.body);
+    return reply_answer(conn, a);
 }
 
 static enum MHD_Result
-handle_events(struct MHD_Connection *conn, struct http_server *srv, void **req_cls)
+handle_events(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c)
 {
     struct supervisor *sup = srv->sup;
-    struct http_waiter *w = *req_cls != &first_call ? *req_cls : NULL;
-    struct api_answer bad;
+    struct api_answer bad = { 0 };
+    const char *since_s = param(conn, "since", &bad), *wait_s = param(conn, "wait", &bad);
     uint64_t since;
     int64_t wait_ms;
     bool gap;
     const struct event *probe[1];
+    int r;
 
-    if (w) /* resumed: a change came, or the deadline */
-        return answer_events(conn, sup, w->since);
-    bad = api_events_query(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since"),
-                           MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "wait"), &since,
-                           &wait_ms);
     if (bad.code)
-        return reply(conn, bad.code, bad.body);
+        return reply_answer(conn, bad);
+    bad = api_events_query(since_s, wait_s, &since, &wait_ms);
+    if (bad.code)
+        return reply_answer(conn, bad);
     if (wait_ms == 0 || events_since(&sup->events, since, probe, 1, &gap) > 0 || gap)
         return answer_events(conn, sup, since);
-    /* Nothing new yet: park the connection until a change or the deadline. */
-    w = calloc(1, sizeof(*w));
-    if (!w)
-        return answer_events(conn, sup, since);
-    *w = (struct http_waiter){ .srv = srv,
-                               .sup = sup,
-                               .conn = conn,
-                               .since = since,
-                               .suspended = true,
-                               .next = sup->waiters };
-    timer_init(&w->deadline, waiter_deadline);
-    if (timer_arm(&sup->timers, &w->deadline, util_now_ms() + wait_ms) < 0) {
-        free(w);
+    /* Nothing new yet: park the connection until a change, the deadline or a hang-up. */
+    c->since = since;
+    r = http_conn_park(c, wait_ms);
+    if (r < 0) {
+        /* At the cap (or unwatchable): answer now; a long-poll client asks again anyway. */
+        log_debug("HTTP: /events long-poll answered at once: %s",
+                  r == -EBUSY ? "the most that may wait are waiting" : strerror(-r));
         return answer_events(conn, sup, since);
     }
-    sup->waiters = w;
-    *req_cls = w;
-    MHD_suspend_connection(conn);
     log_debug("HTTP: /events long-poll parked at seq %llu for up to %lld ms",
               (unsigned long long)since, (long long)wait_ms);
     return MHD_YES;
-}
-
-/* MHD is done with a request: free a long-poll's context. */
-static void
-request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                  enum MHD_RequestTerminationCode why)
-{
-    struct http_waiter *w = req_cls && *req_cls != &first_call ? *req_cls : NULL;
-
-    (void)cls;
-    (void)conn;
-    (void)why;
-    if (!w)
-        return;
-    if (w->suspended) {
-        timer_cancel(&w->sup->timers, &w->deadline);
-        waiter_unlink(w);
-    }
-    free(w);
 }
 
 /* X when the query gives none: the program's own default for ?program=P, else the pool's. */
@@ -357,11 +363,24 @@ configured(struct supervisor *sup, const char *program)
 static enum MHD_Result
 reply_no_program(struct MHD_Connection *conn, const char *program)
 {
-    struct api_answer a =
-        api_json(MHD_HTTP_NOT_FOUND,
-                 json_pack("{s:s, s:s}", "error", "no such program", "program", program));
+    return reply_answer(conn, api_error(MHD_HTTP_NOT_FOUND, "no such program", "program", program));
+}
 
-    return reply(conn, a.code, a.body);
+static enum MHD_Result
+handle_health(struct MHD_Connection *conn, struct supervisor *sup, const struct api_instance *v)
+{
+    struct api_answer bad = { 0 };
+    const char *program = param(conn, "program", &bad);
+    const char *max_silent = param(conn, "max_silent", &bad);
+    const char *silence = param(conn, "silence", &bad);
+
+    if (bad.code)
+        return reply_answer(conn, bad);
+    if (program && !configured(sup, program))
+        return reply_no_program(conn, program);
+    return reply_answer(conn, api_health(v, sup->ninstances, max_silent, silence, program,
+                                         default_max_silent(sup, program),
+                                         default_silence_ms(sup, program)));
 }
 
 /* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
@@ -376,50 +395,68 @@ token_matches(const char *given, const char *secret)
     return given && diff == 0;
 }
 
-static enum MHD_Result
-reply_unauthorized(struct MHD_Connection *conn, const char *url)
+/*
+ * Over TCP a control call needs the token, checked before anything else
+ * about the request. False with the 403 or 401 queued (its MHD result in
+ * *ret); true when the call may go on.
+ */
+static bool
+authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url,
+           const char *method, enum MHD_Result *ret)
 {
-    return respond(
-        conn, MHD_HTTP_UNAUTHORIZED,
-        error_body("this control call needs the bearer token (Authorization: Bearer ...)", url),
-        "application/json", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"drover\"");
+    struct supervisor *sup = srv->sup;
+    const char *auth;
+    char shown[256];
+
+    if (srv->kind == HTTP_CONTROL)
+        return true; /* the socket's mode is the authorisation */
+    if (!sup->cfg.http_token) {
+        *ret = reply_error(conn, MHD_HTTP_FORBIDDEN,
+                           "the HTTP API is read-only: start drover with --http-token "
+                           "to allow control calls over TCP, or use the control socket",
+                           url);
+        return false;
+    }
+    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 && token_matches(auth + 7, sup->cfg.http_token))
+        return true;
+    log_warnx("HTTP: refused %s %s without the right bearer token", method,
+              loggable(url, shown, sizeof(shown)));
+    *ret = respond(conn, MHD_HTTP_UNAUTHORIZED,
+                   api_error(MHD_HTTP_UNAUTHORIZED,
+                             "this control call needs the bearer token (Authorization: Bearer ...)",
+                             "path", url)
+                       .body,
+                   "application/json", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"drover\"");
+    return false;
 }
 
-/* POST /start/NAME and the rest: allowed on the control socket, over TCP with the token only. */
+/* POST /start/NAME and the rest (the caller checked the token over TCP). */
 static enum MHD_Result
 handle_control(struct MHD_Connection *conn, struct http_server *srv, const char *url,
                const char *method)
 {
     struct supervisor *sup = srv->sup;
+    struct api_answer bad = { 0 };
     struct ctl_params params;
     struct api_answer a;
+    char shown[256];
 
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                     error_body("control calls are POST requests", url));
-    if (srv->kind != HTTP_CONTROL) {
-        const char *auth =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!sup->cfg.http_token)
-            return reply(conn, MHD_HTTP_FORBIDDEN,
-                         error_body("the HTTP API is read-only: start drover with --http-token "
-                                    "to allow control calls over TCP, or use the control socket",
-                                    url));
-        if (!auth || strncmp(auth, "Bearer ", 7) != 0 ||
-            !token_matches(auth + 7, sup->cfg.http_token)) {
-            log_warnx("HTTP: refused %s %s without the right bearer token", method, url);
-            return reply_unauthorized(conn, url);
-        }
-    }
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "control calls are POST requests",
+                           url);
     params = (struct ctl_params){
-        .signal = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "signal"),
-        .instances = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "instances"),
+        .signal = param(conn, "signal", &bad),
+        .instances = param(conn, "instances", &bad),
     };
+    if (bad.code)
+        return reply_answer(conn, bad);
     a = ctl_call(sup, url, &params);
     sup->snapshot_iter = 0; /* the instances may have changed: no reuse */
     if (a.code == 200)
-        log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method, url);
-    return reply(conn, a.code, a.body);
+        log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method,
+                 loggable(url, shown, sizeof(shown)));
+    return reply_answer(conn, a);
 }
 
 static enum MHD_Result
@@ -428,42 +465,50 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 {
     struct http_server *srv = cls;
     struct supervisor *sup = srv->sup;
+    struct http_conn *c = *req_cls;
     struct api_instance *v;
     struct api_answer a;
+    enum MHD_Result r;
+    bool control;
 
     (void)version;
     (void)upload;
-    if (!*req_cls) {
-        *req_cls = &first_call; /* first call is for the headers only */
+    if (!c)
+        return MHD_NO; /* no slot (see http_conn_notify()): close it */
+    if (!c->head_done) {
+        http_conn_head_done(c); /* the first call is for the head only */
         return MHD_YES;
     }
     if (*upload_size) {
         *upload_size = 0; /* no call takes a body: it is read and dropped */
         return MHD_YES;
     }
-    if (ctl_is_call(url))
+    if (c->woken) /* a parked long-poll: a change came, or its deadline, or its client left */
+        return answer_events(conn, sup, c->since);
+    control = ctl_is_call(url);
+    if (control && !authorized(conn, srv, url, method, &r))
+        return r;
+    if (c->uri_problems)
+        return reply_answer(conn, api_uri_answer(c->uri_problems, url));
+    a = api_check_path(url);
+    if (a.code)
+        return reply_answer(conn, a);
+    if (control)
         return handle_control(conn, srv, url, method);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, error_body("method not allowed", url));
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", url);
     if (strcmp(url, "/events") == 0)
-        return handle_events(conn, srv, req_cls);
+        return handle_events(conn, srv, c);
     if (strcmp(url, "/livez") == 0)
         return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
     v = snapshot(sup);
     if (!v)
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    if (strcmp(url, "/metrics") == 0) {
+        return reply_oom(conn);
+    if (strcmp(url, "/metrics") == 0)
         return reply_metrics(conn, sup, v);
-    }
-    if (strcmp(url, "/health") == 0) {
-        const char *program = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "program");
-        if (program && !configured(sup, program))
-            return reply_no_program(conn, program);
-        a = api_health(v, sup->ninstances,
-                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "max_silent"),
-                       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silence"), program,
-                       default_max_silent(sup, program), default_silence_ms(sup, program));
-    } else if (strcmp(url, "/readyz") == 0) {
+    if (strcmp(url, "/health") == 0)
+        return handle_health(conn, sup, v);
+    if (strcmp(url, "/readyz") == 0) {
         a = api_readyz(v, sup->ninstances, sup->started);
     } else if (strcmp(url, "/status") == 0) {
         a = api_status(v, sup->ninstances, NULL);
@@ -472,43 +517,65 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
             return reply_no_program(conn, url + 8);
         a = api_status(v, sup->ninstances, url + 8);
     } else {
-        a = (struct api_answer){ .code = MHD_HTTP_NOT_FOUND,
-                                 .body = error_body("no such endpoint", url) };
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint", url);
     }
-    return reply(conn, a.code, a.body);
+    return reply_answer(conn, a);
 }
 
-/* One MHD daemon in our loop: on a port (listen_fd -1) or on a listening socket we made. */
+/*
+ * One MHD daemon in our loop, on listen_fd (taken over), which we accept
+ * on (http_conn.c). Over TCP: a head deadline and a per-address limit.
+ */
 static int
-serve(struct http_server *srv, const struct probe_addr *addr, int listen_fd)
+serve(struct http_server *srv, int listen_fd)
 {
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+    bool tcp = srv->kind == HTTP_TCP;
+    unsigned flags =
+        MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
+    int r;
 
-    if (addr && addr->sa.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (listen_fd >= 0)
-        srv->mhd =
-            MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-                             MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
-    else
-        srv->mhd = MHD_start_daemon(
-            flags, ntohs(((const struct sockaddr_in *)&addr->sa)->sin_port), NULL, NULL, handle,
-            srv, MHD_OPTION_SOCK_ADDR, &addr->sa, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-            MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
-    if (!srv->mhd)
-        return -EADDRINUSE;
+    srv->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, srv, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        tcp ? (unsigned)HTTP_MAX_PER_ADDRESS : 0u, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_POOL_BYTES,
+        MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv, MHD_OPTION_URI_LOG_CALLBACK,
+        http_conn_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, http_conn_completed, srv, MHD_OPTION_END);
+    if (!srv->mhd) {
+        (void)close(listen_fd);
+        log_errorx("%s: cannot start libmicrohttpd", tcp ? "HTTP" : "control socket");
+        return -EIO;
+    }
     info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     srv->src.fd = info ? info->epoll_fd : -1;
     if (srv->src.fd < 0 || loop_add(&srv->sup->loop, &srv->src) < 0) {
+        (void)close(listen_fd);
         log_errorx("cannot watch the HTTP server's descriptors");
         return -EIO;
     }
+    r = http_conns_start(srv, listen_fd, tcp ? HTTP_HEAD_TIMEOUT_MS : 0);
+    return r < 0 ? r : 0;
+}
+
+/* A listening TCP socket on addr, as MHD would make it (SO_REUSEADDR, IPv6 only). -errno. */
+static int
+tcp_listen(const struct probe_addr *addr, int *ret_fd)
+{
+    int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1, r;
+
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+        (addr->sa.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
+        bind(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0 || listen(fd, SOMAXCONN) < 0) {
+        r = -errno;
+        (void)close(fd);
+        return r;
+    }
+    *ret_fd = fd;
     return 0;
 }
 
@@ -516,17 +583,21 @@ int
 http_start(struct supervisor *sup, const char *where)
 {
     struct probe_addr addr;
+    int fd = -1, r;
 
     if (probe_parse_tcp(where, &addr) < 0) {
         log_errorx("--http %s: expected ADDR:PORT with a numeric address (such as 127.0.0.1:8080)",
                    where);
         return -EINVAL;
     }
-    if (serve(&sup->http[HTTP_TCP], &addr, -1) < 0) {
-        if (!sup->http[HTTP_TCP].mhd)
-            log_errorx("cannot serve HTTP on %s (address in use, or not ours to bind)", where);
+    r = tcp_listen(&addr, &fd);
+    if (r < 0) {
+        log_errorx("cannot serve HTTP on %s: %s (address in use, or not ours to bind)", where,
+                   strerror(-r));
         return -EADDRINUSE;
     }
+    if (serve(&sup->http[HTTP_TCP], fd) < 0)
+        return -EIO;
     log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events%s", where,
              sup->cfg.http_token ? ", control calls with the bearer token" : " (read-only)");
     return 0;
@@ -535,14 +606,7 @@ http_start(struct supervisor *sup, const char *where)
 int
 http_start_control(struct supervisor *sup, int fd)
 {
-    if (serve(&sup->http[HTTP_CONTROL], NULL, fd) < 0) {
-        if (!sup->http[HTTP_CONTROL].mhd) {
-            log_errorx("cannot serve the control socket");
-            (void)close(fd);
-        }
-        return -EIO;
-    }
-    return 0;
+    return serve(&sup->http[HTTP_CONTROL], fd) < 0 ? -EIO : 0;
 }
 
 static void
@@ -563,33 +627,10 @@ http_init(struct supervisor *sup)
     }
 }
 
-static unsigned
-connections(struct http_server *srv)
-{
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-
-    return info ? info->num_connections : 0;
-}
-
 void
 http_ready(struct http_server *srv)
 {
-    bool was_full;
-
-    if (!srv->mhd)
-        return;
-    /*
-     * At the connection limit MHD takes its listening socket out of its
-     * epoll set, and puts it back at the start of a later MHD_run() once
-     * closed connections were cleaned up (at the end of a run). With no
-     * further event that later run would never come, and new clients would
-     * wait in the backlog for good: so run once more when room was made.
-     */
-    was_full = connections(srv) >= HTTP_MAX_CONNECTIONS;
-    (void)MHD_run(srv->mhd);
-    if (was_full && connections(srv) < HTTP_MAX_CONNECTIONS)
-        (void)MHD_run(srv->mhd);
+    http_conns_run(srv);
 }
 
 /* Before the loop sleeps: MHD's next own deadline (idle connections) goes into our heap. */
@@ -625,8 +666,10 @@ http_stop(struct supervisor *sup)
         if (!srv->mhd)
             continue;
         (void)MHD_run(srv->mhd); /* answers still queued (a shutdown call's) go out */
-        srv->src.fd = -1;        /* MHD owns and closes its epoll fd */
+        timer_cancel(&sup->timers, &srv->timer);
+        srv->src.fd = -1; /* MHD owns and closes its epoll fd */
         MHD_stop_daemon(srv->mhd);
         srv->mhd = NULL;
+        http_conns_free(srv);
     }
 }

@@ -246,7 +246,12 @@ launch_instance(struct instance *in)
         &res, &step);
     if (r < 0) {
         if (step == SPAWN_STEP_NONE) {
-            supervisor_inst_log(LOG_ERROR, in, "cannot create a process: %s", strerror(-r));
+            /* Out of descriptors, every instance's every retry would say so: once per streak. */
+            bool fds = r == -EMFILE || r == -ENFILE;
+            if (!fds || sup->spawn_fd_failures++ == 0)
+                supervisor_inst_log(LOG_ERROR, in, "cannot create a process: %s%s", strerror(-r),
+                                    fds ? " (retrying; not logged again until a spawn succeeds)"
+                                        : "");
             goto retry;
         }
         if (step == SPAWN_STEP_CHDIR)
@@ -275,6 +280,11 @@ launch_instance(struct instance *in)
         log_warnx("%s: pid map full, exit of pid %d found through its pidfd only", in->label,
                   (int)in->pid);
     supervisor_inst_log(LOG_INFO, in, "spawned");
+    if (sup->spawn_fd_failures) {
+        log_info("spawning works again, after %llu attempts that found no free descriptor",
+                 (unsigned long long)sup->spawn_fd_failures);
+        sup->spawn_fd_failures = 0;
+    }
     liveness_spawned(in);
     checks_spawned(in);
     persist_changed(sup);

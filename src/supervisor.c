@@ -596,7 +596,7 @@ supervisor_new(struct config *cfg, int *ret_err)
         goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
-    if ((r = timers_init(&sup->timers, 3 * slots + sup->nprograms + 2 * HTTP_MAX_WAITERS + 8)) < 0)
+    if ((r = timers_init(&sup->timers, 3 * slots + sup->nprograms + HTTP_TIMERS + 8)) < 0)
         goto fail;
     sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
@@ -640,6 +640,9 @@ dispatch(struct supervisor *sup, struct loop_source *src)
         break;
     case LOOP_HTTP:
         http_ready((struct http_server *)((char *)src - offsetof(struct http_server, src)));
+        break;
+    case LOOP_SOCKET:
+        http_socket_ready(sup, src);
         break;
     case LOOP__MAX:
     case LOOP_INVALID:
@@ -705,10 +708,10 @@ supervisor_run(struct supervisor *sup)
          * clients is handled before their requests are answered.
          */
         for (int i = 0; i < n; i++)
-            if (ready[i]->kind != LOOP_HTTP)
+            if (ready[i]->kind != LOOP_HTTP && ready[i]->kind != LOOP_SOCKET)
                 dispatch(sup, ready[i]);
         for (int i = 0; i < n; i++)
-            if (ready[i]->kind == LOOP_HTTP)
+            if (ready[i]->kind == LOOP_HTTP || ready[i]->kind == LOOP_SOCKET)
                 dispatch(sup, ready[i]);
     }
     kill_stray_children();

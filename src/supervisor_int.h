@@ -34,6 +34,8 @@ struct http_server {
     struct timer timer;     /* MHD's next own deadline */
     bool resumed;           /* a long-poll was resumed: run MHD before sleeping */
     enum http_kind kind;    /* HTTP_CONTROL: the unix socket, where control calls need no token */
+    /* http_conn.c's: the listening socket, the connection slots, the parked long-polls. */
+    struct http_conns *conns;
 };
 
 struct supervisor {
@@ -63,8 +65,8 @@ struct supervisor {
     bool up_notify;                      /* drover itself has a NOTIFY_SOCKET */
     bool started;                        /* the initial start is done (/readyz) */
     struct metrics_histogram spawn_hist; /* /metrics: clone to exec */
+    uint64_t spawn_fd_failures;          /* spawns refused for lack of descriptors (launch.c) */
     struct events events;                /* /events: the last EVENTS_RING state changes */
-    struct http_waiter *waiters;         /* /events long-polls suspended until a change */
     double start_unix;                   /* when drover started, seconds since the epoch */
     /* HTTP API (http.c) on TCP and on the control socket (ctl.c). */
     struct http_server http[HTTP__MAX];
@@ -122,7 +124,9 @@ void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=
 int64_t liveness_last_beat_ns(const struct instance *in); /* 0: never beat */
 
 /* http.c: the HTTP API in our loop. */
-#define HTTP_MAX_WAITERS HTTP_MAX_CONNECTIONS
+#define HTTP_MAX_WAITERS (HTTP_MAX_CONNECTIONS / 2) /* parked /events long-polls, per server */
+/* Timers of the HTTP servers: per server one per long-poll, MHD's, the head deadline, a retry. */
+#define HTTP_TIMERS (HTTP__MAX * (HTTP_MAX_WAITERS + 3))
 void http_init(struct supervisor *sup);
 int http_start(struct supervisor *sup, const char *where);
 /* Serves the API on the listening control socket fd (taken over), control calls allowed. */
@@ -131,6 +135,7 @@ void http_ready(struct http_server *srv);
 void http_before_sleep(struct supervisor *sup);
 void http_stop(struct supervisor *sup);
 void http_events_changed(struct supervisor *sup); /* a new event: wake the long-polls */
+void http_socket_ready(struct supervisor *sup, struct loop_source *src); /* http_conn.c */
 
 /* checks.c: readiness probes and health checks. */
 void checks_init(struct instance *in);

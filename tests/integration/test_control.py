@@ -5,13 +5,15 @@ never touched), the control calls
 bearer token that opens them over TCP (--http-token)."""
 import json
 import os
+import resource
 import signal
 import socket
 import stat
+import subprocess
 
 import pytest
 
-from conftest import api, free_port, helper, pid_alive, read_pid, wait_until
+from conftest import DROVER_BIN, api, free_port, helper, pid_alive, read_pid, wait_until
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -360,3 +362,76 @@ def test_adopt_keeps_a_scaled_up_pool(drover):
     assert [(i["pid"], i["state"]) for i in body["programs"]["w"]] == [(p, "running") for p in pids]
     assert drover.stop() == 0
     assert not any(pid_alive(p) for p in pids)
+
+
+def test_out_of_descriptors_the_control_socket_still_answers(drover):
+    """B14: with RLIMIT_NOFILE 64 and 100 instances, the spawns take every descriptor and long
+    polls held on TCP the last ones. The control socket keeps a reserve descriptor, so status and
+    scale still work; the spawn failure is logged once for the streak, not once per retry."""
+    port = free_port()
+    limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))  # noqa: E731
+    ready = r"control socket .* \(mode 0600\)"
+    drover.start(pool(instances=100, max_instances=100), args=["--http", f"127.0.0.1:{port}"],
+                 preexec_fn=limit)
+    drover.wait_log(ready)
+    drover.wait_log(r"cannot create a process: Too many open files")
+    held = []
+    try:
+        for _ in range(20):  # more than the descriptors left: the rest wait in the backlog
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /events?since=999999&wait=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+            held.append(s)
+        wait_until(lambda: len(os.listdir(f"/proc/{drover.proc.pid}/fd")) == 64, timeout=30,
+                   what="drover to have used all of its 64 descriptors")
+        r = drover.cli("status")
+        assert r.returncode == 0, r.stderr
+        assert len([line for line in r.stdout.splitlines() if line.startswith("w:")]) == 100
+        r = drover.cli("scale", "w", "10")
+        assert r.returncode == 0 and "w: 100 -> 10 instances" in r.stdout, (r.stdout, r.stderr)
+        wait_until(lambda: len(states(drover, "w")) == 10, timeout=30, what="w scaled to 10")
+        assert len(drover.lines(r"cannot create a process")) == 1, drover.log()
+        assert drover.cli("scale", "w", "20").returncode == 0
+        drover.wait_log(r"spawning works again, after \d+ attempts that found no free descriptor")
+        wait_until(lambda: states(drover, "w") == [(i, "running") for i in range(20)], timeout=30,
+                   what="20 running")
+    finally:
+        for s in held:
+            s.close()
+    assert drover.stop() == 0
+
+
+def test_cli_refuses_a_name_that_is_not_one_before_asking(drover):
+    """B16: `drover stop $'\\xff'` sent the name and printed the daemon's "out of memory" (exit
+    1); now a name no config can have is a usage error (exit 2) before any request: here there is
+    no daemon at all, which would be exit 3."""
+    env = dict(drover.env, DROVER_CONTROL=drover.path("nobody.sock"))
+    for args in [[b"stop", b"\xff"], [b"status", b"w\xc0:1"], [b"signal", b"w;x", b"HUP"],
+                 [b"scale", b"a b", b"2"], [b"health", b"\x1b[2J"], [b"restart", b"x" * 65]]:
+        r = subprocess.run([os.fsencode(DROVER_BIN), *args], capture_output=True, env=env, timeout=20)
+        assert r.returncode == 2, (args, r.stderr)
+        assert b"not a valid name" in r.stderr and b"cannot reach" not in r.stderr, (args, r.stderr)
+    r = subprocess.run([DROVER_BIN, "stop", "\udcff"], capture_output=True, env=env, timeout=20)
+    assert b"bad NAME '\\xff'" in r.stderr, r.stderr  # shown escaped, never raw
+
+
+def test_unauthorized_control_calls_over_tcp_are_refused_before_anything_else(drover):
+    """B16: a control call over TCP without the token is 401 (403 with no token configured)
+    whatever else is wrong with it: bad UTF-8, a NUL, too many parameters, a wrong method."""
+    port = free_port()
+    token_file = drover.path("token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    start(drover, args=["--http", f"127.0.0.1:{port}", "--http-token-file", token_file])
+    many = "&".join(f"a{i}" for i in range(100))
+    for path, method in [("/stop/%ff", "POST"), ("/stop/w%00x", "POST"), (f"/scale/w?{many}", "POST"),
+                         ("/signal/w?signal=%ff", "POST"), ("/stop/w", "GET")]:
+        code, body, headers = api(port, path, method)
+        assert code == 401 and "bearer token" in body["error"], (path, code, body)
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert states(drover, "w") == [(0, "running"), (1, "running")]
+    assert drover.stop() == 0
+    drover.log_file.close()
+    start(drover, args=["--http", f"127.0.0.1:{port}"])
+    for path in ["/stop/%ff", "/stop/w%00x"]:
+        assert api(port, path, "POST")[0] == 403, path
+    assert drover.stop() == 0

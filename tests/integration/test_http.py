@@ -3,11 +3,13 @@
 /livez, /readyz, /status; bad --http values."""
 import json
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -236,3 +238,260 @@ def test_health_defaults_come_from_the_config(drover):
     assert drover.stop() == 0
     r = drover.run({"silence": "0s", "programs": [{"command": ["x"]}]})
     assert r.returncode == 2 and "silence must be positive" in r.stderr
+
+
+# --- connections that would hold the servers: freed, capped, cut ------------------------------
+
+def get(target, extra=b""):
+    return b"GET " + target + b" HTTP/1.1\r\nHost: drover\r\n" + extra + b"Connection: close\r\n\r\n"
+
+
+def peek(s):
+    """What socket s has, without waiting: "data", "open" (nothing yet) or "closed"."""
+    s.setblocking(False)
+    try:
+        return "data" if s.recv(1, socket.MSG_PEEK) else "closed"
+    except BlockingIOError:
+        return "open"
+    except OSError:
+        return "closed"
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def connect(where, source=None, timeout=30):
+    """A connected socket to where (("127.0.0.1", port), from address source, or a unix socket
+    path), waiting while the backlog is full (a unix connect says EAGAIN then)."""
+    def attempt():
+        s = socket.socket(socket.AF_UNIX if isinstance(where, str) else socket.AF_INET)
+        if source:
+            s.bind((source, 0))
+        s.setblocking(False)
+        try:
+            s.connect(where)
+        except BlockingIOError:
+            if isinstance(where, str):
+                s.close()
+                return None
+            select.select([], [s], [], timeout)  # TCP: in progress
+        s.setblocking(True)
+        s.settimeout(timeout)
+        return s
+    return wait_until(attempt, timeout=timeout, what=f"a connection to {where} (backlog full)")
+
+
+def test_closed_long_polls_free_their_slots_at_once(drover):
+    """B11: 300 long polls whose clients close right away used to hold every slot for their whole
+    wait (60 s here), so /livez went unanswered; now a client's hang-up frees its slot at once."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")], "start_seconds": 0}], port)
+    drover.wait_log(r"s:0 .*-> running")  # no state change after this: nothing wakes the polls
+    baseline = open_fds(drover.proc.pid)
+    request = get(b"/events?since=999999&wait=60")
+    for where in [("127.0.0.1", port), drover.control]:
+        for _ in range(300):
+            with connect(where) as s:
+                s.sendall(request)
+        wait_until(lambda: open_fds(drover.proc.pid) <= baseline + 2, timeout=30,
+                   what=f"drover to close the 300 hung-up long polls (fds {open_fds(drover.proc.pid)}, "
+                        f"{baseline} before)")
+        assert api(port, "/livez")[0] == 200 and drover.call("GET", "/livez")[0] == 200
+    assert drover.stop() == 0
+
+
+def test_long_polls_beyond_the_cap_are_answered_at_once(drover):
+    """B11: at most 128 long polls wait per server; beyond that one is answered at once with an
+    empty batch and its `next`, which a long-poll client takes as "ask again"."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")], "start_seconds": 0}], port)
+    drover.wait_log(r"s:0 .*-> running")  # no state change after this: nothing wakes the polls
+    request = get(b"/events?since=999999&wait=60")
+    for sources in [["127.0.0.1", "127.0.0.2"], [drover.control, drover.control]]:
+        held = []
+        try:
+            for source in sources:  # 100 each: over TCP two addresses, as one may hold 128 slots
+                for _ in range(100):
+                    if source.startswith("/"):
+                        s = connect(source)
+                    else:
+                        s = connect(("127.0.0.1", port), source=source)
+                    s.sendall(request)
+                    held.append(s)
+
+            def answered():
+                return [s for s in held if peek(s) == "data"]
+            wait_until(lambda: len(answered()) >= 72, timeout=30, what="72 long polls answered at once")
+            now = answered()
+            assert len(now) == 72, f"{len(now)} answered, expected the 200 - 128 over the cap"
+            now[0].settimeout(10)
+            data = b""
+            while b'"gap"' not in data:
+                data += now[0].recv(4096)
+            body = json.loads(data.partition(b"\r\n\r\n")[2])
+            assert body["events"] == [] and body["gap"] is False and body["next"] > 0, body
+        finally:
+            for s in held:
+                s.close()
+    assert drover.stop() == 0
+
+
+def test_slowloris_from_one_address_is_limited_and_cut(drover):
+    """B12: connections that trickle a header line every 0.5 s reset MHD's idle timeout for ever.
+    Now one address holds at most 128 of the 256 slots (the rest are closed at once), /livez from
+    another address keeps answering, and each slow head is cut 5 s after its accept."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    slow = []
+    for _ in range(300):
+        s = connect(("127.0.0.1", port), source="127.0.0.2")
+        try:
+            s.sendall(b"GET /livez HTTP/1.1\r\n")
+        except OSError:
+            pass  # one of those refused at once
+        slow.append(s)
+
+    def still_open():
+        return [s for s in slow if peek(s) != "closed"]
+
+    try:
+        wait_until(lambda: len(still_open()) <= 128, timeout=30,
+                   what="drover to close the connections beyond 128 from 127.0.0.2")
+        assert len(still_open()) == 128
+        deadline = time.monotonic() + 60
+        line = 0
+        while still_open():
+            assert time.monotonic() < deadline, f"{len(still_open())} slow heads still open after 60 s"
+            line += 1
+            for s in still_open():
+                try:
+                    s.sendall(b"X-Line-%d: a\r\n" % line)
+                except OSError:
+                    pass
+            assert api(port, "/livez")[0] == 200  # from 127.0.0.1, all along
+            select.select(still_open(), [], [], 0.5)  # the next line in 0.5 s, or on a close
+        assert api(port, "/livez")[0] == 200
+    finally:
+        for s in slow:
+            s.close()
+    assert drover.stop() == 0
+
+# --- requests drover cannot take as they are: always an answer that says why ----------------
+
+def exchange(where, raw, timeout=30):
+    """Sends raw on a new connection (("127.0.0.1", port) or a unix socket path) and reads the
+    answer: (status, parsed JSON body or text). Fails if no answer comes within timeout."""
+    s = socket.socket(socket.AF_UNIX if isinstance(where, str) else socket.AF_INET)
+    s.settimeout(timeout)
+    data = b""
+    try:
+        s.connect(where)
+        s.sendall(raw)
+        while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + content_length(data):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 "), f"no answer within {timeout}s to {raw[:80]!r}...: {data[:200]!r}"
+    head, _, body = data.partition(b"\r\n\r\n")
+    try:
+        return int(head.split()[1]), json.loads(body)
+    except ValueError:
+        return int(head.split()[1]), body.decode(errors="replace")
+
+
+def content_length(data):
+    for line in data.split(b"\r\n\r\n")[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def post(target, token=None):
+    auth = b"Authorization: Bearer " + token.encode() + b"\r\n" if token else b""
+    return b"POST " + target + b" HTTP/1.1\r\nHost: drover\r\n" + auth + b"Connection: close\r\n\r\n"
+
+
+def test_many_parameters_or_a_long_target_get_an_answer_on_both_servers(drover):
+    """B15: 500 parameters made MHD run out of its connection pool and answer nothing until the
+    idle timeout; now 400 says how many are allowed, 414 how long a target may be, and the most
+    that is allowed is served."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    many = b"/livez?" + b"&".join(b"a%d=b" % i for i in range(500))
+    empty = b"/livez?" + b"&" * 3000
+    longest = b"/livez?" + b"&".join(b"a%d=" % i for i in range(64))
+    longest += b"x" * (8192 - len(longest))
+    for where in [("127.0.0.1", port), drover.control]:
+        for target in [many, empty]:
+            code, body = exchange(where, get(target))
+            assert code == 400 and body["error"] == "bad request: too many parameters (at most 64)", body
+            assert body["path"] == "/livez"
+        code, body = exchange(where, get(b"/status?x=" + b"y" * 9000))
+        assert code == 414 and body["error"] == "URI too long (at most 8192 bytes)", body
+        # At the limits, with a large header in the same packet: served.
+        assert exchange(where, get(longest, b"X-Pad: " + b"p" * 16000 + b"\r\n")) == (200, {"alive": True})
+        code, body = exchange(where, get(b"/health?" + b"&".join([b"x=1"] * 63) + b"&max_silent=0"))
+        assert code in (200, 503) and body["thresholds"]["max_silent"] == 0, body
+    assert drover.stop() == 0
+
+
+def test_non_utf8_path_and_parameters_are_400_naming_them(drover):
+    """B16: a %ff in a path or a parameter was a 500 "out of memory"; now it is 400 "not valid
+    UTF-8" with what was sent escaped (never a dropped key), on both servers."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    for where in [("127.0.0.1", port), drover.control]:
+        code, body = exchange(where, get(b"/status/%ff"))
+        assert code == 400 and body == {"error": "bad request: the path is not valid UTF-8",
+                                         "path": "/status/\\xff"}, body
+        assert exchange(where, get(b"/nowhere/caf%e9"))[1]["path"] == "/nowhere/caf\\xe9"
+        code, body = exchange(where, get(b"/health?program=%ff%fe"))
+        assert code == 400 and body == {"error": "bad query parameter: not valid UTF-8",
+                                        "parameter": "program", "value": "\\xff\\xfe"}, body
+        code, body = exchange(where, get(b"/events?since=1&wait=%c0%80"))
+        assert code == 400 and body["parameter"] == "wait", body
+        # Valid UTF-8 that names nothing is still a 404 with the name as sent.
+        code, body = exchange(where, get(b"/status/caf%c3%a9"))
+        assert code == 404 and body["program"] == "caf\u00e9", body
+    code, body = exchange(drover.control, post(b"/stop/%ff"))
+    assert code == 400 and body["path"] == "/stop/\\xff", body
+    code, body = exchange(drover.control, post(b"/signal/s?signal=%ff"))
+    assert code == 400 and body["parameter"] == "signal", body
+    assert "drover could not build" not in drover.log() and "out of memory" not in drover.log()
+    assert drover.stop() == 0
+
+
+def test_an_encoded_nul_is_400_and_changes_nothing(drover):
+    """B17: an encoded NUL cut values short (restart/w%00junk restarted w, HUP%00KILL sent HUP,
+    /livez%00junk answered 200). Now each is 400 "contains a NUL byte", over TCP with the token and
+    on the control socket, and nothing happens."""
+    port = free_port()
+    token = drover.path("token")
+    with open(token, "w") as f:
+        f.write("nul-test-token-0123456789\n")
+    start(drover, [{"name": "w", "command": [helper("sleeper")], "instances": 2, "max_instances": 4}], port,
+          args=["--http-token-file", token])
+    drover.wait_spawns("w:1", 1)
+    pids = [drover.current(f"w:{i}")[0] for i in (0, 1)]
+    for where, tok in [(("127.0.0.1", port), "nul-test-token-0123456789"), (drover.control, None)]:
+        code, body = exchange(where, post(b"/restart/w%00junk", tok))
+        assert code == 400 and body == {"error": "bad request: the path contains a NUL byte (%00)",
+                                        "path": "/restart/w"}, body
+        code, body = exchange(where, post(b"/signal/w:0?signal=HUP%00KILL", tok))
+        assert code == 400 and body == {"error": "bad query parameter: contains a NUL byte",
+                                        "parameter": "signal", "value": "HUP\\x00KILL"}, body
+        code, body = exchange(where, post(b"/scale/w?instances=3%00x", tok))
+        assert code == 400 and body["parameter"] == "instances" and body["value"] == "3\\x00x", body
+        code, body = exchange(where, get(b"/livez%00junk"))
+        assert code == 400 and body["path"] == "/livez", body
+        assert exchange(where, get(b"/health?program=w%00x"))[1]["parameter"] == "program"
+    assert [drover.current(f"w:{i}")[0] for i in (0, 1)] == pids and len(drover.spawns()) == 2
+    assert "sent signal" not in drover.log() and "scaling" not in drover.log()
+    assert drover.stop() == 0
+

@@ -1,6 +1,8 @@
 /*
  * test_api: the HTTP answers as pure functions: /health thresholds and
- * counts, each bad parameter, the program filter, /status and /readyz.
+ * counts, each bad parameter, the program filter, /status and /readyz;
+ * the checks of a request (target limits, NUL, UTF-8) and the escaping of
+ * echoed input.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +140,117 @@ status_and_readyz(void **state)
     json_decref(j);
 }
 
+/* The raw target's limits: length, '&'-separated pieces, an encoded NUL in the path only. */
+static void
+uri_check(void **state)
+{
+    char *big = malloc(API_URI_MAX + 2), *many = malloc(4 * API_PARAMS_MAX + 16);
+    size_t n = 0;
+    (void)state;
+
+    assert_int_equal(api_uri_check(NULL), 0);
+    assert_int_equal(api_uri_check("/health?max_silent=1&silence=5s"), 0);
+    assert_int_equal(api_uri_check("/livez?"), 0);
+    assert_int_equal(api_uri_check("/livez%00junk"), API_URI_PATH_NUL);
+    assert_int_equal(api_uri_check("/stop/w%00"), API_URI_PATH_NUL);
+    assert_int_equal(api_uri_check("/livez%0"), 0);
+    assert_int_equal(api_uri_check("/livez%10%20"), 0);
+    assert_int_equal(api_uri_check("/signal/w?signal=HUP%00KILL"), 0); /* values: checked decoded */
+    /* API_PARAMS_MAX pieces pass, one more does not; empty pieces count, as MHD stores them. */
+    n = (size_t)sprintf(many, "/livez?a");
+    for (int i = 1; i < API_PARAMS_MAX; i++)
+        n += (size_t)sprintf(many + n, "&a");
+    assert_int_equal(api_uri_check(many), 0);
+    (void)sprintf(many + n, "&");
+    assert_int_equal(api_uri_check(many), 0); /* a trailing '&' adds none */
+    (void)sprintf(many + n, "&a");
+    assert_int_equal(api_uri_check(many), API_URI_TOO_MANY_PARAMS);
+    memset(many, '&', 3 * API_PARAMS_MAX);
+    many[0] = '/';
+    many[1] = '?';
+    many[3 * API_PARAMS_MAX] = '\0';
+    assert_int_equal(api_uri_check(many), API_URI_TOO_MANY_PARAMS);
+    /* API_URI_MAX bytes pass, one more does not, path or query alike. */
+    memset(big, 'x', API_URI_MAX + 1);
+    big[0] = '/';
+    big[API_URI_MAX] = '\0';
+    assert_int_equal(api_uri_check(big), 0);
+    big[API_URI_MAX] = 'x';
+    big[API_URI_MAX + 1] = '\0';
+    assert_int_equal(api_uri_check(big), API_URI_TOO_LONG);
+    big[10] = '?';
+    assert_int_equal(api_uri_check(big), API_URI_TOO_LONG);
+    free(big);
+    free(many);
+}
+
+static void
+uri_answer(void **state)
+{
+    json_t *j;
+    (void)state;
+
+    j = parse(api_uri_answer(API_URI_TOO_MANY_PARAMS, "/livez"), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "bad request: too many parameters (at most 64)");
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/livez");
+    json_decref(j);
+    j = parse(api_uri_answer(API_URI_TOO_LONG | API_URI_TOO_MANY_PARAMS, "/x"), 414);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "URI too long (at most 8192 bytes)");
+    json_decref(j);
+    j = parse(api_uri_answer(API_URI_PATH_NUL, "/livez"), 400);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "NUL byte"));
+    json_decref(j);
+}
+
+/* A decoded path or value that is not valid UTF-8 or has a NUL: 400, and the echo keeps its key. */
+static void
+checks_escape_what_they_echo(void **state)
+{
+    json_t *j;
+    struct api_answer a;
+    (void)state;
+
+    assert_int_equal(api_check_path("/status/w").code, 0);
+    assert_int_equal(api_check_path("/status/caf\xc3\xa9").code, 0);
+    j = parse(api_check_path("/status/\xff"), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "bad request: the path is not valid UTF-8");
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/status/\\xff");
+    json_decref(j);
+
+    assert_int_equal(api_check_param("signal", NULL, 0).code, 0);
+    assert_int_equal(api_check_param("signal", "HUP", 3).code, 0);
+    assert_int_equal(api_check_param("signal", "", 0).code, 0);
+    j = parse(api_check_param("signal", "HUP\0KILL", 8), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "bad query parameter: contains a NUL byte");
+    assert_string_equal(json_string_value(json_object_get(j, "parameter")), "signal");
+    assert_string_equal(json_string_value(json_object_get(j, "value")), "HUP\\x00KILL");
+    json_decref(j);
+    j = parse(api_check_param("program", "\xff\xfe", 2), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "bad query parameter: not valid UTF-8");
+    assert_string_equal(json_string_value(json_object_get(j, "value")), "\\xff\\xfe");
+    json_decref(j);
+
+    /* Echoes elsewhere: escaped, never dropped. */
+    j = parse(api_bad_param("instances", "3\xff", "a number"), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "value")), "3\\xff");
+    json_decref(j);
+    j = parse(api_error(404, "no such program", "program", "w\xc0"), 404);
+    assert_string_equal(json_string_value(json_object_get(j, "program")), "w\\xc0");
+    json_decref(j);
+    j = parse(api_health(pool, 3, NULL, NULL, "\xff", 0, 30000), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "program")), "\\xff");
+    json_decref(j);
+    /* Only an unbuildable body is a 500, and then with no body: the caller says what. */
+    a = api_json(201, NULL);
+    assert_int_equal(a.code, 500);
+    assert_null(a.body);
+}
+
 int
 main(void)
 {
@@ -145,6 +259,9 @@ main(void)
         cmocka_unit_test(health_config_defaults),
         cmocka_unit_test(health_bad_parameters),
         cmocka_unit_test(status_and_readyz),
+        cmocka_unit_test(uri_check),
+        cmocka_unit_test(uri_answer),
+        cmocka_unit_test(checks_escape_what_they_echo),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -968,6 +968,11 @@ ctl_usage_errors(void **state)
         (const char *const[]){ "drover", "events", "--since", "-3", NULL },
         (const char *const[]){ "drover", "events", "--since", NULL },
         (const char *const[]){ "drover", "health", "web:0", NULL },
+        /* names no config can have (B16): refused here, not sent */
+        (const char *const[]){ "drover", "stop", "\xff", NULL },
+        (const char *const[]){ "drover", "health", "w&x", NULL },
+        (const char *const[]){ "drover", "status", "w/x:1", NULL },
+        (const char *const[]){ "drover", "signal", "w x", "HUP", NULL },
         (const char *const[]){ "drover", "shutdown", "now", NULL },
         (const char *const[]){ "drover", "--control", NULL },
         (const char *const[]){ "drover", "--control=", "status", NULL },
@@ -1130,14 +1135,14 @@ ctl_answers(void **state)
     expect_ctl((const char *const[]){ "drover", "health", NULL }, 503, health_body, 1, NULL, "",
                "GET /health HTTP/1.0\r\n");
     expect_ctl((const char *const[]){ "drover", "health", "--max-silent", "3", "--silence=500ms",
-                                      "w&x", NULL },
+                                      "w.x", NULL },
                200,
                "{\"healthy\":true,\"thresholds\":{\"max_silent\":3,\"silence_seconds\":0.5},"
                "\"counts\":{\"instances\":0},\"unhealthy_instances\":[]}",
                0,
                "healthy: 0 instances: 0 running, 0 silent, 0 failing, 0 backoff, 0 fatal; 0 "
                "unhealthy, at most 3 allowed (silence 0.5s)\n",
-               "", "GET /health?max_silent=3&silence=500ms&program=w%26x HTTP/1.0\r\n");
+               "", "GET /health?max_silent=3&silence=500ms&program=w.x HTTP/1.0\r\n");
     expect_ctl((const char *const[]){ "drover", "health", "--silence", "soon", NULL }, 400,
                "{\"error\":\"bad query parameter\",\"parameter\":\"silence\",\"expected\":\"a "
                "duration\",\"value\":\"soon\"}",
