@@ -98,7 +98,7 @@ def test_relative_paths_resolve_against_cwd(drover):
     drover.start({"programs": [{"name": "rel", "command": ["./tool", "--print-cwd"], "cwd": str(workdir),
                                 "output": "logs/out.txt"}]})
     path = workdir / "logs" / "out.txt"
-    assert wait_until(lambda: path.exists() and path.read_text()) == f"cwd={workdir}\n"
+    assert wait_until(lambda: path.exists() and path.read_text(), what=f"output in {path}") == f"cwd={workdir}\n"
     assert drover.stop() == 0
 
 
@@ -113,7 +113,8 @@ def test_children_get_the_original_open_file_limit(drover):
     prog, out = status_of(drover, "dump")
     prog["command"] = ["/bin/sh", "-c", "ulimit -Sn; ulimit -Hn; exec sleep 600"]
     drover.start({"programs": [prog]}, preexec_fn=lower_soft_limit)
-    text = wait_until(lambda: os.path.exists(out) and open(out).read().count("\n") >= 2 and open(out).read())
+    text = wait_until(lambda: os.path.exists(out) and open(out).read().count("\n") >= 2 and open(out).read(),
+                      what=f"both ulimit lines in {out}")
     assert text.split() == [str(soft), str(hard)]
     with open(f"/proc/{drover.proc.pid}/limits") as f:
         limits = f.read()

@@ -136,7 +136,8 @@ def test_watchdog_environment_is_exported(drover):
     drover.start({"programs": [{"name": "wd", "heartbeat": {"timeout": "2.5s"}, "output": out,
                                 "command": [helper("sleeper"), "--echo-env", "WATCHDOG_USEC", "--echo-env",
                                             "WATCHDOG_PID", "--echo-env", "DROVER_HEARTBEAT_SLOT"]}]})
-    text = wait_until(lambda: os.path.exists(out) and "SLOT" in open(out).read() and open(out).read())
+    text = wait_until(lambda: os.path.exists(out) and "SLOT" in open(out).read() and open(out).read(),
+                      what=f"the environment dump in {out}")
     pid, _ = drover.current("wd:0")
     assert "WATCHDOG_USEC=2500000\n" in text
     assert f"WATCHDOG_PID={pid}\n" in text
