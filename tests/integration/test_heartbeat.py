@@ -138,7 +138,7 @@ def test_watchdog_environment_is_exported(drover):
                                             "WATCHDOG_PID", "--echo-env", "DROVER_HEARTBEAT_SLOT"]}]})
     text = wait_until(lambda: os.path.exists(out) and "SLOT" in open(out).read() and open(out).read(),
                       what=f"the environment dump in {out}")
-    pid, _ = drover.current("wd:0")
+    pid = drover.wait_spawns("wd:0", 1)[0][1]  # the child may print before drover logs its spawn
     assert "WATCHDOG_USEC=2500000\n" in text
     assert f"WATCHDOG_PID={pid}\n" in text
     assert "DROVER_HEARTBEAT_SLOT=0\n" in text
