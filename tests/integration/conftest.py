@@ -19,6 +19,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,12 @@ def wait_until(cond, timeout=10.0, interval=0.02, *, what):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
+
+
+def stamp(line):
+    """The time drover wrote a log line (or a match in one), from its ISO 8601 prefix."""
+    text = line.string if isinstance(line, re.Match) else line
+    return datetime.fromisoformat(text.split(" ", 1)[0].replace("Z", "+00:00"))
 
 
 def read_pid(path):
