@@ -2,9 +2,11 @@
 # after CORE_OBJ is defined. One harness per decoder, tests/fuzz/fuzz_TARGET.c, seeds in
 # tests/fuzz/corpus/TARGET/ (past crashers go there too, once fixed).
 #
-#   make check-fuzz-replay    every corpus through replay.c, a plain main, built with $(CC) and
+#   make check-fuzz-replay [FUZZ_REPLAY_TIMEOUT=120]
+#                             every corpus through replay.c, a plain main, built with $(CC) and
 #                             the core objects of this build (so under the sanitizers with
-#                             SANITIZE=address,undefined)
+#                             SANITIZE=address,undefined); a replay still running after
+#                             FUZZ_REPLAY_TIMEOUT seconds fails, named
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_RUN="cfg ckpt"]
 #                             libFuzzer+ASan+UBSan builds with clang in build/fuzz-clang/, each
 #                             run FUZZ_SECONDS on its own copy of the corpus; crashes land in
@@ -28,13 +30,21 @@ $(BUILD)/fuzz:
 	mkdir -p $@
 
 # Each replay's per-input lines are shown only when it fails (the last one names the culprit).
+# The timeout only stops a replay that hangs: each corpus takes about 15 ms, under the
+# sanitizers too (FUZZ_REPLAY_TIMEOUT, 120 s, is far beyond 10x that).
+FUZZ_REPLAY_TIMEOUT ?= 120
 check-fuzz-replay: $(FUZZ_REPLAY_BIN)
 	@passed=0 failed=0; \
 	for t in $(FUZZ_TARGETS); do \
 	    out=$$(UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
-	           timeout 120 $(BUILD)/fuzz/replay_$$t tests/fuzz/corpus/$$t 2>&1); rc=$$?; \
+	           timeout --kill-after=10 $(FUZZ_REPLAY_TIMEOUT) \
+	           $(BUILD)/fuzz/replay_$$t tests/fuzz/corpus/$$t 2>&1); rc=$$?; \
 	    if [ $$rc -eq 0 ]; then \
 	        printf '%s: %s\n' "$$t" "$$(printf '%s\n' "$$out" | tail -1)"; passed=$$((passed + 1)); \
+	    elif [ $$rc -eq 124 ] || [ $$rc -eq 137 ]; then \
+	        printf '%s\n' "$$out"; \
+	        echo "$$t: replay did not finish within $(FUZZ_REPLAY_TIMEOUT) s: stopped by timeout (status $$rc); the last 'replay:' line above is the input it was on"; \
+	        failed=$$((failed + 1)); \
 	    else \
 	        printf '%s\n' "$$out"; echo "$$t: replay exited with status $$rc"; \
 	        failed=$$((failed + 1)); \

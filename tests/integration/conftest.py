@@ -3,7 +3,10 @@
 Each test gets a `drover` fixture: a fresh temp dir, a helper to write a
 config and start the real daemon on it, and readers for its public surfaces
 (log lines, files on disk, /proc). Waiting is always wait_until(cond,
-timeout), never a bare sleep. Teardown kills only what the test started:
+timeout, what=...), never a bare sleep. No test decides by the clock: a
+timeout only bounds a wait for something to happen, is at least 10x the
+usual time of what is awaited (under ASan, on a loaded machine), and its
+failure says what did not happen. Teardown kills only what the test started:
 drover by pid, and every instance by the process group drover logged for it.
 """
 import http.client
@@ -16,6 +19,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -32,21 +36,29 @@ def helper(name):
     return str(HELPERS / name)
 
 
-def wait_until(cond, timeout=10.0, interval=0.02, what="condition"):
-    """Polls cond() until it returns a truthy value, which is returned."""
+def wait_until(cond, timeout=10.0, interval=0.02, *, what):
+    """Polls cond() until it returns a truthy value, which is returned. `what` names what is
+    awaited (a string, or a callable giving one at the failure, e.g. with the log then)."""
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
+
+
+def stamp(line):
+    """The time drover wrote a log line (or a match in one), from its ISO 8601 prefix."""
+    text = line.string if isinstance(line, re.Match) else line
+    return datetime.fromisoformat(text.split(" ", 1)[0].replace("Z", "+00:00"))
 
 
 def read_pid(path):
     """The pid a helper wrote to path, once it is there."""
-    return int(wait_until(lambda: os.path.exists(path) and open(path).read().strip(), what=path))
+    return int(wait_until(lambda: os.path.exists(path) and open(path).read().strip(),
+                          what=f"a pid in {path}"))
 
 
 def free_port():
@@ -56,16 +68,22 @@ def free_port():
         return s.getsockname()[1]
 
 
-def api(port, path, method="GET", token=None):
-    """One request to drover's HTTP API on 127.0.0.1:port: (status, parsed JSON body, headers)."""
+def api(port, path, method="GET", token=None, timeout=10):
+    """One request to drover's HTTP API on 127.0.0.1:port: (status, parsed JSON body, headers).
+    No answer within timeout raises TimeoutError (an OSError) saying so."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
     if token is not None:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read() or b"null"), r.headers
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null"), e.headers
+    except (TimeoutError, urllib.error.URLError) as e:
+        if isinstance(e, TimeoutError) or isinstance(getattr(e, "reason", None), TimeoutError):
+            raise TimeoutError(f"drover's HTTP API on 127.0.0.1:{port} did not answer {method} {path} "
+                               f"within {timeout} s") from e
+        raise
 
 
 def pid_alive(pid):
@@ -161,7 +179,8 @@ class Drover:
                               timeout=timeout, stdin=subprocess.DEVNULL)
 
     def call(self, method, path, timeout=10):
-        """One HTTP request on the control socket: (status, parsed JSON body, headers)."""
+        """One HTTP request on the control socket: (status, parsed JSON body, headers).
+        No answer within timeout raises TimeoutError saying so."""
         conn = UnixHTTPConnection(self.control, timeout=timeout)
         try:
             conn.request(method, path)
@@ -172,6 +191,9 @@ class Drover:
             except ValueError:
                 body = raw.decode()
             return r.status, body, r.headers
+        except TimeoutError as e:
+            raise TimeoutError(f"drover did not answer {method} {path} on the control socket "
+                               f"{self.control} within {timeout} s") from e
         finally:
             conn.close()
 
@@ -194,7 +216,7 @@ class Drover:
         try:
             return wait_until(enough, timeout, what=f"{count} log line(s) matching {pattern!r}")
         except AssertionError:
-            raise AssertionError(f"{pattern!r} not seen {count} time(s); log:\n{self.log()}")
+            raise AssertionError(f"{pattern!r} not seen {count} time(s) within {timeout}s; log:\n{self.log()}")
 
     def spawns(self, label=None):
         """[(label, pid, port)] of every spawn so far, in order."""
@@ -207,7 +229,7 @@ class Drover:
 
     def wait_spawns(self, label, count, timeout=10.0):
         return wait_until(lambda: (s := self.spawns(label)) and len(s) >= count and s,
-                          timeout, what=f"{count} spawns of {label}; log:\n{self.log()}")
+                          timeout, what=lambda: f"{count} spawns of {label}; log:\n{self.log()}")
 
     def current(self, label):
         """(pid, port) of the newest spawn of label."""
@@ -219,15 +241,26 @@ class Drover:
     def send(self, sig):
         self.proc.send_signal(sig)
 
+    def wait_exit(self, timeout, after):
+        """drover's exit status, once it has exited; fails if it has not within timeout."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"drover (pid {self.proc.pid}) did not exit within {timeout} s "
+                                 f"{after}; log:\n{self.log()}") from None
+
     def kill9(self):
         """kill -9 of drover alone: its instances live on (what recovery is for)."""
         self.proc.kill()
-        self.proc.wait(timeout=10)
+        self.wait_exit(10, "of SIGKILL")
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Sends sig and returns drover's exit status. The default timeout is far beyond 10x
+        the shutdown of the tests' configs: their children die of the stop signal, or one
+        that ignores it is killed after a stop_timeout of 500 ms."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout)
+        return self.wait_exit(timeout, f"of {signal.Signals(sig).name}")
 
     def cleanup(self):
         if self.proc and self.proc.poll() is None:

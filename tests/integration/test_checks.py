@@ -59,8 +59,10 @@ def test_health_check_failing_three_times_restarts(drover):
 
 
 def test_health_check_timeout(drover):
+    # Running (and checked) once it listens: a check before python is up would be refused, not time out.
     drover.start({"port_range": "19830-19839", "programs": [
-        {"name": "mute", "start_seconds": 0, "command": ["/usr/bin/python3", "-c", SILENT_SERVER, "{{port}}"],
+        {"name": "mute", "command": ["/usr/bin/python3", "-c", SILENT_SERVER, "{{port}}"],
+         "ready": {"tcp": "127.0.0.1:{{port}}", "interval": "50ms"},
          "health": {"http": "http://127.0.0.1:{{port}}/health", "interval": "100ms", "timeout": "150ms",
                     "failures": 2}},
     ]})
@@ -70,8 +72,10 @@ def test_health_check_timeout(drover):
 
 
 def test_health_check_passing_keeps_running(drover):
+    # Running (and checked) once it listens, not once 200 ms have passed: no failure from a slow start.
     drover.start({"port_range": "19840-19849", "programs": [
-        {"name": "fine", "start_seconds": 0, "command": [TIMESERVER, "--port={{port}}"],
+        {"name": "fine", "command": [TIMESERVER, "--port={{port}}"],
+         "ready": {"tcp": "127.0.0.1:{{port}}", "interval": "50ms"},
          "health": {"http": "http://127.0.0.1:{{port}}/", "interval": "50ms", "start_period": "200ms"}},
     ]}, args=["-v"])
     pid = drover.wait_spawns("fine:0", 1)[0][1]
@@ -84,14 +88,17 @@ def test_health_check_passing_keeps_running(drover):
 def test_idle_only_leaves_a_busy_worker_alone(drover):
     q = drover.dir / "q"
     q.mkdir()
+    # idle_only: checked when it has not beaten within the interval. A beat every 10 ms against
+    # 500 ms: a loaded machine does not make the busy one look idle.
     drover.start({"programs": [
         {"name": "busy", "command": [C_WORKER, "--queue", str(q), "--poll-ms", "10"], "start_seconds": 0,
-         "health": {"command": ["/bin/false"], "interval": "100ms", "idle_only": True}},
+         "health": {"command": ["/bin/false"], "interval": "500ms", "idle_only": True}},
         {"name": "idle", "command": [C_WORKER, "--queue", str(q), "--poll-ms", "10", "--stall-after", "5"],
-         "start_seconds": 0, "health": {"command": ["/bin/false"], "interval": "100ms", "idle_only": True}},
+         "start_seconds": 0, "health": {"command": ["/bin/false"], "interval": "500ms", "idle_only": True}},
     ]})
     # The stalled one is checked (and fails); the busy one, beating all along, never is.
-    drover.wait_log(r"idle:0 .*-> stopping \(health check failing, restarting\)")
+    # Three failed checks 500 ms apart: about 2 s.
+    drover.wait_log(r"idle:0 .*-> stopping \(health check failing, restarting\)", timeout=30)
     assert not drover.lines(r"busy:0 .*health check failed")
     assert len(drover.spawns("busy:0")) == 1
     assert drover.stop() == 0

@@ -36,7 +36,8 @@ def test_child_leads_its_own_session_and_group(drover):
     drover.start({"programs": [prog]})
     text = read_dump(out)
     ids = dict(re.findall(r"(pgid|sid|pid|ppid)=(\d+)", text.splitlines()[-1]))
-    pid, _ = drover.current("dump:0")
+    # The child can write its dump before drover logs its spawn: wait for the line, too.
+    pid = drover.wait_spawns("dump:0", 1)[0][1]
     assert int(ids["pid"]) == pid
     assert int(ids["pgid"]) == pid and int(ids["sid"]) == pid
     assert int(ids["ppid"]) == drover.proc.pid
@@ -78,7 +79,8 @@ def test_environment_and_cwd(drover):
         path = f"{out}.{i}"
         text = wait_until(lambda: os.path.exists(path) and "PORTVAR" in open(path).read() and open(path).read(),
                           what=f"env dump {path}")
-        _, port = drover.current(f"envy:{i}")
+        # The child can write its dump before drover logs its spawn: wait for the line, too.
+        port = drover.wait_spawns(f"envy:{i}", 1)[0][2]
         assert f"cwd={workdir}\n" in text
         assert "DROVER_PROGRAM=envy\n" in text
         assert f"DROVER_INSTANCE={i}\n" in text
@@ -98,7 +100,7 @@ def test_relative_paths_resolve_against_cwd(drover):
     drover.start({"programs": [{"name": "rel", "command": ["./tool", "--print-cwd"], "cwd": str(workdir),
                                 "output": "logs/out.txt"}]})
     path = workdir / "logs" / "out.txt"
-    assert wait_until(lambda: path.exists() and path.read_text()) == f"cwd={workdir}\n"
+    assert wait_until(lambda: path.exists() and path.read_text(), what=f"output in {path}") == f"cwd={workdir}\n"
     assert drover.stop() == 0
 
 
@@ -113,7 +115,8 @@ def test_children_get_the_original_open_file_limit(drover):
     prog, out = status_of(drover, "dump")
     prog["command"] = ["/bin/sh", "-c", "ulimit -Sn; ulimit -Hn; exec sleep 600"]
     drover.start({"programs": [prog]}, preexec_fn=lower_soft_limit)
-    text = wait_until(lambda: os.path.exists(out) and open(out).read().count("\n") >= 2 and open(out).read())
+    text = wait_until(lambda: os.path.exists(out) and open(out).read().count("\n") >= 2 and open(out).read(),
+                      what=f"both ulimit lines in {out}")
     assert text.split() == [str(soft), str(hard)]
     with open(f"/proc/{drover.proc.pid}/limits") as f:
         limits = f.read()

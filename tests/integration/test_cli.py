@@ -125,8 +125,10 @@ def test_exit_codes(drover):
 
 
 def test_health_exit_1_when_unhealthy(drover):
-    drover.start({"programs": [{"name": "crash", "command": [helper("exit_with"), "1"], "start_seconds": "1s",
-                                "backoff": {"initial": "5s", "max": "5s"}}]})
+    # Quick exits however slow the machine (start_seconds 1m), and it stays in backoff (1 h)
+    # for the whole test instead of being spawned again after 5 s.
+    drover.start({"programs": [{"name": "crash", "command": [helper("exit_with"), "1"], "start_seconds": "1m",
+                                "backoff": {"initial": "1h", "max": "1h"}}]})
     drover.wait_log(r"crash:0 .*-> backoff")
     r = drover.cli("health", "--max-silent", "0")
     assert r.returncode == 1, (r.stdout, r.stderr)

@@ -234,7 +234,7 @@ def test_shutdown_call_stops_everything_and_exits(drover):
     pids = [drover.current(f"w:{i}")[0] for i in (0, 1)]
     code, body, _ = drover.call("POST", "/shutdown")
     assert code == 200 and body == {"action": "shutdown"}
-    assert drover.proc.wait(timeout=20) == 0
+    assert drover.wait_exit(20, "of the shutdown call") == 0
     assert not any(pid_alive(p) for p in pids)
     assert not os.path.exists(drover.control)
     drover.wait_log(r"shutdown requested by a control call: stopping all instances")
@@ -250,7 +250,7 @@ def test_control_calls_while_shutting_down_are_409(drover):
     code, body, _ = drover.call("POST", "/start/all")
     assert code == 409 and "shutting down" in body["error"]
     drover.send(signal.SIGTERM)  # the second one kills every group at once
-    assert drover.proc.wait(timeout=20) == 0
+    assert drover.wait_exit(20, "of the second SIGTERM") == 0
 
 
 def test_tcp_is_read_only_without_a_token(drover):
@@ -313,26 +313,42 @@ def test_slow_and_many_clients_do_not_delay_supervision(drover):
     drover.wait_spawns("w:1", 1)
     held = []
     try:
-        for _ in range(300):
-            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        for i in range(300):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            except TimeoutError:
+                raise AssertionError(f"TCP connection {i + 1} of 300 to drover's HTTP port not "
+                                     "established within 10 s") from None
             s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n")  # never finished
             held.append(s)
         slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         slow.connect(drover.control)
         slow.sendall(b"GET /sta")
         held.append(slow)
+
+        def trickle():
+            # One more byte of the never-finished request line: the slow client stays, whatever
+            # the time each step below takes (each is bounded far below the 10 s idle timeout).
+            slow.sendall(b"t")
         pid = drover.current("w:0")[0]
         os.kill(pid, signal.SIGKILL)
         drover.wait_spawns("w:0", 2)
+        trickle()
         assert drover.call("GET", "/livez")[0] == 200
+        trickle()
         assert drover.call("POST", "/restart/w:1")[0] == 200
+        trickle()
         drover.wait_spawns("w:1", 2)
         # The half-sent control request is still open meanwhile; the idle timeout (10 s) closes it.
         slow.setblocking(False)
         with pytest.raises(BlockingIOError):
             slow.recv(1)
-        slow.settimeout(20)
-        assert slow.recv(100) == b""
+        slow.settimeout(100)
+        try:
+            assert slow.recv(100) == b""
+        except TimeoutError:
+            raise AssertionError("the control socket did not close the idle half-sent request "
+                                 "within 100 s (its idle timeout is 10 s)") from None
     finally:
         for s in held:
             s.close()

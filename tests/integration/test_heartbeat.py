@@ -31,13 +31,16 @@ def queue(drover):
 
 
 def test_systemd_notify_ready_gates_running(drover):
+    gate = drover.path("go")  # READY=1 only once the test says so, not after a delay
     drover.start({"programs": [{
         "name": "sn", "ready": "notify", "start_seconds": 0,
-        "command": ["/bin/sh", "-c", "sleep 0.3; systemd-notify --ready --status=warm; exec sleep 600"],
+        "command": ["/bin/sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.01; done; "
+                                     "systemd-notify --ready --status=warm; exec sleep 600"],
     }]}, args=["-v"])
-    drover.wait_spawns("sn:0", 1)
+    drover.wait_log(r"sn:0 pid=\d+ stopped -> starting")
     # Not running before READY=1, whatever start_seconds says.
     assert not drover.lines(r"sn:0 .*-> running")
+    open(gate, "w").close()
     drover.wait_log(r"sn:0 pid=\d+ starting -> running \(READY=1\)")
     drover.wait_log(r'sn:0: status "warm"')
     assert drover.stop() == 0
@@ -63,13 +66,15 @@ def test_redis_supervised_systemd(drover):
 @pytest.mark.parametrize("worker", ["c", "python"])
 def test_worker_library_beats_and_goes_silent(drover, worker):
     cmd = [C_WORKER] if worker == "c" else list(PY_WORKER)
-    cmd += ["--queue", queue(drover), "--stall-after", "8", "--stall-ms", "1500"]
+    # A beat every 20 ms against a timeout of 1 s: a loaded machine does not make a worker that
+    # polls look silent; the 3 s stall is silent for 2 s beyond the timeout, however late drover looks.
+    cmd += ["--queue", queue(drover), "--poll-ms", "20", "--stall-after", "8", "--stall-ms", "3000"]
     drover.start({"programs": [{"name": "w", "command": cmd, "ready": "notify",
-                                "heartbeat": {"timeout": "400ms", "action": "none"}}]})
+                                "heartbeat": {"timeout": "1s", "action": "none"}}]})
     drover.wait_log(r"w:0 pid=\d+ starting -> running \(READY=1\)", timeout=15)
     # Beating while polling, then a stall: silent once, then beating again.
-    drover.wait_log(r"w:0 pid=\d+ silent for \d+\.\d{3}s \(heartbeat timeout 0\.400s\)$", timeout=15)
-    drover.wait_log(r"w:0 pid=\d+ beating again after", timeout=15)
+    drover.wait_log(r"w:0 pid=\d+ silent for \d+\.\d{3}s \(heartbeat timeout 1\.000s\)$", timeout=30)
+    drover.wait_log(r"w:0 pid=\d+ beating again after", timeout=30)
     assert len(drover.spawns("w:0")) == 1  # action "none": marked and logged, not restarted
     assert len(drover.lines(r"w:0 .*silent for")) == 1
     assert drover.stop() == 0
@@ -140,8 +145,9 @@ def test_watchdog_environment_is_exported(drover):
     drover.start({"programs": [{"name": "wd", "heartbeat": {"timeout": "2.5s"}, "output": out,
                                 "command": [helper("sleeper"), "--echo-env", "WATCHDOG_USEC", "--echo-env",
                                             "WATCHDOG_PID", "--echo-env", "DROVER_HEARTBEAT_SLOT"]}]})
-    text = wait_until(lambda: os.path.exists(out) and "SLOT" in open(out).read() and open(out).read())
-    pid, _ = drover.current("wd:0")
+    text = wait_until(lambda: os.path.exists(out) and "SLOT" in open(out).read() and open(out).read(),
+                      what=f"the environment dump in {out}")
+    pid = drover.wait_spawns("wd:0", 1)[0][1]  # the child may print before drover logs its spawn
     assert "WATCHDOG_USEC=2500000\n" in text
     assert f"WATCHDOG_PID={pid}\n" in text
     assert "DROVER_HEARTBEAT_SLOT=0\n" in text
@@ -170,17 +176,23 @@ def test_drover_notifies_its_own_supervisor(drover, tmp_path):
     up = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     up.bind(path)
     up.settimeout(10)
+
+    def recv(what):
+        try:
+            return up.recv(4096)
+        except TimeoutError:
+            raise AssertionError(f"no datagram from drover within 10 s: {what}; log:\n{drover.log()}") from None
     try:
         env = dict(drover.env, NOTIFY_SOCKET=path, WATCHDOG_USEC="200000")
         drover.start({"programs": [{"name": "s", "command": [helper("sleeper")], "instances": 2}]}, env=env)
-        first = up.recv(4096).decode()
+        first = recv("READY=1 once started").decode()
         assert first.startswith("READY=1\n") and "STATUS=supervising 2 instances" in first
-        beats = [up.recv(4096) for _ in range(3)]  # every 100 ms: half of WATCHDOG_USEC
+        beats = [recv("WATCHDOG=1 every 100 ms") for _ in range(3)]  # half of WATCHDOG_USEC
         assert beats == [b"WATCHDOG=1"] * 3
         drover.send(signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while up.recv(4096) != b"STOPPING=1":
-            assert time.monotonic() < deadline
-        assert drover.proc.wait(timeout=10) == 0
+        while recv("STOPPING=1 after SIGTERM") != b"STOPPING=1":
+            assert time.monotonic() < deadline, "no STOPPING=1 within 10 s of SIGTERM (only WATCHDOG=1)"
+        assert drover.wait_exit(10, "of SIGTERM") == 0
     finally:
         up.close()

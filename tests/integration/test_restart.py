@@ -15,7 +15,9 @@ def count_lines(path):
 
 
 def test_restart_never_leaves_instance_exited(drover):
-    drover.start({"programs": [{"name": "once", "command": [helper("exit_with"), "1"], "restart": "never"}]})
+    # start_seconds 1m: the exit is a quick one (from starting) however slow the machine.
+    drover.start({"programs": [{"name": "once", "command": [helper("exit_with"), "1"], "restart": "never",
+                                "start_seconds": "1m"}]})
     drover.wait_log(r"once:0 pid=\d+ exited with code 1 after")
     drover.wait_log(r"once:0 starting -> exited \(restart policy says no\)")
     assert len(drover.spawns("once:0")) == 1
@@ -24,7 +26,7 @@ def test_restart_never_leaves_instance_exited(drover):
 
 def test_restart_on_failure_distinguishes_code_zero(drover):
     drover.start({"programs": [
-        {"name": "ok", "command": [helper("exit_with"), "0"], "restart": "on-failure"},
+        {"name": "ok", "command": [helper("exit_with"), "0"], "restart": "on-failure", "start_seconds": "1m"},
         {"name": "bad", "command": [helper("exit_with"), "--after-ms", "20", "4"], "restart": "on-failure",
          "backoff": {"initial": "10ms", "max": "10ms"}, "yoyo": {"restarts": 2, "window": "1m"}},
     ]})
@@ -37,14 +39,17 @@ def test_restart_on_failure_distinguishes_code_zero(drover):
 
 def test_back_to_back_quick_exits_back_off_exponentially(drover):
     count = drover.path("count")
+    # start_seconds 2 s: each of the four crashers (an exec and a write, milliseconds) exits
+    # well inside it, so each exit is a quick one however slow the machine; the fifth stays.
     drover.start({"programs": [{
         "name": "flaky",
         "command": [helper("crasher"), "--count-file", count, "--ok-after", "5"],
-        "start_seconds": "300ms",
+        "start_seconds": "2s",
         "backoff": {"initial": "50ms", "max": "150ms"},
         "yoyo": False,
     }]})
-    drover.wait_log(r"flaky:0 .*starting -> running")
+    # four quick exits and their backoffs (0.3 s), then start_seconds (2 s)
+    drover.wait_log(r"flaky:0 .*starting -> running", timeout=60)
     # 1st quick exit restarts at once; then 50ms, 100ms, capped at 150ms.
     delays = [m[1] for m in drover.lines(r"flaky:0 starting -> backoff \(.*; retry in (\S+)\)")]
     assert delays == ["0.050s", "0.100s", "0.150s"]
@@ -57,7 +62,7 @@ def test_back_to_back_quick_exits_back_off_exponentially(drover):
 def test_crash_loop_goes_fatal_with_bounded_spawns(drover):
     count = drover.path("count")
     drover.start({"programs": [
-        {"name": "loop", "command": [helper("crasher"), "--count-file", count],
+        {"name": "loop", "command": [helper("crasher"), "--count-file", count], "start_seconds": "1m",
          "backoff": {"initial": "10ms", "max": "40ms"}, "yoyo": {"restarts": 4, "window": "30s"}},
         {"name": "steady", "command": [helper("sleeper")]},
     ]})
@@ -75,7 +80,8 @@ def test_crash_loop_goes_fatal_with_bounded_spawns(drover):
 def test_exit_codes_are_reported_for_every_value(drover):
     drover.start({"programs": [{"name": "code", "command": [helper("exit_with"), "{{instance}}"],
                                 "instances": 256, "restart": "never"}]})
-    matches = drover.wait_log(r"code:(\d+) pid=\d+ exited with code (\d+) after", count=256, timeout=30)
+    # 256 spawns and exits: about 1.5 s under ASan with both cores busy
+    matches = drover.wait_log(r"code:(\d+) pid=\d+ exited with code (\d+) after", count=256, timeout=60)
     assert sorted((int(m[1]), int(m[2])) for m in matches) == [(i, i) for i in range(256)]
     assert drover.stop() == 0
 

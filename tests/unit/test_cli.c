@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +39,7 @@
 #include "cli.h"
 #include "cli_render.h"
 #include "ctl_main.h"
+#include "util.h"
 
 static char golden_dir[PATH_MAX];
 static char tmp_dir[] = "/tmp/test_cli.XXXXXX";
@@ -152,9 +155,118 @@ teardown_group(void **state)
 }
 
 /*
- * In every forked child: die with the test process, and in any case within
- * 60 s, so a failed assertion (which skips fake_stop) never leaves a child
- * holding the test's output pipe open.
+ * Every child a test forks (fake daemons, ctl_main runs, clients) is
+ * registered here until it is reaped. A failed assertion skips the rest of
+ * the test, fake_stop included: the test's teardown, kill_children(), then
+ * SIGKILLs and reaps by pid whatever of that test is left, so no child
+ * outlives its test nor keeps the test's output pipe open. If the test
+ * process itself dies, PR_SET_PDEATHSIG kills them (child_leash).
+ */
+static pid_t children[8];
+
+static void
+child_started(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
+        if (children[i] == 0) {
+            children[i] = pid;
+            return;
+        }
+    }
+    (void)kill(pid, SIGKILL);
+    (void)waitpid(pid, NULL, 0);
+    fail_msg("more than %zu children at once: raise children[]",
+             sizeof(children) / sizeof(children[0]));
+}
+
+static void
+child_reaped(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+        if (children[i] == pid)
+            children[i] = 0;
+}
+
+/* Each test's teardown: SIGKILL and reap, by pid, every child the test left behind. */
+static int
+kill_children(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
+        if (children[i] > 0) {
+            (void)kill(children[i], SIGKILL);
+            (void)waitpid(children[i], NULL, 0);
+            children[i] = 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A bound on each wait for a child or a fake daemon, only there so that a
+ * failure is reported instead of hanging: what is awaited takes milliseconds
+ * (under ASan too), and the unit-test runner stops a binary after 60 s.
+ */
+#define WAIT_MS 20000
+
+/* Reaps pid once it has exited, within WAIT_MS; otherwise kills it and fails, naming it. */
+static int
+wait_child(pid_t pid, const char *what)
+{
+    int64_t deadline = util_now_ms() + WAIT_MS;
+    int pfd = pidfd_open(pid, 0), status = 0;
+    pid_t got;
+
+    assert_true(pfd >= 0);
+    for (;;) {
+        struct pollfd p = { .fd = pfd, .events = POLLIN };
+        int64_t left = deadline - util_now_ms();
+        int r;
+
+        if (left <= 0) {
+            close(pfd);
+            (void)kill(pid, SIGKILL);
+            (void)waitpid(pid, NULL, 0);
+            child_reaped(pid);
+            fail_msg("%s: pid %d did not exit within %d s", what, (int)pid, WAIT_MS / 1000);
+        }
+        r = poll(&p, 1, (int)left);
+        if (r > 0)
+            break;
+        if (r < 0 && errno != EINTR)
+            fail_msg("poll on the pidfd of %s: %s", what, strerror(errno));
+    }
+    close(pfd);
+    got = waitpid(pid, &status, 0);
+    assert_int_equal(got, pid);
+    child_reaped(pid);
+    return status;
+}
+
+/* Waits up to WAIT_MS for fd to be readable; fails saying what did not happen. */
+static void
+wait_readable(int fd, const char *what)
+{
+    int64_t deadline = util_now_ms() + WAIT_MS;
+
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int64_t left = deadline - util_now_ms();
+        int r;
+
+        if (left <= 0)
+            fail_msg("%s within %d s", what, WAIT_MS / 1000);
+        r = poll(&p, 1, (int)left);
+        if (r > 0)
+            return;
+        if (r < 0 && errno != EINTR)
+            fail_msg("poll while waiting: %s: %s", what, strerror(errno));
+    }
+}
+
+/*
+ * In every forked child: die with the test process (PR_SET_PDEATHSIG), so a
+ * crash of the test binary never leaves a child holding its output pipe.
  */
 static void
 child_leash(pid_t parent)
@@ -162,7 +274,6 @@ child_leash(pid_t parent)
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(1);
-    alarm(60);
 }
 
 /* ---- pure helpers ---- */
@@ -586,6 +697,8 @@ fake_start(struct fake *f, enum fake_mode mode, int code, const char *body, int 
     parent = getpid();
     f->pid = fork();
     assert_true(f->pid >= 0);
+    if (f->pid > 0)
+        child_started(f->pid);
     if (f->pid == 0) {
         child_leash(parent);
         close(hold[1]);
@@ -649,16 +762,25 @@ fake_stop(struct fake *f)
     char *buf = calloc(1, 65536);
     size_t n = 0;
     ssize_t r;
-    int status;
 
     assert_non_null(buf);
     close(f->hold);
-    assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+    (void)wait_child(
+        f->pid, "the fake daemon (it exits once it has served its connections and is released)");
     while ((r = read(f->seen, buf + n, 65535 - n)) > 0)
         n += (size_t)r;
     close(f->seen);
     unlink(f->path);
     return buf;
+}
+
+/* cli_request's result against the one expected; a mismatch says what it got and why. */
+static void
+expect_rc(int got, int want, const char *err)
+{
+    if (got != want)
+        fail_msg("cli_request returned %d (%s), want %d (%s)", got, got < 0 ? err : "an answer",
+                 want, want < 0 ? strerror(-want) : "an answer");
 }
 
 static void
@@ -670,7 +792,7 @@ request_answer(void **state)
     (void)state;
 
     fake_start(&f, FAKE_ANSWER, 404, "{\"error\":\"no such program\",\"program\":\"x\"}", 1);
-    assert_int_equal(cli_request(f.path, "GET", "/status/x", NULL, &res, err, sizeof(err)), 0);
+    expect_rc(cli_request(f.path, "GET", "/status/x", NULL, &res, err, sizeof(err)), 0, err);
     assert_int_equal(res.code, 404);
     assert_string_equal(res.body, "{\"error\":\"no such program\",\"program\":\"x\"}");
     cli_response_done(&res);
@@ -681,7 +803,7 @@ request_answer(void **state)
 
     /* POST says Content-Length: 0; the answer may be unbounded (read to EOF) */
     fake_start(&f, FAKE_ECHO, 200, NULL, 1);
-    assert_int_equal(cli_request(f.path, "POST", "/stop/web%3A0", NULL, &res, err, sizeof(err)), 0);
+    expect_rc(cli_request(f.path, "POST", "/stop/web%3A0", NULL, &res, err, sizeof(err)), 0, err);
     assert_int_equal(res.code, 200);
     assert_non_null(strstr(res.body, "POST /stop/web%3A0 HTTP/1.0\r\n"));
     assert_non_null(strstr(res.body, "\r\nContent-Length: 0\r\n"));
@@ -704,7 +826,7 @@ request_failures(void **state)
     /* nothing there: unreachable, and the message says where and what to do */
     (void)snprintf(path, sizeof(path), "%s/none.sock", tmp_dir);
     r = cli_request(path, "GET", "/status", NULL, &res, err, sizeof(err));
-    assert_int_equal(r, -ENOENT);
+    expect_rc(r, -ENOENT, err);
     assert_true(cli_unreachable(r));
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "see --control"));
@@ -714,13 +836,13 @@ request_failures(void **state)
     path[0] = '/';
     path[sizeof(path) - 1] = '\0';
     r = cli_request(path, "GET", "/status", NULL, &res, err, sizeof(err));
-    assert_int_equal(r, -ENAMETOOLONG);
+    expect_rc(r, -ENAMETOOLONG, err);
     assert_true(cli_unreachable(r));
 
     /* a daemon that accepts and never answers: the deadline holds */
     fake_start(&f, FAKE_HANG, 0, NULL, 1);
     r = cli_request(f.path, "GET", "/status", &quick, &res, err, sizeof(err));
-    assert_int_equal(r, -ETIMEDOUT);
+    expect_rc(r, -ETIMEDOUT, err);
     assert_true(cli_unreachable(r));
     assert_non_null(strstr(err, "did not answer within 0.2s"));
     free(fake_stop(&f));
@@ -728,19 +850,19 @@ request_failures(void **state)
     /* closes without a word */
     fake_start(&f, FAKE_CLOSE, 0, NULL, 1);
     r = cli_request(f.path, "GET", "/status", NULL, &res, err, sizeof(err));
-    assert_int_equal(r, -ECONNRESET);
+    expect_rc(r, -ECONNRESET, err);
     assert_true(cli_unreachable(r));
     free(fake_stop(&f));
 
     /* answers garbage, or a truncated body: malformed, not unreachable */
     fake_start(&f, FAKE_RAW, 0, "SSH-2.0-OpenSSH_9.2\r\n", 1);
     r = cli_request(f.path, "GET", "/status", NULL, &res, err, sizeof(err));
-    assert_int_equal(r, -EPROTO);
+    expect_rc(r, -EPROTO, err);
     assert_false(cli_unreachable(r));
     assert_non_null(strstr(err, "no HTTP status line"));
     free(fake_stop(&f));
     fake_start(&f, FAKE_RAW, 0, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", 1);
-    assert_int_equal(cli_request(f.path, "GET", "/status", NULL, &res, err, sizeof(err)), -EPROTO);
+    expect_rc(cli_request(f.path, "GET", "/status", NULL, &res, err, sizeof(err)), -EPROTO, err);
     free(fake_stop(&f));
 
     /* too big: refused at the cap, exactly the cap is fine */
@@ -751,12 +873,12 @@ request_failures(void **state)
     big[1101 - 1] = '\0'; /* 1100 bytes */
     fake_start(&f, FAKE_RAW, 0, big, 1);
     r = cli_request(f.path, "GET", "/status", &small, &res, err, sizeof(err));
-    assert_int_equal(r, -EFBIG);
+    expect_rc(r, -EFBIG, err);
     assert_false(cli_unreachable(r));
     free(fake_stop(&f));
     big[1000] = '\0';
     fake_start(&f, FAKE_RAW, 0, big, 1);
-    assert_int_equal(cli_request(f.path, "GET", "/status", &small, &res, err, sizeof(err)), 0);
+    expect_rc(cli_request(f.path, "GET", "/status", &small, &res, err, sizeof(err)), 0, err);
     assert_int_equal(res.raw_len, 1000);
     cli_response_done(&res);
     free(fake_stop(&f));
@@ -795,7 +917,8 @@ request_permission_denied(void **state)
                   ? 0
                   : 1);
     }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    child_started(pid);
+    status = wait_child(pid, "the client connecting as uid 65534");
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* the fake still waits for its one connection: give it one */
@@ -803,8 +926,7 @@ request_permission_denied(void **state)
         struct cli_response res = { 0 };
         char err[CLI_ERR_MAX];
 
-        assert_int_equal(cli_request(f.path, "GET", "/", NULL, &res, err, sizeof(err)),
-                         -ECONNRESET);
+        expect_rc(cli_request(f.path, "GET", "/", NULL, &res, err, sizeof(err)), -ECONNRESET, err);
     }
     free(fake_stop(&f));
 }
@@ -845,9 +967,10 @@ request_foreign_peer(void **state)
             ;
         _exit(0);
     }
+    child_started(pid);
     close(ready[1]);
     close(hold[0]);
-    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(read(ready[0], &c, 1), 1); /* EOF instead if the child failed or died */
     assert_int_equal(cli_request(path, "GET", "/health", NULL, &res, err, sizeof(err)), -EPERM);
     assert_true(cli_unreachable(-EPERM));
     (void)snprintf(want, sizeof(want),
@@ -857,7 +980,7 @@ request_foreign_peer(void **state)
     assert_string_equal(err, want);
     close(hold[1]);
     close(ready[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    status = wait_child(pid, "the listener running as uid 65534");
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(unlink(path), 0);
 }
@@ -889,8 +1012,8 @@ request_interrupted(void **state)
     assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
     fake_start(&f, FAKE_HANG, 0, NULL, 1);
     assert_int_equal(raise(SIGUSR1), 0); /* pending until the wait unblocks it */
-    assert_int_equal(cli_request(f.path, "GET", "/events?wait=30", &o, &res, err, sizeof(err)),
-                     -EINTR);
+    expect_rc(cli_request(f.path, "GET", "/events?wait=30", &o, &res, err, sizeof(err)), -EINTR,
+              err);
     free(fake_stop(&f));
     assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
     assert_int_equal(sigprocmask(SIG_SETMASK, &saved, NULL), 0);
@@ -934,7 +1057,8 @@ run_ctl(const char *sock, const char *const *argv)
             unsetenv("DROVER_CONTROL");
         exit(ctl_main(argc, (char **)argv));
     }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    child_started(pid);
+    status = wait_child(pid, "ctl_main run in a child");
     assert_true(WIFEXITED(status));
     r.rc = WEXITSTATUS(status);
     r.out = slurp(out_path, NULL);
@@ -1214,15 +1338,18 @@ ctl_events_follow(void **state)
         setenv("DROVER_CONTROL", f.path, 1);
         exit(ctl_main(3, (char *[]){ "drover", "events", "--follow", NULL }));
     }
+    child_started(pid);
     /* The fake saw the request once its read of the head returns: then the child waits. */
     {
         char buf[64];
-        ssize_t n = read(f.seen, buf, sizeof(buf));
+        ssize_t n;
 
+        wait_readable(f.seen, "events --follow's long poll did not reach the fake daemon");
+        n = read(f.seen, buf, sizeof(buf));
         assert_true(n > 0);
     }
     assert_int_equal(kill(pid, SIGTERM), 0);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    status = wait_child(pid, "events --follow, sent SIGTERM in its long poll");
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     free(fake_stop(&f));
@@ -1251,27 +1378,27 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(socket_path_precedence),
-        cmocka_unit_test(url_encode),
-        cmocka_unit_test(split_name),
-        cmocka_unit_test(parse_response_good),
-        cmocka_unit_test(parse_response_bad),
-        cmocka_unit_test(parse_response_every_truncation),
-        cmocka_unit_test(format_uptime),
-        cmocka_unit_test(error_text),
-        cmocka_unit_test(renderers_golden),
-        cmocka_unit_test(status_table_shape),
-        cmocka_unit_test(request_answer),
-        cmocka_unit_test(request_failures),
-        cmocka_unit_test(request_permission_denied),
-        cmocka_unit_test(request_foreign_peer),
-        cmocka_unit_test(request_interrupted),
-        cmocka_unit_test(ctl_usage_errors),
-        cmocka_unit_test(ctl_help),
-        cmocka_unit_test(ctl_unreachable),
-        cmocka_unit_test(ctl_answers),
-        cmocka_unit_test(ctl_events_follow),
-        cmocka_unit_test(invocation),
+        cmocka_unit_test_teardown(socket_path_precedence, kill_children),
+        cmocka_unit_test_teardown(url_encode, kill_children),
+        cmocka_unit_test_teardown(split_name, kill_children),
+        cmocka_unit_test_teardown(parse_response_good, kill_children),
+        cmocka_unit_test_teardown(parse_response_bad, kill_children),
+        cmocka_unit_test_teardown(parse_response_every_truncation, kill_children),
+        cmocka_unit_test_teardown(format_uptime, kill_children),
+        cmocka_unit_test_teardown(error_text, kill_children),
+        cmocka_unit_test_teardown(renderers_golden, kill_children),
+        cmocka_unit_test_teardown(status_table_shape, kill_children),
+        cmocka_unit_test_teardown(request_answer, kill_children),
+        cmocka_unit_test_teardown(request_failures, kill_children),
+        cmocka_unit_test_teardown(request_permission_denied, kill_children),
+        cmocka_unit_test_teardown(request_foreign_peer, kill_children),
+        cmocka_unit_test_teardown(request_interrupted, kill_children),
+        cmocka_unit_test_teardown(ctl_usage_errors, kill_children),
+        cmocka_unit_test_teardown(ctl_help, kill_children),
+        cmocka_unit_test_teardown(ctl_unreachable, kill_children),
+        cmocka_unit_test_teardown(ctl_answers, kill_children),
+        cmocka_unit_test_teardown(ctl_events_follow, kill_children),
+        cmocka_unit_test_teardown(invocation, kill_children),
     };
 
     return cmocka_run_group_tests(tests, setup_group, teardown_group);

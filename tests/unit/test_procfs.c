@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <spawn.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "procfs.h"
+#include "util.h"
 
 static void
 parse_plain_and_hostile_comm(void **state)
@@ -57,23 +59,58 @@ read_own_stat(void **state)
     assert_int_equal(proc_read_stat(0x3ffffffe, &st), -ESRCH);
 }
 
+/* The sleep read_child_environ spawned, until it is reaped: its teardown kills it by pid. */
+static pid_t environ_child;
+
+static int
+kill_environ_child(void **state)
+{
+    (void)state;
+    if (environ_child > 0) {
+        (void)kill(environ_child, SIGKILL);
+        (void)waitpid(environ_child, NULL, 0);
+        environ_child = 0;
+    }
+    return 0;
+}
+
+/* Bounds the wait for the new image's environment (a millisecond or so): only against a hang. */
+#define ENVIRON_WAIT_MS 10000
+
 static void
 read_child_environ(void **state)
 {
     char *argv[] = { "sleep", "30", NULL };
     char *envp[] = { "A=1", "DROVER_PROGRAM=worker", "EMPTY=", NULL };
     char buf[64], tiny[4];
+    posix_spawn_file_actions_t fa;
+    int64_t deadline;
     pid_t pid;
+    int r;
 
     (void)state;
-    assert_int_equal(posix_spawnp(&pid, "sleep", NULL, NULL, argv, envp), 0);
+    /* Its stdout and stderr are not the test's: a leftover sleep never holds the output pipe. */
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0), 0);
+    assert_int_equal(posix_spawn_file_actions_adddup2(&fa, 1, 2), 0);
+    assert_int_equal(posix_spawnp(&pid, "sleep", &fa, NULL, argv, envp), 0);
+    environ_child = pid;
+    posix_spawn_file_actions_destroy(&fa);
     /*
      * The kernel wakes a vfork parent before the new image's environment is
      * in place, so /proc/PID/environ can read empty for a moment: wait for
      * it (bounded), as for any condition.
      */
-    for (int tries = 0; tries < 1000 && proc_environ_get(pid, "A", buf, sizeof(buf)) == -ENOENT; tries++)
+    deadline = util_now_ms() + ENVIRON_WAIT_MS;
+    while ((r = proc_environ_get(pid, "A", buf, sizeof(buf))) == -ENOENT) {
+        if (util_now_ms() > deadline)
+            fail_msg("the environment of the spawned sleep (pid %d) did not show A=1 in "
+                     "/proc/%d/environ within %d s",
+                     (int)pid, (int)pid, ENVIRON_WAIT_MS / 1000);
         (void)usleep(1000);
+    }
+    assert_int_equal(r, 0);
+    assert_string_equal(buf, "1");
     assert_int_equal(proc_environ_get(pid, "DROVER_PROGRAM", buf, sizeof(buf)), 0);
     assert_string_equal(buf, "worker");
     assert_int_equal(proc_environ_get(pid, "EMPTY", buf, sizeof(buf)), 0);
@@ -83,6 +120,7 @@ read_child_environ(void **state)
     assert_int_equal(proc_environ_get(pid, "DROVER_PROGRAM", tiny, sizeof(tiny)), -ENAMETOOLONG);
     (void)kill(pid, SIGKILL);
     (void)waitpid(pid, NULL, 0);
+    environ_child = 0;
     assert_int_equal(proc_environ_get(pid, "A", buf, sizeof(buf)), -ESRCH);
 }
 
@@ -120,7 +158,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_plain_and_hostile_comm),
         cmocka_unit_test(read_own_stat),
-        cmocka_unit_test(read_child_environ),
+        cmocka_unit_test_teardown(read_child_environ, kill_environ_child),
         cmocka_unit_test(walk_proc),
     };
 
