@@ -54,9 +54,7 @@ snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct a
         .silent_ms = in->pid && beats ? (now_ns - last) / 1000000 : -1,
         .up_ms = in->pid ? now_ms - in->spawned_ms : -1,
         .restarts = in->svc.restarts,
-        .has_exit = in->svc.restarts > 0 || in->svc.state == SVC_EXITED ||
-                    in->svc.state == SVC_FATAL || in->svc.last_exit.known ||
-                    in->svc.last_exit.value,
+        .has_exit = in->svc.has_exit,
         .last_exit = in->svc.last_exit,
         .status = in->status,
         .check_failures_total = in->check_failures_total,
