@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "procfs.h"
 #include "supervisor_int.h"
+#include "utf8.h"
 #include "util.h"
 
 #define NOTIFY_BATCH 512        /* datagrams per wake-up, so one flood cannot starve the loop */
@@ -278,12 +279,13 @@ apply(struct instance *in, const struct notify_msg *m, int64_t now_ns)
             beat_again(in, now_ns);
     }
     if (m->has_status) {
-        size_t n = m->status_len;
-        memcpy(in->status, m->status, n);
-        in->status[n] = '\0';
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)in->status[i] < 0x20 || in->status[i] == 0x7f)
-                in->status[i] = '?';
+        /*
+         * Kept whole and shown safely: invalid UTF-8 (which JSON cannot carry)
+         * and control characters (terminal escapes in a log or a CLI) become
+         * \xHH. in->status has room for every byte escaped.
+         */
+        (void)utf8_escape(m->status, m->status_len, in->status, sizeof(in->status),
+                          UTF8_ESCAPE_CONTROLS);
         log_debug("%s: status \"%s\"", in->label, in->status);
     }
     if (m->has_errno && m->errno_value != in->notify_errno) {

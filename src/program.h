@@ -50,7 +50,7 @@ struct instance {
     bool ready;                         /* said READY=1 */
     bool said_stopping;                 /* said STOPPING=1 */
     int notify_errno;                   /* last ERRNO=, 0 none */
-    char status[NOTIFY_STATUS_MAX + 1]; /* last STATUS= text */
+    char status[NOTIFY_STATUS_MAX * 4 + 1]; /* last STATUS= text, escaped: a byte may be \xHH */
     /* Probes (checks.c). */
     struct probe_run probe;   /* the attempt in flight, readiness or health */
     struct timer check_timer; /* the next attempt */

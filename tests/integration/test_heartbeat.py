@@ -2,6 +2,7 @@
 Redis, the C and Python worker libraries), sender checking, malformed
 datagrams, shared-memory beats, silence, READY gating, and drover's own
 notifications to its supervisor."""
+import json
 import os
 import shutil
 import signal
@@ -180,3 +181,32 @@ def test_drover_notifies_its_own_supervisor(drover, tmp_path):
         assert drover.proc.wait(timeout=10) == 0
     finally:
         up.close()
+
+
+SEND_STATUS = r"""
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(bytes.fromhex(sys.argv[1]), "\0" + os.environ["NOTIFY_SOCKET"][1:])
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("sent, shown", [
+    (b"READY=1\nSTATUS=caf\xe9 \xff\xfe", "caf\\xe9 \\xff\\xfe"),
+    (b"READY=1\nSTATUS=\x1b[2J\x1b[31mHACKED\x07", "\\x1b[2J\\x1b[31mHACKED\\x07"),
+    (b"READY=1\nSTATUS=d\xc3\xa9j\xc3\xa0 \xe2\x9c\x93", "d\u00e9j\u00e0 \u2713"),
+])
+def test_status_text_is_escaped_never_dropped(drover, sent, shown):
+    """FINDINGS B18: STATUS= with invalid UTF-8 made the status key vanish from /status;
+    control characters became '?'. Both are kept now, each such byte as \\xHH."""
+    drover.start({"programs": [{"name": "u", "ready": "notify",
+                                "command": ["/usr/bin/python3", "-c", SEND_STATUS, sent.hex()]}]})
+    drover.wait_log(r"u:0 pid=\d+ starting -> running \(READY=1\)", timeout=15)
+    code, body, _ = drover.call("GET", "/status/u")
+    assert code == 200, body
+    inst = body["programs"]["u"][0]
+    assert inst.get("status") == shown, inst
+    r = drover.cli("status", "--json")
+    assert r.returncode == 0, r
+    assert json.loads(r.stdout)["programs"]["u"][0].get("status") == shown, r.stdout
+    assert drover.stop() == 0
