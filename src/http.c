@@ -33,7 +33,7 @@
 #define HTTP_IDLE_TIMEOUT_S 10
 
 static void
-snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
+snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
 {
     const struct program_cfg *pc = in->prog->cfg;
     int64_t last = liveness_last_beat_ns(in);
@@ -58,6 +58,7 @@ snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct a
         .last_exit = in->svc.last_exit,
         .status = in->status,
         .check_failures_total = in->check_failures_total,
+        .heartbeat_future_total = in->hb_future_total,
         .default_silence_ms = pc->silence_ms > 0 ? pc->silence_ms : in->sup->cfg.silence_ms,
     };
     memcpy(out->exits, in->exits, sizeof(out->exits));

@@ -153,10 +153,42 @@ liveness_done(struct supervisor *sup)
 
 /* --- silence ---------------------------------------------------------------------------------- */
 
-int64_t
-liveness_last_beat_ns(const struct instance *in)
+/*
+ * The slot's beat as drover counts it. A worker writes CLOCK_MONOTONIC
+ * times, so a value later than now is not one (CLOCK_REALTIME, garbage):
+ * taken as it is, it would hide every silence, or make one negative. A new
+ * such value counts as a beat at the moment drover first sees it, the same
+ * value seen again is no new beat, so a worker that stopped writing still
+ * goes silent. The clock is read after the slot, so a real beat stored
+ * meanwhile is never taken for one from the future.
+ */
+static int64_t
+slot_beat_ns(struct instance *in)
 {
-    int64_t slot = in->prog->hb.slots ? (int64_t)heartbeat_last_beat(&in->prog->hb, in->index) : 0;
+    uint64_t raw = heartbeat_last_beat(&in->prog->hb, in->index);
+    int64_t now_ns = util_now_ns();
+
+    if (raw <= (uint64_t)now_ns)
+        return (int64_t)raw;
+    if (raw != in->hb_future_raw) {
+        in->hb_future_raw = raw;
+        in->hb_future_seen_ns = now_ns;
+        in->hb_future_total++;
+        if (!in->hb_future_logged) {
+            in->hb_future_logged = true; /* once per process: it will do it again */
+            supervisor_inst_log(LOG_WARN, in,
+                                "heartbeat slot holds a time %.3g s ahead of CLOCK_MONOTONIC (is "
+                                "it using CLOCK_MONOTONIC?); counting it as a beat when seen",
+                                (double)(raw - (uint64_t)now_ns) / 1e9);
+        }
+    }
+    return in->hb_future_seen_ns;
+}
+
+int64_t
+liveness_last_beat_ns(struct instance *in)
+{
+    int64_t slot = in->prog->hb.slots ? slot_beat_ns(in) : 0;
 
     return slot > in->last_notify_beat_ns ? slot : in->last_notify_beat_ns;
 }
@@ -244,6 +276,8 @@ liveness_spawned(struct instance *in)
     in->silent = in->ready = in->said_stopping = false;
     in->notify_errno = 0;
     in->status[0] = '\0';
+    in->hb_future_raw = 0; /* the slot was zeroed before the spawn */
+    in->hb_future_logged = false;
     if (prog->hb.slots)
         heartbeat_slot_own(&prog->hb, in->index, in->pid);
     if (prog->cfg->heartbeat_timeout_ms && !timer_armed(&prog->hb_timer))

@@ -50,6 +50,10 @@ struct instance {
     bool ready;                         /* said READY=1 */
     bool said_stopping;                 /* said STOPPING=1 */
     int notify_errno;                   /* last ERRNO=, 0 none */
+    uint64_t hb_future_raw;             /* the last slot time from the future seen, 0 none */
+    int64_t hb_future_seen_ns;          /* when it was first seen: the beat it counts as */
+    bool hb_future_logged;              /* said so once for this process */
+    uint64_t hb_future_total;           /* /metrics: slot times from the future, all processes */
     char status[NOTIFY_STATUS_MAX * 4 + 1]; /* last STATUS= text, escaped: a byte may be \xHH */
     /* Probes (checks.c). */
     struct probe_run probe;   /* the attempt in flight, readiness or health */

@@ -119,7 +119,8 @@ void liveness_spawned(struct instance *in);         /* after a spawn: slot owner
 void liveness_started(struct supervisor *sup);      /* the initial start is done: READY=1 upward */
 void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=1 upward */
 
-int64_t liveness_last_beat_ns(const struct instance *in); /* 0: never beat */
+/* 0: never beat. A slot time from the future counts when first seen (and is recorded). */
+int64_t liveness_last_beat_ns(struct instance *in);
 
 /* http.c: the HTTP API in our loop. */
 #define HTTP_MAX_WAITERS HTTP_MAX_CONNECTIONS
