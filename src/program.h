@@ -42,6 +42,7 @@ struct instance {
                             exit */
     uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
     char **argv;         /* the current process's expanded argv, one allocation; NULL if unknown */
+    bool stdio_waiting;  /* launch.c: an output FIFO had no reader at the last try (said once) */
     /* Liveness (liveness.c). Beat times are CLOCK_MONOTONIC ns; 0 never. */
     int64_t spawned_ns;
     int64_t last_notify_beat_ns;        /* READY=1 or WATCHDOG=1 */
