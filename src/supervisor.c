@@ -291,15 +291,30 @@ group_drained(struct instance *in, void *arg)
         svc_dispatch(&in->svc, SVC_EV_GROUP_EMPTY, util_now_ms());
 }
 
+/*
+ * Exits reaped per pass: the size of the epoll batch. Each reaped instance
+ * may be respawned on the spot, so without a bound, instances that exit as
+ * fast as they start (start_seconds 0, no yo-yo) kept the loop here for
+ * good (FINDINGS B4). 64 spawns are a few ms; a pass that reaped that many
+ * arms reap_timer with no delay, so the rest are reaped on the next pass,
+ * after signals, HTTP and the control socket have had their turn.
+ */
+#define REAP_BATCH 64
+
 static void
 reap_all(struct supervisor *sup)
 {
     bool descendant = false;
 
-    for (;;) {
+    for (unsigned n = 0;; n++) {
         siginfo_t info = { 0 };
         struct instance *in;
 
+        if (n == REAP_BATCH) {
+            /* The heap has room for it: supervisor_new() sizes it with spares. */
+            (void)timer_arm(&sup->timers, &sup->reap_timer, util_now_ms());
+            break;
+        }
         if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
             break;
         in = pidmap_get(&sup->pids, info.si_pid);
@@ -316,6 +331,13 @@ reap_all(struct supervisor *sup)
     /* A stopping instance whose main process is gone may just have lost its last member. */
     if (descendant)
         supervisor_for_each_instance(sup, group_drained, NULL);
+}
+
+static void
+reap_timer_fired(struct timer *t, int64_t now_ms)
+{
+    (void)now_ms;
+    reap_all((struct supervisor *)((char *)t - offsetof(struct supervisor, reap_timer)));
 }
 
 /* --- shutdown ------------------------------------------------------------------------------- */
@@ -441,15 +463,25 @@ begin_shutdown(struct supervisor *sup, int sig)
     supervisor_shutdown(sup, why);
 }
 
+/*
+ * Reads the pending signals, a bounded number (more stay readable for the
+ * next pass), and reaps once after them: reaping inside the read loop let
+ * the SIGCHLD of respawned instances that died at once bring it back here
+ * for ever.
+ */
+#define SIGNAL_BATCH 16
+
 static void
 signal_ready(struct supervisor *sup)
 {
     struct signalfd_siginfo si;
+    bool child = false;
 
-    while (read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+    for (int i = 0;
+         i < SIGNAL_BATCH && read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si); i++) {
         switch (si.ssi_signo) {
         case SIGCHLD:
-            reap_all(sup);
+            child = true;
             break;
         case SIGTERM:
         case SIGINT:
@@ -460,6 +492,8 @@ signal_ready(struct supervisor *sup)
             break;
         }
     }
+    if (child)
+        reap_all(sup);
 }
 
 static void
@@ -606,6 +640,7 @@ supervisor_new(struct config *cfg, int *ret_err)
     if ((r = spawn_init()) < 0)
         goto fail;
     sup->ckpt_last_ms = -1;
+    timer_init(&sup->reap_timer, reap_timer_fired);
     timer_init(&sup->ckpt_timer, persist_timer_fired);
     if (sup->cfg.dumpfile && (r = persist_setup(sup)) < 0)
         goto fail;
@@ -627,7 +662,7 @@ dispatch(struct supervisor *sup, struct loop_source *src)
         signal_ready(sup);
         break;
     case LOOP_TIMER:
-        timers_run(&sup->timers, util_now_ms());
+        (void)timers_run(&sup->timers, util_now_ms()); /* the rest of a full batch: next pass */
         break;
     case LOOP_CHILD:
         child_ready((struct instance *)((char *)src - offsetof(struct instance, child)));

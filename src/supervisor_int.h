@@ -48,6 +48,7 @@ struct supervisor {
     struct pidmap probe_pids;     /* command probes: pid -> instance */
     struct loop_source sig;       /* LOOP_SIGNAL */
     struct loop_source timer_src; /* LOOP_TIMER, fd borrowed from timers */
+    struct timer reap_timer;      /* another reap_all() pass: the last one reaped a full batch */
     bool shutting_down;
     bool done;
     /* Checkpoint (--dumpfile); all unused when dumpfile is NULL. */
