@@ -60,6 +60,18 @@ loop_close(struct loop *l, struct loop_source *src)
     errno = saved_errno;
 }
 
+void
+loop_del(struct loop *l, struct loop_source *src)
+{
+    int saved_errno = errno;
+
+    if (src->fd < 0)
+        return;
+    (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+    src->fd = -1;
+    errno = saved_errno;
+}
+
 int
 loop_wait(struct loop *l, struct loop_source **ret_ready, int max)
 {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -584,6 +585,28 @@ setup_signals(struct supervisor *sup)
     return loop_add(&sup->loop, &sup->sig);
 }
 
+/*
+ * log.c has lines waiting for its reader (fd >= 0), or none left (-1):
+ * the loop watches the fd for room and calls log_flush(). Must not log.
+ */
+static int
+log_watch(int fd, void *arg)
+{
+    struct supervisor *sup = arg;
+    int r;
+
+    if (fd < 0) {
+        loop_del(&sup->loop, &sup->log_src);
+        return 0;
+    }
+    if (sup->log_src.fd >= 0)
+        return 0;
+    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = fd };
+    if ((r = loop_add_events(&sup->loop, &sup->log_src, EPOLLOUT)) < 0)
+        sup->log_src.fd = -1;
+    return r;
+}
+
 struct supervisor *
 supervisor_new(struct config *cfg, int *ret_err)
 {
@@ -630,6 +653,8 @@ supervisor_new(struct config *cfg, int *ret_err)
         goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
+    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = -1 };
+    log_set_watch(log_watch, sup);
     if ((r = timers_init(&sup->timers, 3 * slots + sup->nprograms + 2 * HTTP_MAX_WAITERS + 8)) < 0)
         goto fail;
     sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
@@ -675,6 +700,9 @@ dispatch(struct supervisor *sup, struct loop_source *src)
         break;
     case LOOP_HTTP:
         http_ready((struct http_server *)((char *)src - offsetof(struct http_server, src)));
+        break;
+    case LOOP_LOG:
+        log_flush();
         break;
     case LOOP__MAX:
     case LOOP_INVALID:
@@ -779,6 +807,7 @@ supervisor_free(struct supervisor *sup)
 {
     if (!sup)
         return;
+    log_set_watch(NULL, NULL); /* the loop goes: log.c flushes at each line, and at exit */
     http_stop(sup);
     if (sup->ctl_path)
         ctl_unlisten(sup->ctl_path, sup->ctl_lock_fd);

@@ -49,6 +49,7 @@ struct supervisor {
     struct loop_source sig;       /* LOOP_SIGNAL */
     struct loop_source timer_src; /* LOOP_TIMER, fd borrowed from timers */
     struct timer reap_timer;      /* another reap_all() pass: the last one reaped a full batch */
+    struct loop_source log_src;   /* LOOP_LOG while log lines wait for room; fd borrowed, else -1 */
     bool shutting_down;
     bool done;
     /* Checkpoint (--dumpfile); all unused when dumpfile is NULL. */
