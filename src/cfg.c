@@ -1164,6 +1164,26 @@ only_blanks(const char *text, size_t len)
     return true;
 }
 
+/* The rules behind json_error_invalid_syntax, by the start of jansson's message. */
+static const struct {
+    const char *jansson, *ours;
+} syntax_words[] = {
+    { "unexpected newline", "a line break inside a string (write it as \\n)" },
+    { "control character 0x0 ", "a NUL byte inside a string" },
+    { "invalid escape",
+      "an invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)" },
+    { "invalid Unicode escape", "an invalid \\uXXXX escape" },
+    { "invalid Unicode '", "a \\u escape of half a UTF-16 surrogate pair" },
+    { "string or '}' expected", "expected a key in double quotes or '}'" },
+    { "':' expected", "expected ':' after the key" },
+    { "'}' expected", "expected ',' or '}'" },
+    { "']' expected", "expected ',' or ']'" },
+    { "invalid token",
+      "not a JSON value (strings need double quotes; true, false, null are lower case)" },
+    { "unexpected token", "expected a value" },
+    { "'[' or '{' expected", "the document must be a list or an object" },
+};
+
 /*
  * What went wrong, for json_loadb(JSON_REJECT_DUPLICATES): one wording per
  * json_error_code it can set (and per message, for the many syntax rules
@@ -1236,42 +1256,21 @@ json_problem(const json_error_t *e, const char *text, size_t len, char *buf, siz
         what = "out of memory";
         break;
     case json_error_invalid_syntax:
-        if (jansson_says(e, "unexpected newline")) {
-            what = "a line break inside a string (write it as \\n)";
-        } else if (jansson_says(e, "control character 0x0 ")) {
-            what = "a NUL byte inside a string";
-        } else if (sscanf(e->text, "control character 0x%x", &byte) == 1) {
+        if (sscanf(e->text, "control character 0x%x", &byte) == 1 && byte != 0) {
             (void)snprintf(buf, size,
                            "control character 0x%02x inside a string (write it as \\u%04x)%s%s%s",
                            byte, byte, near[0] ? " (near '" : "", near, near[0] ? "')" : "");
             return;
-        } else if (jansson_says(e, "invalid escape")) {
-            what = "an invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t "
-                   "\\uXXXX)";
-        } else if (jansson_says(e, "invalid Unicode escape")) {
-            what = "an invalid \\uXXXX escape";
-        } else if (jansson_says(e, "invalid Unicode '")) {
-            what = "a \\u escape of half a UTF-16 surrogate pair";
-        } else if (jansson_says(e, "string or '}' expected")) {
-            what = "expected a key in double quotes or '}'";
-        } else if (jansson_says(e, "':' expected")) {
-            what = "expected ':' after the key";
-        } else if (jansson_says(e, "'}' expected")) {
-            what = "expected ',' or '}'";
-        } else if (jansson_says(e, "']' expected")) {
-            what = "expected ',' or ']'";
-        } else if (jansson_says(e, "invalid token")) {
-            what = "not a JSON value (strings need double quotes; true, false, null are lower "
-                   "case)";
-        } else if (jansson_says(e, "unexpected token")) {
-            what = "expected a value";
-        } else if (jansson_says(e, "'[' or '{' expected") && len >= 3 &&
-                   memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        }
+        if (jansson_says(e, "'[' or '{' expected") && len >= 3 &&
+            memcmp(text, "\xef\xbb\xbf", 3) == 0) {
             what = "a byte order mark before the document (save it as UTF-8 without one)";
             near[0] = '\0'; /* the mark itself: invisible */
-        } else if (jansson_says(e, "'[' or '{' expected")) {
-            what = "the document must be a list or an object";
+            break;
         }
+        for (size_t i = 0; i < ARRAY_SIZE(syntax_words) && !what; i++)
+            if (jansson_says(e, syntax_words[i].jansson))
+                what = syntax_words[i].ours;
         break;
     case json_error_unknown:
     case json_error_cannot_open_file:

@@ -65,9 +65,9 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
         }
         path = joined;
     }
-    fd = for_input ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-                   : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-                          0644);
+    fd = for_input
+             ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+             : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
     r = fd < 0 ? -errno : 0;
     if (r == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
         if (!in->stdio_waiting)

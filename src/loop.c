@@ -47,20 +47,6 @@ loop_add(struct loop *l, struct loop_source *src)
 }
 
 void
-loop_close(struct loop *l, struct loop_source *src)
-{
-    int saved_errno = errno;
-
-    if (src->fd < 0)
-        return;
-    /* close() alone would do for a fd nobody dup'ed, but say it explicitly. */
-    (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
-    (void)close(src->fd);
-    src->fd = -1;
-    errno = saved_errno;
-}
-
-void
 loop_del(struct loop *l, struct loop_source *src)
 {
     int saved_errno = errno;
@@ -69,6 +55,18 @@ loop_del(struct loop *l, struct loop_source *src)
         return;
     (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
     src->fd = -1;
+    errno = saved_errno;
+}
+
+void
+loop_close(struct loop *l, struct loop_source *src)
+{
+    int saved_errno = errno, fd = src->fd;
+
+    /* close() alone would do for a fd nobody dup'ed, but say it explicitly. */
+    loop_del(l, src);
+    if (fd >= 0)
+        (void)close(fd);
     errno = saved_errno;
 }
 

@@ -26,6 +26,9 @@
 struct supervisor;
 struct program;
 
+/* STATUS= text as kept: escaped, where each byte may become the four characters \xHH. */
+#define INSTANCE_STATUS_BYTES (NOTIFY_STATUS_MAX * 4 + 1)
+
 struct instance {
     struct svc svc; /* first: svc_to_instance() relies on it */
     struct program *prog;
@@ -55,7 +58,7 @@ struct instance {
     int64_t hb_future_seen_ns;          /* when it was first seen: the beat it counts as */
     bool hb_future_logged;              /* said so once for this process */
     uint64_t hb_future_total;           /* /metrics: slot times from the future, all processes */
-    char status[NOTIFY_STATUS_MAX * 4 + 1]; /* last STATUS= text, escaped: a byte may be \xHH */
+    char status[INSTANCE_STATUS_BYTES]; /* last STATUS= text, escaped */
     /* Probes (checks.c). */
     struct probe_run probe;   /* the attempt in flight, readiness or health */
     struct timer check_timer; /* the next attempt */

@@ -478,8 +478,8 @@ signal_ready(struct supervisor *sup)
     struct signalfd_siginfo si;
     bool child = false;
 
-    for (int i = 0;
-         i < SIGNAL_BATCH && read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si); i++) {
+    for (int i = 0; i < SIGNAL_BATCH && read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si);
+         i++) {
         switch (si.ssi_signo) {
         case SIGCHLD:
             child = true;

@@ -4,8 +4,8 @@
  *
  * struct timer is embedded in its owner (borrowed by the heap while armed).
  * timers_run() pops and calls due timers, a bounded batch per call; a
- * callback may arm or cancel any timer, including its own. timers_sync() re-arms the timerfd only when
- * the earliest deadline changed; the loop calls it before sleeping.
+ * callback may arm or cancel any timer, including its own. timers_sync() re-arms the timerfd only
+ * when the earliest deadline changed; the loop calls it before sleeping.
  */
 #ifndef DROVER_TIMER_H
 #define DROVER_TIMER_H
