@@ -138,7 +138,8 @@ def test_watchdog_environment_is_exported(drover):
                                 "command": [helper("sleeper"), "--echo-env", "WATCHDOG_USEC", "--echo-env",
                                             "WATCHDOG_PID", "--echo-env", "DROVER_HEARTBEAT_SLOT"]}]})
     text = wait_until(lambda: os.path.exists(out) and "SLOT" in open(out).read() and open(out).read())
-    pid, _ = drover.current("wd:0")
+    # The child can write its file before drover has logged the spawn (it runs on its own).
+    pid = drover.wait_spawns("wd:0", 1)[-1][1]
     assert "WATCHDOG_USEC=2500000\n" in text
     assert f"WATCHDOG_PID={pid}\n" in text
     assert "DROVER_HEARTBEAT_SLOT=0\n" in text
