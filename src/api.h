@@ -39,6 +39,7 @@ struct api_instance {
     uint64_t exits[4];          /* by reason: exit 0, exit non-zero, signal, unknown (/metrics) */
     int64_t default_silence_ms; /* T for this instance when the query gives none */
     uint64_t check_failures_total;
+    uint64_t heartbeat_future_total; /* slot times from the future, clamped (/metrics) */
 };
 
 struct api_answer {

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 
 #include "tmpl.h"
+#include "utf8.h"
 #include "util.h"
 
 #define PATH_MAX_DEPTH 8
@@ -1118,6 +1119,179 @@ parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
     return r;
 }
 
+/* --- jansson's syntax errors in drover's words ---------------------------------------------- */
+
+/* jansson's message before " near '...'" starts with prefix. */
+static bool
+jansson_says(const json_error_t *e, const char *prefix)
+{
+    return strncmp(e->text, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * The text jansson quotes in "... near 'TEXT'" (the token it stopped at),
+ * escaped for one line; "" when it quotes nothing ("near end of file").
+ */
+static void
+jansson_near(const json_error_t *e, char *out, size_t size)
+{
+    const char *p = strstr(e->text, " near '");
+    size_t n;
+
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += strlen(" near '");
+    n = strlen(p);
+    if (n < 2 || p[n - 1] != '\'')
+        return; /* cut by jansson's 160-byte limit: better no context than half of one */
+    (void)utf8_escape(p, n - 1, out, size, UTF8_ESCAPE_CONTROLS);
+}
+
+/* The byte jansson stopped at (its position counts it) is a NUL. */
+static bool
+stopped_at_nul(const json_error_t *e, const char *text, size_t len)
+{
+    return e->position >= 1 && (size_t)e->position <= len && text[e->position - 1] == '\0';
+}
+
+static bool
+only_blanks(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!strchr(" \t\r\n", text[i]) || !text[i])
+            return false;
+    return true;
+}
+
+/* The rules behind json_error_invalid_syntax, by the start of jansson's message. */
+static const struct {
+    const char *jansson, *ours;
+} syntax_words[] = {
+    { "unexpected newline", "a line break inside a string (write it as \\n)" },
+    { "control character 0x0 ", "a NUL byte inside a string" },
+    { "invalid escape",
+      "an invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)" },
+    { "invalid Unicode escape", "an invalid \\uXXXX escape" },
+    { "invalid Unicode '", "a \\u escape of half a UTF-16 surrogate pair" },
+    { "string or '}' expected", "expected a key in double quotes or '}'" },
+    { "':' expected", "expected ':' after the key" },
+    { "'}' expected", "expected ',' or '}'" },
+    { "']' expected", "expected ',' or ']'" },
+    { "invalid token",
+      "not a JSON value (strings need double quotes; true, false, null are lower case)" },
+    { "unexpected token", "expected a value" },
+    { "'[' or '{' expected", "the document must be a list or an object" },
+};
+
+/*
+ * What went wrong, for json_loadb(JSON_REJECT_DUPLICATES): one wording per
+ * json_error_code it can set (and per message, for the many syntax rules
+ * behind json_error_invalid_syntax). jansson's own text is kept only for
+ * codes it cannot set here, so nothing is ever lost. Pure.
+ */
+static void
+json_problem(const json_error_t *e, const char *text, size_t len, char *buf, size_t size)
+{
+    char near[JSON_ERROR_TEXT_LENGTH * 4];
+    const char *what = NULL;
+    unsigned byte;
+
+    jansson_near(e, near, sizeof(near));
+    switch (json_error_code(e)) {
+    case json_error_end_of_input_expected:
+        if (!near[0] && stopped_at_nul(e, text, len)) {
+            (void)snprintf(buf, size, "a NUL byte after the document");
+            return;
+        }
+        what = "text after the document";
+        break;
+    case json_error_premature_end_of_input:
+        if (stopped_at_nul(e, text, len)) {
+            (void)snprintf(buf, size, "a NUL byte inside the document");
+            return;
+        }
+        if (only_blanks(text, len)) {
+            (void)snprintf(buf, size, "the configuration is empty (expected a list or an object)");
+            return;
+        }
+        if (jansson_says(e, "premature end of input"))
+            what = "the document ends inside a string";
+        else if (jansson_says(e, "']' expected"))
+            what = "the document ends too early: a ']' is missing";
+        else if (jansson_says(e, "'}' expected"))
+            what = "the document ends too early: a '}' is missing";
+        else
+            what = "the document ends too early";
+        break;
+    case json_error_invalid_utf8:
+        if (sscanf(e->text, "unable to decode byte 0x%x", &byte) == 1) {
+            (void)snprintf(buf, size, "not valid UTF-8: byte 0x%02x%s%s%s", byte,
+                           near[0] ? " (after '" : "", near, near[0] ? "')" : "");
+            return;
+        }
+        what = "not valid UTF-8";
+        break;
+    case json_error_null_character:
+        what = "strings may not contain \\u0000";
+        break;
+    case json_error_null_byte_in_key:
+        what = "keys may not contain \\u0000";
+        break;
+    case json_error_duplicate_key:
+        if (near[0]) {
+            (void)snprintf(buf, size, "duplicate key %s", near);
+            return;
+        }
+        what = "duplicate key";
+        break;
+    case json_error_numeric_overflow:
+        what = jansson_says(e, "too big integer") ? "an integer too large for 64 bits"
+                                                  : "a number too large for a double";
+        break;
+    case json_error_stack_overflow:
+        what = "lists and objects nested too deeply";
+        break;
+    case json_error_out_of_memory:
+        what = "out of memory";
+        break;
+    case json_error_invalid_syntax:
+        if (sscanf(e->text, "control character 0x%x", &byte) == 1 && byte != 0) {
+            (void)snprintf(buf, size,
+                           "control character 0x%02x inside a string (write it as \\u%04x)%s%s%s",
+                           byte, byte, near[0] ? " (near '" : "", near, near[0] ? "')" : "");
+            return;
+        }
+        if (jansson_says(e, "'[' or '{' expected") && len >= 3 &&
+            memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+            what = "a byte order mark before the document (save it as UTF-8 without one)";
+            near[0] = '\0'; /* the mark itself: invisible */
+            break;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(syntax_words) && !what; i++)
+            if (jansson_says(e, syntax_words[i].jansson))
+                what = syntax_words[i].ours;
+        break;
+    case json_error_unknown:
+    case json_error_cannot_open_file:
+    case json_error_invalid_argument:
+    case json_error_invalid_format:
+    case json_error_wrong_type:
+    case json_error_null_value:
+    case json_error_item_not_found:
+    case json_error_index_out_of_range:
+        break; /* not set by json_loadb() on a buffer: jansson's text below */
+    }
+    if (!what) {
+        char own[JSON_ERROR_TEXT_LENGTH * 4];
+        (void)utf8_escape(e->text, strlen(e->text), own, sizeof(own), UTF8_ESCAPE_CONTROLS);
+        (void)snprintf(buf, size, "%s", own[0] ? own : "cannot parse it");
+        return;
+    }
+    (void)snprintf(buf, size, "%s%s%s%s", what, near[0] ? " (near '" : "", near,
+                   near[0] ? "')" : "");
+}
+
 int
 cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
           struct cfg_errors *errs)
@@ -1135,8 +1309,12 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
     }
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        cfg_error(errs, "%s:%d:%d: invalid JSON: %s", source, jerr.line, jerr.column,
-                  util_one_line(jerr.text));
+        char problem[2 * JSON_ERROR_TEXT_LENGTH * 4];
+
+        json_problem(&jerr, text, len, problem, sizeof(problem));
+        /* jansson says column 0 before the first character (an empty file). */
+        cfg_error(errs, "%s:%d:%d: invalid JSON: %s", source, jerr.line,
+                  jerr.column > 0 ? jerr.column : 1, problem);
         return -EINVAL;
     }
     if (json_is_array(root)) {

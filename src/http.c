@@ -51,7 +51,7 @@
 #define HTTP_POOL_BYTES ((size_t)32768)
 
 static void
-snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
+snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
 {
     const struct program_cfg *pc = in->prog->cfg;
     int64_t last = liveness_last_beat_ns(in);
@@ -72,12 +72,11 @@ snapshot_one(const struct instance *in, int64_t now_ms, int64_t now_ns, struct a
         .silent_ms = in->pid && beats ? (now_ns - last) / 1000000 : -1,
         .up_ms = in->pid ? now_ms - in->spawned_ms : -1,
         .restarts = in->svc.restarts,
-        .has_exit = in->svc.restarts > 0 || in->svc.state == SVC_EXITED ||
-                    in->svc.state == SVC_FATAL || in->svc.last_exit.known ||
-                    in->svc.last_exit.value,
+        .has_exit = in->svc.has_exit,
         .last_exit = in->svc.last_exit,
         .status = in->status,
         .check_failures_total = in->check_failures_total,
+        .heartbeat_future_total = in->hb_future_total,
         .default_silence_ms = pc->silence_ms > 0 ? pc->silence_ms : in->sup->cfg.silence_ms,
     };
     memcpy(out->exits, in->exits, sizeof(out->exits));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spawn.h"
@@ -27,41 +28,77 @@ static const char *const reserved_env[] = {
     DROVER_ENV_HEARTBEAT_FD, DROVER_ENV_HEARTBEAT_SLOT,
 };
 
+static const char *
+stdio_kind(const struct instance *in, const char *tmpl, bool for_input)
+{
+    return for_input ? "input" : tmpl == in->prog->cfg->output ? "output" : "error";
+}
+
+/*
+ * Opens one of the child's stdio files. O_NONBLOCK, because the loop must
+ * never wait in open(): a FIFO for output with no reader fails at once with
+ * ENXIO (-EAGAIN here: the spawn is retried after a backoff, and the line
+ * that says so is logged once per streak), one for input opens with no
+ * writer. The flag is cleared again before the child gets the fd, so the
+ * child's own reads and writes block as they always did.
+ */
 static int
-open_stdio(const struct instance *in, const char *tmpl, const struct tmpl_vars *vars,
-           const char *cwd, bool for_input, int *ret_fd)
+open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, const char *cwd,
+           bool for_input, int *ret_fd)
 {
     char joined[PATH_MAX];
     const char *path;
     bool oom;
     char *expanded = tmpl_expand(tmpl, vars, &oom);
-    int fd;
+    struct stat st;
+    int fd, fl, r;
 
     if (oom)
         return -ENOMEM;
     path = expanded ? expanded : tmpl;
     if (cwd && path[0] != '/') {
         if (snprintf(joined, sizeof(joined), "%s/%s", cwd, path) >= (int)sizeof(joined)) {
-            free(expanded);
-            return -ENAMETOOLONG;
+            r = -ENAMETOOLONG;
+            supervisor_inst_log(LOG_ERROR, in, "cannot open %s file \"%s\" in \"%s\": %s",
+                                stdio_kind(in, tmpl, for_input), path, cwd, strerror(-r));
+            goto done;
         }
         path = joined;
     }
-    fd = for_input ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-                   : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
-    if (fd < 0) {
-        int err = errno;
-        supervisor_inst_log(LOG_ERROR, in, "cannot open %s file \"%s\": %s",
-                            for_input                       ? "input"
-                            : tmpl == in->prog->cfg->output ? "output"
-                                                            : "error",
-                            path, strerror(err));
-        free(expanded);
-        return -err;
+    fd = for_input
+             ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+             : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+    r = fd < 0 ? -errno : 0;
+    if (r == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        if (!in->stdio_waiting)
+            supervisor_inst_log(LOG_WARN, in, "%s file \"%s\" is a FIFO with no reader; retrying",
+                                stdio_kind(in, tmpl, for_input), path);
+        else
+            log_debug("%s: %s file \"%s\" still has no reader", in->label,
+                      stdio_kind(in, tmpl, for_input), path);
+        in->stdio_waiting = true;
+        r = -EAGAIN;
+        goto done;
     }
-    free(expanded);
+    if (r < 0) {
+        supervisor_inst_log(LOG_ERROR, in, "cannot open %s file \"%s\": %s",
+                            stdio_kind(in, tmpl, for_input), path,
+                            r == -ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)
+                                ? "it is a socket, which cannot be opened as a file"
+                                : strerror(-r));
+        goto done;
+    }
+    if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        r = -errno;
+        supervisor_inst_log(LOG_ERROR, in, "cannot make %s file \"%s\" blocking again: %s",
+                            stdio_kind(in, tmpl, for_input), path, strerror(-r));
+        (void)close(fd);
+        goto done;
+    }
     *ret_fd = fd;
-    return 0;
+done:
+    free(expanded);
+    return r;
 }
 
 struct spawn_buffers {
@@ -220,8 +257,14 @@ launch_instance(struct instance *in)
         supervisor_inst_log(LOG_ERROR, in, "out of memory preparing the command");
         goto retry;
     }
+    if (r == -EAGAIN)
+        goto retry; /* an output FIFO without a reader: open_stdio logged it */
     if (r < 0)
         goto failed; /* open_stdio logged which file */
+    if (in->stdio_waiting) {
+        in->stdio_waiting = false;
+        supervisor_inst_log(LOG_INFO, in, "the FIFO it writes to has a reader now");
+    }
     if (in->prog->hb.slots)
         heartbeat_slot_reset(&in->prog->hb, in->index); /* before the child can beat */
     r = spawn_resolve(b.argv[0], b.cwd, path, sizeof(path));

@@ -28,6 +28,7 @@
 #include "rundir.h"
 #include "sockfile.h"
 #include "supervisor_int.h"
+#include "utf8.h"
 #include "util.h"
 
 #define NOTIFY_ENV_PREFIX "NOTIFY_SOCKET="
@@ -223,10 +224,42 @@ liveness_done(struct supervisor *sup)
 
 /* --- silence ---------------------------------------------------------------------------------- */
 
-int64_t
-liveness_last_beat_ns(const struct instance *in)
+/*
+ * The slot's beat as drover counts it. A worker writes CLOCK_MONOTONIC
+ * times, so a value later than now is not one (CLOCK_REALTIME, garbage):
+ * taken as it is, it would hide every silence, or make one negative. A new
+ * such value counts as a beat at the moment drover first sees it, the same
+ * value seen again is no new beat, so a worker that stopped writing still
+ * goes silent. The clock is read after the slot, so a real beat stored
+ * meanwhile is never taken for one from the future.
+ */
+static int64_t
+slot_beat_ns(struct instance *in)
 {
-    int64_t slot = in->prog->hb.slots ? (int64_t)heartbeat_last_beat(&in->prog->hb, in->index) : 0;
+    uint64_t raw = heartbeat_last_beat(&in->prog->hb, in->index);
+    int64_t now_ns = util_now_ns();
+
+    if (raw <= (uint64_t)now_ns)
+        return (int64_t)raw;
+    if (raw != in->hb_future_raw) {
+        in->hb_future_raw = raw;
+        in->hb_future_seen_ns = now_ns;
+        in->hb_future_total++;
+        if (!in->hb_future_logged) {
+            in->hb_future_logged = true; /* once per process: it will do it again */
+            supervisor_inst_log(LOG_WARN, in,
+                                "heartbeat slot holds a time %.3g s ahead of CLOCK_MONOTONIC (is "
+                                "it using CLOCK_MONOTONIC?); counting it as a beat when seen",
+                                (double)(raw - (uint64_t)now_ns) / 1e9);
+        }
+    }
+    return in->hb_future_seen_ns;
+}
+
+int64_t
+liveness_last_beat_ns(struct instance *in)
+{
+    int64_t slot = in->prog->hb.slots ? slot_beat_ns(in) : 0;
 
     return slot > in->last_notify_beat_ns ? slot : in->last_notify_beat_ns;
 }
@@ -314,6 +347,8 @@ liveness_spawned(struct instance *in)
     in->silent = in->ready = in->said_stopping = false;
     in->notify_errno = 0;
     in->status[0] = '\0';
+    in->hb_future_raw = 0; /* the slot was zeroed before the spawn */
+    in->hb_future_logged = false;
     if (prog->hb.slots)
         heartbeat_slot_own(&prog->hb, in->index, in->pid);
     if (prog->cfg->heartbeat_timeout_ms && !timer_armed(&prog->hb_timer))
@@ -349,12 +384,13 @@ apply(struct instance *in, const struct notify_msg *m, int64_t now_ns)
             beat_again(in, now_ns);
     }
     if (m->has_status) {
-        size_t n = m->status_len;
-        memcpy(in->status, m->status, n);
-        in->status[n] = '\0';
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)in->status[i] < 0x20 || in->status[i] == 0x7f)
-                in->status[i] = '?';
+        /*
+         * Kept whole and shown safely: invalid UTF-8 (which JSON cannot carry)
+         * and control characters (terminal escapes in a log or a CLI) become
+         * \xHH. in->status has room for every byte escaped.
+         */
+        (void)utf8_escape(m->status, m->status_len, in->status, sizeof(in->status),
+                          UTF8_ESCAPE_CONTROLS);
         log_debug("%s: status \"%s\"", in->label, in->status);
     }
     if (m->has_errno && m->errno_value != in->notify_errno) {

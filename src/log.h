@@ -3,20 +3,58 @@
  *
  * OpenBSD vocabulary: log_warn() appends strerror(errno), log_warnx() does
  * not; fatal()/fatalx() likewise and exit(1), and are only for start-up.
- * The level is checked before any formatting. A line is written with one
- * write(2) so concurrent writers never interleave mid-line.
+ * The level is checked before any formatting.
+ *
+ * Owns the log's destination and never blocks on it: a reader of drover's
+ * stderr (a pipe, a FIFO, a terminal, journald's stream socket) or of a
+ * --log FIFO that stops reading must not stop supervision. Lines are
+ * written without waiting; what cannot be written yet waits, in order, in
+ * a bounded buffer (LOG_PENDING_MAX); when that is full, whole lines are
+ * dropped and counted, and once the buffer is out one line says how many.
+ * Each write is whole lines of at most PIPE_BUF bytes, so lines never
+ * interleave mid-line with the children's output to the same pipe.
+ *
+ * The description shared with the children (instances without "output"
+ * inherit drover's stderr) keeps its flags, so the children's own writes
+ * still block as they expect: drover writes through a private,
+ * non-blocking description of the same pipe, FIFO or terminal (opened
+ * through /proc/self/fd), with send(MSG_DONTWAIT) to a socket, and
+ * directly to a regular file, which never waits for a reader.
+ *
+ * No loop knowledge: whoever owns the loop registers a watch, told the fd
+ * to wait for writability while lines are pending (and -1 when none are),
+ * and calls log_flush() when it is writable. At exit, what is pending gets
+ * a short bounded wait (LOG_EXIT_WAIT_MS), never more.
  */
 #ifndef DROVER_LOG_H
 #define DROVER_LOG_H
 
 #include <stdbool.h>
 
+#define LOG_PENDING_MAX (256 * 1024) /* bytes waiting for a slow reader */
+#define LOG_EXIT_WAIT_MS 500
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG__MAX, LOG_INVALID = -1 };
 
 extern enum log_level log_threshold;
 
-/* Where lines go (borrowed fd, default 2) and the lowest level written. */
+/* Lines go to fd (borrowed, default 2; its flags are left alone), threshold and up. */
 void log_init(int fd, enum log_level threshold);
+/*
+ * Lines go to path, opened for appending (created 0644) without waiting.
+ * Returns 0 or -errno; -ENXIO: a FIFO nobody reads yet; -ESOCKTNOSUPPORT: a socket.
+ */
+int log_open(const char *path, enum log_level threshold);
+
+/*
+ * watch(fd, arg) is called when lines start waiting (fd: wait until it is
+ * writable, then call log_flush()) and watch(-1, arg) when none are left;
+ * it returns 0 or -errno (then log.c tries again at its next line). It must
+ * not log. NULL: no watch (at teardown; log.c then flushes at each line).
+ */
+void log_set_watch(int (*watch)(int fd, void *arg), void *arg);
+/* Writes what is pending, as much as the reader takes now. */
+void log_flush(void);
 
 void log_emit(enum log_level level, bool with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -47,26 +47,26 @@ loop_add(struct loop *l, struct loop_source *src)
 }
 
 void
-loop_close(struct loop *l, struct loop_source *src)
+loop_del(struct loop *l, struct loop_source *src)
 {
     int saved_errno = errno;
 
     if (src->fd < 0)
         return;
-    /* close() alone would do for a fd nobody dup'ed, but say it explicitly. */
     (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
-    (void)close(src->fd);
     src->fd = -1;
     errno = saved_errno;
 }
 
 void
-loop_del(struct loop *l, struct loop_source *src)
+loop_close(struct loop *l, struct loop_source *src)
 {
-    int saved_errno = errno;
+    int saved_errno = errno, fd = src->fd;
 
-    if (src->fd >= 0)
-        (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+    /* close() alone would do for a fd nobody dup'ed, but say it explicitly. */
+    loop_del(l, src);
+    if (fd >= 0)
+        (void)close(fd);
     errno = saved_errno;
 }
 

@@ -20,6 +20,7 @@ enum loop_kind {
     LOOP_PROBE,  /* a probe attempt's socket or command pidfd (probe.c) */
     LOOP_HTTP,   /* libmicrohttpd's epoll fd (http.c) */
     LOOP_SOCKET, /* an HTTP server's listening socket, or a parked client's (http_conn.c) */
+    LOOP_LOG,    /* the log's fd, for EPOLLOUT while lines wait (log.c; fd borrowed) */
     LOOP__MAX,
     LOOP_INVALID = -1,
 };
@@ -42,7 +43,7 @@ int loop_add_events(struct loop *l, struct loop_source *src, uint32_t events);
 int loop_mod_events(struct loop *l, struct loop_source *src, uint32_t events);
 /* Unregisters src and closes its fd, setting it to -1. */
 void loop_close(struct loop *l, struct loop_source *src);
-/* Unregisters src, leaving its fd open (one borrowed from another owner) and src->fd as it is. */
+/* Unregisters src without closing its fd (borrowed from its owner), setting it to -1. */
 void loop_del(struct loop *l, struct loop_source *src);
 /* Waits for events (timeout -1: forever). Returns the count, 0 on EINTR, or -errno. */
 int loop_wait(struct loop *l, struct loop_source **ret_ready, int max);

@@ -440,7 +440,7 @@ main(int argc, char **argv)
     struct options opts;
     struct config cfg = { 0 };
     struct supervisor *sup;
-    int r, code, log_fd = 2;
+    int r, code;
 
     ensure_std_fds();
     if (ctl_is_command(argc, argv))
@@ -456,16 +456,14 @@ main(int argc, char **argv)
         cfg_done(&cfg);
         return 0;
     }
-    if (opts.log_path) {
-        log_fd = open(opts.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (log_fd < 0) {
-            fprintf(stderr, "drover: cannot open log file %s: %s\n", opts.log_path,
-                    strerror(errno));
-            cfg_done(&cfg);
-            return EXIT_USAGE;
-        }
+    if (opts.log_path && (r = log_open(opts.log_path, opts.level)) < 0) {
+        fprintf(stderr, "drover: cannot open log file %s: %s\n", opts.log_path,
+                r == -ENXIO ? "a FIFO with no reader (start its reader first)" : strerror(-r));
+        cfg_done(&cfg);
+        return EXIT_USAGE;
     }
-    log_init(log_fd, opts.level);
+    if (!opts.log_path)
+        log_init(2, opts.level);
     raise_nofile_limit();
     /* Orphaned grandchildren come to us, so they are reaped and never left behind. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)

@@ -124,6 +124,13 @@ metrics_render(const struct api_instance *v, size_t n, const struct metrics_drov
         add(&t, "drover_instance_health_check_failures_total{" LABELS "} %llu\n", v[i].program,
             v[i].index, (unsigned long long)v[i].check_failures_total);
 
+    family(&t, "drover_instance_heartbeat_future_total", "counter",
+           "Heartbeat slot times later than now (not CLOCK_MONOTONIC), each counted as a beat "
+           "when first seen.");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_heartbeat_future_total{" LABELS "} %llu\n", v[i].program,
+            v[i].index, (unsigned long long)v[i].heartbeat_future_total);
+
     family(&t, "drover_spawn_duration_seconds", "histogram",
            "Time to create a process, from clone to a successful exec.");
     for (int b = 0; b < METRICS_SPAWN_BUCKETS; b++) {

@@ -26,6 +26,9 @@
 struct supervisor;
 struct program;
 
+/* STATUS= text as kept: escaped, where each byte may become the four characters \xHH. */
+#define INSTANCE_STATUS_BYTES (NOTIFY_STATUS_MAX * 4 + 1)
+
 struct instance {
     struct svc svc; /* first: svc_to_instance() relies on it */
     struct program *prog;
@@ -42,6 +45,7 @@ struct instance {
                             exit */
     uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
     char **argv;         /* the current process's expanded argv, one allocation; NULL if unknown */
+    bool stdio_waiting;  /* launch.c: an output FIFO had no reader at the last try (said once) */
     /* Liveness (liveness.c). Beat times are CLOCK_MONOTONIC ns; 0 never. */
     int64_t spawned_ns;
     int64_t last_notify_beat_ns;        /* READY=1 or WATCHDOG=1 */
@@ -50,7 +54,11 @@ struct instance {
     bool ready;                         /* said READY=1 */
     bool said_stopping;                 /* said STOPPING=1 */
     int notify_errno;                   /* last ERRNO=, 0 none */
-    char status[NOTIFY_STATUS_MAX + 1]; /* last STATUS= text */
+    uint64_t hb_future_raw;             /* the last slot time from the future seen, 0 none */
+    int64_t hb_future_seen_ns;          /* when it was first seen: the beat it counts as */
+    bool hb_future_logged;              /* said so once for this process */
+    uint64_t hb_future_total;           /* /metrics: slot times from the future, all processes */
+    char status[INSTANCE_STATUS_BYTES]; /* last STATUS= text, escaped */
     /* Probes (checks.c). */
     struct probe_run probe;   /* the attempt in flight, readiness or health */
     struct timer check_timer; /* the next attempt */

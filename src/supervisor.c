@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -291,15 +292,30 @@ group_drained(struct instance *in, void *arg)
         svc_dispatch(&in->svc, SVC_EV_GROUP_EMPTY, util_now_ms());
 }
 
+/*
+ * Exits reaped per pass: the size of the epoll batch. Each reaped instance
+ * may be respawned on the spot, so without a bound, instances that exit as
+ * fast as they start (start_seconds 0, no yo-yo) kept the loop here for
+ * good (FINDINGS B4). 64 spawns are a few ms; a pass that reaped that many
+ * arms reap_timer with no delay, so the rest are reaped on the next pass,
+ * after signals, HTTP and the control socket have had their turn.
+ */
+#define REAP_BATCH 64
+
 static void
 reap_all(struct supervisor *sup)
 {
     bool descendant = false;
 
-    for (;;) {
+    for (unsigned n = 0;; n++) {
         siginfo_t info = { 0 };
         struct instance *in;
 
+        if (n == REAP_BATCH) {
+            /* The heap has room for it: supervisor_new() sizes it with spares. */
+            (void)timer_arm(&sup->timers, &sup->reap_timer, util_now_ms());
+            break;
+        }
         if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
             break;
         in = pidmap_get(&sup->pids, info.si_pid);
@@ -316,6 +332,13 @@ reap_all(struct supervisor *sup)
     /* A stopping instance whose main process is gone may just have lost its last member. */
     if (descendant)
         supervisor_for_each_instance(sup, group_drained, NULL);
+}
+
+static void
+reap_timer_fired(struct timer *t, int64_t now_ms)
+{
+    (void)now_ms;
+    reap_all((struct supervisor *)((char *)t - offsetof(struct supervisor, reap_timer)));
 }
 
 /* --- shutdown ------------------------------------------------------------------------------- */
@@ -441,15 +464,25 @@ begin_shutdown(struct supervisor *sup, int sig)
     supervisor_shutdown(sup, why);
 }
 
+/*
+ * Reads the pending signals, a bounded number (more stay readable for the
+ * next pass), and reaps once after them: reaping inside the read loop let
+ * the SIGCHLD of respawned instances that died at once bring it back here
+ * for ever.
+ */
+#define SIGNAL_BATCH 16
+
 static void
 signal_ready(struct supervisor *sup)
 {
     struct signalfd_siginfo si;
+    bool child = false;
 
-    while (read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+    for (int i = 0; i < SIGNAL_BATCH && read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si);
+         i++) {
         switch (si.ssi_signo) {
         case SIGCHLD:
-            reap_all(sup);
+            child = true;
             break;
         case SIGTERM:
         case SIGINT:
@@ -460,6 +493,8 @@ signal_ready(struct supervisor *sup)
             break;
         }
     }
+    if (child)
+        reap_all(sup);
 }
 
 static void
@@ -550,6 +585,28 @@ setup_signals(struct supervisor *sup)
     return loop_add(&sup->loop, &sup->sig);
 }
 
+/*
+ * log.c has lines waiting for its reader (fd >= 0), or none left (-1):
+ * the loop watches the fd for room and calls log_flush(). Must not log.
+ */
+static int
+log_watch(int fd, void *arg)
+{
+    struct supervisor *sup = arg;
+    int r;
+
+    if (fd < 0) {
+        loop_del(&sup->loop, &sup->log_src);
+        return 0;
+    }
+    if (sup->log_src.fd >= 0)
+        return 0;
+    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = fd };
+    if ((r = loop_add_events(&sup->loop, &sup->log_src, EPOLLOUT)) < 0)
+        sup->log_src.fd = -1;
+    return r;
+}
+
 struct supervisor *
 supervisor_new(struct config *cfg, int *ret_err)
 {
@@ -596,6 +653,8 @@ supervisor_new(struct config *cfg, int *ret_err)
         goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
+    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = -1 };
+    log_set_watch(log_watch, sup);
     if ((r = timers_init(&sup->timers, 3 * slots + sup->nprograms + HTTP_TIMERS + 8)) < 0)
         goto fail;
     sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
@@ -606,6 +665,7 @@ supervisor_new(struct config *cfg, int *ret_err)
     if ((r = spawn_init()) < 0)
         goto fail;
     sup->ckpt_last_ms = -1;
+    timer_init(&sup->reap_timer, reap_timer_fired);
     timer_init(&sup->ckpt_timer, persist_timer_fired);
     if (sup->cfg.dumpfile && (r = persist_setup(sup)) < 0)
         goto fail;
@@ -627,7 +687,7 @@ dispatch(struct supervisor *sup, struct loop_source *src)
         signal_ready(sup);
         break;
     case LOOP_TIMER:
-        timers_run(&sup->timers, util_now_ms());
+        (void)timers_run(&sup->timers, util_now_ms()); /* the rest of a full batch: next pass */
         break;
     case LOOP_CHILD:
         child_ready((struct instance *)((char *)src - offsetof(struct instance, child)));
@@ -643,6 +703,9 @@ dispatch(struct supervisor *sup, struct loop_source *src)
         break;
     case LOOP_SOCKET:
         http_socket_ready(sup, src);
+        break;
+    case LOOP_LOG:
+        log_flush();
         break;
     case LOOP__MAX:
     case LOOP_INVALID:
@@ -747,6 +810,7 @@ supervisor_free(struct supervisor *sup)
 {
     if (!sup)
         return;
+    log_set_watch(NULL, NULL); /* the loop goes: log.c flushes at each line, and at exit */
     http_stop(sup);
     if (sup->ctl_path)
         ctl_unlisten(sup->ctl_path, sup->ctl_lock_fd);

@@ -50,6 +50,8 @@ struct supervisor {
     struct pidmap probe_pids;     /* command probes: pid -> instance */
     struct loop_source sig;       /* LOOP_SIGNAL */
     struct loop_source timer_src; /* LOOP_TIMER, fd borrowed from timers */
+    struct timer reap_timer;      /* another reap_all() pass: the last one reaped a full batch */
+    struct loop_source log_src;   /* LOOP_LOG while log lines wait for room; fd borrowed, else -1 */
     bool shutting_down;
     bool done;
     /* Checkpoint (--dumpfile); all unused when dumpfile is NULL. */
@@ -121,7 +123,8 @@ void liveness_spawned(struct instance *in);         /* after a spawn: slot owner
 void liveness_started(struct supervisor *sup);      /* the initial start is done: READY=1 upward */
 void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=1 upward */
 
-int64_t liveness_last_beat_ns(const struct instance *in); /* 0: never beat */
+/* 0: never beat. A slot time from the future counts when first seen (and is recorded). */
+int64_t liveness_last_beat_ns(struct instance *in);
 
 /* http.c: the HTTP API in our loop. */
 #define HTTP_MAX_WAITERS (HTTP_MAX_CONNECTIONS / 2) /* parked /events long-polls, per server */

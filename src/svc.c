@@ -358,6 +358,7 @@ svc_dispatch(struct svc *s, enum svc_event ev, int64_t now_ms)
 void
 svc_exited(struct svc *s, const struct svc_exit *how, int64_t now_ms)
 {
+    s->has_exit = true;
     s->last_exit = *how;
     svc_dispatch(s, SVC_EV_EXIT, now_ms);
 }

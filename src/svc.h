@@ -94,6 +94,12 @@ struct svc {
     unsigned quick_failures; /* exits before start_seconds, in a row */
     unsigned restarts;       /* restarts since drover started (for status) */
     int64_t started_ms;      /* when the current process was spawned */
+    /*
+     * How the last process ended. has_exit is false until a process of
+     * this svc has ended: a slot whose spawns all failed (bad cwd, not
+     * executable) has no last exit, which is not the same as an unknown one.
+     */
+    bool has_exit;
     struct svc_exit last_exit;
     struct backoff tally;
     const struct svc_policy *policy; /* borrowed, outlives the svc */
@@ -111,7 +117,7 @@ void svc_done(struct svc *s);
 /* Runs the table cell for (s->state, ev). */
 void svc_dispatch(struct svc *s, enum svc_event ev, int64_t now_ms);
 
-/* Convenience for EXIT: records how the main process ended, then dispatches. */
+/* Convenience for EXIT: records how the main process ended (has_exit), then dispatches. */
 void svc_exited(struct svc *s, const struct svc_exit *how, int64_t now_ms);
 
 /* True when the exit calls for a restart under the policy. */

@@ -110,7 +110,7 @@ timer_arm(struct timers *ts, struct timer *t, int64_t deadline_ms)
     return 0;
 }
 
-void
+bool
 timers_run(struct timers *ts, int64_t now_ms)
 {
     uint64_t expirations;
@@ -118,11 +118,15 @@ timers_run(struct timers *ts, int64_t now_ms)
     /* Drain the timerfd; EAGAIN just means we were woken by something else. */
     (void)!read(ts->fd, &expirations, sizeof(expirations));
     ts->armed_ms = -1;
-    while (ts->len > 0 && ts->heap[0]->deadline_ms <= now_ms) {
+    for (unsigned n = 0; ts->len > 0 && ts->heap[0]->deadline_ms <= now_ms; n++) {
         struct timer *t = ts->heap[0];
+
+        if (n == TIMERS_BATCH)
+            return true; /* the rest at the next pass: timers_sync() arms a past deadline */
         timer_cancel(ts, t);
         t->fn(t, now_ms);
     }
+    return false;
 }
 
 int

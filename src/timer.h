@@ -3,13 +3,14 @@
  * to the earliest. Nothing due means nothing armed: no periodic wake-ups.
  *
  * struct timer is embedded in its owner (borrowed by the heap while armed).
- * timers_run() pops and calls every due timer; a callback may arm or cancel
- * any timer, including its own. timers_sync() re-arms the timerfd only when
- * the earliest deadline changed; the loop calls it before sleeping.
+ * timers_run() pops and calls due timers, a bounded batch per call; a
+ * callback may arm or cancel any timer, including its own. timers_sync() re-arms the timerfd only
+ * when the earliest deadline changed; the loop calls it before sleeping.
  */
 #ifndef DROVER_TIMER_H
 #define DROVER_TIMER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,8 +46,17 @@ timer_armed(const struct timer *t)
     return t->slot != TIMER_IDLE;
 }
 
-/* Reads the timerfd (if readable) and runs every timer due at now_ms. */
-void timers_run(struct timers *ts, int64_t now_ms);
+/*
+ * Reads the timerfd (if readable) and runs the timers due at now_ms, at
+ * most TIMERS_BATCH of them, earliest first: a pass of the loop stays
+ * short whatever is due (1,000 instances leaving backoff in the same
+ * millisecond, a callback re-arming itself with no delay), and the rest
+ * run at the next pass (timers_sync() then arms the timerfd to a deadline
+ * already past, so the loop does not sleep). Returns true if due timers
+ * are left.
+ */
+#define TIMERS_BATCH 64
+bool timers_run(struct timers *ts, int64_t now_ms);
 /* Points the timerfd at the earliest deadline. Returns 0 or -errno. */
 int timers_sync(struct timers *ts);
 

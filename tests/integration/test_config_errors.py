@@ -78,7 +78,28 @@ def test_duplicate_names_and_keys(drover):
     err = refused(drover, [{"name": "a", "command": ["x"]}, {"name": "a", "command": ["y"]}])
     assert 'duplicate program name "a"' in err
     err = refused(drover, '[{"command": ["x"], "command": ["y"]}]')
-    assert "duplicate object key" in err
+    assert 'config.json:1:29: invalid JSON: duplicate key "command"' in err
+
+
+@pytest.mark.parametrize("raw, message", [
+    # FINDINGS B21: jansson said "end of file expected near end of file" and
+    # "\u0000 is not allowed without JSON_ALLOW_NUL near ..."; drover says what it means.
+    (b'[{"command":["/bin/true"]}]\0garbage', "1:28: invalid JSON: a NUL byte after the document"),
+    (b'[{"command":["/bin/true\\u0000x"]}]',
+     "1:31: invalid JSON: strings may not contain \\u0000 (near '\"/bin/true\\u0000x\"')"),
+    (b'[{"command":["caf\xe9"]}]', "1:17: invalid JSON: not valid UTF-8: byte 0xe9 (after '\"caf')"),
+    (b'[{"command":["a"]}] trailing', "1:28: invalid JSON: text after the document (near 'trailing')"),
+    (b'[{"command":["a"],}]', "1:19: invalid JSON: expected a key in double quotes or '}' (near '}')"),
+])
+def test_invalid_json_in_drovers_words(drover, raw, message):
+    path = drover.dir / "nul.json"
+    path.write_bytes(raw)
+    r = subprocess.run([DROVER_BIN, "--check-config", "-c", str(path)], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=10, cwd=drover.dir)
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert err.splitlines()[0] == f"drover: {path}:{message}", err
+    assert "near end of file" not in err and "JSON_ALLOW_NUL" not in err
 
 
 def test_port_placeholder_needs_a_range(drover):

@@ -2,6 +2,7 @@
 Redis, the C and Python worker libraries), sender checking, malformed
 datagrams, shared-memory beats, silence, READY gating, and drover's own
 notifications to its supervisor."""
+import json
 import os
 import shutil
 import signal
@@ -196,3 +197,89 @@ def test_drover_notifies_its_own_supervisor(drover, tmp_path):
         assert drover.wait_exit(10, "of SIGTERM") == 0
     finally:
         up.close()
+
+
+SEND_STATUS = r"""
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ns = os.environ["NOTIFY_SOCKET"]  # a path; "@name" would be an abstract socket
+s.sendto(bytes.fromhex(sys.argv[1]), "\0" + ns[1:] if ns.startswith("@") else ns)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("sent, shown", [
+    (b"READY=1\nSTATUS=caf\xe9 \xff\xfe", "caf\\xe9 \\xff\\xfe"),
+    (b"READY=1\nSTATUS=\x1b[2J\x1b[31mHACKED\x07", "\\x1b[2J\\x1b[31mHACKED\\x07"),
+    (b"READY=1\nSTATUS=d\xc3\xa9j\xc3\xa0 \xe2\x9c\x93", "d\u00e9j\u00e0 \u2713"),
+])
+def test_status_text_is_escaped_never_dropped(drover, sent, shown):
+    """FINDINGS B18: STATUS= with invalid UTF-8 made the status key vanish from /status;
+    control characters became '?'. Both are kept now, each such byte as \\xHH."""
+    drover.start({"programs": [{"name": "u", "ready": "notify",
+                                "command": ["/usr/bin/python3", "-c", SEND_STATUS, sent.hex()]}]})
+    drover.wait_log(r"u:0 pid=\d+ starting -> running \(READY=1\)", timeout=15)
+    code, body, _ = drover.call("GET", "/status/u")
+    assert code == 200, body
+    inst = body["programs"]["u"][0]
+    assert inst.get("status") == shown, inst
+    r = drover.cli("status", "--json")
+    assert r.returncode == 0, r
+    assert json.loads(r.stdout)["programs"]["u"][0].get("status") == shown, r.stdout
+    assert drover.stop() == 0
+
+
+SLOT_WRITER = r"""
+import mmap, os, struct, sys, time
+m = mmap.mmap(int(os.environ["DROVER_HEARTBEAT_FD"]), 0)
+off = int(os.environ["DROVER_HEARTBEAT_SLOT"]) * 64  # struct drover_slot: last_beat_ns first
+while True:
+    struct.pack_into("<Q", m, off, time.time_ns() if sys.argv[1] == "realtime" else int(sys.argv[1], 0))
+    time.sleep(0.05 if sys.argv[1] == "realtime" else 600)
+"""
+FUTURE_LINE = (r"h:0 pid=(\d+) heartbeat slot holds a time \S+ s ahead of CLOCK_MONOTONIC "
+               r"\(is it using CLOCK_MONOTONIC\?\); counting it as a beat when seen")
+
+
+def test_heartbeat_from_the_far_future_is_clamped(drover):
+    """FINDINGS B19: a slot value near INT64_MAX logged 'silent for -9223369416.579s' and restarted
+    the worker every second. Now it counts as one beat when first seen: the worker goes silent
+    after the timeout like any worker that stopped beating, and it is said once per process."""
+    drover.start({"programs": [{"name": "h", "heartbeat": {"timeout": "1s"}, "stop_timeout": "2s",
+                                "command": ["/usr/bin/python3", "-c", SLOT_WRITER, "0x7fffffffffffffff"]}]})
+    drover.wait_log(FUTURE_LINE)
+    silent = drover.wait_log(r"h:0 pid=\d+ silent for (-?\d+\.\d+)s \(heartbeat timeout 1\.000s\), restarting it")
+    assert float(silent[0][1]) >= 1.0, drover.log()
+    assert not drover.lines(r"silent for -"), drover.log()
+    # One line per process, however often the slot is read.
+    pids = [int(m[1]) for m in drover.lines(FUTURE_LINE)]
+    assert len(pids) == len(set(pids)), drover.log()
+    code, text, _ = drover.call("GET", "/metrics")
+    assert code == 200
+    count = [line for line in text.splitlines()
+             if line.startswith('drover_instance_heartbeat_future_total{program="h",instance="0"} ')]
+    assert count and int(count[0].split()[-1]) >= 1, text
+    assert drover.stop() == 0
+
+
+def test_realtime_heartbeats_still_show_a_stopped_worker(drover):
+    """FINDINGS B19: a worker writing CLOCK_REALTIME times was never silent, even when stopped.
+    Each new value counts as a beat when drover sees it; once the values stop, silence shows."""
+    drover.start({"programs": [{"name": "h", "heartbeat": {"timeout": "1s", "action": "none"},
+                                "command": ["/usr/bin/python3", "-c", SLOT_WRITER, "realtime"]}]})
+    drover.wait_log(FUTURE_LINE)
+    pid, _ = drover.current("h:0")
+    code, body, _ = drover.call("GET", "/health?silence=5s")
+    assert code == 200, body  # beating: each new value is a beat
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        drover.wait_log(r"h:0 pid=\d+ silent for \d+\.\d+s \(heartbeat timeout 1\.000s\)$")
+        wait_until(lambda: drover.call("GET", "/health?silence=1s")[0] == 503,
+                   what="/health?silence=1s to report the stopped worker silent")
+        code, body, _ = drover.call("GET", "/health?silence=1s")
+        assert body["counts"]["silent"] == 1, body
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    drover.wait_log(r"h:0 pid=\d+ beating again after")
+    assert len(drover.lines(FUTURE_LINE)) == 1
+    assert drover.stop() == 0

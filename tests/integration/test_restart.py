@@ -159,3 +159,31 @@ def test_crashed_instance_leftovers_are_killed(drover):
     drover.wait_spawns("parent:0", 2)
     wait_until(lambda: not pid_alive(gpid), what="grandchild of the dead instance to be killed")
     assert drover.stop() == 0
+
+
+def test_never_ran_has_no_last_exit(drover):
+    """FINDINGS B20: an instance that never ran has no last exit (null, CLI "-");
+    "unknown" is only for an adopted process whose exit drover could not see."""
+    script = drover.dir / "script.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o644)
+    drover.start({"programs": [
+        {"name": "nocwd", "command": ["/bin/true"], "cwd": str(drover.dir / "no-such-dir")},
+        {"name": "noexec", "command": [str(script)]},
+        {"name": "nofile", "command": [helper("sleeper")], "input": "missing-input.txt"},
+        {"name": "ran", "command": [helper("exit_with"), "3"], "restart": "never"},
+    ]})
+    for name in ("nocwd", "noexec", "nofile"):
+        drover.wait_log(rf"{name}:0 stopped -> fatal \(spawn failed")
+    drover.wait_log(r"ran:0 starting -> exited")
+    status, body, _ = drover.call("GET", "/status")
+    assert status == 200, body
+    last = {p: insts[0]["last_exit"] for p, insts in body["programs"].items()}
+    assert last == {"nocwd": None, "noexec": None, "nofile": None, "ran": {"code": 3}}, body
+    r = drover.cli("status")
+    assert r.returncode == 0, r
+    header, *rows = r.stdout.splitlines()
+    col = header.index("LAST EXIT")
+    cells = {row.split()[0]: row[col:].split("  ")[0].strip() for row in rows}
+    assert cells == {"nocwd:0": "-", "noexec:0": "-", "nofile:0": "-", "ran:0": "exit 3"}, r.stdout
+    assert drover.stop() == 0

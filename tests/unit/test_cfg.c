@@ -29,14 +29,14 @@ static struct cfg_errors errs;
 
 static const struct config untouched = { .nprograms = 12345, .port_from = 4321 };
 
-/* Parses text, which must fail; returns the number of error lines. */
+/* Parses the len bytes at text, which must fail; returns the number of error lines. */
 static unsigned
-parse_fails(const char *text)
+parse_fails_n(const char *text, size_t len)
 {
     struct config cfg = untouched;
 
     memset(&errs, 0, sizeof(errs));
-    assert_int_equal(cfg_parse(text, strlen(text), "x.json", &cfg, &errs), -EINVAL);
+    assert_int_equal(cfg_parse(text, len, "x.json", &cfg, &errs), -EINVAL);
     /* ret untouched on failure. */
     assert_int_equal(cfg.nprograms, untouched.nprograms);
     assert_int_equal(cfg.port_from, untouched.port_from);
@@ -46,6 +46,12 @@ parse_fails(const char *text)
     assert_int_equal(errs.text[errs.len - 1], '\n');
     assert_int_equal(strlen(errs.text), errs.len);
     return errs.count;
+}
+
+static unsigned
+parse_fails(const char *text)
+{
+    return parse_fails_n(text, strlen(text));
 }
 
 /* The collected errors contain `want` (printed on failure). */
@@ -110,6 +116,98 @@ invalid_json(void **state)
     one_error("[{\"command\": [\"a\"]}] trailing", "x.json:1:", "invalid JSON");
     /* jansson refuses \u0000 in strings: a config cannot smuggle a NUL into argv. */
     one_error("[{\"command\": [\"a\\u0000b\"]}]", "x.json:1:", "invalid JSON");
+}
+
+/*
+ * jansson's messages are not passed on as they are ("end of file expected
+ * near end of file" for a NUL after the document, "\u0000 is not allowed
+ * without JSON_ALLOW_NUL"): each json_error_code json_loadb() can set has
+ * drover's own wording, with the position kept.
+ */
+static void
+invalid_json_in_our_words(void **state)
+{
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen(text) */
+        const char *error;
+    } cases[] = {
+#define RAW(s) s, sizeof(s) - 1
+        { RAW("[{\"command\":[\"/bin/true\"]}]\0garbage"),
+          "x.json:1:28: invalid JSON: a NUL byte after the document\n" },
+        { "[{\"command\":[\"a\"]}] trailing", 0,
+          "x.json:1:28: invalid JSON: text after the document (near 'trailing')\n" },
+        { "[{\"command\":[\"/bin/true\\u0000x\"]}]", 0,
+          "x.json:1:31: invalid JSON: strings may not contain \\u0000 (near "
+          "'\"/bin/true\\u0000x\"')\n" },
+        { "[{\"comm\\u0000and\":[\"a\"]}]", 0,
+          "x.json:1:17: invalid JSON: keys may not contain \\u0000 (near '\"comm\\u0000and\"')\n" },
+        { "[{\"command\":[\"caf\xe9\"]}]", 0,
+          "x.json:1:17: invalid JSON: not valid UTF-8: byte 0xe9 (after '\"caf')\n" },
+        { "[\xff]", 0, "x.json:1:1: invalid JSON: not valid UTF-8: byte 0xff\n" },
+        { "[{\"command\":[\"a\"]}", 0,
+          "x.json:1:18: invalid JSON: the document ends too early: a ']' is missing\n" },
+        { "{\"programs\":[]", 0,
+          "x.json:1:14: invalid JSON: the document ends too early: a '}' is missing\n" },
+        { "[{\"command\":[\"/bin/tr", 0,
+          "x.json:1:21: invalid JSON: the document ends inside a string (near '\"/bin/tr')\n" },
+        { "[{\"command\":", 0, "x.json:1:12: invalid JSON: the document ends too early\n" },
+        { "", 0,
+          "x.json:1:1: invalid JSON: the configuration is empty (expected a list or an object)\n" },
+        { " \n\t", 0,
+          "x.json:2:1: invalid JSON: the configuration is empty (expected a list or an object)\n" },
+        { RAW("[\0]"), "x.json:1:2: invalid JSON: a NUL byte inside the document\n" },
+        { RAW("[\"a\0b\"]"), "x.json:1:3: invalid JSON: a NUL byte inside a string (near '\"a')\n" },
+        { "[\"a\nb\"]", 0,
+          "x.json:1:3: invalid JSON: a line break inside a string (write it as \\n) (near "
+          "'\"a')\n" },
+        { "[\"a\tb\"]", 0,
+          "x.json:1:3: invalid JSON: control character 0x09 inside a string (write it as "
+          "\\u0009) (near '\"a')\n" },
+        { "[\"a\\qb\"]", 0,
+          "x.json:1:5: invalid JSON: an invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f "
+          "\\n \\r \\t \\uXXXX) (near '\"a\\q')\n" },
+        { "[\"a\\uD800\"]", 0,
+          "x.json:1:10: invalid JSON: a \\u escape of half a UTF-16 surrogate pair (near "
+          "'\"a\\uD800\"')\n" },
+        { "{\"a\":1,}", 0,
+          "x.json:1:8: invalid JSON: expected a key in double quotes or '}' (near '}')\n" },
+        { "{'a':1}", 0,
+          "x.json:1:2: invalid JSON: expected a key in double quotes or '}' (near ''')\n" },
+        { "{\"a\" 1}", 0, "x.json:1:6: invalid JSON: expected ':' after the key (near '1')\n" },
+        { "{\"a\":1 \"b\":2}", 0,
+          "x.json:1:10: invalid JSON: expected ',' or '}' (near '\"b\"')\n" },
+        { "[1 2]", 0, "x.json:1:4: invalid JSON: expected ',' or ']' (near '2')\n" },
+        { "{\"a\":yes}", 0,
+          "x.json:1:8: invalid JSON: not a JSON value (strings need double quotes; true, false, "
+          "null are lower case) (near 'yes')\n" },
+        { "{\"a\":}", 0, "x.json:1:6: invalid JSON: expected a value (near '}')\n" },
+        { "\"x\"", 0,
+          "x.json:1:3: invalid JSON: the document must be a list or an object (near '\"x\"')\n" },
+        { "\xef\xbb\xbf[]", 0,
+          "x.json:1:1: invalid JSON: a byte order mark before the document (save it as UTF-8 "
+          "without one)\n" },
+        { "{\"a\":1,\"a\":2}", 0, "x.json:1:10: invalid JSON: duplicate key \"a\"\n" },
+        { "[123456789012345678901234567890]", 0,
+          "x.json:1:31: invalid JSON: an integer too large for 64 bits\n" },
+        { "[1e999]", 0,
+          "x.json:1:6: invalid JSON: a number too large for a double (near '1e999')\n" },
+#undef RAW
+    };
+    char deep[4096];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+
+        assert_int_equal(parse_fails_n(cases[i].text, len), 1);
+        if (strcmp(errs.text, cases[i].error) != 0)
+            print_error("case %zu\nwanted: %s   got: %s", i, cases[i].error, errs.text);
+        assert_string_equal(errs.text, cases[i].error);
+    }
+    memset(deep, '[', sizeof(deep));
+    assert_int_equal(parse_fails_n(deep, sizeof(deep)), 1);
+    has("invalid JSON: lists and objects nested too deeply (near '[')\n");
 }
 
 static void
@@ -1115,6 +1213,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(invalid_json),
+        cmocka_unit_test(invalid_json_in_our_words),
         cmocka_unit_test(duplicate_json_keys),
         cmocka_unit_test(wrong_type_command),
         cmocka_unit_test(wrong_type_instances),

@@ -754,6 +754,49 @@ spawn_failed_goes_fatal(void **state)
     svc_done(&s);
 }
 
+/*
+ * A slot whose spawns all failed has no last exit (FINDINGS B20: it showed
+ * as "unknown", which means an adopted process's exit drover could not see).
+ */
+static void
+last_exit_only_after_an_exit(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc s;
+    (void)state;
+
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    assert_false(s.has_exit);
+    F.spawn_result = SVC_SPAWN_FAILED;
+    svc_dispatch(&s, SVC_EV_START, 0);
+    assert_int_equal(s.state, SVC_FATAL);
+    assert_false(s.has_exit);
+    F.spawn_result = SVC_SPAWN_RETRY;
+    svc_dispatch(&s, SVC_EV_START, 10);
+    assert_int_equal(s.state, SVC_BACKOFF);
+    assert_false(s.has_exit);
+
+    F.spawn_result = SVC_SPAWN_OK;
+    svc_dispatch(&s, SVC_EV_START, 20);
+    assert_false(s.has_exit);
+    svc_exited(&s, &exit_signal_9, 30);
+    assert_true(s.has_exit);
+    assert_true(s.last_exit.known && s.last_exit.signaled);
+    assert_int_equal(s.last_exit.value, SIGKILL);
+    svc_done(&s);
+
+    /* An adopted process's end: there is an exit, how is unknown. */
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    s.state = SVC_RUNNING;
+    s.want_up = s.leader_alive = true;
+    svc_exited(&s, &exit_unknown, 100);
+    assert_true(s.has_exit);
+    assert_false(s.last_exit.known);
+    svc_done(&s);
+}
+
 static void
 stop_escalation(void **state)
 {
@@ -1160,6 +1203,7 @@ main(void)
         cmocka_unit_test(fatal_start_resets_tally),
         cmocka_unit_test(spawn_retry_backs_off_at_least_100ms),
         cmocka_unit_test(spawn_failed_goes_fatal),
+        cmocka_unit_test(last_exit_only_after_an_exit),
         cmocka_unit_test(stop_escalation),
         cmocka_unit_test(stopping_exit_group_gone_stops),
         cmocka_unit_test(stopping_with_want_up_respawns),

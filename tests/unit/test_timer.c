@@ -2,7 +2,8 @@
  * test_timer: the deadline min-heap behind one timerfd (src/timer.c).
  * Many random deadlines (fixed seed) fire in non-decreasing order through
  * timers_run(); cancel of the head, a middle, the last and an idle timer;
- * re-arm moves a timer; callbacks that arm, re-arm or cancel timers;
+ * re-arm moves a timer; callbacks that arm, re-arm or cancel timers; at
+ * most TIMERS_BATCH callbacks per timers_run() call;
  * -ENOSPC when full; and timers_sync() pointing the real timerfd at the
  * earliest deadline (checked with timerfd_gettime and poll).
  */
@@ -137,8 +138,9 @@ random_deadlines_fire_in_order(void **state)
     assert_int_equal(ts.len, N);
     check_heap(&ts);
 
-    /* First only what is due at `cut`, then the rest. */
-    timers_run(&ts, cut);
+    /* First only what is due at `cut`, then the rest; each call runs one batch at most. */
+    while (timers_run(&ts, cut))
+        assert_int_equal(fired.n % TIMERS_BATCH, 0);
     assert_int_equal(fired.n, early);
     assert_int_equal(ts.len, N - early);
     check_heap(&ts);
@@ -148,7 +150,8 @@ random_deadlines_fire_in_order(void **state)
         if (i > 0)
             assert_true(fired.deadlines[i - 1] <= fired.deadlines[i]);
     }
-    timers_run(&ts, 1000000);
+    while (timers_run(&ts, 1000000))
+        ;
     assert_int_equal(fired.n, N);
     assert_int_equal(ts.len, 0);
     for (size_t i = 1; i < fired.n; i++)
@@ -356,7 +359,8 @@ random_cancels(void **state)
         assert_int_equal(ts.len, live);
         check_heap(&ts);
     }
-    timers_run(&ts, 100000);
+    while (timers_run(&ts, 100000))
+        ;
     assert_int_equal(fired.n, live);
     for (size_t i = 0; i < fired.n; i++) {
         assert_false(cancelled[fired.ids[i]]);
@@ -500,6 +504,68 @@ callback_rearms_itself(void **state)
     expect_order((const int[]){ 1 }, 1);
     assert_false(timer_armed(&b.t));
     assert_int_equal(ts.len, 0);
+    timers_done(&ts);
+}
+
+/* Callback that re-arms itself with no delay, every time. */
+static void
+arm_self_now(struct timer *t, int64_t now_ms)
+{
+    record(t, now_ms);
+    assert_int_equal(timer_arm(cb_ts, t, now_ms), 0);
+}
+
+/*
+ * FINDINGS B4: a loop pass must reach epoll whatever is due. 200 timers due
+ * at once run TIMERS_BATCH per call, earliest first; a callback that re-arms
+ * itself with no delay (which used to keep timers_run() going until the
+ * clock moved on) runs once per call.
+ */
+static void
+run_is_bounded_per_call(void **state)
+{
+    enum { N = 200 };
+    static struct rec recs[N];
+    struct timers ts;
+    struct rec self = { .id = -1 };
+    size_t calls = 0;
+    (void)state;
+
+    reset_fired();
+    assert_int_equal(timers_init(&ts, N + 1), 0);
+    for (int i = 0; i < N; i++) {
+        recs[i].id = i;
+        timer_init(&recs[i].t, record);
+        assert_int_equal(timer_arm(&ts, &recs[i].t, 10 + i), 0);
+    }
+    assert_true(timers_run(&ts, 1000));
+    assert_int_equal(fired.n, TIMERS_BATCH);
+    for (size_t i = 0; i < fired.n; i++)
+        assert_int_equal(fired.ids[i], (int)i); /* the earliest first */
+    assert_int_equal(ts.len, N - TIMERS_BATCH);
+    check_heap(&ts);
+    /* What is left is still due: the timerfd is armed to a past deadline, readable at once. */
+    assert_int_equal(timers_sync(&ts), 0);
+    assert_int_equal(ts.armed_ms, 10 + TIMERS_BATCH);
+    {
+        struct pollfd p = { .fd = ts.fd, .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 5000), 1);
+    }
+    for (calls = 1; timers_run(&ts, 1000); calls++)
+        ;
+    assert_int_equal(calls, 3); /* the 136 left: 64, 64, 8 */
+    assert_int_equal(fired.n, N);
+    assert_int_equal(ts.len, 0);
+
+    /* A timer re-arming itself at now: one batch, then the call returns. */
+    reset_fired();
+    cb_ts = &ts;
+    timer_init(&self.t, arm_self_now);
+    assert_int_equal(timer_arm(&ts, &self.t, 5), 0);
+    assert_true(timers_run(&ts, 5));
+    assert_int_equal(fired.n, TIMERS_BATCH);
+    assert_true(timer_armed(&self.t));
+    timer_cancel(&ts, &self.t);
     timers_done(&ts);
 }
 
@@ -664,6 +730,7 @@ main(void)
         cmocka_unit_test(rearm_moves),
         cmocka_unit_test(callback_arms_another),
         cmocka_unit_test(callback_rearms_itself),
+        cmocka_unit_test(run_is_bounded_per_call),
         cmocka_unit_test(full_heap_is_enospc),
         cmocka_unit_test(sync_points_timerfd_at_earliest),
         cmocka_unit_test(sync_past_deadline_wakes),
