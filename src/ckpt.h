@@ -6,6 +6,7 @@
  * truncated or corrupt input fails cleanly with a reason). ckpt_save() is
  * atomic: a temp file in the same directory, fsync, rename over the old
  * file, fsync of the directory; on failure the previous file is intact.
+ * ckpt_load() reads only a file drover can trust (see there).
  * Entries own their argv strings; ckpt_done() frees.
  */
 #ifndef DROVER_CKPT_H
@@ -47,8 +48,15 @@ void ckpt_done(struct ckpt *c);
 /* Atomically replaces path with data. Returns 0 or -errno; the old file survives any failure. */
 int ckpt_save(const char *path, const char *data, size_t len);
 
-/* Reads path (at most CKPT_MAX_BYTES). Returns 0 with a malloc'ed buffer, or -errno (-EFBIG if
- * larger). */
-int ckpt_load(const char *path, char **ret_data, size_t *ret_len);
+/*
+ * Reads path (at most CKPT_MAX_BYTES) without ever blocking: it is opened
+ * O_NONBLOCK | O_NOFOLLOW, and a device or FIFO is not opened at all.
+ * Returns 0 with a malloc'ed buffer, or -errno with what is wrong in err,
+ * worded to follow the path ("is not a regular file (a FIFO)"): -EPERM
+ * when the file is not to be trusted (a symbolic link, not a regular file,
+ * owned by another uid than drover's effective one, writable by group or
+ * others), -EFBIG when larger, -ENOENT when missing.
+ */
+int ckpt_load(const char *path, char **ret_data, size_t *ret_len, char *err, size_t errsize);
 
 #endif

@@ -91,14 +91,14 @@ scan_dumpfile(const char *dumpfile, struct survivors *s)
     size_t len;
     int r;
 
-    r = ckpt_load(dumpfile, &data, &len);
+    r = ckpt_load(dumpfile, &data, &len, err, sizeof(err));
     if (r == -ENOENT) {
         log_info("dumpfile %s does not exist yet: nothing to recover from it", dumpfile);
         return 0;
     }
     if (r < 0) {
-        log_warnx("cannot read dumpfile %s: %s; recovering from the process table only", dumpfile,
-                  strerror(-r));
+        log_warnx("dumpfile %s %s%s; recovering from the process table only", dumpfile, err,
+                  r == -EPERM ? ": not trusting it" : "");
         return 0;
     }
     r = ckpt_unpack(data, len, &c, err, sizeof(err));

@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -190,11 +191,90 @@ def test_unreadable_dumpfile_is_a_warning(drover):
     dump = drover.path("dump.json")
     os.mkdir(dump)  # reading a directory fails even for root
     drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
-    drover.wait_log(r"warn .*cannot read dumpfile .*: Is a directory; recovering from the process table only")
+    drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a directory\): not trusting it; "
+                    r"recovering from the process table only")
     drover.wait_spawns("w:0", 1)
     drover.wait_log(r"warn .*cannot write dumpfile .*, retrying every 1 s")
     assert drover.proc.poll() is None
     assert drover.stop() == 0
+
+
+def test_fifo_dumpfile_does_not_block_start_up(drover):
+    """B13: opening a FIFO with no writer used to hang start-up, deaf to SIGTERM."""
+    dump = drover.path("dump.json")
+    os.mkfifo(dump, 0o600)
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a FIFO\): not trusting it; "
+                    r"recovering from the process table only")
+    drover.wait_spawns("w:0", 1)
+    assert drover.stop() == 0
+    assert stat.S_ISREG(os.lstat(dump).st_mode)  # the checkpoint replaced the FIFO
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device node needs root")
+def test_device_dumpfile_is_not_a_regular_file(drover):
+    """B22: a device (here /dev/zero's numbers) is "not a regular file", not "empty"."""
+    dump = drover.path("dump.json")
+    os.mknod(dump, 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a character device\): not trusting it")
+    assert not drover.lines(r"empty file")
+    drover.wait_spawns("w:0", 1)
+    assert drover.stop() == 0
+
+
+def forged_dump(victim_pid):
+    """A version-1 checkpoint of a dead drover naming victim_pid with its real start time."""
+    with open(f"/proc/{victim_pid}/stat") as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    return json.dumps({
+        "format": "drover-checkpoint", "version": 1, "drover": {"pid": dead.pid, "start_time": 1},
+        "instances": [{"program": "w", "instance": 0, "pid": victim_pid, "pgid": victim_pid,
+                       "start_time": start, "port": None, "argv": []}]})
+
+
+@pytest.mark.parametrize("how", ["mode 0666", "mode 0620", "uid 65534", "symlink"])
+def test_dumpfile_others_could_write_is_not_trusted(drover, how):
+    """Whoever can write the dumpfile picks what drover stops: only a regular file of drover's uid
+    that group and others cannot write is read. The bystander it names is never touched."""
+    if how == "uid 65534" and os.geteuid() != 0:
+        pytest.skip("chown to another uid needs root")
+    bystander = subprocess.Popen([helper("sleeper")], start_new_session=True)
+    try:
+        dump = drover.path("dump.json")
+        target = drover.path("real.json") if how == "symlink" else dump
+        Path(target).write_text(forged_dump(bystander.pid))
+        os.chmod(target, 0o600)
+        expected = {
+            "mode 0666": r"is writable by group/others \(mode 0666\)",
+            "mode 0620": r"is writable by group/others \(mode 0620\)",
+            "uid 65534": rf"is owned by uid 65534, not by drover's uid {os.geteuid()}",
+            "symlink": r"is a symbolic link",
+        }[how]
+        if how.startswith("mode"):
+            os.chmod(dump, int(how.split()[1], 8))
+        elif how == "uid 65534":
+            os.chown(dump, 65534, 65534)
+        else:
+            os.symlink(target, dump)
+        before = Path(target).read_bytes()
+        drover.start({"programs": [{"name": "w", "command": [helper("sleeper")]}]}, args=["--dumpfile", dump])
+        drover.wait_log(rf"warn .*dumpfile .*dump\.json {expected}: not trusting it; "
+                        r"recovering from the process table only")
+        drover.wait_spawns("w:0", 1)
+        assert not drover.lines(r"stopping pid")
+        assert bystander.poll() is None
+        wait_until(lambda: read_dump(dump)["drover"]["pid"] == drover.proc.pid, what="a fresh dumpfile")
+        assert stat.S_ISREG(os.lstat(dump).st_mode)
+        if how == "symlink":
+            assert Path(target).read_bytes() == before  # the link was replaced, never followed
+        assert drover.stop() == 0
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_write_failure_keeps_supervising_and_the_old_file(drover):

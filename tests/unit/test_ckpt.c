@@ -199,7 +199,7 @@ remove_tmpdir(void **state)
 static void
 save_then_load(void **state)
 {
-    char path[128], *data, *back;
+    char path[128], *data, *back, err[256];
     size_t len, blen;
     struct stat st;
 
@@ -207,13 +207,13 @@ save_then_load(void **state)
     (void)snprintf(path, sizeof(path), "%s/dump.json", tmpdir);
     pack_sample(&data, &len);
     assert_int_equal(ckpt_save(path, data, len), 0);
-    assert_int_equal(ckpt_load(path, &back, &blen), 0);
+    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), 0);
     assert_int_equal(blen, len);
     assert_memory_equal(back, data, len);
     free(back);
     /* Replacing it leaves no temp file behind. */
     assert_int_equal(ckpt_save(path, "{}", 2), 0);
-    assert_int_equal(ckpt_load(path, &back, &blen), 0);
+    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), 0);
     assert_int_equal(blen, 2);
     free(back);
     (void)snprintf(path, sizeof(path), "%s/dump.json.tmp", tmpdir);
@@ -224,7 +224,7 @@ save_then_load(void **state)
 static void
 failed_save_keeps_the_old_file(void **state)
 {
-    char path[128], tmp[140], *back;
+    char path[128], tmp[140], *back, err[256];
     size_t blen;
 
     (void)state;
@@ -233,7 +233,7 @@ failed_save_keeps_the_old_file(void **state)
     assert_int_equal(ckpt_save(path, "old", 3), 0);
     assert_int_equal(mkdir(tmp, 0700), 0); /* the temp file cannot be created */
     assert_int_equal(ckpt_save(path, "new", 3), -EISDIR);
-    assert_int_equal(ckpt_load(path, &back, &blen), 0);
+    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), 0);
     assert_int_equal(blen, 3);
     assert_memory_equal(back, "old", 3);
     free(back);
@@ -243,13 +243,67 @@ failed_save_keeps_the_old_file(void **state)
 static void
 save_into_missing_directory(void **state)
 {
-    char path[128], *back;
+    char path[128], *back, err[256];
     size_t blen;
 
     (void)state;
     (void)snprintf(path, sizeof(path), "%s/no/such/dir/dump.json", tmpdir);
     assert_int_equal(ckpt_save(path, "x", 1), -ENOENT);
-    assert_int_equal(ckpt_load(path, &back, &blen), -ENOENT);
+    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), -ENOENT);
+    assert_string_equal(err, "cannot be read (No such file or directory)");
+}
+
+static void
+expect_untrusted(const char *path, const char *reason)
+{
+    char *back = NULL, err[256] = "";
+    size_t blen;
+
+    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), -EPERM);
+    assert_null(back);
+    if (strcmp(err, reason) != 0)
+        fail_msg("%s: expected \"%s\", got \"%s\"", path, reason, err);
+}
+
+/*
+ * Whoever writes the dumpfile picks what drover stops: only a regular file of
+ * drover's own uid that nobody else may write is read, and nothing blocks.
+ */
+static void
+load_refuses_what_it_cannot_trust(void **state)
+{
+    char path[128], link[140], *back, err[256], reason[96];
+    size_t blen;
+
+    (void)state;
+    (void)snprintf(path, sizeof(path), "%s/trust.json", tmpdir);
+    assert_int_equal(ckpt_save(path, "{}", 2), 0);
+    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), 0);
+    free(back);
+    assert_int_equal(chmod(path, 0666), 0);
+    expect_untrusted(path, "is writable by group/others (mode 0666)");
+    assert_int_equal(chmod(path, 0620), 0);
+    expect_untrusted(path, "is writable by group/others (mode 0620)");
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), 0);
+    free(back);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        expect_untrusted(path, "is owned by uid 65534, not by drover's uid 0");
+    } else {
+        (void)snprintf(reason, sizeof(reason), "is owned by uid 0, not by drover's uid %u",
+                       (unsigned)geteuid());
+        expect_untrusted("/etc/passwd", reason);
+    }
+    (void)snprintf(link, sizeof(link), "%s/link.json", tmpdir);
+    assert_int_equal(symlink(path, link), 0);
+    expect_untrusted(link, "is a symbolic link");
+    expect_untrusted("/dev/null", "is not a regular file (a character device)");
+    expect_untrusted(tmpdir, "is not a regular file (a directory)");
+    /* A FIFO without a writer: a blocking open would never return. */
+    (void)snprintf(path, sizeof(path), "%s/fifo.json", tmpdir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    expect_untrusted(path, "is not a regular file (a FIFO)");
 }
 
 int
@@ -264,6 +318,7 @@ main(void)
         cmocka_unit_test(save_then_load),
         cmocka_unit_test(failed_save_keeps_the_old_file),
         cmocka_unit_test(save_into_missing_directory),
+        cmocka_unit_test(load_refuses_what_it_cannot_trust),
     };
 
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
