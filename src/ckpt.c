@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,36 +264,115 @@ write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
+/* "NAME.tmp-" and 16 random hex digits: a fresh name each try, never one planted in advance. */
+static void
+temp_name(char *buf, size_t size, const char *base)
+{
+    static uint64_t counter;
+    uint64_t x;
+
+    /* Unpredictable where getrandom works; unique in any case (O_EXCL/linkat refuse clashes). */
+    if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
+        x = ((uint64_t)getpid() << 32) ^ (uint64_t)util_now_ns() ^ ++counter;
+    (void)snprintf(buf, size, "%s.tmp-%016" PRIx64, base, x);
+}
+
+#define TEMP_TRIES 16
+#define TEMP_SUFFIX_LEN (sizeof(".tmp-") - 1 + 16)
+
+/*
+ * Gives the anonymous O_TMPFILE fd a name in dfd. linkat() never replaces
+ * anything: a name that exists, a symbolic link included, gives EEXIST and
+ * another name is tried. Through /proc/self/fd with AT_SYMLINK_FOLLOW,
+ * because AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH.
+ */
+static int
+link_temp(int fd, int dfd, const char *base, char *ret_name, size_t size)
+{
+    char proc[64];
+
+    (void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    for (int i = 0; i < TEMP_TRIES; i++) {
+        temp_name(ret_name, size, base);
+        if (linkat(AT_FDCWD, proc, dfd, ret_name, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+/* Where O_TMPFILE is not supported: a new file, never an existing one or a link. */
+static int
+create_temp(int dfd, const char *base, char *ret_name, size_t size, int *ret_fd)
+{
+    for (int i = 0; i < TEMP_TRIES; i++) {
+        int fd;
+
+        temp_name(ret_name, size, base);
+        fd = openat(dfd, ret_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            *ret_fd = fd;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+/*
+ * The data goes into a file no other name refers to (O_TMPFILE, or a fresh
+ * O_EXCL name), so a symbolic link planted at any name in the directory is
+ * never followed, and nothing but the dumpfile's own entry is ever replaced.
+ * All names are relative to the directory opened once, so the steps cannot
+ * be sent elsewhere by a rename of a parent between them.
+ */
 int
 ckpt_save(const char *path, const char *data, size_t len)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    int fd, dfd, r;
+    char dir[PATH_MAX], tmp[NAME_MAX + 1];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    bool named = false;
+    int fd = -1, dfd, r;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
-        snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+    if (!*base)
+        return -EISDIR;
+    if (!slash)
+        (void)snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        (void)snprintf(dir, sizeof(dir), "/");
+    else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) >= (int)sizeof(dir))
         return -ENAMETOOLONG;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
+    if (strlen(base) + TEMP_SUFFIX_LEN > NAME_MAX)
+        return -ENAMETOOLONG;
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
         return -errno;
+    fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        if ((r = create_temp(dfd, base, tmp, sizeof(tmp), &fd)) < 0)
+            goto out;
+        named = true;
+    } else if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
     r = write_all(fd, data, len);
     if (r == 0 && fsync(fd) < 0)
         r = -errno;
-    if (close(fd) < 0 && r == 0)
+    if (r == 0 && !named && (r = link_temp(fd, dfd, base, tmp, sizeof(tmp))) == 0)
+        named = true;
+    if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
         r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        int saved = errno;
-        (void)unlink(tmp);
-        errno = saved;
-        return r;
-    }
+    if (r < 0 && named)
+        (void)unlinkat(dfd, tmp, 0);
     /* The rename is durable only once the directory entry is. */
-    dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
-    r = fsync(dfd) < 0 ? -errno : 0;
+    if (r == 0 && fsync(dfd) < 0)
+        r = -errno;
+out:
+    if (fd >= 0 && close(fd) < 0 && r == 0)
+        r = -errno;
     (void)close(dfd);
     return r;
 }

@@ -64,7 +64,7 @@ def test_dumpfile_records_live_instances_and_is_empty_after_shutdown(drover):
         assert entry["argv"][0] == helper("sleeper")
     assert drover.stop() == 0
     assert read_dump(dump)["instances"] == []
-    assert not os.path.exists(dump + ".tmp")
+    assert not [n for n in os.listdir(drover.dir) if n.startswith("dump.json.")]  # no temporary left
 
 
 def test_kill9_then_restart_stops_the_old_generation(drover):
@@ -278,21 +278,39 @@ def test_dumpfile_others_could_write_is_not_trusted(drover, how):
 
 
 def test_write_failure_keeps_supervising_and_the_old_file(drover):
-    dump = drover.path("dump.json")
+    home, away = drover.dir / "d", drover.dir / "d.away"
+    home.mkdir()
+    dump = str(home / "dump.json")
     drover.start(pool(drover, instances=1), args=["--dumpfile", dump, "--checkpoint-interval", "200ms"])
     drover.wait_spawns("w:0", 1)
     wait_until(lambda: len(read_dump(dump)["instances"]) == 1)
-    os.mkdir(dump + ".tmp")  # the temp file can no longer be created
-    drover.wait_log(r"cannot write dumpfile .*: Is a directory, retrying every 1 s")
-    intact = read_dump(dump)
+    home.rename(away)  # the directory is gone: no write can succeed
+    drover.wait_log(r"cannot write dumpfile .*: No such file or directory, retrying every 1 s")
+    intact = read_dump(away / "dump.json")
     pid = drover.current("w:0")[0]
     os.kill(pid, signal.SIGKILL)
     drover.wait_spawns("w:0", 2)  # supervision goes on
-    assert read_dump(dump) == intact
-    os.rmdir(dump + ".tmp")
+    assert read_dump(away / "dump.json") == intact
+    away.rename(home)
     drover.wait_log(r"dumpfile .* written again")
     wait_until(lambda: read_dump(dump)["instances"][0]["pid"] == drover.current("w:0")[0])
     assert drover.stop() == 0
+
+
+def test_symlink_at_the_temporary_name_is_not_followed(drover):
+    """B3: PATH.tmp used to be opened O_CREAT|O_TRUNC, following a link planted there."""
+    victim = drover.path("victim")
+    Path(victim).write_text("precious data\n")
+    dump = drover.path("dump.json")
+    os.symlink(victim, dump + ".tmp")
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_spawns("w:0", 1)
+    wait_until(lambda: os.path.exists(dump) and len(read_dump(dump)["instances"]) == 1, what="the dumpfile")
+    assert drover.stop() == 0
+    assert read_dump(dump)["instances"] == []
+    assert Path(victim).read_text() == "precious data\n"
+    assert os.readlink(dump + ".tmp") == victim  # left as it was
+    assert not [n for n in os.listdir(drover.dir) if n.startswith("dump.json.") and n != "dump.json.tmp"]
 
 
 def test_checkpoint_is_rewritten_every_interval(drover):

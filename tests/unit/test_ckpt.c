@@ -8,11 +8,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -196,12 +200,34 @@ remove_tmpdir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The names in tmpdir other than those given (NULL-terminated), comma-separated, or "". */
+static char *
+other_names(const char *const *expected)
+{
+    static char out[1024];
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+
+    assert_non_null(d);
+    out[0] = '\0';
+    while ((e = readdir(d))) {
+        bool known = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+        for (const char *const *x = expected; *x && !known; x++)
+            known = !strcmp(e->d_name, *x);
+        if (!known)
+            (void)snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+                           out[0] ? "," : "", e->d_name);
+    }
+    (void)closedir(d);
+    return out;
+}
+
 static void
 save_then_load(void **state)
 {
+    const char *const only[] = { "dump.json", NULL };
     char path[128], *data, *back, err[256];
     size_t len, blen;
-    struct stat st;
 
     (void)state;
     (void)snprintf(path, sizeof(path), "%s/dump.json", tmpdir);
@@ -216,28 +242,112 @@ save_then_load(void **state)
     assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), 0);
     assert_int_equal(blen, 2);
     free(back);
-    (void)snprintf(path, sizeof(path), "%s/dump.json.tmp", tmpdir);
-    assert_int_equal(stat(path, &st), -1);
+    assert_string_equal(other_names(only), "");
     free(data);
 }
 
 static void
+clear_tmpdir(void)
+{
+    assert_int_equal(remove_tmpdir(NULL), 0);
+    assert_int_equal(mkdir(tmpdir, 0700), 0);
+}
+
+static void
+expect_content(const char *path, const char *want)
+{
+    char buf[256] = "";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    assert_true(fd >= 0);
+    n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, want);
+}
+
+/* A write that fails half-way (here: RLIMIT_FSIZE) leaves the old file and no temporary. */
+static void
 failed_save_keeps_the_old_file(void **state)
 {
-    char path[128], tmp[140], *back, err[256];
-    size_t blen;
+    const char *const only[] = { "keep.json", NULL };
+    struct rlimit saved, small = { .rlim_cur = 4, .rlim_max = RLIM_INFINITY };
+    char path[128];
 
     (void)state;
+    clear_tmpdir();
     (void)snprintf(path, sizeof(path), "%s/keep.json", tmpdir);
-    (void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     assert_int_equal(ckpt_save(path, "old", 3), 0);
-    assert_int_equal(mkdir(tmp, 0700), 0); /* the temp file cannot be created */
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    small.rlim_max = saved.rlim_max;
+    (void)signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    assert_int_equal(ckpt_save(path, "newnewnew", 9), -EFBIG);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    (void)signal(SIGXFSZ, SIG_DFL);
+    expect_content(path, "old");
+    assert_string_equal(other_names(only), "");
+}
+
+/* A rename that fails (a directory in the way) takes its temporary name back. */
+static void
+failed_rename_leaves_no_temporary(void **state)
+{
+    const char *const only[] = { "dir.json", NULL };
+    char path[128], inner[160];
+
+    (void)state;
+    clear_tmpdir();
+    (void)snprintf(path, sizeof(path), "%s/dir.json", tmpdir);
+    (void)snprintf(inner, sizeof(inner), "%s/x", path);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(mkdir(inner, 0700), 0);
     assert_int_equal(ckpt_save(path, "new", 3), -EISDIR);
-    assert_int_equal(ckpt_load(path, &back, &blen, err, sizeof(err)), 0);
-    assert_int_equal(blen, 3);
-    assert_memory_equal(back, "old", 3);
-    free(back);
-    assert_int_equal(rmdir(tmp), 0);
+    assert_string_equal(other_names(only), "");
+    assert_int_equal(rmdir(inner), 0);
+    assert_int_equal(rmdir(path), 0);
+}
+
+/*
+ * B3: a symbolic link planted at the old temporary name (or at the dumpfile's
+ * own name) is never followed: its target keeps its content, and the link
+ * at PATH.tmp is left as it was.
+ */
+static void
+planted_symlinks_are_never_followed(void **state)
+{
+    const char *const names[] = { "dump.json", "dump.json.tmp", "victim", NULL };
+    char path[128], tmp[140], victim[128], target[128];
+    struct stat st;
+    ssize_t n;
+
+    (void)state;
+    clear_tmpdir();
+    (void)snprintf(path, sizeof(path), "%s/dump.json", tmpdir);
+    (void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    (void)snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+    assert_int_equal(ckpt_save(victim, "precious", 8), 0);
+    assert_int_equal(symlink(victim, tmp), 0);
+    assert_int_equal(ckpt_save(path, "checkpoint", 10), 0);
+    expect_content(victim, "precious");
+    expect_content(path, "checkpoint");
+    n = readlink(tmp, target, sizeof(target) - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, victim);
+    assert_string_equal(other_names(names), "");
+    /* The dumpfile itself a link: the link is replaced, its target untouched. */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(victim, path), 0);
+    assert_int_equal(ckpt_save(path, "again", 5), 0);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    expect_content(path, "again");
+    expect_content(victim, "precious");
+    assert_string_equal(other_names(names), "");
 }
 
 static void
@@ -317,6 +427,8 @@ main(void)
         cmocka_unit_test(unknown_fields_are_ignored),
         cmocka_unit_test(save_then_load),
         cmocka_unit_test(failed_save_keeps_the_old_file),
+        cmocka_unit_test(failed_rename_leaves_no_temporary),
+        cmocka_unit_test(planted_symlinks_are_never_followed),
         cmocka_unit_test(save_into_missing_directory),
         cmocka_unit_test(load_refuses_what_it_cannot_trust),
     };
