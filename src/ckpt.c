@@ -38,6 +38,7 @@ pack_entry(const struct ckpt_entry *e)
         json_object_set_new(o, "pgid", json_integer(e->pgid)) < 0 ||
         json_object_set_new(o, "start_time", json_integer((json_int_t)e->start_time)) < 0 ||
         json_object_set_new(o, "port", e->port ? json_integer(e->port) : json_null()) < 0 ||
+        json_object_set_new(o, "generation", json_string(e->generation)) < 0 ||
         json_object_set_new(o, "argv", argv) < 0)
         goto fail_argv_owned;
     return o;
@@ -109,13 +110,40 @@ get_int(const json_t *o, const char *key, long long min, long long max, long lon
     return 0;
 }
 
+int
+ckpt_parse_generation(const char *s, pid_t *ret_pid, uint64_t *ret_start_time)
+{
+    const char *dot = strchr(s, '.');
+    unsigned long long pid = 0, start = 0;
+    size_t n;
+
+    if (!dot || dot == s || !dot[1] || strlen(s) >= CKPT_GENERATION_SIZE)
+        return -EINVAL;
+    /* Digits only (strtoull alone takes signs and blanks); lengths keep both in range. */
+    n = (size_t)(dot - s);
+    if (n > 10 || strspn(s, "0123456789") != n || strlen(dot + 1) > 20 ||
+        strspn(dot + 1, "0123456789") != strlen(dot + 1))
+        return -EINVAL;
+    errno = 0;
+    pid = strtoull(s, NULL, 10);
+    start = strtoull(dot + 1, NULL, 10);
+    if (errno || pid < 1 || pid > INT_MAX)
+        return -EINVAL;
+    *ret_pid = (pid_t)pid;
+    *ret_start_time = start;
+    return 0;
+}
+
 static int
-unpack_entry(const json_t *o, size_t i, struct ckpt_entry *e, char *err, size_t errsize)
+unpack_entry(const json_t *o, size_t i, int version, const struct ckpt *c, struct ckpt_entry *e,
+             char *err, size_t errsize)
 {
     char where[32];
     const json_t *program = json_object_get(o, "program"), *port = json_object_get(o, "port");
-    const json_t *argv = json_object_get(o, "argv");
+    const json_t *argv = json_object_get(o, "argv"), *generation = json_object_get(o, "generation");
     long long v;
+    pid_t gpid;
+    uint64_t gstart;
 
     (void)snprintf(where, sizeof(where), "instances[%zu]", i);
     if (!json_is_object(o)) {
@@ -148,6 +176,18 @@ unpack_entry(const json_t *o, size_t i, struct ckpt_entry *e, char *err, size_t 
                        where);
         return -EINVAL;
     }
+    if (version == 1) {
+        /* Before the field existed, every entry was taken for its file's drover's child. */
+        (void)snprintf(e->generation, sizeof(e->generation), "%d.%" PRIu64, (int)c->drover_pid,
+                       c->drover_start_time);
+    } else if (!json_is_string(generation) ||
+               ckpt_parse_generation(json_string_value(generation), &gpid, &gstart) < 0) {
+        (void)snprintf(err, errsize, "%s: \"generation\" must be a string \"PID.STARTTIME\"",
+                       where);
+        return -EINVAL;
+    } else {
+        (void)snprintf(e->generation, sizeof(e->generation), "%s", json_string_value(generation));
+    }
     if (json_is_array(argv)) {
         size_t n = json_array_size(argv);
         e->argv = calloc(n + 1, sizeof(char *));
@@ -173,7 +213,7 @@ ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t er
     json_error_t jerr;
     json_t *root, *drover, *list;
     long long v;
-    int r = -EINVAL;
+    int r = -EINVAL, version;
 
     if (len == 0) {
         (void)snprintf(err, errsize, "empty file");
@@ -192,11 +232,13 @@ ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t er
         goto out;
     }
     if (!json_is_integer(json_object_get(root, "version")) ||
-        json_integer_value(json_object_get(root, "version")) != CKPT_VERSION) {
-        (void)snprintf(err, errsize, "unsupported version (this drover reads version %d)",
+        json_integer_value(json_object_get(root, "version")) < 1 ||
+        json_integer_value(json_object_get(root, "version")) > CKPT_VERSION) {
+        (void)snprintf(err, errsize, "unsupported version (this drover reads versions 1 to %d)",
                        CKPT_VERSION);
         goto out;
     }
+    version = (int)json_integer_value(json_object_get(root, "version"));
     drover = json_object_get(root, "drover");
     if (!json_is_object(drover) ||
         get_int(drover, "pid", 1, INT_MAX, &v, err, errsize, "drover") < 0)
@@ -217,7 +259,7 @@ ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t er
         goto out;
     }
     for (size_t i = 0; i < c.nentries; i++) {
-        int er = unpack_entry(json_array_get(list, i), i, &c.entries[i], err, errsize);
+        int er = unpack_entry(json_array_get(list, i), i, version, &c, &c.entries[i], err, errsize);
         if (er < 0) {
             if (er == -ENOMEM)
                 (void)snprintf(err, errsize, "out of memory");

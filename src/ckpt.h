@@ -16,8 +16,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2     /* written; version 1 (no per-entry generation) is still read */
 #define CKPT_MAX_BYTES (64 * 1024 * 1024)
+#define CKPT_GENERATION_SIZE 32 /* "PID.STARTTIME" of a drover, with its NUL */
 
 struct ckpt_entry {
     char *program;
@@ -27,6 +28,12 @@ struct ckpt_entry {
     uint64_t start_time; /* /proc/PID/stat field 22 of pid */
     uint16_t port;       /* 0: none */
     char **argv;         /* NULL-terminated, may be NULL */
+    /*
+     * The DROVER_GENERATION the process carries: the drover that spawned it,
+     * which for an instance adopted across crashes is not the file's drover.
+     * Read from a version-1 file: the file's drover's.
+     */
+    char generation[CKPT_GENERATION_SIZE];
 };
 
 struct ckpt {
@@ -44,6 +51,13 @@ int ckpt_pack(const struct ckpt *c, char **ret_data, size_t *ret_len);
 int ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t errsize);
 
 void ckpt_done(struct ckpt *c);
+
+/*
+ * A generation "PID.STARTTIME" (decimal, PID >= 1): the value of
+ * DROVER_GENERATION and of instances[].generation. Pure. Returns 0 and the
+ * two numbers, or -EINVAL.
+ */
+int ckpt_parse_generation(const char *s, pid_t *ret_pid, uint64_t *ret_start_time);
 
 /* Atomically replaces path with data. Returns 0 or -errno; the old file survives any failure. */
 int ckpt_save(const char *path, const char *data, size_t len);

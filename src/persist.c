@@ -55,6 +55,7 @@ int
 persist_write(struct supervisor *sup)
 {
     struct ckpt c = { .drover_pid = getpid(), .written_unix_ms = 0 };
+    const char *own = sup->marker_env[1] + strlen("DROVER_GENERATION=");
     struct proc_stat st;
     char *data;
     size_t len, n = 0;
@@ -88,6 +89,9 @@ persist_write(struct supervisor *sup)
                 .port = in->port,
                 .argv = in->argv,
             };
+            /* What the process carries: an adopted one keeps its spawner's generation. */
+            (void)snprintf(c.entries[n - 1].generation, sizeof(c.entries[n - 1].generation), "%s",
+                           in->adopted && in->generation[0] ? in->generation : own);
         }
     }
     c.nentries = n;
@@ -242,6 +246,8 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     in->port = sv->port;
     in->start_time = sv->start_time;
     in->adopted = true;
+    _Static_assert(sizeof(in->generation) >= sizeof(sv->generation), "generation fits");
+    (void)snprintf(in->generation, sizeof(in->generation), "%s", sv->generation);
     in->group_foreign = true;
     in->spawned_ms = now - (proc_boot_now_ms() - proc_ticks_to_ms(sv->start_time));
     in->child.fd = sv->pidfd; /* ownership moves to the instance */

@@ -42,6 +42,7 @@ struct instance {
                             exit */
     uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
     char **argv;         /* the current process's expanded argv, one allocation; NULL if unknown */
+    char generation[32]; /* adopted: the DROVER_GENERATION it carries, for the checkpoint */
     /* Liveness (liveness.c). Beat times are CLOCK_MONOTONIC ns; 0 never. */
     int64_t spawned_ns;
     int64_t last_notify_beat_ns;        /* READY=1 or WATCHDOG=1 */

@@ -150,6 +150,7 @@ scan_dumpfile(const char *dumpfile, struct survivors *s)
             .port = e->port,
         };
         (void)snprintf(sv->program, sizeof(sv->program), "%s", e->program);
+        (void)snprintf(sv->generation, sizeof(sv->generation), "%s", e->generation);
     }
     ckpt_done(&c);
     return 0;
@@ -166,7 +167,7 @@ static int
 sweep_one(pid_t pid, void *arg)
 {
     struct sweep *w = arg;
-    char value[4096], generation[64], num[16];
+    char value[4096], generation[CKPT_GENERATION_SIZE], num[16];
     struct proc_stat before;
     struct survivor *sv;
     unsigned long long gstart;
@@ -204,6 +205,7 @@ sweep_one(pid_t pid, void *arg)
         .start_time = before.start_time,
         .leader = pid == before.pgid,
     };
+    (void)snprintf(sv->generation, sizeof(sv->generation), "%s", generation);
     /* Names are at most CFG_NAME_MAX; a longer value is not one of ours and stays unknown. */
     if (proc_environ_get(pid, "DROVER_PROGRAM", sv->program, sizeof(sv->program)) < 0)
         sv->program[0] = '\0';

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "cfg.h"
+#include "ckpt.h"
 
 enum survivor_fate {
     SURVIVOR_STOP,
@@ -42,6 +43,7 @@ struct survivor {
     char program[CFG_NAME_MAX + 1]; /* "" when unknown */
     unsigned instance;
     uint16_t port;
+    char generation[CKPT_GENERATION_SIZE]; /* the DROVER_GENERATION it carries */
     enum survivor_fate fate;
 };
 

@@ -51,10 +51,11 @@ def test_dumpfile_records_live_instances_and_is_empty_after_shutdown(drover):
     drover.start(pool(drover), args=["--dumpfile", dump])
     drover.wait_spawns("w:2", 1)
     data = wait_until(lambda: os.path.exists(dump) and len(read_dump(dump)["instances"]) == 3 and read_dump(dump))
-    assert data["format"] == "drover-checkpoint" and data["version"] == 1
+    assert data["format"] == "drover-checkpoint" and data["version"] == 2
     assert data["drover"]["pid"] == drover.proc.pid
     with open(f"/proc/{drover.proc.pid}/stat") as f:
         assert data["drover"]["start_time"] == int(f.read().rsplit(")", 1)[1].split()[19])
+    generation = f"{drover.proc.pid}.{data['drover']['start_time']}"
     for entry in data["instances"]:
         with open(f"/proc/{entry['pid']}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -62,6 +63,7 @@ def test_dumpfile_records_live_instances_and_is_empty_after_shutdown(drover):
         assert entry["pgid"] == entry["pid"] == int(fields[2])
         assert entry["program"] == "w" and 19600 <= entry["port"] <= 19649
         assert entry["argv"][0] == helper("sleeper")
+        assert entry["generation"] == generation == marked_processes(dump)[entry["pid"]]
     assert drover.stop() == 0
     assert read_dump(dump)["instances"] == []
     assert not [n for n in os.listdir(drover.dir) if n.startswith("dump.json.")]  # no temporary left
@@ -94,6 +96,7 @@ def test_adopt_keeps_the_same_pids_and_supervises_them(drover):
     drover.wait_spawns("w:2", 1)
     wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
     before = {e["instance"]: (e["pid"], e["port"]) for e in read_dump(dump)["instances"]}
+    first = "{pid}.{start_time}".format(**read_dump(dump)["drover"])
     grandchildren = [int(open(drover.path(f"gc-{i}.pid")).read()) for i in range(3)]
     drover.kill9()
 
@@ -104,6 +107,10 @@ def test_adopt_keeps_the_same_pids_and_supervises_them(drover):
         assert pid_alive(pid)
     assert all(pid_alive(g) for g in grandchildren)  # zero downtime: nothing was restarted
     wait_until(lambda: {e["pid"] for e in read_dump(dump)["instances"]} == {p for p, _ in before.values()})
+    # Each record names the generation its process carries: the first drover's, not this one's.
+    carried = marked_processes(dump)
+    assert {e["generation"] for e in read_dump(dump)["instances"]} == {first}
+    assert all(carried[e["pid"]] == first for e in read_dump(dump)["instances"])
 
     victim, port = before[1]
     os.kill(victim, signal.SIGKILL)

@@ -27,10 +27,12 @@ static char *argv1[] = { NULL };
 
 static struct ckpt_entry sample_entries[] = {
     { .program = "timeserver", .instance = 0, .pid = 1234, .pgid = 1234, .start_time = 987654321,
-      .port = 9100, .argv = argv0 },
-    { .program = "auth", .instance = 7, .pid = 99, .pgid = 99, .start_time = 1, .port = 0, .argv = argv1 },
+      .port = 9100, .argv = argv0, .generation = "42.123456" },
+    /* Adopted across a crash: it carries the generation of the drover that spawned it. */
+    { .program = "auth", .instance = 7, .pid = 99, .pgid = 99, .start_time = 1, .port = 0, .argv = argv1,
+      .generation = "2147483647.18446744073709551615" },
     { .program = "x", .instance = 2, .pid = 2147483647, .pgid = 5, .start_time = 0, .port = 65535,
-      .argv = NULL },
+      .argv = NULL, .generation = "1.0" },
 };
 
 static const struct ckpt sample = {
@@ -55,6 +57,7 @@ round_trip(void **state)
     (void)state;
     pack_sample(&data, &len);
     assert_non_null(strstr(data, "\"written_at\":\"2026-11-23T"));
+    assert_non_null(strstr(data, "\"version\":2,"));
     assert_int_equal(ckpt_unpack(data, len, &c, err, sizeof(err)), 0);
     assert_int_equal(c.drover_pid, 42);
     assert_int_equal(c.drover_start_time, 123456);
@@ -66,6 +69,7 @@ round_trip(void **state)
         assert_int_equal(c.entries[i].pgid, sample_entries[i].pgid);
         assert_int_equal(c.entries[i].start_time, sample_entries[i].start_time);
         assert_int_equal(c.entries[i].port, sample_entries[i].port);
+        assert_string_equal(c.entries[i].generation, sample_entries[i].generation);
     }
     for (size_t k = 0; argv0[k]; k++)
         assert_string_equal(c.entries[0].argv[k], argv0[k]);
@@ -131,6 +135,8 @@ expect_refused(const char *text, const char *reason)
 }
 
 #define HEAD "{\"format\":\"drover-checkpoint\",\"version\":1,\"drover\":{\"pid\":5,\"start_time\":6},"
+#define HEAD2 "{\"format\":\"drover-checkpoint\",\"version\":2,\"drover\":{\"pid\":5,\"start_time\":6},"
+#define ENTRY2 "\"program\":\"a\",\"instance\":0,\"pid\":4,\"pgid\":4,\"start_time\":1"
 
 static void
 malformed_fields(void **state)
@@ -139,7 +145,13 @@ malformed_fields(void **state)
     expect_refused("", "empty file");
     expect_refused("[1]", "not a drover checkpoint");
     expect_refused("{\"format\":\"other\",\"version\":1}", "not a drover checkpoint");
-    expect_refused("{\"format\":\"drover-checkpoint\",\"version\":2}", "unsupported version");
+    expect_refused("{\"format\":\"drover-checkpoint\",\"version\":3}", "unsupported version");
+    expect_refused("{\"format\":\"drover-checkpoint\",\"version\":0}", "unsupported version");
+    /* Version 2 names each entry's generation; one that is missing or not PID.STARTTIME is refused. */
+    expect_refused(HEAD2 "\"instances\":[{" ENTRY2 "}]}", "instances[0]: \"generation\" must be a string");
+    expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":7}]}", "\"generation\"");
+    expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"0.5\"}]}", "\"generation\"");
+    expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"-3.5\"}]}", "\"generation\"");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":\"1\"}", "unsupported version");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":1,\"drover\":3}", "\"drover\" must be an object");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":1,\"drover\":{\"pid\":0,\"start_time\":6}}",
@@ -178,6 +190,44 @@ unknown_fields_are_ignored(void **state)
     assert_int_equal(c.entries[0].port, 0);
     assert_null(c.entries[0].argv);
     ckpt_done(&c);
+}
+
+/* A version-1 file has no generation per entry: each is its file's drover's. */
+static void
+version_1_entries_get_the_file_drovers_generation(void **state)
+{
+    const char *text = HEAD "\"instances\":[{\"program\":\"a\",\"instance\":0,\"pid\":4,\"pgid\":4,"
+                            "\"start_time\":1,\"generation\":\"ignored\"}]}";
+    struct ckpt c;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(ckpt_unpack(text, strlen(text), &c, err, sizeof(err)), 0);
+    assert_int_equal(c.nentries, 1);
+    assert_string_equal(c.entries[0].generation, "5.6");
+    ckpt_done(&c);
+}
+
+static void
+parse_generation(void **state)
+{
+    static const char *const bad[] = {
+        "", ".", "1.", ".1", "1", "0.1", "a.1", "1.a", "+1.1", " 1.1", "1.1 ", "1.-1", "1..1",
+        "1.1.1", "2147483648.1", "12345678901.1", "1.184467440737095516150", "1.18446744073709551616",
+    };
+    pid_t pid;
+    uint64_t start;
+
+    (void)state;
+    assert_int_equal(ckpt_parse_generation("12045.141060", &pid, &start), 0);
+    assert_int_equal(pid, 12045);
+    assert_int_equal(start, 141060);
+    assert_int_equal(ckpt_parse_generation("2147483647.18446744073709551615", &pid, &start), 0);
+    assert_int_equal(pid, 2147483647);
+    assert_true(start == UINT64_MAX);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (ckpt_parse_generation(bad[i], &pid, &start) != -EINVAL)
+            fail_msg("\"%s\" was accepted", bad[i]);
 }
 
 static char tmpdir[64];
@@ -425,6 +475,8 @@ main(void)
         cmocka_unit_test(every_truncation_fails_cleanly),
         cmocka_unit_test(malformed_fields),
         cmocka_unit_test(unknown_fields_are_ignored),
+        cmocka_unit_test(version_1_entries_get_the_file_drovers_generation),
+        cmocka_unit_test(parse_generation),
         cmocka_unit_test(save_then_load),
         cmocka_unit_test(failed_save_keeps_the_old_file),
         cmocka_unit_test(failed_rename_leaves_no_temporary),
