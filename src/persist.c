@@ -183,10 +183,14 @@ by_start_time(const void *a, const void *b)
 }
 
 /*
- * With --adopt, each instance slot takes the earliest-started main process
- * claiming it (a descendant that made itself a group leader started later),
- * if its port is free in our range; its group members stay with it.
- * Everything else is stopped.
+ * With --adopt, a slot goes only to the dumpfile's own record of it, once
+ * recover.c verified that record (start time, uid, marker and the recorded
+ * generation), and only if its program still has that slot and the
+ * recorded port is free in our range. A process the sweep found is ours by
+ * uid and marker, so stopping it is safe, but what it claims to be
+ * (DROVER_PROGRAM, DROVER_INSTANCE) is only its environment's word: it is
+ * stopped and its slot starts fresh. Members of an adopted group stay with
+ * it. Everything else is stopped.
  */
 static void
 decide_fates(struct supervisor *sup, struct survivors *s)
@@ -201,7 +205,7 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         struct survivor *sv = &s->v[i];
         struct instance *in;
 
-        if (!sv->leader || !sv->program[0])
+        if (!sv->leader || !sv->from_dumpfile)
             continue;
         in = claimed_slot(sup, sv->program, sv->instance);
         if (!in || in->pid) {
@@ -232,6 +236,9 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         for (size_t k = 0; k < s->n; k++)
             if (s->v[k].fate == SURVIVOR_ADOPT && s->v[k].pgid == sv->pgid)
                 sv->fate = SURVIVOR_KEEP; /* part of an adopted instance's group */
+        if (sv->fate == SURVIVOR_STOP && sv->leader && !sv->from_dumpfile)
+            log_info("pid %d (%s:%u) is not in the dumpfile: stopping it rather than adopting it",
+                     (int)sv->pid, sv->program[0] ? sv->program : "?", sv->instance);
     }
 }
 

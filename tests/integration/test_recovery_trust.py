@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DROVER_BIN, SANITIZER_REPORT, helper, pid_alive, wait_until
+from ns_recovery_init import DECOY
 
 NS_INIT = str(Path(__file__).with_name("ns_recovery_init.py"))
 
@@ -84,3 +85,68 @@ def test_adopted_twice_across_two_crashes(drover):
     assert len(drover.spawns()) == 2  # the first drover's: nothing was restarted
     assert drover.stop() == 0
     assert not any(pid_alive(p) for p in pids)
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+@pytest.mark.parametrize("claimant,slot", [("uid 65534", "s:0"), ("drover's uid", "q:0")])
+def test_forged_claimant_is_not_adopted_in_place_of_the_worker(drover, claimant, slot):
+    """B2: a process with forged DROVER_* variables, started before the worker of the slot it
+    claims, used to be adopted in its place (the worker was stopped), with the port it named.
+    Of another uid it is not ours: never adopted, never signalled. Of drover's uid it is ours
+    by uid and marker but the dumpfile does not name it: stopped, not adopted. Either way the
+    real worker is adopted, with the port from the dumpfile."""
+    if claimant == "uid 65534" and os.geteuid() != 0:
+        pytest.skip("switching to uid 65534 needs root")
+    dump = drover.path("dump.json")
+    config = {"port_range": "19710-19719", "programs": [
+        {"name": "s", "command": [helper("sleeper")], "env": {"PORT": "{{port}}"}, "instances": 2},
+        {"name": "q", "command": [helper("sleeper")], "stop_timeout": "1s"},  # the decoy ignores TERM
+    ]}
+    drover.start(config, args=["--dumpfile", dump])
+    drover.wait_spawns("q:0", 1)
+    drover.wait_spawns("s:1", 1)
+    program, instance = slot.split(":")
+    fd = os.open(drover.path("signals"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    env = {"DECOY_FD": str(fd), "PATH": "/usr/bin:/bin", "DROVER_DUMPFILE": dump, "DROVER_GENERATION": "1.1",
+           "DROVER_PROGRAM": program, "DROVER_INSTANCE": instance}
+    if program == "s":
+        env["DROVER_PORT"] = "19715"  # the port it would have had reserved
+    decoy = subprocess.Popen([sys.executable, "-c", DECOY], env=env, pass_fds=[fd], start_new_session=True,
+                             cwd="/", preexec_fn=as_nobody if claimant == "uid 65534" else None)
+    try:
+        signals = Path(drover.path("signals"))
+        wait_until(lambda: "ready" in signals.read_text(), what="the decoy's handlers")
+        assert drover.cli("restart", slot).returncode == 0  # the worker now started after the decoy
+        drover.wait_spawns(slot, 2)
+        worker, port = drover.current(slot)
+        wait_until(lambda: any(e["pid"] == worker for e in json.loads(Path(dump).read_text())["instances"]),
+                   what="the restarted worker on record")
+        drover.kill9()
+
+        drover.start(config, args=["--dumpfile", dump, "--adopt"])
+        drover.wait_log(r"adopted 3 instances")
+        drover.wait_log(rf"{slot} pid={worker}{f' port={port}' if port else ''} adopted from an earlier drover")
+        if claimant == "uid 65534":
+            drover.wait_log(rf"warn .*pid {decoy.pid} carries this dumpfile's marker but runs as uid 65534, "
+                            rf"not as drover's uid 0: not ours, leaving it alone")
+        else:
+            drover.wait_log(rf"pid {decoy.pid} \({slot}\) is not in the dumpfile: stopping it rather than "
+                            r"adopting it")
+            wait_until(lambda: decoy.poll() is not None, what="the decoy of drover's uid stopped")
+        assert not drover.lines(rf"pid={decoy.pid}")  # never an instance
+        assert pid_alive(worker)
+        assert drover.stop() == 0
+        got = [line for line in signals.read_text().splitlines() if "ready" not in line]
+        if claimant == "uid 65534":
+            assert got == [] and decoy.poll() is None
+        else:
+            assert got == [f"{decoy.pid} got {int(signal.SIGTERM)}"]
+    finally:
+        decoy.kill()
+        decoy.wait()
+        os.close(fd)
