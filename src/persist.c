@@ -1,8 +1,10 @@
 /*
  * persist: the supervisor's side of --dumpfile: writing the checkpoint
  * (coalesced, at least every interval, retried on failure) and, at start,
- * deciding what happens to an earlier drover's survivors (stop or adopt).
- * The codec is ckpt.c, the scanning recover.c.
+ * deciding what happens to an earlier drover's survivors (stop or adopt),
+ * in two steps: persist_scan() only reads, persist_act() acts and cannot
+ * fail, so everything that can fail at start-up goes between the two.
+ * The codec is ckpt.c, the scanning and stopping recover.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -278,38 +280,47 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
                         util_format_duration(age, sizeof(age), now - in->spawned_ms));
 }
 
-/* Returns 0, or -EBUSY when another drover still owns the dumpfile. */
+/*
+ * Recovery, read-only half: the dumpfile and /proc into *ret, logged as
+ * found. Nothing is signalled and nothing written, so a start-up failure
+ * after it leaves the survivors and their only record, the old dumpfile,
+ * as they were. Returns 0, or -EBUSY when another drover still owns the
+ * dumpfile (logged). *ret is to be given to persist_act() or recover_done().
+ */
 int
-persist_recover(struct supervisor *sup)
+persist_scan(struct supervisor *sup, struct survivors *ret)
 {
-    struct survivors s;
-    size_t adopted = 0;
-    int64_t now = util_now_ms();
-    int r;
+    int r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), ret);
 
-    r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), &s);
     if (r == -EBUSY) {
         log_errorx("dumpfile %s belongs to drover %d, which is still running: refusing to start "
                    "(two drovers must not fight over one pool)",
-                   sup->dumpfile, (int)s.old_drover);
-        recover_done(&s);
+                   sup->dumpfile, (int)ret->old_drover);
+        recover_done(ret);
         return r;
     }
     if (r < 0) {
         log_errorx("recovery failed: %s; starting fresh", strerror(-r));
-        recover_done(&s);
-        return 0;
+        recover_done(ret);
     }
-    decide_fates(sup, &s);
-    recover_stop(&s, &sup->cfg);
-    for (size_t i = 0; i < s.n; i++) {
-        if (s.v[i].fate == SURVIVOR_ADOPT) {
-            adopt(sup, &s.v[i], now);
+    return 0;
+}
+
+/* Recovery, acting half: stops or adopts what persist_scan() found. Cannot fail. */
+void
+persist_act(struct supervisor *sup, struct survivors *s)
+{
+    size_t adopted = 0;
+    int64_t now = util_now_ms();
+
+    decide_fates(sup, s);
+    recover_stop(s, &sup->cfg);
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].fate == SURVIVOR_ADOPT) {
+            adopt(sup, &s->v[i], now);
             adopted++;
         }
     }
     if (adopted)
         log_info("adopted %zu instance%s", adopted, adopted == 1 ? "" : "s");
-    recover_done(&s);
-    return 0;
 }

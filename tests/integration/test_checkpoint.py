@@ -3,9 +3,11 @@ kill -9 of drover must have no consequences: the next drover stops (or
 adopts) what the old one left, and never touches a process it did not start."""
 import json
 import os
+import contextlib
 import random
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DROVER_BIN, REPO, helper, pid_alive, wait_until
+from conftest import DROVER_BIN, REPO, free_port, helper, pid_alive, wait_until
 
 ASSETS = REPO / "tests" / "assets"
 
@@ -380,4 +382,74 @@ def test_adopted_workers_keep_beating_through_shared_memory(drover):
     time.sleep(1.2)  # three heartbeat timeouts in which a false silence would show; not a sync
     assert not drover.lines(r"b:\d .*silent for")
     assert all(pid_alive(p) for p in pids) and len(drover.spawns()) == 2  # the first drover's two only
+    assert drover.stop() == 0
+
+
+@contextlib.contextmanager
+def squatted(what, port, notify_name):
+    """Holds the HTTP port or the notify socket's name, so that binding it fails."""
+    if what == "http":
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        try:
+            yield "cannot serve HTTP on 127.0.0.1:%d" % port
+        finally:
+            s.close()
+    elif notify_name.startswith("@"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind("\0" + notify_name[1:])
+        try:
+            yield "cannot bind the notify socket " + notify_name
+        finally:
+            s.close()
+    else:
+        # A path: a non-empty directory there is something no bind can replace.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(notify_name)
+        os.makedirs(os.path.join(notify_name, "squatted"))
+        try:
+            yield "cannot bind the notify socket " + notify_name
+        finally:
+            shutil.rmtree(notify_name)
+
+
+@pytest.mark.parametrize("adopt", [False, True], ids=["stop", "adopt"])
+@pytest.mark.parametrize("taken", ["http", "notify"])
+def test_start_up_failure_after_a_crash_touches_no_survivor(drover, taken, adopt):
+    """B7: a start-up step that failed after recovery (HTTP port or notify socket taken) used to
+    exit 1 only after the survivors were stopped, or adopted and then SIGKILLed. Now everything
+    that can fail comes first: exit 1 with every survivor running and the dumpfile unchanged,
+    and the next drover still recovers the pool."""
+    dump = drover.path("dump.json")
+    port = free_port()
+    args = ["--dumpfile", dump, "--http", f"127.0.0.1:{port}", "-v"]
+    drover.start(pool(drover), args=args)
+    drover.wait_spawns("w:2", 1)
+    wait_until(lambda: all(os.path.exists(drover.path(f"gc-{i}.pid")) for i in range(3)))
+    wait_until(lambda: len(read_dump(dump)["instances"]) == 3)
+    notify_name = drover.wait_log(r"notify socket (\S+)$")[0][1]
+    old = marked_processes(dump)
+    assert len(old) == 6  # three instances, each with a grandchild
+    drover.kill9()
+    before = Path(dump).read_bytes()
+    again = args + (["--adopt"] if adopt else [])
+    with squatted(taken, port, notify_name) as error:
+        r = subprocess.run([DROVER_BIN, "--config", str(drover.write_config(pool(drover), "c2.json")), *again],
+                           capture_output=True, text=True, timeout=60, env=drover.env, cwd=drover.dir,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 1, r.stderr
+        assert error in r.stderr
+        assert "stopping pid" not in r.stderr and "adopted" not in r.stderr and "spawned" not in r.stderr
+        assert all(pid_alive(p) for p in old), r.stderr
+        assert Path(dump).read_bytes() == before
+
+    drover.start(pool(drover), args=again)  # nothing was lost: the next drover recovers the pool
+    if adopt:
+        drover.wait_log(r"adopted 3 instances")
+        assert all(pid_alive(p) for p in old)
+    else:
+        drover.wait_log(r"stopped 6 processes left by an earlier drover")
+        assert not any(pid_alive(p) for p in old)
     assert drover.stop() == 0
