@@ -88,6 +88,7 @@ struct examined {
     int pidfd;
     struct proc_stat st; /* read after the pidfd was opened and the environment was read */
     uid_t uid;
+    bool marked; /* carries this dumpfile's DROVER_DUMPFILE */
     char generation[CKPT_GENERATION_SIZE];
     pid_t generation_pid;
 };
@@ -130,19 +131,22 @@ examine(const struct scan *sc, pid_t pid, uint64_t start_time, const char *want_
         v = VERDICT_GONE;
         goto out;
     }
-    if (r < 0 || strcmp(value, sc->dumpfile) != 0)
+    ret->marked = r == 0 && strcmp(value, sc->dumpfile) == 0;
+    /* Unreadable (another user's, drover not root): its uid is the reason to give. */
+    if (!ret->marked && r != -EACCES && r != -EPERM)
         goto out;
-    if (proc_environ_get(pid, "DROVER_GENERATION", ret->generation, sizeof(ret->generation)) < 0 ||
-        ckpt_parse_generation(ret->generation, &ret->generation_pid, &gstart) < 0) {
-        ret->generation[0] = '\0';
-        goto out;
-    }
     if (proc_read_uid(pid, &ret->uid) < 0) {
         v = VERDICT_GONE;
         goto out;
     }
     if (ret->uid != geteuid()) {
         v = VERDICT_OTHER_UID;
+        goto out;
+    }
+    if (!ret->marked ||
+        proc_environ_get(pid, "DROVER_GENERATION", ret->generation, sizeof(ret->generation)) < 0 ||
+        ckpt_parse_generation(ret->generation, &ret->generation_pid, &gstart) < 0) {
+        ret->generation[0] = '\0';
         goto out;
     }
     if (want_generation && strcmp(ret->generation, want_generation) != 0)
@@ -322,7 +326,7 @@ sweep_one(pid_t pid, void *arg)
     if (seen(sc, pid))
         return 0;
     v = examine(sc, pid, 0, NULL, &x);
-    if (v == VERDICT_OTHER_UID) {
+    if (v == VERDICT_OTHER_UID && x.marked) {
         log_warnx("pid %d carries this dumpfile's marker but runs as uid %u, not as drover's uid "
                   "%u: not ours, leaving it alone",
                   (int)pid, (unsigned)x.uid, (unsigned)geteuid());
