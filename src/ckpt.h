@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CKPT_VERSION 2     /* written; version 1 (no per-entry generation) is still read */
+#define CKPT_VERSION 2 /* written; version 1 (no per-entry generation) is still read */
 #define CKPT_MAX_BYTES (64 * 1024 * 1024)
 #define CKPT_GENERATION_SIZE 32 /* "PID.STARTTIME" of a drover, with its NUL */
 

@@ -223,8 +223,8 @@ log_refused_record(const struct ckpt_entry *e, enum verdict v, const struct exam
                   e->program, e->instance, (int)e->pid, (unsigned)x->uid, (unsigned)geteuid());
         break;
     case VERDICT_LIVE_DROVER:
-        log_warnx("%s:%u pid %d belongs to drover %s, which is alive: leaving it alone",
-                  e->program, e->instance, (int)e->pid, x->generation);
+        log_warnx("%s:%u pid %d belongs to drover %s, which is alive: leaving it alone", e->program,
+                  e->instance, (int)e->pid, x->generation);
         break;
     case VERDICT_OURS:
     case VERDICT__MAX:

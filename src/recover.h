@@ -48,10 +48,10 @@ struct survivor {
     pid_t pgid;
     uint64_t start_time;
     bool leader; /* pid == pgid, and for a record the recorded group: an instance's main process */
-    bool from_dumpfile; /* a verified record: only these are ever adopted */
+    bool from_dumpfile;             /* a verified record: only these are ever adopted */
     char program[CFG_NAME_MAX + 1]; /* "" when unknown */
     unsigned instance;
-    uint16_t port; /* from the record; 0 for a process found by the sweep */
+    uint16_t port;                         /* from the record; 0 for a process found by the sweep */
     char generation[CKPT_GENERATION_SIZE]; /* the DROVER_GENERATION it carries */
     enum survivor_fate fate;
 };

@@ -112,7 +112,7 @@ enum svc_spawn_result launch_instance(struct instance *in);
 int launch_env_base(struct program *prog);
 
 /* liveness.c: notify socket, heartbeat slots, silence, drover's own READY/WATCHDOG. */
-int liveness_setup(struct supervisor *sup);   /* before recovery acts: what can fail */
+int liveness_setup(struct supervisor *sup);    /* before recovery acts: what can fail */
 void liveness_adopted(struct supervisor *sup); /* after: earlier slots, watch the adopted */
 void liveness_done(struct supervisor *sup);
 void liveness_notify_ready(struct supervisor *sup); /* the notify socket is readable */
