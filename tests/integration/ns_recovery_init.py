@@ -21,19 +21,29 @@ import time
 
 DEADLINE_S = 60  # each wait; they take well under a second on an idle machine
 
-# A process that writes "PID got SIGNAL" to the inherited fd $DECOY_FD for every signal it can
-# catch, and "PID ready" once its handlers are in place.
-DECOY = r"""
-import os, signal, time
+# record_signals(fd): from then on, each signal the process can catch is written to fd as
+# "PID got SIGNAL". Source text, so the decoys (python3 -c) and this pid 1 share it.
+RECORDER = r"""
+import os, signal
+def record_signals(fd):
+    def got(sig, frame):
+        os.write(fd, b"%d got %d\n" % (os.getpid(), sig))
+    for s in signal.valid_signals():
+        if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            try:
+                signal.signal(s, got)
+            except (OSError, ValueError):
+                pass
+"""
+_defined = {}
+exec(RECORDER, _defined)
+record_signals = _defined["record_signals"]
+
+# A process that records its signals to the inherited fd $DECOY_FD, and says "PID ready" then.
+DECOY = RECORDER + r"""
+import time
 fd = int(os.environ["DECOY_FD"])
-def got(sig, frame):
-    os.write(fd, b"%d got %d\n" % (os.getpid(), sig))
-for s in signal.valid_signals():
-    if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
-        try:
-            signal.signal(s, got)
-        except (OSError, ValueError):
-            pass
+record_signals(fd)
 os.write(fd, b"%d ready\n" % os.getpid())
 while True:
     time.sleep(3600)
@@ -76,15 +86,7 @@ def main():
     signals_path = os.path.join(workdir, "signals")
     log_path = os.path.join(workdir, "drover.log")
     siglog = os.open(signals_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def got(sig, frame):
-        os.write(siglog, b"1 got %d\n" % sig)
-    for s in signal.valid_signals():
-        if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
-            try:
-                signal.signal(s, got)
-            except (OSError, ValueError):
-                pass
+    record_signals(siglog)
 
     decoy_env = {"DECOY_FD": str(siglog), "PATH": "/usr/bin:/bin"}
     plain = subprocess.Popen([sys.executable, "-c", DECOY], env=decoy_env, pass_fds=[siglog],
