@@ -96,16 +96,16 @@ struct examined {
 /*
  * Is pid one of ours (see enum verdict)? A pidfd is opened first, so once
  * the start time read after everything else still matches, the uid and the
- * environment read belong to the process the pidfd refers to. start_time 0:
- * whatever pid is now (the sweep). want_generation NULL: any generation.
+ * environment read belong to the process the pidfd refers to. want_start
+ * NULL: whatever pid is now (the sweep). want_generation NULL: any generation.
  * On VERDICT_OURS the pidfd moves to ret; ret->uid and ret->generation are
  * filled as far as they were read, for the caller's log line.
  */
 static enum verdict
-examine(const struct scan *sc, pid_t pid, uint64_t start_time, const char *want_generation,
+examine(const struct scan *sc, pid_t pid, const uint64_t *want_start, const char *want_generation,
         struct examined *ret)
 {
-    struct proc_stat st;
+    struct proc_stat st, again;
     char value[PATH_MAX + 1];
     uint64_t gstart;
     enum verdict v;
@@ -120,11 +120,10 @@ examine(const struct scan *sc, pid_t pid, uint64_t start_time, const char *want_
         v = VERDICT_GONE;
         goto out;
     }
-    if (start_time && st.start_time != start_time) {
+    if (want_start && st.start_time != *want_start) {
         v = VERDICT_RECYCLED;
         goto out;
     }
-    start_time = st.start_time;
     v = VERDICT_NO_MARKER;
     r = proc_environ_get(pid, "DROVER_DUMPFILE", value, sizeof(value));
     if (r == -ESRCH) {
@@ -157,12 +156,13 @@ examine(const struct scan *sc, pid_t pid, uint64_t start_time, const char *want_
         goto out;
     }
     /* Last: if the pid had been reused while we read, the start time would differ now. */
-    if (proc_read_stat(pid, &st) < 0 || st.state == 'Z' || st.start_time != start_time) {
+    if (proc_read_stat(pid, &again) < 0 || again.state == 'Z' ||
+        again.start_time != st.start_time) {
         v = VERDICT_GONE;
         goto out;
     }
     ret->pidfd = fd;
-    ret->st = st;
+    ret->st = again;
     return VERDICT_OURS;
 out:
     (void)close(fd);
@@ -282,7 +282,7 @@ scan_dumpfile(struct scan *sc)
         /* A group is signalled as a whole: the recorded one must be neither init's nor ours. */
         v = e->pgid <= 1 || e->pgid == getpgrp()
                 ? VERDICT_UNSAFE
-                : examine(sc, e->pid, e->start_time, e->generation, &x);
+                : examine(sc, e->pid, &e->start_time, e->generation, &x);
         if (v != VERDICT_OURS) {
             log_refused_record(e, v, &x);
             continue;
