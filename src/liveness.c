@@ -139,13 +139,15 @@ setup_upward(struct supervisor *sup)
 /*
  * Adopted workers beat into the previous drover's slots. Reopening that
  * memfd through one of them (/proc/PID/fd/N) keeps their beats visible;
- * new instances of the program then share it. Returns true if taken over.
+ * it replaces the fresh region, and new instances of the program then
+ * share it. Returns true if taken over.
  */
 static bool
 adopt_region(struct program *prog)
 {
     for (unsigned i = 0; i < prog->ninstances; i++) {
         struct instance *in = &prog->instances[i];
+        struct heartbeat_region old;
         char num[16], path[64];
         int fd;
 
@@ -154,14 +156,20 @@ adopt_region(struct program *prog)
             continue;
         (void)snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)in->pid, num);
         fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd < 0 || heartbeat_region_adopt(&prog->hb, fd, prog->cfg->max_instances) < 0)
+        if (fd < 0 || heartbeat_region_adopt(&old, fd, prog->cfg->max_instances) < 0)
             continue;
+        heartbeat_region_close(&prog->hb);
+        prog->hb = old;
         log_info("%s: adopted the earlier drover's heartbeat slots", prog->cfg->name);
         return true;
     }
     return false;
 }
 
+/*
+ * Everything here can fail, so it comes before recovery stops or adopts a
+ * process: the notify socket and each program's fresh heartbeat region.
+ */
 int
 liveness_setup(struct supervisor *sup)
 {
@@ -193,8 +201,6 @@ liveness_setup(struct supervisor *sup)
         prog->sup = sup;
         timer_init(&prog->hb_timer, hb_timer_fired);
         (void)snprintf(rname, sizeof(rname), "drover:%s", prog->cfg->name);
-        if (adopt_region(prog))
-            continue;
         if ((r = heartbeat_region_open(&prog->hb, rname, prog->cfg->max_instances)) < 0) {
             log_errorx("cannot create the heartbeat slots of \"%s\": %s", prog->cfg->name,
                        strerror(-r));
@@ -204,11 +210,19 @@ liveness_setup(struct supervisor *sup)
     setup_upward(sup);
     log_debug("notify socket %s", name);
     sweep_stale(name);
+    return 0;
+}
+
+/* After recovery: a program with adopted instances keeps their slots (else the fresh ones). */
+void
+liveness_adopted(struct supervisor *sup)
+{
+    for (size_t p = 0; p < sup->nprograms; p++)
+        (void)adopt_region(&sup->programs[p]);
     /* Adopted instances were never spawned here: start watching them now. */
     for (size_t p = 0; p < sup->nprograms; p++)
         if (sup->programs[p].cfg->heartbeat_timeout_ms)
             hb_scan(&sup->programs[p], util_now_ns());
-    return 0;
 }
 
 void

@@ -1,8 +1,10 @@
 /*
  * persist: the supervisor's side of --dumpfile: writing the checkpoint
  * (coalesced, at least every interval, retried on failure) and, at start,
- * deciding what happens to an earlier drover's survivors (stop or adopt).
- * The codec is ckpt.c, the scanning recover.c.
+ * deciding what happens to an earlier drover's survivors (stop or adopt),
+ * in two steps: persist_scan() only reads, persist_act() acts and cannot
+ * fail, so everything that can fail at start-up goes between the two.
+ * The codec is ckpt.c, the scanning and stopping recover.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -55,6 +57,7 @@ int
 persist_write(struct supervisor *sup)
 {
     struct ckpt c = { .drover_pid = getpid(), .written_unix_ms = 0 };
+    const char *own = sup->marker_env[1] + strlen("DROVER_GENERATION=");
     struct proc_stat st;
     char *data;
     size_t len, n = 0;
@@ -88,6 +91,9 @@ persist_write(struct supervisor *sup)
                 .port = in->port,
                 .argv = in->argv,
             };
+            /* What the process carries: an adopted one keeps its spawner's generation. */
+            (void)snprintf(c.entries[n - 1].generation, sizeof(c.entries[n - 1].generation), "%s",
+                           in->adopted && in->generation[0] ? in->generation : own);
         }
     }
     c.nentries = n;
@@ -179,10 +185,14 @@ by_start_time(const void *a, const void *b)
 }
 
 /*
- * With --adopt, each instance slot takes the earliest-started main process
- * claiming it (a descendant that made itself a group leader started later),
- * if its port is free in our range; its group members stay with it.
- * Everything else is stopped.
+ * With --adopt, a slot goes only to the dumpfile's own record of it, once
+ * recover.c verified that record (start time, uid, marker and the recorded
+ * generation), and only if its program still has that slot and the
+ * recorded port is free in our range. A process the sweep found is ours by
+ * uid and marker, so stopping it is safe, but what it claims to be
+ * (DROVER_PROGRAM, DROVER_INSTANCE) is only its environment's word: it is
+ * stopped and its slot starts fresh. Members of an adopted group stay with
+ * it. Everything else is stopped.
  */
 static void
 decide_fates(struct supervisor *sup, struct survivors *s)
@@ -197,7 +207,7 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         struct survivor *sv = &s->v[i];
         struct instance *in;
 
-        if (!sv->leader || !sv->program[0])
+        if (!sv->leader || !sv->from_dumpfile)
             continue;
         in = claimed_slot(sup, sv->program, sv->instance);
         if (!in || in->pid) {
@@ -228,6 +238,9 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         for (size_t k = 0; k < s->n; k++)
             if (s->v[k].fate == SURVIVOR_ADOPT && s->v[k].pgid == sv->pgid)
                 sv->fate = SURVIVOR_KEEP; /* part of an adopted instance's group */
+        if (sv->fate == SURVIVOR_STOP && sv->leader && !sv->from_dumpfile)
+            log_info("pid %d (%s:%u) is not in the dumpfile: stopping it rather than adopting it",
+                     (int)sv->pid, sv->program[0] ? sv->program : "?", sv->instance);
     }
 }
 
@@ -242,6 +255,8 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     in->port = sv->port;
     in->start_time = sv->start_time;
     in->adopted = true;
+    _Static_assert(sizeof(in->generation) >= sizeof(sv->generation), "generation fits");
+    (void)snprintf(in->generation, sizeof(in->generation), "%s", sv->generation);
     in->group_foreign = true;
     in->spawned_ms = now - (proc_boot_now_ms() - proc_ticks_to_ms(sv->start_time));
     in->child.fd = sv->pidfd; /* ownership moves to the instance */
@@ -265,38 +280,47 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
                         util_format_duration(age, sizeof(age), now - in->spawned_ms));
 }
 
-/* Returns 0, or -EBUSY when another drover still owns the dumpfile. */
+/*
+ * Recovery, read-only half: the dumpfile and /proc into *ret, logged as
+ * found. Nothing is signalled and nothing written, so a start-up failure
+ * after it leaves the survivors and their only record, the old dumpfile,
+ * as they were. Returns 0, or -EBUSY when another drover still owns the
+ * dumpfile (logged). *ret is to be given to persist_act() or recover_done().
+ */
 int
-persist_recover(struct supervisor *sup)
+persist_scan(struct supervisor *sup, struct survivors *ret)
 {
-    struct survivors s;
-    size_t adopted = 0;
-    int64_t now = util_now_ms();
-    int r;
+    int r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), ret);
 
-    r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), &s);
     if (r == -EBUSY) {
         log_errorx("dumpfile %s belongs to drover %d, which is still running: refusing to start "
                    "(two drovers must not fight over one pool)",
-                   sup->dumpfile, (int)s.old_drover);
-        recover_done(&s);
+                   sup->dumpfile, (int)ret->old_drover);
+        recover_done(ret);
         return r;
     }
     if (r < 0) {
         log_errorx("recovery failed: %s; starting fresh", strerror(-r));
-        recover_done(&s);
-        return 0;
+        recover_done(ret);
     }
-    decide_fates(sup, &s);
-    recover_stop(&s, &sup->cfg);
-    for (size_t i = 0; i < s.n; i++) {
-        if (s.v[i].fate == SURVIVOR_ADOPT) {
-            adopt(sup, &s.v[i], now);
+    return 0;
+}
+
+/* Recovery, acting half: stops or adopts what persist_scan() found. Cannot fail. */
+void
+persist_act(struct supervisor *sup, struct survivors *s)
+{
+    size_t adopted = 0;
+    int64_t now = util_now_ms();
+
+    decide_fates(sup, s);
+    recover_stop(s, &sup->cfg);
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].fate == SURVIVOR_ADOPT) {
+            adopt(sup, &s->v[i], now);
             adopted++;
         }
     }
     if (adopted)
         log_info("adopted %zu instance%s", adopted, adopted == 1 ? "" : "s");
-    recover_done(&s);
-    return 0;
 }

@@ -81,6 +81,45 @@ proc_read_stat(pid_t pid, struct proc_stat *ret)
 }
 
 int
+proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+{
+    const char *p = strstr(text, "\nUid:");
+    unsigned long long uid;
+    char *end;
+
+    if (!p && strncmp(text, "Uid:", 4) == 0)
+        p = text - 1;
+    if (!p)
+        return -EINVAL;
+    p += strlen("\nUid:");
+    while (*p == '\t' || *p == ' ')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -EINVAL;
+    errno = 0;
+    uid = strtoull(p, &end, 10);
+    if (errno || uid > (uid_t)-1 || (*end != '\t' && *end != ' ' && *end != '\n'))
+        return -EINVAL;
+    *ret_real_uid = (uid_t)uid;
+    return 0;
+}
+
+int
+proc_read_uid(pid_t pid, uid_t *ret_real_uid)
+{
+    char path[32], buf[4096];
+    size_t len;
+    int r;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    r = read_small(path, buf, sizeof(buf), &len);
+    if (r < 0)
+        return r;
+    /* A process that exits while we read leaves an empty or cut text: gone, not malformed. */
+    return proc_parse_status_uid(buf, ret_real_uid) < 0 ? -ESRCH : 0;
+}
+
+int
 proc_environ_get(pid_t pid, const char *name, char *buf, size_t size)
 {
     char path[32];

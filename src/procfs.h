@@ -30,6 +30,15 @@ int proc_parse_stat(const char *line, struct proc_stat *ret);
 int proc_read_stat(pid_t pid, struct proc_stat *ret);
 
 /*
+ * The real uid from a /proc/PID/status text ("Uid:\treal\teffective\t...")
+ * (pure). Returns 0 or -EINVAL.
+ */
+int proc_parse_status_uid(const char *text, uid_t *ret_real_uid);
+
+/* The real uid of pid, from /proc/PID/status. Returns 0, -ESRCH when gone, or -errno. */
+int proc_read_uid(pid_t pid, uid_t *ret_real_uid);
+
+/*
  * Copies the value of NAME from /proc/PID/environ (the process's initial
  * environment) into buf. Returns 0, -ENOENT when unset, -ESRCH, or -errno.
  */

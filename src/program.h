@@ -46,6 +46,7 @@ struct instance {
     uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */
     char **argv;         /* the current process's expanded argv, one allocation; NULL if unknown */
     bool stdio_waiting;  /* launch.c: an output FIFO had no reader at the last try (said once) */
+    char generation[32]; /* adopted: the DROVER_GENERATION it carries, for the checkpoint */
     /* Liveness (liveness.c). Beat times are CLOCK_MONOTONIC ns; 0 never. */
     int64_t spawned_ns;
     int64_t last_notify_beat_ns;        /* READY=1 or WATCHDOG=1 */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
-#include "ckpt.h"
 #include "log.h"
 #include "procfs.h"
 #include "util.h"
@@ -49,32 +49,6 @@ add(struct survivors *s)
 }
 
 static bool
-known(const struct survivors *s, pid_t pid)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i].pid == pid)
-            return true;
-    return false;
-}
-
-/* pidfd for pid if pid is still the process that started at start_time; -1 otherwise. */
-static int
-verified_pidfd(pid_t pid, uint64_t start_time)
-{
-    struct proc_stat st;
-    int fd = pidfd_open(pid, 0);
-
-    if (fd < 0)
-        return -1;
-    /* Checked after opening: if the pid had been recycled, the start time would differ. */
-    if (proc_read_stat(pid, &st) < 0 || st.start_time != start_time || st.state == 'Z') {
-        (void)close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static bool
 drover_alive(pid_t pid, uint64_t start_time)
 {
     struct proc_stat st;
@@ -83,29 +57,206 @@ drover_alive(pid_t pid, uint64_t start_time)
            st.state != 'Z';
 }
 
-static int
-scan_dumpfile(const char *dumpfile, struct survivors *s)
+/*
+ * What a process is to us. Only VERDICT_OURS is ever signalled or adopted:
+ * a process of drover's uid that carries this dumpfile's marker and the
+ * generation of a drover that is gone. Anything else is left alone, because
+ * a pid, a start time (public in /proc) and a dumpfile are all things
+ * someone else could have chosen.
+ */
+enum verdict {
+    VERDICT_OURS,
+    VERDICT_GONE,
+    VERDICT_RECYCLED,    /* the pid belongs to a process with another start time */
+    VERDICT_UNSAFE,      /* pid <= 1 or drover itself: never */
+    VERDICT_NO_MARKER,   /* not this dumpfile's DROVER_DUMPFILE, or not the expected generation */
+    VERDICT_OTHER_UID,   /* carries the marker, but runs as another user */
+    VERDICT_LIVE_DROVER, /* its generation's drover is alive (or is us) */
+    VERDICT__MAX,
+    VERDICT_INVALID = -1
+};
+
+struct scan {
+    struct survivors *s;
+    const char *dumpfile;
+    const char *own_generation;
+    pid_t *seen; /* pids the dumpfile named, whatever their verdict: the sweep skips them */
+    size_t nseen, capseen;
+};
+
+struct examined {
+    int pidfd;
+    struct proc_stat st; /* read after the pidfd was opened and the environment was read */
+    uid_t uid;
+    bool marked; /* carries this dumpfile's DROVER_DUMPFILE */
+    char generation[CKPT_GENERATION_SIZE];
+    pid_t generation_pid;
+};
+
+/*
+ * Is pid one of ours (see enum verdict)? A pidfd is opened first, so once
+ * the start time read after everything else still matches, the uid and the
+ * environment read belong to the process the pidfd refers to. want_start
+ * NULL: whatever pid is now (the sweep). want_generation NULL: any generation.
+ * On VERDICT_OURS the pidfd moves to ret; ret->uid and ret->generation are
+ * filled as far as they were read, for the caller's log line.
+ */
+static enum verdict
+examine(const struct scan *sc, pid_t pid, const uint64_t *want_start, const char *want_generation,
+        struct examined *ret)
 {
+    struct proc_stat st, again;
+    char value[PATH_MAX + 1];
+    uint64_t gstart;
+    enum verdict v;
+    int fd, r;
+
+    if (pid <= 1 || pid == getpid())
+        return VERDICT_UNSAFE;
+    fd = pidfd_open(pid, 0);
+    if (fd < 0)
+        return VERDICT_GONE;
+    if (proc_read_stat(pid, &st) < 0 || st.state == 'Z') {
+        v = VERDICT_GONE;
+        goto out;
+    }
+    if (want_start && st.start_time != *want_start) {
+        v = VERDICT_RECYCLED;
+        goto out;
+    }
+    v = VERDICT_NO_MARKER;
+    r = proc_environ_get(pid, "DROVER_DUMPFILE", value, sizeof(value));
+    if (r == -ESRCH) {
+        v = VERDICT_GONE;
+        goto out;
+    }
+    ret->marked = r == 0 && strcmp(value, sc->dumpfile) == 0;
+    /* Unreadable (another user's, drover not root): its uid is the reason to give. */
+    if (!ret->marked && r != -EACCES && r != -EPERM)
+        goto out;
+    if (proc_read_uid(pid, &ret->uid) < 0) {
+        v = VERDICT_GONE;
+        goto out;
+    }
+    if (ret->uid != geteuid()) {
+        v = VERDICT_OTHER_UID;
+        goto out;
+    }
+    if (!ret->marked ||
+        proc_environ_get(pid, "DROVER_GENERATION", ret->generation, sizeof(ret->generation)) < 0 ||
+        ckpt_parse_generation(ret->generation, &ret->generation_pid, &gstart) < 0) {
+        ret->generation[0] = '\0';
+        goto out;
+    }
+    if (want_generation && strcmp(ret->generation, want_generation) != 0)
+        goto out;
+    if (strcmp(ret->generation, sc->own_generation) == 0 ||
+        drover_alive(ret->generation_pid, gstart)) {
+        v = VERDICT_LIVE_DROVER;
+        goto out;
+    }
+    /* Last: if the pid had been reused while we read, the start time would differ now. */
+    if (proc_read_stat(pid, &again) < 0 || again.state == 'Z' ||
+        again.start_time != st.start_time) {
+        v = VERDICT_GONE;
+        goto out;
+    }
+    ret->pidfd = fd;
+    ret->st = again;
+    return VERDICT_OURS;
+out:
+    (void)close(fd);
+    return v;
+}
+
+static bool
+seen(const struct scan *sc, pid_t pid)
+{
+    for (size_t i = 0; i < sc->nseen; i++)
+        if (sc->seen[i] == pid)
+            return true;
+    return false;
+}
+
+static int
+mark_seen(struct scan *sc, pid_t pid)
+{
+    if (sc->nseen == sc->capseen) {
+        size_t cap = sc->capseen ? sc->capseen * 2 : 64;
+        pid_t *v = realloc(sc->seen, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        sc->seen = v;
+        sc->capseen = cap;
+    }
+    sc->seen[sc->nseen++] = pid;
+    return 0;
+}
+
+/* Says why a record of the dumpfile is not acted on. */
+static void
+log_refused_record(const struct ckpt_entry *e, enum verdict v, const struct examined *x)
+{
+    switch (v) {
+    case VERDICT_UNSAFE:
+        log_warnx("%s:%u: the dumpfile names pid %d, process group %d: drover never signals a "
+                  "pid or process group <= 1, its own or its own process group; ignoring the "
+                  "record",
+                  e->program, e->instance, (int)e->pid, (int)e->pgid);
+        break;
+    case VERDICT_GONE:
+        log_info("%s:%u pid %d is gone", e->program, e->instance, (int)e->pid);
+        break;
+    case VERDICT_RECYCLED:
+        log_info("%s:%u pid %d now belongs to another process (start time differs): leaving it "
+                 "alone",
+                 e->program, e->instance, (int)e->pid);
+        break;
+    case VERDICT_NO_MARKER:
+        log_warnx("%s:%u pid %d does not carry this dumpfile's DROVER_DUMPFILE and "
+                  "DROVER_GENERATION=%s: not started by that drover, leaving it alone",
+                  e->program, e->instance, (int)e->pid, e->generation);
+        break;
+    case VERDICT_OTHER_UID:
+        log_warnx("%s:%u pid %d runs as uid %u, not as drover's uid %u: not ours, leaving it "
+                  "alone",
+                  e->program, e->instance, (int)e->pid, (unsigned)x->uid, (unsigned)geteuid());
+        break;
+    case VERDICT_LIVE_DROVER:
+        log_warnx("%s:%u pid %d belongs to drover %s, which is alive: leaving it alone", e->program,
+                  e->instance, (int)e->pid, x->generation);
+        break;
+    case VERDICT_OURS:
+    case VERDICT__MAX:
+    case VERDICT_INVALID:
+        break;
+    }
+}
+
+static int
+scan_dumpfile(struct scan *sc)
+{
+    struct survivors *s = sc->s;
     struct ckpt c;
     char *data, err[256];
     size_t len;
     int r;
 
-    r = ckpt_load(dumpfile, &data, &len);
+    r = ckpt_load(sc->dumpfile, &data, &len, err, sizeof(err));
     if (r == -ENOENT) {
-        log_info("dumpfile %s does not exist yet: nothing to recover from it", dumpfile);
+        log_info("dumpfile %s does not exist yet: nothing to recover from it", sc->dumpfile);
         return 0;
     }
     if (r < 0) {
-        log_warnx("cannot read dumpfile %s: %s; recovering from the process table only", dumpfile,
-                  strerror(-r));
+        log_warnx("dumpfile %s %s%s; recovering from the process table only", sc->dumpfile, err,
+                  r == -EPERM ? ": not trusting it" : "");
         return 0;
     }
     r = ckpt_unpack(data, len, &c, err, sizeof(err));
     free(data);
     if (r < 0) {
-        log_warnx("dumpfile %s is unusable (%s); recovering from the process table only", dumpfile,
-                  err);
+        log_warnx("dumpfile %s is unusable (%s); recovering from the process table only",
+                  sc->dumpfile, err);
         return 0;
     }
     if (drover_alive(c.drover_pid, c.drover_start_time)) {
@@ -114,108 +265,107 @@ scan_dumpfile(const char *dumpfile, struct survivors *s)
         return -EBUSY;
     }
     s->old_drover = c.drover_pid;
-    log_info("dumpfile %s: drover %d is gone, checking the %zu instance%s it recorded", dumpfile,
-             (int)c.drover_pid, c.nentries, c.nentries == 1 ? "" : "s");
+    log_info("dumpfile %s: drover %d is gone, checking the %zu instance%s it recorded",
+             sc->dumpfile, (int)c.drover_pid, c.nentries, c.nentries == 1 ? "" : "s");
     for (size_t i = 0; i < c.nentries; i++) {
         const struct ckpt_entry *e = &c.entries[i];
+        struct examined x = { .pidfd = -1 };
         struct survivor *sv;
-        int fd;
+        enum verdict v;
 
-        if (known(s, e->pid))
+        if (seen(sc, e->pid))
             continue;
-        fd = verified_pidfd(e->pid, e->start_time);
-        if (fd < 0) {
-            struct proc_stat st;
-            if (proc_read_stat(e->pid, &st) == 0 && st.start_time != e->start_time)
-                log_info("%s:%u pid %d now belongs to another process (start time differs): "
-                         "leaving it alone",
-                         e->program, e->instance, (int)e->pid);
-            else
-                log_info("%s:%u pid %d is gone", e->program, e->instance, (int)e->pid);
+        if (mark_seen(sc, e->pid) < 0) {
+            ckpt_done(&c);
+            return -ENOMEM;
+        }
+        /* A group is signalled as a whole: the recorded one must be neither init's nor ours. */
+        v = e->pgid <= 1 || e->pgid == getpgrp()
+                ? VERDICT_UNSAFE
+                : examine(sc, e->pid, &e->start_time, e->generation, &x);
+        if (v != VERDICT_OURS) {
+            log_refused_record(e, v, &x);
             continue;
         }
         if (!(sv = add(s))) {
-            (void)close(fd);
+            (void)close(x.pidfd);
             ckpt_done(&c);
             return -ENOMEM;
         }
         *sv = (struct survivor){
             .pid = e->pid,
-            .pidfd = fd,
-            .pgid = e->pgid,
+            .pidfd = x.pidfd,
+            .pgid = x.st.pgid,
             .start_time = e->start_time,
-            .leader = e->pid == e->pgid,
+            /* Its group now (read after the pidfd was opened) must be the recorded one. */
+            .leader = e->pid == e->pgid && x.st.pgid == e->pgid,
             .from_dumpfile = true,
             .instance = e->instance,
             .port = e->port,
         };
         (void)snprintf(sv->program, sizeof(sv->program), "%s", e->program);
+        (void)snprintf(sv->generation, sizeof(sv->generation), "%s", x.generation);
+        if (e->pid == e->pgid && !sv->leader)
+            log_info("%s:%u pid %d left its process group %d: only the process itself will be "
+                     "signalled",
+                     e->program, e->instance, (int)e->pid, (int)e->pgid);
     }
     ckpt_done(&c);
     return 0;
 }
 
-struct sweep {
-    struct survivors *s;
-    const char *dumpfile;
-    const char *own_generation;
-    int err;
-};
-
 static int
 sweep_one(pid_t pid, void *arg)
 {
-    struct sweep *w = arg;
-    char value[4096], generation[64], num[16];
-    struct proc_stat before;
+    struct scan *sc = arg;
+    struct examined x = { .pidfd = -1 };
     struct survivor *sv;
-    unsigned long long gstart;
-    int gpid, fd;
+    char num[16];
+    enum verdict v;
 
-    if (pid == getpid() || known(w->s, pid))
+    if (seen(sc, pid))
         return 0;
-    if (proc_read_stat(pid, &before) < 0 || before.state == 'Z')
-        return 0;
-    if (proc_environ_get(pid, "DROVER_DUMPFILE", value, sizeof(value)) < 0 ||
-        strcmp(value, w->dumpfile) != 0)
-        return 0;
-    if (proc_environ_get(pid, "DROVER_GENERATION", generation, sizeof(generation)) < 0 ||
-        strcmp(generation, w->own_generation) == 0)
-        return 0;
-    if (sscanf(generation, "%d.%llu", &gpid, &gstart) == 2 && drover_alive(gpid, gstart)) {
-        log_warnx("pid %d belongs to drover %d, which is alive and uses the same dumpfile: leaving "
-                  "it alone",
-                  (int)pid, gpid);
+    v = examine(sc, pid, 0, NULL, &x);
+    if (v == VERDICT_OTHER_UID && x.marked) {
+        log_warnx("pid %d carries this dumpfile's marker but runs as uid %u, not as drover's uid "
+                  "%u: not ours, leaving it alone",
+                  (int)pid, (unsigned)x.uid, (unsigned)geteuid());
         return 0;
     }
-    /* The environment we read belongs to the process the pidfd names only if the start time held.
-     */
-    fd = verified_pidfd(pid, before.start_time);
-    if (fd < 0)
+    if (v == VERDICT_LIVE_DROVER && strcmp(x.generation, sc->own_generation) != 0) {
+        log_warnx("pid %d belongs to drover %d, which is alive and uses the same dumpfile: leaving "
+                  "it alone",
+                  (int)pid, (int)x.generation_pid);
         return 0;
-    if (!(sv = add(w->s))) {
-        (void)close(fd);
+    }
+    if (v != VERDICT_OURS)
+        return 0;
+    if (!(sv = add(sc->s))) {
+        (void)close(x.pidfd);
         return -ENOMEM;
     }
     *sv = (struct survivor){
         .pid = pid,
-        .pidfd = fd,
-        .pgid = before.pgid,
-        .start_time = before.start_time,
-        .leader = pid == before.pgid,
+        .pidfd = x.pidfd,
+        .pgid = x.st.pgid,
+        .start_time = x.st.start_time,
+        .leader = pid == x.st.pgid,
     };
-    /* Names are at most CFG_NAME_MAX; a longer value is not one of ours and stays unknown. */
+    (void)snprintf(sv->generation, sizeof(sv->generation), "%s", x.generation);
+    /*
+     * Names are at most CFG_NAME_MAX; a longer value is not one of ours and
+     * stays unknown. For the stop signal and the log only: what the
+     * environment claims never decides what is adopted (docs/checkpoint.md).
+     */
     if (proc_environ_get(pid, "DROVER_PROGRAM", sv->program, sizeof(sv->program)) < 0)
         sv->program[0] = '\0';
     if (proc_environ_get(pid, "DROVER_INSTANCE", num, sizeof(num)) == 0)
         sv->instance = (unsigned)strtoul(num, NULL, 10);
-    if (proc_environ_get(pid, "DROVER_PORT", num, sizeof(num)) == 0)
-        sv->port = (uint16_t)strtoul(num, NULL, 10);
     if (sv->leader)
         log_info("pid %d (%s:%u), main process of an earlier drover's instance, found in the "
                  "process table%s",
                  (int)pid, sv->program[0] ? sv->program : "?", sv->instance,
-                 w->s->old_drover ? " (spawned after the last checkpoint)" : "");
+                 sc->s->old_drover ? " (spawned after the last checkpoint)" : "");
     else
         log_info("pid %d (%s:%u), a descendant of an earlier drover's instance, found in the "
                  "process table",
@@ -226,19 +376,20 @@ sweep_one(pid_t pid, void *arg)
 int
 recover_scan(const char *dumpfile, const char *own_generation, struct survivors *ret)
 {
-    struct sweep w = { .s = ret, .dumpfile = dumpfile, .own_generation = own_generation };
+    struct scan sc = { .s = ret, .dumpfile = dumpfile, .own_generation = own_generation };
     int r;
 
     *ret = (struct survivors){ 0 };
-    r = scan_dumpfile(dumpfile, ret);
-    if (r < 0)
-        return r;
-    r = proc_each_pid(sweep_one, &w);
-    if (r == -ENOMEM)
-        return r;
-    if (r < 0)
-        log_warnx("cannot walk /proc: %s; only the dumpfile was used", strerror(-r));
-    return 0;
+    r = scan_dumpfile(&sc);
+    if (r == 0) {
+        r = proc_each_pid(sweep_one, &sc);
+        if (r < 0 && r != -ENOMEM) {
+            log_warnx("cannot walk /proc: %s; only the dumpfile was used", strerror(-r));
+            r = 0;
+        }
+    }
+    free(sc.seen);
+    return r;
 }
 
 static bool
@@ -276,12 +427,23 @@ wait_all(struct survivors *s, int64_t deadline_ms)
     }
 }
 
+/*
+ * The one place recovery sends a signal. Whatever a survivor's fields say,
+ * nothing here reaches pid or process group <= 1, drover itself or its own
+ * group. The group is addressed only while its leader is verifiably alive
+ * and still its leader (pgid read again now): a group number cannot be
+ * reused while its leader lives. Everything else goes through the pidfd.
+ */
 static void
-signal_survivor(struct survivor *sv, int sig)
+signal_survivor(const struct survivor *sv, int sig)
 {
-    /* The group is only addressed while its leader is verifiably alive: its pgid is then its own.
-     */
-    if (sv->leader && !exited(sv->pidfd))
+    struct proc_stat st;
+
+    if (sv->pid <= 1 || sv->pid == getpid() || sv->pidfd < 0)
+        return;
+    if (sv->leader && sv->pgid > 1 && sv->pgid == sv->pid && sv->pgid != getpgrp() &&
+        !exited(sv->pidfd) && proc_read_stat(sv->pid, &st) == 0 &&
+        st.start_time == sv->start_time && st.pgid == sv->pgid)
         (void)kill(-sv->pgid, sig);
     (void)pidfd_send_signal(sv->pidfd, sig, NULL, 0);
 }

@@ -11,7 +11,16 @@
  * group. A process is only ever acted on through a pidfd opened before its
  * start time was checked, so a recycled pid is never touched.
  *
- * Logs what it finds and decides. Runs once at start-up, before the loop;
+ * Neither source is trusted alone: a survivor, from either, is a process
+ * that runs as drover's uid, carries this dumpfile's DROVER_DUMPFILE and a
+ * DROVER_GENERATION of a drover that is gone (for a dumpfile record: the
+ * generation the record names), has pid > 1, and for a record, a process
+ * group > 1 that is not drover's own. Every other record is logged with the
+ * reason and left alone. The one function that signals checks pid and
+ * group again, so nothing reaches kill() with a pid or group <= 1.
+ *
+ * recover_scan() only reads (the dumpfile, /proc) and logs what it finds;
+ * recover_stop() acts. Both run once at start-up, before the loop;
  * recover_stop() blocks for at most the stop timeout.
  */
 #ifndef DROVER_RECOVER_H
@@ -23,6 +32,7 @@
 #include <sys/types.h>
 
 #include "cfg.h"
+#include "ckpt.h"
 
 enum survivor_fate {
     SURVIVOR_STOP,
@@ -37,11 +47,12 @@ struct survivor {
     int pidfd; /* verified to refer to this process */
     pid_t pgid;
     uint64_t start_time;
-    bool leader; /* pid == pgid: an instance's main process */
-    bool from_dumpfile;
+    bool leader; /* pid == pgid, and for a record the recorded group: an instance's main process */
+    bool from_dumpfile;             /* a verified record: only these are ever adopted */
     char program[CFG_NAME_MAX + 1]; /* "" when unknown */
     unsigned instance;
-    uint16_t port;
+    uint16_t port;                         /* from the record; 0 for a process found by the sweep */
+    char generation[CKPT_GENERATION_SIZE]; /* the DROVER_GENERATION it carries */
     enum survivor_fate fate;
 };
 

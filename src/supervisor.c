@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "procfs.h"
+#include "recover.h"
 #include "sig.h"
 #include "spawn.h"
 #include "util.h"
@@ -728,30 +729,52 @@ start_control(struct supervisor *sup)
     return 0;
 }
 
+/*
+ * Everything that can fail comes before recovery touches a process: a
+ * failure then exits 1 with the earlier drover's survivors running and
+ * its dumpfile, their only record, unchanged (the first write comes after
+ * recovery acted). From persist_act() on, nothing can fail.
+ */
+static int
+start_up(struct supervisor *sup)
+{
+    enum svc_event start = SVC_EV_START;
+    struct survivors found = { 0 };
+    int r;
+
+    /* First: a control socket in use means another drover runs this pool; touch nothing. */
+    if (sup->cfg.control && (r = start_control(sup)) < 0)
+        return r;
+    /* Read-only; a live drover on the dumpfile is refused before its notify socket is. */
+    if (sup->dumpfile && (r = persist_scan(sup, &found)) < 0)
+        return r;
+    if (sup->cfg.http && (r = http_start(sup, sup->cfg.http)) < 0)
+        goto out;
+    if ((r = liveness_setup(sup)) < 0)
+        goto out;
+    if (sup->dumpfile)
+        persist_act(sup, &found);
+    liveness_adopted(sup);
+    if (sup->dumpfile)
+        persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
+    supervisor_for_each_instance(sup, start_unless_adopted, &start);
+    sup->started = true;
+    liveness_started(sup);
+out:
+    recover_done(&found); /* closes the pidfds of what was not adopted */
+    return r;
+}
+
 int
 supervisor_run(struct supervisor *sup)
 {
-    enum svc_event start = SVC_EV_START;
     struct loop_source *ready[64];
     int n;
 
     log_info("drover %d: supervising %zu program%s, %zu instance%s", (int)getpid(), sup->nprograms,
              sup->nprograms == 1 ? "" : "s", sup->ninstances, sup->ninstances == 1 ? "" : "s");
-    /* First: a control socket in use means another drover runs this pool; touch nothing. */
-    if (sup->cfg.control && start_control(sup) < 0)
+    if (start_up(sup) < 0)
         return 1;
-    if (sup->dumpfile && persist_recover(sup) < 0)
-        return 1;
-    /* After recovery: the notify socket's name is the previous drover's, for adopted workers. */
-    if (liveness_setup(sup) < 0)
-        return 1;
-    if (sup->dumpfile)
-        persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
-    if (sup->cfg.http && http_start(sup, sup->cfg.http) < 0)
-        return 1;
-    supervisor_for_each_instance(sup, start_unless_adopted, &start);
-    sup->started = true;
-    liveness_started(sup);
 
     /* From now on, we must not die: failures are logged and retried. */
     while (!sup->done) {
@@ -788,21 +811,29 @@ supervisor_run(struct supervisor *sup)
     return 0;
 }
 
-static void
-instance_done(struct instance *in, void *arg)
+/*
+ * Freeing an instance kills and reaps its process: nothing is left behind.
+ * Except an adopted one: it is not our child, it ran before us and is on
+ * record (the earlier dumpfile or ours) for the next drover to adopt, so it
+ * is left running. Returns true if it was.
+ */
+static bool
+instance_done(struct instance *in, struct supervisor *sup)
 {
-    struct supervisor *sup = arg;
+    bool left = in->pid > 0 && in->adopted;
 
-    if (in->pid > 0) {
-        /* Freeing an instance kills and reaps its process: nothing is left behind. */
+    if (in->pid > 0 && !in->adopted) {
         op_signal_group(&in->svc, SIGKILL);
         (void)waitpid(in->pid, NULL, 0);
+    }
+    if (in->pid > 0) {
         (void)pidmap_del(&sup->pids, in->pid);
         in->pid = 0;
     }
     loop_close(&sup->loop, &in->child);
     svc_done(&in->svc);
     free(in->argv);
+    return left;
 }
 
 void
@@ -816,15 +847,20 @@ supervisor_free(struct supervisor *sup)
         ctl_unlisten(sup->ctl_path, sup->ctl_lock_fd);
     liveness_done(sup);
     if (sup->programs) {
+        size_t left = 0;
+
         for (size_t p = 0; p < sup->nprograms; p++) {
             struct program *prog = &sup->programs[p];
             if (prog->instances)
                 for (unsigned i = 0; i < prog->cfg->max_instances; i++)
-                    instance_done(&prog->instances[i], sup);
+                    left += instance_done(&prog->instances[i], sup);
             free(prog->instances);
             free(prog->env_base);
         }
         free(sup->programs);
+        if (left)
+            log_warnx("leaving %zu adopted instance%s running for the next drover on %s", left,
+                      left == 1 ? "" : "s", sup->dumpfile ? sup->dumpfile : "this dumpfile");
     }
     loop_close(&sup->loop, &sup->sig);
     timers_done(&sup->timers);

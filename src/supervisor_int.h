@@ -116,7 +116,8 @@ enum svc_spawn_result launch_instance(struct instance *in);
 int launch_env_base(struct program *prog);
 
 /* liveness.c: notify socket, heartbeat slots, silence, drover's own READY/WATCHDOG. */
-int liveness_setup(struct supervisor *sup);
+int liveness_setup(struct supervisor *sup);    /* before recovery acts: what can fail */
+void liveness_adopted(struct supervisor *sup); /* after: earlier slots, watch the adopted */
 void liveness_done(struct supervisor *sup);
 void liveness_notify_ready(struct supervisor *sup); /* the notify socket is readable */
 void liveness_spawned(struct instance *in);         /* after a spawn: slot owner, beat clock */
@@ -149,8 +150,10 @@ bool checks_reaped(struct supervisor *sup,
                    const siginfo_t *info); /* true if the pid was a probe's */
 
 /* persist.c: the checkpoint and recovery from it (all no-ops without a dumpfile). */
+struct survivors;
 int persist_setup(struct supervisor *sup);
-int persist_recover(struct supervisor *sup);
+int persist_scan(struct supervisor *sup, struct survivors *ret); /* reads only */
+void persist_act(struct supervisor *sup, struct survivors *s);   /* stops or adopts */
 void persist_changed(struct supervisor *sup);
 int persist_write(struct supervisor *sup);
 void persist_timer_fired(struct timer *t, int64_t now_ms);

@@ -63,6 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assert(e->start_time == f->start_time);
             assert(e->port == f->port);
             assert(argv_equal(e->argv, f->argv));
+            assert(strcmp(e->generation, f->generation) == 0);
         }
         ckpt_done(&again);
     }

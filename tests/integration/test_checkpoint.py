@@ -3,16 +3,19 @@ kill -9 of drover must have no consequences: the next drover stops (or
 adopts) what the old one left, and never touches a process it did not start."""
 import json
 import os
+import contextlib
 import random
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import DROVER_BIN, REPO, helper, pid_alive, wait_until
+from conftest import DROVER_BIN, REPO, free_port, helper, pid_alive, wait_until
 
 ASSETS = REPO / "tests" / "assets"
 
@@ -51,10 +54,11 @@ def test_dumpfile_records_live_instances_and_is_empty_after_shutdown(drover):
     drover.wait_spawns("w:2", 1)
     data = wait_until(lambda: os.path.exists(dump) and len(read_dump(dump)["instances"]) == 3 and read_dump(dump),
                       what="3 instances in the dumpfile")
-    assert data["format"] == "drover-checkpoint" and data["version"] == 1
+    assert data["format"] == "drover-checkpoint" and data["version"] == 2
     assert data["drover"]["pid"] == drover.proc.pid
     with open(f"/proc/{drover.proc.pid}/stat") as f:
         assert data["drover"]["start_time"] == int(f.read().rsplit(")", 1)[1].split()[19])
+    generation = f"{drover.proc.pid}.{data['drover']['start_time']}"
     for entry in data["instances"]:
         with open(f"/proc/{entry['pid']}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -62,9 +66,10 @@ def test_dumpfile_records_live_instances_and_is_empty_after_shutdown(drover):
         assert entry["pgid"] == entry["pid"] == int(fields[2])
         assert entry["program"] == "w" and 19600 <= entry["port"] <= 19649
         assert entry["argv"][0] == helper("sleeper")
+        assert entry["generation"] == generation == marked_processes(dump)[entry["pid"]]
     assert drover.stop() == 0
     assert read_dump(dump)["instances"] == []
-    assert not os.path.exists(dump + ".tmp")
+    assert not [n for n in os.listdir(drover.dir) if n.startswith("dump.json.")]  # no temporary left
 
 
 def test_kill9_then_restart_stops_the_old_generation(drover):
@@ -95,6 +100,7 @@ def test_adopt_keeps_the_same_pids_and_supervises_them(drover):
     drover.wait_spawns("w:2", 1)
     wait_until(lambda: len(read_dump(dump)["instances"]) == 3, what="3 instances in the dumpfile")
     before = {e["instance"]: (e["pid"], e["port"]) for e in read_dump(dump)["instances"]}
+    first = "{pid}.{start_time}".format(**read_dump(dump)["drover"])
     grandchildren = [int(open(drover.path(f"gc-{i}.pid")).read()) for i in range(3)]
     drover.kill9()
 
@@ -106,6 +112,10 @@ def test_adopt_keeps_the_same_pids_and_supervises_them(drover):
     assert all(pid_alive(g) for g in grandchildren)  # zero downtime: nothing was restarted
     wait_until(lambda: {e["pid"] for e in read_dump(dump)["instances"]} == {p for p, _ in before.values()},
                what="the adopted pids in the new drover's dumpfile")
+    # Each record names the generation its process carries: the first drover's, not this one's.
+    carried = marked_processes(dump)
+    assert {e["generation"] for e in read_dump(dump)["instances"]} == {first}
+    assert all(carried[e["pid"]] == first for e in read_dump(dump)["instances"])
 
     victim, port = before[1]
     os.kill(victim, signal.SIGKILL)
@@ -193,30 +203,127 @@ def test_unreadable_dumpfile_is_a_warning(drover):
     dump = drover.path("dump.json")
     os.mkdir(dump)  # reading a directory fails even for root
     drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
-    drover.wait_log(r"warn .*cannot read dumpfile .*: Is a directory; recovering from the process table only")
+    drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a directory\): not trusting it; "
+                    r"recovering from the process table only")
     drover.wait_spawns("w:0", 1)
     drover.wait_log(r"warn .*cannot write dumpfile .*, retrying every 1 s")
     assert drover.proc.poll() is None
     assert drover.stop() == 0
 
 
-def test_write_failure_keeps_supervising_and_the_old_file(drover):
+def test_fifo_dumpfile_does_not_block_start_up(drover):
+    """B13: opening a FIFO with no writer used to hang start-up, deaf to SIGTERM."""
     dump = drover.path("dump.json")
+    os.mkfifo(dump, 0o600)
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a FIFO\): not trusting it; "
+                    r"recovering from the process table only")
+    drover.wait_spawns("w:0", 1)
+    assert drover.stop() == 0
+    assert stat.S_ISREG(os.lstat(dump).st_mode)  # the checkpoint replaced the FIFO
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device node needs root")
+def test_device_dumpfile_is_not_a_regular_file(drover):
+    """B22: a device (here /dev/zero's numbers) is "not a regular file", not "empty"."""
+    dump = drover.path("dump.json")
+    os.mknod(dump, 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a character device\): not trusting it")
+    assert not drover.lines(r"empty file")
+    drover.wait_spawns("w:0", 1)
+    assert drover.stop() == 0
+
+
+def forged_dump(victim_pid):
+    """A version-1 checkpoint of a dead drover naming victim_pid with its real start time."""
+    with open(f"/proc/{victim_pid}/stat") as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    return json.dumps({
+        "format": "drover-checkpoint", "version": 1, "drover": {"pid": dead.pid, "start_time": 1},
+        "instances": [{"program": "w", "instance": 0, "pid": victim_pid, "pgid": victim_pid,
+                       "start_time": start, "port": None, "argv": []}]})
+
+
+@pytest.mark.parametrize("how", ["mode 0666", "mode 0620", "uid 65534", "symlink"])
+def test_dumpfile_others_could_write_is_not_trusted(drover, how):
+    """Whoever can write the dumpfile picks what drover stops: only a regular file of drover's uid
+    that group and others cannot write is read. The bystander it names is never touched."""
+    if how == "uid 65534" and os.geteuid() != 0:
+        pytest.skip("chown to another uid needs root")
+    bystander = subprocess.Popen([helper("sleeper")], start_new_session=True)
+    try:
+        dump = drover.path("dump.json")
+        target = drover.path("real.json") if how == "symlink" else dump
+        Path(target).write_text(forged_dump(bystander.pid))
+        os.chmod(target, 0o600)
+        expected = {
+            "mode 0666": r"is writable by group/others \(mode 0666\)",
+            "mode 0620": r"is writable by group/others \(mode 0620\)",
+            "uid 65534": rf"is owned by uid 65534, not by drover's uid {os.geteuid()}",
+            "symlink": r"is a symbolic link",
+        }[how]
+        if how.startswith("mode"):
+            os.chmod(dump, int(how.split()[1], 8))
+        elif how == "uid 65534":
+            os.chown(dump, 65534, 65534)
+        else:
+            os.symlink(target, dump)
+        before = Path(target).read_bytes()
+        drover.start({"programs": [{"name": "w", "command": [helper("sleeper")]}]}, args=["--dumpfile", dump])
+        drover.wait_log(rf"warn .*dumpfile .*dump\.json {expected}: not trusting it; "
+                        r"recovering from the process table only")
+        drover.wait_spawns("w:0", 1)
+        assert not drover.lines(r"stopping pid")
+        assert bystander.poll() is None
+        wait_until(lambda: read_dump(dump)["drover"]["pid"] == drover.proc.pid, what="a fresh dumpfile")
+        assert stat.S_ISREG(os.lstat(dump).st_mode)
+        if how == "symlink":
+            assert Path(target).read_bytes() == before  # the link was replaced, never followed
+        assert drover.stop() == 0
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_write_failure_keeps_supervising_and_the_old_file(drover):
+    home, away = drover.dir / "d", drover.dir / "d.away"
+    home.mkdir()
+    dump = str(home / "dump.json")
     drover.start(pool(drover, instances=1), args=["--dumpfile", dump, "--checkpoint-interval", "200ms"])
     drover.wait_spawns("w:0", 1)
     wait_until(lambda: len(read_dump(dump)["instances"]) == 1, what="1 instance in the dumpfile")
-    os.mkdir(dump + ".tmp")  # the temp file can no longer be created
-    drover.wait_log(r"cannot write dumpfile .*: Is a directory, retrying every 1 s")
-    intact = read_dump(dump)
+    home.rename(away)  # the directory is gone: no write can succeed
+    drover.wait_log(r"cannot write dumpfile .*: No such file or directory, retrying every 1 s")
+    intact = read_dump(away / "dump.json")
     pid = drover.current("w:0")[0]
     os.kill(pid, signal.SIGKILL)
     drover.wait_spawns("w:0", 2)  # supervision goes on
-    assert read_dump(dump) == intact
-    os.rmdir(dump + ".tmp")
+    assert read_dump(away / "dump.json") == intact
+    away.rename(home)
     drover.wait_log(r"dumpfile .* written again", timeout=20)  # at the next retry, within 1 s
     wait_until(lambda: read_dump(dump)["instances"][0]["pid"] == drover.current("w:0")[0],
                what="the restarted w:0's pid in the dumpfile")
     assert drover.stop() == 0
+
+
+def test_symlink_at_the_temporary_name_is_not_followed(drover):
+    """B3: PATH.tmp used to be opened O_CREAT|O_TRUNC, following a link planted there."""
+    victim = drover.path("victim")
+    Path(victim).write_text("precious data\n")
+    dump = drover.path("dump.json")
+    os.symlink(victim, dump + ".tmp")
+    drover.start(pool(drover, instances=1), args=["--dumpfile", dump])
+    drover.wait_spawns("w:0", 1)
+    wait_until(lambda: os.path.exists(dump) and len(read_dump(dump)["instances"]) == 1, what="the dumpfile")
+    assert drover.stop() == 0
+    assert read_dump(dump)["instances"] == []
+    assert Path(victim).read_text() == "precious data\n"
+    assert os.readlink(dump + ".tmp") == victim  # left as it was
+    assert not [n for n in os.listdir(drover.dir) if n.startswith("dump.json.") and n != "dump.json.tmp"]
 
 
 def test_checkpoint_is_rewritten_every_interval(drover):
@@ -281,4 +388,75 @@ def test_adopted_workers_keep_beating_through_shared_memory(drover):
     time.sleep(3)  # three heartbeat timeouts in which a false silence would show; not a sync
     assert not drover.lines(r"b:\d .*silent for")
     assert all(pid_alive(p) for p in pids) and len(drover.spawns()) == 2  # the first drover's two only
+    assert drover.stop() == 0
+
+
+@contextlib.contextmanager
+def squatted(what, port, notify_name):
+    """Holds the HTTP port or the notify socket's name, so that binding it fails."""
+    if what == "http":
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        try:
+            yield "cannot serve HTTP on 127.0.0.1:%d" % port
+        finally:
+            s.close()
+    elif notify_name.startswith("@"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind("\0" + notify_name[1:])
+        try:
+            yield "cannot bind the notify socket " + notify_name
+        finally:
+            s.close()
+    else:
+        # A path: a non-empty directory there is something no bind can replace.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(notify_name)
+        os.makedirs(os.path.join(notify_name, "squatted"))
+        try:
+            yield "cannot bind the notify socket " + notify_name
+        finally:
+            shutil.rmtree(notify_name)
+
+
+@pytest.mark.parametrize("adopt", [False, True], ids=["stop", "adopt"])
+@pytest.mark.parametrize("taken", ["http", "notify"])
+def test_start_up_failure_after_a_crash_touches_no_survivor(drover, taken, adopt):
+    """B7: a start-up step that failed after recovery (HTTP port or notify socket taken) used to
+    exit 1 only after the survivors were stopped, or adopted and then SIGKILLed. Now everything
+    that can fail comes first: exit 1 with every survivor running and the dumpfile unchanged,
+    and the next drover still recovers the pool."""
+    dump = drover.path("dump.json")
+    port = free_port()
+    args = ["--dumpfile", dump, "--http", f"127.0.0.1:{port}", "-v"]
+    drover.start(pool(drover), args=args)
+    drover.wait_spawns("w:2", 1)
+    wait_until(lambda: all(os.path.exists(drover.path(f"gc-{i}.pid")) for i in range(3)),
+               what="the 3 grandchildren's pid files")
+    wait_until(lambda: len(read_dump(dump)["instances"]) == 3, what="3 instances in the dumpfile")
+    notify_name = drover.wait_log(r"notify socket (\S+)$")[0][1]
+    old = marked_processes(dump)
+    assert len(old) == 6  # three instances, each with a grandchild
+    drover.kill9()
+    before = Path(dump).read_bytes()
+    again = args + (["--adopt"] if adopt else [])
+    with squatted(taken, port, notify_name) as error:
+        r = subprocess.run([DROVER_BIN, "--config", str(drover.write_config(pool(drover), "c2.json")), *again],
+                           capture_output=True, text=True, timeout=60, env=drover.env, cwd=drover.dir,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 1, r.stderr
+        assert error in r.stderr
+        assert "stopping pid" not in r.stderr and "adopted" not in r.stderr and "spawned" not in r.stderr
+        assert all(pid_alive(p) for p in old), r.stderr
+        assert Path(dump).read_bytes() == before
+
+    drover.start(pool(drover), args=again)  # nothing was lost: the next drover recovers the pool
+    if adopt:
+        drover.wait_log(r"adopted 3 instances")
+        assert all(pid_alive(p) for p in old)
+    else:
+        drover.wait_log(r"stopped 6 processes left by an earlier drover")
+        assert not any(pid_alive(p) for p in old)
     assert drover.stop() == 0

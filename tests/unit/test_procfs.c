@@ -124,6 +124,40 @@ read_child_environ(void **state)
     assert_int_equal(proc_environ_get(pid, "A", buf, sizeof(buf)), -ESRCH);
 }
 
+static void
+parse_status_uid(void **state)
+{
+    uid_t uid = 7;
+
+    (void)state;
+    assert_int_equal(proc_parse_status_uid("Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\n"
+                                           "Uid:\t65534\t0\t0\t0\nGid:\t0\t0\t0\t0\n", &uid), 0);
+    assert_int_equal(uid, 65534); /* the real uid, not the effective one */
+    assert_int_equal(proc_parse_status_uid("Uid:\t0\t1000\t0\t0\n", &uid), 0);
+    assert_int_equal(uid, 0);
+    assert_int_equal(proc_parse_status_uid("Name:\tx\nUid:\t4294967295\t0\t0\t0\n", &uid), 0);
+    assert_true(uid == (uid_t)4294967295u);
+    /* A comm "Uid:\t0" is on the Name: line (the kernel escapes newlines in it), not a line of its own. */
+    assert_int_equal(proc_parse_status_uid("Name:\tUid:\t0\nUid:\t42\t0\t0\t0\n", &uid), 0);
+    assert_int_equal(uid, 42);
+    assert_int_equal(proc_parse_status_uid("Name:\tx\n", &uid), -EINVAL);
+    assert_int_equal(proc_parse_status_uid("Name:\tx\nUid:\t\n", &uid), -EINVAL);
+    assert_int_equal(proc_parse_status_uid("Name:\tx\nUid:\t-1\t0\n", &uid), -EINVAL);
+    assert_int_equal(proc_parse_status_uid("Name:\tx\nUid:\t4294967296\t0\n", &uid), -EINVAL);
+    assert_int_equal(proc_parse_status_uid("Name:\tx\nUid:\t12x\t0\n", &uid), -EINVAL);
+}
+
+static void
+read_own_uid(void **state)
+{
+    uid_t uid;
+
+    (void)state;
+    assert_int_equal(proc_read_uid(getpid(), &uid), 0);
+    assert_int_equal(uid, getuid());
+    assert_int_equal(proc_read_uid(0x3ffffffe, &uid), -ESRCH);
+}
+
 static int
 find_self(pid_t pid, void *arg)
 {
@@ -158,6 +192,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_plain_and_hostile_comm),
         cmocka_unit_test(read_own_stat),
+        cmocka_unit_test(parse_status_uid),
+        cmocka_unit_test(read_own_uid),
         cmocka_unit_test_teardown(read_child_environ, kill_environ_child),
         cmocka_unit_test(walk_proc),
     };
