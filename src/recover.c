@@ -427,27 +427,6 @@ wait_all(struct survivors *s, int64_t deadline_ms)
     }
 }
 
-/*
- * The one place recovery sends a signal. Whatever a survivor's fields say,
- * nothing here reaches pid or process group <= 1, drover itself or its own
- * group. The group is addressed only while its leader is verifiably alive
- * and still its leader (pgid read again now): a group number cannot be
- * reused while its leader lives. Everything else goes through the pidfd.
- */
-static void
-signal_survivor(const struct survivor *sv, int sig)
-{
-    struct proc_stat st;
-
-    if (sv->pid <= 1 || sv->pid == getpid() || sv->pidfd < 0)
-        return;
-    if (sv->leader && sv->pgid > 1 && sv->pgid == sv->pid && sv->pgid != getpgrp() &&
-        !exited(sv->pidfd) && proc_read_stat(sv->pid, &st) == 0 &&
-        st.start_time == sv->start_time && st.pgid == sv->pgid)
-        (void)kill(-sv->pgid, sig);
-    (void)pidfd_send_signal(sv->pidfd, sig, NULL, 0);
-}
-
 static const struct program_cfg *
 find_program(const struct config *cfg, const char *name)
 {
@@ -455,6 +434,70 @@ find_program(const struct config *cfg, const char *name)
         if (strcmp(cfg->programs[i].name, name) == 0)
             return &cfg->programs[i];
     return NULL;
+}
+
+static int
+stop_signal(const struct config *cfg, const struct survivor *sv)
+{
+    const struct program_cfg *p = find_program(cfg, sv->program);
+
+    return p ? p->policy.stop_signal : SIGTERM;
+}
+
+/*
+ * The one place recovery sends a signal. Whatever a survivor's fields say,
+ * nothing here reaches pid or process group <= 1, drover itself or its own
+ * group. The group is addressed only while its leader is verifiably alive
+ * and still its leader (pgid read again now): a group number cannot be
+ * reused while its leader lives. Everything else goes through the pidfd.
+ */
+static bool
+signal_survivor(const struct survivor *sv, int sig)
+{
+    struct proc_stat st;
+
+    if (sv->pid <= 1 || sv->pid == getpid() || sv->pidfd < 0)
+        return false;
+    if (sv->leader && sv->pgid > 1 && sv->pgid == sv->pid && sv->pgid != getpgrp() &&
+        !exited(sv->pidfd) && proc_read_stat(sv->pid, &st) == 0 &&
+        st.start_time == sv->start_time && st.pgid == sv->pgid && kill(-sv->pgid, sig) == 0)
+        return true;
+    (void)pidfd_send_signal(sv->pidfd, sig, NULL, 0);
+    return false;
+}
+
+static bool
+group_signalled(const struct survivors *s, pid_t pgid)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].group_signalled && s->v[i].pgid == pgid)
+            return true;
+    return false;
+}
+
+/*
+ * One signal to every survivor being stopped that has not exited, each
+ * process once: a second SIGTERM is "stop now" to many programs. Leaders
+ * first, through their group; then the others their group did not reach
+ * (a member that has left it since is signalled on its own).
+ */
+static void
+signal_round(struct survivors *s, const struct config *cfg, int sig_override)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < s->n; i++) {
+            struct survivor *sv = &s->v[i];
+            struct proc_stat st;
+
+            if (sv->fate != SURVIVOR_STOP || sv->leader != (pass == 0) || exited(sv->pidfd))
+                continue;
+            if (pass == 1 && proc_read_stat(sv->pid, &st) == 0 && st.pgid == sv->pgid &&
+                group_signalled(s, sv->pgid))
+                continue;
+            sv->group_signalled =
+                signal_survivor(sv, sig_override ? sig_override : stop_signal(cfg, sv));
+        }
+    }
 }
 
 void
@@ -466,31 +509,28 @@ recover_stop(struct survivors *s, const struct config *cfg)
     for (size_t i = 0; i < s->n; i++) {
         struct survivor *sv = &s->v[i];
         const struct program_cfg *p;
-        int sig;
 
         if (sv->fate != SURVIVOR_STOP)
             continue;
         p = find_program(cfg, sv->program);
-        sig = p ? p->policy.stop_signal : SIGTERM;
         if (p && p->policy.stop_timeout_ms > timeout)
             timeout = p->policy.stop_timeout_ms;
         else if (!p && timeout < 10000)
             timeout = 10000;
         log_info("stopping pid %d (%s:%u) left by an earlier drover with SIG%s", (int)sv->pid,
-                 sv->program[0] ? sv->program : "?", sv->instance, util_signal_name(sig));
-        signal_survivor(sv, sig);
+                 sv->program[0] ? sv->program : "?", sv->instance,
+                 util_signal_name(stop_signal(cfg, sv)));
         nstop++;
     }
     if (nstop == 0)
         return;
+    signal_round(s, cfg, 0);
     left = wait_all(s, util_now_ms() + timeout);
     if (left > 0) {
         log_warnx(
             "%zu process%s of an earlier drover still running after the stop timeout: SIGKILL",
             left, left == 1 ? "" : "es");
-        for (size_t i = 0; i < s->n; i++)
-            if (s->v[i].fate == SURVIVOR_STOP && !exited(s->v[i].pidfd))
-                signal_survivor(&s->v[i], SIGKILL);
+        signal_round(s, cfg, SIGKILL);
         left = wait_all(s, util_now_ms() + KILL_WAIT_MS);
         if (left > 0)
             log_warnx("%zu process%s of an earlier drover did not die within %d ms of SIGKILL",

@@ -54,6 +54,7 @@ struct survivor {
     uint16_t port;                         /* from the record; 0 for a process found by the sweep */
     char generation[CKPT_GENERATION_SIZE]; /* the DROVER_GENERATION it carries */
     enum survivor_fate fate;
+    bool group_signalled; /* recover_stop(): the last signal went to its whole group */
 };
 
 struct survivors {
