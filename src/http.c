@@ -7,7 +7,7 @@
  * supervisor state, and a slow client costs a descriptor, never a stall.
  * Our code is routing and a snapshot of the instances; api.c renders.
  * The sockets under it (accepting, the reserve descriptor, the limits,
- * the head deadline, watching parked clients) are http_conn.c's; each
+ * the request deadline, watching parked clients) are http_conn.c's; each
  * connection's slot there is the request's context (*req_cls).
  * The same API is served on the control socket (ctl.c), one MHD daemon
  * each; control calls (POST) are allowed there, and over TCP only with
@@ -475,13 +475,15 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     if (!c)
         return MHD_NO; /* no slot (see http_conn_notify()): close it */
     if (!c->head_done) {
-        http_conn_head_done(c); /* the first call is for the head only */
+        c->head_done = true; /* the first call is for the head only */
         return MHD_YES;
     }
     if (*upload_size) {
-        *upload_size = 0; /* no call takes a body: it is read and dropped */
+        *upload_size = 0; /* no call takes a body: it is read and dropped, within the deadline */
         return MHD_YES;
     }
+    /* Head and body are in: a body trickled byte by byte must not hold the slot either. */
+    http_conn_request_in(c);
     if (c->woken) /* a parked long-poll: a change came, or its deadline, or its client left */
         return answer_events(conn, sup, c->since);
     control = ctl_is_call(url);
@@ -523,7 +525,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 
 /*
  * One MHD daemon in our loop, on listen_fd (taken over), which we accept
- * on (http_conn.c). Over TCP: a head deadline and a per-address limit.
+ * on (http_conn.c). Over TCP: a request deadline and a per-address limit.
  */
 static int
 serve(struct http_server *srv, int listen_fd)
@@ -553,7 +555,7 @@ serve(struct http_server *srv, int listen_fd)
         log_errorx("cannot watch the HTTP server's descriptors");
         return -EIO;
     }
-    r = http_conns_start(srv, listen_fd, tcp ? HTTP_HEAD_TIMEOUT_MS : 0);
+    r = http_conns_start(srv, listen_fd, tcp ? HTTP_REQUEST_TIMEOUT_MS : 0);
     return r < 0 ? r : 0;
 }
 

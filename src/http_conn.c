@@ -33,7 +33,7 @@ struct http_conns {
     int reserve_fd;          /* -1: given up, taken back once a descriptor is free */
     bool short_of_fds;       /* a streak of EMFILE is on: logged once */
     struct timer retry;      /* LISTEN_NO_FDS: accept again */
-    int64_t head_timeout_ms; /* 0: no head deadline */
+    int64_t request_timeout_ms; /* 0: no request deadline */
     struct http_link heads;  /* waiting for a head, earliest deadline first */
     struct timer head_timer; /* armed to the first one's deadline, or a little earlier */
     struct http_link parked; /* parked long-polls */
@@ -203,28 +203,26 @@ http_conns_run(struct http_server *srv)
         listen_set(st, LISTEN_ON);
 }
 
-/* --- the head deadline ---------------------------------------------------------------------- */
+/* --- the request deadline ------------------------------------------------------------------- */
 
-/* From now on c waits for a request head (a new connection, or a kept-alive one after an answer).
- */
+/* From now on c waits for a request (a new connection, or a kept-alive one after an answer). */
 static void
 head_wait(struct http_conn *c, int64_t now_ms)
 {
     struct http_conns *st = c->owner;
 
-    if (!st->head_timeout_ms)
+    if (!st->request_timeout_ms)
         return;
     list_remove(&c->head_link);
-    c->head_due_ms = now_ms + st->head_timeout_ms;
+    c->request_due_ms = now_ms + st->request_timeout_ms;
     list_append(&st->heads, &c->head_link); /* one timeout for all: the list stays in order */
     if (!timer_armed(&st->head_timer))      /* room for it is counted in HTTP_TIMERS */
-        (void)timer_arm(&st->srv->sup->timers, &st->head_timer, c->head_due_ms);
+        (void)timer_arm(&st->srv->sup->timers, &st->head_timer, c->request_due_ms);
 }
 
 void
-http_conn_head_done(struct http_conn *c)
+http_conn_request_in(struct http_conn *c)
 {
-    c->head_done = true;
     list_remove(&c->head_link); /* the timer stays: at worst it fires once for nothing */
 }
 
@@ -237,13 +235,13 @@ heads_due(struct timer *t, int64_t now_ms)
     while (!list_empty(&st->heads)) {
         struct http_conn *c = CONN_OF(st->heads.next, head_link);
 
-        if (c->head_due_ms > now_ms) {
-            (void)timer_arm(&st->srv->sup->timers, &st->head_timer, c->head_due_ms);
+        if (c->request_due_ms > now_ms) {
+            (void)timer_arm(&st->srv->sup->timers, &st->head_timer, c->request_due_ms);
             return;
         }
         list_remove(&c->head_link);
-        log_debug("%s: closing a connection that sent no complete request head within %lld ms",
-                  server_name(st), (long long)st->head_timeout_ms);
+        log_debug("%s: closing a connection that sent no complete request within %lld ms",
+                  server_name(st), (long long)st->request_timeout_ms);
         /* MHD's epoll sees it, MHD reads EOF and closes the connection; the slot is freed then. */
         (void)shutdown(c->fd, SHUT_RDWR);
     }
@@ -456,7 +454,7 @@ http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
 /* --- set-up --------------------------------------------------------------------------------- */
 
 int
-http_conns_start(struct http_server *srv, int listen_fd, int64_t head_timeout_ms)
+http_conns_start(struct http_server *srv, int listen_fd, int64_t request_timeout_ms)
 {
     struct http_conns *st = calloc(1, sizeof(*st));
     int r;
@@ -469,7 +467,7 @@ http_conns_start(struct http_server *srv, int listen_fd, int64_t head_timeout_ms
     st->srv = srv;
     st->listen = (struct loop_source){ .kind = LOOP_SOCKET, .fd = listen_fd };
     st->state = LISTEN_ON;
-    st->head_timeout_ms = head_timeout_ms;
+    st->request_timeout_ms = request_timeout_ms;
     list_init(&st->heads);
     list_init(&st->parked);
     timer_init(&st->retry, retry_fired);

@@ -20,10 +20,11 @@
  *   target showed (api_uri_check), whether its head is complete, and a
  *   parked /events long-poll's wait. MHD's request context (*req_cls) is
  *   the slot.
- * - The head deadline: over TCP a request head must be complete within
- *   HTTP_HEAD_TIMEOUT_MS of the accept or of the previous answer on the
- *   connection. MHD's idle timeout restarts on every byte, so a client that
- *   trickles its head (slowloris) would hold its slot for ever. Late ones
+ * - The request deadline: over TCP a request, head and body, must be in
+ *   within HTTP_REQUEST_TIMEOUT_MS of the accept or of the previous answer
+ *   on the connection. MHD's idle timeout restarts on every byte, so a
+ *   client that trickles its head or its body (slowloris) would hold its
+ *   slot for ever. Late ones
  *   are cut with shutdown(2), which MHD reads as EOF and closes cleanly.
  * - Parked long-polls: at most HTTP_MAX_WAITERS per server. A suspended MHD
  *   connection is not polled by MHD, so its socket is watched in our epoll
@@ -43,8 +44,8 @@
 #include "loop.h"
 #include "timer.h"
 
-/* Over TCP, from the accept (or the previous answer) to a complete request head. */
-#define HTTP_HEAD_TIMEOUT_MS 5000
+/* Over TCP, from the accept (or the previous answer) to a whole request: head and body. */
+#define HTTP_REQUEST_TIMEOUT_MS 5000
 /*
  * Connections from one address over TCP: half the slots, so a single
  * client never takes them all, and twice the 64 of bench/http_load.py's
@@ -68,8 +69,8 @@ struct http_conn {
     /* The request being read or answered (one at a time on a connection). */
     unsigned uri_problems; /* API_URI_* of its raw target */
     bool head_done;        /* the handler has seen its head */
-    /* Waiting for a request head (TCP): on owner's list, in deadline order. */
-    int64_t head_due_ms;
+    /* Waiting for a whole request (TCP): on owner's list, in deadline order. */
+    int64_t request_due_ms;
     struct http_link head_link;
     /* A parked /events long-poll. */
     bool parked;             /* suspended in MHD, its socket watched */
@@ -83,10 +84,10 @@ struct http_conn {
 
 /*
  * Sets up srv's connections on listen_fd (a listening, non-blocking socket,
- * taken over: closed on failure too) once srv->mhd runs; head_timeout_ms 0
- * means no head deadline. Logs; returns 0 or -errno.
+ * taken over: closed on failure too) once srv->mhd runs; request_timeout_ms 0
+ * means no request deadline. Logs; returns 0 or -errno.
  */
-int http_conns_start(struct http_server *srv, int listen_fd, int64_t head_timeout_ms);
+int http_conns_start(struct http_server *srv, int listen_fd, int64_t request_timeout_ms);
 /* After MHD_stop_daemon(): closes the listening socket and the reserve, frees the slots. */
 void http_conns_free(struct http_server *srv);
 
@@ -101,8 +102,8 @@ void http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
 void http_conns_run(struct http_server *srv);
 /* http_socket_ready() (supervisor_int.h, for the dispatcher): a LOOP_SOCKET source is ready. */
 
-/* The handler has c's request head: its head deadline is met. */
-void http_conn_head_done(struct http_conn *c);
+/* The handler has c's whole request, head and body: its request deadline is met. */
+void http_conn_request_in(struct http_conn *c);
 /*
  * Parks c's request (the handler then returns MHD_YES) until
  * http_conn_wake_all(), wait_ms, or the client's hang-up; it is then

@@ -129,7 +129,7 @@ int64_t liveness_last_beat_ns(struct instance *in);
 
 /* http.c: the HTTP API in our loop. */
 #define HTTP_MAX_WAITERS (HTTP_MAX_CONNECTIONS / 2) /* parked /events long-polls, per server */
-/* Timers of the HTTP servers: per server one per long-poll, MHD's, the head deadline, a retry. */
+/* Timers of the HTTP servers: per server one per long-poll, MHD's, the request deadline, a retry. */
 #define HTTP_TIMERS (HTTP__MAX * (HTTP_MAX_WAITERS + 3))
 void http_init(struct supervisor *sup);
 int http_start(struct supervisor *sup, const char *where);

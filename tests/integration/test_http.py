@@ -396,6 +396,36 @@ def test_slowloris_from_one_address_is_limited_and_cut(drover):
             s.close()
     assert drover.stop() == 0
 
+def test_a_trickled_body_is_cut_like_a_trickled_head(drover):
+    """B12, the body: the deadline once covered the head only, so a request that announced a
+    large body and sent one byte of it every 0.5 s kept resetting MHD's idle timeout and held
+    its slot for ever. The 5 s deadline now runs until the whole request is in."""
+    port = free_port()
+    start(drover, [{"name": "s", "command": [helper("sleeper")]}], port)
+    slow = [connect(("127.0.0.1", port), source="127.0.0.3") for _ in range(20)]
+    for s in slow:
+        s.sendall(b"POST /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+
+    def still_open():
+        return [s for s in slow if peek(s) != "closed"]
+
+    try:
+        deadline = time.monotonic() + 60
+        while still_open():
+            assert time.monotonic() < deadline, f"{len(still_open())} trickled bodies still open after 60 s"
+            for s in still_open():
+                try:
+                    s.sendall(b"x")
+                except OSError:
+                    pass
+            assert api(port, "/livez")[0] == 200  # from 127.0.0.1, all along
+            select.select(still_open(), [], [], 0.5)
+    finally:
+        for s in slow:
+            s.close()
+    assert drover.stop() == 0
+
+
 # --- requests drover cannot take as they are: always an answer that says why ----------------
 
 def exchange(where, raw, timeout=30):
