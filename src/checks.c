@@ -164,8 +164,8 @@ check_timer_fired(struct timer *t, int64_t now_ms)
         return;
     }
     if (pr == &in->prog->cfg->health && pr->idle_only) {
-        int64_t last = liveness_last_beat_ns(in);
-        if (last && util_now_ns() - last < pr->interval_ms * 1000000) {
+        int64_t now_ns = util_now_ns(), last = liveness_last_beat_ns(in, now_ns);
+        if (last && now_ns - last < pr->interval_ms * 1000000) {
             in->check_failures = 0; /* busy polling: alive, and not to be disturbed */
             schedule(in, pr->interval_ms);
             return;

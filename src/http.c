@@ -54,7 +54,7 @@ static void
 snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_instance *out)
 {
     const struct program_cfg *pc = in->prog->cfg;
-    int64_t last = liveness_last_beat_ns(in);
+    int64_t last = liveness_last_beat_ns(in, now_ns);
     bool beats = pc->heartbeat_timeout_ms > 0 || last > 0;
 
     if (last < in->spawned_ns)
@@ -69,7 +69,8 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
         .ready = in->ready || (!pc->policy.wait_ready && in->svc.state == SVC_RUNNING),
         .adopted = in->adopted,
         .check_failing = in->check_failing,
-        .silent_ms = in->pid && beats ? (now_ns - last) / 1000000 : -1,
+        /* A beat seen after now_ns was read is no silence: 0, never the -1 of "not beating". */
+        .silent_ms = in->pid && beats ? (now_ns > last ? (now_ns - last) / 1000000 : 0) : -1,
         .up_ms = in->pid ? now_ms - in->spawned_ms : -1,
         .restarts = in->svc.restarts,
         .has_exit = in->svc.has_exit,
@@ -241,7 +242,7 @@ loggable(const char *s, char *buf, size_t size)
 }
 
 /*
- * The query parameter name as MHD decoded it, or NULL when absent (or
+ * The value of query parameter name as MHD decoded it, or NULL when absent (or
  * given without '='). One with a NUL or not valid UTF-8 sets *bad to its
  * 400 answer (a caller checks bad->code after its lookups: the first
  * problem wins) and gives NULL.
@@ -405,7 +406,7 @@ authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url
 {
     struct supervisor *sup = srv->sup;
     const char *auth;
-    char shown[256];
+    char shown[256], shown_method[64];
 
     if (srv->kind == HTTP_CONTROL)
         return true; /* the socket's mode is the authorisation */
@@ -419,8 +420,8 @@ authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url
     auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth && strncmp(auth, "Bearer ", 7) == 0 && token_matches(auth + 7, sup->cfg.http_token))
         return true;
-    log_warnx("HTTP: refused %s %s without the right bearer token", method,
-              loggable(url, shown, sizeof(shown)));
+    log_warnx("HTTP: refused %s %s without the right bearer token",
+              loggable(method, shown_method, sizeof(shown_method)), loggable(url, shown, sizeof(shown)));
     *ret = respond(conn, MHD_HTTP_UNAUTHORIZED,
                    api_error(MHD_HTTP_UNAUTHORIZED,
                              "this control call needs the bearer token (Authorization: Bearer ...)",

@@ -244,15 +244,19 @@ liveness_done(struct supervisor *sup)
  * taken as it is, it would hide every silence, or make one negative. A new
  * such value counts as a beat at the moment drover first sees it, the same
  * value seen again is no new beat, so a worker that stopped writing still
- * goes silent. The clock is read after the slot, so a real beat stored
- * meanwhile is never taken for one from the future.
+ * goes silent. now_ns is the caller's clock reading (one per scan or
+ * snapshot, not one per instance: /health reads 1,000 slots); a value
+ * past it is checked against a fresh reading, so a real beat stored since
+ * is never taken for one from the future.
  */
 static int64_t
-slot_beat_ns(struct instance *in)
+slot_beat_ns(struct instance *in, int64_t now_ns)
 {
     uint64_t raw = heartbeat_last_beat(&in->prog->hb, in->index);
-    int64_t now_ns = util_now_ns();
 
+    if (raw <= (uint64_t)now_ns)
+        return (int64_t)raw;
+    now_ns = util_now_ns();
     if (raw <= (uint64_t)now_ns)
         return (int64_t)raw;
     if (raw != in->hb_future_raw) {
@@ -271,9 +275,9 @@ slot_beat_ns(struct instance *in)
 }
 
 int64_t
-liveness_last_beat_ns(struct instance *in)
+liveness_last_beat_ns(struct instance *in, int64_t now_ns)
 {
-    int64_t slot = in->prog->hb.slots ? slot_beat_ns(in) : 0;
+    int64_t slot = in->prog->hb.slots ? slot_beat_ns(in, now_ns) : 0;
 
     return slot > in->last_notify_beat_ns ? slot : in->last_notify_beat_ns;
 }
@@ -320,7 +324,7 @@ hb_scan(struct program *prog, int64_t now_ns)
         if (!in->pid || in->svc.state == SVC_STOPPING)
             continue;
         anyone = true;
-        ref = liveness_last_beat_ns(in);
+        ref = liveness_last_beat_ns(in, now_ns);
         if (ref < in->spawned_ns)
             ref = in->spawned_ns; /* never beat (or a stale slot): silence counts from the start */
         if (now_ns >= ref + timeout_ns) {

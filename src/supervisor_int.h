@@ -124,8 +124,12 @@ void liveness_spawned(struct instance *in);         /* after a spawn: slot owner
 void liveness_started(struct supervisor *sup);      /* the initial start is done: READY=1 upward */
 void liveness_stopping(struct supervisor *sup);     /* shutdown began: STOPPING=1 upward */
 
-/* 0: never beat. A slot time from the future counts when first seen (and is recorded). */
-int64_t liveness_last_beat_ns(struct instance *in);
+/*
+ * 0: never beat. now_ns: a CLOCK_MONOTONIC reading of the caller's, at most
+ * a moment old. A slot time from the future counts when first seen (and is
+ * recorded), so the result can be a little later than now_ns.
+ */
+int64_t liveness_last_beat_ns(struct instance *in, int64_t now_ns);
 
 /* http.c: the HTTP API in our loop. */
 #define HTTP_MAX_WAITERS (HTTP_MAX_CONNECTIONS / 2) /* parked /events long-polls, per server */

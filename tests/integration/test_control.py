@@ -430,6 +430,25 @@ def test_cli_refuses_a_name_that_is_not_one_before_asking(drover):
     assert b"bad NAME '\\xff'" in r.stderr, r.stderr  # shown escaped, never raw
 
 
+def test_a_refused_call_logs_what_was_sent_escaped(drover):
+    """The refusal's log line quoted the request method as it came: ESC, BEL, CR and bytes
+    that are not UTF-8 reached drover's log (and the operator's terminal). Now escaped."""
+    port = free_port()
+    token_file = drover.path("token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    start(drover, args=["--http", f"127.0.0.1:{port}", "--http-token-file", token_file])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"X\x1b[31mRED\x07\xff /stop/all HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(65536)  # the answer (a 401), or the close: either way the line is written by now
+    line = drover.wait_log(r"HTTP: refused .* /stop/all without the right bearer token")[0].group(0)
+    assert "X\\x1b[31mRED\\x07\\xff" in line, line
+    raw = drover.log_path.read_bytes()
+    assert b"\x1b" not in raw and b"\x07" not in raw and b"\xff" not in raw, raw[-400:]
+    assert states(drover, "w") == [(0, "running"), (1, "running")]
+    assert drover.stop() == 0
+
+
 def test_unauthorized_control_calls_over_tcp_are_refused_before_anything_else(drover):
     """B16: a control call over TCP without the token is 401 (403 with no token configured)
     whatever else is wrong with it: bad UTF-8, a NUL, too many parameters, a wrong method."""
