@@ -120,18 +120,15 @@ out_of_fds(struct http_conns *st, int err)
               server_name(st), strerror(err));
 }
 
-/* The reserve back, if a descriptor is free: that ends a streak of EMFILE. */
+/* The reserve back, if a descriptor is free. Not the end of a streak: that is an accept
+ * without the reserve's help (accept_ready), else each operator connection would log twice. */
 static void
 take_reserve(struct http_conns *st)
 {
     if (st->reserve_fd >= 0)
         return;
     st->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (st->reserve_fd < 0 || !st->short_of_fds)
-        return;
-    st->short_of_fds = false;
-    log_info("%s: descriptors are available again, accepting connections", server_name(st));
-    if (st->state == LISTEN_NO_FDS)
+    if (st->reserve_fd >= 0 && st->state == LISTEN_NO_FDS)
         listen_set(st, LISTEN_ON);
 }
 
@@ -153,6 +150,7 @@ accept_ready(struct http_conns *st)
     for (int i = 0; i < HTTP_ACCEPT_BATCH && st->state == LISTEN_ON; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
+        bool reserve_used = false;
         int fd;
 
         if (st->nconns >= HTTP_MAX_CONNECTIONS) {
@@ -165,6 +163,7 @@ accept_ready(struct http_conns *st)
             out_of_fds(st, errno);
             (void)close(st->reserve_fd);
             st->reserve_fd = -1;
+            reserve_used = true;
             len = sizeof(ss);
             fd = accept4(st->listen.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         }
@@ -178,6 +177,11 @@ accept_ready(struct http_conns *st)
                 log_debug("%s: accept: %s", server_name(st), strerror(errno));
             }
             break;
+        }
+        if (!reserve_used && st->short_of_fds) {
+            st->short_of_fds = false; /* the end of the streak: an accept that needed no help */
+            log_info("%s: descriptors are available again, accepting connections",
+                     server_name(st));
         }
         /* MHD_NO: MHD refused it (the per-address limit, out of memory) and closed it. */
         if (MHD_add_connection(st->srv->mhd, fd, (struct sockaddr *)&ss, len) == MHD_YES)

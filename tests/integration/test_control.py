@@ -402,6 +402,10 @@ def test_out_of_descriptors_the_control_socket_still_answers(drover):
         r = drover.cli("status")
         assert r.returncode == 0, r.stderr
         assert len([line for line in r.stdout.splitlines() if line.startswith("w:")]) == 100
+        for _ in range(3):  # each takes the reserve again: one streak, said once
+            assert drover.cli("status").returncode == 0
+        assert len(drover.lines(r"control socket: out of descriptors")) == 1, drover.log()
+        assert not drover.lines(r"control socket: descriptors are available again"), drover.log()
         r = drover.cli("scale", "w", "10")
         assert r.returncode == 0 and "w: 100 -> 10 instances" in r.stdout, (r.stdout, r.stderr)
         wait_until(lambda: len(states(drover, "w")) == 10, timeout=30, what="w scaled to 10")
