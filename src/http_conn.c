@@ -262,8 +262,7 @@ unpark(struct http_conn *c)
 
     if (!c->parked)
         return false;
-    loop_del(&sup->loop, &c->peer); /* before MHD can close the socket */
-    c->peer.fd = -1;
+    loop_del(&sup->loop, &c->peer); /* before MHD can close the socket; sets peer.fd to -1 */
     timer_cancel(&sup->timers, &c->wait_timer);
     list_remove(&c->park_link);
     st->nparked--;

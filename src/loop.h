@@ -5,7 +5,11 @@
  * tag the dispatcher (supervisor.c) switches on. Sources are borrowed and
  * live in their owners. A callback may close another source in the same
  * batch: closing sets fd to -1, and the dispatcher skips events whose
- * source fd is -1 (no object is freed while the loop runs).
+ * source fd is -1 (no object is freed while the loop runs). A source can
+ * also be registered again within one batch (an instance's next pidfd, an
+ * HTTP slot's next parked client), so a handler must tolerate an event
+ * that was meant for the source's earlier fd: child_ready() and
+ * peer_ready() check before they act.
  */
 #ifndef DROVER_LOOP_H
 #define DROVER_LOOP_H

@@ -68,6 +68,11 @@ notify_parse(const char *buf, size_t len, struct notify_msg *ret)
             m.has_status = true;
             m.status = v;
             m.status_len = vlen < NOTIFY_STATUS_MAX ? vlen : NOTIFY_STATUS_MAX;
+            /* A cut inside a UTF-8 character goes back to its start: no half a character. */
+            for (int k = 0; k < 3 && m.status_len < vlen && m.status_len > 0 &&
+                            ((unsigned char)v[m.status_len] & 0xc0) == 0x80;
+                 k++)
+                m.status_len--;
         } else if (key_is(p, keylen, "ERRNO")) {
             long n = 0;
             if (vlen == 0 || vlen > 9)

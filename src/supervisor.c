@@ -297,7 +297,9 @@ group_drained(struct instance *in, void *arg)
  * Exits reaped per pass: the size of the epoll batch. Each reaped instance
  * may be respawned on the spot, so without a bound, instances that exit as
  * fast as they start (start_seconds 0, no yo-yo) kept the loop here for
- * good (FINDINGS B4). 64 spawns are a few ms; a pass that reaped that many
+ * good (FINDINGS B4). 64 spawns take a few ms on an idle machine (more
+ * under load; the pidfd events of one epoll batch and due timers are
+ * bounded alike, at 64 each); a pass that reaped that many
  * arms reap_timer with no delay, so the rest are reaped on the next pass,
  * after signals, HTTP and the control socket have had their turn.
  */

@@ -314,8 +314,8 @@ def test_closed_long_polls_free_their_slots_at_once(drover):
             with connect(where) as s:
                 s.sendall(request)
         wait_until(lambda: open_fds(drover.proc.pid) <= baseline + 2, timeout=30,
-                   what=f"drover to close the 300 hung-up long polls (fds {open_fds(drover.proc.pid)}, "
-                        f"{baseline} before)")
+                   what=lambda: f"drover to close the 300 hung-up long polls (fds "
+                                f"{open_fds(drover.proc.pid)}, {baseline} before)")
         assert api(port, "/livez")[0] == 200 and drover.call("GET", "/livez")[0] == 200
     assert drover.stop() == 0
 
