@@ -176,19 +176,13 @@ grow_to(struct supervisor *sup, struct instance *in)
     prog->ninstances = prog->want = in->index + 1;
 }
 
-static int
-by_start_time(const void *a, const void *b)
-{
-    const struct survivor *x = a, *y = b;
-
-    return x->start_time < y->start_time ? -1 : x->start_time > y->start_time;
-}
-
 /*
  * With --adopt, a slot goes only to the dumpfile's own record of it, once
- * recover.c verified that record (start time, uid, marker and the recorded
- * generation), and only if its program still has that slot and the
- * recorded port is free in our range. A process the sweep found is ours by
+ * recover.c verified that record (start time, marker and the recorded
+ * generation), only if it still runs as drover's uid (one that changed its
+ * uid since drover spawned it is stopped and started afresh: drover adopts
+ * nothing it could not have started), and only if its program still has
+ * that slot and the recorded port is free in our range. A process the sweep found is ours by
  * uid and marker, so stopping it is safe, but what it claims to be
  * (DROVER_PROGRAM, DROVER_INSTANCE) is only its environment's word: it is
  * stopped and its slot starts fresh. Members of an adopted group stay with
@@ -197,8 +191,6 @@ by_start_time(const void *a, const void *b)
 static void
 decide_fates(struct supervisor *sup, struct survivors *s)
 {
-    if (s->n > 1)
-        qsort(s->v, s->n, sizeof(*s->v), by_start_time);
     for (size_t i = 0; i < s->n; i++)
         s->v[i].fate = SURVIVOR_STOP;
     if (!sup->cfg.adopt)
@@ -209,6 +201,13 @@ decide_fates(struct supervisor *sup, struct survivors *s)
 
         if (!sv->leader || !sv->from_dumpfile)
             continue;
+        if (sv->uid != geteuid()) {
+            log_info("pid %d (%s:%u) runs as uid %u now, not as drover's uid %u (it changed its "
+                     "uid): stopping it rather than adopting it",
+                     (int)sv->pid, sv->program, sv->instance, (unsigned)sv->uid,
+                     (unsigned)geteuid());
+            continue;
+        }
         in = claimed_slot(sup, sv->program, sv->instance);
         if (!in || in->pid) {
             if (!in)
@@ -216,8 +215,12 @@ decide_fates(struct supervisor *sup, struct survivors *s)
                          (int)sv->pid, sv->program, sv->instance);
             continue;
         }
-        if (in->prog->cfg->uses_port != (sv->port != 0) ||
-            (sv->port && ports_reserve(&sup->ports, sv->port) < 0)) {
+        if (in->prog->cfg->uses_port != (sv->port != 0)) {
+            log_info("pid %d (%s:%u): the program %s {{port}} now, stopping it", (int)sv->pid,
+                     sv->program, sv->instance, sv->port ? "no longer uses" : "uses");
+            continue;
+        }
+        if (sv->port && ports_reserve(&sup->ports, sv->port) < 0) {
             log_info("pid %d (%s:%u): port %u does not fit the current port range, stopping it",
                      (int)sv->pid, sv->program, sv->instance, sv->port);
             continue;
@@ -300,8 +303,11 @@ persist_scan(struct supervisor *sup, struct survivors *ret)
         return r;
     }
     if (r < 0) {
-        log_errorx("recovery failed: %s; starting fresh", strerror(-r));
+        /* Out of memory at start-up: nothing was touched, so stop here rather than start twice. */
+        log_errorx("recovery failed: %s; exiting with every survivor and the dumpfile untouched",
+                   strerror(-r));
         recover_done(ret);
+        return r;
     }
     return 0;
 }

@@ -59,10 +59,14 @@ drover_alive(pid_t pid, uint64_t start_time)
 
 /*
  * What a process is to us. Only VERDICT_OURS is ever signalled or adopted:
- * a process of drover's uid that carries this dumpfile's marker and the
- * generation of a drover that is gone. Anything else is left alone, because
- * a pid, a start time (public in /proc) and a dumpfile are all things
- * someone else could have chosen.
+ * a process that carries this dumpfile's marker and the generation of a
+ * drover that is gone, and, when the sweep found it, runs as drover's uid.
+ * Anything else is left alone, because a pid, a start time (public in
+ * /proc) and an environment are all things someone else could have chosen.
+ * A record of the (trusted) dumpfile is not held to the uid: it names pid
+ * and start time of a process that drover itself spawned, which may have
+ * changed its uid since (setpriv, gosu); such a one is stopped, not
+ * adopted (persist.c).
  */
 enum verdict {
     VERDICT_OURS,
@@ -70,7 +74,8 @@ enum verdict {
     VERDICT_RECYCLED,    /* the pid belongs to a process with another start time */
     VERDICT_UNSAFE,      /* pid <= 1 or drover itself: never */
     VERDICT_NO_MARKER,   /* not this dumpfile's DROVER_DUMPFILE, or not the expected generation */
-    VERDICT_OTHER_UID,   /* carries the marker, but runs as another user */
+    VERDICT_OTHER_UID,   /* carries the marker, but runs as another user (the sweep) */
+    VERDICT_UNREADABLE,  /* drover's uid, but its environment cannot be read (not dumpable) */
     VERDICT_LIVE_DROVER, /* its generation's drover is alive (or is us) */
     VERDICT__MAX,
     VERDICT_INVALID = -1
@@ -98,12 +103,13 @@ struct examined {
  * the start time read after everything else still matches, the uid and the
  * environment read belong to the process the pidfd refers to. want_start
  * NULL: whatever pid is now (the sweep). want_generation NULL: any generation.
- * On VERDICT_OURS the pidfd moves to ret; ret->uid and ret->generation are
- * filled as far as they were read, for the caller's log line.
+ * any_uid: a record's process, held to the marker and generation only (see
+ * enum verdict). On VERDICT_OURS the pidfd moves to ret; ret->uid and
+ * ret->generation are filled as far as they were read, for the caller.
  */
 static enum verdict
 examine(const struct scan *sc, pid_t pid, const uint64_t *want_start, const char *want_generation,
-        struct examined *ret)
+        bool any_uid, struct examined *ret)
 {
     struct proc_stat st, again;
     char value[PATH_MAX + 1];
@@ -131,19 +137,22 @@ examine(const struct scan *sc, pid_t pid, const uint64_t *want_start, const char
         goto out;
     }
     ret->marked = r == 0 && strcmp(value, sc->dumpfile) == 0;
-    /* Unreadable (another user's, drover not root): its uid is the reason to give. */
+    /* Unreadable (another user's, or not dumpable; drover not root): say which. */
     if (!ret->marked && r != -EACCES && r != -EPERM)
         goto out;
     if (proc_read_uid(pid, &ret->uid) < 0) {
         v = VERDICT_GONE;
         goto out;
     }
-    if (ret->uid != geteuid()) {
+    if (ret->uid != geteuid() && (!any_uid || !ret->marked)) {
         v = VERDICT_OTHER_UID;
         goto out;
     }
-    if (!ret->marked ||
-        proc_environ_get(pid, "DROVER_GENERATION", ret->generation, sizeof(ret->generation)) < 0 ||
+    if (!ret->marked) {
+        v = VERDICT_UNREADABLE; /* r was -EACCES or -EPERM: it may be ours, nobody can tell */
+        goto out;
+    }
+    if (proc_environ_get(pid, "DROVER_GENERATION", ret->generation, sizeof(ret->generation)) < 0 ||
         ckpt_parse_generation(ret->generation, &ret->generation_pid, &gstart) < 0) {
         ret->generation[0] = '\0';
         goto out;
@@ -208,19 +217,25 @@ log_refused_record(const struct ckpt_entry *e, enum verdict v, const struct exam
         log_info("%s:%u pid %d is gone", e->program, e->instance, (int)e->pid);
         break;
     case VERDICT_RECYCLED:
-        log_info("%s:%u pid %d now belongs to another process (start time differs): leaving it "
-                 "alone",
+        log_info("%s:%u pid %d now belongs to another process (start time differs): not this "
+                 "record's process; the process-table sweep decides",
                  e->program, e->instance, (int)e->pid);
         break;
     case VERDICT_NO_MARKER:
-        log_warnx("%s:%u pid %d does not carry this dumpfile's DROVER_DUMPFILE and "
-                  "DROVER_GENERATION=%s: not started by that drover, leaving it alone",
-                  e->program, e->instance, (int)e->pid, e->generation);
+        log_info("%s:%u pid %d does not carry this dumpfile's DROVER_DUMPFILE and "
+                 "DROVER_GENERATION=%s: not this record's process; the process-table sweep decides",
+                 e->program, e->instance, (int)e->pid, e->generation);
         break;
     case VERDICT_OTHER_UID:
-        log_warnx("%s:%u pid %d runs as uid %u, not as drover's uid %u: not ours, leaving it "
-                  "alone",
+        log_warnx("%s:%u pid %d runs as uid %u, not as drover's uid %u, and its environment cannot "
+                  "be read: not ours as far as drover can tell, leaving it alone",
                   e->program, e->instance, (int)e->pid, (unsigned)x->uid, (unsigned)geteuid());
+        break;
+    case VERDICT_UNREADABLE:
+        log_warnx("%s:%u pid %d: its environment cannot be read (not dumpable: it called "
+                  "prctl(PR_SET_DUMPABLE, 0) or exec'd a set-id program), so drover cannot tell "
+                  "whether it is that instance; leaving it running (stop it by hand: kill %d)",
+                  e->program, e->instance, (int)e->pid, (int)e->pid);
         break;
     case VERDICT_LIVE_DROVER:
         log_warnx("%s:%u pid %d belongs to drover %s, which is alive: leaving it alone", e->program,
@@ -275,14 +290,21 @@ scan_dumpfile(struct scan *sc)
 
         if (seen(sc, e->pid))
             continue;
-        if (mark_seen(sc, e->pid) < 0) {
-            ckpt_done(&c);
-            return -ENOMEM;
-        }
         /* A group is signalled as a whole: the recorded one must be neither init's nor ours. */
         v = e->pgid <= 1 || e->pgid == getpgrp()
                 ? VERDICT_UNSAFE
-                : examine(sc, e->pid, &e->start_time, e->generation, &x);
+                : examine(sc, e->pid, &e->start_time, e->generation, true, &x);
+        /*
+         * Settled: the sweep skips it. A process that is not this record's
+         * (another start time, another generation: say one an earlier drover
+         * had adopted) is the sweep's to judge, like any other.
+         */
+        if (v != VERDICT_RECYCLED && v != VERDICT_NO_MARKER && mark_seen(sc, e->pid) < 0) {
+            if (v == VERDICT_OURS)
+                (void)close(x.pidfd);
+            ckpt_done(&c);
+            return -ENOMEM;
+        }
         if (v != VERDICT_OURS) {
             log_refused_record(e, v, &x);
             continue;
@@ -300,6 +322,7 @@ scan_dumpfile(struct scan *sc)
             /* Its group now (read after the pidfd was opened) must be the recorded one. */
             .leader = e->pid == e->pgid && x.st.pgid == e->pgid,
             .from_dumpfile = true,
+            .uid = x.uid,
             .instance = e->instance,
             .port = e->port,
         };
@@ -325,7 +348,7 @@ sweep_one(pid_t pid, void *arg)
 
     if (seen(sc, pid))
         return 0;
-    v = examine(sc, pid, 0, NULL, &x);
+    v = examine(sc, pid, 0, NULL, false, &x);
     if (v == VERDICT_OTHER_UID && x.marked) {
         log_warnx("pid %d carries this dumpfile's marker but runs as uid %u, not as drover's uid "
                   "%u: not ours, leaving it alone",
@@ -350,6 +373,7 @@ sweep_one(pid_t pid, void *arg)
         .pgid = x.st.pgid,
         .start_time = x.st.start_time,
         .leader = pid == x.st.pgid,
+        .uid = x.uid,
     };
     (void)snprintf(sv->generation, sizeof(sv->generation), "%s", x.generation);
     /*
@@ -484,6 +508,9 @@ group_signalled(const struct survivors *s, pid_t pgid)
 static void
 signal_round(struct survivors *s, const struct config *cfg, int sig_override)
 {
+    /* This round's groups only: a leader gone since the last round reached nobody now. */
+    for (size_t i = 0; i < s->n; i++)
+        s->v[i].group_signalled = false;
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < s->n; i++) {
             struct survivor *sv = &s->v[i];

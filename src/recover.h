@@ -49,6 +49,7 @@ struct survivor {
     uint64_t start_time;
     bool leader; /* pid == pgid, and for a record the recorded group: an instance's main process */
     bool from_dumpfile;             /* a verified record: only these are ever adopted */
+    uid_t uid;                      /* its real uid: a record's may differ from drover's */
     char program[CFG_NAME_MAX + 1]; /* "" when unknown */
     unsigned instance;
     uint16_t port;                         /* from the record; 0 for a process found by the sweep */

@@ -101,7 +101,10 @@ def main():
             return f.read()
     wait_for(lambda: text(signals_path).count("ready") == 2, "the decoys' handlers")
 
-    records = [(0, 1), (1, plain.pid), (2, nobody.pid)]
+    # The uid-65534 decoy is not named: a record is drover's own word (the file is trusted), and
+    # one that names a process of another uid is a worker that dropped privileges. Found by
+    # the sweep alone, with a forged marker, it must be left alone.
+    records = [(0, 1), (1, plain.pid)]
     with open(dump, "w") as f:
         json.dump({"format": "drover-checkpoint", "version": 1,
                    "drover": {"pid": 999999, "start_time": 1},
