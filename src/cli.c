@@ -41,7 +41,7 @@ cli_socket_path_pick(const char *flag, const char *env_control, uid_t euid, cons
             l--;
         n = snprintf(buf, len, "%.*s/drover.sock", (int)(l > INT_MAX ? INT_MAX : l), xdg);
     } else {
-        /* Not /tmp/NAME itself, which any user can create first: a 0700 directory of ours. */
+        /* Not /tmp/NAME itself, which any user can create first: a directory of ours (rundir.h). */
         char dir[64];
 
         n = snprintf(buf, len, "%s/drover.sock", rundir_pick(euid, NULL, dir, sizeof(dir)));

@@ -421,7 +421,8 @@ authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url
     if (auth && strncmp(auth, "Bearer ", 7) == 0 && token_matches(auth + 7, sup->cfg.http_token))
         return true;
     log_warnx("HTTP: refused %s %s without the right bearer token",
-              loggable(method, shown_method, sizeof(shown_method)), loggable(url, shown, sizeof(shown)));
+              loggable(method, shown_method, sizeof(shown_method)),
+              loggable(url, shown, sizeof(shown)));
     *ret = respond(conn, MHD_HTTP_UNAUTHORIZED,
                    api_error(MHD_HTTP_UNAUTHORIZED,
                              "this control call needs the bearer token (Authorization: Bearer ...)",

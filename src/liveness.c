@@ -75,35 +75,33 @@ socket_name(const struct supervisor *sup, char *buf, size_t size)
 }
 
 /*
- * A drover killed by SIGKILL leaves its socket file behind. Only drovers of
- * our user write in the directory, so each notify socket there that nobody
- * is bound to is removed; a live one is another drover's and stays.
+ * Binds the notify socket at name, in drover's runtime directory, under the
+ * directory's lock (sockfile.h: no other drover of our user clears or binds
+ * there meanwhile). A drover killed by SIGKILL leaves its socket file
+ * behind: every notify socket there that nobody is bound to is removed
+ * while the lock is held; a live one is another drover's and stays.
+ * Returns the fd or -errno (not logged).
  */
-static void
-sweep_stale(const char *ours)
+static int
+bind_notify(const char *name)
 {
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], path[sizeof(dir)];
-    const char *slash = strrchr(ours, '/');
-    struct dirent *e;
-    DIR *d;
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(name, '/');
+    unsigned swept;
+    int lock, fd;
 
-    if (!slash || slash == ours)
-        return;
-    (void)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ours), ours);
-    if (!(d = opendir(dir)))
-        return;
-    for (unsigned seen = 0; (e = readdir(d)) && seen < 4096; seen++) {
-        size_t n = strlen(e->d_name);
-        int len;
-
-        if (strncmp(e->d_name, "notify-", 7) != 0 || n < 12 || strcmp(e->d_name + n - 5, ".sock"))
-            continue;
-        len = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (len > 0 && (size_t)len < sizeof(path) && strcmp(path, ours) != 0 &&
-            sockfile_clear(path, SOCK_DGRAM) == 0)
-            log_debug("removed %s, a stale notify socket", path);
-    }
-    (void)closedir(d);
+    if (!slash || slash == name || (size_t)(slash - name) >= sizeof(dir))
+        return notify_open(name);
+    (void)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - name), name);
+    lock = sockfile_lock_dir(dir);
+    if (lock < 0)
+        return lock;
+    fd = notify_open(name);
+    swept = fd >= 0 ? sockfile_sweep(dir, "notify-", ".sock", name, SOCK_DGRAM) : 0;
+    (void)close(lock);
+    if (swept)
+        log_debug("removed %u stale notify socket%s from %s", swept, swept == 1 ? "" : "s", dir);
+    return fd;
 }
 
 static void
@@ -178,7 +176,7 @@ liveness_setup(struct supervisor *sup)
 
     if ((r = socket_name(sup, name, sizeof(name))) < 0)
         return r;
-    fd = notify_open(name);
+    fd = bind_notify(name);
     if (fd == -EADDRINUSE) {
         log_errorx("notify socket %s is in use by another drover (one with the same --dumpfile?)",
                    name);
@@ -209,7 +207,6 @@ liveness_setup(struct supervisor *sup)
     }
     setup_upward(sup);
     log_debug("notify socket %s", name);
-    sweep_stale(name);
     return 0;
 }
 

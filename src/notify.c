@@ -128,7 +128,12 @@ notify_open(const char *name)
         r = -errno;
         goto fail;
     }
-    old_mask = umask(0177); /* born 0600, though its 0700 directory already keeps others out */
+    /*
+     * Born 0622: a worker that dropped privileges (setpriv, gosu) must still
+     * reach it. Nobody else can bind or remove the name (rundir.h), and a
+     * datagram counts only for the instance its sender's credentials name.
+     */
+    old_mask = umask(0155);
     r = bind(fd, (struct sockaddr *)&sa, salen) < 0 ? -errno : 0;
     umask(old_mask);
     if (r < 0)

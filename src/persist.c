@@ -247,6 +247,28 @@ decide_fates(struct supervisor *sup, struct survivors *s)
     }
 }
 
+/*
+ * The notify socket an adopted worker sends to is the one its own drover
+ * named; this drover's is the same for the same dumpfile, user and runtime
+ * directory, but not after an upgrade from abstract names or with another
+ * XDG_RUNTIME_DIR. Its datagrams then go nowhere: say so once.
+ */
+static void
+warn_if_deaf(struct supervisor *sup, struct instance *in)
+{
+    const char *ours = sup->notify.fd >= 0 ? sup->notify_env + strlen("NOTIFY_SOCKET=") : NULL;
+    char theirs[PATH_MAX];
+
+    if (!ours || proc_environ_get(in->pid, "NOTIFY_SOCKET", theirs, sizeof(theirs)) < 0 ||
+        strcmp(theirs, ours) == 0)
+        return;
+    supervisor_inst_log(LOG_WARN, in,
+                        "sends its notify datagrams to %s, not to this drover's %s: its READY=1, "
+                        "STATUS= and WATCHDOG=1 will not arrive (its shared-memory beats do); "
+                        "restart it to give it this socket",
+                        util_one_line(theirs), ours);
+}
+
 static void
 adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
 {
@@ -281,6 +303,7 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     checks_spawned(in);
     supervisor_inst_log(LOG_INFO, in, "adopted from an earlier drover (up %s), running",
                         util_format_duration(age, sizeof(age), now - in->spawned_ms));
+    warn_if_deaf(sup, in);
 }
 
 /*

@@ -4,6 +4,7 @@
 #include "rundir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,11 @@ rundir_check(const char *dir, char *err, size_t errlen)
                            strerror(-r));
         return r;
     }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != euid || (st.st_mode & 07777) != 0700) {
+    if (!S_ISDIR(st.st_mode) || st.st_uid != euid || (st.st_mode & 022) != 0) {
         (void)snprintf(err, errlen,
                        "drover's runtime directory %s is %s owned by uid %lu with mode %04o, not "
-                       "a directory owned by uid %lu with mode 0700 (someone else may have "
-                       "created it first): refusing to use it",
+                       "a directory owned by uid %lu that only it can write to (someone else may "
+                       "have created it first): refusing to use it",
                        dir,
                        S_ISLNK(st.st_mode)   ? "a symbolic link"
                        : S_ISDIR(st.st_mode) ? "a directory"
@@ -76,18 +77,37 @@ rundir_check(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * Ours, checked: others may reach what is in it (an older drover made it
+ * 0700, which keeps out workers that dropped privileges). Through an fd of
+ * the directory itself, never a name that could be swapped meanwhile. A
+ * failure leaves it as it is: only those workers are the worse for it.
+ */
+static void
+reachable(const char *dir)
+{
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 011) != 011)
+        (void)fchmod(fd, (st.st_mode & 07777) | 011);
+    (void)close(fd);
+}
+
 int
 rundir_make(const char *dir, char *err, size_t errlen)
 {
     int r;
 
-    if (mkdir(dir, 0700) == 0) {
+    if (mkdir(dir, 0711) == 0) {
         /*
          * Ours, just made: only the umask could have taken bits away. Nobody
          * else can swap it (a sticky /tmp, a root-only /run, our own
          * XDG_RUNTIME_DIR), so chmod by name is safe here.
          */
-        if (chmod(dir, 0700) < 0) {
+        if (chmod(dir, 0711) < 0) {
             r = -errno;
             (void)snprintf(err, errlen, "cannot set the mode of drover's runtime directory %s: %s",
                            dir, strerror(-r));
@@ -103,5 +123,7 @@ rundir_make(const char *dir, char *err, size_t errlen)
     if (r == -ENOENT) /* removed between mkdir and lstat */
         (void)snprintf(err, errlen, "drover's runtime directory %s disappeared as it was created",
                        dir);
+    if (r == 0)
+        reachable(dir);
     return r;
 }

@@ -239,7 +239,7 @@ def user_env(drover):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root")
-def test_default_socket_of_a_user_is_in_a_0700_directory_of_its_own(drover, public_bin):
+def test_default_socket_of_a_user_is_in_a_directory_of_its_own(drover, public_bin):
     uid = spare_uid()
     where = f"/tmp/drover-{uid}"
     env = user_env(drover)
@@ -248,13 +248,15 @@ def test_default_socket_of_a_user_is_in_a_0700_directory_of_its_own(drover, publ
                      preexec_fn=as_user(uid))
         drover.wait_log(rf"control socket {where}/drover\.sock \(mode 0600\)")
         st = os.lstat(where)
-        assert stat.S_ISDIR(st.st_mode) and st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o700
+        assert stat.S_ISDIR(st.st_mode) and st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o711
         drover.wait_spawns("s:0", 1)
         r = subprocess.run([public_bin, "status"], capture_output=True, text=True, env=env,
                            preexec_fn=as_user(uid), timeout=20)
         assert r.returncode == 0 and "s:0" in r.stdout, (r.stdout, r.stderr)
         assert drover.stop() == 0
-        assert os.listdir(where) == []  # control socket, its lock and the notify socket: gone
+        # Control socket, its lock and the notify socket: gone. The directory's own .lock stays
+        # (removing a lock file others may be waiting on would let two hold it).
+        assert os.listdir(where) == [".lock"]
     finally:
         shutil.rmtree(where, ignore_errors=True)
 
@@ -286,7 +288,7 @@ def test_squatted_default_directory_is_refused_by_drover_and_the_cli(drover, pub
     what = squat(where, uid, how)
     target = os.path.realpath(where)
     refusal = (f"drover's runtime directory {where} is {what}, not a directory owned by uid {uid} "
-               "with mode 0700 (someone else may have created it first): refusing to use it")
+               "that only it can write to (someone else may have created it first): refusing to use it")
     try:
         for args in ([], ["--control", "off"]):  # the control socket's default, and the notify socket
             drover.start({"programs": [{"name": "s", "command": ["/bin/sleep", "600"]}]}, args=args,
@@ -353,3 +355,36 @@ def test_cli_refuses_a_daemon_run_by_another_user(drover):
             fake.kill()
             fake.wait(timeout=10)
         shutil.rmtree(where)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root")
+def test_adopting_a_worker_that_sends_elsewhere_says_so(drover, public_bin):
+    """The notify socket lives in the runtime directory, which depends on XDG_RUNTIME_DIR (and,
+    from older drovers, was an abstract name). A worker adopted by a drover whose socket is
+    elsewhere sends its datagrams to nobody: drover says so when it adopts it."""
+    uid = spare_uid()
+    home = tempfile.mkdtemp(prefix="drover-xdg-")
+    try:
+        os.chown(home, uid, uid)
+        xdg = {}
+        for name in ("a", "b"):
+            xdg[name] = os.path.join(home, name)
+            os.mkdir(xdg[name], 0o700)
+            os.chown(xdg[name], uid, uid)
+        dump = os.path.join(home, "dump.json")
+        config = {"programs": [{"name": "s", "command": ["/bin/sleep", "600"]}]}
+        env = dict(user_env(drover), XDG_RUNTIME_DIR=xdg["a"])
+        drover.start(config, args=["--dumpfile", dump], stdin=True, env=env, preexec_fn=as_user(uid))
+        pid = drover.wait_spawns("s:0", 1)[0][1]
+        wait_until(lambda: os.path.exists(dump) and str(pid) in open(dump).read(), what="s:0 on record")
+        drover.kill9()
+        env["XDG_RUNTIME_DIR"] = xdg["b"]
+        drover.start(config, args=["--dumpfile", dump, "--adopt"], stdin=True, env=env,
+                     preexec_fn=as_user(uid))
+        drover.wait_log(rf"s:0 pid={pid} adopted from an earlier drover")
+        drover.wait_log(rf"s:0 pid={pid} sends its notify datagrams to {xdg['a']}/drover/notify-\w+\.sock, "
+                        rf"not to this drover's {xdg['b']}/drover/notify-\w+\.sock: its READY=1")
+        assert drover.stop() == 0
+        assert not pid_alive(pid)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

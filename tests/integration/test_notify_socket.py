@@ -1,11 +1,12 @@
 """The notify socket (NOTIFY_SOCKET): a socket file in drover's private
-runtime directory (mode 0700, owned by drover's user), named after the
+runtime directory (owned by drover's user, writable by nobody else), named after the
 dumpfile so adopted workers reach the next drover; removed at exit; a stale
 one replaced; and another user can neither bind its name first nor keep
 drover from starting."""
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import stat
@@ -47,9 +48,10 @@ def test_socket_is_a_file_in_a_private_directory(drover):
     path = f"{where}/notify-{drover.proc.pid}.sock"
     assert child_env(pid)["NOTIFY_SOCKET"] == path
     d = os.lstat(where)
-    assert stat.S_ISDIR(d.st_mode) and d.st_uid == os.geteuid() and stat.S_IMODE(d.st_mode) == 0o700
+    # Only drover's user can create or remove names in it (0700 made by an older drover is fine).
+    assert stat.S_ISDIR(d.st_mode) and d.st_uid == os.geteuid() and not stat.S_IMODE(d.st_mode) & 0o022
     st = os.lstat(path)
-    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o622
     assert drover.stop() == 0
     assert not os.path.exists(path), "the notify socket outlived drover"
 
@@ -172,7 +174,7 @@ def test_another_user_can_neither_squat_nor_keep_drover_from_starting(drover):
         code, body, _ = drover.call("GET", "/status/n")
         assert code == 200 and body["programs"]["n"][0]["status"] == "mine", body
         st = os.lstat(where)
-        assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o700
+        assert st.st_uid == 0 and not stat.S_IMODE(st.st_mode) & 0o022
         squatter.stdin.close()
         assert squatter.wait(timeout=20) == 0
         assert squatter.stdout.read().split() == ["received", "0"]  # the worker's datagram was drover's
@@ -180,4 +182,29 @@ def test_another_user_can_neither_squat_nor_keep_drover_from_starting(drover):
         if squatter.poll() is None:
             squatter.send_signal(signal.SIGKILL)
             squatter.wait(timeout=10)
+    assert drover.stop() == 0
+
+
+READY_AS_SENT = r"""
+import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"READY=1\nSTATUS=as uid %d" % os.getuid(), os.environ["NOTIFY_SOCKET"])
+time.sleep(600)
+"""
+
+
+def test_a_worker_that_drops_privileges_still_reaches_the_socket(drover):
+    """A worker started through setpriv (or gosu) runs as another uid than drover's. It must
+    still be able to send to the notify socket: with a 0700 directory and a 0600 socket its
+    READY=1 got EACCES and it never became ready."""
+    if os.geteuid() != 0:
+        pytest.skip("dropping to uid 65534 needs root")
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("setpriv (util-linux) is not installed")
+    drover.start({"programs": [{"name": "p", "ready": "notify", "command": [
+        setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", READY_AS_SENT]}]})
+    drover.wait_log(r"p:0 pid=\d+ starting -> running \(READY=1\)", timeout=30)
+    code, body, _ = drover.call("GET", "/status/p")
+    assert code == 200 and body["programs"]["p"][0]["status"] == "as uid 65534", body
     assert drover.stop() == 0

@@ -1,7 +1,7 @@
 /*
  * test_rundir: drover's private runtime directory. The pure parts (where it
  * is, what lies directly in it), then rundir_make()/rundir_check() on real
- * directories in a temporary one: made 0700, kept when ours, refused with
+ * directories in a temporary one: made 0711, kept when ours, refused with
  * one line naming path, owner and mode when it is a symbolic link, a file,
  * open to others, or (as root) someone else's.
  */
@@ -77,7 +77,7 @@ make_and_keep(void **state)
 {
     char dir[128], err[RUNDIR_ERR_MAX] = "";
     struct stat st;
-    mode_t old = umask(0777); /* even a umask that takes every bit leaves it 0700 */
+    mode_t old = umask(0777); /* even a umask that takes every bit leaves it 0711 */
     (void)state;
 
     path_in(dir, sizeof(dir), "fresh");
@@ -87,11 +87,20 @@ make_and_keep(void **state)
     umask(old);
     assert_int_equal(lstat(dir, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
-    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(st.st_mode & 07777, 0711);
     assert_int_equal(st.st_uid, geteuid());
     /* Ours already: made again is kept as it is, and checks out. */
     assert_int_equal(rundir_make(dir, err, sizeof(err)), 0);
     assert_int_equal(rundir_check(dir, err, sizeof(err)), 0);
+    /* One an older drover made 0700 becomes reachable (not listable) for others. */
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(rundir_make(dir, err, sizeof(err)), 0);
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0711);
+    assert_int_equal(chmod(dir, 0755), 0); /* systemd's RuntimeDirectory= default: kept */
+    assert_int_equal(rundir_make(dir, err, sizeof(err)), 0);
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
     assert_int_equal(rmdir(dir), 0);
 }
 
@@ -101,8 +110,8 @@ expect_refused(const char *dir, const char *what)
     char err[RUNDIR_ERR_MAX], want[RUNDIR_ERR_MAX];
 
     (void)snprintf(want, sizeof(want),
-                   "drover's runtime directory %s is %s, not a directory owned by uid %lu with mode "
-                   "0700 (someone else may have created it first): refusing to use it",
+                   "drover's runtime directory %s is %s, not a directory owned by uid %lu that only "
+                   "it can write to (someone else may have created it first): refusing to use it",
                    dir, what, (unsigned long)geteuid());
     assert_int_equal(rundir_check(dir, err, sizeof(err)), -EPERM);
     assert_string_equal(err, want);
@@ -124,14 +133,18 @@ refused(void **state)
     assert_int_equal(chmod(dir, 0777), 0);
     (void)snprintf(what, sizeof(what), "a directory owned by uid %lu with mode 0777", me);
     expect_refused(dir, what);
-    assert_int_equal(chmod(dir, 0750), 0); /* group bits are others too */
-    (void)snprintf(what, sizeof(what), "a directory owned by uid %lu with mode 0750", me);
+    assert_int_equal(chmod(dir, 0770), 0); /* a group can write: others too */
+    (void)snprintf(what, sizeof(what), "a directory owned by uid %lu with mode 0770", me);
     expect_refused(dir, what);
-    assert_int_equal(chmod(dir, 01700), 0); /* exactly 0700: no sticky or set-id bits */
-    (void)snprintf(what, sizeof(what), "a directory owned by uid %lu with mode 1700", me);
+    assert_int_equal(chmod(dir, 0703), 0);
+    (void)snprintf(what, sizeof(what), "a directory owned by uid %lu with mode 0703", me);
     expect_refused(dir, what);
-    assert_int_equal(chmod(dir, 0700), 0);
-    assert_int_equal(rundir_check(dir, what, sizeof(what)), 0);
+    /* Only the owner can create or remove names: listing or reaching it changes nothing. */
+    static const mode_t fine[] = { 0700, 0711, 0755, 01700 };
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        assert_int_equal(chmod(dir, fine[i]), 0);
+        assert_int_equal(rundir_check(dir, what, sizeof(what)), 0);
+    }
 
     /* A link to a directory that would pass: refused, it could be repointed. */
     (void)snprintf(target, sizeof(target), "%s", dir);
