@@ -37,7 +37,7 @@ cli_socket_path_pick(const char *flag, const char *env_control, uid_t euid, cons
     } else if (xdg && *xdg) {
         size_t l = strlen(xdg);
 
-        while (l > 1 && xdg[l - 1] == '/')
+        while (l > 0 && xdg[l - 1] == '/') /* as rundir_pick(): "/" gives "/drover.sock" */
             l--;
         n = snprintf(buf, len, "%.*s/drover.sock", (int)(l > INT_MAX ? INT_MAX : l), xdg);
     } else {

@@ -21,7 +21,8 @@
  *
  * recover_scan() only reads (the dumpfile, /proc) and logs what it finds;
  * recover_stop() acts. Both run once at start-up, before the loop;
- * recover_stop() blocks for at most the stop timeout.
+ * recover_stop() blocks for at most the longest stop timeout, plus 5 s
+ * for what SIGKILL leaves.
  */
 #ifndef DROVER_RECOVER_H
 #define DROVER_RECOVER_H

@@ -294,7 +294,8 @@ socket_path_precedence(void **state)
         { NULL, NULL, "/run/user/1000", 0, "/run/drover.sock" }, /* root ignores XDG */
         { NULL, NULL, "/run/user/1000", 1000, "/run/user/1000/drover.sock" },
         { NULL, NULL, "/run/user/1000//", 1000, "/run/user/1000/drover.sock" },
-        /* Never /tmp/NAME, which anyone may create first: inside a 0700 directory of ours. */
+        { NULL, NULL, "/", 1000, "/drover.sock" },
+        /* Never /tmp/NAME, which anyone may create first: inside a directory of ours. */
         { NULL, NULL, "", 1000, "/tmp/drover-1000/drover.sock" },
         { NULL, NULL, NULL, 65534, "/tmp/drover-65534/drover.sock" },
         { NULL, NULL, NULL, 4294967294U, "/tmp/drover-4294967294/drover.sock" },
