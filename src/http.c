@@ -492,7 +492,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     if (control && !authorized(conn, srv, url, method, &r))
         return r;
     if (c->uri_problems)
-        return reply_answer(conn, api_uri_answer(c->uri_problems, url));
+        return reply_answer(conn, api_uri_answer(c->uri_problems, c->raw_path ? c->raw_path : url));
     a = api_check_path(url);
     if (a.code)
         return reply_answer(conn, a);

@@ -30,13 +30,13 @@ struct http_conns {
     struct http_server *srv;
     struct loop_source listen; /* LOOP_SOCKET; the socket is ours */
     enum listen_state state;
-    int reserve_fd;          /* -1: given up, taken back once a descriptor is free */
-    bool short_of_fds;       /* a streak of EMFILE is on: logged once */
-    struct timer retry;      /* LISTEN_NO_FDS: accept again */
+    int reserve_fd;             /* -1: given up, taken back once a descriptor is free */
+    bool short_of_fds;          /* a streak of EMFILE is on: logged once */
+    struct timer retry;         /* LISTEN_NO_FDS: accept again */
     int64_t request_timeout_ms; /* 0: no request deadline */
-    struct http_link heads;  /* waiting for a head, earliest deadline first */
-    struct timer head_timer; /* armed to the first one's deadline, or a little earlier */
-    struct http_link parked; /* parked long-polls */
+    struct http_link heads;     /* waiting for a head, earliest deadline first */
+    struct timer head_timer;    /* armed to the first one's deadline, or a little earlier */
+    struct http_link parked;    /* parked long-polls */
     unsigned nconns, nparked;
     struct http_conn *free; /* free slots */
     struct http_conn slot[HTTP_MAX_CONNECTIONS];
@@ -180,8 +180,7 @@ accept_ready(struct http_conns *st)
         }
         if (!reserve_used && st->short_of_fds) {
             st->short_of_fds = false; /* the end of the streak: an accept that needed no help */
-            log_info("%s: descriptors are available again, accepting connections",
-                     server_name(st));
+            log_info("%s: descriptors are available again, accepting connections", server_name(st));
         }
         /* MHD_NO: MHD refused it (the per-address limit, out of memory) and closed it. */
         if (MHD_add_connection(st->srv->mhd, fd, (struct sockaddr *)&ss, len) == MHD_YES)
@@ -387,6 +386,8 @@ http_conn_notify(void *cls, struct MHD_Connection *mhd, void **socket_context,
             return;
         (void)unpark(c);
         list_remove(&c->head_link);
+        free(c->raw_path); /* a request MHD never completed (cut mid-head) */
+        c->raw_path = NULL;
         c->mhd = NULL;
         c->next_free = st->free;
         st->free = c;
@@ -432,6 +433,9 @@ http_conn_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
         return NULL; /* the handler closes such a connection */
     c->uri_problems = api_uri_check(uri);
     c->head_done = c->woken = false;
+    free(c->raw_path);
+    /* The answer echoes what was sent, not what MHD's decoding left of it. NULL: echo that. */
+    c->raw_path = c->uri_problems & API_URI_PATH_NUL ? strndup(uri, strcspn(uri, "?")) : NULL;
     if (c->uri_problems & (API_URI_TOO_LONG | API_URI_TOO_MANY_PARAMS))
         drop_query(uri);
     return c; /* the request's context: *req_cls in the handler */
@@ -451,6 +455,8 @@ http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     (void)unpark(c); /* MHD is ending it: nothing to resume */
     c->head_done = c->woken = false;
     c->uri_problems = 0;
+    free(c->raw_path);
+    c->raw_path = NULL;
     head_wait(c, util_now_ms()); /* kept alive, it waits for the next head; closed, it leaves */
 }
 
@@ -514,6 +520,8 @@ http_conns_free(struct http_server *srv)
     loop_close(&sup->loop, &st->listen);
     if (st->reserve_fd >= 0)
         (void)close(st->reserve_fd);
+    for (size_t i = 0; i < HTTP_MAX_CONNECTIONS; i++)
+        free(st->slot[i].raw_path);
     free(st);
     srv->conns = NULL;
 }

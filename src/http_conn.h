@@ -68,6 +68,7 @@ struct http_conn {
     int fd;                     /* MHD's socket, borrowed */
     /* The request being read or answered (one at a time on a connection). */
     unsigned uri_problems; /* API_URI_* of its raw target */
+    char *raw_path;        /* with API_URI_PATH_NUL: the path as sent (MHD's is cut at the NUL) */
     bool head_done;        /* the handler has seen its head */
     /* Waiting for a whole request (TCP): on owner's list, in deadline order. */
     int64_t request_due_ms;

@@ -531,14 +531,14 @@ def test_an_encoded_nul_is_400_and_changes_nothing(drover):
     for where, tok in [(("127.0.0.1", port), "nul-test-token-0123456789"), (drover.control, None)]:
         code, body = exchange(where, post(b"/restart/w%00junk", tok))
         assert code == 400 and body == {"error": "bad request: the path contains a NUL byte (%00)",
-                                        "path": "/restart/w"}, body
+                                        "path": "/restart/w%00junk"}, body  # as sent
         code, body = exchange(where, post(b"/signal/w:0?signal=HUP%00KILL", tok))
         assert code == 400 and body == {"error": "bad query parameter: contains a NUL byte",
                                         "parameter": "signal", "value": "HUP\\x00KILL"}, body
         code, body = exchange(where, post(b"/scale/w?instances=3%00x", tok))
         assert code == 400 and body["parameter"] == "instances" and body["value"] == "3\\x00x", body
         code, body = exchange(where, get(b"/livez%00junk"))
-        assert code == 400 and body["path"] == "/livez", body
+        assert code == 400 and body["path"] == "/livez%00junk", body
         assert exchange(where, get(b"/health?program=w%00x"))[1]["parameter"] == "program"
     assert [drover.current(f"w:{i}")[0] for i in (0, 1)] == pids and len(drover.spawns()) == 2
     assert "sent signal" not in drover.log() and "scaling" not in drover.log()
