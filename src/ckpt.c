@@ -370,6 +370,17 @@ create_temp(int dfd, const char *base, char *ret_name, size_t size, int *ret_fd)
  * All names are relative to the directory opened once, so the steps cannot
  * be sent elsewhere by a rename of a parent between them.
  */
+/* Nothing, or a regular file: what a save may put its file in place of. */
+static bool
+replaceable(int dfd, const char *base)
+{
+    struct stat st;
+
+    if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT;
+    return S_ISREG(st.st_mode);
+}
+
 int
 ckpt_save(const char *path, const char *data, size_t len)
 {
@@ -405,6 +416,9 @@ ckpt_save(const char *path, const char *data, size_t len)
         r = -errno;
     if (r == 0 && !named && (r = link_temp(fd, dfd, base, tmp, sizeof(tmp))) == 0)
         named = true;
+    /* Checked last, just before the rename: what is there now is what would be replaced. */
+    if (r == 0 && !replaceable(dfd, base))
+        r = -EEXIST;
     if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
         r = -errno;
     if (r < 0 && named)

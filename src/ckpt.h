@@ -59,7 +59,13 @@ void ckpt_done(struct ckpt *c);
  */
 int ckpt_parse_generation(const char *s, pid_t *ret_pid, uint64_t *ret_start_time);
 
-/* Atomically replaces path with data. Returns 0 or -errno; the old file survives any failure. */
+/*
+ * Atomically replaces path with data. Returns 0 or -errno; the old file
+ * survives any failure. -EEXIST: something other than a regular file is at
+ * path (a device, a FIFO, a symbolic link, a directory), which is never
+ * replaced: --dumpfile /dev/null by mistake must not cost the system its
+ * /dev/null.
+ */
 int ckpt_save(const char *path, const char *data, size_t len);
 
 /*

@@ -115,7 +115,11 @@ persist_timer_fired(struct timer *t, int64_t now_ms)
 
     if (r < 0) {
         /* Keep supervising; the previous dumpfile stays valid. One line per failure streak. */
-        if (!sup->ckpt_failing)
+        if (!sup->ckpt_failing && r == -EEXIST)
+            log_warnx("cannot write dumpfile %s: it exists and is not a regular file, which drover "
+                      "never replaces; retrying every %d s",
+                      sup->dumpfile, CKPT_RETRY_MS / 1000);
+        else if (!sup->ckpt_failing)
             log_warnx("cannot write dumpfile %s: %s, retrying every %d s", sup->dumpfile,
                       strerror(-r), CKPT_RETRY_MS / 1000);
         sup->ckpt_failing = true;

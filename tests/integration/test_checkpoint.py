@@ -206,7 +206,8 @@ def test_unreadable_dumpfile_is_a_warning(drover):
     drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a directory\): not trusting it; "
                     r"recovering from the process table only")
     drover.wait_spawns("w:0", 1)
-    drover.wait_log(r"warn .*cannot write dumpfile .*, retrying every 1 s")
+    drover.wait_log(r"warn .*cannot write dumpfile .*: it exists and is not a regular file, which drover "
+                    r"never replaces; retrying every 1 s")
     assert drover.proc.poll() is None
     assert drover.stop() == 0
 
@@ -219,8 +220,11 @@ def test_fifo_dumpfile_does_not_block_start_up(drover):
     drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a FIFO\): not trusting it; "
                     r"recovering from the process table only")
     drover.wait_spawns("w:0", 1)
+    # Nor is the FIFO replaced: drover writes a dumpfile only where nothing or a file was.
+    drover.wait_log(r"cannot write dumpfile .*dump\.json: it exists and is not a regular file, which "
+                    r"drover never replaces; retrying every 1 s")
     assert drover.stop() == 0
-    assert stat.S_ISREG(os.lstat(dump).st_mode)  # the checkpoint replaced the FIFO
+    assert stat.S_ISFIFO(os.lstat(dump).st_mode)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device node needs root")
@@ -232,7 +236,9 @@ def test_device_dumpfile_is_not_a_regular_file(drover):
     drover.wait_log(r"warn .*dumpfile .*dump\.json is not a regular file \(a character device\): not trusting it")
     assert not drover.lines(r"empty file")
     drover.wait_spawns("w:0", 1)
+    drover.wait_log(r"cannot write dumpfile .*dump\.json: it exists and is not a regular file")
     assert drover.stop() == 0
+    assert stat.S_ISCHR(os.lstat(dump).st_mode)  # as root, --dumpfile /dev/zero once replaced it
 
 
 def forged_dump(victim_pid):
@@ -278,10 +284,12 @@ def test_dumpfile_others_could_write_is_not_trusted(drover, how):
         drover.wait_spawns("w:0", 1)
         assert not drover.lines(r"stopping pid")
         assert bystander.poll() is None
-        wait_until(lambda: read_dump(dump)["drover"]["pid"] == drover.proc.pid, what="a fresh dumpfile")
-        assert stat.S_ISREG(os.lstat(dump).st_mode)
-        if how == "symlink":
-            assert Path(target).read_bytes() == before  # the link was replaced, never followed
+        if how == "symlink":  # neither followed nor replaced
+            drover.wait_log(r"cannot write dumpfile .*dump\.json: it exists and is not a regular file")
+            assert os.path.islink(dump) and Path(target).read_bytes() == before
+        else:
+            wait_until(lambda: read_dump(dump)["drover"]["pid"] == drover.proc.pid, what="a fresh dumpfile")
+            assert stat.S_ISREG(os.lstat(dump).st_mode)
         assert drover.stop() == 0
         assert bystander.poll() is None
     finally:

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -354,7 +355,7 @@ failed_rename_leaves_no_temporary(void **state)
     (void)snprintf(inner, sizeof(inner), "%s/x", path);
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(mkdir(inner, 0700), 0);
-    assert_int_equal(ckpt_save(path, "new", 3), -EISDIR);
+    assert_int_equal(ckpt_save(path, "new", 3), -EEXIST); /* a directory is never replaced */
     assert_string_equal(other_names(only), "");
     assert_int_equal(rmdir(inner), 0);
     assert_int_equal(rmdir(path), 0);
@@ -363,7 +364,8 @@ failed_rename_leaves_no_temporary(void **state)
 /*
  * B3: a symbolic link planted at the old temporary name (or at the dumpfile's
  * own name) is never followed: its target keeps its content, and the link
- * at PATH.tmp is left as it was.
+ * at PATH.tmp is left as it was. A link at the dumpfile's name is not
+ * replaced either (nor is any other non-regular file, see below).
  */
 static void
 planted_symlinks_are_never_followed(void **state)
@@ -388,16 +390,45 @@ planted_symlinks_are_never_followed(void **state)
     target[n] = '\0';
     assert_string_equal(target, victim);
     assert_string_equal(other_names(names), "");
-    /* The dumpfile itself a link: the link is replaced, its target untouched. */
+    /* The dumpfile itself a link: neither followed nor replaced, and no temporary left. */
     assert_int_equal(unlink(path), 0);
     assert_int_equal(symlink(victim, path), 0);
-    assert_int_equal(ckpt_save(path, "again", 5), 0);
+    assert_int_equal(ckpt_save(path, "again", 5), -EEXIST);
     assert_int_equal(lstat(path, &st), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(st.st_mode & 0777, 0600);
-    expect_content(path, "again");
+    assert_true(S_ISLNK(st.st_mode));
     expect_content(victim, "precious");
     assert_string_equal(other_names(names), "");
+}
+
+/*
+ * A device or FIFO at the dumpfile's path is never replaced: as root,
+ * --dumpfile /dev/null by mistake once replaced the system's /dev/null with
+ * a checkpoint. The save fails with -EEXIST and leaves nothing behind.
+ */
+static void
+non_regular_files_are_never_replaced(void **state)
+{
+    const char *const names[] = { "dump.json", NULL };
+    char path[128];
+    struct stat st;
+
+    (void)state;
+    clear_tmpdir();
+    (void)snprintf(path, sizeof(path), "%s/dump.json", tmpdir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(ckpt_save(path, "x", 1), -EEXIST);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_string_equal(other_names(names), "");
+    assert_int_equal(unlink(path), 0);
+    if (geteuid() == 0) {
+        assert_int_equal(mknod(path, S_IFCHR | 0600, makedev(1, 5)), 0); /* /dev/zero's numbers */
+        assert_int_equal(ckpt_save(path, "x", 1), -EEXIST);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISCHR(st.st_mode));
+        assert_string_equal(other_names(names), "");
+        assert_int_equal(unlink(path), 0);
+    }
 }
 
 static void
@@ -481,6 +512,7 @@ main(void)
         cmocka_unit_test(failed_save_keeps_the_old_file),
         cmocka_unit_test(failed_rename_leaves_no_temporary),
         cmocka_unit_test(planted_symlinks_are_never_followed),
+        cmocka_unit_test(non_regular_files_are_never_replaced),
         cmocka_unit_test(save_into_missing_directory),
         cmocka_unit_test(load_refuses_what_it_cannot_trust),
     };
