@@ -95,6 +95,25 @@ def pid_alive(pid):
         return False
 
 
+TEST_OWNER_ENV = "DROVER_TEST_OWNER"  # the test's temp dir, in the environment of all it starts
+
+
+def processes_marked(key, value):
+    """Pids of live processes (not this one) whose environment has key=value."""
+    want = f"{key}={value}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if want in f.read().split(b"\0") and pid_alive(int(entry)):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def started_by_drover(pid):
     """True if pid is alive and carries the environment drover gives its instances."""
     try:
@@ -124,7 +143,9 @@ class Drover:
         self.log_path = self.dir / "drover.log"
         # Each test's drovers get their own control socket (never the machine's default one).
         self.control = str(self.dir / "ctl.sock")
-        self.env = dict(os.environ, DROVER_CONTROL=self.control)
+        # Every process this test's drovers start inherits TEST_OWNER_ENV, so the cleanup finds
+        # them all, also those whose group leader is gone (see cleanup()).
+        self.env = dict(os.environ, DROVER_CONTROL=self.control, **{TEST_OWNER_ENV: str(self.dir)})
 
     def path(self, name):
         return str(self.dir / name)
@@ -199,8 +220,10 @@ class Drover:
 
     # --- reading the log -------------------------------------------------------------------
     def log(self):
+        """drover's log as text; bytes that are not UTF-8 as \\xHH, so a test that checks for
+        them (or a bug that writes them) never breaks the reading, or the cleanup after it."""
         try:
-            return self.log_path.read_text()
+            return self.log_path.read_bytes().decode(errors="backslashreplace")
         except FileNotFoundError:
             return ""
 
@@ -274,6 +297,13 @@ class Drover:
                     os.killpg(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+        # And whatever else carries this test's mark: a group member whose leader went first
+        # (a test of a stop that failed leaves one), a descendant that left its group.
+        for pid in processes_marked(TEST_OWNER_ENV, str(self.dir)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         if self.proc:
             self.log_file.close()
 
