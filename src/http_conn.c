@@ -19,6 +19,7 @@
 
 /* Out of descriptors with the reserve spent: how often to try accepting again. */
 #define RETRY_ACCEPT_MS 1000
+#define STREAK_QUIET_MS 10000 /* no EMFILE for this long, and an accept that needed no reserve */
 
 enum listen_state {
     LISTEN_ON,     /* accepting */
@@ -32,6 +33,7 @@ struct http_conns {
     enum listen_state state;
     int reserve_fd;             /* -1: given up, taken back once a descriptor is free */
     bool short_of_fds;          /* a streak of EMFILE is on: logged once */
+    int64_t last_emfile_ms;     /* its latest EMFILE: the streak ends STREAK_QUIET_MS after */
     struct timer retry;         /* LISTEN_NO_FDS: accept again */
     int64_t request_timeout_ms; /* 0: no request deadline */
     struct http_link heads;     /* waiting for a head, earliest deadline first */
@@ -112,6 +114,7 @@ listen_set(struct http_conns *st, enum listen_state to)
 static void
 out_of_fds(struct http_conns *st, int err)
 {
+    st->last_emfile_ms = util_now_ms();
     if (st->short_of_fds)
         return;
     st->short_of_fds = true;
@@ -178,8 +181,11 @@ accept_ready(struct http_conns *st)
             }
             break;
         }
-        if (!reserve_used && st->short_of_fds) {
-            st->short_of_fds = false; /* the end of the streak: an accept that needed no help */
+        /* Descriptors come and go as spawns are retried: one line pair per streak, not per
+         * connection. */
+        if (!reserve_used && st->short_of_fds &&
+            util_now_ms() - st->last_emfile_ms >= STREAK_QUIET_MS) {
+            st->short_of_fds = false;
             log_info("%s: descriptors are available again, accepting connections", server_name(st));
         }
         /* MHD_NO: MHD refused it (the per-address limit, out of memory) and closed it. */
