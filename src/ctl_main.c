@@ -160,12 +160,17 @@ static int
 usage_error(const struct args *a, const char *fmt, ...)
 {
     const char *verb = a->npos > 0 && find_verb(a->pos[0]) ? a->pos[0] : NULL;
+    char msg[2048], shown[4 * sizeof(msg)];
     va_list ap;
+    int n;
 
-    fprintf(stderr, "drover: %s%s", verb ? verb : "", verb ? ": " : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* The message quotes what was typed: bytes that are not UTF-8, and escapes, as \xHH. */
+    (void)utf8_escape(msg, n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+                      shown, sizeof(shown), UTF8_ESCAPE_CONTROLS);
+    fprintf(stderr, "drover: %s%s%s", verb ? verb : "", verb ? ": " : "", shown);
     fprintf(stderr, "\nTry 'drover help%s%s'.\n", verb ? " " : "", verb ? verb : "");
     return CTL_EXIT_USAGE;
 }
@@ -282,17 +287,14 @@ valid_name(const char *name)
     return strcmp(name, "all") == 0 || program_name(name, program, sizeof(program), &index);
 }
 
-/* The usage error for a NAME (or PROGRAM) that is not one, shown escaped: exit 2. */
+/* The usage error for a NAME (or PROGRAM) that is not one (usage_error() escapes it): exit 2. */
 static int
 bad_name(const struct args *a, const char *what, const char *name, const char *expected)
 {
-    char shown[4 * 128 + 1];
-
-    (void)utf8_escape(name, strlen(name), shown, sizeof(shown), UTF8_ESCAPE_CONTROLS);
     return usage_error(a,
                        "bad %s '%s': not a valid name: expected %s (a program name has 1 to %d "
                        "letters, digits, '_', '.' or '-')",
-                       what, shown, expected, CFG_NAME_MAX);
+                       what, name, expected, CFG_NAME_MAX);
 }
 
 /* One exchange; on failure prints one line and returns the exit code (or -EINTR). */
@@ -620,9 +622,13 @@ ctl_main(int argc, char **argv)
         return rc;
     v = a.npos > 0 ? find_verb(a.pos[0]) : NULL;
     if (!v) {
-        if (a.npos > 0)
-            fprintf(stderr, "drover: unknown command '%s'\n", a.pos[0]);
-        else
+        if (a.npos > 0) {
+            char shown[4 * 256 + 1];
+
+            (void)utf8_escape(a.pos[0], strnlen(a.pos[0], 256), shown, sizeof(shown),
+                              UTF8_ESCAPE_CONTROLS);
+            fprintf(stderr, "drover: unknown command '%s'\n", shown);
+        } else
             fprintf(stderr, "drover: no command given\n");
         usage(stderr);
         return CTL_EXIT_USAGE;

@@ -24,6 +24,7 @@
 #include "sig.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "utf8.h"
 #include "util.h"
 
 #define DROVER_VERSION "0.1.0"
@@ -83,7 +84,10 @@ usage(FILE *f)
 static _Noreturn void
 die_usage(const char *what, const char *arg)
 {
-    fprintf(stderr, "drover: %s '%s'\nTry 'drover --help'.\n", what, arg);
+    char shown[4 * 256 + 1]; /* what was typed, escapes and non-UTF-8 bytes as \xHH */
+
+    (void)utf8_escape(arg, strnlen(arg, 256), shown, sizeof(shown), UTF8_ESCAPE_CONTROLS);
+    fprintf(stderr, "drover: %s '%s'\nTry 'drover --help'.\n", what, shown);
     exit(EXIT_USAGE);
 }
 

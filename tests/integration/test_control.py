@@ -432,6 +432,15 @@ def test_cli_refuses_a_name_that_is_not_one_before_asking(drover):
         assert b"not a valid name" in r.stderr and b"cannot reach" not in r.stderr, (args, r.stderr)
     r = subprocess.run([DROVER_BIN, "stop", "\udcff"], capture_output=True, env=env, timeout=20)
     assert b"bad NAME '\\xff'" in r.stderr, r.stderr  # shown escaped, never raw
+    # Every usage error quotes what was typed escaped: a signal, a count, a command, a stray word.
+    for args, shown in [([b"signal", b"w", b"\xff"], b"bad signal '\\xff'"),
+                        ([b"scale", b"w", b"\x1b[2J"], b"bad instance count '\\x1b[2J'"),
+                        ([b"status", b"--x\xfe"], b"unknown option '--x\\xfe'"),
+                        ([b"\xfe"], b"unexpected argument (the configuration comes from stdin or "
+                                     b"--config): '\\xfe'")]:
+        r = subprocess.run([os.fsencode(DROVER_BIN), *args], capture_output=True, env=env, timeout=20)
+        assert r.returncode == 2 and shown in r.stderr, (args, r.stderr)
+        assert not any(b in r.stderr for b in (b"\xff", b"\xfe", b"\x1b", b"\x07")), (args, r.stderr)
 
 
 def test_a_refused_call_logs_what_was_sent_escaped(drover):
