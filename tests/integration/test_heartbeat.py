@@ -283,3 +283,45 @@ def test_realtime_heartbeats_still_show_a_stopped_worker(drover):
     drover.wait_log(r"h:0 pid=\d+ beating again after")
     assert len(drover.lines(FUTURE_LINE)) == 1
     assert drover.stop() == 0
+
+
+# Review §1.4: the replacement of a single-instance program whose stop took longer than the 1 s
+# silence tick must be watched for silence again. The stop here takes 1.5 s.
+@pytest.mark.xfail(strict=True, reason="review §1.4: liveness sees the replacement in 'stopping'")
+def test_a_replacement_after_a_slow_stop_is_watched_for_silence(drover):
+    drover.start({"programs": [{"name": "hung", "stop_timeout": "1500ms",
+                                "command": [helper("sleeper"), "--ignore-term"],
+                                "heartbeat": {"timeout": "1s", "action": "restart"}}]})
+    # Never beats: silent, killed after 1.5 s, and its replacement just as silent must go too.
+    silent = r"hung:0 pid=(\d+) silent for .*, restarting it"
+    drover.wait_log(silent, count=2, timeout=60)
+    assert len({m[1] for m in drover.lines(silent)}) == 2, drover.log()
+    assert drover.stop() == 0
+
+
+@pytest.mark.xfail(strict=True, reason="review §1.4: liveness sees the replacement in 'stopping'")
+def test_a_replacement_after_an_operator_restart_is_watched_for_silence(drover):
+    first = drover.path("first-ran")
+    # The first process beats until SIGTERM, then takes 1.5 s to exit; every later one is silent.
+    worker = (
+        "import os, signal, socket, sys, time\n"
+        f"beats = not os.path.exists({str(first)!r})\n"
+        f"open({str(first)!r}, 'w').close()\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (time.sleep(1.5), sys.exit(0)))\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+        "while True:\n"
+        "    if beats: s.sendto(b'WATCHDOG=1', os.environ['NOTIFY_SOCKET'])\n"
+        "    time.sleep(0.05)\n")
+    drover.start({"programs": [{"name": "w", "stop_timeout": "10s",
+                                "command": [PY_WORKER[0], "-c", worker],
+                                "heartbeat": {"timeout": "1s", "action": "restart"}}]})
+    wait_until(lambda: os.path.exists(first), 20, what="the first process to start")
+    first_pid, _ = drover.current("w:0")
+    r = drover.cli("restart", "w:0")
+    assert r.returncode == 0, r.stderr
+    drover.wait_spawns("w:0", 2, timeout=30)
+    second_pid, _ = drover.current("w:0")
+    assert second_pid != first_pid
+    drover.wait_log(rf"w:0 pid={second_pid} silent for .*, restarting it", timeout=60)
+    assert not drover.lines(rf"w:0 pid={first_pid} silent for"), drover.log()
+    assert drover.stop() == 0
