@@ -2,7 +2,7 @@
 #
 #   make                      daemon, example servers, test fixtures, worker library
 #   make check                unit tests, fuzz-corpus replay, integration tests
-#   make check-unit | check-fuzz-replay | check-integration
+#   make check-unit | check-fuzz-replay | check-integration | check-layers
 #   make SANITIZE=address,undefined check
 #                             the same under ASan+UBSan (objects in build/san/)
 #   make fuzz                 libFuzzer runs (clang; tests/fuzz/fuzz.mk)
@@ -36,14 +36,36 @@ ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE -Iinclude $(WARN) $(HARDEN) $(SANFLAGS) $(
 LDFLAGS  ?=
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
-# Modules, one concept per file. Pure ones are unit-tested directly.
-CORE := util utf8 rundir sockfile sig tmpl ports backoff svc cfg pidmap log timer loop spawn procfs ckpt recover notify heartbeat health probe checks events api metrics http_conn http ctl cli cli_render ctl_main liveness launch persist supervisor
-CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
+# One archive per layer (docs/architecture.md). A layer may use only the layers below it:
+#   core   pure: no system calls but clock reads, no logging, no globals
+#   os     system interfaces: core
+#   daemon the supervisor: os, core
+#   api    its HTTP and control-socket surfaces: daemon, os, core
+#   cli    the `drover COMMAND` client: os, core
+# A unit test in tests/unit/LAYER/ links that layer's archive and the ones below it only, so
+# a module that calls up does not link into its test; `make check-layers` checks the includes
+# and the archives' symbols (tools/check-layers.sh).
+LAYERS := core os daemon api cli
+BELOW_core :=
+BELOW_os := core
+BELOW_daemon := os core
+BELOW_api := daemon os core
+BELOW_cli := os core
+$(foreach l,$(LAYERS),$(eval OBJ_$(l) := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/$(l)/*.c))))
+lib = $(1:%=$(BUILD)/lib%.a)
+# What a layer links: its archive, then those below it (static archives resolve left to right).
+layer_libs = $(call lib,$(1) $(BELOW_$(1)))
+CORE_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
+
+.SECONDEXPANSION:
+$(BUILD)/lib%.a: $$(OBJ_$$*)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
 include tests/fuzz/fuzz.mk
 
-UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
-UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
+UNIT_SRC := $(wildcard $(LAYERS:%=tests/unit/%/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 HELPERS := exit_with sleeper status_dump crasher pinger
 HELPER_BIN := $(HELPERS:%=build/helpers/%)
@@ -52,21 +74,31 @@ EXAMPLE_BIN := $(EXAMPLES:%=bin/%) bin/queue_worker
 WORKER_LIB := build/libdrover-worker.a
 
 .DELETE_ON_ERROR:
-.PHONY: all check check-unit check-integration clean install help lint format bench bench-quick
+.PHONY: all check check-unit check-integration check-layers clean install help lint format bench bench-quick
 
 all: $(BUILD)/drover $(HELPER_BIN) $(EXAMPLE_BIN) $(WORKER_LIB) out
 
 help:
 	@sed -n '3,/^$$/{s/^# \{0,1\}//;p}' Makefile
 
-$(BUILD)/drover: $(BUILD)/obj/main.o $(CORE_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+# main.c may use every layer; each archive after the ones that call into it. The group is
+# there only while daemon still calls up into api (tools/check-layers.sh lists those calls).
+$(BUILD)/drover: $(BUILD)/obj/main.o $(call lib,api daemon cli os core)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(DEPS_LIBS)
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -iquote src -c -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -iquote src -o $@ $< $(CORE_OBJ) $(ALL_LDFLAGS) $(DEPS_LIBS) -lcmocka
+# tests/unit/LAYER/test_X.c links LAYER and what is below it, nothing else.
+unit_layer = $(word 1,$(subst /, ,$(patsubst $(BUILD)/tests/%,%,$(1))))
+$(BUILD)/tests/%: tests/unit/%.c $$(call layer_libs,$$(call unit_layer,$$@))
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -iquote src -o $@ $< $(call layer_libs,$(call unit_layer,$@)) \
+	    $(ALL_LDFLAGS) $(CORE_LIBS) -lcmocka
+
+check-layers: $(call lib,$(LAYERS))
+	@tools/check-layers.sh $(BUILD)
 
 # Fixtures and example servers are not under test: no sanitizers, one build for both modes.
 FIXTURE_CFLAGS = -std=gnu17 -D_GNU_SOURCE $(WARN) -O2 -g
@@ -90,7 +122,7 @@ $(WORKER_LIB): build/worker/worker.o
 bin/queue_worker: examples/queue_worker.c $(WORKER_LIB) | bin
 	$(CC) $(FIXTURE_CFLAGS) -Iinclude -o $@ $< $(WORKER_LIB)
 
-$(BUILD)/obj $(BUILD)/tests build/helpers build/worker bin out:
+build/helpers build/worker bin out:
 	mkdir -p $@
 
 check: check-unit check-fuzz-replay check-integration
@@ -113,12 +145,12 @@ install: $(BUILD)/drover
 
 lint:
 	cppcheck --error-exitcode=1 --enable=warning,portability --inline-suppr -q -Isrc src
-	clang-format --dry-run -Werror src/*.c src/*.h
+	clang-format --dry-run -Werror src/*.c src/*/*.c src/*/*.h
 
 format:
-	clang-format -i src/*.c src/*.h
+	clang-format -i src/*.c src/*/*.c src/*/*.h
 
 clean:
 	rm -rf build bin out
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*/*.d)

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "heartbeat.h" /* src/heartbeat.h, found through -iquote src */
+#include "os/heartbeat.h" /* src/os/heartbeat.h, found through -iquote src */
 
 static uint64_t
 now_ns(void)

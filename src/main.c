@@ -16,16 +16,16 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
-#include "cfg.h"
-#include "cli.h"
-#include "ctl_main.h"
-#include "log.h"
-#include "probe.h"
-#include "sig.h"
-#include "spawn.h"
-#include "supervisor.h"
-#include "utf8.h"
-#include "util.h"
+#include "core/cfg.h"
+#include "core/probe_spec.h"
+#include "core/utf8.h"
+#include "core/util.h"
+#include "os/log.h"
+#include "os/rundir.h"
+#include "os/sig.h"
+#include "os/spawn.h"
+#include "daemon/supervisor.h"
+#include "cli/ctl_main.h"
 
 #define DROVER_VERSION "0.1.0"
 #define EXIT_USAGE 2
@@ -318,7 +318,7 @@ apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *
     }
     if (!cfg->control && !cfg->control_off) {
         char path[PATH_MAX];
-        const char *where = cli_socket_path(NULL, path, sizeof(path));
+        const char *where = rundir_socket_path(NULL, path, sizeof(path));
 
         if (!where) {
             cfg_error(errs, "the default control socket path (from $DROVER_CONTROL or "

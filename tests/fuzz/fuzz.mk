@@ -1,5 +1,5 @@
 # tests/fuzz/fuzz.mk: the decoder fuzzers (STYLE.md section 11), included by the main Makefile
-# after CORE_OBJ is defined. One harness per decoder, tests/fuzz/fuzz_TARGET.c, seeds in
+# after the layers' archives are defined. One harness per decoder, tests/fuzz/fuzz_TARGET.c, seeds in
 # tests/fuzz/corpus/TARGET/ (past crashers go there too, once fixed).
 #
 #   make check-fuzz-replay [FUZZ_REPLAY_TIMEOUT=120]
@@ -23,8 +23,14 @@ FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 $(BUILD)/fuzz/%.o: tests/fuzz/%.c | $(BUILD)/fuzz
 	$(CC) $(ALL_CFLAGS) -iquote src -c -o $@ $<
 
-$(FUZZ_REPLAY_BIN): $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/replay.o $(BUILD)/fuzz/fuzz_%.o $(CORE_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+# A decoder is in core unless named here; its replay links its layer and those below only.
+FUZZ_LAYER_procfs_stat := os
+FUZZ_LAYER_cli_response := cli
+fuzz_layer = $(or $(FUZZ_LAYER_$(1)),core)
+
+$(FUZZ_REPLAY_BIN): $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/replay.o $(BUILD)/fuzz/fuzz_%.o \
+                    $$(call layer_libs,$$(call fuzz_layer,$$*))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 $(BUILD)/fuzz:
 	mkdir -p $@
@@ -67,13 +73,14 @@ FUZZ_CFLAGS   = -std=gnu17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -fno-sanitize-recover=all -Wall -Wextra -iquote src -iquote include \
                 $(filter -I%,$(ALL_CFLAGS)) $(FUZZ_JANSSON_CFLAGS) -MMD -MP
 FUZZ_LIBS    := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null || echo -ljansson -lmicrohttpd) -lm
-# The core modules, src/*.c but main.c, as the daemon links them (CORE_OBJ names them).
-FUZZ_CORE_OBJ := $(patsubst $(BUILD)/obj/%.o,$(FUZZ_DIR)/obj/%.o,$(CORE_OBJ))
+# The decoders' layers (core, os, cli), every module of them.
+FUZZ_CORE_OBJ := $(patsubst $(BUILD)/obj/%.o,$(FUZZ_DIR)/obj/%.o,$(OBJ_core) $(OBJ_os) $(OBJ_cli))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # The checked-in corpus stays as it is: each run works on its copy, seeded afresh from it.
 FUZZ_OPTS    := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 $(FUZZ_DIR)/obj/%.o: src/%.c | $(FUZZ_DIR)/obj
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
 $(FUZZ_DIR)/obj/%.o: tests/fuzz/%.c | $(FUZZ_DIR)/obj
@@ -97,6 +104,6 @@ fuzz: $(FUZZ_RUN:%=$(FUZZ_DIR)/fuzz_%)
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in $(FUZZ_DIR)/crash-*)"; exit 1; fi; \
 	echo "fuzz: $(FUZZ_RUN): no crash in $(FUZZ_SECONDS)s each"
 
--include $(wildcard $(BUILD)/fuzz/*.d $(FUZZ_DIR)/obj/*.d)
+-include $(wildcard $(BUILD)/fuzz/*.d $(FUZZ_DIR)/obj/*.d $(FUZZ_DIR)/obj/*/*.d)
 
 .DEFAULT_GOAL := $(fuzz_default_goal)

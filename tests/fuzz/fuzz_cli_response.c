@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cli_render.h"
+#include "cli/cli.h"
+#include "cli/cli_render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

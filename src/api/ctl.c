@@ -1,0 +1,388 @@
+/*
+ * ctl: the control calls and the control socket. See ctl.h.
+ */
+#include "api/ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "os/rundir.h"
+#include "os/sockfile.h"
+#include "daemon/supervisor_int.h"
+
+#define CTL_BACKLOG 64
+#define CTL_LOCK_TRIES 50 /* 10 ms apart */
+
+enum ctl_verb { CTL_START, CTL_STOP, CTL_RESTART, CTL_SIGNAL, CTL_SCALE, CTL_SHUTDOWN, CTL__MAX };
+
+static const char *const verb_names[CTL__MAX] = {
+    [CTL_START] = "start",   [CTL_STOP] = "stop",   [CTL_RESTART] = "restart",
+    [CTL_SIGNAL] = "signal", [CTL_SCALE] = "scale", [CTL_SHUTDOWN] = "shutdown",
+};
+
+/* "/VERB" or "/VERB/TARGET": the verb, and *ret_target ("" when none). */
+static int
+parse_url(const char *url, const char **ret_target)
+{
+    for (int v = 0; v < CTL__MAX; v++) {
+        size_t n = strlen(verb_names[v]);
+        if (url[0] != '/' || strncmp(url + 1, verb_names[v], n) != 0)
+            continue;
+        if (url[1 + n] == '\0' || url[1 + n] == '/') {
+            *ret_target = url[1 + n] ? url + 2 + n : "";
+            return v;
+        }
+    }
+    return -1;
+}
+
+bool
+ctl_is_call(const char *url)
+{
+    const char *target;
+
+    return parse_url(url, &target) >= 0;
+}
+
+/* target is echoed escaped (http.c checks it is valid UTF-8, but this answer never loses it). */
+static struct api_answer
+fail(int code, const char *verb, const char *target, const char *msg)
+{
+    return api_json(code, json_pack("{s:s, s:s, s:o}", "error", msg, "action", verb, "target",
+                                    api_text(target, strlen(target))));
+}
+
+/*
+ * The instances target names, into v (room for every slot in use).
+ * "all" and "PROGRAM" leave out slots being scaled away; "PROGRAM:INDEX"
+ * names any slot in use. Returns the count, or -1 with *err filled.
+ */
+static long
+resolve(struct supervisor *sup, const char *verb, const char *target, struct instance **v,
+        struct api_answer *err)
+{
+    const char *colon = strchr(target, ':');
+    struct program *prog;
+    long n = 0;
+
+    if (strcmp(target, "all") == 0) {
+        for (size_t p = 0; p < sup->nprograms; p++)
+            for (unsigned i = 0; i < sup->programs[p].want && i < sup->programs[p].ninstances; i++)
+                v[n++] = &sup->programs[p].instances[i];
+        return n;
+    }
+    prog = supervisor_find_program(sup, target, colon ? (size_t)(colon - target) : strlen(target));
+    if (!prog) {
+        *err = fail(404, verb, target, "no such program");
+        return -1;
+    }
+    if (colon) {
+        char *end;
+        unsigned long i;
+
+        errno = 0;
+        i = strtoul(colon + 1, &end, 10);
+        if (!colon[1] || *end || errno || colon[1] == '-' || colon[1] == '+' ||
+            i >= prog->ninstances) {
+            *err = fail(404, verb, target, "no such instance");
+            return -1;
+        }
+        v[0] = &prog->instances[i];
+        return 1;
+    }
+    for (unsigned i = 0; i < prog->want && i < prog->ninstances; i++)
+        v[n++] = &prog->instances[i];
+    return n;
+}
+
+static json_t *
+instance_json(const struct instance *in)
+{
+    json_t *o = json_pack("{s:s, s:s}", "name", in->label, "state", svc_state_name(in->svc.state));
+
+    if (o)
+        json_object_set_new(o, "pid", in->pid ? json_integer(in->pid) : json_null());
+    return o;
+}
+
+static json_t *
+instances_json(struct instance *const *v, long n)
+{
+    json_t *list = json_array();
+
+    for (long i = 0; list && i < n; i++)
+        json_array_append_new(list, instance_json(v[i]));
+    return list;
+}
+
+static struct api_answer
+done(const char *verb, const char *target, struct instance *const *v, long n)
+{
+    return api_json(200, json_pack("{s:s, s:s, s:o}", "action", verb, "target", target, "instances",
+                                   instances_json(v, n)));
+}
+
+/* Sends sig to each main process (not the group, as supervisorctl does) through its pidfd. */
+static struct api_answer
+send_signal(const char *target, const char *signame, struct instance *const *v, long n)
+{
+    int sig, sent = 0;
+
+    if (!signame || util_parse_signal(signame, &sig) < 0)
+        return api_bad_param("signal", signame, "a signal such as HUP, SIGUSR1 or 10");
+    for (long i = 0; i < n; i++) {
+        struct instance *in = v[i];
+        if (!in->pid || in->child.fd < 0)
+            continue;
+        if (pidfd_send_signal(in->child.fd, sig, NULL, 0) < 0) {
+            if (errno != ESRCH)
+                supervisor_inst_log(LOG_WARN, in, "cannot send signal %s: %s",
+                                    util_signal_name(sig), strerror(errno));
+            continue;
+        }
+        supervisor_inst_log(LOG_INFO, in, "sent signal %s (control call)", util_signal_name(sig));
+        sent++;
+    }
+    if (sent == 0)
+        return fail(409, "signal", target, "no running process to signal");
+    return done("signal", target, v, n);
+}
+
+static struct api_answer
+scale(struct supervisor *sup, const char *target, const char *count)
+{
+    struct program *prog = supervisor_find_program(sup, target, strlen(target));
+    unsigned from;
+    char *end;
+    unsigned long n;
+
+    if (!prog)
+        return fail(strchr(target, ':') ? 400 : 404, "scale", target,
+                    strchr(target, ':') ? "scale takes a program, not an instance"
+                                        : "no such program");
+    errno = 0;
+    n = count && *count && strspn(count, "0123456789") == strlen(count) ? strtoul(count, &end, 10)
+                                                                        : ULONG_MAX;
+    if (n > prog->cfg->max_instances || errno) {
+        char expected[96];
+        (void)snprintf(expected, sizeof(expected), "a number of instances, 0 to %u (max_instances)",
+                       prog->cfg->max_instances);
+        return api_bad_param("instances", count, expected);
+    }
+    from = prog->want;
+    (void)supervisor_scale(sup, prog, (unsigned)n);
+    {
+        struct instance **v = calloc(prog->ninstances ? prog->ninstances : 1, sizeof(*v));
+        json_t *body;
+
+        if (!v)
+            return (struct api_answer){ .code = 500 };
+        for (unsigned i = 0; i < prog->ninstances; i++)
+            v[i] = &prog->instances[i];
+        body = json_pack("{s:s, s:s, s:i, s:i, s:o}", "action", "scale", "target", target, "from",
+                         (json_int_t)from, "to", (json_int_t)n, "instances",
+                         instances_json(v, prog->ninstances));
+        free(v);
+        return api_json(200, body);
+    }
+}
+
+struct api_answer
+ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *params)
+{
+    const char *target;
+    int verb = parse_url(url, &target);
+    struct instance **v;
+    struct api_answer a;
+    long n;
+
+    if (verb < 0)
+        return fail(404, "", url, "no such control call");
+    if (sup->shutting_down)
+        return fail(409, verb_names[verb], target, "drover is shutting down");
+    if (verb == CTL_SHUTDOWN) {
+        if (*target)
+            return fail(404, "shutdown", target, "shutdown takes no target");
+        sup->shutdown_requested = true; /* after this answer is out, see supervisor_run() */
+        return api_json(200, json_pack("{s:s}", "action", "shutdown"));
+    }
+    if (!*target)
+        return fail(404, verb_names[verb], target,
+                    "missing target: all, PROGRAM or PROGRAM:INDEX in the path");
+    if (verb == CTL_SCALE)
+        return scale(sup, target, params->instances);
+    v = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*v));
+    if (!v)
+        return (struct api_answer){ .code = 500 };
+    n = resolve(sup, verb_names[verb], target, v, &a);
+    if (n < 0) {
+        free(v);
+        return a;
+    }
+    if (verb == CTL_SIGNAL) {
+        a = send_signal(target, params->signal, v, n);
+        free(v);
+        return a;
+    }
+    for (long i = 0; i < n; i++) {
+        struct instance *in = v[i];
+        int64_t now = util_now_ms();
+
+        if (verb != CTL_STOP && in->index >= in->prog->want) {
+            a = fail(409, verb_names[verb], target,
+                     "this instance is being scaled away (see scale)");
+            free(v);
+            return a;
+        }
+        /*
+         * Restart is stop, then start once stopped (STOPPING keeps want_up for
+         * it). A fatal instance has no process: its START alone is the fresh
+         * start (yo-yo tally reset), as for `start`.
+         */
+        if (verb == CTL_STOP || (verb == CTL_RESTART && in->svc.state != SVC_FATAL))
+            svc_dispatch(&in->svc, SVC_EV_STOP, now);
+        if (verb == CTL_START || verb == CTL_RESTART)
+            svc_dispatch(&in->svc, SVC_EV_START, now);
+    }
+    a = done(verb_names[verb], target, v, n);
+    free(v);
+    return a;
+}
+
+/* --- the socket ---------------------------------------------------------------------------- */
+
+/*
+ * The lock that makes path ours: PATH.lock, flock'ed for drover's lifetime.
+ * A drover killed during a spawn leaves a child that holds a copy of the
+ * lock until it execs (close-on-exec): microseconds, more on a loaded
+ * machine, so a busy lock is retried for a moment. A lock file unlinked by
+ * its exiting owner after we opened it is not the one on disk any more:
+ * the inode check makes us open the current one. Logs; returns fd or -errno.
+ */
+static int
+take_lock(const char *lock_path, const char *path)
+{
+    for (int tries = 0; tries <= CTL_LOCK_TRIES; tries++) {
+        struct stat held, on_disk;
+        int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int r;
+
+        if (fd < 0) {
+            r = -errno;
+            log_error("cannot create the control socket's lock file %s", lock_path);
+            return r;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (fstat(fd, &held) == 0 && stat(lock_path, &on_disk) == 0 &&
+                held.st_ino == on_disk.st_ino && held.st_dev == on_disk.st_dev)
+                return fd;
+        } else if (errno != EWOULDBLOCK) {
+            r = -errno;
+            log_error("cannot lock %s", lock_path);
+            (void)close(fd);
+            return r;
+        }
+        (void)close(fd);
+        (void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+    }
+    log_errorx("control socket %s belongs to a running drover (give this one its own with "
+               "--control PATH, or --control off)",
+               path);
+    return -EADDRINUSE;
+}
+
+int
+ctl_listen(const char *path, int *ret_lock_fd)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    char lock_path[sizeof(addr.sun_path) + 8], dir[PATH_MAX], err[RUNDIR_ERR_MAX];
+    mode_t old_mask;
+    int lock_fd, fd, r;
+
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        log_errorx("control socket path %s is longer than %zu bytes", path,
+                   sizeof(addr.sun_path) - 1);
+        return -ENAMETOOLONG;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    /* The default for a user without XDG_RUNTIME_DIR: a directory of ours, never someone's. */
+    if (rundir_path(dir, sizeof(dir)) && runpath_holds(dir, path) &&
+        (r = rundir_make(dir, err, sizeof(err))) < 0) {
+        log_errorx("%s", err);
+        return r;
+    }
+    (void)snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+    lock_fd = take_lock(lock_path, path);
+    if (lock_fd < 0)
+        return lock_fd;
+    /*
+     * No drover holds the lock, but the path may still be another program's
+     * live socket (a typo such as --control /run/docker.sock): only a socket
+     * nobody serves is replaced.
+     */
+    r = sockfile_clear(path, SOCK_STREAM);
+    if (r == -EADDRINUSE) {
+        log_errorx("control socket %s is in use by another program (not a drover with this "
+                   "lock): not replacing it",
+                   path);
+        goto fail;
+    }
+    if (r == -EEXIST) {
+        log_errorx("control socket path %s exists and is not a socket; not replacing it", path);
+        goto fail;
+    }
+    if (r < 0) {
+        log_errorx("control socket path %s: cannot tell whether the socket there is in use (%s); "
+                   "not replacing it",
+                   path, strerror(-r));
+        goto fail;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        r = -errno;
+        log_error("cannot create the control socket");
+        goto fail;
+    }
+    old_mask = umask(0177); /* born 0600: no window in which others could connect */
+    r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    umask(old_mask);
+    if (r < 0 || listen(fd, CTL_BACKLOG) < 0) {
+        r = -errno;
+        log_error("cannot listen on the control socket %s", path);
+        (void)close(fd);
+        goto fail;
+    }
+    *ret_lock_fd = lock_fd;
+    return fd;
+
+fail:
+    (void)unlink(lock_path);
+    (void)close(lock_fd);
+    return r;
+}
+
+void
+ctl_unlisten(const char *path, int lock_fd)
+{
+    char lock_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+
+    if (lock_fd < 0)
+        return;
+    (void)snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+    (void)unlink(path);
+    (void)unlink(lock_path);
+    (void)close(lock_fd);
+}

@@ -1,0 +1,48 @@
+/*
+ * ctl: the control calls: start, stop, restart, signal, scale and shutdown,
+ * and the unix socket they normally arrive on.
+ *
+ * The control socket speaks the same HTTP API as --http (http.c serves
+ * both); its file mode, 0600, is what allows the calls on it. Over TCP they
+ * need the bearer token (http.c checks). Targets are "all", "PROGRAM" or
+ * "PROGRAM:INDEX". Answers are JSON bodies shaped like the API's: 200 with
+ * the affected instances and their states, or 4xx with {"error": ...}.
+ */
+#ifndef DROVER_CTL_H
+#define DROVER_CTL_H
+
+#include <stdbool.h>
+
+#include "core/api.h"
+
+struct supervisor;
+
+/* The parameters of a control call; NULL when absent. */
+struct ctl_params {
+    const char *signal;    /* /signal/NAME?signal=HUP */
+    const char *instances; /* /scale/PROGRAM?instances=N */
+};
+
+/* True for the paths of control calls (POST only), whatever their target. */
+bool ctl_is_call(const char *url);
+
+/* Performs the control call at url (ctl_is_call() is true) and answers it. */
+struct api_answer ctl_call(struct supervisor *sup, const char *url,
+                           const struct ctl_params *params);
+
+/*
+ * Binds the control socket at path, mode 0600, listening. A lock file
+ * (path + ".lock") held for drover's lifetime tells a running drover from a
+ * stale socket left by a crash, which is replaced; a socket another program
+ * still serves is never replaced, nor a file that is not a socket. A path
+ * directly in drover's runtime directory (the default of a user without
+ * XDG_RUNTIME_DIR) gets that directory made or checked first (rundir.h).
+ * Logs its errors. Returns the listening descriptor and *ret_lock_fd, or
+ * -errno.
+ */
+int ctl_listen(const char *path, int *ret_lock_fd);
+
+/* Removes the socket and the lock file, and releases the lock. */
+void ctl_unlisten(const char *path, int lock_fd);
+
+#endif

@@ -1,0 +1,708 @@
+/*
+ * cli_render: the daemon's JSON answers turned into the CLI's text. Pure. See cli_render.h.
+ */
+#include "cli/cli_render.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/util.h"
+#include "cli/cli.h"
+
+/* STATUS column: longer texts are cut to this many characters, "..." included. */
+#define STATUS_TEXT_MAX 48
+
+/* A growable string for the renderers; on out of memory it stays NULL and oom is set. */
+struct sb {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->oom)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = true;
+        return;
+    }
+    if (!b->p || b->len + (size_t)n >= b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+
+        while (cap <= b->len + (size_t)n)
+            cap *= 2;
+        p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+        va_start(ap, fmt);
+        (void)vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+}
+
+/* Takes the text (an empty string if nothing was written), or NULL with err on out of memory. */
+static char *
+sb_take(struct sb *b, char *err, size_t errlen)
+{
+    if (!b->oom && !b->p)
+        b->p = strdup("");
+    if (b->oom || !b->p) {
+        free(b->p);
+        b->p = NULL;
+        (void)snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return b->p;
+}
+
+static void
+sb_done(struct sb *b)
+{
+    free(b->p);
+    b->p = NULL;
+}
+
+static json_t *
+load_object(const char *body, size_t body_len, const char *what, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loadb(body, body_len, 0, &je);
+
+    if (!j) {
+        (void)snprintf(err, errlen, "malformed %s answer: %s", what, je.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        (void)snprintf(err, errlen, "malformed %s answer: not a JSON object", what);
+        return NULL;
+    }
+    return j;
+}
+
+/* A string member, or NULL when absent or not a string. */
+static const char *
+str_of(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+char *
+cli_error_text(int code, const char *body, size_t body_len, char *buf, size_t len)
+{
+    static const char *const subjects[] = { "name", "target", "program", "instance" };
+    json_t *j = body_len ? json_loadb(body, body_len, 0, NULL) : NULL;
+    const char *error = j ? str_of(j, "error") : NULL;
+    struct sb b = { 0 };
+
+    if (!error) {
+        size_t n = body_len < 200 ? body_len : 200;
+
+        while (n > 0 && isspace((unsigned char)body[n - 1]))
+            n--;
+        sb_printf(&b, "HTTP %d", code);
+        if (n)
+            sb_printf(&b, ": %.*s", (int)n, body);
+    } else {
+        const char *param = str_of(j, "parameter"), *value = str_of(j, "value");
+        const char *expected = str_of(j, "expected"), *hint = str_of(j, "hint");
+
+        sb_printf(&b, "%s", error);
+        if (param) {
+            sb_printf(&b, " %s", param);
+            if (value)
+                sb_printf(&b, "='%s'", value);
+        } else if (code == 404) { /* "no such program": say which */
+            for (size_t i = 0; i < ARRAY_SIZE(subjects); i++) {
+                const char *s = str_of(j, subjects[i]);
+
+                if (s && *s && !strstr(error, s)) {
+                    sb_printf(&b, " '%s'", s);
+                    break;
+                }
+            }
+        }
+        if (expected)
+            sb_printf(&b, ": expected %s", expected);
+        if (hint)
+            sb_printf(&b, " (%s)", hint);
+    }
+    json_decref(j);
+    (void)snprintf(buf, len, "%s", b.oom || !b.p ? "out of memory" : b.p);
+    sb_done(&b);
+    return util_one_line(buf);
+}
+
+char *
+cli_format_uptime(double seconds, char *buf, size_t len)
+{
+    unsigned long long s, d;
+
+    if (!isfinite(seconds) || seconds < 0 || seconds > 1e15) {
+        (void)snprintf(buf, len, "-");
+        return buf;
+    }
+    s = (unsigned long long)seconds;
+    d = s / 86400;
+    s %= 86400;
+    if (d)
+        (void)snprintf(buf, len, "%llud %llu:%02llu:%02llu", d, s / 3600, s / 60 % 60, s % 60);
+    else
+        (void)snprintf(buf, len, "%llu:%02llu:%02llu", s / 3600, s / 60 % 60, s % 60);
+    return buf;
+}
+
+/* A JSON integer as text, "-" for null or absent, "?" for anything else. */
+static char *
+int_or_dash(const json_t *v, char *buf, size_t len)
+{
+    if (json_is_integer(v))
+        (void)snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+    else
+        (void)snprintf(buf, len, "%s", !v || json_is_null(v) ? "-" : "?");
+    return buf;
+}
+
+/* last_exit: "-", "exit N", "SIGKILL", "unknown". */
+static char *
+exit_text(const json_t *v, char *buf, size_t len)
+{
+    const char *sig = str_of(v, "signal");
+
+    if (!v || json_is_null(v))
+        (void)snprintf(buf, len, "-");
+    else if (json_is_integer(json_object_get(v, "code")))
+        (void)snprintf(buf, len, "exit %lld",
+                       (long long)json_integer_value(json_object_get(v, "code")));
+    else if (sig)
+        (void)snprintf(buf, len, "%s%s", strncmp(sig, "SIG", 3) == 0 ? "" : "SIG", sig);
+    else if (json_is_true(json_object_get(v, "unknown")))
+        (void)snprintf(buf, len, "unknown");
+    else
+        (void)snprintf(buf, len, "?");
+    return util_one_line(buf);
+}
+
+/* Cuts s (UTF-8) to at most max characters, the last three being "..." when cut. */
+static void
+truncate_chars(char *s, size_t max)
+{
+    size_t chars = 0, cut = 0;
+
+    for (size_t i = 0; s[i]; i++) {
+        if (((unsigned char)s[i] & 0xC0) == 0x80)
+            continue; /* a continuation byte: same character */
+        if (chars == max - 3)
+            cut = i;
+        if (++chars > max) {
+            while (cut > 0 && s[cut - 1] == ' ')
+                cut--;
+            memcpy(s + cut, "...", 4);
+            return;
+        }
+    }
+}
+
+/* STATUS column: "not ready", "adopted" and the STATUS= text, or "-". */
+static char *
+status_text(const json_t *inst, char *buf, size_t len)
+{
+    const char *state = str_of(inst, "state"), *text = str_of(inst, "status");
+    const json_t *ready = json_object_get(inst, "ready");
+    struct sb b = { 0 };
+    const char *sep = "";
+
+    if (state && (!strcmp(state, "starting") || !strcmp(state, "running")) &&
+        json_is_false(ready)) {
+        sb_printf(&b, "not ready");
+        sep = ", ";
+    }
+    if (json_is_true(json_object_get(inst, "adopted"))) {
+        sb_printf(&b, "%sadopted", sep);
+        sep = ", ";
+    }
+    if (text && *text)
+        sb_printf(&b, "%s%s", sep, text);
+    (void)snprintf(buf, len, "%s", b.oom ? "?" : b.p ? b.p : "-");
+    sb_done(&b);
+    util_one_line(buf);
+    truncate_chars(buf, STATUS_TEXT_MAX);
+    return buf;
+}
+
+/* An instance's index: its "instance" member, -1 if absent. */
+static long long
+index_of(const json_t *inst)
+{
+    const json_t *v = json_object_get(inst, "instance");
+
+    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+enum {
+    COL_NAME,
+    COL_STATE,
+    COL_PID,
+    COL_PORT,
+    COL_UPTIME,
+    COL_RESTARTS,
+    COL_EXIT,
+    COL_STATUS,
+    NCOL
+};
+
+/* Room for STATUS_TEXT_MAX + 1 four-byte characters, so a cut is always seen. */
+struct row {
+    char col[NCOL][STATUS_TEXT_MAX * 4 + 8];
+};
+
+static void
+fill_row(struct row *r, const char *program, const json_t *inst)
+{
+    const char *state = str_of(inst, "state");
+    const json_t *up = json_object_get(inst, "uptime_seconds");
+    size_t i;
+
+    (void)snprintf(r->col[COL_NAME], sizeof(r->col[0]), "%s:%lld",
+                   str_of(inst, "program") ? str_of(inst, "program") : program, index_of(inst));
+    (void)snprintf(r->col[COL_STATE], sizeof(r->col[0]), "%s", state ? state : "?");
+    for (i = 0; r->col[COL_STATE][i]; i++)
+        r->col[COL_STATE][i] = (char)toupper((unsigned char)r->col[COL_STATE][i]);
+    int_or_dash(json_object_get(inst, "pid"), r->col[COL_PID], sizeof(r->col[0]));
+    int_or_dash(json_object_get(inst, "port"), r->col[COL_PORT], sizeof(r->col[0]));
+    if (json_is_number(up))
+        cli_format_uptime(json_number_value(up), r->col[COL_UPTIME], sizeof(r->col[0]));
+    else
+        (void)snprintf(r->col[COL_UPTIME], sizeof(r->col[0]), "-");
+    int_or_dash(json_object_get(inst, "restarts"), r->col[COL_RESTARTS], sizeof(r->col[0]));
+    exit_text(json_object_get(inst, "last_exit"), r->col[COL_EXIT], sizeof(r->col[0]));
+    status_text(inst, r->col[COL_STATUS], sizeof(r->col[0]));
+    util_one_line(r->col[COL_NAME]);
+    util_one_line(r->col[COL_STATE]);
+}
+
+/* Display width: UTF-8 characters (the STATUS text may hold any). */
+static size_t
+width_of(const char *s)
+{
+    size_t w = 0;
+
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+static const struct row table_head = { { "NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS",
+                                         "LAST EXIT", "STATUS" } };
+
+static void
+print_row(struct sb *b, const struct row *r, const size_t *w)
+{
+    for (int c = 0; c < NCOL - 1; c++)
+        sb_printf(b, "%s%*s  ", r->col[c], (int)(w[c] - width_of(r->col[c])), "");
+    sb_printf(b, "%s\n", r->col[NCOL - 1]);
+}
+
+/*
+ * Two passes over the selected instances, widths then lines, so no row is
+ * kept: 100,000 instances cost one struct row, not 100,000.
+ */
+static char *
+render_table(const json_t *const *picked, const char *const *names, size_t n, char *err,
+             size_t errlen)
+{
+    struct row *r = malloc(sizeof(*r));
+    size_t w[NCOL];
+    struct sb b = { 0 };
+
+    if (!r) {
+        (void)snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (int c = 0; c < NCOL; c++)
+        w[c] = width_of(table_head.col[c]);
+    for (size_t i = 0; i < n; i++) {
+        fill_row(r, names[i], picked[i]);
+        for (int c = 0; c < NCOL; c++)
+            if (width_of(r->col[c]) > w[c])
+                w[c] = width_of(r->col[c]);
+    }
+    print_row(&b, &table_head, w);
+    for (size_t i = 0; i < n; i++) {
+        fill_row(r, names[i], picked[i]);
+        print_row(&b, r, w);
+    }
+    free(r);
+    return sb_take(&b, err, errlen);
+}
+
+/*
+ * The instances filter selects, in the body's order: every instance (filter
+ * NULL or "all"), a program's, or one ("prog:i"). *ret_picked and
+ * *ret_names (borrowed from programs) are malloc'ed, NULL when there are
+ * none. Returns the count, or -1 with err for a malformed body, a bad filter
+ * or an unknown program or instance.
+ */
+static long
+select_instances(const json_t *programs, const char *filter, const json_t ***ret_picked,
+                 const char ***ret_names, char *err, size_t errlen)
+{
+    char want[128] = "";
+    long index = -1;
+    size_t n = 0, cap = 0;
+    const char *key;
+    const json_t **picked = NULL;
+    const char **names = NULL;
+    json_t *list;
+    bool program_seen = false;
+
+    if (filter && strcmp(filter, "all") != 0 &&
+        cli_split_name(filter, want, sizeof(want), &index) < 0) {
+        (void)snprintf(err, errlen, "bad instance name '%s'", filter);
+        return -1;
+    }
+    json_object_foreach((json_t *)programs, key, list)
+    {
+        size_t i;
+        json_t *inst;
+
+        if (!json_is_array(list)) {
+            (void)snprintf(err, errlen, "malformed status answer: '%s' is not a list", key);
+            goto fail;
+        }
+        if (want[0] && strcmp(key, want) != 0)
+            continue;
+        program_seen = true;
+        json_array_foreach(list, i, inst)
+        {
+            if (!json_is_object(inst)) {
+                (void)snprintf(err, errlen, "malformed status answer: an instance of '%s'", key);
+                goto fail;
+            }
+            if (index >= 0 && index_of(inst) != index)
+                continue;
+            if (n == cap) {
+                const json_t **p;
+                const char **q;
+
+                cap = cap ? cap * 2 : 64;
+                p = realloc(picked, cap * sizeof(*picked));
+                if (p)
+                    picked = p;
+                q = realloc(names, cap * sizeof(*names));
+                if (q)
+                    names = q;
+                if (!p || !q) {
+                    (void)snprintf(err, errlen, "out of memory");
+                    goto fail;
+                }
+            }
+            picked[n] = inst;
+            names[n++] = key;
+        }
+    }
+    if (want[0] && !program_seen) {
+        (void)snprintf(err, errlen, "no such program '%s'", want);
+        goto fail;
+    }
+    if (index >= 0 && n == 0) {
+        (void)snprintf(err, errlen, "no such instance '%s'", filter);
+        goto fail;
+    }
+    *ret_picked = picked;
+    *ret_names = names;
+    return (long)n;
+fail:
+    free(picked);
+    free(names);
+    return -1;
+}
+
+static const json_t *
+programs_of(const json_t *j, char *err, size_t errlen)
+{
+    const json_t *programs = json_object_get(j, "programs");
+
+    if (!json_is_object(programs))
+        (void)snprintf(err, errlen, "malformed status answer: no \"programs\" object");
+    return json_is_object(programs) ? programs : NULL;
+}
+
+char *
+cli_render_status(const char *body, size_t body_len, const char *filter, char *err, size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "status", err, errlen);
+    const json_t *programs = j ? programs_of(j, err, errlen) : NULL;
+    const json_t **picked = NULL;
+    const char **names = NULL;
+    char *out = NULL;
+    long n;
+
+    if (programs) {
+        n = select_instances(programs, filter, &picked, &names, err, errlen);
+        if (n >= 0)
+            out = render_table(picked, names, (size_t)n, err, errlen);
+    }
+    free(picked);
+    free(names);
+    json_decref(j);
+    return out;
+}
+
+char *
+cli_filter_status_json(const char *body, size_t body_len, const char *filter, char *err,
+                       size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "status", err, errlen);
+    const json_t *programs = j ? programs_of(j, err, errlen) : NULL;
+    json_t *out_programs = json_object(), *out = json_pack("{s:O}", "programs", out_programs);
+    const json_t **picked = NULL;
+    const char **names = NULL;
+    char *text = NULL;
+    long n = -1;
+
+    if (programs)
+        n = select_instances(programs, filter, &picked, &names, err, errlen);
+    for (long i = 0; i < n; i++) {
+        json_t *list = json_object_get(out_programs, names[i]);
+
+        if (!list) {
+            list = json_array();
+            if (json_object_set_new(out_programs, names[i], list) < 0)
+                list = NULL;
+        }
+        if (!list || json_array_append(list, (json_t *)picked[i]) < 0) {
+            n = -1;
+            (void)snprintf(err, errlen, "out of memory");
+        }
+    }
+    if (n >= 0) {
+        text = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+        if (!text)
+            (void)snprintf(err, errlen, "out of memory");
+    }
+    free(picked);
+    free(names);
+    json_decref(out_programs);
+    json_decref(out);
+    json_decref(j);
+    return text;
+}
+
+/* "2026-11-23T10:00:00.123Z" (UTC). */
+static char *
+format_time_ms(long long ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (long long)t * 1000);
+    struct tm tm;
+    char day[40];
+
+    if (!gmtime_r(&t, &tm) || !strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm))
+        (void)snprintf(buf, len, "?");
+    else
+        (void)snprintf(buf, len, "%s.%03dZ", day, frac);
+    return buf;
+}
+
+char *
+cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *ret_gap, char *err,
+                  size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "events", err, errlen);
+    const json_t *events = j ? json_object_get(j, "events") : NULL;
+    const json_t *next = j ? json_object_get(j, "next") : NULL, *ev;
+    struct sb b = { 0 };
+    char *out = NULL;
+    size_t i;
+
+    if (!j)
+        return NULL;
+    if (!json_is_array(events) || !json_is_integer(next) || json_integer_value(next) < 0) {
+        (void)snprintf(err, errlen, "malformed events answer: no \"events\" list or \"next\"");
+        goto done;
+    }
+    json_array_foreach(events, i, ev)
+    {
+        char when[64], cause[256], name[160];
+        const char *from = str_of(ev, "from"), *to = str_of(ev, "to"), *c = str_of(ev, "cause");
+        const json_t *pid = json_object_get(ev, "pid");
+
+        if (!json_is_object(ev)) {
+            (void)snprintf(err, errlen, "malformed events answer: an event is not an object");
+            goto done;
+        }
+        format_time_ms((long long)json_integer_value(json_object_get(ev, "time_ms")), when,
+                       sizeof(when));
+        (void)snprintf(name, sizeof(name), "%s:%lld",
+                       str_of(ev, "program") ? str_of(ev, "program") : "?", index_of(ev));
+        util_one_line(name);
+        sb_printf(&b, "%s  %s  %s -> %s", when, name, from ? from : "?", to ? to : "?");
+        if (c && *c) {
+            (void)snprintf(cause, sizeof(cause), "%s", c);
+            sb_printf(&b, "  (%s)", util_one_line(cause));
+        }
+        if (json_is_integer(pid))
+            sb_printf(&b, "  pid %lld", (long long)json_integer_value(pid));
+        sb_printf(&b, "\n");
+    }
+    out = sb_take(&b, err, errlen);
+    b.p = NULL;
+    if (!out)
+        goto done;
+    *ret_next = (uint64_t)json_integer_value(next);
+    *ret_gap = json_is_true(json_object_get(j, "gap"));
+done:
+    sb_done(&b);
+    json_decref(j);
+    return out;
+}
+
+static long long
+count_of(const json_t *counts, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(counts, key));
+}
+
+char *
+cli_render_health(const char *body, size_t body_len, bool *ret_healthy, char *err, size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "health", err, errlen);
+    const json_t *healthy = j ? json_object_get(j, "healthy") : NULL;
+    const json_t *counts = j ? json_object_get(j, "counts") : NULL;
+    const json_t *th = j ? json_object_get(j, "thresholds") : NULL;
+    const json_t *list = j ? json_object_get(j, "unhealthy_instances") : NULL, *inst;
+    const json_t *silence = json_object_get(th, "silence_seconds");
+    const char *program = j ? str_of(j, "program") : NULL;
+    struct sb b = { 0 };
+    char *out = NULL, tbuf[64];
+    size_t i;
+
+    if (!j)
+        return NULL;
+    if (!json_is_boolean(healthy) || !json_is_object(counts)) {
+        (void)snprintf(err, errlen, "malformed health answer: no \"healthy\" or \"counts\"");
+        goto done;
+    }
+    sb_printf(&b, "%s: ", json_is_true(healthy) ? "healthy" : "unhealthy");
+    if (program) {
+        char p[128];
+
+        (void)snprintf(p, sizeof(p), "%s", program);
+        sb_printf(&b, "program %s, ", util_one_line(p));
+    }
+    sb_printf(
+        &b, "%lld instances: %lld running, %lld silent, %lld failing, %lld backoff, %lld fatal",
+        count_of(counts, "instances"), count_of(counts, "running"), count_of(counts, "silent"),
+        count_of(counts, "failing"), count_of(counts, "backoff"), count_of(counts, "fatal"));
+    sb_printf(&b, "; %lld unhealthy", count_of(counts, "unhealthy"));
+    if (json_is_integer(json_object_get(th, "max_silent")))
+        sb_printf(&b, ", at most %lld allowed",
+                  (long long)json_integer_value(json_object_get(th, "max_silent")));
+    if (json_is_number(silence))
+        sb_printf(&b, " (silence %s)",
+                  cli_format_seconds(json_number_value(silence), tbuf, sizeof(tbuf)));
+    sb_printf(&b, "\n");
+    json_array_foreach(list, i, inst)
+    {
+        const char *reason = str_of(inst, "reason"), *state = str_of(inst, "state");
+        const json_t *pid = json_object_get(inst, "pid"), *port = json_object_get(inst, "port");
+        const json_t *silent = json_object_get(inst, "silent_seconds");
+        const json_t *last = json_object_get(inst, "last_exit");
+        char line[512], name[160];
+
+        (void)snprintf(name, sizeof(name), "%s:%lld",
+                       str_of(inst, "program") ? str_of(inst, "program") : "?", index_of(inst));
+        (void)snprintf(line, sizeof(line), "  %s: %s (%s", name, reason ? reason : "unhealthy",
+                       state ? state : "?");
+        sb_printf(&b, "%s", util_one_line(line));
+        if (json_is_integer(pid))
+            sb_printf(&b, ", pid %lld", (long long)json_integer_value(pid));
+        if (json_is_integer(port))
+            sb_printf(&b, ", port %lld", (long long)json_integer_value(port));
+        if (json_is_number(silent))
+            sb_printf(&b, ", silent for %s",
+                      cli_format_seconds(json_number_value(silent), tbuf, sizeof(tbuf)));
+        if (last && !json_is_null(last))
+            sb_printf(&b, ", last exit: %s", exit_text(last, tbuf, sizeof(tbuf)));
+        sb_printf(&b, ")\n");
+    }
+    out = sb_take(&b, err, errlen);
+    b.p = NULL;
+    if (out)
+        *ret_healthy = json_is_true(healthy);
+done:
+    sb_done(&b);
+    json_decref(j);
+    return out;
+}
+
+char *
+cli_render_action(const char *body, size_t body_len, char *err, size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "action", err, errlen);
+    const char *action = j ? str_of(j, "action") : NULL, *target = j ? str_of(j, "target") : NULL;
+    const json_t *list = j ? json_object_get(j, "instances") : NULL, *inst;
+    const json_t *from = j ? json_object_get(j, "from") : NULL;
+    const json_t *to = j ? json_object_get(j, "to") : NULL;
+    struct sb b = { 0 };
+    char *out = NULL, line[512];
+    size_t i;
+
+    if (!j)
+        return NULL;
+    if (!action || (list && !json_is_array(list))) {
+        (void)snprintf(err, errlen, "malformed action answer: no \"action\"");
+        goto done;
+    }
+    if (!strcmp(action, "shutdown")) {
+        sb_printf(&b, "shutting down: every instance is being stopped, then drover exits\n");
+    } else if (json_is_integer(from) && json_is_integer(to)) {
+        (void)snprintf(line, sizeof(line), "%s: %lld -> %lld instances", target ? target : "?",
+                       (long long)json_integer_value(from), (long long)json_integer_value(to));
+        sb_printf(&b, "%s\n", util_one_line(line));
+    } else if (json_array_size(list) == 0) {
+        (void)snprintf(line, sizeof(line), "%s %s: no instance affected", action,
+                       target ? target : "?");
+        sb_printf(&b, "%s\n", util_one_line(line));
+    }
+    json_array_foreach(list, i, inst)
+    {
+        const char *name = str_of(inst, "name"), *state = str_of(inst, "state");
+        const json_t *pid = json_object_get(inst, "pid");
+
+        (void)snprintf(line, sizeof(line), "%s: %s", name ? name : "?", state ? state : "?");
+        sb_printf(&b, "%s", util_one_line(line));
+        if (json_is_integer(pid))
+            sb_printf(&b, " (pid %lld)", (long long)json_integer_value(pid));
+        sb_printf(&b, "\n");
+    }
+    out = sb_take(&b, err, errlen);
+    b.p = NULL;
+done:
+    sb_done(&b);
+    json_decref(j);
+    return out;
+}

@@ -1,0 +1,672 @@
+/*
+ * ctl_main: `drover COMMAND ...`: argv, requests, output, exit codes. See ctl_main.h.
+ */
+#include "cli/ctl_main.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "core/cfg.h"
+#include "core/utf8.h"
+#include "core/util.h"
+#include "os/rundir.h"
+#include "cli/cli.h"
+#include "cli/cli_render.h"
+
+#define MAX_POSITIONAL 8
+/* Long-poll wait of `events --follow`, in seconds (the daemon allows up to 60). */
+#define FOLLOW_WAIT_S 30
+
+enum {
+    OPT_JSON = 1 << 0,
+    OPT_FOLLOW = 1 << 1,
+    OPT_SINCE = 1 << 2,
+    OPT_MAX_SILENT = 1 << 3,
+    OPT_SILENCE = 1 << 4,
+};
+
+struct args {
+    const char *control;
+    const char *since, *max_silent, *silence;
+    bool help;
+    unsigned given; /* OPT_* seen */
+    const char *first_option[5];
+    const char *pos[MAX_POSITIONAL];
+    int npos;
+    char label[256]; /* "stop web": how error lines name the command */
+    const char *sock;
+};
+
+struct verb {
+    const char *name;
+    const char *synopsis;
+    const char *summary; /* for the command list */
+    const char *help;
+    int min_args, max_args; /* after the verb */
+    unsigned opts;
+    int (*run)(const struct args *a);
+};
+
+static int run_status(const struct args *a);
+static int run_action(const struct args *a);
+static int run_scale(const struct args *a);
+static int run_signal(const struct args *a);
+static int run_events(const struct args *a);
+static int run_health(const struct args *a);
+static int run_shutdown(const struct args *a);
+
+static const struct verb verbs[] = {
+    { "status", "status [NAME] [--json]", "every instance, as a table (or JSON)",
+      "Show every instance (or NAME's): state, pid, port, uptime, restarts, last exit and\n"
+      "status text. --json prints the daemon's JSON answer instead of the table.\n",
+      0, 1, OPT_JSON, run_status },
+    { "start", "start NAME|all", "start instances",
+      "Start NAME's instances; prints each one's new state.\n", 1, 1, 0, run_action },
+    { "stop", "stop NAME|all", "stop instances",
+      "Stop NAME's instances; prints each one's new state.\n", 1, 1, 0, run_action },
+    { "restart", "restart NAME|all", "restart instances",
+      "Restart NAME's instances; prints each one's new state.\n", 1, 1, 0, run_action },
+    { "scale", "scale PROGRAM N", "run N instances of PROGRAM", "Run N instances of PROGRAM.\n", 2,
+      2, 0, run_scale },
+    { "signal", "signal NAME SIG", "send a signal to instances",
+      "Send SIG (HUP, SIGHUP, 1, ...) to NAME's instances; prints each one's state.\n", 2, 2, 0,
+      run_signal },
+    { "events", "events [--follow] [--since SEQ]", "state changes, or wait for more",
+      "Print the state changes the daemon keeps, one per line, oldest first. --since SEQ\n"
+      "starts at sequence number SEQ; --follow then waits for more until SIGINT or SIGTERM.\n",
+      0, 0, OPT_FOLLOW | OPT_SINCE, run_events },
+    { "health", "health [--max-silent X] [--silence T] [PROGRAM]",
+      "exit 0 healthy, 1 unhealthy: a probe",
+      "Judge the pool (or PROGRAM): an instance is unhealthy when silent beyond T, failing\n"
+      "its checks, or not running when it should; healthy when at most X are unhealthy.\n"
+      "Defaults are the configuration's. Exit 0 healthy, 1 unhealthy: an exec probe.\n",
+      0, 1, OPT_MAX_SILENT | OPT_SILENCE, run_health },
+    { "shutdown", "shutdown", "stop everything; the daemon exits",
+      "Stop every instance; then the daemon exits.\n", 0, 0, 0, run_shutdown },
+    { "help", "help [COMMAND]", "this text, or one command's", "This text, or COMMAND's.\n", 0, 1,
+      0, NULL },
+};
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} option_names[] = {
+    { OPT_JSON, "--json" },       { OPT_FOLLOW, "--follow" },
+    { OPT_SINCE, "--since" },     { OPT_MAX_SILENT, "--max-silent" },
+    { OPT_SILENCE, "--silence" },
+};
+
+static const struct verb *
+find_verb(const char *name)
+{
+    for (size_t i = 0; name && i < ARRAY_SIZE(verbs); i++)
+        if (strcmp(verbs[i].name, name) == 0)
+            return &verbs[i];
+    return NULL;
+}
+
+bool
+ctl_is_verb(const char *arg)
+{
+    return find_verb(arg) != NULL;
+}
+
+bool
+ctl_is_command(int argc, char **argv)
+{
+    if (argc > 1 && ctl_is_verb(argv[1]))
+        return true;
+    if (argc > 2 && strncmp(argv[1], "--control=", 10) == 0 && ctl_is_verb(argv[2]))
+        return true;
+    return argc > 3 && strcmp(argv[1], "--control") == 0 && ctl_is_verb(argv[3]);
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: drover [--control PATH] COMMAND [ARGS]\n\n");
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+        if (strlen(verbs[i].synopsis) <= 32)
+            fprintf(f, "  %-32s  %s\n", verbs[i].synopsis, verbs[i].summary);
+        else
+            fprintf(f, "  %s\n  %-32s  %s\n", verbs[i].synopsis, "", verbs[i].summary);
+    }
+    fprintf(f, "\n"
+               "NAME is PROGRAM, PROGRAM:INDEX or all. `drover help COMMAND` tells more.\n"
+               "--control PATH: the daemon's control socket; default $DROVER_CONTROL, else\n"
+               "/run/drover.sock for root, else $XDG_RUNTIME_DIR/drover.sock, else\n"
+               "/tmp/drover-UID/drover.sock.\n"
+               "Exit codes: 0 ok, 1 refused or failed (health: unhealthy), 2 usage error or\n"
+               "unknown name, 3 daemon unreachable. See docs/cli.md.\n");
+}
+
+static void
+verb_usage(FILE *f, const struct verb *v)
+{
+    fprintf(f, "usage: drover [--control PATH] %s\n\n%s", v->synopsis, v->help);
+    if (v->min_args > 0 && strstr(v->synopsis, "NAME"))
+        fprintf(f, "NAME is PROGRAM, PROGRAM:INDEX or all.\n");
+}
+
+static int usage_error(const struct args *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const struct args *a, const char *fmt, ...)
+{
+    const char *verb = a->npos > 0 && find_verb(a->pos[0]) ? a->pos[0] : NULL;
+    char msg[2048], shown[4 * sizeof(msg)];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* The message quotes what was typed: bytes that are not UTF-8, and escapes, as \xHH. */
+    (void)utf8_escape(msg,
+                      n < 0                     ? 0
+                      : (size_t)n < sizeof(msg) ? (size_t)n
+                                                : sizeof(msg) - 1,
+                      shown, sizeof(shown), UTF8_ESCAPE_CONTROLS);
+    fprintf(stderr, "drover: %s%s%s", verb ? verb : "", verb ? ": " : "", shown);
+    fprintf(stderr, "\nTry 'drover help%s%s'.\n", verb ? " " : "", verb ? verb : "");
+    return CTL_EXIT_USAGE;
+}
+
+/* Writes text to stdout and flushes; 1 (with a message) when stdout fails. */
+static int
+emit(const char *text)
+{
+    if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
+        fprintf(stderr, "drover: cannot write to standard output: %s\n", strerror(errno));
+        return CTL_EXIT_FAILED;
+    }
+    return CTL_EXIT_OK;
+}
+
+static const char *
+option_value(int argc, char **argv, int *i, const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(arg, name, n) == 0 && arg[n] == '=')
+        return arg + n + 1;
+    if (strcmp(arg, name) == 0 && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static bool
+is_option(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+static void
+mark(struct args *a, unsigned bit, const char *arg)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(option_names); i++)
+        if (option_names[i].bit == bit && !a->first_option[i])
+            a->first_option[i] = arg;
+    a->given |= bit;
+}
+
+/* Options may come anywhere, before or after the verb; "--" ends them. */
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+    bool options = true;
+    int extra = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v;
+
+        if (options && strcmp(arg, "--") == 0) {
+            options = false;
+        } else if (options && arg[0] == '-' && arg[1] != '\0') {
+            if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+                a->help = true;
+            } else if (strcmp(arg, "--json") == 0) {
+                mark(a, OPT_JSON, arg);
+            } else if (strcmp(arg, "-f") == 0 || strcmp(arg, "--follow") == 0) {
+                mark(a, OPT_FOLLOW, arg);
+            } else if (is_option(arg, "--control")) {
+                if (!(v = option_value(argc, argv, &i, arg, "--control")) || !*v)
+                    return usage_error(a, "option '--control' needs a socket path");
+                a->control = v;
+            } else if (is_option(arg, "--since")) {
+                if (!(v = option_value(argc, argv, &i, arg, "--since")))
+                    return usage_error(a, "option '--since' needs a sequence number");
+                a->since = v;
+                mark(a, OPT_SINCE, "--since");
+            } else if (is_option(arg, "--max-silent")) {
+                if (!(v = option_value(argc, argv, &i, arg, "--max-silent")))
+                    return usage_error(a, "option '--max-silent' needs a number");
+                a->max_silent = v;
+                mark(a, OPT_MAX_SILENT, "--max-silent");
+            } else if (is_option(arg, "--silence")) {
+                if (!(v = option_value(argc, argv, &i, arg, "--silence")))
+                    return usage_error(a, "option '--silence' needs a duration");
+                a->silence = v;
+                mark(a, OPT_SILENCE, "--silence");
+            } else {
+                return usage_error(a, "unknown option '%s'", arg);
+            }
+        } else if (a->npos < MAX_POSITIONAL) {
+            a->pos[a->npos++] = arg;
+        } else {
+            extra++;
+        }
+    }
+    return extra ? usage_error(a, "too many arguments") : 0;
+}
+
+/*
+ * PROGRAM or PROGRAM:INDEX, with PROGRAM a name a config may give (so what
+ * no drover can know is refused here, exit 2, before any request): the
+ * program into program (len bytes, at least CFG_NAME_MAX + 1) and
+ * *ret_index (-1: none).
+ */
+static bool
+program_name(const char *name, char *program, size_t len, long *ret_index)
+{
+    return cli_split_name(name, program, len, ret_index) == 0 && cfg_name_valid(program);
+}
+
+/* NAME: "all", PROGRAM or PROGRAM:INDEX. */
+static bool
+valid_name(const char *name)
+{
+    char program[CFG_NAME_MAX + 1];
+    long index;
+
+    return strcmp(name, "all") == 0 || program_name(name, program, sizeof(program), &index);
+}
+
+/* The usage error for a NAME (or PROGRAM) that is not one (usage_error() escapes it): exit 2. */
+static int
+bad_name(const struct args *a, const char *what, const char *name, const char *expected)
+{
+    return usage_error(a,
+                       "bad %s '%s': not a valid name: expected %s (a program name has 1 to %d "
+                       "letters, digits, '_', '.' or '-')",
+                       what, name, expected, CFG_NAME_MAX);
+}
+
+/* One exchange; on failure prints one line and returns the exit code (or -EINTR). */
+static int
+exchange(const struct args *a, const char *method, const char *target, int timeout_ms,
+         const sigset_t *mask, struct cli_response *res)
+{
+    struct cli_request_opts o = { .timeout_ms = timeout_ms, .wait_mask = mask };
+    char err[CLI_ERR_MAX];
+    int r = cli_request(a->sock, method, target, &o, res, err, sizeof(err));
+
+    if (r == 0 || r == -EINTR)
+        return r;
+    if (cli_unreachable(r)) {
+        fprintf(stderr, "drover: %s\n", err);
+        return CTL_EXIT_UNREACHABLE;
+    }
+    fprintf(stderr, "drover: %s: %s\n", a->label, err);
+    return CTL_EXIT_FAILED;
+}
+
+/* An error answer: one line with the daemon's reason; 2 for 400/404 (what was typed), else 1. */
+static int
+answer_error(const struct args *a, const struct cli_response *res)
+{
+    char msg[CLI_ERR_MAX];
+
+    cli_error_text(res->code, res->body, res->body_len, msg, sizeof(msg));
+    fprintf(stderr, "drover: %s: %s\n", a->label, msg);
+    return res->code == 400 || res->code == 404 ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
+}
+
+/* A rendered answer to stdout, or the renderer's error: exit 0 or 1. */
+static int
+emit_rendered(const struct args *a, char *text, const char *err)
+{
+    int rc;
+
+    if (!text) {
+        fprintf(stderr, "drover: %s: %s\n", a->label, err);
+        return CTL_EXIT_FAILED;
+    }
+    rc = emit(text);
+    free(text);
+    return rc;
+}
+
+static int
+request(const struct args *a, const char *method, const char *target, struct cli_response *res)
+{
+    return exchange(a, method, target, CLI_TIMEOUT_MS, NULL, res);
+}
+
+static int
+run_status(const struct args *a)
+{
+    const char *name = a->npos > 1 && strcmp(a->pos[1], "all") != 0 ? a->pos[1] : NULL;
+    char program[CFG_NAME_MAX + 1], enc[512], target[600], err[CLI_ERR_MAX];
+    struct cli_response res = { 0 };
+    long index = -1;
+    int rc;
+
+    err[0] = '\0';
+    if (name && !program_name(name, program, sizeof(program), &index))
+        return bad_name(a, "NAME", name, "PROGRAM, PROGRAM:INDEX or all");
+    if (name && !cli_url_encode(program, enc, sizeof(enc)))
+        return usage_error(a, "NAME too long");
+    (void)snprintf(target, sizeof(target), "/status%s%s", name ? "/" : "", name ? enc : "");
+    rc = request(a, "GET", target, &res);
+    if (rc != 0)
+        return rc;
+    if (res.code != 200) {
+        rc = answer_error(a, &res);
+    } else if (!(a->given & OPT_JSON)) {
+        rc = emit_rendered(a, cli_render_status(res.body, res.body_len, name, err, sizeof(err)),
+                           err);
+    } else if (index >= 0) {
+        /* the program's answer reduced to the one instance, same shape */
+        rc = emit_rendered(
+            a, cli_filter_status_json(res.body, res.body_len, name, err, sizeof(err)), err);
+        if (rc == 0)
+            rc = emit("\n");
+    } else {
+        rc = emit(res.body);
+        if (rc == 0 && (res.body_len == 0 || res.body[res.body_len - 1] != '\n'))
+            rc = emit("\n");
+    }
+    /* As a 404 from the daemon for stop/start: what was typed names nothing (exit 2). */
+    if (rc == CTL_EXIT_FAILED && index >= 0 && strncmp(err, "no such instance", 16) == 0)
+        rc = CTL_EXIT_USAGE;
+    cli_response_done(&res);
+    return rc;
+}
+
+/* POST target; a 2xx answer is rendered as one line per instance. */
+static int
+post_action(const struct args *a, const char *target)
+{
+    struct cli_response res = { 0 };
+    char err[CLI_ERR_MAX];
+    int rc = request(a, "POST", target, &res);
+
+    if (rc != 0)
+        return rc;
+    if (res.code / 100 != 2)
+        rc = answer_error(a, &res);
+    else
+        rc = emit_rendered(a, cli_render_action(res.body, res.body_len, err, sizeof(err)), err);
+    cli_response_done(&res);
+    return rc;
+}
+
+static int
+run_action(const struct args *a)
+{
+    char enc[512], target[600];
+
+    if (!valid_name(a->pos[1]))
+        return bad_name(a, "NAME", a->pos[1], "PROGRAM, PROGRAM:INDEX or all");
+    if (!cli_url_encode(a->pos[1], enc, sizeof(enc)))
+        return usage_error(a, "NAME too long");
+    (void)snprintf(target, sizeof(target), "/%s/%s", a->pos[0], enc);
+    return post_action(a, target);
+}
+
+static int
+run_scale(const struct args *a)
+{
+    const char *n = a->pos[2];
+    char program[CFG_NAME_MAX + 1], enc[512], target[600];
+    long index;
+
+    if (!program_name(a->pos[1], program, sizeof(program), &index))
+        return bad_name(a, "PROGRAM", a->pos[1], "a program name");
+    if (strcmp(a->pos[1], "all") == 0 || index >= 0)
+        return usage_error(a, "bad PROGRAM '%s': expected a program name", a->pos[1]);
+    if (!*n || strspn(n, "0123456789") != strlen(n) || strlen(n) > 7)
+        return usage_error(a, "bad instance count '%s': expected a whole number", n);
+    if (!cli_url_encode(program, enc, sizeof(enc)))
+        return usage_error(a, "PROGRAM too long");
+    (void)snprintf(target, sizeof(target), "/scale/%s?instances=%s", enc, n);
+    return post_action(a, target);
+}
+
+static int
+run_signal(const struct args *a)
+{
+    char enc[512], sig_enc[64], target[700];
+    int sig;
+
+    if (!valid_name(a->pos[1]))
+        return bad_name(a, "NAME", a->pos[1], "PROGRAM, PROGRAM:INDEX or all");
+    if (util_parse_signal(a->pos[2], &sig) < 0)
+        return usage_error(a, "bad signal '%s': expected a name (HUP, SIGHUP) or a number",
+                           a->pos[2]);
+    if (!cli_url_encode(a->pos[1], enc, sizeof(enc)) ||
+        !cli_url_encode(util_signal_name(sig), sig_enc, sizeof(sig_enc)))
+        return usage_error(a, "NAME too long");
+    (void)snprintf(target, sizeof(target), "/signal/%s?signal=%s", enc, sig_enc);
+    return post_action(a, target);
+}
+
+static int
+run_shutdown(const struct args *a)
+{
+    return post_action(a, "/shutdown");
+}
+
+static void
+on_stop_signal(int sig)
+{
+    (void)sig; /* only there so ppoll() returns EINTR */
+}
+
+/*
+ * One /events exchange: prints the events, warns on a gap. Returns 0 and
+ * *next, -EINTR when a stop signal arrived, or an exit code.
+ */
+static int
+events_once(const struct args *a, uint64_t since, int wait_s, const sigset_t *mask, uint64_t *next)
+{
+    struct cli_response res = { 0 };
+    char target[96], err[CLI_ERR_MAX], *text;
+    bool gap = false;
+    int rc;
+
+    if (wait_s > 0)
+        (void)snprintf(target, sizeof(target), "/events?since=%llu&wait=%d",
+                       (unsigned long long)since, wait_s);
+    else
+        (void)snprintf(target, sizeof(target), "/events?since=%llu", (unsigned long long)since);
+    rc = exchange(a, "GET", target, CLI_TIMEOUT_MS + wait_s * 1000, mask, &res);
+    if (rc != 0)
+        return rc;
+    if (res.code != 200) {
+        rc = answer_error(a, &res);
+        cli_response_done(&res);
+        return rc;
+    }
+    text = cli_render_events(res.body, res.body_len, next, &gap, err, sizeof(err));
+    cli_response_done(&res);
+    if (text && gap) {
+        (void)fflush(stdout);
+        fprintf(stderr,
+                "drover: events: warning: fell behind: changes from seq %llu up to the oldest "
+                "kept were dropped; 'drover status' shows the whole state\n",
+                (unsigned long long)since);
+    }
+    return emit_rendered(a, text, err);
+}
+
+static int
+run_events(const struct args *a)
+{
+    const char *s = a->since;
+    struct sigaction sa = { .sa_handler = on_stop_signal }, old_int, old_term;
+    sigset_t block, wait_mask, saved;
+    uint64_t since = 0, next = 0;
+    int rc;
+
+    if (s && (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18))
+        return usage_error(a, "bad --since '%s': expected a sequence number", s);
+    if (s)
+        since = strtoull(s, NULL, 10);
+    if (!(a->given & OPT_FOLLOW)) {
+        rc = events_once(a, since, 0, NULL, &next);
+        return rc == -EINTR ? CTL_EXIT_OK : rc;
+    }
+    /*
+     * SIGINT and SIGTERM stay blocked except inside ppoll(), so one arriving
+     * at any point ends the next wait with EINTR and we exit 0, never mid-line.
+     * One the shell set to be ignored (a background job) stays ignored.
+     */
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigemptyset(&sa.sa_mask);
+    (void)sigprocmask(SIG_BLOCK, &block, &saved);
+    wait_mask = saved;
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGTERM);
+    (void)sigaction(SIGINT, NULL, &old_int);
+    (void)sigaction(SIGTERM, NULL, &old_term);
+    if (old_int.sa_handler != SIG_IGN)
+        (void)sigaction(SIGINT, &sa, NULL);
+    if (old_term.sa_handler != SIG_IGN)
+        (void)sigaction(SIGTERM, &sa, NULL);
+    rc = events_once(a, since, 0, &wait_mask, &next);
+    while (rc == 0) {
+        since = next;
+        rc = events_once(a, since, FOLLOW_WAIT_S, &wait_mask, &next);
+    }
+    (void)sigaction(SIGINT, &old_int, NULL);
+    (void)sigaction(SIGTERM, &old_term, NULL);
+    (void)sigprocmask(SIG_SETMASK, &saved, NULL);
+    return rc == -EINTR ? CTL_EXIT_OK : rc;
+}
+
+/* Appends "&key=value" (URL-encoded) to q; false when it does not fit. */
+static bool
+add_query(char *q, size_t len, const char *key, const char *value)
+{
+    char enc[512];
+    size_t n = strlen(q);
+    int w;
+
+    if (!value)
+        return true;
+    if (!cli_url_encode(value, enc, sizeof(enc)))
+        return false;
+    w = snprintf(q + n, len - n, "%c%s=%s", n ? '&' : '?', key, enc);
+    return w >= 0 && (size_t)w < len - n;
+}
+
+static int
+run_health(const struct args *a)
+{
+    const char *name = a->npos > 1 && strcmp(a->pos[1], "all") != 0 ? a->pos[1] : NULL;
+    char program[CFG_NAME_MAX + 1], query[1800] = "", target[1900], err[CLI_ERR_MAX];
+    struct cli_response res = { 0 };
+    bool healthy = false;
+    long index;
+    int rc;
+
+    if (name && !program_name(name, program, sizeof(program), &index))
+        return bad_name(a, "PROGRAM", name, "a program name");
+    if (name && index >= 0)
+        return usage_error(a,
+                           "bad PROGRAM '%s': expected a program name (health judges "
+                           "programs, not instances)",
+                           name);
+    if (!add_query(query, sizeof(query), "max_silent", a->max_silent) ||
+        !add_query(query, sizeof(query), "silence", a->silence) ||
+        !add_query(query, sizeof(query), "program", name))
+        return usage_error(a, "an argument is too long");
+    (void)snprintf(target, sizeof(target), "/health%s", query);
+    rc = request(a, "GET", target, &res);
+    if (rc != 0)
+        return rc;
+    if (res.code == 200 || res.code == 503) {
+        char *text = cli_render_health(res.body, res.body_len, &healthy, err, sizeof(err));
+
+        rc = emit_rendered(a, text, err);
+        if (rc == 0 && (res.code != 200 || !healthy))
+            rc = CTL_EXIT_FAILED;
+        if (!text && res.code == 503)
+            rc = CTL_EXIT_FAILED;
+    } else {
+        rc = answer_error(a, &res);
+    }
+    cli_response_done(&res);
+    return rc;
+}
+
+int
+ctl_main(int argc, char **argv)
+{
+    struct args a = { 0 };
+    const struct verb *v;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* what a socket can be bound to */
+    size_t n;
+    int rc = parse_args(argc, argv, &a);
+
+    if (rc != 0)
+        return rc;
+    v = a.npos > 0 ? find_verb(a.pos[0]) : NULL;
+    if (!v) {
+        if (a.npos > 0) {
+            char shown[4 * 256 + 1];
+
+            (void)utf8_escape(a.pos[0], strnlen(a.pos[0], 256), shown, sizeof(shown),
+                              UTF8_ESCAPE_CONTROLS);
+            fprintf(stderr, "drover: unknown command '%s'\n", shown);
+        } else
+            fprintf(stderr, "drover: no command given\n");
+        usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    if (!v->run) { /* help [COMMAND] */
+        const struct verb *about = a.npos > 1 ? find_verb(a.pos[1]) : NULL;
+
+        if (a.npos > 2 || (a.npos > 1 && !about))
+            return usage_error(&a, "unknown command '%s'", a.pos[a.npos - 1]);
+        if (about && about->run)
+            verb_usage(stdout, about);
+        else
+            usage(stdout);
+        return CTL_EXIT_OK;
+    }
+    if (a.help) {
+        verb_usage(stdout, v);
+        return CTL_EXIT_OK;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(option_names); i++)
+        if ((a.given & option_names[i].bit) && !(v->opts & option_names[i].bit))
+            return usage_error(&a, "option '%s' does not apply to '%s'", a.first_option[i],
+                               v->name);
+    if (a.npos - 1 < v->min_args)
+        return usage_error(&a, "missing argument; usage: drover %s", v->synopsis);
+    if (a.npos - 1 > v->max_args)
+        return usage_error(&a, "too many arguments; usage: drover %s", v->synopsis);
+    a.sock = rundir_socket_path(a.control, path, sizeof(path));
+    if (!a.sock)
+        return usage_error(&a, "the control socket path is too long (at most %zu bytes)",
+                           sizeof(path) - 1);
+    n = (size_t)snprintf(a.label, sizeof(a.label), "%s", v->name);
+    for (int i = 1; i < a.npos && n < sizeof(a.label); i++)
+        n += (size_t)snprintf(a.label + n, sizeof(a.label) - n, " %s", a.pos[i]);
+    util_one_line(a.label);
+    return v->run(&a);
+}

@@ -1,0 +1,116 @@
+/*
+ * cfg: the JSON configuration, parsed and validated into struct config.
+ *
+ * Pure: cfg_parse() takes the bytes (the caller reads the file or stdin,
+ * capped at CFG_MAX_BYTES) and either fills a config or collects errors, each
+ * one line "SOURCE:LINE:COL: JSON.PATH: message". Nothing is started and
+ * nothing is logged here. Two forms are accepted: the time-service list form
+ * `[ {program}, ... ]` and the object form `{ "programs": [...], settings }`.
+ * docs/config.md is the schema.
+ *
+ * Ownership: every string in struct config is owned by it; cfg_done() frees.
+ */
+#ifndef DROVER_CFG_H
+#define DROVER_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/probe_spec.h"
+#include "core/svc.h"
+
+#define CFG_MAX_BYTES (1024 * 1024)
+#define CFG_MAX_PROGRAMS 1000
+#define CFG_MAX_INSTANCES 10000 /* per program */
+#define CFG_MAX_TOTAL_INSTANCES 100000
+#define CFG_MAX_ARGS 256
+#define CFG_MAX_ENV 256
+#define CFG_MAX_STRING 4096
+#define CFG_NAME_MAX 64
+#define CFG_DEFAULT_MAX_INSTANCES 16 /* room to scale up without a config change */
+#define CFG_TOKEN_MIN 16             /* bearer token length bounds */
+#define CFG_TOKEN_MAX 256
+
+struct env_cfg {
+    char *key;
+    char *value; /* template */
+};
+
+struct program_cfg {
+    char *name;
+    char **argv; /* templates, NULL-terminated */
+    size_t argc;
+    char *input; /* templates; NULL: stdin from /dev/null, stdout/stderr inherited */
+    char *output;
+    char *error;
+    struct env_cfg *env;
+    size_t nenv;
+    char *cwd; /* template or NULL (drover's own cwd) */
+    unsigned instances;
+    unsigned max_instances; /* slots allocated at start: `drover scale` goes up to this */
+    bool uses_port;         /* {{port}} appears somewhere: each start takes a port */
+    struct svc_policy policy;
+    struct probe_cfg ready_probe; /* kind PROBE_NONE: ready by exec or notify */
+    struct probe_cfg health;      /* kind PROBE_NONE: no health check */
+    int64_t heartbeat_timeout_ms; /* 0: no heartbeat timeout */
+    int64_t silence_ms;     /* default T of /health for this program's instances; -1: the pool's */
+    int max_silent;         /* default X of /health?program=THIS; -1: the pool's */
+    bool heartbeat_restart; /* heartbeat.action "restart" (else "none": mark and log only) */
+};
+
+#define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
+#define CFG_DEFAULT_SILENCE_MS 30000 /* /health's T when neither query nor config says */
+
+struct config {
+    struct program_cfg *programs;
+    size_t nprograms;
+    uint16_t port_from, port_to; /* port_from == 0: no range */
+    char *dumpfile;              /* NULL: no checkpoint */
+    int64_t checkpoint_interval_ms;
+    bool adopt;          /* adopt an earlier drover's survivors instead of stopping them */
+    char *http;          /* "ADDR:PORT" of the HTTP API, NULL: off */
+    char *http_token;    /* bearer token that opens control calls over TCP; NULL: read-only */
+    char *control;       /* control socket path; NULL: the default path */
+    bool control_off;    /* "control": false or --control off */
+    unsigned max_silent; /* default X of /health */
+    int64_t silence_ms;  /* default T of /health */
+};
+
+/* Collected error lines; later ones are dropped (and counted) when the buffer is full. */
+struct cfg_errors {
+    char text[8192];
+    size_t len;
+    unsigned count;
+};
+
+/*
+ * Parses and validates. `source` names the input in messages ("<stdin>" or a
+ * path). Returns 0 and fills *ret, or -EINVAL with errs filled (ret untouched).
+ */
+int cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
+              struct cfg_errors *errs);
+
+/*
+ * Checks that need the command-line overrides applied first: a program that
+ * uses {{port}} needs a port range. Returns 0 or -EINVAL with errs filled.
+ */
+int cfg_finish(const struct config *cfg, struct cfg_errors *errs);
+
+/* Appends one formatted line to errs. */
+void cfg_error(struct cfg_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void cfg_done(struct config *cfg);
+
+/* Total number of instances over all programs. */
+size_t cfg_total_instances(const struct config *cfg);
+/* Total number of instance slots (max_instances) over all programs. */
+size_t cfg_total_slots(const struct config *cfg);
+
+/* NULL if token is acceptable as a bearer token, else what is wrong with it. */
+const char *cfg_token_problem(const char *token);
+
+/* True for a program name a config may give: 1 to CFG_NAME_MAX of A-Z a-z 0-9 _ . - */
+bool cfg_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * events: ring of state changes. See events.h.
+ */
+#include "core/events.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+events_init(struct events *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->next_seq = 1;
+}
+
+void
+events_push(struct events *e, int64_t unix_ms, const char *program, unsigned instance, pid_t pid,
+            enum svc_state from, enum svc_state to, const char *cause)
+{
+    struct event *ev = &e->ring[e->next_seq % EVENTS_RING];
+
+    *ev = (struct event){
+        .seq = e->next_seq++,
+        .unix_ms = unix_ms,
+        .instance = instance,
+        .pid = pid,
+        .from = from,
+        .to = to,
+    };
+    (void)snprintf(ev->program, sizeof(ev->program), "%s", program);
+    (void)snprintf(ev->cause, sizeof(ev->cause), "%s", cause ? cause : "");
+}
+
+size_t
+events_since(const struct events *e, uint64_t since, const struct event **ret, size_t max,
+             bool *ret_gap)
+{
+    uint64_t oldest = e->next_seq > EVENTS_RING ? e->next_seq - EVENTS_RING : 1;
+    size_t n = 0;
+
+    if (since == 0)
+        since = 1;
+    *ret_gap = since < oldest;
+    if (since < oldest)
+        since = oldest;
+    for (uint64_t s = since; s < e->next_seq && n < max; s++)
+        ret[n++] = &e->ring[s % EVENTS_RING];
+    return n;
+}

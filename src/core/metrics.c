@@ -1,0 +1,171 @@
+/*
+ * metrics: Prometheus text format. See metrics.h.
+ */
+#include "core/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const double bucket_le[METRICS_SPAWN_BUCKETS] = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+};
+
+void
+metrics_observe(struct metrics_histogram *h, double seconds)
+{
+    for (int i = 0; i < METRICS_SPAWN_BUCKETS; i++) {
+        if (seconds <= bucket_le[i]) {
+            h->buckets[i]++;
+            break;
+        }
+    }
+    h->count++;
+    h->sum += seconds;
+}
+
+/* A growable text buffer; a failed allocation makes the whole render fail. */
+struct text {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+add(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (t->failed)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap * 2 + (size_t)n;
+        char *p = realloc(t->p, cap);
+        if (!p) {
+            t->failed = 1;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+}
+
+static void
+family(struct text *t, const char *name, const char *type, const char *help)
+{
+    add(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+#define LABELS "program=\"%s\",instance=\"%u\""
+
+char *
+metrics_render(const struct api_instance *v, size_t n, const struct metrics_drover *d)
+{
+    static const char *const reasons[] = { "exit_zero", "exit_nonzero", "signal", "unknown" };
+    struct text t = { .cap = 4096 + n * 1024 };
+    uint64_t cumulative = 0;
+
+    t.p = malloc(t.cap);
+    if (!t.p)
+        return NULL;
+    t.p[0] = '\0';
+
+    family(&t, "drover_instance_up", "gauge", "1 when the instance has a running process, else 0.");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_up{" LABELS "} %d\n", v[i].program, v[i].index, v[i].pid ? 1 : 0);
+
+    family(&t, "drover_instance_state", "gauge", "The instance's state: 1 for the current one.");
+    for (size_t i = 0; i < n; i++)
+        for (int s = 0; s < SVC__MAX; s++)
+            add(&t, "drover_instance_state{" LABELS ",state=\"%s\"} %d\n", v[i].program, v[i].index,
+                svc_state_name((enum svc_state)s), v[i].state == (enum svc_state)s);
+
+    family(&t, "drover_instance_ready", "gauge", "1 when the instance is ready.");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_ready{" LABELS "} %d\n", v[i].program, v[i].index, v[i].ready);
+
+    family(&t, "drover_instance_restarts_total", "counter",
+           "Restarts of the instance since drover started.");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_restarts_total{" LABELS "} %u\n", v[i].program, v[i].index,
+            v[i].restarts);
+
+    family(&t, "drover_instance_exits_total", "counter",
+           "Exits of the instance's main process, by how it ended.");
+    for (size_t i = 0; i < n; i++)
+        for (int r = 0; r < 4; r++)
+            add(&t, "drover_instance_exits_total{" LABELS ",reason=\"%s\"} %llu\n", v[i].program,
+                v[i].index, reasons[r], (unsigned long long)v[i].exits[r]);
+
+    family(&t, "drover_instance_last_beat_age_seconds", "gauge",
+           "Seconds since the instance's last heartbeat (instances that beat only).");
+    for (size_t i = 0; i < n; i++)
+        if (v[i].silent_ms >= 0)
+            add(&t, "drover_instance_last_beat_age_seconds{" LABELS "} %.3f\n", v[i].program,
+                v[i].index, (double)v[i].silent_ms / 1000);
+
+    family(&t, "drover_instance_health_check_failures_total", "counter",
+           "Failed health checks of the instance.");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_health_check_failures_total{" LABELS "} %llu\n", v[i].program,
+            v[i].index, (unsigned long long)v[i].check_failures_total);
+
+    family(&t, "drover_instance_heartbeat_future_total", "counter",
+           "Heartbeat slot times later than now (not CLOCK_MONOTONIC), each counted as a beat "
+           "when first seen.");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_heartbeat_future_total{" LABELS "} %llu\n", v[i].program,
+            v[i].index, (unsigned long long)v[i].heartbeat_future_total);
+
+    family(&t, "drover_spawn_duration_seconds", "histogram",
+           "Time to create a process, from clone to a successful exec.");
+    for (int b = 0; b < METRICS_SPAWN_BUCKETS; b++) {
+        cumulative += d->spawn->buckets[b];
+        add(&t, "drover_spawn_duration_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[b],
+            (unsigned long long)cumulative);
+    }
+    add(&t, "drover_spawn_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+        (unsigned long long)d->spawn->count);
+    add(&t, "drover_spawn_duration_seconds_sum %.9f\n", d->spawn->sum);
+    add(&t, "drover_spawn_duration_seconds_count %llu\n", (unsigned long long)d->spawn->count);
+
+    family(&t, "drover_notify_datagrams_total", "counter",
+           "Notify datagrams received, by what became of them.");
+    add(&t, "drover_notify_datagrams_total{result=\"accepted\"} %llu\n",
+        (unsigned long long)d->notify_accepted);
+    add(&t, "drover_notify_datagrams_total{result=\"foreign\"} %llu\n",
+        (unsigned long long)d->notify_foreign);
+    add(&t, "drover_notify_datagrams_total{result=\"malformed\"} %llu\n",
+        (unsigned long long)d->notify_malformed);
+
+    family(&t, "process_cpu_seconds_total", "counter",
+           "drover's user and system CPU time in seconds.");
+    add(&t, "process_cpu_seconds_total %.3f\n", d->cpu_seconds);
+    family(&t, "process_resident_memory_bytes", "gauge", "drover's resident memory in bytes.");
+    add(&t, "process_resident_memory_bytes %.0f\n", d->rss_bytes);
+    family(&t, "process_open_fds", "gauge", "drover's open file descriptors.");
+    add(&t, "process_open_fds %u\n", d->open_fds);
+    family(&t, "process_start_time_seconds", "gauge",
+           "drover's start time since the Unix epoch in seconds.");
+    add(&t, "process_start_time_seconds %.3f\n", d->start_time);
+
+    if (t.failed) {
+        free(t.p);
+        return NULL;
+    }
+    return t.p;
+}

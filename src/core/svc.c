@@ -1,0 +1,436 @@
+/*
+ * svc: the instance state machine as a constant [state][event] table.
+ * See svc.h for the contract; docs/state-machine.md draws the table.
+ */
+#include "core/svc.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef enum svc_state (*svc_action)(struct svc *s, int64_t now_ms);
+
+static enum svc_state
+goto_running(struct svc *s)
+{
+    s->quick_failures = 0;
+    s->cause = "up for start_seconds";
+    return SVC_RUNNING;
+}
+
+/* Every path that starts a process comes through here. */
+static enum svc_state
+try_spawn(struct svc *s, int64_t now_ms)
+{
+    switch (s->ops->spawn(s)) {
+    case SVC_SPAWN_OK:
+        s->leader_alive = true;
+        s->started_ms = now_ms;
+        s->start_timed_out = false;
+        if (s->policy->wait_ready) {
+            s->ops->timer_arm(s, s->policy->start_timeout_ms);
+            return SVC_STARTING;
+        }
+        if (s->policy->start_ms <= 0) {
+            s->quick_failures = 0; /* with no start period every run counts as stable */
+            return SVC_RUNNING;
+        }
+        s->ops->timer_arm(s, s->policy->start_ms);
+        return SVC_STARTING;
+    case SVC_SPAWN_RETRY:
+        /* Not counted as a restart for yo-yo: nothing ran. */
+        s->quick_failures++;
+        s->next_delay_ms = backoff_delay_ms(&s->policy->backoff, s->quick_failures);
+        if (s->next_delay_ms < 100)
+            s->next_delay_ms = 100; /* a resource shortage: never spin on it */
+        s->ops->timer_arm(s, s->next_delay_ms);
+        s->cause = "spawn failed, will retry";
+        return SVC_BACKOFF;
+    case SVC_SPAWN_FAILED:
+        s->cause = "spawn failed";
+        return SVC_FATAL;
+    }
+    return SVC_FATAL;
+}
+
+static enum svc_state
+act_ignore(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    return s->state;
+}
+
+/* START while a process exists: just remember that it is wanted. */
+static enum svc_state
+act_want_up(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    s->want_up = true;
+    return s->state;
+}
+
+static enum svc_state
+act_start(struct svc *s, int64_t now_ms)
+{
+    s->want_up = true;
+    s->cause = "start requested";
+    return try_spawn(s, now_ms);
+}
+
+/* START in backoff: the operator does not want to wait for the delay. */
+static enum svc_state
+act_start_now(struct svc *s, int64_t now_ms)
+{
+    s->ops->timer_cancel(s);
+    return act_start(s, now_ms);
+}
+
+/* START after fatal: the operator clears the yo-yo verdict. */
+static enum svc_state
+act_start_fresh(struct svc *s, int64_t now_ms)
+{
+    backoff_reset(&s->tally);
+    s->quick_failures = 0;
+    return act_start(s, now_ms);
+}
+
+static enum svc_state
+act_stop_process(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    s->want_up = false;
+    s->ops->timer_cancel(s);
+    s->ops->signal_group(s, s->policy->stop_signal);
+    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    s->cause = "stop requested";
+    return SVC_STOPPING;
+}
+
+static enum svc_state
+act_stop_pending(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    s->want_up = false;
+    s->ops->timer_cancel(s);
+    s->cause = "stop requested";
+    return SVC_STOPPED;
+}
+
+/* STOP while stopping for a restart (heartbeat): stay stopped afterwards. */
+static enum svc_state
+act_stop_again(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    s->want_up = false;
+    return s->state;
+}
+
+static enum svc_state
+act_stop_idle(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    s->want_up = false;
+    s->cause = "stop requested";
+    return SVC_STOPPED;
+}
+
+/*
+ * The main process died on its own. What is left of its process group is
+ * killed: those processes belong to a dead instance and would otherwise hold
+ * its port or its files (systemd does the same with the rest of a cgroup).
+ */
+static enum svc_state
+after_unexpected_exit(struct svc *s, int64_t now_ms, bool quick)
+{
+    int yoyo;
+
+    s->leader_alive = false;
+    s->ops->timer_cancel(s);
+    if (s->ops->group_alive(s))
+        s->ops->signal_group(s, SIGKILL);
+    if (!svc_should_restart(s->policy->restart, &s->last_exit)) {
+        s->cause = "restart policy says no";
+        return SVC_EXITED;
+    }
+    yoyo = backoff_tally(&s->tally, &s->policy->backoff, now_ms);
+    if (yoyo > 0) {
+        s->cause = "yo-yo: too many restarts within the window";
+        return SVC_FATAL;
+    }
+    s->restarts++;
+    if (quick) {
+        /* Only back-to-back quick exits back off: the first one restarts at once. */
+        s->quick_failures++;
+        s->next_delay_ms = backoff_delay_ms(&s->policy->backoff, s->quick_failures - 1);
+        if (s->next_delay_ms > 0) {
+            s->ops->timer_arm(s, s->next_delay_ms);
+            s->cause = "exited before start_seconds, backing off";
+            return SVC_BACKOFF;
+        }
+    } else {
+        s->quick_failures = 0;
+    }
+    s->cause =
+        quick ? "exited before start_seconds, restarting at once" : "exited, restarting at once";
+    return try_spawn(s, now_ms);
+}
+
+static enum svc_state
+act_exit_starting(struct svc *s, int64_t now_ms)
+{
+    return after_unexpected_exit(s, now_ms, true);
+}
+
+static enum svc_state
+act_exit_running(struct svc *s, int64_t now_ms)
+{
+    return after_unexpected_exit(s, now_ms, false);
+}
+
+static enum svc_state
+finish_stop(struct svc *s, int64_t now_ms)
+{
+    s->ops->timer_cancel(s);
+    if (s->want_up) {
+        s->cause = "stopped, start was requested meanwhile";
+        return try_spawn(s, now_ms);
+    }
+    s->cause = "stopped";
+    return SVC_STOPPED;
+}
+
+/* The main process is gone; the rest of its group may still be draining. */
+static enum svc_state
+act_exit_stopping(struct svc *s, int64_t now_ms)
+{
+    s->leader_alive = false;
+    if (s->ops->group_alive(s)) {
+        s->cause = "main process gone, waiting for the rest of its group";
+        return SVC_STOPPING; /* the stop timer will SIGKILL the rest */
+    }
+    return finish_stop(s, now_ms);
+}
+
+/* stop_timeout expired: SIGKILL cannot be ignored. */
+static enum svc_state
+act_kill(struct svc *s, int64_t now_ms)
+{
+    s->ops->signal_group(s, SIGKILL);
+    if (!s->leader_alive)
+        return finish_stop(s, now_ms);
+    /* Wait for the reap; re-arm in case the leader is stuck in the kernel. */
+    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    return SVC_STOPPING;
+}
+
+/* The rest of the group drained before the stop timeout: no need to wait for it. */
+static enum svc_state
+act_group_empty(struct svc *s, int64_t now_ms)
+{
+    if (s->leader_alive)
+        return s->state;
+    return finish_stop(s, now_ms);
+}
+
+/* STARTING's timer: start_seconds passed, or (ready: notify) the start timeout. */
+static enum svc_state
+act_started(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    if (!s->policy->wait_ready)
+        return goto_running(s);
+    if (!s->start_timed_out) {
+        /* No READY=1 in time: stop it; its exit counts as a failed start. */
+        s->start_timed_out = true;
+        s->ops->signal_group(s, s->policy->stop_signal);
+        s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+        s->cause = "not ready within start_timeout, stopping it";
+        s->notable = true;
+        return SVC_STARTING;
+    }
+    s->ops->signal_group(s, SIGKILL);
+    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    return SVC_STARTING;
+}
+
+static enum svc_state
+act_ready(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    if (!s->policy->wait_ready || s->start_timed_out)
+        return s->state;
+    s->ops->timer_cancel(s);
+    s->quick_failures = 0;
+    s->cause = s->ready_cause ? s->ready_cause : "ready";
+    return SVC_RUNNING;
+}
+
+/* A liveness failure: stop it, and start it again once stopped (a restart). */
+static enum svc_state
+restart_for(struct svc *s, const char *cause)
+{
+    s->ops->timer_cancel(s);
+    s->ops->signal_group(s, s->policy->stop_signal);
+    s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    s->want_up = true;
+    s->restarts++;
+    s->cause = cause;
+    return SVC_STOPPING;
+}
+
+/* Silent past the heartbeat timeout (or the worker said WATCHDOG=trigger). */
+static enum svc_state
+act_hb_late(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    return restart_for(s, "heartbeat timeout, restarting");
+}
+
+static enum svc_state
+act_unhealthy(struct svc *s, int64_t now_ms)
+{
+    (void)now_ms;
+    return restart_for(s, "health check failing, restarting");
+}
+
+static enum svc_state
+act_retry(struct svc *s, int64_t now_ms)
+{
+    s->cause = "backoff delay over";
+    return try_spawn(s, now_ms);
+}
+
+/*
+ * Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY, READY, HB_LATE,
+ * UNHEALTHY. Every cell is explicit.
+ */
+static const svc_action actions[SVC__MAX][SVC_EV__MAX] = {
+    /* clang-format off */
+    [SVC_STOPPED]  = { act_start,       act_ignore,       act_ignore,        act_ignore,  act_ignore,
+                       act_ignore,      act_ignore,       act_ignore },
+    [SVC_STARTING] = { act_want_up,     act_stop_process, act_exit_starting, act_started, act_ignore,
+                       act_ready,       act_hb_late,      act_ignore },
+    [SVC_RUNNING]  = { act_want_up,     act_stop_process, act_exit_running,  act_ignore,  act_ignore,
+                       act_ignore,      act_hb_late,      act_unhealthy },
+    [SVC_BACKOFF]  = { act_start_now,   act_stop_pending, act_ignore,        act_retry,   act_ignore,
+                       act_ignore,      act_ignore,       act_ignore },
+    [SVC_STOPPING] = { act_want_up,     act_stop_again,   act_exit_stopping, act_kill,    act_group_empty,
+                       act_ignore,      act_ignore,       act_ignore },
+    [SVC_EXITED]   = { act_start,       act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
+                       act_ignore,      act_ignore,       act_ignore },
+    [SVC_FATAL]    = { act_start_fresh, act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
+                       act_ignore,      act_ignore,       act_ignore },
+    /* clang-format on */
+};
+
+void
+svc_init(struct svc *s, const struct svc_policy *policy, const struct svc_ops *ops)
+{
+    *s = (struct svc){
+        .state = SVC_STOPPED,
+        .policy = policy,
+        .ops = ops,
+        .cause = "initial",
+    };
+}
+
+void
+svc_done(struct svc *s)
+{
+    backoff_done(&s->tally);
+}
+
+void
+svc_dispatch(struct svc *s, enum svc_event ev, int64_t now_ms)
+{
+    enum svc_state from = s->state;
+    enum svc_state to;
+
+    to = actions[from][ev](s, now_ms);
+    s->state = to;
+    /* An exit is always worth a line, even when a restart lands in the same state. */
+    if (to != from || ev == SVC_EV_EXIT || s->notable) {
+        s->notable = false;
+        s->ops->transition(s, from, to, s->cause);
+    }
+}
+
+void
+svc_exited(struct svc *s, const struct svc_exit *how, int64_t now_ms)
+{
+    s->has_exit = true;
+    s->last_exit = *how;
+    svc_dispatch(s, SVC_EV_EXIT, now_ms);
+}
+
+bool
+svc_should_restart(enum svc_restart restart, const struct svc_exit *how)
+{
+    switch (restart) {
+    case SVC_RESTART_ALWAYS:
+        return true;
+    case SVC_RESTART_NEVER:
+        return false;
+    case SVC_RESTART_ON_FAILURE:
+        /* An adopted process's status is unknown: assume it failed. */
+        return !how->known || how->signaled || how->value != 0;
+    case SVC_RESTART__MAX:
+    case SVC_RESTART_INVALID:
+        break;
+    }
+    return false;
+}
+
+bool
+svc_has_process(enum svc_state st)
+{
+    return st == SVC_STARTING || st == SVC_RUNNING || st == SVC_STOPPING;
+}
+
+const char *
+svc_state_name(enum svc_state st)
+{
+    static const char *const names[SVC__MAX] = {
+        [SVC_STOPPED] = "stopped", [SVC_STARTING] = "starting", [SVC_RUNNING] = "running",
+        [SVC_BACKOFF] = "backoff", [SVC_STOPPING] = "stopping", [SVC_EXITED] = "exited",
+        [SVC_FATAL] = "fatal",
+    };
+    return st >= 0 && st < SVC__MAX ? names[st] : "invalid";
+}
+
+const char *
+svc_event_name(enum svc_event ev)
+{
+    static const char *const names[SVC_EV__MAX] = {
+        [SVC_EV_START] = "start",
+        [SVC_EV_STOP] = "stop",
+        [SVC_EV_EXIT] = "exit",
+        [SVC_EV_TIMER] = "timer",
+        [SVC_EV_GROUP_EMPTY] = "group-empty",
+        [SVC_EV_READY] = "ready",
+        [SVC_EV_HB_LATE] = "heartbeat-late",
+        [SVC_EV_UNHEALTHY] = "unhealthy",
+    };
+    return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
+}
+
+static const char *const restart_names[SVC_RESTART__MAX] = {
+    [SVC_RESTART_ALWAYS] = "always",
+    [SVC_RESTART_ON_FAILURE] = "on-failure",
+    [SVC_RESTART_NEVER] = "never",
+};
+
+const char *
+svc_restart_name(enum svc_restart r)
+{
+    return r >= 0 && r < SVC_RESTART__MAX ? restart_names[r] : "invalid";
+}
+
+enum svc_restart
+svc_restart_from_name(const char *name)
+{
+    for (int r = 0; r < SVC_RESTART__MAX; r++)
+        if (strcmp(name, restart_names[r]) == 0)
+            return (enum svc_restart)r;
+    return SVC_RESTART_INVALID;
+}

@@ -1,0 +1,53 @@
+/*
+ * util: small pure helpers shared by the modules: durations, signal names,
+ * port ranges and the monotonic/wall clocks.
+ *
+ * Everything here except the clock readers is pure (no I/O, no logging) and
+ * unit-tested in tests/unit/test_util.c. Durations are int64_t milliseconds
+ * throughout drover.
+ */
+#ifndef DROVER_UTIL_H
+#define DROVER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Longest duration we accept anywhere: 30 days. Keeps arithmetic far from overflow. */
+#define UTIL_DURATION_MAX_MS ((int64_t)30 * 24 * 3600 * 1000)
+
+/*
+ * "500ms", "10s", "2m", "1h", bare seconds "5" or "0.25".
+ * Returns 0, -EINVAL (syntax; a sign is a syntax error) or -ERANGE (above UTIL_DURATION_MAX_MS).
+ */
+int util_parse_duration_ms(const char *s, int64_t *ret_ms);
+
+/* Seconds given as a JSON number, same range rules as util_parse_duration_ms(). */
+int util_seconds_to_ms(double seconds, int64_t *ret_ms);
+
+/* "TERM", "SIGTERM", "term", "15" or "SIG34". Returns 0 or -EINVAL. */
+int util_parse_signal(const char *s, int *ret_sig);
+
+/* "TERM" for SIGTERM; "SIG42" for signals 0-64 without a name, "SIG?" beyond; a constant string. */
+const char *util_signal_name(int sig);
+
+/* "FROM-TO" with 1 <= FROM <= TO <= 65535. Returns 0 or -EINVAL. */
+int util_parse_port_range(const char *s, uint16_t *ret_from, uint16_t *ret_to);
+
+/* "1.234s" (ms precision) into buf; returns buf. */
+char *util_format_duration(char *buf, size_t size, int64_t ms);
+
+/* FNV-1a of the string: a cheap hash for tables of names, not for anything secret. */
+uint64_t util_hash_str(const char *s);
+
+/* Replaces control characters in s by '?', so a message quoting input stays on one line. */
+char *util_one_line(char *s);
+
+/* CLOCK_MONOTONIC in milliseconds and nanoseconds. */
+int64_t util_now_ms(void);
+int64_t util_now_ns(void);
+/* CLOCK_REALTIME in milliseconds since the epoch: for reports, never for deadlines. */
+int64_t util_unix_ms(void);
+
+#endif

@@ -1,0 +1,878 @@
+/*
+ * supervisor: event dispatch, svc_ops effects, exits and shutdown.
+ * See supervisor.h.
+ */
+#include "daemon/supervisor.h"
+#include "daemon/supervisor_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "os/procfs.h"
+#include "os/sig.h"
+#include "os/spawn.h"
+#include "daemon/recover.h"
+#include "api/ctl.h"
+
+/* --- logging helpers ------------------------------------------------------------------------ */
+
+/* "name:i pid=N port=N <message>": every instance line carries who it is about. */
+void
+supervisor_inst_log(enum log_level level, const struct instance *in, const char *fmt, ...)
+{
+    char msg[1024], pid[24] = "", port[16] = "";
+    va_list ap;
+
+    if (level < log_threshold)
+        return;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (in->pid)
+        (void)snprintf(pid, sizeof(pid), " pid=%d", (int)in->pid);
+    if (in->port)
+        (void)snprintf(port, sizeof(port), " port=%u", in->port);
+    log_emit(level, false, "%s%s%s %s", in->label, pid, port, msg);
+}
+
+/* --- svc_ops ------------------------------------------------------------------------------- */
+
+static enum svc_spawn_result
+op_spawn(struct svc *s)
+{
+    return launch_instance(svc_to_instance(s));
+}
+
+static void
+op_signal_group(struct svc *s, int sig)
+{
+    struct instance *in = svc_to_instance(s);
+
+    if (in->pgid <= 1)
+        return;
+    if (kill(-in->pgid, sig) < 0 && errno != ESRCH)
+        supervisor_inst_log(LOG_WARN, in, "cannot send %s to process group %d: %s",
+                            util_signal_name(sig), (int)in->pgid, strerror(errno));
+    else
+        log_debug("%s: sent %s to process group %d", in->label, util_signal_name(sig),
+                  (int)in->pgid);
+}
+
+/*
+ * A pgid number cannot be reused while any process is still in that group,
+ * so probing it after the leader was reaped never reaches a stranger.
+ */
+struct pgid_list {
+    pid_t *v;
+    size_t n, cap;
+};
+
+static int
+collect_live_pgid(pid_t pid, void *arg)
+{
+    struct pgid_list *l = arg;
+    struct proc_stat st;
+
+    if (proc_read_stat(pid, &st) < 0 || st.state == 'Z')
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        pid_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = st.pgid;
+    return 0;
+}
+
+static int
+cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Does a non-zombie process of pgid exist? One walk of /proc per loop
+ * iteration at most, whatever the number of groups asked about: stopping
+ * 1,000 adopted instances must not walk /proc 1,000 times.
+ */
+static bool
+foreign_group_alive(struct supervisor *sup, pid_t pgid)
+{
+    if (sup->pgid_cache_iter != sup->loop_iter || !sup->pgid_cache_valid) {
+        struct pgid_list l = { .v = sup->pgid_cache, .cap = sup->pgid_cache_cap };
+        if (proc_each_pid(collect_live_pgid, &l) < 0) {
+            sup->pgid_cache = l.v;
+            sup->pgid_cache_cap = l.cap;
+            sup->pgid_cache_valid = false;
+            return true; /* unknown: assume alive, the stop timer settles it */
+        }
+        if (l.n > 1)
+            qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
+        sup->pgid_cache = l.v;
+        sup->pgid_cache_cap = l.cap;
+        sup->pgid_cache_n = l.n;
+        sup->pgid_cache_iter = sup->loop_iter;
+        sup->pgid_cache_valid = true;
+    }
+    return sup->pgid_cache_n &&
+           bsearch(&pgid, sup->pgid_cache, sup->pgid_cache_n, sizeof(pid_t), cmp_pid);
+}
+
+static bool
+op_group_alive(struct svc *s)
+{
+    struct instance *in = svc_to_instance(s);
+
+    if (in->pgid <= 1)
+        return false;
+    if (kill(-in->pgid, 0) < 0 && errno != EPERM)
+        return false;
+    if (!in->group_foreign)
+        return true; /* our own descendants: zombies among them are reaped at once */
+    /*
+     * An adopted group's processes are not our children: an exited leader
+     * stays a zombie until its parent (init) reaps it, and still counts for
+     * kill(). Only a member that is not a zombie makes the group alive.
+     */
+    return foreign_group_alive(in->sup, in->pgid);
+}
+
+static void
+op_timer_arm(struct svc *s, int64_t delay_ms)
+{
+    struct instance *in = svc_to_instance(s);
+
+    /* The heap holds one slot per instance, so this cannot fail. */
+    (void)timer_arm(&in->sup->timers, &in->timer, util_now_ms() + delay_ms);
+}
+
+static void
+op_timer_cancel(struct svc *s)
+{
+    struct instance *in = svc_to_instance(s);
+
+    timer_cancel(&in->sup->timers, &in->timer);
+}
+
+static void check_shutdown_done(struct supervisor *sup);
+
+static void
+op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char *cause)
+{
+    struct instance *in = svc_to_instance(s);
+    char delay[32];
+
+    if (to == SVC_FATAL && s->tally.count > 0 && strncmp(cause, "yo-yo", 5) == 0) {
+        char window[32];
+        supervisor_inst_log(
+            LOG_ERROR, in,
+            "%s -> fatal (yo-yo: more than %u restarts within %s; not restarting until asked)",
+            svc_state_name(from), s->policy->backoff.yoyo_limit,
+            util_format_duration(window, sizeof(window), s->policy->backoff.yoyo_window_ms));
+    } else if (to == SVC_FATAL) {
+        supervisor_inst_log(LOG_ERROR, in, "%s -> fatal (%s; not restarting until asked)",
+                            svc_state_name(from), cause);
+    } else if (to == SVC_BACKOFF) {
+        supervisor_inst_log(LOG_INFO, in, "%s -> backoff (%s; retry in %s)", svc_state_name(from),
+                            cause, util_format_duration(delay, sizeof(delay), s->next_delay_ms));
+    } else {
+        supervisor_inst_log(LOG_INFO, in, "%s -> %s (%s)", svc_state_name(from), svc_state_name(to),
+                            cause);
+    }
+    /* Each call is a change: a new state, or an exit and restart within the same one. */
+    {
+        events_push(&in->sup->events, util_unix_ms(), in->prog->cfg->name, in->index, in->pid, from,
+                    to, cause);
+        http_events_changed(in->sup);
+    }
+    if (in->sup->shutting_down && !svc_has_process(to))
+        check_shutdown_done(in->sup);
+    if (in->index >= in->prog->want && !svc_has_process(to))
+        supervisor_settle_scale(in->prog);
+}
+
+static const struct svc_ops instance_ops = {
+    .spawn = op_spawn,
+    .signal_group = op_signal_group,
+    .group_alive = op_group_alive,
+    .timer_arm = op_timer_arm,
+    .timer_cancel = op_timer_cancel,
+    .transition = op_transition,
+};
+
+/* --- exits ---------------------------------------------------------------------------------- */
+
+/* info NULL: an adopted process ended; it was not our child, so how is unknown. */
+static void
+instance_reaped(struct instance *in, const siginfo_t *info)
+{
+    struct supervisor *sup = in->sup;
+    int64_t now = util_now_ms();
+    struct svc_exit how = { .known = true };
+    bool expected;
+    char ran[32];
+
+    if (!info) {
+        in->exits[3]++;
+        how.known = false;
+        supervisor_inst_log(LOG_WARN, in,
+                            "exited after %s (status unknown: adopted, not drover's child)",
+                            util_format_duration(ran, sizeof(ran), now - in->spawned_ms));
+        goto forget;
+    }
+    how.signaled = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
+    how.value = info->si_status;
+    in->exits[how.signaled ? 2 : how.value ? 1 : 0]++;
+    /* Dying of the signal we sent to stop it is the expected end, not a warning. */
+    expected = in->svc.state == SVC_STOPPING &&
+               (how.signaled ? how.value == in->svc.policy->stop_signal : how.value == 0);
+    util_format_duration(ran, sizeof(ran), now - in->spawned_ms);
+    if (how.signaled)
+        supervisor_inst_log(expected ? LOG_INFO : LOG_WARN, in, "killed by signal %s%s after %s",
+                            util_signal_name(how.value),
+                            info->si_code == CLD_DUMPED ? " (core dumped)" : "", ran);
+    else
+        supervisor_inst_log(how.value && !expected ? LOG_WARN : LOG_INFO, in,
+                            "exited with code %d after %s", how.value, ran);
+forget:
+    checks_gone(in);
+    loop_close(&sup->loop, &in->child);
+    (void)pidmap_del(&sup->pids, in->pid);
+    ports_release(&sup->ports, in->port);
+    in->port = 0;
+    in->pid = 0;
+    in->adopted = false;
+    persist_changed(sup);
+    svc_exited(&in->svc, &how, now);
+}
+
+/* The pidfd of an instance became readable: its process exited. */
+static void
+child_ready(struct instance *in)
+{
+    siginfo_t info = { 0 };
+
+    if (waitid(P_PIDFD, (id_t)in->child.fd, &info, WEXITED | WNOHANG) < 0) {
+        if (errno == ECHILD && in->adopted) {
+            instance_reaped(in, NULL); /* a readable pidfd means it exited; its parent reaps it */
+            return;
+        }
+        if (errno != ECHILD)
+            supervisor_inst_log(LOG_WARN, in, "waitid on pidfd failed: %s", strerror(errno));
+        return;
+    }
+    if (info.si_pid == 0)
+        return; /* stale event from a previous process of this slot */
+    instance_reaped(in, &info);
+}
+
+/*
+ * SIGCHLD: reap everything that has exited. As a subreaper we also inherit
+ * orphaned grandchildren; they are reaped and logged, nothing more.
+ */
+static void
+group_drained(struct instance *in, void *arg)
+{
+    (void)arg;
+    if (in->svc.state == SVC_STOPPING && !in->svc.leader_alive && !op_group_alive(&in->svc))
+        svc_dispatch(&in->svc, SVC_EV_GROUP_EMPTY, util_now_ms());
+}
+
+/*
+ * Exits reaped per pass: the size of the epoll batch. Each reaped instance
+ * may be respawned on the spot, so without a bound, instances that exit as
+ * fast as they start (start_seconds 0, no yo-yo) kept the loop here for
+ * good (FINDINGS B4). 64 spawns take a few ms on an idle machine (more
+ * under load; the pidfd events of one epoll batch and due timers are
+ * bounded alike, at 64 each); a pass that reaped that many
+ * arms reap_timer with no delay, so the rest are reaped on the next pass,
+ * after signals, HTTP and the control socket have had their turn.
+ */
+#define REAP_BATCH 64
+
+static void
+reap_all(struct supervisor *sup)
+{
+    bool descendant = false;
+
+    for (unsigned n = 0;; n++) {
+        siginfo_t info = { 0 };
+        struct instance *in;
+
+        if (n == REAP_BATCH) {
+            /* The heap has room for it: supervisor_new() sizes it with spares. */
+            (void)timer_arm(&sup->timers, &sup->reap_timer, util_now_ms());
+            break;
+        }
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
+            break;
+        in = pidmap_get(&sup->pids, info.si_pid);
+        if (in) {
+            instance_reaped(in, &info);
+        } else if (checks_reaped(sup, &info)) {
+            continue; /* a command probe */
+        } else {
+            log_debug("reaped pid %d (a descendant, not an instance's main process)",
+                      (int)info.si_pid);
+            descendant = true;
+        }
+    }
+    /* A stopping instance whose main process is gone may just have lost its last member. */
+    if (descendant)
+        supervisor_for_each_instance(sup, group_drained, NULL);
+}
+
+static void
+reap_timer_fired(struct timer *t, int64_t now_ms)
+{
+    (void)now_ms;
+    reap_all((struct supervisor *)((char *)t - offsetof(struct supervisor, reap_timer)));
+}
+
+/* --- shutdown ------------------------------------------------------------------------------- */
+
+struct program *
+supervisor_find_program(struct supervisor *sup, const char *name, size_t len)
+{
+    for (size_t p = 0; p < sup->nprograms; p++)
+        if (strlen(sup->programs[p].cfg->name) == len &&
+            memcmp(sup->programs[p].cfg->name, name, len) == 0)
+            return &sup->programs[p];
+    return NULL;
+}
+
+void
+supervisor_for_each_instance(struct supervisor *sup, void (*fn)(struct instance *in, void *arg),
+                             void *arg)
+{
+    for (size_t p = 0; p < sup->nprograms; p++)
+        for (unsigned i = 0; i < sup->programs[p].ninstances; i++)
+            fn(&sup->programs[p].instances[i], arg);
+}
+
+static void
+dispatch_one(struct instance *in, void *arg)
+{
+    svc_dispatch(&in->svc, *(enum svc_event *)arg, util_now_ms());
+}
+
+static void
+start_unless_adopted(struct instance *in, void *arg)
+{
+    if (!in->adopted)
+        dispatch_one(in, arg);
+}
+
+static void
+kill_one(struct instance *in, void *arg)
+{
+    (void)arg;
+    if (svc_has_process(in->svc.state))
+        op_signal_group(&in->svc, SIGKILL);
+}
+
+/*
+ * Descendants that left their instance's process group (setsid, setpgid)
+ * were reparented to us; at the very end they are killed too, so drover
+ * never leaves an orphan behind.
+ */
+static unsigned
+kill_stray_children_once(void)
+{
+    char path[64];
+    unsigned killed = 0;
+    FILE *f;
+    int pid;
+
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    while (fscanf(f, "%d", &pid) == 1) {
+        killed++;
+        log_warnx("killing pid %d, a descendant that left its instance's process group", pid);
+        /* SIGKILL cannot be caught: the wait is short, and then no zombie is left either. */
+        if (kill(pid, SIGKILL) == 0)
+            (void)waitpid(pid, NULL, 0);
+    }
+    (void)fclose(f);
+    return killed;
+}
+
+/* Killing a stray hands us its own children; a few rounds catch whole subtrees. */
+static void
+kill_stray_children(void)
+{
+    for (int round = 0; round < 16 && kill_stray_children_once() > 0; round++)
+        ;
+}
+
+static void
+count_live(struct instance *in, void *arg)
+{
+    if (svc_has_process(in->svc.state))
+        (*(size_t *)arg)++;
+}
+
+static void
+check_shutdown_done(struct supervisor *sup)
+{
+    size_t live = 0;
+
+    supervisor_for_each_instance(sup, count_live, &live);
+    if (live == 0)
+        sup->done = true;
+}
+
+void
+supervisor_shutdown(struct supervisor *sup, const char *why)
+{
+    enum svc_event ev = SVC_EV_STOP;
+
+    if (sup->shutting_down)
+        return;
+    log_info("%s: stopping all instances", why);
+    sup->shutting_down = true;
+    liveness_stopping(sup);
+    supervisor_for_each_instance(sup, dispatch_one, &ev);
+    check_shutdown_done(sup);
+}
+
+static void
+begin_shutdown(struct supervisor *sup, int sig)
+{
+    char why[32];
+
+    if (sup->shutting_down) {
+        log_warnx("received SIG%s again: killing every process group now", util_signal_name(sig));
+        supervisor_for_each_instance(sup, kill_one, NULL);
+        return;
+    }
+    (void)snprintf(why, sizeof(why), "received SIG%s", util_signal_name(sig));
+    supervisor_shutdown(sup, why);
+}
+
+/*
+ * Reads the pending signals, a bounded number (more stay readable for the
+ * next pass), and reaps once after them: reaping inside the read loop let
+ * the SIGCHLD of respawned instances that died at once bring it back here
+ * for ever.
+ */
+#define SIGNAL_BATCH 16
+
+static void
+signal_ready(struct supervisor *sup)
+{
+    struct signalfd_siginfo si;
+    bool child = false;
+
+    for (int i = 0; i < SIGNAL_BATCH && read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si);
+         i++) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            child = true;
+            break;
+        case SIGTERM:
+        case SIGINT:
+            begin_shutdown(sup, (int)si.ssi_signo);
+            break;
+        default:
+            log_info("received SIG%s: ignoring", util_signal_name((int)si.ssi_signo));
+            break;
+        }
+    }
+    if (child)
+        reap_all(sup);
+}
+
+static void
+instance_timer_fired(struct timer *t, int64_t now_ms)
+{
+    struct instance *in = (struct instance *)((char *)t - offsetof(struct instance, timer));
+
+    svc_dispatch(&in->svc, SVC_EV_TIMER, now_ms);
+}
+
+/* --- scale --------------------------------------------------------------------------------- */
+
+/* A slot on a zeroed struct instance: stopped, no process. */
+static void
+instance_init(struct instance *in, struct program *prog, unsigned index)
+{
+    svc_init(&in->svc, &prog->cfg->policy, &instance_ops);
+    in->prog = prog;
+    in->sup = prog->sup;
+    in->index = index;
+    in->child = (struct loop_source){ .kind = LOOP_CHILD, .fd = -1 };
+    timer_init(&in->timer, instance_timer_fired);
+    checks_init(in);
+    (void)snprintf(in->label, sizeof(in->label), "%s:%u", prog->cfg->name, index);
+}
+
+/* Draining slots at the top that have no process any more leave the pool. */
+void
+supervisor_settle_scale(struct program *prog)
+{
+    while (prog->ninstances > prog->want) {
+        struct instance *top = &prog->instances[prog->ninstances - 1];
+        if (svc_has_process(top->svc.state) || top->svc.state == SVC_BACKOFF || top->pid ||
+            top->probe.busy) /* a timed-out command probe still draining */
+            break;
+        timer_cancel(&prog->sup->timers, &top->timer);
+        prog->ninstances--;
+        prog->sup->ninstances--;
+        log_info("\"%s\": %s left the pool (scaled to %u)", prog->cfg->name, top->label,
+                 prog->want);
+    }
+}
+
+int
+supervisor_scale(struct supervisor *sup, struct program *prog, unsigned n)
+{
+    int64_t now = util_now_ms();
+    unsigned old_want;
+
+    if (n > prog->cfg->max_instances)
+        return -ERANGE;
+    log_info("\"%s\": scaling from %u to %u instance%s", prog->cfg->name, prog->want, n,
+             n == 1 ? "" : "s");
+    old_want = prog->want;
+    prog->want = n;
+    /* Slots that come into use start afresh: no counters from an earlier life. */
+    for (unsigned i = prog->ninstances; i < n; i++) {
+        struct instance *in = &prog->instances[i];
+        free(in->argv); /* the rest of an earlier life is gone: supervisor_settle_scale() saw no
+                           process */
+        svc_done(&in->svc);
+        *in = (struct instance){ 0 };
+        instance_init(in, prog, i);
+        prog->ninstances++;
+        sup->ninstances++;
+    }
+    /* Only the slots the scale moves: an instance an operator stopped below n stays stopped. */
+    for (unsigned i = old_want; i < n; i++)
+        svc_dispatch(&prog->instances[i].svc, SVC_EV_START, now);
+    for (unsigned i = n; i < prog->ninstances; i++)
+        svc_dispatch(&prog->instances[i].svc, SVC_EV_STOP, now);
+    supervisor_settle_scale(prog);
+    return 0;
+}
+
+/* --- set-up --------------------------------------------------------------------------------- */
+
+static int
+setup_signals(struct supervisor *sup)
+{
+    sigset_t mask;
+
+    sig_handled(&mask); /* main() blocked them; read them here */
+    sup->sig = (struct loop_source){ .kind = LOOP_SIGNAL };
+    sup->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sup->sig.fd < 0)
+        return -errno;
+    return loop_add(&sup->loop, &sup->sig);
+}
+
+/*
+ * log.c has lines waiting for its reader (fd >= 0), or none left (-1):
+ * the loop watches the fd for room and calls log_flush(). Must not log.
+ */
+static int
+log_watch(int fd, void *arg)
+{
+    struct supervisor *sup = arg;
+    int r;
+
+    if (fd < 0) {
+        loop_del(&sup->loop, &sup->log_src);
+        return 0;
+    }
+    if (sup->log_src.fd >= 0)
+        return 0;
+    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = fd };
+    if ((r = loop_add_events(&sup->loop, &sup->log_src, EPOLLOUT)) < 0)
+        sup->log_src.fd = -1;
+    return r;
+}
+
+struct supervisor *
+supervisor_new(struct config *cfg, int *ret_err)
+{
+    struct supervisor *sup = calloc(1, sizeof(*sup));
+    size_t slots;
+    int r = -ENOMEM;
+
+    if (!sup)
+        goto fail;
+    sup->cfg = *cfg;
+    *cfg = (struct config){ 0 };
+    sup->loop.epfd = -1;
+    sup->sig.fd = -1;
+    sup->timers.fd = -1;
+    sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = -1 };
+    sup->ctl_lock_fd = -1;
+    http_init(sup);
+    events_init(&sup->events);
+    sup->start_unix = (double)util_unix_ms() / 1000;
+    sup->ninstances = cfg_total_instances(&sup->cfg);
+    sup->nprograms = sup->cfg.nprograms;
+    sup->programs = calloc(sup->nprograms, sizeof(*sup->programs));
+    if (!sup->programs)
+        goto fail;
+    for (size_t p = 0; p < sup->nprograms; p++) {
+        struct program *prog = &sup->programs[p];
+
+        prog->cfg = &sup->cfg.programs[p];
+        prog->sup = sup;
+        prog->ninstances = prog->want = prog->cfg->instances;
+        prog->hb = (struct heartbeat_region){ .fd = -1 };
+        prog->instances = calloc(prog->cfg->max_instances, sizeof(*prog->instances));
+        if (!prog->instances || launch_env_base(prog) < 0)
+            goto fail;
+        for (unsigned i = 0; i < prog->cfg->max_instances; i++)
+            instance_init(&prog->instances[i], prog, i);
+    }
+    if ((r = ports_init(&sup->ports, sup->cfg.port_from, sup->cfg.port_to)) < 0)
+        goto fail;
+    slots = cfg_total_slots(&sup->cfg);
+    if ((r = pidmap_init(&sup->pids, slots)) < 0)
+        goto fail;
+    if ((r = pidmap_init(&sup->probe_pids, slots)) < 0)
+        goto fail;
+    if ((r = loop_init(&sup->loop)) < 0)
+        goto fail;
+    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = -1 };
+    log_set_watch(log_watch, sup);
+    if ((r = timers_init(&sup->timers, 3 * slots + sup->nprograms + HTTP_TIMERS + 8)) < 0)
+        goto fail;
+    sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
+    if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
+        goto fail;
+    if ((r = setup_signals(sup)) < 0)
+        goto fail;
+    if ((r = spawn_init()) < 0)
+        goto fail;
+    sup->ckpt_last_ms = -1;
+    timer_init(&sup->reap_timer, reap_timer_fired);
+    timer_init(&sup->ckpt_timer, persist_timer_fired);
+    if (sup->cfg.dumpfile && (r = persist_setup(sup)) < 0)
+        goto fail;
+    return sup;
+
+fail:
+    *ret_err = r;
+    supervisor_free(sup);
+    return NULL;
+}
+
+static void
+dispatch(struct supervisor *sup, struct loop_source *src)
+{
+    if (src->fd < 0)
+        return; /* closed earlier in this batch */
+    switch (src->kind) {
+    case LOOP_SIGNAL:
+        signal_ready(sup);
+        break;
+    case LOOP_TIMER:
+        (void)timers_run(&sup->timers, util_now_ms()); /* the rest of a full batch: next pass */
+        break;
+    case LOOP_CHILD:
+        child_ready((struct instance *)((char *)src - offsetof(struct instance, child)));
+        break;
+    case LOOP_NOTIFY:
+        liveness_notify_ready(sup);
+        break;
+    case LOOP_PROBE:
+        checks_probe_ready(sup, src);
+        break;
+    case LOOP_HTTP:
+        http_ready((struct http_server *)((char *)src - offsetof(struct http_server, src)));
+        break;
+    case LOOP_SOCKET:
+        http_socket_ready(sup, src);
+        break;
+    case LOOP_LOG:
+        log_flush();
+        break;
+    case LOOP__MAX:
+    case LOOP_INVALID:
+        log_errorx("event for a source of unknown kind %d, ignoring", (int)src->kind);
+        break;
+    }
+}
+
+static int
+start_control(struct supervisor *sup)
+{
+    int fd = ctl_listen(sup->cfg.control, &sup->ctl_lock_fd);
+
+    if (fd < 0)
+        return fd;
+    sup->ctl_path = sup->cfg.control;
+    if (http_start_control(sup, fd) < 0)
+        return -EIO;
+    log_info("control socket %s (mode 0600)", sup->ctl_path);
+    return 0;
+}
+
+/*
+ * Everything that can fail comes before recovery touches a process: a
+ * failure then exits 1 with the earlier drover's survivors running and
+ * its dumpfile, their only record, unchanged (the first write comes after
+ * recovery acted). From persist_act() on, nothing can fail.
+ */
+static int
+start_up(struct supervisor *sup)
+{
+    enum svc_event start = SVC_EV_START;
+    struct survivors found = { 0 };
+    int r;
+
+    /* First: a control socket in use means another drover runs this pool; touch nothing. */
+    if (sup->cfg.control && (r = start_control(sup)) < 0)
+        return r;
+    /* Read-only; a live drover on the dumpfile is refused before its notify socket is. */
+    if (sup->dumpfile && (r = persist_scan(sup, &found)) < 0)
+        return r;
+    if (sup->cfg.http && (r = http_start(sup, sup->cfg.http)) < 0)
+        goto out;
+    if ((r = liveness_setup(sup)) < 0)
+        goto out;
+    if (sup->dumpfile)
+        persist_act(sup, &found);
+    liveness_adopted(sup);
+    if (sup->dumpfile)
+        persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
+    supervisor_for_each_instance(sup, start_unless_adopted, &start);
+    sup->started = true;
+    liveness_started(sup);
+out:
+    recover_done(&found); /* closes the pidfds of what was not adopted */
+    return r;
+}
+
+int
+supervisor_run(struct supervisor *sup)
+{
+    struct loop_source *ready[64];
+    int n;
+
+    log_info("drover %d: supervising %zu program%s, %zu instance%s", (int)getpid(), sup->nprograms,
+             sup->nprograms == 1 ? "" : "s", sup->ninstances, sup->ninstances == 1 ? "" : "s");
+    if (start_up(sup) < 0)
+        return 1;
+
+    /* From now on, we must not die: failures are logged and retried. */
+    while (!sup->done) {
+        sup->loop_iter++;
+        if (sup->shutdown_requested && !sup->shutting_down)
+            supervisor_shutdown(sup, "shutdown requested by a control call");
+        http_before_sleep(sup);
+        if (timers_sync(&sup->timers) < 0)
+            log_warn("cannot arm the timer, retrying on the next event");
+        n = loop_wait(&sup->loop, ready, (int)ARRAY_SIZE(ready));
+        if (n < 0) {
+            log_warn("epoll_wait failed, retrying");
+            continue;
+        }
+        /*
+         * Supervision first: an exit or a timer in the same batch as HTTP
+         * clients is handled before their requests are answered.
+         */
+        for (int i = 0; i < n; i++)
+            if (ready[i]->kind != LOOP_HTTP && ready[i]->kind != LOOP_SOCKET)
+                dispatch(sup, ready[i]);
+        for (int i = 0; i < n; i++)
+            if (ready[i]->kind == LOOP_HTTP || ready[i]->kind == LOOP_SOCKET)
+                dispatch(sup, ready[i]);
+    }
+    kill_stray_children();
+    reap_all(sup);
+    if (sup->dumpfile) {
+        int r = persist_write(sup);
+        if (r < 0)
+            log_errorx("cannot write the final dumpfile %s: %s", sup->dumpfile, strerror(-r));
+    }
+    log_info("all instances stopped, exiting");
+    return 0;
+}
+
+/*
+ * Freeing an instance kills and reaps its process: nothing is left behind.
+ * Except an adopted one: it is not our child, it ran before us and is on
+ * record (the earlier dumpfile or ours) for the next drover to adopt, so it
+ * is left running. Returns true if it was.
+ */
+static bool
+instance_done(struct instance *in, struct supervisor *sup)
+{
+    bool left = in->pid > 0 && in->adopted;
+
+    if (in->pid > 0 && !in->adopted) {
+        op_signal_group(&in->svc, SIGKILL);
+        (void)waitpid(in->pid, NULL, 0);
+    }
+    if (in->pid > 0) {
+        (void)pidmap_del(&sup->pids, in->pid);
+        in->pid = 0;
+    }
+    loop_close(&sup->loop, &in->child);
+    svc_done(&in->svc);
+    free(in->argv);
+    return left;
+}
+
+void
+supervisor_free(struct supervisor *sup)
+{
+    if (!sup)
+        return;
+    log_set_watch(NULL, NULL); /* the loop goes: log.c flushes at each line, and at exit */
+    http_stop(sup);
+    if (sup->ctl_path)
+        ctl_unlisten(sup->ctl_path, sup->ctl_lock_fd);
+    liveness_done(sup);
+    if (sup->programs) {
+        size_t left = 0;
+
+        for (size_t p = 0; p < sup->nprograms; p++) {
+            struct program *prog = &sup->programs[p];
+            if (prog->instances)
+                for (unsigned i = 0; i < prog->cfg->max_instances; i++)
+                    left += instance_done(&prog->instances[i], sup);
+            free(prog->instances);
+            free(prog->env_base);
+        }
+        free(sup->programs);
+        if (left)
+            log_warnx("leaving %zu adopted instance%s running for the next drover on %s", left,
+                      left == 1 ? "" : "s", sup->dumpfile ? sup->dumpfile : "this dumpfile");
+    }
+    loop_close(&sup->loop, &sup->sig);
+    timers_done(&sup->timers);
+    loop_done(&sup->loop);
+    pidmap_done(&sup->pids);
+    pidmap_done(&sup->probe_pids);
+    ports_done(&sup->ports);
+    cfg_done(&sup->cfg);
+    free(sup->dumpfile);
+    free(sup->pgid_cache);
+    free(sup->snapshot);
+    free(sup);
+}

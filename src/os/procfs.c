@@ -1,0 +1,202 @@
+/*
+ * procfs: /proc/PID/stat and /proc/PID/environ readers. See procfs.h.
+ */
+#include "os/procfs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int
+proc_parse_stat(const char *line, struct proc_stat *ret)
+{
+    /* "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+     *  utime stime cutime cstime priority nice num_threads itrealvalue starttime ..." */
+    const char *p = strrchr(line, ')');
+    unsigned long long start;
+    int ppid, pgid, sid;
+    char state;
+
+    if (!p)
+        return -EINVAL;
+    if (sscanf(p + 1,
+               " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+               &state, &ppid, &pgid, &sid, &start) != 5)
+        return -EINVAL;
+    *ret = (struct proc_stat){
+        .start_time = start,
+        .ppid = ppid,
+        .pgid = pgid,
+        .sid = sid,
+        .state = state,
+    };
+    return 0;
+}
+
+static int
+read_small(const char *path, char *buf, size_t size, size_t *ret_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0;
+
+    if (fd < 0)
+        return errno == ENOENT ? -ESRCH : -errno;
+    while (len < size - 1) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int r = errno == ESRCH ? -ESRCH : -errno;
+            (void)close(fd);
+            return r;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    (void)close(fd);
+    buf[len] = '\0';
+    *ret_len = len;
+    return 0;
+}
+
+int
+proc_read_stat(pid_t pid, struct proc_stat *ret)
+{
+    char path[32], buf[1024];
+    size_t len;
+    int r;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    r = read_small(path, buf, sizeof(buf), &len);
+    if (r < 0)
+        return r;
+    return proc_parse_stat(buf, ret);
+}
+
+int
+proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+{
+    const char *p = strstr(text, "\nUid:");
+    unsigned long long uid;
+    char *end;
+
+    if (!p && strncmp(text, "Uid:", 4) == 0)
+        p = text - 1;
+    if (!p)
+        return -EINVAL;
+    p += strlen("\nUid:");
+    while (*p == '\t' || *p == ' ')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -EINVAL;
+    errno = 0;
+    uid = strtoull(p, &end, 10);
+    if (errno || uid > (uid_t)-1 || (*end != '\t' && *end != ' ' && *end != '\n'))
+        return -EINVAL;
+    *ret_real_uid = (uid_t)uid;
+    return 0;
+}
+
+int
+proc_read_uid(pid_t pid, uid_t *ret_real_uid)
+{
+    char path[32], buf[4096];
+    size_t len;
+    int r;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    r = read_small(path, buf, sizeof(buf), &len);
+    if (r < 0)
+        return r;
+    /* A process that exits while we read leaves an empty or cut text: gone, not malformed. */
+    return proc_parse_status_uid(buf, ret_real_uid) < 0 ? -ESRCH : 0;
+}
+
+int
+proc_environ_get(pid_t pid, const char *name, char *buf, size_t size)
+{
+    char path[32];
+    char *env;
+    size_t len, nlen = strlen(name);
+    int r;
+    const size_t cap = 256 * 1024; /* ARG_MAX-ish: the environment block is at most this */
+
+    env = malloc(cap);
+    if (!env)
+        return -ENOMEM;
+    (void)snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+    r = read_small(path, env, cap, &len);
+    if (r < 0) {
+        free(env);
+        return r;
+    }
+    r = -ENOENT;
+    for (size_t i = 0; i < len; i += strlen(env + i) + 1) {
+        if (strncmp(env + i, name, nlen) == 0 && env[i + nlen] == '=') {
+            const char *value = env + i + nlen + 1;
+            if (strlen(value) >= size) {
+                r = -ENAMETOOLONG;
+            } else {
+                memcpy(buf, value, strlen(value) + 1);
+                r = 0;
+            }
+            break;
+        }
+    }
+    free(env);
+    return r;
+}
+
+int64_t
+proc_ticks_to_ms(uint64_t ticks)
+{
+    static long hz;
+
+    if (!hz)
+        hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    return (int64_t)(ticks * 1000 / (uint64_t)hz);
+}
+
+int64_t
+proc_boot_now_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+proc_each_pid(int (*fn)(pid_t pid, void *arg), void *arg)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int r = 0;
+
+    if (!d)
+        return -errno;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid;
+
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        r = fn((pid_t)pid, arg);
+        if (r < 0)
+            break;
+    }
+    (void)closedir(d);
+    return r;
+}
