@@ -113,6 +113,33 @@ class TempDir:
         return False
 
 
+def snapshot_binary(src, tmp, name):
+    """Copies one more binary (a --baseline drover) into the snapshot dir TempDir made in tmp,
+    the way TempDir copies build/drover, and returns the copy to run. Exits if src is not
+    executable."""
+    require(src)
+    return Path(shutil.copy2(src, Path(tmp) / "bin" / name))
+
+
+def file_digest(path):
+    """The first 12 hex digits of path's sha256, or "?"."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:12]
+    except OSError:
+        return "?"
+
+
+def binary_line(label, source, copy):
+    """'label SOURCE (run from a copy) built ... sha256 ...', as host_line() says of drover."""
+    try:
+        built = datetime.datetime.fromtimestamp(Path(copy).stat().st_mtime, datetime.timezone.utc)
+        built = built.strftime("%Y-%m-%d %H:%M UTC")
+    except OSError:
+        built = "?"
+    return f"{label} {source} (run from a copy) built {built} sha256 {file_digest(copy)}"
+
+
 # --- /proc -----------------------------------------------------------------------------------
 
 def children_of(pid):
@@ -334,11 +361,7 @@ def host_line():
                               text=True, timeout=5).stdout.strip() or "?"
     except (OSError, subprocess.SubprocessError):
         head = "?"
-    try:
-        with open(DROVER_BIN, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()[:12]
-    except OSError:
-        digest = "?"
+    digest = file_digest(DROVER_BIN)
     return (f"date {now}; nproc {os.cpu_count()}; kernel {os.uname().release}; loadavg {load}\n"
             f"drover {DROVER_SOURCE} (run from a copy) built {built} sha256 {digest}; git HEAD {head}")
 
@@ -430,16 +453,17 @@ def program(name, command, instances=1, start_seconds=0, backoff=(0, 0), yoyo=Fa
 class Drover:
     """drover on a generated config in tmpdir; stopped by pid when the block ends.
 
-    quiet=True passes -q (warnings only). The log always goes to a file in tmpdir."""
+    quiet=True passes -q (warnings only). The log always goes to a file in tmpdir.
+    binary: the drover to run (default DROVER_BIN, the snapshot of build/drover)."""
 
-    def __init__(self, tmpdir, programs, quiet=True, tag="drover", extra_args=()):
+    def __init__(self, tmpdir, programs, quiet=True, tag="drover", extra_args=(), binary=None):
         self.tmpdir = Path(tmpdir)
         self.tag = tag
         self.config_path = self.tmpdir / f"{tag}.json"
         self.log_path = self.tmpdir / f"{tag}.log"
         self.stderr_path = self.tmpdir / f"{tag}.stderr"
         self.config_path.write_text(json.dumps({"programs": programs}, indent=1))
-        self.args = [str(DROVER_BIN), "--config", str(self.config_path), "--log", str(self.log_path)]
+        self.args = [str(binary or DROVER_BIN), "--config", str(self.config_path), "--log", str(self.log_path)]
         if quiet:
             self.args.append("-q")
         self.args.extend(extra_args)

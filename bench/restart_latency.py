@@ -16,9 +16,15 @@ Measured side by side, interleaved in rounds, in one run:
 Then bench/spawn_breakdown.c splits one restart into its parts (exit of the old
 process, reap, clone+exec, start-up of the new process until main()).
 
-    /usr/bin/python3 bench/restart_latency.py [--quick]
+With --baseline BIN, an older drover (copied into the temp dir like build/drover) is
+measured in the same run: arms "baseline -q" and "baseline info log", each round
+right next to the new binary's arm, which of the two goes first alternating by round.
+The table gains a "new/baseline" ratio of medians.
+
+    /usr/bin/python3 bench/restart_latency.py [--quick] [--baseline BIN]
 """
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -29,6 +35,7 @@ import benchlib as bl  # noqa: E402
 
 GAP_S = 0.002          # pause before each kill, so the supervisor is idle in its loop
 RECV_TIMEOUT_S = 2.0   # per sample; a miss ends that arm's round
+BOOTSTRAP_N = 1000     # resamples for the interval of the new/baseline ratio
 
 
 def ppid_of(pid):
@@ -39,8 +46,9 @@ def ppid_of(pid):
         return None
 
 
-def run_arm(arm, tmp, sock, forkloop, n, deadline):
-    """Starts the arm, takes up to n samples (ns), stops it. Returns (samples, problems)."""
+def run_arm(arm, tmp, sock, forkloop, n, deadline, baseline=None):
+    """Starts the arm, takes up to n samples (ns), stops it. Returns (samples, problems).
+    Arms named "baseline ..." run the baseline drover (a copy in tmp)."""
     env = {"DROVER_BENCH_SOCK": sock.path}
     if arm.startswith("forkloop"):
         full_env = dict(os.environ, **env)
@@ -49,7 +57,8 @@ def run_arm(arm, tmp, sock, forkloop, n, deadline):
     else:
         prog = bl.program("w", [bl.PINGER], instances=1, start_seconds=0, backoff=(0, 0),
                           yoyo=False, env=env)
-        p = bl.Drover(tmp, [prog], quiet=(arm == "drover -q"), tag=arm.replace(" ", "_"))
+        p = bl.Drover(tmp, [prog], quiet=arm.endswith(" -q"), tag=arm.replace(" ", "_"),
+                      binary=baseline if arm.startswith("baseline") else None)
     samples, problems = [], []
     sock.drain()
     with p:
@@ -113,17 +122,51 @@ def run_breakdown(exe, tmp, n):
     return segments, []
 
 
+def ratio_interval(new, old, seed=11):
+    """95% bootstrap interval (2.5th, 97.5th percentile) of median(new) / median(old),
+    resampling each arm's samples; fixed seed, so a run's figures can be reproduced."""
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(BOOTSTRAP_N):
+        a = bl.median(rng.choices(new, k=len(new)))
+        b = bl.median(rng.choices(old, k=len(old)))
+        ratios.append(a / b)
+    return bl.percentile(ratios, 2.5), bl.percentile(ratios, 97.5)
+
+
+def round_order(groups, r):
+    """Round r's arm order: the groups rotated by r, each group (new, baseline) reversed
+    in odd rounds."""
+    k = r % len(groups)
+    out = []
+    for g in groups[k:] + groups[:k]:
+        out.extend(reversed(g) if r % 2 else g)
+    return out
+
+
 def main():
-    args = bl.parse_args(__doc__.splitlines()[0])
+    args = bl.parse_args(__doc__.splitlines()[0],
+                         extra=lambda p: p.add_argument("--baseline", metavar="BIN",
+                                                        help="an older drover binary, measured alongside"))
     bl.setup()
     rounds, per_round, budget = (2, 25, 15.0) if args.quick else (4, 250, 150.0)
-    arms = ["drover -q", "drover info log", "forkloop", "forkloop vfork"]
+    pairs = [("drover -q", "baseline -q"), ("drover info log", "baseline info log")]
+    if args.baseline:
+        groups = [list(p) for p in pairs] + [["forkloop"], ["forkloop vfork"]]
+    else:
+        groups = [["drover -q"], ["drover info log"], ["forkloop"], ["forkloop vfork"]]
+    arms = [a for g in groups for a in g]
+    budget *= len(arms) / 4.0  # the same time per arm
     breakdown_n = 50 if args.quick else 500
     print(f"restart_latency ({'quick' if args.quick else 'full'}): {rounds} rounds x {per_round} "
           f"kills per arm, arms interleaved")
 
     with bl.TempDir() as tmp:
         print(bl.host_line())
+        baseline = None
+        if args.baseline:
+            baseline = bl.snapshot_binary(args.baseline, tmp, "drover-baseline")
+            print(bl.binary_line("baseline", args.baseline, baseline))
         forkloop = bl.compile_c(bl.BENCH_DIR / "forkloop.c", tmp / "forkloop")
         breakdown = bl.compile_c(bl.BENCH_DIR / "spawn_breakdown.c", tmp / "spawn_breakdown")
         deadline = time.monotonic() + budget
@@ -132,9 +175,8 @@ def main():
         problems = []
         with bl.PingSocket(tmp / "ping.sock") as sock:
             for r in range(rounds):
-                order = arms[r % len(arms):] + arms[:r % len(arms)]  # rotate to spread order effects
-                for arm in order:
-                    s, pr = run_arm(arm, tmp, sock, forkloop, per_round, deadline)
+                for arm in round_order(groups, r):  # rotated to spread order effects
+                    s, pr = run_arm(arm, tmp, sock, forkloop, per_round, deadline, baseline)
                     results[arm].extend(s)
                     per_round_medians[arm].append(bl.median(s))
                     problems.extend(pr)
@@ -145,6 +187,13 @@ def main():
         return None if ns is None else ns / 1000.0
 
     rows = bl.latency_rows(results, arms)
+    headers = ["arm", "samples", "median", "p90", "p99", "max", "min"]
+    if args.baseline:
+        headers.append("new/baseline")
+        for row in rows:
+            pair = [p for p in pairs if p[0] == row[0]]
+            new, old = (results[pair[0][0]], results[pair[0][1]]) if pair else ([], [])
+            row.append(f"{bl.median(new) / bl.median(old):.2f}" if new and old else "-")
     base = bl.median(results["forkloop"]) if results["forkloop"] else None
     notes = [
         "",
@@ -154,13 +203,25 @@ def main():
         f"{GAP_S * 1000:.0f} ms pause before each kill. Target: drover median < 1 ms (1,000 us).",
     ]
     if base:
-        for arm in ("drover -q", "drover info log", "forkloop vfork"):
+        for arm in ("drover -q", "drover info log", "forkloop vfork") + (
+                ("baseline -q", "baseline info log") if args.baseline else ()):
             if results[arm]:
                 m = bl.median(results[arm])
                 notes.append(f"ratio of medians {arm} / forkloop: {m / base:.2f}"
                              f"  (p99: {bl.percentile(results[arm], 99) / bl.percentile(results['forkloop'], 99):.2f})")
-    bl.print_table("SIGKILL -> replacement in main(), microseconds",
-                   ["arm", "samples", "median", "p90", "p99", "max", "min"], rows, notes)
+    if args.baseline:
+        notes.append(f"baseline: {args.baseline}. new/baseline: ratio of the medians; 95% bootstrap"
+                     f" interval ({BOOTSTRAP_N} resamples of each arm's samples) and per-round ratios:")
+        for new, old in pairs:
+            if results[new] and results[old]:
+                lo, hi = ratio_interval(results[new], results[old])
+                per = [f"{a / b:.2f}" if a and b else "-"
+                       for a, b in zip(per_round_medians[new], per_round_medians[old])]
+                med = bl.median(results[new]) / bl.median(results[old])
+                p99 = bl.percentile(results[new], 99) / bl.percentile(results[old], 99)
+                notes.append(f"  {new} / {old}: {med:.2f} [{lo:.2f}, {hi:.2f}]; p99 {p99:.2f};"
+                             f" per round {' '.join(per)}")
+    bl.print_table("SIGKILL -> replacement in main(), microseconds", headers, rows, notes)
 
     rows = [[arm] + [bl.fmt_num(us(m)) for m in per_round_medians[arm]] for arm in arms]
     bl.print_table("median per round, microseconds", ["arm"] + [f"round {i + 1}" for i in range(rounds)],
