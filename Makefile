@@ -81,10 +81,9 @@ all: $(BUILD)/drover $(HELPER_BIN) $(EXAMPLE_BIN) $(WORKER_LIB) out
 help:
 	@sed -n '3,/^$$/{s/^# \{0,1\}//;p}' Makefile
 
-# main.c may use every layer; each archive after the ones that call into it. The group is
-# there only while daemon still calls up into api (tools/check-layers.sh lists those calls).
+# main.c may use every layer; each archive before the ones it calls (nothing calls up).
 $(BUILD)/drover: $(BUILD)/obj/main.o $(call lib,api daemon cli os core)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(DEPS_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)

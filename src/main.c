@@ -25,7 +25,8 @@
 #include "os/sig.h"
 #include "os/spawn.h"
 #include "daemon/supervisor.h"
-#include "cli/ctl_main.h"
+#include "api/http.h"
+#include "cli/cli_main.h"
 
 #define DROVER_VERSION "0.1.0"
 #define EXIT_USAGE 2
@@ -126,7 +127,7 @@ parse_args(int argc, char **argv, struct options *o)
     };
     int c;
 
-    *o = (struct options){ .level = LOG_INFO };
+    *o = (struct options){ .level = LOG_LVL_INFO };
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:vqhV", longopts, NULL)) != -1) {
         switch (c) {
@@ -164,10 +165,10 @@ parse_args(int argc, char **argv, struct options *o)
             o->control = optarg;
             break;
         case 'v':
-            o->level = LOG_DEBUG;
+            o->level = LOG_LVL_DEBUG;
             break;
         case 'q':
-            o->level = LOG_WARN;
+            o->level = LOG_LVL_WARN;
             break;
         case 'h':
             usage(stdout);
@@ -447,8 +448,8 @@ main(int argc, char **argv)
     int r, code;
 
     ensure_std_fds();
-    if (ctl_is_command(argc, argv))
-        return ctl_main(argc, argv); /* the CLI: a client of the control socket */
+    if (cli_is_command(argc, argv))
+        return cli_main(argc, argv); /* the CLI: a client of the control socket */
     close_inherited_fds();
     parse_args(argc, argv, &opts);
     load_config(&opts, &cfg); /* signals keep their defaults here: Ctrl-C stops a slow parse */
@@ -472,12 +473,19 @@ main(int argc, char **argv)
     /* Orphaned grandchildren come to us, so they are reaped and never left behind. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_warn("cannot become a child subreaper; orphaned grandchildren go to init");
-    sup = supervisor_new(&cfg, &r);
+    sup = supervisor_new(&cfg, HTTP_TIMERS, &r);
     if (!sup) {
         errno = -r;
         cfg_done(&cfg);
         fatal("cannot set up the supervisor");
     }
+    /* The surfaces above the pool: HTTP and the control socket, opened in start-up's order. */
+    if ((r = http_attach(sup)) < 0) {
+        supervisor_free(sup);
+        errno = -r;
+        fatal("cannot set up the HTTP API");
+    }
+    supervisor_set_surfaces(sup, &http_surfaces);
     code = supervisor_run(sup);
     supervisor_free(sup);
     return code;

@@ -3,11 +3,12 @@
 #
 #   tools/check-layers.sh [BUILD]      BUILD holds libLAYER.a (default build)
 #
-# Three checks, each line of failure naming the file and what it must not use:
+# The checks, each line of failure naming the file and what it must not use:
 #   1. includes: a file in src/LAYER/ includes only "L/x.h" for L in LAYER and the layers
 #      below it (unqualified project includes are refused too: they hide the layer);
 #   2. links: no archive calls a function that only a layer above it, or beside it, defines
-#      (what the includes do not show: a prototype written in the wrong header);
+#      (what the includes do not show: a prototype written in the wrong header), and no
+#      module of daemon or api calls a function of daemon/supervisor.c (main.c alone does);
 #   3. core is pure: its archive calls no libc function outside PURE_LIBC below (no system
 #      call but clock reads, no logging, no I/O) and has no writable static data.
 # Prints "check-layers: N problems" and exits 1 when there are any, else one line per layer.
@@ -52,7 +53,7 @@ for layer in $layers; do
                 ;;
             esac
             if [[ $allowed != *" $l "* ]]; then
-                problem "$f:$line: #include \"$target\": $layer may use only${allowed% }, not $l"
+                problem "$f:$line: #include \"$target\": $layer may use only $(echo $allowed), not $l"
             fi
         done < <(grep -n '^#include "' "$f" | sed 's/^\([0-9]*\):/\1:/')
     done
@@ -70,7 +71,7 @@ for layer in $layers; do
         [[ $allowed == *" $other "* ]] && continue
         # object:symbol for each call from layer that a forbidden layer defines
         while IFS=' ' read -r obj sym; do
-            problem "src/$layer/${obj%.o}.c calls $sym(), which src/$other/ defines: $layer may use only${allowed% }"
+            problem "src/$layer/${obj%.o}.c calls $sym(), which src/$other/ defines: $layer may use only $(echo $allowed)"
         done < <(nm -A -u "$build/lib$layer.a" 2>/dev/null |
             awk '{ split($1, p, ":"); print p[2], $NF }' | sort -u |
             while read -r obj sym; do
@@ -79,6 +80,21 @@ for layer in $layers; do
             done)
     done
 done
+
+# 2b. The top of the daemon is called from main.c only: no module calls up into supervisor.c
+#     (they publish to the pool's observers instead; daemon/pool.h).
+if [ -f "$build/libdaemon.a" ]; then
+    sup_defined=$(ar p "$build/libdaemon.a" supervisor.o 2>/dev/null > "$build/.sup.o" &&
+        nm -g --defined-only "$build/.sup.o" | awk 'NF == 3 { print $3 }')
+    rm -f "$build/.sup.o"
+    for layer in daemon api; do
+        while IFS=' ' read -r obj sym; do
+            [ "$obj" = supervisor.o ] && continue
+            grep -qxF "$sym" <<<"$sup_defined" &&
+                problem "src/$layer/${obj%.o}.c calls $sym(), in src/daemon/supervisor.c: only main.c calls the top"
+        done < <(nm -A -u "$build/lib$layer.a" | awk '{ split($1, p, ":"); print p[2], $NF }' | sort -u)
+    done
+fi
 
 # 3. core is pure.
 if [ -f "$build/libcore.a" ]; then

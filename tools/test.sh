@@ -16,6 +16,7 @@ step() {
 }
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 step make -s -j2 all
+step make -s check-layers
 step make -s check-unit
 step make -s check-fuzz-replay
 step make -s check-integration

@@ -2,14 +2,14 @@
  * http: the HTTP API, libmicrohttpd wired into drover's one epoll loop.
  *
  * MHD runs in "external" mode with MHD_USE_EPOLL: its own epoll fd is a
- * source in our loop (LOOP_HTTP), its timeouts a timer in our heap, and
+ * source in our loop, its timeouts a timer in our heap, and
  * MHD_run() is called when either fires. So no second thread ever touches
  * supervisor state, and a slow client costs a descriptor, never a stall.
  * Our code is routing and a snapshot of the instances; api.c renders.
  * The sockets under it (accepting, the reserve descriptor, the limits,
  * the request deadline, watching parked clients) are http_conn.c's; each
  * connection's slot there is the request's context (*req_cls).
- * The same API is served on the control socket (ctl.c), one MHD daemon
+ * The same API is served on the control socket (control.c), one MHD daemon
  * each; control calls (POST) are allowed there, and over TCP only with
  * the bearer token (--http-token), compared in constant time, checked
  * before anything else about the request.
@@ -38,8 +38,11 @@
 #include "core/probe_spec.h"
 #include "core/utf8.h"
 #include "core/util.h"
+#include "daemon/supervisor.h"
+#include "daemon/liveness.h"
 #include "daemon/supervisor_int.h"
-#include "api/ctl.h"
+#include "api/control.h"
+#include "api/http.h"
 #include "api/http_conn.h"
 
 #define HTTP_IDLE_TIMEOUT_S 10
@@ -84,7 +87,7 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
 }
 
 /*
- * Every instance, in config order, into sup->snapshot: one buffer with room
+ * Every instance, in config order, into sup->api->snapshot: one buffer with room
  * for every slot, allocated at the first request and kept (a fresh one per
  * request cost /health a malloc and, at 1,000 instances, brk calls and page
  * faults). Taken once per loop iteration: nothing changes the instances
@@ -95,22 +98,22 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
 static struct api_instance *
 snapshot(struct supervisor *sup)
 {
-    struct api_instance *v = sup->snapshot;
+    struct api_instance *v = sup->api->snapshot;
     int64_t now_ms = util_now_ms(), now_ns = util_now_ns();
     size_t k = 0;
 
-    if (v && sup->snapshot_iter == sup->loop_iter)
+    if (v && sup->api->snapshot_iter == sup->loop_iter)
         return v;
     if (!v) {
         size_t slots = cfg_total_slots(&sup->cfg);
-        v = sup->snapshot = calloc(slots ? slots : 1, sizeof(*v));
+        v = sup->api->snapshot = calloc(slots ? slots : 1, sizeof(*v));
         if (!v)
             return NULL;
     }
-    sup->snapshot_iter = sup->loop_iter;
-    for (size_t p = 0; p < sup->nprograms; p++)
-        for (unsigned i = 0; i < sup->programs[p].ninstances; i++)
-            snapshot_one(&sup->programs[p].instances[i], now_ms, now_ns, &v[k++]);
+    sup->api->snapshot_iter = sup->loop_iter;
+    for (size_t p = 0; p < sup->pool.nprograms; p++)
+        for (unsigned i = 0; i < sup->pool.programs[p].ninstances; i++)
+            snapshot_one(&sup->pool.programs[p].instances[i], now_ms, now_ns, &v[k++]);
     return v;
 }
 
@@ -222,7 +225,7 @@ reply_metrics(struct MHD_Connection *conn, struct supervisor *sup, const struct 
     struct metrics_drover d = { 0 };
 
     process_figures(sup, &d);
-    return respond(conn, MHD_HTTP_OK, metrics_render(v, sup->ninstances, &d),
+    return respond(conn, MHD_HTTP_OK, metrics_render(v, sup->pool.ninstances, &d),
                    "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
@@ -268,11 +271,12 @@ param(struct MHD_Connection *conn, const char *name, struct api_answer *bad)
     return NULL;
 }
 
-void
-http_events_changed(struct supervisor *sup)
+/* Resumes every parked long-poll: they answer with what is new, or with nothing at the end. */
+static void
+wake_long_polls(struct supervisor *sup)
 {
     for (int k = 0; k < HTTP__MAX; k++)
-        http_conn_wake_all(&sup->http[k]);
+        http_conn_wake_all(&sup->api->server[k]);
 }
 
 /*
@@ -339,7 +343,7 @@ handle_events(struct MHD_Connection *conn, struct http_server *srv, struct http_
 static unsigned
 default_max_silent(struct supervisor *sup, const char *program)
 {
-    struct program *prog = program ? supervisor_find_program(sup, program, strlen(program)) : NULL;
+    struct program *prog = program ? pool_find_program(&sup->pool, program, strlen(program)) : NULL;
 
     return prog && prog->cfg->max_silent >= 0 ? (unsigned)prog->cfg->max_silent
                                               : sup->cfg.max_silent;
@@ -349,7 +353,7 @@ default_max_silent(struct supervisor *sup, const char *program)
 static int64_t
 default_silence_ms(struct supervisor *sup, const char *program)
 {
-    struct program *prog = program ? supervisor_find_program(sup, program, strlen(program)) : NULL;
+    struct program *prog = program ? pool_find_program(&sup->pool, program, strlen(program)) : NULL;
 
     return prog && prog->cfg->silence_ms > 0 ? prog->cfg->silence_ms : sup->cfg.silence_ms;
 }
@@ -357,7 +361,7 @@ default_silence_ms(struct supervisor *sup, const char *program)
 static bool
 configured(struct supervisor *sup, const char *program)
 {
-    return supervisor_find_program(sup, program, strlen(program)) != NULL;
+    return pool_find_program(&sup->pool, program, strlen(program)) != NULL;
 }
 
 static enum MHD_Result
@@ -378,7 +382,7 @@ handle_health(struct MHD_Connection *conn, struct supervisor *sup, const struct 
         return reply_answer(conn, bad);
     if (program && !configured(sup, program))
         return reply_no_program(conn, program);
-    return reply_answer(conn, api_health(v, sup->ninstances, max_silent, silence, program,
+    return reply_answer(conn, api_health(v, sup->pool.ninstances, max_silent, silence, program,
                                          default_max_silent(sup, program),
                                          default_silence_ms(sup, program)));
 }
@@ -439,21 +443,21 @@ handle_control(struct MHD_Connection *conn, struct http_server *srv, const char 
 {
     struct supervisor *sup = srv->sup;
     struct api_answer bad = { 0 };
-    struct ctl_params params;
+    struct control_params params;
     struct api_answer a;
     char shown[256];
 
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
         return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "control calls are POST requests",
                            url);
-    params = (struct ctl_params){
+    params = (struct control_params){
         .signal = param(conn, "signal", &bad),
         .instances = param(conn, "instances", &bad),
     };
     if (bad.code)
         return reply_answer(conn, bad);
-    a = ctl_call(sup, url, &params);
-    sup->snapshot_iter = 0; /* the instances may have changed: no reuse */
+    a = control_call(sup, url, &params);
+    sup->api->snapshot_iter = 0; /* the instances may have changed: no reuse */
     if (a.code == 200)
         log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method,
                  loggable(url, shown, sizeof(shown)));
@@ -488,7 +492,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     http_conn_request_in(c);
     if (c->woken) /* a parked long-poll: a change came, or its deadline, or its client left */
         return answer_events(conn, sup, c->since);
-    control = ctl_is_call(url);
+    control = control_is_call(url);
     if (control && !authorized(conn, srv, url, method, &r))
         return r;
     if (c->uri_problems)
@@ -512,13 +516,13 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     if (strcmp(url, "/health") == 0)
         return handle_health(conn, sup, v);
     if (strcmp(url, "/readyz") == 0) {
-        a = api_readyz(v, sup->ninstances, sup->started);
+        a = api_readyz(v, sup->pool.ninstances, sup->started);
     } else if (strcmp(url, "/status") == 0) {
-        a = api_status(v, sup->ninstances, NULL);
+        a = api_status(v, sup->pool.ninstances, NULL);
     } else if (strncmp(url, "/status/", 8) == 0 && url[8]) {
         if (!configured(sup, url + 8))
             return reply_no_program(conn, url + 8);
-        a = api_status(v, sup->ninstances, url + 8);
+        a = api_status(v, sup->pool.ninstances, url + 8);
     } else {
         return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint", url);
     }
@@ -582,7 +586,7 @@ tcp_listen(const struct probe_addr *addr, int *ret_fd)
     return 0;
 }
 
-int
+static int
 http_start(struct supervisor *sup, const char *where)
 {
     struct probe_addr addr;
@@ -599,49 +603,51 @@ http_start(struct supervisor *sup, const char *where)
                    strerror(-r));
         return -EADDRINUSE;
     }
-    if (serve(&sup->http[HTTP_TCP], fd) < 0)
+    if (serve(&sup->api->server[HTTP_TCP], fd) < 0)
         return -EIO;
     log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events%s", where,
              sup->cfg.http_token ? ", control calls with the bearer token" : " (read-only)");
     return 0;
 }
 
-int
+static int
 http_start_control(struct supervisor *sup, int fd)
 {
-    return serve(&sup->http[HTTP_CONTROL], fd) < 0 ? -EIO : 0;
+    return serve(&sup->api->server[HTTP_CONTROL], fd) < 0 ? -EIO : 0;
+}
+
+/* MHD's epoll fd: connections to serve. */
+static void
+mhd_ready(struct loop_source *src, uint32_t events)
+{
+    (void)events;
+    http_conns_run(container_of(src, struct http_server, src));
 }
 
 static void
 http_timer_fired(struct timer *t, int64_t now_ms)
 {
     (void)now_ms;
-    http_ready((struct http_server *)((char *)t - offsetof(struct http_server, timer)));
+    http_conns_run(container_of(t, struct http_server, timer));
 }
 
-void
-http_init(struct supervisor *sup)
+/*
+ * Before the loop sleeps: long-polls learn of the events added in this pass
+ * (never from inside the state change that added them), and MHD's next own
+ * deadline (idle connections) goes into our heap.
+ */
+static void
+before_sleep(struct loop_hook *hook)
 {
-    for (int k = 0; k < HTTP__MAX; k++) {
-        struct http_server *srv = &sup->http[k];
-        *srv = (struct http_server){ .sup = sup, .kind = (enum http_kind)k };
-        srv->src = (struct loop_source){ .kind = LOOP_HTTP, .fd = -1 };
-        timer_init(&srv->timer, http_timer_fired);
+    struct http_api *api = container_of(hook, struct http_api, before_sleep);
+    struct supervisor *sup = api->sup;
+
+    if (api->woken_seq != sup->events.next_seq) {
+        api->woken_seq = sup->events.next_seq;
+        wake_long_polls(sup);
     }
-}
-
-void
-http_ready(struct http_server *srv)
-{
-    http_conns_run(srv);
-}
-
-/* Before the loop sleeps: MHD's next own deadline (idle connections) goes into our heap. */
-void
-http_before_sleep(struct supervisor *sup)
-{
     for (int k = 0; k < HTTP__MAX; k++) {
-        struct http_server *srv = &sup->http[k];
+        struct http_server *srv = &sup->api->server[k];
         MHD_UNSIGNED_LONG_LONG ms;
 
         if (!srv->mhd)
@@ -658,13 +664,13 @@ http_before_sleep(struct supervisor *sup)
     }
 }
 
-void
+static void
 http_stop(struct supervisor *sup)
 {
-    http_events_changed(sup); /* MHD refuses to stop with suspended connections */
-    sup->snapshot_iter = 0;   /* outside the loop: whatever is answered now sees the end state */
+    wake_long_polls(sup);        /* MHD refuses to stop with suspended connections */
+    sup->api->snapshot_iter = 0; /* outside the loop: whatever is answered now sees the end state */
     for (int k = 0; k < HTTP__MAX; k++) {
-        struct http_server *srv = &sup->http[k];
+        struct http_server *srv = &sup->api->server[k];
 
         if (!srv->mhd)
             continue;
@@ -676,3 +682,69 @@ http_stop(struct supervisor *sup)
         http_conns_free(srv);
     }
 }
+
+int
+http_attach(struct supervisor *sup)
+{
+    struct http_api *api = calloc(1, sizeof(*api));
+
+    if (!api)
+        return -ENOMEM;
+    api->sup = sup;
+    api->ctl_lock_fd = -1;
+    api->woken_seq = sup->events.next_seq;
+    for (int k = 0; k < HTTP__MAX; k++) {
+        struct http_server *srv = &api->server[k];
+
+        *srv = (struct http_server){ .sup = sup, .kind = (enum http_kind)k };
+        srv->src = loop_source(-1, mhd_ready, LOOP_PRIO_SERVE);
+        timer_init(&srv->timer, http_timer_fired);
+    }
+    loop_add_before_sleep(&sup->loop, &api->before_sleep, before_sleep);
+    sup->api = api;
+    return 0;
+}
+
+/* The control socket (--control), first in start-up: in use means another drover runs. */
+static int
+open_control(struct supervisor *sup)
+{
+    int fd;
+
+    if (!sup->cfg.control)
+        return 0;
+    if ((fd = control_listen(sup->cfg.control, &sup->api->ctl_lock_fd)) < 0)
+        return fd;
+    sup->api->ctl_path = sup->cfg.control;
+    if (http_start_control(sup, fd) < 0)
+        return -EIO;
+    log_info("control socket %s (mode 0600)", sup->api->ctl_path);
+    return 0;
+}
+
+static int
+open_http(struct supervisor *sup)
+{
+    return sup->cfg.http ? http_start(sup, sup->cfg.http) : 0;
+}
+
+static void
+close_all(struct supervisor *sup)
+{
+    struct http_api *api = sup->api;
+
+    if (!api)
+        return;
+    http_stop(sup);
+    if (api->ctl_path)
+        control_unlisten(api->ctl_path, api->ctl_lock_fd);
+    free(api->snapshot);
+    free(api);
+    sup->api = NULL;
+}
+
+const struct supervisor_surfaces http_surfaces = {
+    .open_control = open_control,
+    .open_http = open_http,
+    .close = close_all,
+};

@@ -16,6 +16,7 @@
 #include "core/api.h"
 #include "core/util.h"
 #include "daemon/supervisor_int.h"
+#include "api/http.h"
 
 /* Out of descriptors with the reserve spent: how often to try accepting again. */
 #define RETRY_ACCEPT_MS 1000
@@ -29,7 +30,7 @@ enum listen_state {
 
 struct http_conns {
     struct http_server *srv;
-    struct loop_source listen; /* LOOP_SOCKET; the socket is ours */
+    struct loop_source listen; /* the listening socket, ours */
     enum listen_state state;
     int reserve_fd;             /* -1: given up, taken back once a descriptor is free */
     bool short_of_fds;          /* a streak of EMFILE is on: logged once */
@@ -138,7 +139,7 @@ take_reserve(struct http_conns *st)
 static void
 retry_fired(struct timer *t, int64_t now_ms)
 {
-    struct http_conns *st = (struct http_conns *)((char *)t - offsetof(struct http_conns, retry));
+    struct http_conns *st = container_of(t, struct http_conns, retry);
 
     (void)now_ms;
     take_reserve(st);
@@ -238,8 +239,7 @@ http_conn_request_in(struct http_conn *c)
 static void
 heads_due(struct timer *t, int64_t now_ms)
 {
-    struct http_conns *st =
-        (struct http_conns *)((char *)t - offsetof(struct http_conns, head_timer));
+    struct http_conns *st = container_of(t, struct http_conns, head_timer);
 
     while (!list_empty(&st->heads)) {
         struct http_conn *c = CONN_OF(st->heads.next, head_link);
@@ -342,18 +342,20 @@ peer_ready(struct http_conn *c)
     wake(c);
 }
 
-void
-http_socket_ready(struct supervisor *sup, struct loop_source *src)
+/* The listening socket has connections waiting. */
+static void
+listen_ready(struct loop_source *src, uint32_t events)
 {
-    for (int k = 0; k < HTTP__MAX; k++) {
-        struct http_conns *st = sup->http[k].conns;
+    (void)events;
+    accept_ready(container_of(src, struct http_conns, listen));
+}
 
-        if (st && src == &st->listen) {
-            accept_ready(st);
-            return;
-        }
-    }
-    peer_ready((struct http_conn *)((char *)src - offsetof(struct http_conn, peer)));
+/* A parked client's socket: it may have hung up. */
+static void
+peer_source_ready(struct loop_source *src, uint32_t events)
+{
+    (void)events;
+    peer_ready(container_of(src, struct http_conn, peer));
 }
 
 /* --- MHD's callbacks ------------------------------------------------------------------------ */
@@ -380,7 +382,7 @@ http_conn_notify(void *cls, struct MHD_Connection *mhd, void **socket_context,
         }
         st->free = c->next_free;
         *c = (struct http_conn){ .owner = st, .mhd = mhd, .fd = ci->connect_fd };
-        c->peer = (struct loop_source){ .kind = LOOP_SOCKET, .fd = -1 };
+        c->peer = loop_source(-1, peer_source_ready, LOOP_PRIO_SERVE);
         timer_init(&c->wait_timer, wait_over);
         st->nconns++;
         *socket_context = c;
@@ -480,7 +482,7 @@ http_conns_start(struct http_server *srv, int listen_fd, int64_t request_timeout
         return -ENOMEM;
     }
     st->srv = srv;
-    st->listen = (struct loop_source){ .kind = LOOP_SOCKET, .fd = listen_fd };
+    st->listen = loop_source(listen_fd, listen_ready, LOOP_PRIO_SERVE);
     st->state = LISTEN_ON;
     st->request_timeout_ms = request_timeout_ms;
     list_init(&st->heads);

@@ -79,7 +79,7 @@ struct http_conn {
     uint64_t since;          /* http.c's: where the poll reads from */
     struct timer wait_timer; /* the end of its wait */
     struct http_link park_link;
-    struct loop_source peer; /* LOOP_SOCKET on fd while parked; fd -1 otherwise */
+    struct loop_source peer; /* fd while parked, for its hang-up; fd -1 otherwise */
     struct http_conn *next_free;
 };
 
@@ -101,7 +101,6 @@ void http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
 
 /* MHD_run() for srv, then what a run may have changed: room for the reserve, or to accept. */
 void http_conns_run(struct http_server *srv);
-/* http_socket_ready() (supervisor_int.h, for the dispatcher): a LOOP_SOCKET source is ready. */
 
 /* The handler has c's whole request, head and body: its request deadline is met. */
 void http_conn_request_in(struct http_conn *c);

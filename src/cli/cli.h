@@ -9,7 +9,7 @@
  *   - the transport, cli_request(): connect, send, read to EOF, bounded in
  *     time (poll with a deadline) and in size (CLI_RESPONSE_MAX).
  * Turning an answer's JSON body into text is cli_render's (cli_render.h).
- * Nothing here logs or exits; ctl_main.c prints and picks the exit code.
+ * Nothing here logs or exits; cli_main.c prints and picks the exit code.
  * Pointer parameters are borrowed; err buffers are written on failure only.
  */
 #ifndef DROVER_CLI_H

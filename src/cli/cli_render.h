@@ -8,7 +8,7 @@
  * Pure: no I/O, no logging, no state, so the output is checked against the
  * golden files in tests/golden/ (tests/unit/test_cli.c) without a daemon.
  * Fetching the body is cli.h's business; printing it and picking the exit
- * code, ctl_main.c's. ret_* out-parameters are written on success only, err
+ * code, cli_main.c's. ret_* out-parameters are written on success only, err
  * on failure only.
  */
 #ifndef DROVER_CLI_RENDER_H

@@ -4,6 +4,7 @@
  */
 #include "core/svc.h"
 
+#include <assert.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -300,26 +301,38 @@ act_retry(struct svc *s, int64_t now_ms)
     return try_spawn(s, now_ms);
 }
 
+/* An earlier drover's process, taken over: up, as it was since now_ms (its start). */
+static enum svc_state
+act_adopt(struct svc *s, int64_t now_ms)
+{
+    s->want_up = true;
+    s->leader_alive = true;
+    s->started_ms = now_ms;
+    s->cause = "adopted from an earlier drover";
+    return SVC_RUNNING;
+}
+
 /*
  * Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY, READY, HB_LATE,
- * UNHEALTHY. Every cell is explicit.
+ * UNHEALTHY, ADOPT. Every cell is explicit. Only a stopped slot adopts:
+ * recovery runs before the first start, and never adopts twice into a slot.
  */
 static const svc_action actions[SVC__MAX][SVC_EV__MAX] = {
     /* clang-format off */
     [SVC_STOPPED]  = { act_start,       act_ignore,       act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore,       act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_adopt },
     [SVC_STARTING] = { act_want_up,     act_stop_process, act_exit_starting, act_started, act_ignore,
-                       act_ready,       act_hb_late,      act_ignore },
+                       act_ready,       act_hb_late,      act_ignore,    act_ignore },
     [SVC_RUNNING]  = { act_want_up,     act_stop_process, act_exit_running,  act_ignore,  act_ignore,
-                       act_ignore,      act_hb_late,      act_unhealthy },
+                       act_ignore,      act_hb_late,      act_unhealthy, act_ignore },
     [SVC_BACKOFF]  = { act_start_now,   act_stop_pending, act_ignore,        act_retry,   act_ignore,
-                       act_ignore,      act_ignore,       act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
     [SVC_STOPPING] = { act_want_up,     act_stop_again,   act_exit_stopping, act_kill,    act_group_empty,
-                       act_ignore,      act_ignore,       act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
     [SVC_EXITED]   = { act_start,       act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore,       act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
     [SVC_FATAL]    = { act_start_fresh, act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore,       act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
     /* clang-format on */
 };
 
@@ -346,13 +359,18 @@ svc_dispatch(struct svc *s, enum svc_event ev, int64_t now_ms)
     enum svc_state from = s->state;
     enum svc_state to;
 
+    assert(ev >= 0 && ev < SVC_EV__MAX);
+    s->dispatching++;
     to = actions[from][ev](s, now_ms);
     s->state = to;
+    s->dispatching--;
     /* An exit is always worth a line, even when a restart lands in the same state. */
     if (to != from || ev == SVC_EV_EXIT || s->notable) {
         s->notable = false;
         s->ops->transition(s, from, to, s->cause);
     }
+    if (s->ops->settled)
+        s->ops->settled(s);
 }
 
 void
@@ -410,6 +428,7 @@ svc_event_name(enum svc_event ev)
         [SVC_EV_READY] = "ready",
         [SVC_EV_HB_LATE] = "heartbeat-late",
         [SVC_EV_UNHEALTHY] = "unhealthy",
+        [SVC_EV_ADOPT] = "adopt",
     };
     return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
 }

@@ -7,7 +7,7 @@
  * No clock is read here: callers pass `now_ms` (CLOCK_MONOTONIC).
  *
  * Desired state (want_up) is kept apart from actual state. States carry
- * supervisord's names. The whole table is walked by tests/unit/test_svc.c
+ * supervisord's names. The whole table is walked by tests/unit/core/test_svc.c
  * with fake ops, no processes.
  */
 #ifndef DROVER_SVC_H
@@ -40,6 +40,8 @@ enum svc_event {
     SVC_EV_READY,       /* the worker said READY=1 */
     SVC_EV_HB_LATE,     /* heartbeat timeout with action restart, or WATCHDOG=trigger */
     SVC_EV_UNHEALTHY,   /* the health check failed `failures` times in a row */
+    SVC_EV_ADOPT,       /* recovery took over a process an earlier drover started (now_ms: when
+                           it started); only a stopped slot takes one */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };
@@ -85,6 +87,12 @@ struct svc_ops {
     void (*timer_cancel)(struct svc *s);
     /* Called once per state change, after the action ran; for logging. */
     void (*transition)(struct svc *s, enum svc_state from, enum svc_state to, const char *cause);
+    /*
+     * Called at the end of every svc_dispatch(), after the new state is stored
+     * and transition() ran (NULL: none): the owner delivers what the action's
+     * effects queued (a spawn's notifications), so that they see the new state.
+     */
+    void (*settled)(struct svc *s);
 };
 
 struct svc {
@@ -108,6 +116,7 @@ struct svc {
     int64_t next_delay_ms;           /* delay of the pending backoff, for logs */
     bool start_timed_out;            /* STARTING: start timeout hit, stop signal sent */
     bool notable;            /* the action wants its same-state step logged through transition() */
+    uint8_t dispatching;     /* svc_dispatch() calls running for this svc: effects are mid-action */
     const char *ready_cause; /* set by whoever dispatches READY: "READY=1", "tcp probe passed" */
 };
 

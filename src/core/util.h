@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The object of type T whose member m is at ptr (a loop source, a timer, a list link). */
+#define container_of(ptr, T, m) ((T *)(void *)((char *)(ptr)-offsetof(T, m)))
 
 /* Longest duration we accept anywhere: 30 days. Keeps arithmetic far from overflow. */
 #define UTIL_DURATION_MAX_MS ((int64_t)30 * 24 * 3600 * 1000)

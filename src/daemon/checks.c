@@ -20,11 +20,13 @@
 #include "core/util.h"
 #include "os/spawn.h"
 #include "daemon/supervisor_int.h"
+#include "daemon/checks.h"
+#include "daemon/liveness.h"
 
 static struct instance *
 run_instance(struct probe_run *run)
 {
-    return (struct instance *)((char *)run - offsetof(struct instance, probe));
+    return container_of(run, struct instance, probe);
 }
 
 static void
@@ -84,14 +86,14 @@ probe_done(struct probe_run *run, bool passed, const char *why)
     if (passed) {
         log_debug("%s: health %s check passed", in->label, probe_kind_name(pr->kind));
         if (in->check_failing || in->check_failures)
-            supervisor_inst_log(LOG_INFO, in, "health check passing again");
+            inst_log(LOG_LVL_INFO, in, "health check passing again");
         in->check_failures = 0;
         in->check_failing = false;
     } else {
         in->check_failures++;
         in->check_failures_total++;
-        supervisor_inst_log(LOG_WARN, in, "health check failed (%u of %u): %s %s",
-                            in->check_failures, pr->failures, probe_kind_name(pr->kind), why);
+        inst_log(LOG_LVL_WARN, in, "health check failed (%u of %u): %s %s", in->check_failures,
+                 pr->failures, probe_kind_name(pr->kind), why);
         if (in->check_failures >= pr->failures) {
             in->check_failing = true;
             in->check_failures = 0;
@@ -144,7 +146,7 @@ start_command(struct instance *in, const struct probe_cfg *pr, const struct tmpl
 static void
 check_timer_fired(struct timer *t, int64_t now_ms)
 {
-    struct instance *in = (struct instance *)((char *)t - offsetof(struct instance, check_timer));
+    struct instance *in = container_of(t, struct instance, check_timer);
     const struct probe_cfg *pr = current_probe(in);
     struct tmpl_vars vars = { .name = in->prog->cfg->name,
                               .instance = in->index,
@@ -195,17 +197,29 @@ check_timer_fired(struct timer *t, int64_t now_ms)
 static void
 deadline_fired(struct timer *t, int64_t now_ms)
 {
-    struct probe_run *run = (struct probe_run *)((char *)t - offsetof(struct probe_run, deadline));
+    struct probe_run *run = container_of(t, struct probe_run, deadline);
     struct instance *in = run_instance(run);
 
     (void)now_ms;
     probe_expired(run, &in->sup->loop, &in->sup->timers);
 }
 
+/* The attempt's socket or pidfd is ready. */
+static void
+probe_source_ready(struct loop_source *src, uint32_t events)
+{
+    struct probe_run *run = container_of(src, struct probe_run, src);
+    struct supervisor *sup = run_instance(run)->sup;
+
+    (void)events;
+    probe_ready(run, &sup->loop, &sup->timers);
+    forget_pid(run_instance(run));
+}
+
 void
 checks_init(struct instance *in)
 {
-    probe_run_init(&in->probe, probe_done, deadline_fired);
+    probe_run_init(&in->probe, probe_done, deadline_fired, probe_source_ready);
     timer_init(&in->check_timer, check_timer_fired);
 }
 
@@ -233,15 +247,6 @@ checks_gone(struct instance *in)
     forget_pid(in);
 }
 
-void
-checks_probe_ready(struct supervisor *sup, struct loop_source *src)
-{
-    struct probe_run *run = (struct probe_run *)((char *)src - offsetof(struct probe_run, src));
-
-    probe_ready(run, &sup->loop, &sup->timers);
-    forget_pid(run_instance(run));
-}
-
 bool
 checks_reaped(struct supervisor *sup, const siginfo_t *info)
 {
@@ -252,6 +257,6 @@ checks_reaped(struct supervisor *sup, const siginfo_t *info)
     probe_reaped(&in->probe, &sup->loop, &sup->timers, info->si_code, info->si_status);
     forget_pid(in);
     if (in->index >= in->prog->want)
-        supervisor_settle_scale(in->prog); /* a slot being scaled away waited for its probe */
+        pool_settle_scale(in->prog); /* a slot being scaled away waited for its probe */
     return true;
 }

@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "os/spawn.h"
 #include "daemon/supervisor_int.h"
+#include "daemon/launch.h"
 
 extern char **environ;
 
@@ -59,8 +60,8 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
     if (cwd && path[0] != '/') {
         if (snprintf(joined, sizeof(joined), "%s/%s", cwd, path) >= (int)sizeof(joined)) {
             r = -ENAMETOOLONG;
-            supervisor_inst_log(LOG_ERROR, in, "cannot open %s file \"%s\" in \"%s\": %s",
-                                stdio_kind(in, tmpl, for_input), path, cwd, strerror(-r));
+            inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\" in \"%s\": %s",
+                     stdio_kind(in, tmpl, for_input), path, cwd, strerror(-r));
             goto done;
         }
         path = joined;
@@ -71,8 +72,8 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
     r = fd < 0 ? -errno : 0;
     if (r == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
         if (!in->stdio_waiting)
-            supervisor_inst_log(LOG_WARN, in, "%s file \"%s\" is a FIFO with no reader; retrying",
-                                stdio_kind(in, tmpl, for_input), path);
+            inst_log(LOG_LVL_WARN, in, "%s file \"%s\" is a FIFO with no reader; retrying",
+                     stdio_kind(in, tmpl, for_input), path);
         else
             log_debug("%s: %s file \"%s\" still has no reader", in->label,
                       stdio_kind(in, tmpl, for_input), path);
@@ -81,17 +82,17 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
         goto done;
     }
     if (r < 0) {
-        supervisor_inst_log(LOG_ERROR, in, "cannot open %s file \"%s\": %s",
-                            stdio_kind(in, tmpl, for_input), path,
-                            r == -ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)
-                                ? "it is a socket, which cannot be opened as a file"
-                                : strerror(-r));
+        inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s",
+                 stdio_kind(in, tmpl, for_input), path,
+                 r == -ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)
+                     ? "it is a socket, which cannot be opened as a file"
+                     : strerror(-r));
         goto done;
     }
     if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
         r = -errno;
-        supervisor_inst_log(LOG_ERROR, in, "cannot make %s file \"%s\" blocking again: %s",
-                            stdio_kind(in, tmpl, for_input), path, strerror(-r));
+        inst_log(LOG_LVL_ERROR, in, "cannot make %s file \"%s\" blocking again: %s",
+                 stdio_kind(in, tmpl, for_input), path, strerror(-r));
         (void)close(fd);
         goto done;
     }
@@ -245,8 +246,8 @@ launch_instance(struct instance *in)
 
     if (pc->uses_port) {
         if (ports_take(&sup->ports, &in->port) < 0) {
-            supervisor_inst_log(LOG_WARN, in, "no free port in %u-%u (all %u in use)",
-                                sup->ports.from, sup->ports.to, ports_size(&sup->ports));
+            inst_log(LOG_LVL_WARN, in, "no free port in %u-%u (all %u in use)", sup->ports.from,
+                     sup->ports.to, ports_size(&sup->ports));
             return SVC_SPAWN_RETRY;
         }
     }
@@ -254,7 +255,7 @@ launch_instance(struct instance *in)
 
     r = build_spawn(in, &vars, &b);
     if (r == -ENOMEM) {
-        supervisor_inst_log(LOG_ERROR, in, "out of memory preparing the command");
+        inst_log(LOG_LVL_ERROR, in, "out of memory preparing the command");
         goto retry;
     }
     if (r == -EAGAIN)
@@ -263,14 +264,13 @@ launch_instance(struct instance *in)
         goto failed; /* open_stdio logged which file */
     if (in->stdio_waiting) {
         in->stdio_waiting = false;
-        supervisor_inst_log(LOG_INFO, in, "the FIFO it writes to has a reader now");
+        inst_log(LOG_LVL_INFO, in, "the FIFO it writes to has a reader now");
     }
     if (in->prog->hb.slots)
         heartbeat_slot_reset(&in->prog->hb, in->index); /* before the child can beat */
     r = spawn_resolve(b.argv[0], b.cwd, path, sizeof(path));
     if (r < 0) {
-        supervisor_inst_log(LOG_ERROR, in, "cannot find \"%s\" in PATH: %s", b.argv[0],
-                            strerror(-r));
+        inst_log(LOG_LVL_ERROR, in, "cannot find \"%s\" in PATH: %s", b.argv[0], strerror(-r));
         goto failed;
     }
     int64_t spawn_start_ns = util_now_ns();
@@ -292,17 +292,15 @@ launch_instance(struct instance *in)
             /* Out of descriptors, every instance's every retry would say so: once per streak. */
             bool fds = r == -EMFILE || r == -ENFILE;
             if (!fds || sup->spawn_fd_failures++ == 0)
-                supervisor_inst_log(LOG_ERROR, in, "cannot create a process: %s%s", strerror(-r),
-                                    fds ? " (retrying; not logged again until a spawn succeeds)"
-                                        : "");
+                inst_log(LOG_LVL_ERROR, in, "cannot create a process: %s%s", strerror(-r),
+                         fds ? " (retrying; not logged again until a spawn succeeds)" : "");
             goto retry;
         }
         if (step == SPAWN_STEP_CHDIR)
-            supervisor_inst_log(LOG_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd,
-                                strerror(-r));
+            inst_log(LOG_LVL_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd, strerror(-r));
         else
-            supervisor_inst_log(LOG_ERROR, in, "cannot %s \"%s\": %s",
-                                step == SPAWN_STEP_EXEC ? "execute" : "set up", path, strerror(-r));
+            inst_log(LOG_LVL_ERROR, in, "cannot %s \"%s\": %s",
+                     step == SPAWN_STEP_EXEC ? "execute" : "set up", path, strerror(-r));
         goto failed;
     }
     metrics_observe(&sup->spawn_hist, (double)(util_now_ns() - spawn_start_ns) / 1e9);
@@ -322,15 +320,13 @@ launch_instance(struct instance *in)
     if (pidmap_put(&sup->pids, in->pid, in) < 0)
         log_warnx("%s: pid map full, exit of pid %d found through its pidfd only", in->label,
                   (int)in->pid);
-    supervisor_inst_log(LOG_INFO, in, "spawned");
+    inst_log(LOG_LVL_INFO, in, "spawned");
     if (sup->spawn_fd_failures) {
         log_info("spawning works again, after %llu attempts that found no free descriptor",
                  (unsigned long long)sup->spawn_fd_failures);
         sup->spawn_fd_failures = 0;
     }
-    liveness_spawned(in);
-    checks_spawned(in);
-    persist_changed(sup);
+    pool_notify(in, POOL_SPAWNED); /* observers hear of it once the new state is stored */
     return SVC_SPAWN_OK;
 
 retry:

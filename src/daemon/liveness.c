@@ -30,6 +30,7 @@
 #include "os/rundir.h"
 #include "os/sockfile.h"
 #include "daemon/supervisor_int.h"
+#include "daemon/liveness.h"
 
 #define NOTIFY_ENV_PREFIX "NOTIFY_SOCKET="
 #define NOTIFY_BATCH 512        /* datagrams per wake-up, so one flood cannot starve the loop */
@@ -38,6 +39,8 @@
 static void hb_timer_fired(struct timer *t, int64_t now_ms);
 static void hb_scan(struct program *prog, int64_t now_ns);
 static void up_timer_fired(struct timer *t, int64_t now_ms);
+
+static void notify_ready(struct loop_source *src, uint32_t events);
 
 /*
  * The notify socket: a file in drover's private runtime directory (rundir.h),
@@ -189,11 +192,11 @@ liveness_setup(struct supervisor *sup)
     }
     /* Set together with the fd: liveness_done() removes the file it names. */
     (void)snprintf(sup->notify_env, sizeof(sup->notify_env), NOTIFY_ENV_PREFIX "%s", name);
-    sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = fd };
+    sup->notify = loop_source(fd, notify_ready, LOOP_PRIO_SUPERVISE);
     if ((r = loop_add(&sup->loop, &sup->notify)) < 0)
         return r;
-    for (size_t p = 0; p < sup->nprograms; p++) {
-        struct program *prog = &sup->programs[p];
+    for (size_t p = 0; p < sup->pool.nprograms; p++) {
+        struct program *prog = &sup->pool.programs[p];
         char rname[CFG_NAME_MAX + 16];
 
         prog->sup = sup;
@@ -214,19 +217,19 @@ liveness_setup(struct supervisor *sup)
 void
 liveness_adopted(struct supervisor *sup)
 {
-    for (size_t p = 0; p < sup->nprograms; p++)
-        (void)adopt_region(&sup->programs[p]);
+    for (size_t p = 0; p < sup->pool.nprograms; p++)
+        (void)adopt_region(&sup->pool.programs[p]);
     /* Adopted instances were never spawned here: start watching them now. */
-    for (size_t p = 0; p < sup->nprograms; p++)
-        if (sup->programs[p].cfg->heartbeat_timeout_ms)
-            hb_scan(&sup->programs[p], util_now_ns());
+    for (size_t p = 0; p < sup->pool.nprograms; p++)
+        if (sup->pool.programs[p].cfg->heartbeat_timeout_ms)
+            hb_scan(&sup->pool.programs[p], util_now_ns());
 }
 
 void
 liveness_done(struct supervisor *sup)
 {
-    for (size_t p = 0; sup->programs && p < sup->nprograms; p++)
-        heartbeat_region_close(&sup->programs[p].hb);
+    for (size_t p = 0; sup->pool.programs && p < sup->pool.nprograms; p++)
+        heartbeat_region_close(&sup->pool.programs[p].hb);
     /* Our socket file goes with us; one we could not bind was someone else's. */
     if (sup->notify.fd >= 0)
         (void)unlink(sup->notify_env + strlen(NOTIFY_ENV_PREFIX));
@@ -262,10 +265,10 @@ slot_beat_ns(struct instance *in, int64_t now_ns)
         in->hb_future_total++;
         if (!in->hb_future_logged) {
             in->hb_future_logged = true; /* once per process: it will do it again */
-            supervisor_inst_log(LOG_WARN, in,
-                                "heartbeat slot holds a time %.3g s ahead of CLOCK_MONOTONIC (is "
-                                "it using CLOCK_MONOTONIC?); counting it as a beat when seen",
-                                (double)(raw - (uint64_t)now_ns) / 1e9);
+            inst_log(LOG_LVL_WARN, in,
+                     "heartbeat slot holds a time %.3g s ahead of CLOCK_MONOTONIC (is "
+                     "it using CLOCK_MONOTONIC?); counting it as a beat when seen",
+                     (double)(raw - (uint64_t)now_ns) / 1e9);
         }
     }
     return in->hb_future_seen_ns;
@@ -285,9 +288,8 @@ beat_again(struct instance *in, int64_t now_ns)
     char d[32];
 
     in->silent = false;
-    supervisor_inst_log(
-        LOG_INFO, in, "beating again after %s of silence",
-        util_format_duration(d, sizeof(d), (now_ns - in->silent_since_ns) / 1000000));
+    inst_log(LOG_LVL_INFO, in, "beating again after %s of silence",
+             util_format_duration(d, sizeof(d), (now_ns - in->silent_since_ns) / 1000000));
 }
 
 static void
@@ -298,10 +300,10 @@ went_silent(struct instance *in, int64_t silent_ns)
 
     in->silent = true;
     in->silent_since_ns = util_now_ns() - silent_ns; /* its last beat (or its start) */
-    supervisor_inst_log(LOG_WARN, in, "silent for %s (heartbeat timeout %s)%s",
-                        util_format_duration(d, sizeof(d), silent_ns / 1000000),
-                        util_format_duration(t, sizeof(t), pc->heartbeat_timeout_ms),
-                        pc->heartbeat_restart ? ", restarting it" : "");
+    inst_log(LOG_LVL_WARN, in, "silent for %s (heartbeat timeout %s)%s",
+             util_format_duration(d, sizeof(d), silent_ns / 1000000),
+             util_format_duration(t, sizeof(t), pc->heartbeat_timeout_ms),
+             pc->heartbeat_restart ? ", restarting it" : "");
     if (pc->heartbeat_restart)
         svc_dispatch(&in->svc, SVC_EV_HB_LATE, util_now_ms());
 }
@@ -346,7 +348,7 @@ hb_scan(struct program *prog, int64_t now_ns)
 static void
 hb_timer_fired(struct timer *t, int64_t now_ms)
 {
-    struct program *prog = (struct program *)((char *)t - offsetof(struct program, hb_timer));
+    struct program *prog = container_of(t, struct program, hb_timer);
 
     (void)now_ms;
     hb_scan(prog, util_now_ns());
@@ -410,12 +412,12 @@ apply(struct instance *in, const struct notify_msg *m, int64_t now_ns)
     }
     if (m->has_errno && m->errno_value != in->notify_errno) {
         in->notify_errno = m->errno_value;
-        supervisor_inst_log(LOG_INFO, in, "reports ERRNO=%d (%s)", m->errno_value,
-                            strerror(m->errno_value));
+        inst_log(LOG_LVL_INFO, in, "reports ERRNO=%d (%s)", m->errno_value,
+                 strerror(m->errno_value));
     }
     if (m->stopping && !in->said_stopping) {
         in->said_stopping = true;
-        supervisor_inst_log(LOG_INFO, in, "says it is stopping (STOPPING=1)");
+        inst_log(LOG_LVL_INFO, in, "says it is stopping (STOPPING=1)");
     }
     if (m->ready && !in->ready) {
         in->ready = true;
@@ -423,19 +425,20 @@ apply(struct instance *in, const struct notify_msg *m, int64_t now_ns)
         svc_dispatch(&in->svc, SVC_EV_READY, now_ns / 1000000);
     }
     if (m->watchdog_trigger) {
-        supervisor_inst_log(LOG_WARN, in, "reports a failure (WATCHDOG=trigger)%s",
-                            pc->heartbeat_timeout_ms && pc->heartbeat_restart ? ", restarting it"
-                                                                              : "");
+        inst_log(LOG_LVL_WARN, in, "reports a failure (WATCHDOG=trigger)%s",
+                 pc->heartbeat_timeout_ms && pc->heartbeat_restart ? ", restarting it" : "");
         if (pc->heartbeat_timeout_ms && pc->heartbeat_restart)
             svc_dispatch(&in->svc, SVC_EV_HB_LATE, now_ns / 1000000);
     }
 }
 
-void
-liveness_notify_ready(struct supervisor *sup)
+static void
+notify_ready(struct loop_source *src, uint32_t events)
 {
+    struct supervisor *sup = container_of(src, struct supervisor, notify);
     char buf[NOTIFY_MAX_DATAGRAM + 1];
 
+    (void)events;
     for (int i = 0; i < NOTIFY_BATCH; i++) {
         struct notify_msg m;
         struct instance *in;
@@ -476,8 +479,7 @@ liveness_notify_ready(struct supervisor *sup)
 static void
 up_timer_fired(struct timer *t, int64_t now_ms)
 {
-    struct supervisor *sup =
-        (struct supervisor *)((char *)t - offsetof(struct supervisor, up_timer));
+    struct supervisor *sup = container_of(t, struct supervisor, up_timer);
 
     if (notify_send("WATCHDOG=1") < 0)
         log_debug("cannot send WATCHDOG=1 to our own supervisor");
@@ -493,7 +495,7 @@ liveness_started(struct supervisor *sup)
     if (!sup->up_notify)
         return;
     (void)snprintf(text, sizeof(text), "READY=1\nSTATUS=supervising %zu instance%s",
-                   sup->ninstances, sup->ninstances == 1 ? "" : "s");
+                   sup->pool.ninstances, sup->pool.ninstances == 1 ? "" : "s");
     if ((r = notify_send(text)) < 0)
         log_warnx("cannot send READY=1 to our own supervisor: %s", strerror(-r));
     if (sup->up_watchdog_ms)

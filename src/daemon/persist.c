@@ -20,6 +20,7 @@
 #include "os/procfs.h"
 #include "daemon/recover.h"
 #include "daemon/supervisor_int.h"
+#include "daemon/persist.h"
 
 #define CKPT_MIN_GAP_MS 100 /* coalesce bursts of changes into one write per 100 ms */
 #define CKPT_RETRY_MS 1000
@@ -68,12 +69,12 @@ persist_write(struct supervisor *sup)
         return r;
     c.drover_start_time = st.start_time;
     c.written_unix_ms = util_unix_ms();
-    c.entries = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*c.entries));
+    c.entries = calloc(sup->pool.ninstances ? sup->pool.ninstances : 1, sizeof(*c.entries));
     if (!c.entries)
         return -ENOMEM;
-    for (size_t p = 0; p < sup->nprograms; p++) {
-        for (unsigned i = 0; i < sup->programs[p].ninstances; i++) {
-            struct instance *in = &sup->programs[p].instances[i];
+    for (size_t p = 0; p < sup->pool.nprograms; p++) {
+        for (unsigned i = 0; i < sup->pool.programs[p].ninstances; i++) {
+            struct instance *in = &sup->pool.programs[p].instances[i];
 
             if (in->pid <= 0)
                 continue;
@@ -110,8 +111,7 @@ persist_write(struct supervisor *sup)
 void
 persist_timer_fired(struct timer *t, int64_t now_ms)
 {
-    struct supervisor *sup =
-        (struct supervisor *)((char *)t - offsetof(struct supervisor, ckpt_timer));
+    struct supervisor *sup = container_of(t, struct supervisor, ckpt_timer);
     int r = persist_write(sup);
 
     if (r < 0) {
@@ -149,14 +149,6 @@ persist_changed(struct supervisor *sup)
         (void)timer_arm(&sup->timers, &sup->ckpt_timer, want);
 }
 
-struct instance *
-supervisor_find_instance(struct supervisor *sup, const char *program, unsigned index)
-{
-    struct program *prog = supervisor_find_program(sup, program, strlen(program));
-
-    return prog && index < prog->ninstances ? &prog->instances[index] : NULL;
-}
-
 /*
  * The slot a survivor claims: any below its program's max_instances, so
  * the survivors of a pool scaled up with `drover scale` are adopted too.
@@ -164,7 +156,7 @@ supervisor_find_instance(struct supervisor *sup, const char *program, unsigned i
 static struct instance *
 claimed_slot(struct supervisor *sup, const char *program, unsigned index)
 {
-    struct program *prog = supervisor_find_program(sup, program, strlen(program));
+    struct program *prog = pool_find_program(&sup->pool, program, strlen(program));
 
     return prog && index < prog->cfg->max_instances ? &prog->instances[index] : NULL;
 }
@@ -177,7 +169,7 @@ grow_to(struct supervisor *sup, struct instance *in)
 
     if (in->index < prog->ninstances)
         return;
-    sup->ninstances += in->index + 1 - prog->ninstances;
+    sup->pool.ninstances += in->index + 1 - prog->ninstances;
     prog->ninstances = prog->want = in->index + 1;
 }
 
@@ -234,11 +226,11 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         in->pid = sv->pid; /* claims the slot; completed in adopt() */
         grow_to(sup, in);
     }
-    for (size_t p = 0; p < sup->nprograms; p++)
-        if (sup->programs[p].want > sup->programs[p].cfg->instances)
+    for (size_t p = 0; p < sup->pool.nprograms; p++)
+        if (sup->pool.programs[p].want > sup->pool.programs[p].cfg->instances)
             log_info("\"%s\": %u instances, the scale the earlier drover had (config: %u)",
-                     sup->programs[p].cfg->name, sup->programs[p].want,
-                     sup->programs[p].cfg->instances);
+                     sup->pool.programs[p].cfg->name, sup->pool.programs[p].want,
+                     sup->pool.programs[p].cfg->instances);
     for (size_t i = 0; i < s->n; i++) {
         struct survivor *sv = &s->v[i];
         if (sv->fate != SURVIVOR_STOP)
@@ -267,17 +259,17 @@ warn_if_deaf(struct supervisor *sup, struct instance *in)
     if (!ours || proc_environ_get(in->pid, "NOTIFY_SOCKET", theirs, sizeof(theirs)) < 0 ||
         strcmp(theirs, ours) == 0)
         return;
-    supervisor_inst_log(LOG_WARN, in,
-                        "sends its notify datagrams to %s, not to this drover's %s: its READY=1, "
-                        "STATUS= and WATCHDOG=1 will not arrive (its shared-memory beats do); "
-                        "restart it to give it this socket",
-                        util_one_line(theirs), ours);
+    inst_log(LOG_LVL_WARN, in,
+             "sends its notify datagrams to %s, not to this drover's %s: its READY=1, "
+             "STATUS= and WATCHDOG=1 will not arrive (its shared-memory beats do); "
+             "restart it to give it this socket",
+             util_one_line(theirs), ours);
 }
 
 static void
 adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
 {
-    struct instance *in = supervisor_find_instance(sup, sv->program, sv->instance);
+    struct instance *in = pool_find_instance(&sup->pool, sv->program, sv->instance);
     char age[32];
 
     in->pid = sv->pid;
@@ -292,10 +284,6 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     in->child.fd = sv->pidfd; /* ownership moves to the instance */
     if (loop_add(&sup->loop, &in->child) < 0)
         log_warn("%s: cannot watch the adopted pidfd", in->label);
-    in->svc.state = SVC_RUNNING;
-    in->svc.want_up = true;
-    in->svc.leader_alive = true;
-    in->svc.started_ms = in->spawned_ms;
     /*
      * In the pid map so that its notify datagrams are recognised. Its silence
      * counts from now: it beats into the previous drover's slots, which this
@@ -305,10 +293,12 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
         log_warnx("%s: pid map full", in->label);
     in->spawned_ns = util_now_ns();
     in->ready = true; /* it was running already */
-    checks_spawned(in);
-    supervisor_inst_log(LOG_INFO, in, "adopted from an earlier drover (up %s), running",
-                        util_format_duration(age, sizeof(age), now - in->spawned_ms));
+    inst_log(LOG_LVL_INFO, in, "adopted from an earlier drover (up %s), running",
+             util_format_duration(age, sizeof(age), now - in->spawned_ms));
     warn_if_deaf(sup, in);
+    /* Through the table: stopped -> running, up since it started; then its observers hear. */
+    svc_dispatch(&in->svc, SVC_EV_ADOPT, in->spawned_ms);
+    pool_notify(in, POOL_ADOPTED);
 }
 
 /*

@@ -21,29 +21,14 @@
 #include "os/procfs.h"
 #include "os/sig.h"
 #include "os/spawn.h"
+#include "daemon/checks.h"
+#include "daemon/launch.h"
+#include "daemon/liveness.h"
+#include "daemon/persist.h"
+#include "daemon/pool.h"
 #include "daemon/recover.h"
-#include "api/ctl.h"
 
 /* --- logging helpers ------------------------------------------------------------------------ */
-
-/* "name:i pid=N port=N <message>": every instance line carries who it is about. */
-void
-supervisor_inst_log(enum log_level level, const struct instance *in, const char *fmt, ...)
-{
-    char msg[1024], pid[24] = "", port[16] = "";
-    va_list ap;
-
-    if (level < log_threshold)
-        return;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (in->pid)
-        (void)snprintf(pid, sizeof(pid), " pid=%d", (int)in->pid);
-    if (in->port)
-        (void)snprintf(port, sizeof(port), " port=%u", in->port);
-    log_emit(level, false, "%s%s%s %s", in->label, pid, port, msg);
-}
 
 /* --- svc_ops ------------------------------------------------------------------------------- */
 
@@ -61,8 +46,8 @@ op_signal_group(struct svc *s, int sig)
     if (in->pgid <= 1)
         return;
     if (kill(-in->pgid, sig) < 0 && errno != ESRCH)
-        supervisor_inst_log(LOG_WARN, in, "cannot send %s to process group %d: %s",
-                            util_signal_name(sig), (int)in->pgid, strerror(errno));
+        inst_log(LOG_LVL_WARN, in, "cannot send %s to process group %d: %s", util_signal_name(sig),
+                 (int)in->pgid, strerror(errno));
     else
         log_debug("%s: sent %s to process group %d", in->label, util_signal_name(sig),
                   (int)in->pgid);
@@ -171,6 +156,13 @@ op_timer_cancel(struct svc *s)
 
 static void check_shutdown_done(struct supervisor *sup);
 
+/* The new state is stored: the notifications a spawn raised go out now (pool.h). */
+static void
+op_settled(struct svc *s)
+{
+    pool_settled(svc_to_instance(s));
+}
+
 static void
 op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char *cause)
 {
@@ -179,31 +171,28 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
 
     if (to == SVC_FATAL && s->tally.count > 0 && strncmp(cause, "yo-yo", 5) == 0) {
         char window[32];
-        supervisor_inst_log(
-            LOG_ERROR, in,
-            "%s -> fatal (yo-yo: more than %u restarts within %s; not restarting until asked)",
-            svc_state_name(from), s->policy->backoff.yoyo_limit,
-            util_format_duration(window, sizeof(window), s->policy->backoff.yoyo_window_ms));
+        inst_log(LOG_LVL_ERROR, in,
+                 "%s -> fatal (yo-yo: more than %u restarts within %s; not restarting until asked)",
+                 svc_state_name(from), s->policy->backoff.yoyo_limit,
+                 util_format_duration(window, sizeof(window), s->policy->backoff.yoyo_window_ms));
     } else if (to == SVC_FATAL) {
-        supervisor_inst_log(LOG_ERROR, in, "%s -> fatal (%s; not restarting until asked)",
-                            svc_state_name(from), cause);
+        inst_log(LOG_LVL_ERROR, in, "%s -> fatal (%s; not restarting until asked)",
+                 svc_state_name(from), cause);
     } else if (to == SVC_BACKOFF) {
-        supervisor_inst_log(LOG_INFO, in, "%s -> backoff (%s; retry in %s)", svc_state_name(from),
-                            cause, util_format_duration(delay, sizeof(delay), s->next_delay_ms));
+        inst_log(LOG_LVL_INFO, in, "%s -> backoff (%s; retry in %s)", svc_state_name(from), cause,
+                 util_format_duration(delay, sizeof(delay), s->next_delay_ms));
     } else {
-        supervisor_inst_log(LOG_INFO, in, "%s -> %s (%s)", svc_state_name(from), svc_state_name(to),
-                            cause);
+        inst_log(LOG_LVL_INFO, in, "%s -> %s (%s)", svc_state_name(from), svc_state_name(to),
+                 cause);
     }
-    /* Each call is a change: a new state, or an exit and restart within the same one. */
-    {
-        events_push(&in->sup->events, util_unix_ms(), in->prog->cfg->name, in->index, in->pid, from,
-                    to, cause);
-        http_events_changed(in->sup);
-    }
+    /* Each call is a change: a new state, or an exit and restart within the same one. Readers
+       waiting for it (api's long-polls) see it before the loop sleeps. */
+    events_push(&in->sup->events, util_unix_ms(), in->prog->cfg->name, in->index, in->pid, from, to,
+                cause);
     if (in->sup->shutting_down && !svc_has_process(to))
         check_shutdown_done(in->sup);
     if (in->index >= in->prog->want && !svc_has_process(to))
-        supervisor_settle_scale(in->prog);
+        pool_settle_scale(in->prog);
 }
 
 static const struct svc_ops instance_ops = {
@@ -213,6 +202,7 @@ static const struct svc_ops instance_ops = {
     .timer_arm = op_timer_arm,
     .timer_cancel = op_timer_cancel,
     .transition = op_transition,
+    .settled = op_settled,
 };
 
 /* --- exits ---------------------------------------------------------------------------------- */
@@ -230,9 +220,8 @@ instance_reaped(struct instance *in, const siginfo_t *info)
     if (!info) {
         in->exits[3]++;
         how.known = false;
-        supervisor_inst_log(LOG_WARN, in,
-                            "exited after %s (status unknown: adopted, not drover's child)",
-                            util_format_duration(ran, sizeof(ran), now - in->spawned_ms));
+        inst_log(LOG_LVL_WARN, in, "exited after %s (status unknown: adopted, not drover's child)",
+                 util_format_duration(ran, sizeof(ran), now - in->spawned_ms));
         goto forget;
     }
     how.signaled = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
@@ -243,37 +232,38 @@ instance_reaped(struct instance *in, const siginfo_t *info)
                (how.signaled ? how.value == in->svc.policy->stop_signal : how.value == 0);
     util_format_duration(ran, sizeof(ran), now - in->spawned_ms);
     if (how.signaled)
-        supervisor_inst_log(expected ? LOG_INFO : LOG_WARN, in, "killed by signal %s%s after %s",
-                            util_signal_name(how.value),
-                            info->si_code == CLD_DUMPED ? " (core dumped)" : "", ran);
+        inst_log(expected ? LOG_LVL_INFO : LOG_LVL_WARN, in, "killed by signal %s%s after %s",
+                 util_signal_name(how.value), info->si_code == CLD_DUMPED ? " (core dumped)" : "",
+                 ran);
     else
-        supervisor_inst_log(how.value && !expected ? LOG_WARN : LOG_INFO, in,
-                            "exited with code %d after %s", how.value, ran);
+        inst_log(how.value && !expected ? LOG_LVL_WARN : LOG_LVL_INFO, in,
+                 "exited with code %d after %s", how.value, ran);
 forget:
-    checks_gone(in);
+    pool_notify(in, POOL_GONE);
     loop_close(&sup->loop, &in->child);
     (void)pidmap_del(&sup->pids, in->pid);
     ports_release(&sup->ports, in->port);
     in->port = 0;
     in->pid = 0;
     in->adopted = false;
-    persist_changed(sup);
     svc_exited(&in->svc, &how, now);
 }
 
 /* The pidfd of an instance became readable: its process exited. */
 static void
-child_ready(struct instance *in)
+child_ready(struct loop_source *src, uint32_t events)
 {
+    struct instance *in = container_of(src, struct instance, child);
     siginfo_t info = { 0 };
 
+    (void)events;
     if (waitid(P_PIDFD, (id_t)in->child.fd, &info, WEXITED | WNOHANG) < 0) {
         if (errno == ECHILD && in->adopted) {
             instance_reaped(in, NULL); /* a readable pidfd means it exited; its parent reaps it */
             return;
         }
         if (errno != ECHILD)
-            supervisor_inst_log(LOG_WARN, in, "waitid on pidfd failed: %s", strerror(errno));
+            inst_log(LOG_LVL_WARN, in, "waitid on pidfd failed: %s", strerror(errno));
         return;
     }
     if (info.si_pid == 0)
@@ -334,7 +324,7 @@ reap_all(struct supervisor *sup)
     }
     /* A stopping instance whose main process is gone may just have lost its last member. */
     if (descendant)
-        supervisor_for_each_instance(sup, group_drained, NULL);
+        pool_for_each_instance(&sup->pool, group_drained, NULL);
 }
 
 static void
@@ -345,25 +335,6 @@ reap_timer_fired(struct timer *t, int64_t now_ms)
 }
 
 /* --- shutdown ------------------------------------------------------------------------------- */
-
-struct program *
-supervisor_find_program(struct supervisor *sup, const char *name, size_t len)
-{
-    for (size_t p = 0; p < sup->nprograms; p++)
-        if (strlen(sup->programs[p].cfg->name) == len &&
-            memcmp(sup->programs[p].cfg->name, name, len) == 0)
-            return &sup->programs[p];
-    return NULL;
-}
-
-void
-supervisor_for_each_instance(struct supervisor *sup, void (*fn)(struct instance *in, void *arg),
-                             void *arg)
-{
-    for (size_t p = 0; p < sup->nprograms; p++)
-        for (unsigned i = 0; i < sup->programs[p].ninstances; i++)
-            fn(&sup->programs[p].instances[i], arg);
-}
 
 static void
 dispatch_one(struct instance *in, void *arg)
@@ -434,12 +405,13 @@ check_shutdown_done(struct supervisor *sup)
 {
     size_t live = 0;
 
-    supervisor_for_each_instance(sup, count_live, &live);
+    pool_for_each_instance(&sup->pool, count_live, &live);
     if (live == 0)
         sup->done = true;
 }
 
-void
+/* Stops every instance and exits once they are gone, as on SIGTERM; `why` is logged. */
+static void
 supervisor_shutdown(struct supervisor *sup, const char *why)
 {
     enum svc_event ev = SVC_EV_STOP;
@@ -449,7 +421,7 @@ supervisor_shutdown(struct supervisor *sup, const char *why)
     log_info("%s: stopping all instances", why);
     sup->shutting_down = true;
     liveness_stopping(sup);
-    supervisor_for_each_instance(sup, dispatch_one, &ev);
+    pool_for_each_instance(&sup->pool, dispatch_one, &ev);
     check_shutdown_done(sup);
 }
 
@@ -460,7 +432,7 @@ begin_shutdown(struct supervisor *sup, int sig)
 
     if (sup->shutting_down) {
         log_warnx("received SIG%s again: killing every process group now", util_signal_name(sig));
-        supervisor_for_each_instance(sup, kill_one, NULL);
+        pool_for_each_instance(&sup->pool, kill_one, NULL);
         return;
     }
     (void)snprintf(why, sizeof(why), "received SIG%s", util_signal_name(sig));
@@ -476,11 +448,13 @@ begin_shutdown(struct supervisor *sup, int sig)
 #define SIGNAL_BATCH 16
 
 static void
-signal_ready(struct supervisor *sup)
+signal_ready(struct loop_source *src, uint32_t events)
 {
+    struct supervisor *sup = container_of(src, struct supervisor, sig);
     struct signalfd_siginfo si;
     bool child = false;
 
+    (void)events;
     for (int i = 0; i < SIGNAL_BATCH && read(sup->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si);
          i++) {
         switch (si.ssi_signo) {
@@ -518,59 +492,10 @@ instance_init(struct instance *in, struct program *prog, unsigned index)
     in->prog = prog;
     in->sup = prog->sup;
     in->index = index;
-    in->child = (struct loop_source){ .kind = LOOP_CHILD, .fd = -1 };
+    in->child = loop_source(-1, child_ready, LOOP_PRIO_SUPERVISE);
     timer_init(&in->timer, instance_timer_fired);
     checks_init(in);
     (void)snprintf(in->label, sizeof(in->label), "%s:%u", prog->cfg->name, index);
-}
-
-/* Draining slots at the top that have no process any more leave the pool. */
-void
-supervisor_settle_scale(struct program *prog)
-{
-    while (prog->ninstances > prog->want) {
-        struct instance *top = &prog->instances[prog->ninstances - 1];
-        if (svc_has_process(top->svc.state) || top->svc.state == SVC_BACKOFF || top->pid ||
-            top->probe.busy) /* a timed-out command probe still draining */
-            break;
-        timer_cancel(&prog->sup->timers, &top->timer);
-        prog->ninstances--;
-        prog->sup->ninstances--;
-        log_info("\"%s\": %s left the pool (scaled to %u)", prog->cfg->name, top->label,
-                 prog->want);
-    }
-}
-
-int
-supervisor_scale(struct supervisor *sup, struct program *prog, unsigned n)
-{
-    int64_t now = util_now_ms();
-    unsigned old_want;
-
-    if (n > prog->cfg->max_instances)
-        return -ERANGE;
-    log_info("\"%s\": scaling from %u to %u instance%s", prog->cfg->name, prog->want, n,
-             n == 1 ? "" : "s");
-    old_want = prog->want;
-    prog->want = n;
-    /* Slots that come into use start afresh: no counters from an earlier life. */
-    for (unsigned i = prog->ninstances; i < n; i++) {
-        struct instance *in = &prog->instances[i];
-        free(in->argv); /* the rest of an earlier life is gone: supervisor_settle_scale() saw no
-                           process */
-        svc_done(&in->svc);
-        *in = (struct instance){ 0 };
-        instance_init(in, prog, i);
-        prog->ninstances++;
-        sup->ninstances++;
-    }
-    /* Only the slots the scale moves: an instance an operator stopped below n stays stopped. */
-    for (unsigned i = old_want; i < n; i++)
-        svc_dispatch(&prog->instances[i].svc, SVC_EV_START, now);
-    for (unsigned i = n; i < prog->ninstances; i++)
-        svc_dispatch(&prog->instances[i].svc, SVC_EV_STOP, now);
-    supervisor_settle_scale(prog);
-    return 0;
 }
 
 /* --- set-up --------------------------------------------------------------------------------- */
@@ -581,11 +506,30 @@ setup_signals(struct supervisor *sup)
     sigset_t mask;
 
     sig_handled(&mask); /* main() blocked them; read them here */
-    sup->sig = (struct loop_source){ .kind = LOOP_SIGNAL };
+    sup->sig = loop_source(-1, signal_ready, LOOP_PRIO_SUPERVISE);
     sup->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sup->sig.fd < 0)
         return -errno;
     return loop_add(&sup->loop, &sup->sig);
+}
+
+/* The log's reader has room again. */
+static void
+log_ready(struct loop_source *src, uint32_t events)
+{
+    (void)src;
+    (void)events;
+    log_flush();
+}
+
+/* Timers are due; what a full batch leaves waits for the next pass. */
+static void
+timers_ready(struct loop_source *src, uint32_t events)
+{
+    struct supervisor *sup = container_of(src, struct supervisor, timer_src);
+
+    (void)events;
+    (void)timers_run(&sup->timers, util_now_ms());
 }
 
 /*
@@ -604,14 +548,52 @@ log_watch(int fd, void *arg)
     }
     if (sup->log_src.fd >= 0)
         return 0;
-    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = fd };
+    sup->log_src = loop_source(fd, log_ready, LOOP_PRIO_SUPERVISE);
     if ((r = loop_add_events(&sup->loop, &sup->log_src, EPOLLOUT)) < 0)
         sup->log_src.fd = -1;
     return r;
 }
 
+/*
+ * Who hears of a process that came or went (pool_notify()), in this order:
+ * liveness (the slot's owner, the beat clock), checks (probes), the
+ * checkpoint (a coalesced write). Added once, at set-up.
+ */
+static void
+liveness_observer(struct instance *in, enum pool_change what)
+{
+    (void)what;
+    liveness_spawned(in);
+}
+
+static void
+checks_observer(struct instance *in, enum pool_change what)
+{
+    if (what == POOL_GONE)
+        checks_gone(in);
+    else
+        checks_spawned(in);
+}
+
+static void
+checkpoint_observer(struct instance *in, enum pool_change what)
+{
+    (void)what;
+    persist_changed(in->sup);
+}
+
+static void
+watch_the_pool(struct pool *pool)
+{
+    /* Three of POOL_MAX_OBSERVERS: these cannot fail. */
+    (void)pool_observe(pool, 1u << POOL_SPAWNED, liveness_observer);
+    (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE | 1u << POOL_ADOPTED,
+                       checks_observer);
+    (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE, checkpoint_observer);
+}
+
 struct supervisor *
-supervisor_new(struct config *cfg, int *ret_err)
+supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
 {
     struct supervisor *sup = calloc(1, sizeof(*sup));
     size_t slots;
@@ -624,21 +606,23 @@ supervisor_new(struct config *cfg, int *ret_err)
     sup->loop.epfd = -1;
     sup->sig.fd = -1;
     sup->timers.fd = -1;
-    sup->notify = (struct loop_source){ .kind = LOOP_NOTIFY, .fd = -1 };
-    sup->ctl_lock_fd = -1;
-    http_init(sup);
+    sup->notify = loop_source(-1, NULL, LOOP_PRIO_SUPERVISE); /* liveness_setup() sets it */
     events_init(&sup->events);
     sup->start_unix = (double)util_unix_ms() / 1000;
-    sup->ninstances = cfg_total_instances(&sup->cfg);
-    sup->nprograms = sup->cfg.nprograms;
-    sup->programs = calloc(sup->nprograms, sizeof(*sup->programs));
-    if (!sup->programs)
+    sup->pool.timers = &sup->timers;
+    sup->pool.init_instance = instance_init;
+    watch_the_pool(&sup->pool);
+    sup->pool.ninstances = cfg_total_instances(&sup->cfg);
+    sup->pool.nprograms = sup->cfg.nprograms;
+    sup->pool.programs = calloc(sup->pool.nprograms, sizeof(*sup->pool.programs));
+    if (!sup->pool.programs)
         goto fail;
-    for (size_t p = 0; p < sup->nprograms; p++) {
-        struct program *prog = &sup->programs[p];
+    for (size_t p = 0; p < sup->pool.nprograms; p++) {
+        struct program *prog = &sup->pool.programs[p];
 
         prog->cfg = &sup->cfg.programs[p];
         prog->sup = sup;
+        prog->pool = &sup->pool;
         prog->ninstances = prog->want = prog->cfg->instances;
         prog->hb = (struct heartbeat_region){ .fd = -1 };
         prog->instances = calloc(prog->cfg->max_instances, sizeof(*prog->instances));
@@ -656,11 +640,11 @@ supervisor_new(struct config *cfg, int *ret_err)
         goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
-    sup->log_src = (struct loop_source){ .kind = LOOP_LOG, .fd = -1 };
+    sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
-    if ((r = timers_init(&sup->timers, 3 * slots + sup->nprograms + HTTP_TIMERS + 8)) < 0)
+    if ((r = timers_init(&sup->timers, 3 * slots + sup->pool.nprograms + extra_timers + 8)) < 0)
         goto fail;
-    sup->timer_src = (struct loop_source){ .kind = LOOP_TIMER, .fd = sup->timers.fd };
+    sup->timer_src = loop_source(sup->timers.fd, timers_ready, LOOP_PRIO_SUPERVISE);
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
         goto fail;
     if ((r = setup_signals(sup)) < 0)
@@ -680,55 +664,10 @@ fail:
     return NULL;
 }
 
-static void
-dispatch(struct supervisor *sup, struct loop_source *src)
+void
+supervisor_set_surfaces(struct supervisor *sup, const struct supervisor_surfaces *s)
 {
-    if (src->fd < 0)
-        return; /* closed earlier in this batch */
-    switch (src->kind) {
-    case LOOP_SIGNAL:
-        signal_ready(sup);
-        break;
-    case LOOP_TIMER:
-        (void)timers_run(&sup->timers, util_now_ms()); /* the rest of a full batch: next pass */
-        break;
-    case LOOP_CHILD:
-        child_ready((struct instance *)((char *)src - offsetof(struct instance, child)));
-        break;
-    case LOOP_NOTIFY:
-        liveness_notify_ready(sup);
-        break;
-    case LOOP_PROBE:
-        checks_probe_ready(sup, src);
-        break;
-    case LOOP_HTTP:
-        http_ready((struct http_server *)((char *)src - offsetof(struct http_server, src)));
-        break;
-    case LOOP_SOCKET:
-        http_socket_ready(sup, src);
-        break;
-    case LOOP_LOG:
-        log_flush();
-        break;
-    case LOOP__MAX:
-    case LOOP_INVALID:
-        log_errorx("event for a source of unknown kind %d, ignoring", (int)src->kind);
-        break;
-    }
-}
-
-static int
-start_control(struct supervisor *sup)
-{
-    int fd = ctl_listen(sup->cfg.control, &sup->ctl_lock_fd);
-
-    if (fd < 0)
-        return fd;
-    sup->ctl_path = sup->cfg.control;
-    if (http_start_control(sup, fd) < 0)
-        return -EIO;
-    log_info("control socket %s (mode 0600)", sup->ctl_path);
-    return 0;
+    sup->surfaces = s;
 }
 
 /*
@@ -745,12 +684,12 @@ start_up(struct supervisor *sup)
     int r;
 
     /* First: a control socket in use means another drover runs this pool; touch nothing. */
-    if (sup->cfg.control && (r = start_control(sup)) < 0)
+    if (sup->surfaces && sup->surfaces->open_control && (r = sup->surfaces->open_control(sup)) < 0)
         return r;
     /* Read-only; a live drover on the dumpfile is refused before its notify socket is. */
     if (sup->dumpfile && (r = persist_scan(sup, &found)) < 0)
         return r;
-    if (sup->cfg.http && (r = http_start(sup, sup->cfg.http)) < 0)
+    if (sup->surfaces && sup->surfaces->open_http && (r = sup->surfaces->open_http(sup)) < 0)
         goto out;
     if ((r = liveness_setup(sup)) < 0)
         goto out;
@@ -759,7 +698,7 @@ start_up(struct supervisor *sup)
     liveness_adopted(sup);
     if (sup->dumpfile)
         persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
-    supervisor_for_each_instance(sup, start_unless_adopted, &start);
+    pool_for_each_instance(&sup->pool, start_unless_adopted, &start);
     sup->started = true;
     liveness_started(sup);
 out:
@@ -770,11 +709,11 @@ out:
 int
 supervisor_run(struct supervisor *sup)
 {
-    struct loop_source *ready[64];
     int n;
 
-    log_info("drover %d: supervising %zu program%s, %zu instance%s", (int)getpid(), sup->nprograms,
-             sup->nprograms == 1 ? "" : "s", sup->ninstances, sup->ninstances == 1 ? "" : "s");
+    log_info("drover %d: supervising %zu program%s, %zu instance%s", (int)getpid(),
+             sup->pool.nprograms, sup->pool.nprograms == 1 ? "" : "s", sup->pool.ninstances,
+             sup->pool.ninstances == 1 ? "" : "s");
     if (start_up(sup) < 0)
         return 1;
 
@@ -783,24 +722,13 @@ supervisor_run(struct supervisor *sup)
         sup->loop_iter++;
         if (sup->shutdown_requested && !sup->shutting_down)
             supervisor_shutdown(sup, "shutdown requested by a control call");
-        http_before_sleep(sup);
+        loop_before_sleep(&sup->loop); /* may arm timers: before they are synced */
         if (timers_sync(&sup->timers) < 0)
             log_warn("cannot arm the timer, retrying on the next event");
-        n = loop_wait(&sup->loop, ready, (int)ARRAY_SIZE(ready));
-        if (n < 0) {
+        /* Supervision first, then HTTP and the control socket (loop.h's priorities). */
+        n = loop_dispatch(&sup->loop);
+        if (n < 0)
             log_warn("epoll_wait failed, retrying");
-            continue;
-        }
-        /*
-         * Supervision first: an exit or a timer in the same batch as HTTP
-         * clients is handled before their requests are answered.
-         */
-        for (int i = 0; i < n; i++)
-            if (ready[i]->kind != LOOP_HTTP && ready[i]->kind != LOOP_SOCKET)
-                dispatch(sup, ready[i]);
-        for (int i = 0; i < n; i++)
-            if (ready[i]->kind == LOOP_HTTP || ready[i]->kind == LOOP_SOCKET)
-                dispatch(sup, ready[i]);
     }
     kill_stray_children();
     reap_all(sup);
@@ -844,22 +772,21 @@ supervisor_free(struct supervisor *sup)
     if (!sup)
         return;
     log_set_watch(NULL, NULL); /* the loop goes: log.c flushes at each line, and at exit */
-    http_stop(sup);
-    if (sup->ctl_path)
-        ctl_unlisten(sup->ctl_path, sup->ctl_lock_fd);
+    if (sup->surfaces && sup->surfaces->close)
+        sup->surfaces->close(sup);
     liveness_done(sup);
-    if (sup->programs) {
+    if (sup->pool.programs) {
         size_t left = 0;
 
-        for (size_t p = 0; p < sup->nprograms; p++) {
-            struct program *prog = &sup->programs[p];
+        for (size_t p = 0; p < sup->pool.nprograms; p++) {
+            struct program *prog = &sup->pool.programs[p];
             if (prog->instances)
                 for (unsigned i = 0; i < prog->cfg->max_instances; i++)
                     left += instance_done(&prog->instances[i], sup);
             free(prog->instances);
             free(prog->env_base);
         }
-        free(sup->programs);
+        free(sup->pool.programs);
         if (left)
             log_warnx("leaving %zu adopted instance%s running for the next drover on %s", left,
                       left == 1 ? "" : "s", sup->dumpfile ? sup->dumpfile : "this dumpfile");
@@ -873,6 +800,5 @@ supervisor_free(struct supervisor *sup)
     cfg_done(&sup->cfg);
     free(sup->dumpfile);
     free(sup->pgid_cache);
-    free(sup->snapshot);
     free(sup);
 }

@@ -9,12 +9,34 @@
 #ifndef DROVER_SUPERVISOR_H
 #define DROVER_SUPERVISOR_H
 
+#include <stddef.h>
+
 #include "core/cfg.h"
 
 struct supervisor;
 
-/* Takes *cfg (leaves it zeroed). Returns NULL with *ret_err = -errno on failure. */
-struct supervisor *supervisor_new(struct config *cfg, int *ret_err);
+/*
+ * Takes *cfg (leaves it zeroed). extra_timers: room in the timer heap for
+ * what the surfaces arm. Returns NULL with *ret_err = -errno on failure.
+ */
+struct supervisor *supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err);
+
+/*
+ * What serves the pool from above (api/: HTTP and the control socket). The
+ * supervisor calls them at their moment in its start-up and at the end, and
+ * knows nothing else of them, so no call points up. Any may be NULL.
+ */
+struct supervisor_surfaces {
+    /* First, before anything else: -errno when another drover runs this pool (refuse). */
+    int (*open_control)(struct supervisor *sup);
+    /* After the dumpfile was read, before recovery touches a process: -errno refuses. */
+    int (*open_http)(struct supervisor *sup);
+    /* At the end (supervisor_free()): answers still queued go out, then all closes. */
+    void (*close)(struct supervisor *sup);
+};
+
+/* Set before supervisor_run(); s is borrowed. */
+void supervisor_set_surfaces(struct supervisor *sup, const struct supervisor_surfaces *s);
 
 /*
  * Starts every instance and runs until a shutdown (SIGTERM, SIGINT) has

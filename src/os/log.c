@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum log_level log_threshold = LOG_INFO;
+enum log_level log_threshold = LOG_LVL_INFO;
 
 enum sink {
     SINK_WRITE, /* write(2): a regular file, or a description of our own that does not block */
@@ -41,11 +41,11 @@ static int (*watch_fn)(int fd, void *arg);
 static void *watch_arg;
 static bool watched; /* watch_fn took out_fd: the loop calls log_flush() when there is room */
 
-static const char *const level_names[LOG__MAX] = {
-    [LOG_DEBUG] = "debug",
-    [LOG_INFO] = "info",
-    [LOG_WARN] = "warn",
-    [LOG_ERROR] = "error",
+static const char *const level_names[LOG_LVL__MAX] = {
+    [LOG_LVL_DEBUG] = "debug",
+    [LOG_LVL_INFO] = "info",
+    [LOG_LVL_WARN] = "warn",
+    [LOG_LVL_ERROR] = "error",
 };
 
 static bool
@@ -127,10 +127,11 @@ report_drops(void)
         return;
     dropped_full = dropped_failed = 0;
     if (full)
-        log_emit(LOG_WARN, false, "log: %llu line%s dropped while the log reader was not reading",
-                 full, full == 1 ? "" : "s");
+        log_emit(LOG_LVL_WARN, false,
+                 "log: %llu line%s dropped while the log reader was not reading", full,
+                 full == 1 ? "" : "s");
     if (failed)
-        log_emit(LOG_WARN, false, "log: %llu line%s dropped: cannot write the log: %s", failed,
+        log_emit(LOG_LVL_WARN, false, "log: %llu line%s dropped: cannot write the log: %s", failed,
                  failed == 1 ? "" : "s", strerror(failed_errno));
 }
 
@@ -343,7 +344,7 @@ log_fatal(bool with_errno, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vemit(LOG_ERROR, with_errno ? saved_errno : -1, fmt, ap);
+    vemit(LOG_LVL_ERROR, with_errno ? saved_errno : -1, fmt, ap);
     va_end(ap);
     exit(1);
 }

@@ -34,7 +34,14 @@
 #define LOG_PENDING_MAX (256 * 1024) /* bytes waiting for a slow reader */
 #define LOG_EXIT_WAIT_MS 500
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG__MAX, LOG_INVALID = -1 };
+enum log_level {
+    LOG_LVL_DEBUG,
+    LOG_LVL_INFO,
+    LOG_LVL_WARN,
+    LOG_LVL_ERROR,
+    LOG_LVL__MAX,
+    LOG_LVL_INVALID = -1
+};
 
 extern enum log_level log_threshold;
 
@@ -63,18 +70,18 @@ _Noreturn void log_fatal(bool with_errno, const char *fmt, ...)
 
 #define log_debug(...)                                                                             \
     do {                                                                                           \
-        if (log_threshold <= LOG_DEBUG)                                                            \
-            log_emit(LOG_DEBUG, false, __VA_ARGS__);                                               \
+        if (log_threshold <= LOG_LVL_DEBUG)                                                        \
+            log_emit(LOG_LVL_DEBUG, false, __VA_ARGS__);                                           \
     } while (0)
 #define log_info(...)                                                                              \
     do {                                                                                           \
-        if (log_threshold <= LOG_INFO)                                                             \
-            log_emit(LOG_INFO, false, __VA_ARGS__);                                                \
+        if (log_threshold <= LOG_LVL_INFO)                                                         \
+            log_emit(LOG_LVL_INFO, false, __VA_ARGS__);                                            \
     } while (0)
-#define log_warn(...) log_emit(LOG_WARN, true, __VA_ARGS__)
-#define log_warnx(...) log_emit(LOG_WARN, false, __VA_ARGS__)
-#define log_error(...) log_emit(LOG_ERROR, true, __VA_ARGS__)
-#define log_errorx(...) log_emit(LOG_ERROR, false, __VA_ARGS__)
+#define log_warn(...) log_emit(LOG_LVL_WARN, true, __VA_ARGS__)
+#define log_warnx(...) log_emit(LOG_LVL_WARN, false, __VA_ARGS__)
+#define log_error(...) log_emit(LOG_LVL_ERROR, true, __VA_ARGS__)
+#define log_errorx(...) log_emit(LOG_LVL_ERROR, false, __VA_ARGS__)
 #define fatal(...) log_fatal(true, __VA_ARGS__)
 #define fatalx(...) log_fatal(false, __VA_ARGS__)
 

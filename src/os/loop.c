@@ -12,6 +12,7 @@
 int
 loop_init(struct loop *l)
 {
+    l->hooks = NULL;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     return l->epfd < 0 ? -errno : 0;
 }
@@ -22,6 +23,7 @@ loop_done(struct loop *l)
     if (l->epfd >= 0)
         (void)close(l->epfd);
     l->epfd = -1;
+    l->hooks = NULL;
 }
 
 int
@@ -70,18 +72,39 @@ loop_close(struct loop *l, struct loop_source *src)
     errno = saved_errno;
 }
 
+void
+loop_add_before_sleep(struct loop *l, struct loop_hook *hook, loop_hook_fn fn)
+{
+    struct loop_hook **tail = &l->hooks;
+
+    while (*tail)
+        tail = &(*tail)->next;
+    *hook = (struct loop_hook){ .fn = fn };
+    *tail = hook;
+}
+
+void
+loop_before_sleep(struct loop *l)
+{
+    for (struct loop_hook *h = l->hooks; h; h = h->next)
+        h->fn(h);
+}
+
 int
-loop_wait(struct loop *l, struct loop_source **ret_ready, int max)
+loop_dispatch(struct loop *l)
 {
     struct epoll_event evs[LOOP_BATCH];
-    int n;
+    int n = epoll_wait(l->epfd, evs, LOOP_BATCH, -1);
 
-    if (max > LOOP_BATCH)
-        max = LOOP_BATCH;
-    n = epoll_wait(l->epfd, evs, max, -1);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
-    for (int i = 0; i < n; i++)
-        ret_ready[i] = evs[i].data.ptr;
+    for (int prio = 0; prio < LOOP_PRIO__MAX; prio++)
+        for (int i = 0; i < n; i++) {
+            struct loop_source *src = evs[i].data.ptr;
+
+            /* fd -1: closed earlier in this batch */
+            if ((int)src->prio == prio && src->fd >= 0)
+                src->fn(src, evs[i].events);
+        }
     return n;
 }

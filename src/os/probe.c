@@ -19,9 +19,10 @@
 /* --- attempts --------------------------------------------------------------------------------- */
 
 void
-probe_run_init(struct probe_run *run, probe_done_fn done, timer_fn on_deadline)
+probe_run_init(struct probe_run *run, probe_done_fn done, timer_fn on_deadline, loop_fn on_ready)
 {
-    *run = (struct probe_run){ .src = { .kind = LOOP_PROBE, .fd = -1 }, .done = done };
+    *run =
+        (struct probe_run){ .src = loop_source(-1, on_ready, LOOP_PRIO_SUPERVISE), .done = done };
     timer_init(&run->deadline, on_deadline);
 }
 

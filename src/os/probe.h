@@ -34,7 +34,7 @@ typedef void (*probe_done_fn)(struct probe_run *run, bool passed, const char *wh
 enum probe_phase { PROBE_CONNECTING, PROBE_SENDING, PROBE_RECEIVING };
 
 struct probe_run {
-    struct loop_source src; /* LOOP_PROBE: the socket or the command's pidfd; fd -1 idle */
+    struct loop_source src; /* the socket or the command's pidfd; fd -1 idle */
     enum probe_kind kind;
     enum probe_phase phase; /* network attempts */
     pid_t pid;              /* command: its pid until reaped */
@@ -47,7 +47,9 @@ struct probe_run {
     char why[128];
 };
 
-void probe_run_init(struct probe_run *run, probe_done_fn done, timer_fn on_deadline);
+/* on_ready: the owner's callback for run->src, which calls probe_ready() (it has the loop). */
+void probe_run_init(struct probe_run *run, probe_done_fn done, timer_fn on_deadline,
+                    loop_fn on_ready);
 /* Starts a network attempt. Returns 0 (the callback will run) or -errno (it will not). */
 int probe_start_net(struct probe_run *run, struct loop *l, struct timers *ts, enum probe_kind kind,
                     const struct probe_addr *addr, int64_t timeout_ms);

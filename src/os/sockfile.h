@@ -6,7 +6,7 @@
  * connect() can tell them apart: ECONNREFUSED means nobody is bound to it.
  * sockfile_clear() removes a stale socket and nothing else, so drover never
  * takes over another program's live socket, nor deletes a file that is not
- * a socket. Callers that need one drover per path also hold a lock (ctl.c).
+ * a socket. Callers that need one drover per path also hold a lock (api/control.c).
  *
  * "Connect is refused, so unlink" is check-then-act: in a directory where
  * several drovers of one user bind sockets (drover's runtime directory),

@@ -1,6 +1,6 @@
 /*
  * fuzz_cli_response: the CLI's decoder of the daemon's answers,
- * cli_parse_response(), on arbitrary bytes, then, as ctl_main.c does with an
+ * cli_parse_response(), on arbitrary bytes, then, as cli_main.c does with an
  * answer that is not a success, cli_error_text() on its body. The input is
  * not NUL-terminated (cli_request() adds one; the parser must not rely on
  * it). The work per input is bounded by the input: one pass over the headers.

@@ -4,7 +4,7 @@
  * lines, and each renderer against golden files in tests/golden/ (NAME.json
  * in, NAME.out expected; harness lines start with "-- "). Then the
  * transport against a forked fake daemon on a unix socket (answer, hang,
- * close, garbage, too big, EINTR), and ctl_main()'s exit codes and output
+ * close, garbage, too big, EINTR), and cli_main()'s exit codes and output
  * end to end.
  *
  * DROVER_GOLDEN_DIR overrides where the golden files are (default: next to
@@ -39,7 +39,7 @@
 #include "core/util.h"
 #include "cli/cli.h"
 #include "cli/cli_render.h"
-#include "cli/ctl_main.h"
+#include "cli/cli_main.h"
 
 static char golden_dir[PATH_MAX];
 static char tmp_dir[] = "/tmp/test_cli.XXXXXX";
@@ -155,7 +155,7 @@ teardown_group(void **state)
 }
 
 /*
- * Every child a test forks (fake daemons, ctl_main runs, clients) is
+ * Every child a test forks (fake daemons, cli_main runs, clients) is
  * registered here until it is reaped. A failed assertion skips the rest of
  * the test, fake_stop included: the test's teardown, kill_children(), then
  * SIGKILLs and reaps by pid whatever of that test is left, so no child
@@ -974,14 +974,14 @@ request_interrupted(void **state)
     assert_int_equal(sigprocmask(SIG_SETMASK, &saved, NULL), 0);
 }
 
-/* ---- ctl_main end to end ---- */
+/* ---- cli_main end to end ---- */
 
 struct run {
     int rc;
     char *out, *err;
 };
 
-/* Runs ctl_main(argv) in a child with stdout and stderr captured. */
+/* Runs cli_main(argv) in a child with stdout and stderr captured. */
 static struct run
 run_ctl(const char *sock, const char *const *argv)
 {
@@ -1010,10 +1010,10 @@ run_ctl(const char *sock, const char *const *argv)
             setenv("DROVER_CONTROL", sock, 1);
         else
             unsetenv("DROVER_CONTROL");
-        exit(ctl_main(argc, (char **)argv));
+        exit(cli_main(argc, (char **)argv));
     }
     child_started(pid);
-    status = wait_child(pid, "ctl_main run in a child");
+    status = wait_child(pid, "cli_main run in a child");
     assert_true(WIFEXITED(status));
     r.rc = WEXITSTATUS(status);
     r.out = slurp(out_path, NULL);
@@ -1066,7 +1066,7 @@ ctl_usage_errors(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct run r = run_ctl(nowhere, cases[i]);
 
-        if (r.rc != CTL_EXIT_USAGE)
+        if (r.rc != CLI_EXIT_USAGE)
             fail_msg("case %zu (%s %s): exit %d, stderr: %s", i, cases[i][1],
                      cases[i][2] ? cases[i][2] : "", r.rc, r.err);
         assert_string_equal(r.out, "");
@@ -1076,7 +1076,7 @@ ctl_usage_errors(void **state)
     {
         struct run r = run_ctl(nowhere, (const char *const[]){ "drover", "scale", "web", NULL });
 
-        assert_int_equal(r.rc, CTL_EXIT_USAGE);
+        assert_int_equal(r.rc, CLI_EXIT_USAGE);
         assert_string_equal(r.err,
                             "drover: scale: missing argument; usage: drover scale PROGRAM N\n"
                             "Try 'drover help scale'.\n");
@@ -1118,24 +1118,24 @@ ctl_unreachable(void **state)
                    "running? see --control)\n",
                    nowhere);
     r = run_ctl(nowhere, (const char *const[]){ "drover", "status", NULL });
-    assert_int_equal(r.rc, CTL_EXIT_UNREACHABLE);
+    assert_int_equal(r.rc, CLI_EXIT_UNREACHABLE);
     assert_string_equal(r.out, "");
     assert_string_equal(r.err, want); /* exactly one line */
     run_done(&r);
     /* --control wins over the environment, before or after the verb */
     r = run_ctl("/nonexistent/env.sock",
                 (const char *const[]){ "drover", "health", "--control", nowhere, NULL });
-    assert_int_equal(r.rc, CTL_EXIT_UNREACHABLE);
+    assert_int_equal(r.rc, CLI_EXIT_UNREACHABLE);
     assert_string_equal(r.err, want);
     run_done(&r);
     r = run_ctl(NULL, (const char *const[]){ "drover", "--control=/nonexistent/x.sock", "stop",
                                              "all", NULL });
-    assert_int_equal(r.rc, CTL_EXIT_UNREACHABLE);
+    assert_int_equal(r.rc, CLI_EXIT_UNREACHABLE);
     assert_non_null(strstr(r.err, "/nonexistent/x.sock"));
     run_done(&r);
 }
 
-/* A server answer through ctl_main: exit code, stdout, stderr, and the request sent. */
+/* A server answer through cli_main: exit code, stdout, stderr, and the request sent. */
 static void
 expect_ctl(const char *const *argv, int code, const char *body, int want_rc, const char *want_out,
            const char *want_err, const char *want_request)
@@ -1270,7 +1270,7 @@ ctl_events_follow(void **state)
         struct run r = run_ctl(f.path, (const char *const[]){ "drover", "events", "-f", NULL });
 
         seen = fake_stop(&f);
-        assert_int_equal(r.rc, CTL_EXIT_UNREACHABLE);
+        assert_int_equal(r.rc, CLI_EXIT_UNREACHABLE);
         assert_string_equal(r.out, "1970-01-01T00:00:00.000Z  w:0  stopped -> starting  (start)\n"
                                    "1970-01-01T00:00:00.000Z  w:0  stopped -> starting  (start)\n");
         run_done(&r);
@@ -1291,7 +1291,7 @@ ctl_events_follow(void **state)
         child_leash(parent);
         dup2(devnull, 1);
         setenv("DROVER_CONTROL", f.path, 1);
-        exit(ctl_main(3, (char *[]){ "drover", "events", "--follow", NULL }));
+        exit(cli_main(3, (char *[]){ "drover", "events", "--follow", NULL }));
     }
     child_started(pid);
     /* The fake saw the request once its read of the head returns: then the child waits. */
@@ -1315,18 +1315,18 @@ invocation(void **state)
 {
     (void)state;
 
-    assert_true(ctl_is_verb("status"));
-    assert_true(ctl_is_verb("help"));
-    assert_false(ctl_is_verb("--config"));
-    assert_false(ctl_is_verb("Status"));
-    assert_false(ctl_is_verb(""));
-    assert_true(ctl_is_command(2, (char *[]){ "drover", "stop", NULL }));
-    assert_true(ctl_is_command(4, (char *[]){ "drover", "--control", "/s", "stop", NULL }));
-    assert_true(ctl_is_command(3, (char *[]){ "drover", "--control=/s", "health", NULL }));
-    assert_false(ctl_is_command(1, (char *[]){ "drover", NULL }));
-    assert_false(ctl_is_command(3, (char *[]){ "drover", "--control", "/s", NULL }));
-    assert_false(ctl_is_command(3, (char *[]){ "drover", "--config", "x.json", NULL }));
-    assert_false(ctl_is_command(2, (char *[]){ "drover", "--help", NULL }));
+    assert_true(cli_is_verb("status"));
+    assert_true(cli_is_verb("help"));
+    assert_false(cli_is_verb("--config"));
+    assert_false(cli_is_verb("Status"));
+    assert_false(cli_is_verb(""));
+    assert_true(cli_is_command(2, (char *[]){ "drover", "stop", NULL }));
+    assert_true(cli_is_command(4, (char *[]){ "drover", "--control", "/s", "stop", NULL }));
+    assert_true(cli_is_command(3, (char *[]){ "drover", "--control=/s", "health", NULL }));
+    assert_false(cli_is_command(1, (char *[]){ "drover", NULL }));
+    assert_false(cli_is_command(3, (char *[]){ "drover", "--control", "/s", NULL }));
+    assert_false(cli_is_command(3, (char *[]){ "drover", "--config", "x.json", NULL }));
+    assert_false(cli_is_command(2, (char *[]){ "drover", "--help", NULL }));
 }
 
 int

@@ -1,7 +1,7 @@
 /*
- * test_svc: the instance state machine (src/svc.c) with fake svc_ops that
+ * test_svc: the instance state machine (src/core/svc.c) with fake svc_ops that
  * record every effect in order, no processes. The first test walks every
- * (state, event) cell of the 7 x 8 table and compares the next state and
+ * (state, event) cell of the 7 x 9 table and compares the next state and
  * the exact effect log; the rest follow the paths of docs/state-machine.md:
  * start, quick exits and backoff, respawn after a normal exit, restart
  * policies, yo-yo, spawn failures, stopping and its SIGKILL escalation, and
@@ -27,7 +27,8 @@ static struct {
     enum svc_spawn_result spawn_result;
     bool group_alive;
     char log[1024]; /* every effect, in order, space separated */
-    unsigned nspawn, nsignal, narm, ncancel, ntransition;
+    unsigned nspawn, nsignal, narm, ncancel, ntransition, nsettled;
+    enum svc_state settled_state;
     int last_signal;
     int64_t last_arm;
     enum svc_state last_from, last_to;
@@ -50,7 +51,7 @@ logf_(const char *fmt, ...)
 static enum svc_spawn_result
 fake_spawn(struct svc *s)
 {
-    (void)s;
+    assert_int_equal(s->dispatching, 1); /* inside the action: the new state is not stored yet */
     F.nspawn++;
     logf_("spawn ");
     return F.spawn_result;
@@ -103,6 +104,15 @@ fake_transition(struct svc *s, enum svc_state from, enum svc_state to, const cha
     logf_("T(%s>%s) ", svc_state_name(from), svc_state_name(to));
 }
 
+/* After every dispatch, once, with the new state stored and no action running. */
+static void
+fake_settled(struct svc *s)
+{
+    assert_int_equal(s->dispatching, 0);
+    F.nsettled++;
+    F.settled_state = s->state;
+}
+
 static const struct svc_ops fake_ops = {
     .spawn = fake_spawn,
     .signal_group = fake_signal_group,
@@ -110,6 +120,7 @@ static const struct svc_ops fake_ops = {
     .timer_arm = fake_timer_arm,
     .timer_cancel = fake_timer_cancel,
     .transition = fake_transition,
+    .settled = fake_settled,
 };
 
 static void
@@ -172,6 +183,8 @@ static const struct cell table[] = {
     { SVC_STOPPED, SVC_EV_READY, SVC_STOPPED, "", false },
     { SVC_STOPPED, SVC_EV_HB_LATE, SVC_STOPPED, "", false },
     { SVC_STOPPED, SVC_EV_UNHEALTHY, SVC_STOPPED, "", false },
+    /* Recovery takes over an earlier drover's process: up, no effect asked for. */
+    { SVC_STOPPED, SVC_EV_ADOPT, SVC_RUNNING, "T(stopped>running) ", true },
 
     { SVC_STARTING, SVC_EV_START, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
@@ -184,6 +197,7 @@ static const struct cell table[] = {
     { SVC_STARTING, SVC_EV_READY, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ", true },
     { SVC_STARTING, SVC_EV_UNHEALTHY, SVC_STARTING, "", true },
+    { SVC_STARTING, SVC_EV_ADOPT, SVC_STARTING, "", true },
 
     { SVC_RUNNING, SVC_EV_START, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", false },
@@ -194,6 +208,7 @@ static const struct cell table[] = {
     /* A restart: stopped, then started again (want_up stays). */
     { SVC_RUNNING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", true },
     { SVC_RUNNING, SVC_EV_UNHEALTHY, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", true },
+    { SVC_RUNNING, SVC_EV_ADOPT, SVC_RUNNING, "", true },
 
     { SVC_BACKOFF, SVC_EV_START, SVC_STARTING, "cancel spawn arm1000 T(backoff>starting) ", true },
     { SVC_BACKOFF, SVC_EV_STOP, SVC_STOPPED, "cancel T(backoff>stopped) ", false },
@@ -203,6 +218,7 @@ static const struct cell table[] = {
     { SVC_BACKOFF, SVC_EV_READY, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_HB_LATE, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_UNHEALTHY, SVC_BACKOFF, "", true },
+    { SVC_BACKOFF, SVC_EV_ADOPT, SVC_BACKOFF, "", true },
 
     /* Stopping: want_up false (a stop was asked for). */
     { SVC_STOPPING, SVC_EV_START, SVC_STOPPING, "", true },
@@ -214,6 +230,7 @@ static const struct cell table[] = {
     { SVC_STOPPING, SVC_EV_READY, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_HB_LATE, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_UNHEALTHY, SVC_STOPPING, "", false },
+    { SVC_STOPPING, SVC_EV_ADOPT, SVC_STOPPING, "", false },
 
     { SVC_EXITED, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(exited>starting) ", true },
     { SVC_EXITED, SVC_EV_STOP, SVC_STOPPED, "T(exited>stopped) ", false },
@@ -223,6 +240,7 @@ static const struct cell table[] = {
     { SVC_EXITED, SVC_EV_READY, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_HB_LATE, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_UNHEALTHY, SVC_EXITED, "", true },
+    { SVC_EXITED, SVC_EV_ADOPT, SVC_EXITED, "", true },
 
     { SVC_FATAL, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(fatal>starting) ", true },
     { SVC_FATAL, SVC_EV_STOP, SVC_STOPPED, "T(fatal>stopped) ", false },
@@ -232,6 +250,7 @@ static const struct cell table[] = {
     { SVC_FATAL, SVC_EV_READY, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_HB_LATE, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_UNHEALTHY, SVC_FATAL, "", true },
+    { SVC_FATAL, SVC_EV_ADOPT, SVC_FATAL, "", true },
 };
 
 static bool
@@ -285,6 +304,9 @@ every_cell_of_the_table(void **state)
             /* Whatever was spawned counts as a live leader. */
             if (F.nspawn)
                 assert_true(s.leader_alive);
+            /* settled() ran once, after the new state was stored: what a spawn queued sees it. */
+            assert_int_equal(F.nsettled, 1);
+            assert_int_equal(F.settled_state, c->to);
             svc_done(&s);
             visited++;
         }
@@ -1146,7 +1168,7 @@ names(void **state)
     static const char *const states[] = { "stopped",  "starting", "running", "backoff",
                                           "stopping", "exited",   "fatal" };
     static const char *const events[] = { "start",       "stop",  "exit",           "timer",
-                                          "group-empty", "ready", "heartbeat-late", "unhealthy" };
+                                          "group-empty", "ready", "heartbeat-late", "unhealthy",   "adopt" };
     (void)state;
 
     assert_int_equal(ARRAY_SIZE(states), SVC__MAX);

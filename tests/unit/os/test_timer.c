@@ -24,8 +24,6 @@
 #include "core/util.h"
 #include "os/timer.h"
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
 struct rec {
     int id;
     struct timer t;

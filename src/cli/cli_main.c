@@ -1,7 +1,7 @@
 /*
- * ctl_main: `drover COMMAND ...`: argv, requests, output, exit codes. See ctl_main.h.
+ * cli_main: `drover COMMAND ...`: argv, requests, output, exit codes. See cli_main.h.
  */
-#include "cli/ctl_main.h"
+#include "cli/cli_main.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -112,19 +112,19 @@ find_verb(const char *name)
 }
 
 bool
-ctl_is_verb(const char *arg)
+cli_is_verb(const char *arg)
 {
     return find_verb(arg) != NULL;
 }
 
 bool
-ctl_is_command(int argc, char **argv)
+cli_is_command(int argc, char **argv)
 {
-    if (argc > 1 && ctl_is_verb(argv[1]))
+    if (argc > 1 && cli_is_verb(argv[1]))
         return true;
-    if (argc > 2 && strncmp(argv[1], "--control=", 10) == 0 && ctl_is_verb(argv[2]))
+    if (argc > 2 && strncmp(argv[1], "--control=", 10) == 0 && cli_is_verb(argv[2]))
         return true;
-    return argc > 3 && strcmp(argv[1], "--control") == 0 && ctl_is_verb(argv[3]);
+    return argc > 3 && strcmp(argv[1], "--control") == 0 && cli_is_verb(argv[3]);
 }
 
 static void
@@ -176,7 +176,7 @@ usage_error(const struct args *a, const char *fmt, ...)
                       shown, sizeof(shown), UTF8_ESCAPE_CONTROLS);
     fprintf(stderr, "drover: %s%s%s", verb ? verb : "", verb ? ": " : "", shown);
     fprintf(stderr, "\nTry 'drover help%s%s'.\n", verb ? " " : "", verb ? verb : "");
-    return CTL_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }
 
 /* Writes text to stdout and flushes; 1 (with a message) when stdout fails. */
@@ -185,9 +185,9 @@ emit(const char *text)
 {
     if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
         fprintf(stderr, "drover: cannot write to standard output: %s\n", strerror(errno));
-        return CTL_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
-    return CTL_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 static const char *
@@ -314,10 +314,10 @@ exchange(const struct args *a, const char *method, const char *target, int timeo
         return r;
     if (cli_unreachable(r)) {
         fprintf(stderr, "drover: %s\n", err);
-        return CTL_EXIT_UNREACHABLE;
+        return CLI_EXIT_UNREACHABLE;
     }
     fprintf(stderr, "drover: %s: %s\n", a->label, err);
-    return CTL_EXIT_FAILED;
+    return CLI_EXIT_FAILED;
 }
 
 /* An error answer: one line with the daemon's reason; 2 for 400/404 (what was typed), else 1. */
@@ -328,7 +328,7 @@ answer_error(const struct args *a, const struct cli_response *res)
 
     cli_error_text(res->code, res->body, res->body_len, msg, sizeof(msg));
     fprintf(stderr, "drover: %s: %s\n", a->label, msg);
-    return res->code == 400 || res->code == 404 ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
+    return res->code == 400 || res->code == 404 ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
 }
 
 /* A rendered answer to stdout, or the renderer's error: exit 0 or 1. */
@@ -339,7 +339,7 @@ emit_rendered(const struct args *a, char *text, const char *err)
 
     if (!text) {
         fprintf(stderr, "drover: %s: %s\n", a->label, err);
-        return CTL_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
     rc = emit(text);
     free(text);
@@ -387,8 +387,8 @@ run_status(const struct args *a)
             rc = emit("\n");
     }
     /* As a 404 from the daemon for stop/start: what was typed names nothing (exit 2). */
-    if (rc == CTL_EXIT_FAILED && index >= 0 && strncmp(err, "no such instance", 16) == 0)
-        rc = CTL_EXIT_USAGE;
+    if (rc == CLI_EXIT_FAILED && index >= 0 && strncmp(err, "no such instance", 16) == 0)
+        rc = CLI_EXIT_USAGE;
     cli_response_done(&res);
     return rc;
 }
@@ -525,7 +525,7 @@ run_events(const struct args *a)
         since = strtoull(s, NULL, 10);
     if (!(a->given & OPT_FOLLOW)) {
         rc = events_once(a, since, 0, NULL, &next);
-        return rc == -EINTR ? CTL_EXIT_OK : rc;
+        return rc == -EINTR ? CLI_EXIT_OK : rc;
     }
     /*
      * SIGINT and SIGTERM stay blocked except inside ppoll(), so one arriving
@@ -554,7 +554,7 @@ run_events(const struct args *a)
     (void)sigaction(SIGINT, &old_int, NULL);
     (void)sigaction(SIGTERM, &old_term, NULL);
     (void)sigprocmask(SIG_SETMASK, &saved, NULL);
-    return rc == -EINTR ? CTL_EXIT_OK : rc;
+    return rc == -EINTR ? CLI_EXIT_OK : rc;
 }
 
 /* Appends "&key=value" (URL-encoded) to q; false when it does not fit. */
@@ -603,9 +603,9 @@ run_health(const struct args *a)
 
         rc = emit_rendered(a, text, err);
         if (rc == 0 && (res.code != 200 || !healthy))
-            rc = CTL_EXIT_FAILED;
+            rc = CLI_EXIT_FAILED;
         if (!text && res.code == 503)
-            rc = CTL_EXIT_FAILED;
+            rc = CLI_EXIT_FAILED;
     } else {
         rc = answer_error(a, &res);
     }
@@ -614,7 +614,7 @@ run_health(const struct args *a)
 }
 
 int
-ctl_main(int argc, char **argv)
+cli_main(int argc, char **argv)
 {
     struct args a = { 0 };
     const struct verb *v;
@@ -635,7 +635,7 @@ ctl_main(int argc, char **argv)
         } else
             fprintf(stderr, "drover: no command given\n");
         usage(stderr);
-        return CTL_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (!v->run) { /* help [COMMAND] */
         const struct verb *about = a.npos > 1 ? find_verb(a.pos[1]) : NULL;
@@ -646,11 +646,11 @@ ctl_main(int argc, char **argv)
             verb_usage(stdout, about);
         else
             usage(stdout);
-        return CTL_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (a.help) {
         verb_usage(stdout, v);
-        return CTL_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < ARRAY_SIZE(option_names); i++)
         if ((a.given & option_names[i].bit) && !(v->opts & option_names[i].bit))

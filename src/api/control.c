@@ -1,7 +1,7 @@
 /*
- * ctl: the control calls and the control socket. See ctl.h.
+ * control: the control calls and the control socket. See control.h.
  */
-#include "api/ctl.h"
+#include "api/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,22 +22,31 @@
 #include "os/rundir.h"
 #include "os/sockfile.h"
 #include "daemon/supervisor_int.h"
+#include "api/http.h"
 
-#define CTL_BACKLOG 64
-#define CTL_LOCK_TRIES 50 /* 10 ms apart */
+#define CONTROL_BACKLOG 64
+#define CONTROL_LOCK_TRIES 50 /* 10 ms apart */
 
-enum ctl_verb { CTL_START, CTL_STOP, CTL_RESTART, CTL_SIGNAL, CTL_SCALE, CTL_SHUTDOWN, CTL__MAX };
+enum control_verb {
+    CONTROL_START,
+    CONTROL_STOP,
+    CONTROL_RESTART,
+    CONTROL_SIGNAL,
+    CONTROL_SCALE,
+    CONTROL_SHUTDOWN,
+    CONTROL__MAX
+};
 
-static const char *const verb_names[CTL__MAX] = {
-    [CTL_START] = "start",   [CTL_STOP] = "stop",   [CTL_RESTART] = "restart",
-    [CTL_SIGNAL] = "signal", [CTL_SCALE] = "scale", [CTL_SHUTDOWN] = "shutdown",
+static const char *const verb_names[CONTROL__MAX] = {
+    [CONTROL_START] = "start",   [CONTROL_STOP] = "stop",   [CONTROL_RESTART] = "restart",
+    [CONTROL_SIGNAL] = "signal", [CONTROL_SCALE] = "scale", [CONTROL_SHUTDOWN] = "shutdown",
 };
 
 /* "/VERB" or "/VERB/TARGET": the verb, and *ret_target ("" when none). */
 static int
 parse_url(const char *url, const char **ret_target)
 {
-    for (int v = 0; v < CTL__MAX; v++) {
+    for (int v = 0; v < CONTROL__MAX; v++) {
         size_t n = strlen(verb_names[v]);
         if (url[0] != '/' || strncmp(url + 1, verb_names[v], n) != 0)
             continue;
@@ -50,7 +59,7 @@ parse_url(const char *url, const char **ret_target)
 }
 
 bool
-ctl_is_call(const char *url)
+control_is_call(const char *url)
 {
     const char *target;
 
@@ -79,12 +88,13 @@ resolve(struct supervisor *sup, const char *verb, const char *target, struct ins
     long n = 0;
 
     if (strcmp(target, "all") == 0) {
-        for (size_t p = 0; p < sup->nprograms; p++)
-            for (unsigned i = 0; i < sup->programs[p].want && i < sup->programs[p].ninstances; i++)
-                v[n++] = &sup->programs[p].instances[i];
+        for (size_t p = 0; p < sup->pool.nprograms; p++)
+            for (unsigned i = 0;
+                 i < sup->pool.programs[p].want && i < sup->pool.programs[p].ninstances; i++)
+                v[n++] = &sup->pool.programs[p].instances[i];
         return n;
     }
-    prog = supervisor_find_program(sup, target, colon ? (size_t)(colon - target) : strlen(target));
+    prog = pool_find_program(&sup->pool, target, colon ? (size_t)(colon - target) : strlen(target));
     if (!prog) {
         *err = fail(404, verb, target, "no such program");
         return -1;
@@ -149,11 +159,11 @@ send_signal(const char *target, const char *signame, struct instance *const *v, 
             continue;
         if (pidfd_send_signal(in->child.fd, sig, NULL, 0) < 0) {
             if (errno != ESRCH)
-                supervisor_inst_log(LOG_WARN, in, "cannot send signal %s: %s",
-                                    util_signal_name(sig), strerror(errno));
+                inst_log(LOG_LVL_WARN, in, "cannot send signal %s: %s", util_signal_name(sig),
+                         strerror(errno));
             continue;
         }
-        supervisor_inst_log(LOG_INFO, in, "sent signal %s (control call)", util_signal_name(sig));
+        inst_log(LOG_LVL_INFO, in, "sent signal %s (control call)", util_signal_name(sig));
         sent++;
     }
     if (sent == 0)
@@ -164,7 +174,7 @@ send_signal(const char *target, const char *signame, struct instance *const *v, 
 static struct api_answer
 scale(struct supervisor *sup, const char *target, const char *count)
 {
-    struct program *prog = supervisor_find_program(sup, target, strlen(target));
+    struct program *prog = pool_find_program(&sup->pool, target, strlen(target));
     unsigned from;
     char *end;
     unsigned long n;
@@ -183,7 +193,7 @@ scale(struct supervisor *sup, const char *target, const char *count)
         return api_bad_param("instances", count, expected);
     }
     from = prog->want;
-    (void)supervisor_scale(sup, prog, (unsigned)n);
+    (void)pool_scale(&sup->pool, prog, (unsigned)n);
     {
         struct instance **v = calloc(prog->ninstances ? prog->ninstances : 1, sizeof(*v));
         json_t *body;
@@ -201,7 +211,7 @@ scale(struct supervisor *sup, const char *target, const char *count)
 }
 
 struct api_answer
-ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *params)
+control_call(struct supervisor *sup, const char *url, const struct control_params *params)
 {
     const char *target;
     int verb = parse_url(url, &target);
@@ -213,7 +223,7 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
         return fail(404, "", url, "no such control call");
     if (sup->shutting_down)
         return fail(409, verb_names[verb], target, "drover is shutting down");
-    if (verb == CTL_SHUTDOWN) {
+    if (verb == CONTROL_SHUTDOWN) {
         if (*target)
             return fail(404, "shutdown", target, "shutdown takes no target");
         sup->shutdown_requested = true; /* after this answer is out, see supervisor_run() */
@@ -222,9 +232,9 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
     if (!*target)
         return fail(404, verb_names[verb], target,
                     "missing target: all, PROGRAM or PROGRAM:INDEX in the path");
-    if (verb == CTL_SCALE)
+    if (verb == CONTROL_SCALE)
         return scale(sup, target, params->instances);
-    v = calloc(sup->ninstances ? sup->ninstances : 1, sizeof(*v));
+    v = calloc(sup->pool.ninstances ? sup->pool.ninstances : 1, sizeof(*v));
     if (!v)
         return (struct api_answer){ .code = 500 };
     n = resolve(sup, verb_names[verb], target, v, &a);
@@ -232,7 +242,7 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
         free(v);
         return a;
     }
-    if (verb == CTL_SIGNAL) {
+    if (verb == CONTROL_SIGNAL) {
         a = send_signal(target, params->signal, v, n);
         free(v);
         return a;
@@ -241,7 +251,7 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
         struct instance *in = v[i];
         int64_t now = util_now_ms();
 
-        if (verb != CTL_STOP && in->index >= in->prog->want) {
+        if (verb != CONTROL_STOP && in->index >= in->prog->want) {
             a = fail(409, verb_names[verb], target,
                      "this instance is being scaled away (see scale)");
             free(v);
@@ -252,9 +262,9 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
          * it). A fatal instance has no process: its START alone is the fresh
          * start (yo-yo tally reset), as for `start`.
          */
-        if (verb == CTL_STOP || (verb == CTL_RESTART && in->svc.state != SVC_FATAL))
+        if (verb == CONTROL_STOP || (verb == CONTROL_RESTART && in->svc.state != SVC_FATAL))
             svc_dispatch(&in->svc, SVC_EV_STOP, now);
-        if (verb == CTL_START || verb == CTL_RESTART)
+        if (verb == CONTROL_START || verb == CONTROL_RESTART)
             svc_dispatch(&in->svc, SVC_EV_START, now);
     }
     a = done(verb_names[verb], target, v, n);
@@ -275,7 +285,7 @@ ctl_call(struct supervisor *sup, const char *url, const struct ctl_params *param
 static int
 take_lock(const char *lock_path, const char *path)
 {
-    for (int tries = 0; tries <= CTL_LOCK_TRIES; tries++) {
+    for (int tries = 0; tries <= CONTROL_LOCK_TRIES; tries++) {
         struct stat held, on_disk;
         int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         int r;
@@ -305,7 +315,7 @@ take_lock(const char *lock_path, const char *path)
 }
 
 int
-ctl_listen(const char *path, int *ret_lock_fd)
+control_listen(const char *path, int *ret_lock_fd)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     char lock_path[sizeof(addr.sun_path) + 8], dir[PATH_MAX], err[RUNDIR_ERR_MAX];
@@ -359,7 +369,7 @@ ctl_listen(const char *path, int *ret_lock_fd)
     old_mask = umask(0177); /* born 0600: no window in which others could connect */
     r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     umask(old_mask);
-    if (r < 0 || listen(fd, CTL_BACKLOG) < 0) {
+    if (r < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
         r = -errno;
         log_error("cannot listen on the control socket %s", path);
         (void)close(fd);
@@ -375,7 +385,7 @@ fail:
 }
 
 void
-ctl_unlisten(const char *path, int lock_fd)
+control_unlisten(const char *path, int lock_fd)
 {
     char lock_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 

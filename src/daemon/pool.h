@@ -1,15 +1,26 @@
 /*
- * program: the runtime model, programs and their instances.
+ * pool: the runtime model, programs and their instances, and what happens
+ * to them: the instance log line, lookups, scaling, and the notifications
+ * other modules observe.
  *
  * A struct program is one entry of the config (borrowed program_cfg) with
  * its array of instances. A struct instance is one supervised process slot:
  * its state machine (svc), its current process (pid, pidfd, process group),
  * its port and its timer. Instances are allocated once at start-up and
  * never move, so pointers to them (pidmap, loop sources, timers) stay valid.
- * Owned by struct supervisor; only supervisor.c changes them.
+ * The pool is embedded in struct supervisor. Each daemon module writes the
+ * instance fields of its own section (launch: the process; liveness: the
+ * beats; checks: the probes); a state only changes through svc_dispatch().
+ *
+ * Notifications: pool_notify() tells the observers the supervisor added at
+ * set-up that an instance's process appeared or went. One raised inside a
+ * state-machine action (a spawn) is queued, and delivered once the new
+ * state is stored (pool_settled(), from svc_ops.settled), so an observer
+ * always sees the state the instance is in, never the one it is leaving.
+ * Observers are called in the order they were added.
  */
-#ifndef DROVER_PROGRAM_H
-#define DROVER_PROGRAM_H
+#ifndef DROVER_POOL_H
+#define DROVER_POOL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +29,7 @@
 #include "core/cfg.h"
 #include "core/svc.h"
 #include "os/heartbeat.h"
+#include "os/log.h"
 #include "os/loop.h"
 #include "os/notify.h"
 #include "os/probe.h"
@@ -25,6 +37,15 @@
 
 struct supervisor;
 struct program;
+struct pool;
+
+/* What pool_notify() reports; bits of instance.pending. */
+enum pool_change {
+    POOL_GONE,    /* its process was reaped (or an adopted one ended) */
+    POOL_SPAWNED, /* a new process runs */
+    POOL_ADOPTED, /* an earlier drover's process was taken over */
+    POOL__MAX,
+};
 
 /* STATUS= text as kept: escaped, where each byte may become the four characters \xHH. */
 #define INSTANCE_STATUS_BYTES (NOTIFY_STATUS_MAX * 4 + 1)
@@ -36,8 +57,8 @@ struct instance {
     unsigned index;
     pid_t pid;                /* main process, 0 when none */
     pid_t pgid;               /* its process group; kept after the reap to kill leftovers */
-    struct loop_source child; /* LOOP_CHILD: the pidfd, fd -1 when none */
     uint16_t port;            /* 0 when none */
+    struct loop_source child; /* the pidfd, fd -1 when none */
     struct timer timer;
     int64_t spawned_ms;
     bool adopted;        /* taken over from an earlier drover: not our child, exit status unknown */
@@ -58,6 +79,7 @@ struct instance {
     uint64_t hb_future_raw;             /* the last slot time from the future seen, 0 none */
     int64_t hb_future_seen_ns;          /* when it was first seen: the beat it counts as */
     bool hb_future_logged;              /* said so once for this process */
+    uint8_t pending;                    /* pool_change bits raised mid-action, not delivered */
     uint64_t hb_future_total;           /* /metrics: slot times from the future, all processes */
     char status[INSTANCE_STATUS_BYTES]; /* last STATUS= text, escaped */
     /* Probes (checks.c). */
@@ -82,7 +104,52 @@ struct program {
     struct heartbeat_region hb; /* one slot per instance, inherited by each child */
     struct timer hb_timer;      /* next silence check, when heartbeat_timeout_ms is set */
     struct supervisor *sup;
+    struct pool *pool;
 };
+
+typedef void (*pool_observer_fn)(struct instance *in, enum pool_change what);
+
+#define POOL_MAX_OBSERVERS 8
+
+struct pool {
+    struct program *programs;
+    size_t nprograms;
+    size_t ninstances;     /* slots in use, all programs */
+    struct timers *timers; /* borrowed: a slot that leaves the pool cancels its timer */
+    /* A slot that comes into use (a scale up) gets its set-up from the owner. */
+    void (*init_instance)(struct instance *in, struct program *prog, unsigned index);
+    struct {
+        unsigned changes; /* bits of enum pool_change */
+        pool_observer_fn fn;
+    } observers[POOL_MAX_OBSERVERS];
+    size_t nobservers;
+};
+
+/* Adds an observer of the changes (bits of 1u << POOL_*). Returns 0 or -ENOSPC. */
+int pool_observe(struct pool *pool, unsigned changes, pool_observer_fn fn);
+/* Tells the observers, now or (inside an action of in's state machine) once it has settled. */
+void pool_notify(struct instance *in, enum pool_change what);
+/* in's state machine settled (svc_ops.settled): what was queued is delivered. */
+void pool_settled(struct instance *in);
+
+/* "name:i pid=N port=N <message>": every instance line carries who it is about. */
+void inst_log(enum log_level level, const struct instance *in, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void pool_for_each_instance(struct pool *pool, void (*fn)(struct instance *in, void *arg),
+                            void *arg);
+/* The program named by the len bytes at name (not NUL-terminated), or NULL. */
+struct program *pool_find_program(struct pool *pool, const char *name, size_t len);
+/* The slot program:index in use, or NULL. */
+struct instance *pool_find_instance(struct pool *pool, const char *program, unsigned index);
+
+/*
+ * Scales prog to n instances: new slots start, slots beyond n stop and
+ * leave the pool once their process is gone. Returns 0 or -ERANGE.
+ */
+int pool_scale(struct pool *pool, struct program *prog, unsigned n);
+/* Draining slots at the top that have no process any more leave the pool. */
+void pool_settle_scale(struct program *prog);
 
 static inline struct instance *
 svc_to_instance(struct svc *s)

@@ -1,5 +1,5 @@
 /*
- * ctl: the control calls: start, stop, restart, signal, scale and shutdown,
+ * control: the control calls: start, stop, restart, signal, scale and shutdown,
  * and the unix socket they normally arrive on.
  *
  * The control socket speaks the same HTTP API as --http (http.c serves
@@ -8,8 +8,8 @@
  * "PROGRAM:INDEX". Answers are JSON bodies shaped like the API's: 200 with
  * the affected instances and their states, or 4xx with {"error": ...}.
  */
-#ifndef DROVER_CTL_H
-#define DROVER_CTL_H
+#ifndef DROVER_CONTROL_H
+#define DROVER_CONTROL_H
 
 #include <stdbool.h>
 
@@ -18,17 +18,17 @@
 struct supervisor;
 
 /* The parameters of a control call; NULL when absent. */
-struct ctl_params {
+struct control_params {
     const char *signal;    /* /signal/NAME?signal=HUP */
     const char *instances; /* /scale/PROGRAM?instances=N */
 };
 
 /* True for the paths of control calls (POST only), whatever their target. */
-bool ctl_is_call(const char *url);
+bool control_is_call(const char *url);
 
-/* Performs the control call at url (ctl_is_call() is true) and answers it. */
-struct api_answer ctl_call(struct supervisor *sup, const char *url,
-                           const struct ctl_params *params);
+/* Performs the control call at url (control_is_call() is true) and answers it. */
+struct api_answer control_call(struct supervisor *sup, const char *url,
+                               const struct control_params *params);
 
 /*
  * Binds the control socket at path, mode 0600, listening. A lock file
@@ -40,9 +40,9 @@ struct api_answer ctl_call(struct supervisor *sup, const char *url,
  * Logs its errors. Returns the listening descriptor and *ret_lock_fd, or
  * -errno.
  */
-int ctl_listen(const char *path, int *ret_lock_fd);
+int control_listen(const char *path, int *ret_lock_fd);
 
 /* Removes the socket and the lock file, and releases the lock. */
-void ctl_unlisten(const char *path, int lock_fd);
+void control_unlisten(const char *path, int lock_fd);
 
 #endif

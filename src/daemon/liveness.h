@@ -1,0 +1,29 @@
+/*
+ * liveness: the notify socket (datagrams from workers, each checked against
+ * the instance it claims to be), the heartbeat slots, silence, and drover's
+ * own READY/WATCHDOG to its supervisor. Hears of spawns from the pool.
+ */
+#ifndef DROVER_LIVENESS_H
+#define DROVER_LIVENESS_H
+
+#include <stdint.h>
+
+struct supervisor;
+struct instance;
+struct program;
+
+int liveness_setup(struct supervisor *sup);    /* before recovery acts: what can fail */
+void liveness_adopted(struct supervisor *sup); /* after: earlier slots, watch the adopted */
+void liveness_done(struct supervisor *sup);
+void liveness_spawned(struct instance *in);     /* after a spawn: slot owner, beat clock */
+void liveness_started(struct supervisor *sup);  /* the initial start is done: READY=1 upward */
+void liveness_stopping(struct supervisor *sup); /* shutdown began: STOPPING=1 upward */
+
+/*
+ * 0: never beat. now_ns: a CLOCK_MONOTONIC reading of the caller's, at most
+ * a moment old. A slot time from the future counts when first seen (and is
+ * recorded), so the result can be a little later than now_ns.
+ */
+int64_t liveness_last_beat_ns(struct instance *in, int64_t now_ns);
+
+#endif
