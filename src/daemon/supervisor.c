@@ -154,8 +154,6 @@ op_timer_cancel(struct svc *s)
     timer_cancel(&in->sup->timers, &in->timer);
 }
 
-static void check_shutdown_done(struct supervisor *sup);
-
 /* The new state is stored: the notifications a spawn raised go out now (pool.h). */
 static void
 op_settled(struct svc *s)
@@ -189,10 +187,7 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
        waiting for it (api's long-polls) see it before the loop sleeps. */
     events_push(&in->sup->events, util_unix_ms(), in->prog->cfg->name, in->index, in->pid, from, to,
                 cause);
-    if (in->sup->shutting_down && !svc_has_process(to))
-        check_shutdown_done(in->sup);
-    if (in->index >= in->prog->want && !svc_has_process(to))
-        pool_settle_scale(in->prog);
+    /* Whether that ended a shutdown or let a scaled-away slot go: before_sleep() looks. */
 }
 
 static const struct svc_ops instance_ops = {
@@ -555,6 +550,24 @@ log_watch(int fd, void *arg)
 }
 
 /*
+ * Before the loop sleeps, what the pass's state changes may have made true:
+ * a shutdown with no process left is done, and slots scaled away with no
+ * process left leave the pool. Here, not inside the change: the state
+ * machine's actions never re-enter the supervisor.
+ */
+static void
+before_sleep(struct loop_hook *hook)
+{
+    struct supervisor *sup = container_of(hook, struct supervisor, before_sleep);
+
+    if (sup->shutting_down)
+        check_shutdown_done(sup);
+    for (size_t p = 0; p < sup->pool.nprograms; p++)
+        if (sup->pool.programs[p].ninstances > sup->pool.programs[p].want)
+            pool_settle_scale(&sup->pool.programs[p]);
+}
+
+/*
  * Who hears of a process that came or went (pool_notify()), in this order:
  * liveness (the slot's owner, the beat clock), checks (probes), the
  * checkpoint (a coalesced write). Added once, at set-up.
@@ -640,6 +653,7 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
         goto fail;
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
+    loop_add_before_sleep(&sup->loop, &sup->before_sleep, before_sleep); /* first: before api's */
     sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
     if ((r = timers_init(&sup->timers, 3 * slots + sup->pool.nprograms + extra_timers + 8)) < 0)
@@ -723,6 +737,8 @@ supervisor_run(struct supervisor *sup)
         if (sup->shutdown_requested && !sup->shutting_down)
             supervisor_shutdown(sup, "shutdown requested by a control call");
         loop_before_sleep(&sup->loop); /* may arm timers: before they are synced */
+        if (sup->done)
+            break; /* the last instance of a shutdown is gone */
         if (timers_sync(&sup->timers) < 0)
             log_warn("cannot arm the timer, retrying on the next event");
         /* Supervision first, then HTTP and the control socket (loop.h's priorities). */

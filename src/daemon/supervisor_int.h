@@ -66,6 +66,7 @@ struct supervisor {
     bool pgid_cache_valid;
     int64_t up_watchdog_ms; /* 0: no watchdog of our own */
     struct timer up_timer;
+    struct loop_hook before_sleep; /* the end of a shutdown, scale settling */
 };
 
 #endif
