@@ -58,7 +58,7 @@ forget_pid(struct instance *in)
 }
 
 static void
-probe_done(struct probe_run *run, bool passed, const char *why)
+attempt_done(struct probe_run *run, bool passed, const char *why)
 {
     struct instance *in = run_instance(run);
     const struct program_cfg *pc = in->prog->cfg;
@@ -190,7 +190,7 @@ check_timer_fired(struct timer *t, int64_t now_ms)
     if (r < 0) {
         in->probe.reported = false;
         (void)snprintf(in->probe.why, sizeof(in->probe.why), "cannot start: %s", strerror(-r));
-        probe_done(&in->probe, false, in->probe.why);
+        attempt_done(&in->probe, false, in->probe.why);
     }
 }
 
@@ -219,7 +219,7 @@ probe_source_ready(struct loop_source *src, uint32_t events)
 void
 checks_init(struct instance *in)
 {
-    probe_run_init(&in->probe, probe_done, deadline_fired, probe_source_ready);
+    probe_run_init(&in->probe, attempt_done, deadline_fired, probe_source_ready);
     timer_init(&in->check_timer, check_timer_fired);
 }
 
