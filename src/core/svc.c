@@ -66,6 +66,12 @@ static enum svc_state
 act_want_up(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
+    if (s->give_up) {
+        /* Stopping after a yo-yo of liveness restarts: an operator's start forgives it. */
+        s->give_up = false;
+        backoff_reset(&s->tally);
+        s->quick_failures = 0;
+    }
     s->want_up = true;
     return s->state;
 }
@@ -123,6 +129,7 @@ act_stop_again(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
     s->want_up = false;
+    s->give_up = false; /* asked to stop: it ends stopped, not fatal */
     return s->state;
 }
 
@@ -192,6 +199,11 @@ static enum svc_state
 finish_stop(struct svc *s, int64_t now_ms)
 {
     s->ops->timer_cancel(s);
+    if (s->give_up) {
+        s->give_up = false;
+        s->cause = "yo-yo: too many restarts within the window";
+        return SVC_FATAL;
+    }
     if (s->want_up) {
         s->cause = "stopped, start was requested meanwhile";
         return try_spawn(s, now_ms);
@@ -266,13 +278,23 @@ act_ready(struct svc *s, int64_t now_ms)
     return SVC_RUNNING;
 }
 
-/* A liveness failure: stop it, and start it again once stopped (a restart). */
+/*
+ * A liveness failure: stop it, and start it again once stopped (a restart).
+ * It counts toward yo-yo as an exit does: past the limit it is stopped for
+ * good, and goes fatal once stopped (give_up), instead of looping.
+ */
 static enum svc_state
-restart_for(struct svc *s, const char *cause)
+restart_for(struct svc *s, int64_t now_ms, const char *cause, const char *giving_up)
 {
     s->ops->timer_cancel(s);
     s->ops->signal_group(s, s->policy->stop_signal);
     s->ops->timer_arm(s, s->policy->stop_timeout_ms);
+    if (backoff_tally(&s->tally, &s->policy->backoff, now_ms) > 0) {
+        s->want_up = false;
+        s->give_up = true;
+        s->cause = giving_up;
+        return SVC_STOPPING;
+    }
     s->want_up = true;
     s->restarts++;
     s->cause = cause;
@@ -283,15 +305,16 @@ restart_for(struct svc *s, const char *cause)
 static enum svc_state
 act_hb_late(struct svc *s, int64_t now_ms)
 {
-    (void)now_ms;
-    return restart_for(s, "heartbeat timeout, restarting");
+    return restart_for(s, now_ms, "heartbeat timeout, restarting",
+                       "heartbeat timeout, too many restarts within the yo-yo window: stopping it");
 }
 
 static enum svc_state
 act_unhealthy(struct svc *s, int64_t now_ms)
 {
-    (void)now_ms;
-    return restart_for(s, "health check failing, restarting");
+    return restart_for(s, now_ms, "health check failing, restarting",
+                       "health check failing, too many restarts within the yo-yo window: "
+                       "stopping it");
 }
 
 static enum svc_state

@@ -115,6 +115,7 @@ struct svc {
     const char *cause;               /* why the last transition happened; static string */
     int64_t next_delay_ms;           /* delay of the pending backoff, for logs */
     bool start_timed_out;            /* STARTING: start timeout hit, stop signal sent */
+    bool give_up; /* STOPPING: a liveness restart tripped yo-yo; fatal once stopped */
     bool notable;            /* the action wants its same-state step logged through transition() */
     uint8_t dispatching;     /* svc_dispatch() calls running for this svc: effects are mid-action */
     const char *ready_cause; /* set by whoever dispatches READY: "READY=1", "tcp probe passed" */

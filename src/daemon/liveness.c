@@ -368,8 +368,20 @@ liveness_spawned(struct instance *in)
     in->hb_future_logged = false;
     if (prog->hb.slots)
         heartbeat_slot_own(&prog->hb, in->index, in->pid);
-    if (prog->cfg->heartbeat_timeout_ms && !timer_armed(&prog->hb_timer))
+    /*
+     * Watched from now: a scan when nobody was watched, else the timer is
+     * brought forward if this one's silence would come before it (a
+     * replacement's, while the timer waited a whole tick). Called once its
+     * state is stored (pool.h), so the scan sees it starting, not stopping.
+     */
+    if (!prog->cfg->heartbeat_timeout_ms)
+        return;
+    if (!timer_armed(&prog->hb_timer))
         hb_scan(prog, in->spawned_ns);
+    else if (in->spawned_ns / 1000000 + prog->cfg->heartbeat_timeout_ms + 1 <
+             prog->hb_timer.deadline_ms)
+        (void)timer_arm(&prog->sup->timers, &prog->hb_timer,
+                        in->spawned_ns / 1000000 + prog->cfg->heartbeat_timeout_ms + 1);
 }
 
 /* --- the notify socket ------------------------------------------------------------------------ */

@@ -324,3 +324,20 @@ def test_a_replacement_after_an_operator_restart_is_watched_for_silence(drover):
     drover.wait_log(rf"w:0 pid={second_pid} silent for .*, restarting it", timeout=60)
     assert not drover.lines(rf"w:0 pid={first_pid} silent for"), drover.log()
     assert drover.stop() == 0
+
+
+def test_silence_restarts_count_toward_yo_yo(drover):
+    # Never beats: each process goes silent and is restarted, until the restarts trip yo-yo.
+    drover.start({"programs": [{"name": "mute", "stop_timeout": "2s",
+                                "command": [helper("sleeper")],
+                                "yoyo": {"restarts": 2, "window": "10m"},
+                                "heartbeat": {"timeout": "300ms", "action": "restart"}}]})
+    drover.wait_log(r"mute:0 (pid=\d+ )?stopping -> fatal \(yo-yo: more than 2 restarts within [^;]+; "
+                    r"not restarting until asked\)", timeout=60)
+    assert len(drover.lines(r"mute:0 pid=\d+ silent for .*, restarting it")) == 3, drover.log()
+    assert len(drover.spawns("mute:0")) == 3  # the first and two restarts, no fourth
+    assert drover.lines(r"mute:0 .* -> stopping \(heartbeat timeout, too many restarts "
+                        r"within the yo-yo window: stopping it\)"), drover.log()
+    code, body, _ = drover.call("GET", "/status/mute")
+    assert code == 200 and body["programs"]["mute"][0]["state"] == "fatal", body
+    assert drover.stop() == 0

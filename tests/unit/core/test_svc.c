@@ -635,6 +635,67 @@ yoyo_goes_fatal(void **state)
     svc_done(&s);
 }
 
+/* Liveness restarts (heartbeat, health) count toward yo-yo too: past the limit, fatal once stopped. */
+static void
+yoyo_counts_liveness_restarts(void **state)
+{
+    struct svc_policy pol = std_policy();
+    int64_t now = 0;
+    struct svc s;
+    (void)state;
+
+    pol.backoff.yoyo_limit = 2;
+    pol.backoff.yoyo_window_ms = 60000;
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, now);
+    for (int i = 0; i < 2; i++) {
+        svc_dispatch(&s, SVC_EV_TIMER, now += 1000);
+        assert_int_equal(s.state, SVC_RUNNING);
+        svc_dispatch(&s, i ? SVC_EV_UNHEALTHY : SVC_EV_HB_LATE, now += 1000);
+        assert_int_equal(s.state, SVC_STOPPING);
+        assert_true(s.want_up);
+        svc_exited(&s, &exit_code_1, now += 100); /* died of the stop signal: respawned */
+        assert_int_equal(s.state, SVC_STARTING);
+    }
+    assert_int_equal(s.restarts, 2);
+    /* The third inside the window: stopped for good, then fatal, never respawned. */
+    svc_dispatch(&s, SVC_EV_TIMER, now += 1000);
+    clear_log();
+    svc_dispatch(&s, SVC_EV_HB_LATE, now += 1000);
+    assert_int_equal(s.state, SVC_STOPPING);
+    assert_false(s.want_up);
+    assert_non_null(strstr(s.cause, "yo-yo"));
+    assert_string_equal(F.log, "cancel sig15 arm10000 T(running>stopping) ");
+    clear_log();
+    svc_exited(&s, &exit_code_1, now += 100);
+    assert_int_equal(s.state, SVC_FATAL);
+    assert_string_equal(F.log, "cancel T(stopping>fatal) ");
+    assert_int_equal(strncmp(F.last_cause, "yo-yo", 5), 0); /* the log's yo-yo line */
+    assert_int_equal(s.restarts, 2);
+    svc_done(&s);
+
+    /* An operator's stop meanwhile ends it stopped; an operator's start forgives it. */
+    for (int ask = 0; ask < 2; ask++) {
+        reset_fake();
+        svc_init(&s, &pol, &fake_ops);
+        now = 0;
+        svc_dispatch(&s, SVC_EV_START, now);
+        for (int i = 0; i < 3; i++) {
+            svc_dispatch(&s, SVC_EV_TIMER, now += 1000);
+            svc_dispatch(&s, SVC_EV_HB_LATE, now += 1000);
+            if (i < 2)
+                svc_exited(&s, &exit_code_1, now += 100);
+        }
+        assert_true(s.give_up);
+        svc_dispatch(&s, ask ? SVC_EV_START : SVC_EV_STOP, now += 10);
+        svc_exited(&s, &exit_code_1, now += 100);
+        assert_int_equal(s.state, ask ? SVC_STARTING : SVC_STOPPED);
+        assert_false(s.give_up);
+        svc_done(&s);
+    }
+}
+
 /* Restarts spread wider than the window never trip. */
 static void
 yoyo_spread_restarts_survive(void **state)
@@ -1221,6 +1282,7 @@ main(void)
         cmocka_unit_test(restart_policies),
         cmocka_unit_test(exited_then_start),
         cmocka_unit_test(yoyo_goes_fatal),
+        cmocka_unit_test(yoyo_counts_liveness_restarts),
         cmocka_unit_test(yoyo_spread_restarts_survive),
         cmocka_unit_test(fatal_start_resets_tally),
         cmocka_unit_test(spawn_retry_backs_off_at_least_100ms),
