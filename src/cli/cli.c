@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -199,7 +200,9 @@ void
 cli_response_done(struct cli_response *r)
 {
     free(r->raw);
-    *r = (struct cli_response){ 0 };
+    if (r->peer_pidfd > 0) /* 0 is stdin, and a zeroed response has none */
+        (void)close(r->peer_pidfd);
+    *r = (struct cli_response){ .peer_pidfd = -1 };
 }
 
 /* Waits until fd is ready for events or the deadline passes. 0, -ETIMEDOUT, -EINTR or -errno. */
@@ -411,7 +414,7 @@ check_dir(const char *path, char *detail, size_t len)
  * that is a lie). -EPERM with the reason in detail.
  */
 static int
-check_peer(int fd, const char *path, char *detail, size_t len)
+check_peer(int fd, const char *path, pid_t *ret_pid, char *detail, size_t len)
 {
     struct ucred cred;
     socklen_t n = sizeof(cred);
@@ -419,6 +422,7 @@ check_peer(int fd, const char *path, char *detail, size_t len)
 
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &n) < 0)
         return -errno;
+    *ret_pid = cred.pid;
     if (cred.uid == euid || cred.uid == 0)
         return 0;
     (void)snprintf(detail, len,
@@ -443,7 +447,7 @@ cli_request(const char *path, const char *method, const char *target,
     const sigset_t *mask = opts ? opts->wait_mask : NULL;
     int64_t deadline = util_now_ms() + timeout_ms;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct cli_response res = { 0 };
+    struct cli_response res = { .peer_pidfd = -1 };
     char detail[CLI_ERR_MAX] = "", *req = NULL;
     int fd = -1, r, n;
     size_t reqlen;
@@ -478,9 +482,16 @@ cli_request(const char *path, const char *method, const char *target,
     r = connect_bounded(fd, &sa, deadline);
     if (r < 0)
         goto fail;
-    r = check_peer(fd, path, detail, sizeof(detail));
+    r = check_peer(fd, path, &res.peer_pid, detail, sizeof(detail));
     if (r < 0)
         goto fail;
+    /* Now, while the daemon is surely alive: a pid looked up after its exit could be reused. */
+    if (opts && opts->want_pidfd && (res.peer_pidfd = (int)syscall(SYS_pidfd_open, res.peer_pid, 0)) < 0) {
+        r = -errno;
+        (void)snprintf(detail, sizeof(detail), "cannot watch the daemon (pid %ld): %s",
+                       (long)res.peer_pid, strerror(-r));
+        goto fail;
+    }
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         r = -errno;
         goto fail;

@@ -60,14 +60,18 @@ struct cli_response {
     size_t raw_len;
     const char *body;
     size_t body_len;
+    pid_t peer_pid;  /* the daemon's pid (SO_PEERCRED) */
+    int peer_pidfd;  /* with want_pidfd: a pidfd of it, opened on connect, before the request; else -1 */
 };
 
+/* Frees raw and closes peer_pidfd. */
 void cli_response_done(struct cli_response *r);
 
 struct cli_request_opts {
     int timeout_ms;            /* the whole exchange; <= 0: CLI_TIMEOUT_MS */
     size_t max_bytes;          /* 0: CLI_RESPONSE_MAX */
     const sigset_t *wait_mask; /* non-NULL: wait with ppoll(mask) so a blocked signal interrupts */
+    bool want_pidfd;           /* also open a pidfd of the daemon (SO_PEERCRED's pid), on connect */
 };
 
 /*

@@ -4,6 +4,7 @@
 #include "cli/cli_main.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -29,6 +30,8 @@ enum {
     OPT_SINCE = 1 << 2,
     OPT_MAX_SILENT = 1 << 3,
     OPT_SILENCE = 1 << 4,
+    OPT_WAIT = 1 << 5,
+    OPT_COUNT = 6, /* the options above: option_names has one entry each */
 };
 
 struct args {
@@ -36,7 +39,7 @@ struct args {
     const char *since, *max_silent, *silence;
     bool help;
     unsigned given; /* OPT_* seen */
-    const char *first_option[5];
+    const char *first_option[OPT_COUNT]; /* as typed, by option_names index */
     const char *pos[MAX_POSITIONAL];
     int npos;
     char label[256]; /* "stop web": how error lines name the command */
@@ -87,8 +90,10 @@ static const struct verb verbs[] = {
       "its checks, or not running when it should; healthy when at most X are unhealthy.\n"
       "Defaults are the configuration's. Exit 0 healthy, 1 unhealthy: an exec probe.\n",
       0, 1, OPT_MAX_SILENT | OPT_SILENCE, run_health },
-    { "shutdown", "shutdown", "stop everything; the daemon exits",
-      "Stop every instance; then the daemon exits.\n", 0, 0, 0, run_shutdown },
+    { "shutdown", "shutdown [--wait]", "stop everything; the daemon exits",
+      "Stop every instance; then the daemon exits. --wait returns only once it has exited\n"
+      "(SIGINT or SIGTERM stops waiting, exit 1).\n",
+      0, 0, OPT_WAIT, run_shutdown },
     { "help", "help [COMMAND]", "this text, or one command's", "This text, or COMMAND's.\n", 0, 1,
       0, NULL },
 };
@@ -99,8 +104,9 @@ static const struct {
 } option_names[] = {
     { OPT_JSON, "--json" },       { OPT_FOLLOW, "--follow" },
     { OPT_SINCE, "--since" },     { OPT_MAX_SILENT, "--max-silent" },
-    { OPT_SILENCE, "--silence" },
+    { OPT_SILENCE, "--silence" },  { OPT_WAIT, "--wait" },
 };
+_Static_assert(ARRAY_SIZE(option_names) == OPT_COUNT, "one name per option, first_option fits");
 
 static const struct verb *
 find_verb(const char *name)
@@ -236,6 +242,8 @@ parse_args(int argc, char **argv, struct args *a)
                 a->help = true;
             } else if (strcmp(arg, "--json") == 0) {
                 mark(a, OPT_JSON, arg);
+            } else if (strcmp(arg, "--wait") == 0) {
+                mark(a, OPT_WAIT, arg);
             } else if (strcmp(arg, "-f") == 0 || strcmp(arg, "--follow") == 0) {
                 mark(a, OPT_FOLLOW, arg);
             } else if (is_option(arg, "--control")) {
@@ -461,16 +469,93 @@ run_signal(const struct args *a)
     return post_action(a, target);
 }
 
-static int
-run_shutdown(const struct args *a)
-{
-    return post_action(a, "/shutdown");
-}
-
 static void
 on_stop_signal(int sig)
 {
     (void)sig; /* only there so ppoll() returns EINTR */
+}
+
+/* SIGINT and SIGTERM while the CLI waits: what they were, to put back. */
+struct stop_signals {
+    struct sigaction old_int, old_term;
+    sigset_t saved;     /* the mask before */
+    sigset_t wait_mask; /* for ppoll(): the stop signals let through */
+};
+
+/*
+ * SIGINT and SIGTERM stay blocked except inside ppoll(st->wait_mask), so one
+ * arriving at any point ends the next wait with EINTR, never mid-line. One
+ * the shell set to be ignored (a background job) stays ignored.
+ */
+static void
+stop_signals_catch(struct stop_signals *st)
+{
+    struct sigaction sa = { .sa_handler = on_stop_signal };
+    sigset_t block;
+
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigemptyset(&sa.sa_mask);
+    (void)sigprocmask(SIG_BLOCK, &block, &st->saved);
+    st->wait_mask = st->saved;
+    sigdelset(&st->wait_mask, SIGINT);
+    sigdelset(&st->wait_mask, SIGTERM);
+    (void)sigaction(SIGINT, NULL, &st->old_int);
+    (void)sigaction(SIGTERM, NULL, &st->old_term);
+    if (st->old_int.sa_handler != SIG_IGN)
+        (void)sigaction(SIGINT, &sa, NULL);
+    if (st->old_term.sa_handler != SIG_IGN)
+        (void)sigaction(SIGTERM, &sa, NULL);
+}
+
+static void
+stop_signals_restore(const struct stop_signals *st)
+{
+    (void)sigaction(SIGINT, &st->old_int, NULL);
+    (void)sigaction(SIGTERM, &st->old_term, NULL);
+    (void)sigprocmask(SIG_SETMASK, &st->saved, NULL);
+}
+
+static int
+run_shutdown(const struct args *a)
+{
+    struct cli_request_opts o = { .timeout_ms = CLI_TIMEOUT_MS, .want_pidfd = true };
+    struct cli_response res = { .peer_pidfd = -1 };
+    struct pollfd p = { .events = POLLIN };
+    struct stop_signals st;
+    char err[CLI_ERR_MAX];
+    int rc, r;
+
+    if (!(a->given & OPT_WAIT))
+        return post_action(a, "/shutdown");
+    /* The daemon's pidfd is opened on connect, while it surely runs, so no reused pid is awaited. */
+    r = cli_request(a->sock, "POST", "/shutdown", &o, &res, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "drover: %s%s%s\n", cli_unreachable(r) ? "" : a->label,
+                cli_unreachable(r) ? "" : ": ", err);
+        return cli_unreachable(r) ? CLI_EXIT_UNREACHABLE : CLI_EXIT_FAILED;
+    }
+    if (res.code / 100 != 2) {
+        rc = answer_error(a, &res);
+        cli_response_done(&res);
+        return rc;
+    }
+    rc = emit_rendered(a, cli_render_action(res.body, res.body_len, err, sizeof(err)), err);
+    /* No deadline: a shutdown takes as long as the slowest stop_timeout (as systemctl stop). */
+    stop_signals_catch(&st);
+    p.fd = res.peer_pidfd;
+    r = ppoll(&p, 1, NULL, &st.wait_mask); /* EINTR: a stop signal, the only one let through */
+    stop_signals_restore(&st);
+    if (r > 0 && rc == CLI_EXIT_OK)
+        printf("daemon exited (pid %ld)\n", (long)res.peer_pid);
+    else if (r <= 0) {
+        fprintf(stderr, "drover: %s: stopped waiting; the daemon (pid %ld) is still shutting down\n",
+                a->label, (long)res.peer_pid);
+        rc = CLI_EXIT_FAILED;
+    }
+    cli_response_done(&res);
+    return rc;
 }
 
 /*
@@ -514,8 +599,7 @@ static int
 run_events(const struct args *a)
 {
     const char *s = a->since;
-    struct sigaction sa = { .sa_handler = on_stop_signal }, old_int, old_term;
-    sigset_t block, wait_mask, saved;
+    struct stop_signals st;
     uint64_t since = 0, next = 0;
     int rc;
 
@@ -527,33 +611,14 @@ run_events(const struct args *a)
         rc = events_once(a, since, 0, NULL, &next);
         return rc == -EINTR ? CLI_EXIT_OK : rc;
     }
-    /*
-     * SIGINT and SIGTERM stay blocked except inside ppoll(), so one arriving
-     * at any point ends the next wait with EINTR and we exit 0, never mid-line.
-     * One the shell set to be ignored (a background job) stays ignored.
-     */
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigemptyset(&sa.sa_mask);
-    (void)sigprocmask(SIG_BLOCK, &block, &saved);
-    wait_mask = saved;
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    (void)sigaction(SIGINT, NULL, &old_int);
-    (void)sigaction(SIGTERM, NULL, &old_term);
-    if (old_int.sa_handler != SIG_IGN)
-        (void)sigaction(SIGINT, &sa, NULL);
-    if (old_term.sa_handler != SIG_IGN)
-        (void)sigaction(SIGTERM, &sa, NULL);
-    rc = events_once(a, since, 0, &wait_mask, &next);
+    /* A stop signal ends the next wait with EINTR, and we exit 0. */
+    stop_signals_catch(&st);
+    rc = events_once(a, since, 0, &st.wait_mask, &next);
     while (rc == 0) {
         since = next;
-        rc = events_once(a, since, FOLLOW_WAIT_S, &wait_mask, &next);
+        rc = events_once(a, since, FOLLOW_WAIT_S, &st.wait_mask, &next);
     }
-    (void)sigaction(SIGINT, &old_int, NULL);
-    (void)sigaction(SIGTERM, &old_term, NULL);
-    (void)sigprocmask(SIG_SETMASK, &saved, NULL);
+    stop_signals_restore(&st);
     return rc == -EINTR ? CLI_EXIT_OK : rc;
 }
 

@@ -388,3 +388,19 @@ def test_adopting_a_worker_that_sends_elsewhere_says_so(drover, public_bin):
         assert not pid_alive(pid)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_shutdown_wait_returns_once_the_daemon_has_exited(drover):
+    # The worker takes 1.5 s to stop: a plain shutdown answers long before the daemon exits.
+    drover.start({"programs": [{"name": "slow", "command": [helper("sleeper"),
+                                                           "--exit-on-term-after-ms", "1500"]}]})
+    drover.wait_spawns("slow:0", 1)
+    r = drover.cli("shutdown", "--wait", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"daemon exited (pid {drover.proc.pid})" in r.stdout, r.stdout
+    # Returned only after the exit: the daemon is already a zombie or gone, never still running.
+    assert drover.proc.poll() == 0, drover.log()
+    assert "all instances stopped, exiting" in drover.log()
+    # --wait belongs to shutdown alone.
+    r = drover.cli("stop", "slow", "--wait")
+    assert r.returncode == 2 and "--wait" in r.stderr, r.stderr
