@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "os/rundir.h"
 #include "os/sockfile.h"
+#include "daemon/persist.h"
 #include "daemon/supervisor_int.h"
 #include "api/http.h"
 
@@ -194,6 +195,7 @@ scale(struct supervisor *sup, const char *target, const char *count)
     }
     from = prog->want;
     (void)pool_scale(&sup->pool, prog, (unsigned)n);
+    persist_changed(sup); /* the scale is on record: a later drover with --adopt keeps it */
     {
         struct instance **v = calloc(prog->ninstances ? prog->ninstances : 1, sizeof(*v));
         json_t *body;

@@ -53,13 +53,18 @@ int
 ckpt_pack(const struct ckpt *c, char **ret_data, size_t *ret_len)
 {
     json_t *root = json_object(), *drover = json_object(), *list = json_array();
+    json_t *scales = json_object();
     char when[40];
     struct tm tm;
     time_t secs = (time_t)(c->written_unix_ms / 1000);
     char *text;
 
-    if (!root || !drover || !list)
+    if (!root || !drover || !list || !scales)
         goto fail;
+    for (size_t i = 0; i < c->nscales; i++)
+        if (json_object_set_new(scales, c->scales[i].program,
+                                json_integer(c->scales[i].instances)) < 0)
+            goto fail;
     (void)gmtime_r(&secs, &tm);
     (void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     (void)snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ",
@@ -77,10 +82,12 @@ ckpt_pack(const struct ckpt *c, char **ret_data, size_t *ret_len)
         json_object_set_new(root, "version", json_integer(CKPT_VERSION)) < 0 ||
         json_object_set(root, "drover", drover) < 0 ||
         json_object_set_new(root, "written_at", json_string(when)) < 0 ||
-        json_object_set(root, "instances", list) < 0)
+        json_object_set(root, "instances", list) < 0 ||
+        json_object_set(root, "scales", scales) < 0)
         goto fail;
     json_decref(drover);
     json_decref(list);
+    json_decref(scales);
     text = json_dumps(root, JSON_INDENT(1) | JSON_COMPACT);
     json_decref(root);
     if (!text)
@@ -92,6 +99,7 @@ fail:
     json_decref(root);
     json_decref(drover);
     json_decref(list);
+    json_decref(scales);
     return -ENOMEM;
 }
 
@@ -206,6 +214,44 @@ unpack_entry(const json_t *o, size_t i, int version, const struct ckpt *c, struc
     return 0;
 }
 
+/* "scales": {"PROGRAM": N, ...}, optional. Returns 0, -EINVAL with the reason, or -ENOMEM. */
+static int
+unpack_scales(const json_t *o, struct ckpt *c, char *err, size_t errsize)
+{
+    const char *key;
+    json_t *val;
+
+    if (!o)
+        return 0;
+    if (!json_is_object(o)) {
+        (void)snprintf(err, errsize, "\"scales\" must be an object of program: instances");
+        return -EINVAL;
+    }
+    c->scales = calloc(json_object_size(o) ? json_object_size(o) : 1, sizeof(*c->scales));
+    if (!c->scales) {
+        (void)snprintf(err, errsize, "out of memory");
+        return -ENOMEM;
+    }
+    json_object_foreach((json_t *)o, key, val)
+    {
+        struct ckpt_scale *s = &c->scales[c->nscales];
+
+        if (!json_is_integer(val) || json_integer_value(val) < 0 ||
+            json_integer_value(val) > CKPT_MAX_SCALE) {
+            (void)snprintf(err, errsize, "every value of \"scales\" must be an integer from 0 to %d",
+                           CKPT_MAX_SCALE);
+            return -EINVAL;
+        }
+        if (!(s->program = strdup(key))) {
+            (void)snprintf(err, errsize, "out of memory");
+            return -ENOMEM;
+        }
+        s->instances = (unsigned)json_integer_value(val);
+        c->nscales++;
+    }
+    return 0;
+}
+
 int
 ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t errsize)
 {
@@ -266,6 +312,8 @@ ckpt_unpack(const char *data, size_t len, struct ckpt *ret, char *err, size_t er
             goto out;
         }
     }
+    if ((r = unpack_scales(json_object_get(root, "scales"), &c, err, errsize)) < 0)
+        goto out;
     json_decref(root);
     *ret = c;
     return 0;
@@ -288,5 +336,8 @@ ckpt_done(struct ckpt *c)
         free(c->entries[i].argv);
     }
     free(c->entries);
+    for (size_t i = 0; c->scales && i < c->nscales; i++)
+        free(c->scales[i].program);
+    free(c->scales);
     *c = (struct ckpt){ 0 };
 }

@@ -34,12 +34,23 @@ struct ckpt_entry {
     char generation[CKPT_GENERATION_SIZE];
 };
 
+/* A program's scale (`drover scale`, or the config's count): "scales": {"web": 3}. */
+struct ckpt_scale {
+    char *program;
+    unsigned instances;
+};
+
+#define CKPT_MAX_SCALE 1000000 /* instances of one program, as cfg allows at most */
+
 struct ckpt {
     pid_t drover_pid;
     uint64_t drover_start_time;
     int64_t written_unix_ms;
     struct ckpt_entry *entries;
     size_t nentries;
+    /* Every program's scale when written; absent from files written before (nscales 0). */
+    struct ckpt_scale *scales;
+    size_t nscales;
 };
 
 /* Serialises c. Returns 0 with a malloc'ed buffer the caller frees, or -ENOMEM. */

@@ -99,8 +99,20 @@ persist_write(struct supervisor *sup)
         }
     }
     c.nentries = n;
+    /* Every program's scale: a later drover with --adopt keeps it (down as well as up). */
+    c.scales = calloc(sup->pool.nprograms ? sup->pool.nprograms : 1, sizeof(*c.scales));
+    if (!c.scales) {
+        free(c.entries);
+        return -ENOMEM;
+    }
+    for (size_t p = 0; p < sup->pool.nprograms; p++)
+        c.scales[c.nscales++] = (struct ckpt_scale){
+            .program = (char *)sup->pool.programs[p].cfg->name, /* borrowed, as above */
+            .instances = sup->pool.programs[p].want,
+        };
     r = ckpt_pack(&c, &data, &len);
     free(c.entries);
+    free(c.scales);
     if (r < 0)
         return r;
     r = afile_save(sup->dumpfile, data, len);
@@ -185,6 +197,34 @@ grow_to(struct supervisor *sup, struct instance *in)
  * stopped and its slot starts fresh. Members of an adopted group stay with
  * it. Everything else is stopped.
  */
+/* The scale the dumpfile recorded for prog, if it did. */
+static bool
+recorded_scale(const struct survivors *s, const struct program *prog, unsigned *ret)
+{
+    for (size_t i = 0; i < s->nscales; i++)
+        if (strcmp(s->scales[i].program, prog->cfg->name) == 0) {
+            *ret = s->scales[i].instances < prog->cfg->max_instances ? s->scales[i].instances
+                                                                     : prog->cfg->max_instances;
+            return true;
+        }
+    return false;
+}
+
+/* With --adopt, each program takes the scale its earlier drover had, down as well as up. */
+static void
+take_recorded_scales(struct supervisor *sup, const struct survivors *s)
+{
+    for (size_t p = 0; p < sup->pool.nprograms; p++) {
+        struct program *prog = &sup->pool.programs[p];
+        unsigned n;
+
+        if (!recorded_scale(s, prog, &n))
+            continue;
+        sup->pool.ninstances = sup->pool.ninstances - prog->ninstances + n;
+        prog->ninstances = prog->want = n;
+    }
+}
+
 static void
 decide_fates(struct supervisor *sup, struct survivors *s)
 {
@@ -192,6 +232,7 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         s->v[i].fate = SURVIVOR_STOP;
     if (!sup->cfg.adopt)
         return;
+    take_recorded_scales(sup, s);
     for (size_t i = 0; i < s->n; i++) {
         struct survivor *sv = &s->v[i];
         struct instance *in;
@@ -212,6 +253,13 @@ decide_fates(struct supervisor *sup, struct survivors *s)
                          (int)sv->pid, sv->program, sv->instance);
             continue;
         }
+        unsigned scale;
+        if (recorded_scale(s, in->prog, &scale) && in->index >= scale) {
+            /* Say one still stopping when the earlier drover died, after a scale down. */
+            log_info("pid %d (%s:%u): beyond the scale of %u the earlier drover had, stopping it",
+                     (int)sv->pid, sv->program, sv->instance, scale);
+            continue;
+        }
         if (in->prog->cfg->uses_port != (sv->port != 0)) {
             log_info("pid %d (%s:%u): the program %s {{port}} now, stopping it", (int)sv->pid,
                      sv->program, sv->instance, sv->port ? "no longer uses" : "uses");
@@ -227,7 +275,7 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         grow_to(sup, in);
     }
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        if (sup->pool.programs[p].want > sup->pool.programs[p].cfg->instances)
+        if (sup->pool.programs[p].want != sup->pool.programs[p].cfg->instances)
             log_info("\"%s\": %u instances, the scale the earlier drover had (config: %u)",
                      sup->pool.programs[p].cfg->name, sup->pool.programs[p].want,
                      sup->pool.programs[p].cfg->instances);

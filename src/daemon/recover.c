@@ -281,6 +281,10 @@ scan_dumpfile(struct scan *sc)
         return -EBUSY;
     }
     s->old_drover = c.drover_pid;
+    s->scales = c.scales; /* ownership moves: ckpt_done() below leaves them */
+    s->nscales = c.nscales;
+    c.scales = NULL;
+    c.nscales = 0;
     log_info("dumpfile %s: drover %d is gone, checking the %zu instance%s it recorded",
              sc->dumpfile, (int)c.drover_pid, c.nentries, c.nentries == 1 ? "" : "s");
     for (size_t i = 0; i < c.nentries; i++) {
@@ -575,5 +579,8 @@ recover_done(struct survivors *s)
         if (s->v[i].pidfd >= 0 && s->v[i].fate != SURVIVOR_ADOPT)
             (void)close(s->v[i].pidfd);
     free(s->v);
+    for (size_t i = 0; i < s->nscales; i++)
+        free(s->scales[i].program);
+    free(s->scales);
     *s = (struct survivors){ 0 };
 }

@@ -63,6 +63,9 @@ struct survivors {
     struct survivor *v;
     size_t n, cap;
     pid_t old_drover; /* 0 when no usable dumpfile */
+    /* The earlier drover's scales, from its dumpfile (none from an older one). Owned. */
+    struct ckpt_scale *scales;
+    size_t nscales;
 };
 
 /*

@@ -380,6 +380,28 @@ def test_adopt_keeps_a_scaled_up_pool(drover):
     assert not any(pid_alive(p) for p in pids)
 
 
+def test_adopt_keeps_a_scaled_down_pool(drover):
+    """kill -9 of a drover scaled from 3 to 1: the scale is on record, so with --adopt the new
+    one adopts w:0 and starts no w:1 or w:2; the dumpfile records the scale of every program."""
+    dump = drover.path("dump.json")
+    start(drover, pool(instances=3, max_instances=4), args=["--dumpfile", dump])
+    drover.wait_spawns("w:2", 1)
+    assert drover.call("POST", "/scale/w?instances=1")[0] == 200
+    wait_until(lambda: json.load(open(dump)).get("scales") == {"w": 1}
+               and len(json.load(open(dump))["instances"]) == 1, what="scale 1 and 1 instance on record")
+    kept = drover.current("w:0")[0]
+    drover.kill9()
+    start(drover, pool(instances=3, max_instances=4), args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(r"adopted 1 instance")
+    drover.wait_log(r'"w": 1 instances, the scale the earlier drover had \(config: 3\)')
+    _, body, _ = drover.call("GET", "/status/w")
+    assert [(i["pid"], i["state"]) for i in body["programs"]["w"]] == [(kept, "running")], body
+    # Only the first drover's spawns of w:1 and w:2: the new one started neither.
+    assert len(drover.spawns("w:1")) == len(drover.spawns("w:2")) == 1, drover.log()
+    assert drover.stop() == 0
+    assert not pid_alive(kept)
+
+
 def test_out_of_descriptors_the_control_socket_still_answers(drover):
     """B14: with RLIMIT_NOFILE 64 and 100 instances, the spawns take every descriptor and long
     polls held on TCP the last ones. The control socket keeps a reserve descriptor, so status and

@@ -36,9 +36,15 @@ static struct ckpt_entry sample_entries[] = {
       .argv = NULL, .generation = "1.0" },
 };
 
+static struct ckpt_scale sample_scales[] = {
+    { .program = "timeserver", .instances = 1 }, /* scaled down from the config's count */
+    { .program = "idle", .instances = 0 },
+    { .program = "ünï", .instances = 1000000 },
+};
+
 static const struct ckpt sample = {
     .drover_pid = 42, .drover_start_time = 123456, .written_unix_ms = 1795434660123,
-    .entries = sample_entries, .nentries = 3,
+    .entries = sample_entries, .nentries = 3, .scales = sample_scales, .nscales = 3,
 };
 
 static void
@@ -77,9 +83,16 @@ round_trip(void **state)
     assert_null(c.entries[0].argv[4]);
     assert_null(c.entries[1].argv[0]);
     assert_null(c.entries[2].argv[0]); /* NULL packs as [] */
+    /* Every program's scale (kept in key order, as written) */
+    assert_int_equal(c.nscales, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(c.scales[i].program, sample_scales[i].program);
+        assert_int_equal(c.scales[i].instances, sample_scales[i].instances);
+    }
     ckpt_done(&c);
     free(data);
 }
+
 
 static void
 empty_pool(void **state)
@@ -231,11 +244,31 @@ parse_generation(void **state)
             fail_msg("\"%s\" was accepted", bad[i]);
 }
 
+/* A file written before scales were recorded has none; bad scales are refused. */
+static void
+scales_are_optional_and_checked(void **state)
+{
+    struct ckpt c;
+    char err[256] = "";
+    const char *old = HEAD "\"instances\":[]}";
+    (void)state;
+
+    assert_int_equal(ckpt_unpack(old, strlen(old), &c, err, sizeof(err)), 0);
+    assert_int_equal(c.nscales, 0);
+    ckpt_done(&c);
+    expect_refused(HEAD "\"instances\":[],\"scales\":[1]}", "\"scales\" must be an object");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":-1}}", "\"scales\" must be an integer from 0 to 1000000");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":1000001}}", "from 0 to 1000000");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":\"3\"}}", "from 0 to 1000000");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":1.5}}", "from 0 to 1000000");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
+        cmocka_unit_test(scales_are_optional_and_checked),
         cmocka_unit_test(empty_pool),
         cmocka_unit_test(every_truncation_fails_cleanly),
         cmocka_unit_test(malformed_fields),
