@@ -375,6 +375,25 @@ get_duration(struct ctx *c, const json_t *v, int64_t *ret_ms)
     return -EINVAL;
 }
 
+/*
+ * A duration of at least min_ms (1: "positive"); what names it in the error.
+ * *ms is written as soon as the value is a duration, as by get_duration().
+ */
+static int
+get_duration_min(struct ctx *c, const json_t *v, int64_t min_ms, const char *what, int64_t *ms)
+{
+    int r = get_duration(c, v, ms);
+
+    if (r == 0 && *ms < min_ms) {
+        if (min_ms == 1)
+            error_at(c, false, "%s must be positive", what);
+        else
+            error_at(c, false, "%s must be at least %lldms", what, (long long)min_ms);
+        r = -EINVAL;
+    }
+    return r;
+}
+
 static int
 get_signal(struct ctx *c, const json_t *v, int *ret_sig)
 {
@@ -409,6 +428,161 @@ require_object(struct ctx *c, const json_t *v, const char *what)
     return false;
 }
 
+/* --- key tables ------------------------------------------------------------------------------ */
+
+/*
+ * An object section is a constant table of its keys, as OpenBSD parse.y keeps
+ * one keyword table: a new key is one line here plus its handler, and the
+ * "known: ..." lists in messages are made from the table, in table order.
+ *
+ * parse_keys() calls a key's handler with the value and `target + off`, target
+ * being the section's struct: off 0 hands a handler the whole struct, an
+ * offsetof() hands a generic handler (key_duration, key_bool, ...) the one
+ * field it fills, as nginx's ngx_command_t offsets do. A handler reports its
+ * own errors and returns < 0 on one.
+ */
+struct key {
+    const char *name;
+    int (*parse)(struct ctx *c, const json_t *val, void *target);
+    size_t off;
+    unsigned flags; /* KEY_* */
+};
+
+/* A key with this flag exists only where parse_keys() is given it in allow. */
+#define KEY_HEALTH 1u /* a probe key of "health", not of "ready" */
+/* parse_keys() counts the keys with this flag, for the section's checks after the walk. */
+#define KEY_COUNTED 2u
+
+static bool
+key_allowed(const struct key *k, unsigned allow)
+{
+    return (k->flags & ~KEY_COUNTED & ~allow) == 0;
+}
+
+static const struct key *
+find_key(const struct key *keys, size_t nkeys, unsigned allow, const char *name)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (key_allowed(&keys[i], allow) && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* The allowed names, `a, b, c` or quoted `"a", "b", "c"`. */
+static void
+key_list(const struct key *keys, size_t nkeys, unsigned allow, bool quoted, char *buf, size_t size)
+{
+    const char *q = quoted ? "\"" : "";
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < nkeys && len < size; i++) {
+        int n;
+        if (!key_allowed(&keys[i], allow))
+            continue;
+        n = snprintf(buf + len, size - len, "%s%s%s%s", len ? ", " : "", q, keys[i].name, q);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+}
+
+/* require_object() for a section its message names by its keys: WHAT {"k1", "k2"}SUFFIX. */
+static bool
+require_keys_object(struct ctx *c, const json_t *v, const char *what, const struct key *keys,
+                    size_t nkeys, const char *suffix)
+{
+    char list[256];
+
+    if (json_is_object(v))
+        return true;
+    key_list(keys, nkeys, 0, true, list, sizeof(list));
+    error_at(c, false, "expected %s {%s}%s (an object), got %s", what, list, suffix, json_kind(v));
+    return false;
+}
+
+/*
+ * Each key of object v, in the text's order, to its handler, and each key not
+ * in keys[] (or not allowed: see KEY_HEALTH) to an "unknown key" error. Every
+ * key is tried. *counted (unless NULL) is set to the number of KEY_COUNTED keys
+ * found, failed or not. Returns 0, or -EINVAL if any key failed.
+ */
+static int
+parse_keys(struct ctx *c, const json_t *v, const struct key *keys, size_t nkeys, unsigned allow,
+           void *target, unsigned *counted)
+{
+    const char *name;
+    json_t *val;
+    unsigned n = 0;
+    int r = 0;
+
+    json_object_foreach((json_t *)v, name, val)
+    {
+        const struct key *k = find_key(keys, nkeys, allow, name);
+
+        push_key(c, name);
+        if (!k) {
+            char known[400];
+            key_list(keys, nkeys, allow, false, known, sizeof(known));
+            error_at(c, true, "unknown key \"%s\" (known: %s)", name, known);
+            r = -EINVAL;
+        } else {
+            if (k->flags & KEY_COUNTED)
+                n++;
+            if (k->parse(c, val, (char *)target + k->off) < 0)
+                r = -EINVAL;
+        }
+        pop(c);
+    }
+    if (counted)
+        *counted = n;
+    return r;
+}
+
+/* Generic handlers: target is the field (an offsetof() in the table). */
+
+static int
+key_duration(struct ctx *c, const json_t *val, void *target)
+{
+    return get_duration(c, val, target);
+}
+
+static int
+key_bool(struct ctx *c, const json_t *val, void *target)
+{
+    if (!json_is_boolean(val)) {
+        error_at(c, false, "expected true or false, got %s", json_kind(val));
+        return -EINVAL;
+    }
+    *(bool *)target = json_is_true(val);
+    return 0;
+}
+
+static int
+key_string(struct ctx *c, const json_t *val, void *target)
+{
+    return get_string(c, val, false, target);
+}
+
+static int
+key_signal(struct ctx *c, const json_t *val, void *target)
+{
+    return get_signal(c, val, target);
+}
+
+static int
+key_instances(struct ctx *c, const json_t *val, void *target)
+{
+    return get_uint(c, val, 1, CFG_MAX_INSTANCES, target);
+}
+
+/* The pool's and a program's silence (T of /health). */
+static int
+key_silence(struct ctx *c, const json_t *val, void *target)
+{
+    return get_duration_min(c, val, 1, "silence", target);
+}
+
 /* --- programs ------------------------------------------------------------------------------- */
 
 static bool
@@ -424,9 +598,11 @@ valid_name(const char *s)
     return true;
 }
 
+/* target: a struct program_cfg (its argv, argc, uses_port). */
 static int
-parse_command(struct ctx *c, const json_t *v, struct program_cfg *p)
+parse_command(struct ctx *c, const json_t *v, void *target)
 {
+    struct program_cfg *p = target;
     size_t n, i;
     int r = 0;
 
@@ -459,9 +635,11 @@ parse_command(struct ctx *c, const json_t *v, struct program_cfg *p)
     return r;
 }
 
+/* Free-form names, so no table. target: a struct program_cfg. */
 static int
-parse_env(struct ctx *c, const json_t *v, struct program_cfg *p)
+parse_env(struct ctx *c, const json_t *v, void *target)
 {
+    struct program_cfg *p = target;
     const char *key;
     json_t *val;
     size_t i = 0;
@@ -500,63 +678,53 @@ parse_env(struct ctx *c, const json_t *v, struct program_cfg *p)
     return r;
 }
 
-static int
-parse_backoff(struct ctx *c, const json_t *v, struct backoff_policy *b)
-{
-    const char *key;
-    json_t *val;
-    int r = 0;
+static const struct key backoff_keys[] = {
+    { "initial", key_duration, offsetof(struct backoff_policy, initial_ms), 0 },
+    { "max", key_duration, offsetof(struct backoff_policy, max_ms), 0 },
+};
 
-    if (!require_object(c, v, "backoff settings {\"initial\", \"max\"}"))
+/* target: a struct backoff_policy. */
+static int
+parse_backoff(struct ctx *c, const json_t *v, void *target)
+{
+    struct backoff_policy *b = target;
+
+    if (!require_keys_object(c, v, "backoff settings", backoff_keys, ARRAY_SIZE(backoff_keys), ""))
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val)
-    {
-        push_key(c, key);
-        if (strcmp(key, "initial") == 0)
-            r |= get_duration(c, val, &b->initial_ms);
-        else if (strcmp(key, "max") == 0)
-            r |= get_duration(c, val, &b->max_ms);
-        else {
-            error_at(c, true, "unknown key \"%s\" (known: initial, max)", key);
-            r = -EINVAL;
-        }
-        pop(c);
-    }
-    if (r == 0 && b->max_ms < b->initial_ms) {
+    if (parse_keys(c, v, backoff_keys, ARRAY_SIZE(backoff_keys), 0, b, NULL) < 0)
+        return -EINVAL;
+    if (b->max_ms < b->initial_ms) {
         error_at(c, false, "backoff max (%lld ms) is below initial (%lld ms)", (long long)b->max_ms,
                  (long long)b->initial_ms);
-        r = -EINVAL;
+        return -EINVAL;
     }
-    return r < 0 ? -EINVAL : 0;
+    return 0;
 }
 
 static int
-parse_yoyo(struct ctx *c, const json_t *v, struct backoff_policy *b)
+yoyo_restarts(struct ctx *c, const json_t *val, void *target)
 {
-    const char *key;
-    json_t *val;
-    int r = 0;
+    return get_uint(c, val, 0, BACKOFF_YOYO_LIMIT_MAX, target);
+}
+
+static const struct key yoyo_keys[] = {
+    { "restarts", yoyo_restarts, offsetof(struct backoff_policy, yoyo_limit), 0 },
+    { "window", key_duration, offsetof(struct backoff_policy, yoyo_window_ms), 0 },
+};
+
+/* target: a struct backoff_policy. */
+static int
+parse_yoyo(struct ctx *c, const json_t *v, void *target)
+{
+    struct backoff_policy *b = target;
 
     if (json_is_false(v)) {
         b->yoyo_limit = 0;
         return 0;
     }
-    if (!require_object(c, v, "yo-yo limits {\"restarts\", \"window\"} or false"))
+    if (!require_keys_object(c, v, "yo-yo limits", yoyo_keys, ARRAY_SIZE(yoyo_keys), " or false"))
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val)
-    {
-        push_key(c, key);
-        if (strcmp(key, "restarts") == 0)
-            r |= get_uint(c, val, 0, BACKOFF_YOYO_LIMIT_MAX, &b->yoyo_limit);
-        else if (strcmp(key, "window") == 0)
-            r |= get_duration(c, val, &b->yoyo_window_ms);
-        else {
-            error_at(c, true, "unknown key \"%s\" (known: restarts, window)", key);
-            r = -EINVAL;
-        }
-        pop(c);
-    }
-    return r < 0 ? -EINVAL : 0;
+    return parse_keys(c, v, yoyo_keys, ARRAY_SIZE(yoyo_keys), 0, b, NULL);
 }
 
 static void
@@ -571,13 +739,101 @@ probe_cfg_done(struct probe_cfg *pr)
     pr->argc = 0;
 }
 
+/* Probe handlers: target is the struct probe_cfg, or a field of it (an offsetof() in the table). */
+
+/* "tcp" or "http"; a second kind is an error in parse_probe(), so keep nothing of the first. */
+static int
+probe_address(struct ctx *c, const json_t *val, struct probe_cfg *pr, enum probe_kind kind)
+{
+    struct tmpl_vars vars = { .name = "x", .instance = 0, .port = 1 };
+    struct probe_addr addr;
+    char *probe_target = NULL;
+    bool oom;
+    int r;
+
+    probe_cfg_done(pr);
+    pr->kind = kind;
+    r = get_template(c, val, false, &pr->uses_port, &pr->target);
+    if (r == 0) {
+        /* Check the shape now, with a stand-in port: a typo is a config error. */
+        char *expanded = tmpl_expand(pr->target, &vars, &oom);
+        probe_target = expanded ? expanded : pr->target;
+        if ((kind == PROBE_TCP ? probe_parse_tcp(probe_target, &addr)
+                               : probe_parse_http(probe_target, &addr)) < 0) {
+            error_at(c, false,
+                     kind == PROBE_TCP
+                         ? "expected \"HOST:PORT\" with a numeric address or localhost"
+                         : "expected \"http://HOST[:PORT]/PATH\" with a numeric address or "
+                           "localhost");
+            r = -EINVAL;
+        }
+        free(expanded);
+    }
+    return r;
+}
+
+static int
+probe_tcp(struct ctx *c, const json_t *val, void *target)
+{
+    return probe_address(c, val, target, PROBE_TCP);
+}
+
+static int
+probe_http(struct ctx *c, const json_t *val, void *target)
+{
+    return probe_address(c, val, target, PROBE_HTTP);
+}
+
+static int
+probe_command(struct ctx *c, const json_t *val, void *target)
+{
+    struct probe_cfg *pr = target;
+    struct program_cfg tmp = { 0 };
+    int r;
+
+    probe_cfg_done(pr);
+    pr->kind = PROBE_COMMAND;
+    r = parse_command(c, val, &tmp);
+    pr->argv = tmp.argv;
+    pr->argc = tmp.argc;
+    pr->uses_port |= tmp.uses_port;
+    return r;
+}
+
+static int
+probe_interval(struct ctx *c, const json_t *val, void *target)
+{
+    return get_duration_min(c, val, 10, "interval", target);
+}
+
+static int
+probe_timeout(struct ctx *c, const json_t *val, void *target)
+{
+    return get_duration_min(c, val, 1, "timeout", target);
+}
+
+static int
+probe_failures(struct ctx *c, const json_t *val, void *target)
+{
+    return get_uint(c, val, 1, 100, target);
+}
+
+static const struct key probe_keys[] = {
+    { "tcp", probe_tcp, 0, KEY_COUNTED }, /* the kinds: one of them */
+    { "http", probe_http, 0, KEY_COUNTED },
+    { "command", probe_command, 0, KEY_COUNTED },
+    { "interval", probe_interval, offsetof(struct probe_cfg, interval_ms), 0 },
+    { "timeout", probe_timeout, offsetof(struct probe_cfg, timeout_ms), 0 },
+    { "failures", probe_failures, offsetof(struct probe_cfg, failures), KEY_HEALTH },
+    { "start_period", key_duration, offsetof(struct probe_cfg, start_period_ms), KEY_HEALTH },
+    { "idle_only", key_bool, offsetof(struct probe_cfg, idle_only), KEY_HEALTH },
+};
+
 /* A probe object: one of tcp/http/command, plus timings (and health-only keys). */
 static int
 parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
 {
-    const char *key;
-    json_t *val;
-    int r = 0, kinds = 0;
+    unsigned allow = health ? KEY_HEALTH : 0, kinds;
 
     *pr = (struct probe_cfg){
         .interval_ms = health ? 10000 : 200,
@@ -589,136 +845,209 @@ parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
             health ? "a health check {\"tcp\"|\"http\"|\"command\", ...}"
                    : "\"exec\", \"notify\" or a probe {\"tcp\"|\"http\"|\"command\", ...}"))
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val)
-    {
-        int kr = 0;
-
-        push_key(c, key);
-        if (strcmp(key, "tcp") == 0 || strcmp(key, "http") == 0) {
-            struct tmpl_vars vars = { .name = "x", .instance = 0, .port = 1 };
-            struct probe_addr addr;
-            char *probe_target = NULL;
-            bool oom;
-
-            kinds++;
-            probe_cfg_done(pr); /* a second kind is an error below; keep nothing of the first */
-            pr->kind = key[0] == 't' ? PROBE_TCP : PROBE_HTTP;
-            kr = get_template(c, val, false, &pr->uses_port, &pr->target);
-            if (kr == 0) {
-                /* Check the shape now, with a stand-in port: a typo is a config error. */
-                char *expanded = tmpl_expand(pr->target, &vars, &oom);
-                probe_target = expanded ? expanded : pr->target;
-                if ((pr->kind == PROBE_TCP ? probe_parse_tcp(probe_target, &addr)
-                                           : probe_parse_http(probe_target, &addr)) < 0) {
-                    error_at(c, false,
-                             pr->kind == PROBE_TCP
-                                 ? "expected \"HOST:PORT\" with a numeric address or localhost"
-                                 : "expected \"http://HOST[:PORT]/PATH\" with a numeric address or "
-                                   "localhost");
-                    kr = -EINVAL;
-                }
-                free(expanded);
-            }
-        } else if (strcmp(key, "command") == 0) {
-            struct program_cfg tmp = { 0 };
-            kinds++;
-            probe_cfg_done(pr);
-            pr->kind = PROBE_COMMAND;
-            kr = parse_command(c, val, &tmp);
-            pr->argv = tmp.argv;
-            pr->argc = tmp.argc;
-            pr->uses_port |= tmp.uses_port;
-        } else if (strcmp(key, "interval") == 0) {
-            kr = get_duration(c, val, &pr->interval_ms);
-            if (kr == 0 && pr->interval_ms < 10) {
-                error_at(c, false, "interval must be at least 10ms");
-                kr = -EINVAL;
-            }
-        } else if (strcmp(key, "timeout") == 0) {
-            kr = get_duration(c, val, &pr->timeout_ms);
-            if (kr == 0 && pr->timeout_ms < 1) {
-                error_at(c, false, "timeout must be positive");
-                kr = -EINVAL;
-            }
-        } else if (health && strcmp(key, "failures") == 0) {
-            kr = get_uint(c, val, 1, 100, &pr->failures);
-        } else if (health && strcmp(key, "start_period") == 0) {
-            kr = get_duration(c, val, &pr->start_period_ms);
-        } else if (health && strcmp(key, "idle_only") == 0) {
-            if (!json_is_boolean(val)) {
-                error_at(c, false, "expected true or false, got %s", json_kind(val));
-                kr = -EINVAL;
-            } else {
-                pr->idle_only = json_is_true(val);
-            }
-        } else {
-            error_at(c, true, "unknown key \"%s\" (known: tcp, http, command, interval, timeout%s)",
-                     key, health ? ", failures, start_period, idle_only" : "");
-            kr = -EINVAL;
-        }
-        pop(c);
-        if (kr < 0)
-            r = kr;
-    }
-    if (r == 0 && kinds != 1) {
+    if (parse_keys(c, v, probe_keys, ARRAY_SIZE(probe_keys), allow, pr, &kinds) < 0)
+        return -EINVAL;
+    if (kinds != 1) {
         error_at(c, false, "expected exactly one of \"tcp\", \"http\" or \"command\"");
-        r = -EINVAL;
+        return -EINVAL;
     }
-    return r;
+    return 0;
 }
 
-static const char *const program_keys =
-    "command, input, output, error, name, instances, env, cwd, restart, stop_signal, "
-    "stop_timeout, start_seconds, backoff, yoyo, ready, start_timeout, heartbeat, health, silence, "
-    "max_silent, max_instances";
+/* Program handlers: target is the struct program_cfg, or a field (an offsetof() in the table). */
 
 static int
-parse_heartbeat(struct ctx *c, const json_t *v, struct program_cfg *p)
+heartbeat_timeout(struct ctx *c, const json_t *val, void *target)
 {
-    const char *key;
-    json_t *val;
-    int r = 0;
+    return get_duration_min(c, val, 10, "heartbeat timeout", target);
+}
 
-    if (!require_object(c, v, "heartbeat settings {\"timeout\", \"action\"}"))
+static int
+heartbeat_action(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    const char *a = json_is_string(val) ? json_string_value(val) : "";
+
+    if (strcmp(a, "restart") != 0 && strcmp(a, "none") != 0) {
+        error_at(c, false, "expected \"restart\" or \"none\"");
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val)
-    {
-        push_key(c, key);
-        if (strcmp(key, "timeout") == 0) {
-            if (get_duration(c, val, &p->heartbeat_timeout_ms) < 0) {
-                r = -EINVAL;
-            } else if (p->heartbeat_timeout_ms < 10) {
-                error_at(c, false, "heartbeat timeout must be at least 10ms");
-                r = -EINVAL;
-            }
-        } else if (strcmp(key, "action") == 0) {
-            const char *a = json_is_string(val) ? json_string_value(val) : "";
-            if (strcmp(a, "restart") == 0 || strcmp(a, "none") == 0) {
-                p->heartbeat_restart = a[0] == 'r';
-            } else {
-                error_at(c, false, "expected \"restart\" or \"none\"");
-                r = -EINVAL;
-            }
-        } else {
-            error_at(c, true, "unknown key \"%s\" (known: timeout, action)", key);
-            r = -EINVAL;
-        }
-        pop(c);
     }
-    if (r == 0 && !json_object_get(v, "timeout")) {
+    p->heartbeat_restart = a[0] == 'r';
+    return 0;
+}
+
+static const struct key heartbeat_keys[] = {
+    { "timeout", heartbeat_timeout, offsetof(struct program_cfg, heartbeat_timeout_ms),
+      KEY_COUNTED },
+    { "action", heartbeat_action, 0, 0 },
+};
+
+/* target: a struct program_cfg. */
+static int
+parse_heartbeat(struct ctx *c, const json_t *v, void *target)
+{
+    unsigned required;
+
+    if (!require_keys_object(c, v, "heartbeat settings", heartbeat_keys, ARRAY_SIZE(heartbeat_keys),
+                             ""))
+        return -EINVAL;
+    if (parse_keys(c, v, heartbeat_keys, ARRAY_SIZE(heartbeat_keys), 0, target, &required) < 0)
+        return -EINVAL;
+    if (!required) {
         error_at(c, false, "missing \"timeout\" (a duration such as \"30s\")");
-        r = -EINVAL;
+        return -EINVAL;
     }
+    return 0;
+}
+
+/* input, output, error: a path template, or null for the default. */
+static int
+program_stdio(struct ctx *c, const json_t *val, struct program_cfg *p, char **slot)
+{
+    if (json_is_null(val))
+        return 0;
+    return get_template(c, val, false, &p->uses_port, slot);
+}
+
+static int
+program_input(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    return program_stdio(c, val, p, &p->input);
+}
+
+static int
+program_output(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    return program_stdio(c, val, p, &p->output);
+}
+
+static int
+program_error(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    return program_stdio(c, val, p, &p->error);
+}
+
+static int
+program_name(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    if (get_string(c, val, false, &p->name) < 0)
+        return -EINVAL;
+    if (strcmp(p->name, "all") == 0) {
+        error_at(c, false, "the name \"all\" is reserved (control calls use it for every program)");
+        return -EINVAL;
+    }
+    if (!valid_name(p->name)) {
+        error_at(c, false, "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
+                 CFG_NAME_MAX, p->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+program_cwd(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    return get_template(c, val, false, &p->uses_port, &p->cwd);
+}
+
+static int
+program_restart(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    p->policy.restart =
+        json_is_string(val) ? svc_restart_from_name(json_string_value(val)) : SVC_RESTART_INVALID;
+    if (p->policy.restart == SVC_RESTART_INVALID) {
+        error_at(c, false, "expected \"always\", \"on-failure\" or \"never\"");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+program_ready(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    const char *how = json_is_string(val) ? json_string_value(val) : "";
+    int r;
+
+    if (json_is_object(val)) {
+        r = parse_probe(c, val, &p->ready_probe, false);
+        p->policy.wait_ready = true;
+        p->uses_port |= p->ready_probe.uses_port;
+        return r;
+    }
+    if (strcmp(how, "exec") != 0 && strcmp(how, "notify") != 0) {
+        error_at(c, false,
+                 "expected \"exec\" (up for start_seconds), \"notify\" (READY=1) "
+                 "or a probe {\"tcp\"|\"http\"|\"command\": ...}");
+        return -EINVAL;
+    }
+    p->policy.wait_ready = how[0] == 'n';
+    return 0;
+}
+
+static int
+program_health(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    int r = parse_probe(c, val, &p->health, true);
+
+    p->uses_port |= p->health.uses_port;
     return r;
 }
+
+static int
+program_max_silent(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    unsigned x;
+
+    if (get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, &x) < 0)
+        return -EINVAL;
+    p->max_silent = (int)x;
+    return 0;
+}
+
+static const struct key program_keys[] = {
+    { "command", parse_command, 0, KEY_COUNTED }, /* required */
+    { "input", program_input, 0, 0 },
+    { "output", program_output, 0, 0 },
+    { "error", program_error, 0, 0 },
+    { "name", program_name, 0, 0 },
+    { "instances", key_instances, offsetof(struct program_cfg, instances), 0 },
+    { "env", parse_env, 0, 0 },
+    { "cwd", program_cwd, 0, 0 },
+    { "restart", program_restart, 0, 0 },
+    { "stop_signal", key_signal, offsetof(struct program_cfg, policy.stop_signal), 0 },
+    { "stop_timeout", key_duration, offsetof(struct program_cfg, policy.stop_timeout_ms), 0 },
+    { "start_seconds", key_duration, offsetof(struct program_cfg, policy.start_ms), 0 },
+    { "backoff", parse_backoff, offsetof(struct program_cfg, policy.backoff), 0 },
+    { "yoyo", parse_yoyo, offsetof(struct program_cfg, policy.backoff), 0 },
+    { "ready", program_ready, 0, 0 },
+    { "start_timeout", key_duration, offsetof(struct program_cfg, policy.start_timeout_ms), 0 },
+    { "heartbeat", parse_heartbeat, 0, 0 },
+    { "health", program_health, 0, 0 },
+    { "silence", key_silence, offsetof(struct program_cfg, silence_ms), 0 },
+    { "max_silent", program_max_silent, 0, 0 },
+    { "max_instances", key_instances, offsetof(struct program_cfg, max_instances), 0 },
+};
 
 static int
 parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
 {
-    const char *key;
-    json_t *val;
-    int r = 0;
-    bool have_command = false;
+    unsigned required;
+    int r;
 
     *p = (struct program_cfg){
         .instances = 1,
@@ -741,98 +1070,8 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
     };
     if (!require_object(c, v, "a program"))
         return -EINVAL;
-    json_object_foreach((json_t *)v, key, val)
-    {
-        int kr = 0;
-
-        push_key(c, key);
-        if (strcmp(key, "command") == 0) {
-            kr = parse_command(c, val, p);
-            have_command = true;
-        } else if (strcmp(key, "input") == 0 || strcmp(key, "output") == 0 ||
-                   strcmp(key, "error") == 0) {
-            char **slot = key[0] == 'i' ? &p->input : key[0] == 'o' ? &p->output : &p->error;
-            if (!json_is_null(val))
-                kr = get_template(c, val, false, &p->uses_port, slot);
-        } else if (strcmp(key, "name") == 0) {
-            kr = get_string(c, val, false, &p->name);
-            if (kr == 0 && strcmp(p->name, "all") == 0) {
-                error_at(c, false,
-                         "the name \"all\" is reserved (control calls use it for every "
-                         "program)");
-                kr = -EINVAL;
-            } else if (kr == 0 && !valid_name(p->name)) {
-                error_at(c, false,
-                         "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
-                         CFG_NAME_MAX, p->name);
-                kr = -EINVAL;
-            }
-        } else if (strcmp(key, "instances") == 0) {
-            kr = get_uint(c, val, 1, CFG_MAX_INSTANCES, &p->instances);
-        } else if (strcmp(key, "max_instances") == 0) {
-            kr = get_uint(c, val, 1, CFG_MAX_INSTANCES, &p->max_instances);
-        } else if (strcmp(key, "env") == 0) {
-            kr = parse_env(c, val, p);
-        } else if (strcmp(key, "cwd") == 0) {
-            kr = get_template(c, val, false, &p->uses_port, &p->cwd);
-        } else if (strcmp(key, "restart") == 0) {
-            p->policy.restart = json_is_string(val) ? svc_restart_from_name(json_string_value(val))
-                                                    : SVC_RESTART_INVALID;
-            if (p->policy.restart == SVC_RESTART_INVALID) {
-                error_at(c, false, "expected \"always\", \"on-failure\" or \"never\"");
-                kr = -EINVAL;
-            }
-        } else if (strcmp(key, "stop_signal") == 0) {
-            kr = get_signal(c, val, &p->policy.stop_signal);
-        } else if (strcmp(key, "stop_timeout") == 0) {
-            kr = get_duration(c, val, &p->policy.stop_timeout_ms);
-        } else if (strcmp(key, "start_seconds") == 0) {
-            kr = get_duration(c, val, &p->policy.start_ms);
-        } else if (strcmp(key, "backoff") == 0) {
-            kr = parse_backoff(c, val, &p->policy.backoff);
-        } else if (strcmp(key, "yoyo") == 0) {
-            kr = parse_yoyo(c, val, &p->policy.backoff);
-        } else if (strcmp(key, "ready") == 0) {
-            const char *how = json_is_string(val) ? json_string_value(val) : "";
-            if (json_is_object(val)) {
-                kr = parse_probe(c, val, &p->ready_probe, false);
-                p->policy.wait_ready = true;
-                p->uses_port |= p->ready_probe.uses_port;
-            } else if (strcmp(how, "exec") == 0 || strcmp(how, "notify") == 0) {
-                p->policy.wait_ready = how[0] == 'n';
-            } else {
-                error_at(c, false,
-                         "expected \"exec\" (up for start_seconds), \"notify\" (READY=1) "
-                         "or a probe {\"tcp\"|\"http\"|\"command\": ...}");
-                kr = -EINVAL;
-            }
-        } else if (strcmp(key, "start_timeout") == 0) {
-            kr = get_duration(c, val, &p->policy.start_timeout_ms);
-        } else if (strcmp(key, "heartbeat") == 0) {
-            kr = parse_heartbeat(c, val, p);
-        } else if (strcmp(key, "silence") == 0) {
-            kr = get_duration(c, val, &p->silence_ms);
-            if (kr == 0 && p->silence_ms <= 0) {
-                error_at(c, false, "silence must be positive");
-                kr = -EINVAL;
-            }
-        } else if (strcmp(key, "max_silent") == 0) {
-            unsigned x;
-            kr = get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, &x);
-            if (kr == 0)
-                p->max_silent = (int)x;
-        } else if (strcmp(key, "health") == 0) {
-            kr = parse_probe(c, val, &p->health, true);
-            p->uses_port |= p->health.uses_port;
-        } else {
-            error_at(c, true, "unknown key \"%s\" (known: %s)", key, program_keys);
-            kr = -EINVAL;
-        }
-        pop(c);
-        if (kr < 0)
-            r = kr;
-    }
-    if (!have_command) {
+    r = parse_keys(c, v, program_keys, ARRAY_SIZE(program_keys), 0, p, &required);
+    if (!required) {
         error_at(c, false, "missing \"command\" (a list: program and arguments)");
         r = -EINVAL;
     }
@@ -980,9 +1219,11 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
     return r;
 }
 
+/* The list; target: a struct config. */
 static int
-parse_programs(struct ctx *c, const json_t *v, struct config *cfg)
+parse_programs(struct ctx *c, const json_t *v, void *target)
 {
+    struct config *cfg = target;
     size_t n;
     size_t total = 0;
     int r = 0;
@@ -1021,98 +1262,107 @@ parse_programs(struct ctx *c, const json_t *v, struct config *cfg)
     return r;
 }
 
+/* Settings handlers: target is the struct config, or a field (an offsetof() in the table). */
+
+static int
+settings_port_range(struct ctx *c, const json_t *val, void *target)
+{
+    struct config *cfg = target;
+
+    if (!json_is_string(val) ||
+        util_parse_port_range(json_string_value(val), &cfg->port_from, &cfg->port_to) < 0) {
+        error_at(c, false, "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+settings_checkpoint_interval(struct ctx *c, const json_t *val, void *target)
+{
+    return get_duration_min(c, val, 100, "checkpoint_interval", target);
+}
+
+static int
+settings_http(struct ctx *c, const json_t *val, void *target)
+{
+    struct config *cfg = target;
+    struct probe_addr addr;
+
+    free(cfg->http);
+    cfg->http = NULL;
+    if (get_string(c, val, false, &cfg->http) < 0)
+        return -EINVAL;
+    if (probe_parse_tcp(cfg->http, &addr) < 0) {
+        error_at(c, false,
+                 "expected \"ADDR:PORT\" with a numeric address, such as \"127.0.0.1:8080\"");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+settings_http_token(struct ctx *c, const json_t *val, void *target)
+{
+    struct config *cfg = target;
+    const char *problem;
+
+    free(cfg->http_token);
+    cfg->http_token = NULL;
+    if (get_string(c, val, false, &cfg->http_token) < 0)
+        return -EINVAL;
+    if ((problem = cfg_token_problem(cfg->http_token))) {
+        error_at(c, false, "%s", problem);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+settings_control(struct ctx *c, const json_t *val, void *target)
+{
+    struct config *cfg = target;
+
+    free(cfg->control);
+    cfg->control = NULL;
+    cfg->control_off = json_is_false(val);
+    if (cfg->control_off)
+        return 0;
+    if (!json_is_string(val)) {
+        error_at(c, false, "expected a socket path, or false for no control socket, got %s",
+                 json_kind(val));
+        return -EINVAL;
+    }
+    return get_string(c, val, false, &cfg->control) < 0 ? -EINVAL : 0;
+}
+
+static int
+settings_max_silent(struct ctx *c, const json_t *val, void *target)
+{
+    return get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, target);
+}
+
+static const struct key settings_keys[] = {
+    { "programs", parse_programs, 0, KEY_COUNTED }, /* required */
+    { "port_range", settings_port_range, 0, 0 },
+    { "dumpfile", key_string, offsetof(struct config, dumpfile), 0 },
+    { "checkpoint_interval", settings_checkpoint_interval,
+      offsetof(struct config, checkpoint_interval_ms), 0 },
+    { "adopt", key_bool, offsetof(struct config, adopt), 0 },
+    { "http", settings_http, 0, 0 },
+    { "http_token", settings_http_token, 0, 0 },
+    { "control", settings_control, 0, 0 },
+    { "max_silent", settings_max_silent, offsetof(struct config, max_silent), 0 },
+    { "silence", key_silence, offsetof(struct config, silence_ms), 0 },
+};
+
 static int
 parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
 {
-    const char *key;
-    json_t *val;
-    int r = 0;
-    bool have_programs = false;
+    unsigned required;
+    int r = parse_keys(c, root, settings_keys, ARRAY_SIZE(settings_keys), 0, cfg, &required);
 
-    json_object_foreach((json_t *)root, key, val)
-    {
-        push_key(c, key);
-        if (strcmp(key, "programs") == 0) {
-            have_programs = true;
-            if (parse_programs(c, val, cfg) < 0)
-                r = -EINVAL;
-        } else if (strcmp(key, "port_range") == 0) {
-            if (!json_is_string(val) ||
-                util_parse_port_range(json_string_value(val), &cfg->port_from, &cfg->port_to) < 0) {
-                error_at(c, false,
-                         "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
-                r = -EINVAL;
-            }
-        } else if (strcmp(key, "dumpfile") == 0) {
-            if (get_string(c, val, false, &cfg->dumpfile) < 0)
-                r = -EINVAL;
-        } else if (strcmp(key, "checkpoint_interval") == 0) {
-            if (get_duration(c, val, &cfg->checkpoint_interval_ms) < 0)
-                r = -EINVAL;
-            else if (cfg->checkpoint_interval_ms < 100) {
-                error_at(c, false, "checkpoint_interval must be at least 100ms");
-                r = -EINVAL;
-            }
-        } else if (strcmp(key, "silence") == 0) {
-            if (get_duration(c, val, &cfg->silence_ms) < 0) {
-                r = -EINVAL;
-            } else if (cfg->silence_ms <= 0) {
-                error_at(c, false, "silence must be positive");
-                r = -EINVAL;
-            }
-        } else if (strcmp(key, "max_silent") == 0) {
-            if (get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, &cfg->max_silent) < 0)
-                r = -EINVAL;
-        } else if (strcmp(key, "http") == 0) {
-            struct probe_addr addr;
-            free(cfg->http);
-            cfg->http = NULL;
-            if (get_string(c, val, false, &cfg->http) < 0) {
-                r = -EINVAL;
-            } else if (probe_parse_tcp(cfg->http, &addr) < 0) {
-                error_at(
-                    c, false,
-                    "expected \"ADDR:PORT\" with a numeric address, such as \"127.0.0.1:8080\"");
-                r = -EINVAL;
-            }
-        } else if (strcmp(key, "http_token") == 0) {
-            const char *problem;
-            free(cfg->http_token);
-            cfg->http_token = NULL;
-            if (get_string(c, val, false, &cfg->http_token) < 0) {
-                r = -EINVAL;
-            } else if ((problem = cfg_token_problem(cfg->http_token))) {
-                error_at(c, false, "%s", problem);
-                r = -EINVAL;
-            }
-        } else if (strcmp(key, "control") == 0) {
-            free(cfg->control);
-            cfg->control = NULL;
-            cfg->control_off = json_is_false(val);
-            if (!cfg->control_off && !json_is_string(val)) {
-                error_at(c, false, "expected a socket path, or false for no control socket, got %s",
-                         json_kind(val));
-                r = -EINVAL;
-            } else if (!cfg->control_off && get_string(c, val, false, &cfg->control) < 0) {
-                r = -EINVAL;
-            }
-        } else if (strcmp(key, "adopt") == 0) {
-            if (!json_is_boolean(val)) {
-                error_at(c, false, "expected true or false, got %s", json_kind(val));
-                r = -EINVAL;
-            } else {
-                cfg->adopt = json_is_true(val);
-            }
-        } else {
-            error_at(c, true,
-                     "unknown key \"%s\" (known: programs, port_range, dumpfile, "
-                     "checkpoint_interval, adopt, http, http_token, control, max_silent, silence)",
-                     key);
-            r = -EINVAL;
-        }
-        pop(c);
-    }
-    if (!have_programs) {
+    if (!required) {
         error_at(c, false, "missing \"programs\" (a list of programs)");
         r = -EINVAL;
     }
