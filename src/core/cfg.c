@@ -583,6 +583,46 @@ key_silence(struct ctx *c, const json_t *val, void *target)
     return get_duration_min(c, val, 1, "silence", target);
 }
 
+/* A list of exit codes, 0 to 255, into a 256-bit set (svc_code_in()). */
+static int
+get_exit_codes(struct ctx *c, const json_t *v, uint64_t set[4])
+{
+    int r = 0;
+
+    if (!json_is_array(v)) {
+        error_at(c, false, "expected a list of exit codes (integers from 0 to 255), got %s",
+                 json_kind(v));
+        return -EINVAL;
+    }
+    memset(set, 0, 4 * sizeof(set[0]));
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        unsigned code;
+
+        push_index(c, i);
+        if (get_uint(c, json_array_get(v, i), 0, 255, &code) < 0)
+            r = -EINVAL;
+        else
+            set[code / 64] |= (uint64_t)1 << (code % 64);
+        pop(c);
+    }
+    return r;
+}
+
+static int
+program_success_codes(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    p->policy.success_codes_given = true;
+    return get_exit_codes(c, val, p->policy.success_codes);
+}
+
+static int
+program_fatal_codes(struct ctx *c, const json_t *val, void *target)
+{
+    return get_exit_codes(c, val, ((struct program_cfg *)target)->policy.fatal_codes);
+}
+
 /* --- programs ------------------------------------------------------------------------------- */
 
 static bool
@@ -1041,6 +1081,8 @@ static const struct key program_keys[] = {
     { "silence", key_silence, offsetof(struct program_cfg, silence_ms), 0 },
     { "max_silent", program_max_silent, 0, 0 },
     { "max_instances", key_instances, offsetof(struct program_cfg, max_instances), 0 },
+    { "success_exit_codes", program_success_codes, 0, 0 },
+    { "fatal_exit_codes", program_fatal_codes, 0, 0 },
 };
 
 static int

@@ -142,6 +142,144 @@ act_stop_idle(struct svc *s, int64_t now_ms)
     return SVC_STOPPED;
 }
 
+/* "exit code N is a fatal exit code", from a table: causes are constant strings. */
+static const char *
+fatal_code_cause(int code)
+{
+    static const char *const causes[256] = {
+        "exit code 0 is a fatal exit code",   "exit code 1 is a fatal exit code",
+        "exit code 2 is a fatal exit code",   "exit code 3 is a fatal exit code",
+        "exit code 4 is a fatal exit code",   "exit code 5 is a fatal exit code",
+        "exit code 6 is a fatal exit code",   "exit code 7 is a fatal exit code",
+        "exit code 8 is a fatal exit code",   "exit code 9 is a fatal exit code",
+        "exit code 10 is a fatal exit code",  "exit code 11 is a fatal exit code",
+        "exit code 12 is a fatal exit code",  "exit code 13 is a fatal exit code",
+        "exit code 14 is a fatal exit code",  "exit code 15 is a fatal exit code",
+        "exit code 16 is a fatal exit code",  "exit code 17 is a fatal exit code",
+        "exit code 18 is a fatal exit code",  "exit code 19 is a fatal exit code",
+        "exit code 20 is a fatal exit code",  "exit code 21 is a fatal exit code",
+        "exit code 22 is a fatal exit code",  "exit code 23 is a fatal exit code",
+        "exit code 24 is a fatal exit code",  "exit code 25 is a fatal exit code",
+        "exit code 26 is a fatal exit code",  "exit code 27 is a fatal exit code",
+        "exit code 28 is a fatal exit code",  "exit code 29 is a fatal exit code",
+        "exit code 30 is a fatal exit code",  "exit code 31 is a fatal exit code",
+        "exit code 32 is a fatal exit code",  "exit code 33 is a fatal exit code",
+        "exit code 34 is a fatal exit code",  "exit code 35 is a fatal exit code",
+        "exit code 36 is a fatal exit code",  "exit code 37 is a fatal exit code",
+        "exit code 38 is a fatal exit code",  "exit code 39 is a fatal exit code",
+        "exit code 40 is a fatal exit code",  "exit code 41 is a fatal exit code",
+        "exit code 42 is a fatal exit code",  "exit code 43 is a fatal exit code",
+        "exit code 44 is a fatal exit code",  "exit code 45 is a fatal exit code",
+        "exit code 46 is a fatal exit code",  "exit code 47 is a fatal exit code",
+        "exit code 48 is a fatal exit code",  "exit code 49 is a fatal exit code",
+        "exit code 50 is a fatal exit code",  "exit code 51 is a fatal exit code",
+        "exit code 52 is a fatal exit code",  "exit code 53 is a fatal exit code",
+        "exit code 54 is a fatal exit code",  "exit code 55 is a fatal exit code",
+        "exit code 56 is a fatal exit code",  "exit code 57 is a fatal exit code",
+        "exit code 58 is a fatal exit code",  "exit code 59 is a fatal exit code",
+        "exit code 60 is a fatal exit code",  "exit code 61 is a fatal exit code",
+        "exit code 62 is a fatal exit code",  "exit code 63 is a fatal exit code",
+        "exit code 64 is a fatal exit code",  "exit code 65 is a fatal exit code",
+        "exit code 66 is a fatal exit code",  "exit code 67 is a fatal exit code",
+        "exit code 68 is a fatal exit code",  "exit code 69 is a fatal exit code",
+        "exit code 70 is a fatal exit code",  "exit code 71 is a fatal exit code",
+        "exit code 72 is a fatal exit code",  "exit code 73 is a fatal exit code",
+        "exit code 74 is a fatal exit code",  "exit code 75 is a fatal exit code",
+        "exit code 76 is a fatal exit code",  "exit code 77 is a fatal exit code",
+        "exit code 78 is a fatal exit code",  "exit code 79 is a fatal exit code",
+        "exit code 80 is a fatal exit code",  "exit code 81 is a fatal exit code",
+        "exit code 82 is a fatal exit code",  "exit code 83 is a fatal exit code",
+        "exit code 84 is a fatal exit code",  "exit code 85 is a fatal exit code",
+        "exit code 86 is a fatal exit code",  "exit code 87 is a fatal exit code",
+        "exit code 88 is a fatal exit code",  "exit code 89 is a fatal exit code",
+        "exit code 90 is a fatal exit code",  "exit code 91 is a fatal exit code",
+        "exit code 92 is a fatal exit code",  "exit code 93 is a fatal exit code",
+        "exit code 94 is a fatal exit code",  "exit code 95 is a fatal exit code",
+        "exit code 96 is a fatal exit code",  "exit code 97 is a fatal exit code",
+        "exit code 98 is a fatal exit code",  "exit code 99 is a fatal exit code",
+        "exit code 100 is a fatal exit code", "exit code 101 is a fatal exit code",
+        "exit code 102 is a fatal exit code", "exit code 103 is a fatal exit code",
+        "exit code 104 is a fatal exit code", "exit code 105 is a fatal exit code",
+        "exit code 106 is a fatal exit code", "exit code 107 is a fatal exit code",
+        "exit code 108 is a fatal exit code", "exit code 109 is a fatal exit code",
+        "exit code 110 is a fatal exit code", "exit code 111 is a fatal exit code",
+        "exit code 112 is a fatal exit code", "exit code 113 is a fatal exit code",
+        "exit code 114 is a fatal exit code", "exit code 115 is a fatal exit code",
+        "exit code 116 is a fatal exit code", "exit code 117 is a fatal exit code",
+        "exit code 118 is a fatal exit code", "exit code 119 is a fatal exit code",
+        "exit code 120 is a fatal exit code", "exit code 121 is a fatal exit code",
+        "exit code 122 is a fatal exit code", "exit code 123 is a fatal exit code",
+        "exit code 124 is a fatal exit code", "exit code 125 is a fatal exit code",
+        "exit code 126 is a fatal exit code", "exit code 127 is a fatal exit code",
+        "exit code 128 is a fatal exit code", "exit code 129 is a fatal exit code",
+        "exit code 130 is a fatal exit code", "exit code 131 is a fatal exit code",
+        "exit code 132 is a fatal exit code", "exit code 133 is a fatal exit code",
+        "exit code 134 is a fatal exit code", "exit code 135 is a fatal exit code",
+        "exit code 136 is a fatal exit code", "exit code 137 is a fatal exit code",
+        "exit code 138 is a fatal exit code", "exit code 139 is a fatal exit code",
+        "exit code 140 is a fatal exit code", "exit code 141 is a fatal exit code",
+        "exit code 142 is a fatal exit code", "exit code 143 is a fatal exit code",
+        "exit code 144 is a fatal exit code", "exit code 145 is a fatal exit code",
+        "exit code 146 is a fatal exit code", "exit code 147 is a fatal exit code",
+        "exit code 148 is a fatal exit code", "exit code 149 is a fatal exit code",
+        "exit code 150 is a fatal exit code", "exit code 151 is a fatal exit code",
+        "exit code 152 is a fatal exit code", "exit code 153 is a fatal exit code",
+        "exit code 154 is a fatal exit code", "exit code 155 is a fatal exit code",
+        "exit code 156 is a fatal exit code", "exit code 157 is a fatal exit code",
+        "exit code 158 is a fatal exit code", "exit code 159 is a fatal exit code",
+        "exit code 160 is a fatal exit code", "exit code 161 is a fatal exit code",
+        "exit code 162 is a fatal exit code", "exit code 163 is a fatal exit code",
+        "exit code 164 is a fatal exit code", "exit code 165 is a fatal exit code",
+        "exit code 166 is a fatal exit code", "exit code 167 is a fatal exit code",
+        "exit code 168 is a fatal exit code", "exit code 169 is a fatal exit code",
+        "exit code 170 is a fatal exit code", "exit code 171 is a fatal exit code",
+        "exit code 172 is a fatal exit code", "exit code 173 is a fatal exit code",
+        "exit code 174 is a fatal exit code", "exit code 175 is a fatal exit code",
+        "exit code 176 is a fatal exit code", "exit code 177 is a fatal exit code",
+        "exit code 178 is a fatal exit code", "exit code 179 is a fatal exit code",
+        "exit code 180 is a fatal exit code", "exit code 181 is a fatal exit code",
+        "exit code 182 is a fatal exit code", "exit code 183 is a fatal exit code",
+        "exit code 184 is a fatal exit code", "exit code 185 is a fatal exit code",
+        "exit code 186 is a fatal exit code", "exit code 187 is a fatal exit code",
+        "exit code 188 is a fatal exit code", "exit code 189 is a fatal exit code",
+        "exit code 190 is a fatal exit code", "exit code 191 is a fatal exit code",
+        "exit code 192 is a fatal exit code", "exit code 193 is a fatal exit code",
+        "exit code 194 is a fatal exit code", "exit code 195 is a fatal exit code",
+        "exit code 196 is a fatal exit code", "exit code 197 is a fatal exit code",
+        "exit code 198 is a fatal exit code", "exit code 199 is a fatal exit code",
+        "exit code 200 is a fatal exit code", "exit code 201 is a fatal exit code",
+        "exit code 202 is a fatal exit code", "exit code 203 is a fatal exit code",
+        "exit code 204 is a fatal exit code", "exit code 205 is a fatal exit code",
+        "exit code 206 is a fatal exit code", "exit code 207 is a fatal exit code",
+        "exit code 208 is a fatal exit code", "exit code 209 is a fatal exit code",
+        "exit code 210 is a fatal exit code", "exit code 211 is a fatal exit code",
+        "exit code 212 is a fatal exit code", "exit code 213 is a fatal exit code",
+        "exit code 214 is a fatal exit code", "exit code 215 is a fatal exit code",
+        "exit code 216 is a fatal exit code", "exit code 217 is a fatal exit code",
+        "exit code 218 is a fatal exit code", "exit code 219 is a fatal exit code",
+        "exit code 220 is a fatal exit code", "exit code 221 is a fatal exit code",
+        "exit code 222 is a fatal exit code", "exit code 223 is a fatal exit code",
+        "exit code 224 is a fatal exit code", "exit code 225 is a fatal exit code",
+        "exit code 226 is a fatal exit code", "exit code 227 is a fatal exit code",
+        "exit code 228 is a fatal exit code", "exit code 229 is a fatal exit code",
+        "exit code 230 is a fatal exit code", "exit code 231 is a fatal exit code",
+        "exit code 232 is a fatal exit code", "exit code 233 is a fatal exit code",
+        "exit code 234 is a fatal exit code", "exit code 235 is a fatal exit code",
+        "exit code 236 is a fatal exit code", "exit code 237 is a fatal exit code",
+        "exit code 238 is a fatal exit code", "exit code 239 is a fatal exit code",
+        "exit code 240 is a fatal exit code", "exit code 241 is a fatal exit code",
+        "exit code 242 is a fatal exit code", "exit code 243 is a fatal exit code",
+        "exit code 244 is a fatal exit code", "exit code 245 is a fatal exit code",
+        "exit code 246 is a fatal exit code", "exit code 247 is a fatal exit code",
+        "exit code 248 is a fatal exit code", "exit code 249 is a fatal exit code",
+        "exit code 250 is a fatal exit code", "exit code 251 is a fatal exit code",
+        "exit code 252 is a fatal exit code", "exit code 253 is a fatal exit code",
+        "exit code 254 is a fatal exit code", "exit code 255 is a fatal exit code",
+    };
+
+    return code >= 0 && code < 256 ? causes[code] : "a fatal exit code";
+}
+
 /*
  * The main process died on its own. What is left of its process group is
  * killed: those processes belong to a dead instance and would otherwise hold
@@ -156,7 +294,12 @@ after_unexpected_exit(struct svc *s, int64_t now_ms, bool quick)
     s->ops->timer_cancel(s);
     if (s->ops->group_alive(s))
         s->ops->signal_group(s, SIGKILL);
-    if (!svc_should_restart(s->policy->restart, &s->last_exit)) {
+    if (s->last_exit.known && !s->last_exit.signaled &&
+        svc_code_in(s->policy->fatal_codes, s->last_exit.value)) {
+        s->cause = fatal_code_cause(s->last_exit.value);
+        return SVC_FATAL;
+    }
+    if (!svc_should_restart(s->policy, &s->last_exit)) {
         s->cause = "restart policy says no";
         return SVC_EXITED;
     }
@@ -405,16 +548,25 @@ svc_exited(struct svc *s, const struct svc_exit *how, int64_t now_ms)
 }
 
 bool
-svc_should_restart(enum svc_restart restart, const struct svc_exit *how)
+svc_exit_succeeded(const struct svc_policy *policy, const struct svc_exit *how)
 {
-    switch (restart) {
+    /* An adopted process's status is unknown: assume it failed. */
+    if (!how->known || how->signaled)
+        return false;
+    return policy->success_codes_given ? svc_code_in(policy->success_codes, how->value)
+                                       : how->value == 0;
+}
+
+bool
+svc_should_restart(const struct svc_policy *policy, const struct svc_exit *how)
+{
+    switch (policy->restart) {
     case SVC_RESTART_ALWAYS:
         return true;
     case SVC_RESTART_NEVER:
         return false;
     case SVC_RESTART_ON_FAILURE:
-        /* An adopted process's status is unknown: assume it failed. */
-        return !how->known || how->signaled || how->value != 0;
+        return !svc_exit_succeeded(policy, how);
     case SVC_RESTART__MAX:
     case SVC_RESTART_INVALID:
         break;

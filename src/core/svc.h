@@ -74,7 +74,25 @@ struct svc_policy {
     bool wait_ready;  /* READY (READY=1, a readiness probe), not start_seconds, makes it RUNNING */
     int64_t start_timeout_ms; /* with wait_ready: no READY=1 by then -> stopped, a failed start */
     struct backoff_policy backoff;
+    /*
+     * Exit codes (0-255), one bit each. success_codes: what on-failure (and a
+     * one-shot) counts as success; only when success_codes_given, else {0}.
+     * fatal_codes: an exit with one of these goes fatal at once, no restart.
+     */
+    bool success_codes_given;
+    uint64_t success_codes[4];
+    uint64_t fatal_codes[4];
 };
+
+/* True when code (0-255) is in the set of bits. */
+static inline bool
+svc_code_in(const uint64_t set[4], int code)
+{
+    return code >= 0 && code < 256 && (set[code / 64] >> (code % 64)) & 1;
+}
+
+/* An exit that counts as a success under policy: known, not by a signal, a success code. */
+bool svc_exit_succeeded(const struct svc_policy *policy, const struct svc_exit *how);
 
 struct svc;
 
@@ -115,7 +133,7 @@ struct svc {
     const char *cause;               /* why the last transition happened; static string */
     int64_t next_delay_ms;           /* delay of the pending backoff, for logs */
     bool start_timed_out;            /* STARTING: start timeout hit, stop signal sent */
-    bool give_up; /* STOPPING: a liveness restart tripped yo-yo; fatal once stopped */
+    bool give_up;            /* STOPPING: a liveness restart tripped yo-yo; fatal once stopped */
     bool notable;            /* the action wants its same-state step logged through transition() */
     uint8_t dispatching;     /* svc_dispatch() calls running for this svc: effects are mid-action */
     const char *ready_cause; /* set by whoever dispatches READY: "READY=1", "tcp probe passed" */
@@ -131,7 +149,7 @@ void svc_dispatch(struct svc *s, enum svc_event ev, int64_t now_ms);
 void svc_exited(struct svc *s, const struct svc_exit *how, int64_t now_ms);
 
 /* True when the exit calls for a restart under the policy. */
-bool svc_should_restart(enum svc_restart restart, const struct svc_exit *how);
+bool svc_should_restart(const struct svc_policy *policy, const struct svc_exit *how);
 
 /* True in states that have a live main process. */
 bool svc_has_process(enum svc_state st);

@@ -231,8 +231,9 @@ instance_reaped(struct instance *in, const siginfo_t *info)
                  util_signal_name(how.value), info->si_code == CLD_DUMPED ? " (core dumped)" : "",
                  ran);
     else
-        inst_log(how.value && !expected ? LOG_LVL_WARN : LOG_LVL_INFO, in,
-                 "exited with code %d after %s", how.value, ran);
+        inst_log(!svc_exit_succeeded(in->svc.policy, &how) && !expected ? LOG_LVL_WARN
+                                                                        : LOG_LVL_INFO,
+                 in, "exited with code %d after %s", how.value, ran);
 forget:
     pool_notify(in, POOL_GONE);
     loop_close(&sup->loop, &in->child);

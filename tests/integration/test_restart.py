@@ -37,6 +37,29 @@ def test_restart_on_failure_distinguishes_code_zero(drover):
     assert drover.stop() == 0
 
 
+def test_success_and_fatal_exit_codes(drover):
+    drover.start({"programs": [
+        # 3 counts as success for on-failure: exited, not restarted.
+        {"name": "done", "command": [helper("exit_with"), "3"], "restart": "on-failure",
+         "success_exit_codes": [0, 3], "start_seconds": "1m"},
+        # 0 is no longer a success once the list does not name it: restarted, until yo-yo.
+        {"name": "zero", "command": [helper("exit_with"), "--after-ms", "20", "0"], "restart": "on-failure",
+         "success_exit_codes": [3], "backoff": {"initial": "10ms", "max": "10ms"},
+         "yoyo": {"restarts": 1, "window": "1m"}},
+        # 2 means misconfigured: fatal at once with the code in the reason, no restart loop.
+        {"name": "misconf", "command": [helper("exit_with"), "2"], "fatal_exit_codes": [2, 3, 7]},
+    ]})
+    drover.wait_log(r"done:0 starting -> exited \(restart policy says no\)")
+    drover.wait_log(r"misconf:0 starting -> fatal \(exit code 2 is a fatal exit code; not restarting until asked\)")
+    drover.wait_log(r"zero:0 .*-> fatal \(yo-yo")
+    assert len(drover.spawns("done:0")) == 1
+    assert len(drover.spawns("misconf:0")) == 1
+    assert len(drover.spawns("zero:0")) == 2
+    # A success code is an info line; an exit the policy counts as a failure, a warning.
+    assert drover.lines(r"info  done:0 pid=\d+ exited with code 3") and drover.lines(r"warn  zero:0 pid=\d+ exited with code 0")
+    assert drover.stop() == 0
+
+
 def test_back_to_back_quick_exits_back_off_exponentially(drover):
     count = drover.path("count")
     # start_seconds 2 s: each of the four crashers (an exec and a write, milliseconds) exits

@@ -544,6 +544,35 @@ yoyo_errors(void **state)
     one_error("[{\"command\": [\"a\"], \"yoyo\": true}]", "x.json:1:29: [0].yoyo: ", "or false");
 }
 
+/* success_exit_codes replaces {0}; fatal_exit_codes is empty unless given; each code 0-255. */
+static void
+exit_codes(void **state)
+{
+    struct config cfg;
+    const struct svc_policy *pol;
+    (void)state;
+
+    parse_ok("[{\"command\": [\"a\"]}, {\"command\": [\"b\"], \"success_exit_codes\": [0, 3, 255],"
+             " \"fatal_exit_codes\": [2, 7]}]",
+             &cfg);
+    pol = &cfg.programs[0].policy;
+    assert_false(pol->success_codes_given);
+    for (int code = 0; code < 256; code++)
+        assert_false(svc_code_in(pol->fatal_codes, code));
+    pol = &cfg.programs[1].policy;
+    assert_true(pol->success_codes_given);
+    for (int code = 0; code < 256; code++) {
+        assert_int_equal(svc_code_in(pol->success_codes, code), code == 0 || code == 3 || code == 255);
+        assert_int_equal(svc_code_in(pol->fatal_codes, code), code == 2 || code == 7);
+    }
+    cfg_done(&cfg);
+    one_error("[{\"command\": [\"a\"], \"fatal_exit_codes\": [2, 256]}]",
+              "x.json:1:45: [0].fatal_exit_codes[1]: ", "expected an integer from 0 to 255, got 256");
+    one_error("[{\"command\": [\"a\"], \"success_exit_codes\": 0}]",
+              "x.json:1:43: [0].success_exit_codes: ",
+              "expected a list of exit codes (integers from 0 to 255), got an integer");
+}
+
 static void
 env_key_errors(void **state)
 {
@@ -1236,6 +1265,7 @@ main(void)
         cmocka_unit_test(instances_out_of_range),
         cmocka_unit_test(backoff_max_below_initial),
         cmocka_unit_test(yoyo_errors),
+        cmocka_unit_test(exit_codes),
         cmocka_unit_test(env_key_errors),
         cmocka_unit_test(positions_survive_tricky_text),
         cmocka_unit_test(limits),

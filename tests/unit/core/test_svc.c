@@ -696,6 +696,38 @@ yoyo_counts_liveness_restarts(void **state)
     }
 }
 
+/* An exit code in fatal_exit_codes goes fatal at once, whatever the restart policy says. */
+static void
+fatal_exit_code_goes_fatal_at_once(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc_exit two = { .known = true, .value = 2 }, killed = { .known = true, .signaled = true,
+                                                                   .value = 2 };
+    struct svc s;
+    (void)state;
+
+    pol.fatal_codes[0] = 1u << 2;
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    svc_dispatch(&s, SVC_EV_TIMER, 1000);
+    clear_log();
+    svc_exited(&s, &two, 2000);
+    assert_int_equal(s.state, SVC_FATAL);
+    assert_string_equal(F.log, "cancel T(running>fatal) ");
+    assert_string_equal(F.last_cause, "exit code 2 is a fatal exit code");
+    assert_int_equal(s.restarts, 0);
+    svc_done(&s);
+    /* Signal 2 (SIGINT) is not exit code 2: restarted as usual. */
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    svc_dispatch(&s, SVC_EV_TIMER, 1000);
+    svc_exited(&s, &killed, 2000);
+    assert_int_equal(s.state, SVC_STARTING);
+    svc_done(&s);
+}
+
 /* Restarts spread wider than the window never trip. */
 static void
 yoyo_spread_restarts_survive(void **state)
@@ -1093,15 +1125,23 @@ should_restart_truth_table(void **state)
                                 .signaled = rows[i].signaled,
                                 .value = rows[i].value };
 
-        if (svc_should_restart(rows[i].r, &how) != rows[i].want)
+        struct svc_policy pol = { .restart = rows[i].r };
+
+        if (svc_should_restart(&pol, &how) != rows[i].want)
             print_error("row %zu\n", i);
-        assert_int_equal(svc_should_restart(rows[i].r, &how), rows[i].want);
+        assert_int_equal(svc_should_restart(&pol, &how), rows[i].want);
     }
-    /* Every exit code: on-failure restarts for all but 0. */
+    /* Every exit code: on-failure restarts for all but 0; with success codes {0, 3}, all but those. */
     for (int code = 0; code < 256; code++) {
         struct svc_exit how = { .known = true, .value = code };
+        struct svc_policy pol = { .restart = SVC_RESTART_ON_FAILURE };
 
-        assert_int_equal(svc_should_restart(SVC_RESTART_ON_FAILURE, &how), code != 0);
+        assert_int_equal(svc_should_restart(&pol, &how), code != 0);
+        pol.success_codes_given = true;
+        pol.success_codes[0] = 1u << 0 | 1u << 3;
+        assert_int_equal(svc_should_restart(&pol, &how), code != 0 && code != 3);
+        how.signaled = true; /* a signal is never a success */
+        assert_true(svc_should_restart(&pol, &how));
     }
 }
 
@@ -1283,6 +1323,7 @@ main(void)
         cmocka_unit_test(exited_then_start),
         cmocka_unit_test(yoyo_goes_fatal),
         cmocka_unit_test(yoyo_counts_liveness_restarts),
+        cmocka_unit_test(fatal_exit_code_goes_fatal_at_once),
         cmocka_unit_test(yoyo_spread_restarts_survive),
         cmocka_unit_test(fatal_start_resets_tally),
         cmocka_unit_test(spawn_retry_backs_off_at_least_100ms),
