@@ -31,6 +31,10 @@ below() {
 # JSON (jansson), and what the compiler emits for checks and fortified calls.
 PURE_LIBC='^(__assert_fail|__ctype_b_loc|__ctype_tolower_loc|__ctype_toupper_loc|__errno_location|__isoc99_sscanf|__libc_current_sigrtmax|__libc_current_sigrtmin|__snprintf_chk|__vsnprintf_chk|__memcpy_chk|__memmove_chk|__memset_chk|__strcpy_chk|__strcat_chk|__stack_chk_fail|__asan_.*|__ubsan_.*|__sanitizer_.*|calloc|clock_gettime|free|gmtime_r|inet_pton|llround|malloc|memchr|memcmp|memcpy|memmove|memrchr|memset|qsort|realloc|snprintf|vsnprintf|strcasecmp|strchr|strcmp|strdup|strerror|strftime|strlen|strncasecmp|strncmp|strndup|strnlen|strrchr|strspn|strcspn|strstr|strtod|strtol|strtoll|strtoul|strtoull|timegm|json_.*)$'
 
+for tool in nm ar objdump; do
+    command -v "$tool" >/dev/null || { echo "check-layers: $tool is missing (binutils)"; exit 1; }
+done
+
 problems=0
 problem() {
     echo "check-layers: $*"
@@ -107,7 +111,10 @@ if [ -f "$build/libcore.a" ]; then
         # Writable data: .data and .bss. Tables of pointers land in .data.rel.ro (read-only
         # after relocation), which is fine.
         ar p "$build/libcore.a" "$o" > "$build/.core-object.o"
-        objdump -t "$build/.core-object.o" | awk '$4 ~ /^\.(data|bss)$/ && $NF !~ /^\.(data|bss)$/ { print $NF }' |
+        # Fields: address, flags (one or more), section, size, name. Writable: .data*, .bss*,
+        # and the thread-locals .tdata/.tbss; not .data.rel.ro. Section symbols are skipped.
+        objdump -t "$build/.core-object.o" |
+            awk 'NF >= 5 && $(NF-2) ~ /^\.t?(data|bss)/ && $(NF-2) !~ /^\.data\.rel\.ro/ && $NF !~ /^\./ { print $NF }' |
             while read -r sym; do
                 echo "src/core/${o%.o}.c has writable static data '$sym': core keeps no state between calls"
             done

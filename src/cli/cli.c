@@ -486,7 +486,8 @@ cli_request(const char *path, const char *method, const char *target,
     if (r < 0)
         goto fail;
     /* Now, while the daemon is surely alive: a pid looked up after its exit could be reused. */
-    if (opts && opts->want_pidfd && (res.peer_pidfd = (int)syscall(SYS_pidfd_open, res.peer_pid, 0)) < 0) {
+    if (opts && opts->want_pidfd &&
+        (res.peer_pidfd = (int)syscall(SYS_pidfd_open, res.peer_pid, 0)) < 0) {
         r = -errno;
         (void)snprintf(detail, sizeof(detail), "cannot watch the daemon (pid %ld): %s",
                        (long)res.peer_pid, strerror(-r));

@@ -60,8 +60,9 @@ struct cli_response {
     size_t raw_len;
     const char *body;
     size_t body_len;
-    pid_t peer_pid;  /* the daemon's pid (SO_PEERCRED) */
-    int peer_pidfd;  /* with want_pidfd: a pidfd of it, opened on connect, before the request; else -1 */
+    pid_t peer_pid; /* the daemon's pid (SO_PEERCRED) */
+    int peer_pidfd; /* with want_pidfd: a pidfd of it, opened on connect, before the request; else
+                       -1 */
 };
 
 /* Frees raw and closes peer_pidfd. */

@@ -38,7 +38,7 @@ struct args {
     const char *control;
     const char *since, *max_silent, *silence;
     bool help;
-    unsigned given; /* OPT_* seen */
+    unsigned given;                      /* OPT_* seen */
     const char *first_option[OPT_COUNT]; /* as typed, by option_names index */
     const char *pos[MAX_POSITIONAL];
     int npos;
@@ -104,7 +104,7 @@ static const struct {
 } option_names[] = {
     { OPT_JSON, "--json" },       { OPT_FOLLOW, "--follow" },
     { OPT_SINCE, "--since" },     { OPT_MAX_SILENT, "--max-silent" },
-    { OPT_SILENCE, "--silence" },  { OPT_WAIT, "--wait" },
+    { OPT_SILENCE, "--silence" }, { OPT_WAIT, "--wait" },
 };
 _Static_assert(ARRAY_SIZE(option_names) == OPT_COUNT, "one name per option, first_option fits");
 
@@ -529,19 +529,25 @@ run_shutdown(const struct args *a)
 
     if (!(a->given & OPT_WAIT))
         return post_action(a, "/shutdown");
-    /* The daemon's pidfd is opened on connect, while it surely runs, so no reused pid is awaited. */
+    /* The daemon's pidfd is opened on connect, while it surely runs, so no reused pid is awaited.
+     */
     r = cli_request(a->sock, "POST", "/shutdown", &o, &res, err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "drover: %s%s%s\n", cli_unreachable(r) ? "" : a->label,
                 cli_unreachable(r) ? "" : ": ", err);
         return cli_unreachable(r) ? CLI_EXIT_UNREACHABLE : CLI_EXIT_FAILED;
     }
-    if (res.code / 100 != 2) {
+    if (res.code == 409) {
+        /* Already shutting down (say a second `shutdown --wait`): wait all the same. */
+        printf("already shutting down\n");
+        rc = CLI_EXIT_OK;
+    } else if (res.code / 100 != 2) {
         rc = answer_error(a, &res);
         cli_response_done(&res);
         return rc;
+    } else {
+        rc = emit_rendered(a, cli_render_action(res.body, res.body_len, err, sizeof(err)), err);
     }
-    rc = emit_rendered(a, cli_render_action(res.body, res.body_len, err, sizeof(err)), err);
     /* No deadline: a shutdown takes as long as the slowest stop_timeout (as systemctl stop). */
     stop_signals_catch(&st);
     p.fd = res.peer_pidfd;
@@ -550,7 +556,8 @@ run_shutdown(const struct args *a)
     if (r > 0 && rc == CLI_EXIT_OK)
         printf("daemon exited (pid %ld)\n", (long)res.peer_pid);
     else if (r <= 0) {
-        fprintf(stderr, "drover: %s: stopped waiting; the daemon (pid %ld) is still shutting down\n",
+        fprintf(stderr,
+                "drover: %s: stopped waiting; the daemon (pid %ld) is still shutting down\n",
                 a->label, (long)res.peer_pid);
         rc = CLI_EXIT_FAILED;
     }

@@ -1125,6 +1125,17 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
                  p->instances);
         r = -EINVAL;
     }
+    for (int code = 0; code < 256; code++)
+        if (svc_code_in(p->policy.fatal_codes, code) &&
+            (p->policy.success_codes_given ? svc_code_in(p->policy.success_codes, code)
+                                           : code == 0)) {
+            push_key(c, "fatal_exit_codes");
+            error_at(c, false, "exit code %d is a success code too (success_exit_codes%s)", code,
+                     p->policy.success_codes_given ? "" : " is [0] by default");
+            pop(c);
+            r = -EINVAL;
+            break;
+        }
     return r;
 }
 

@@ -63,7 +63,9 @@ ckpt_pack(const struct ckpt *c, char **ret_data, size_t *ret_len)
         goto fail;
     for (size_t i = 0; i < c->nscales; i++)
         if (json_object_set_new(scales, c->scales[i].program,
-                                json_integer(c->scales[i].instances)) < 0)
+                                json_pack("{s:i, s:i}", "instances",
+                                          (json_int_t)c->scales[i].instances, "configured",
+                                          (json_int_t)c->scales[i].configured)) < 0)
             goto fail;
     (void)gmtime_r(&secs, &tm);
     (void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -82,8 +84,7 @@ ckpt_pack(const struct ckpt *c, char **ret_data, size_t *ret_len)
         json_object_set_new(root, "version", json_integer(CKPT_VERSION)) < 0 ||
         json_object_set(root, "drover", drover) < 0 ||
         json_object_set_new(root, "written_at", json_string(when)) < 0 ||
-        json_object_set(root, "instances", list) < 0 ||
-        json_object_set(root, "scales", scales) < 0)
+        json_object_set(root, "instances", list) < 0 || json_object_set(root, "scales", scales) < 0)
         goto fail;
     json_decref(drover);
     json_decref(list);
@@ -235,18 +236,23 @@ unpack_scales(const json_t *o, struct ckpt *c, char *err, size_t errsize)
     json_object_foreach((json_t *)o, key, val)
     {
         struct ckpt_scale *s = &c->scales[c->nscales];
+        long long n, conf;
 
-        if (!json_is_integer(val) || json_integer_value(val) < 0 ||
-            json_integer_value(val) > CKPT_MAX_SCALE) {
-            (void)snprintf(err, errsize, "every value of \"scales\" must be an integer from 0 to %d",
-                           CKPT_MAX_SCALE);
+        if (!json_is_object(val) ||
+            get_int(val, "instances", 0, CKPT_MAX_SCALE, &n, err, errsize, "scales") < 0 ||
+            get_int(val, "configured", 0, CKPT_MAX_SCALE, &conf, err, errsize, "scales") < 0) {
+            if (!json_is_object(val))
+                (void)snprintf(
+                    err, errsize,
+                    "every value of \"scales\" must be {\"instances\": N, \"configured\": N}");
             return -EINVAL;
         }
         if (!(s->program = strdup(key))) {
             (void)snprintf(err, errsize, "out of memory");
             return -ENOMEM;
         }
-        s->instances = (unsigned)json_integer_value(val);
+        s->instances = (unsigned)n;
+        s->configured = (unsigned)conf;
         c->nscales++;
     }
     return 0;

@@ -34,10 +34,14 @@ struct ckpt_entry {
     char generation[CKPT_GENERATION_SIZE];
 };
 
-/* A program's scale (`drover scale`, or the config's count): "scales": {"web": 3}. */
+/*
+ * A program's scale (`drover scale`, or the config's count) and the config's
+ * count it was set against: "scales": {"web": {"instances": 1, "configured": 3}}.
+ */
 struct ckpt_scale {
     char *program;
     unsigned instances;
+    unsigned configured;
 };
 
 #define CKPT_MAX_SCALE 1000000 /* instances of one program, as cfg allows at most */

@@ -129,7 +129,13 @@ act_stop_again(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
     s->want_up = false;
-    s->give_up = false; /* asked to stop: it ends stopped, not fatal */
+    if (s->give_up) {
+        /* Asked to stop: it ends stopped, not fatal, and the operator has overruled the yo-yo
+           verdict, as a start after fatal does: its count is dropped (a restart forgives). */
+        s->give_up = false;
+        backoff_reset(&s->tally);
+        s->quick_failures = 0;
+    }
     return s->state;
 }
 
@@ -535,7 +541,8 @@ svc_dispatch(struct svc *s, enum svc_event ev, int64_t now_ms)
         s->notable = false;
         s->ops->transition(s, from, to, s->cause);
     }
-    if (s->ops->settled)
+    if (s->ops->settled &&
+        s->dispatching == 0) /* the outermost dispatch of s: its state is stored */
         s->ops->settled(s);
 }
 

@@ -109,6 +109,7 @@ persist_write(struct supervisor *sup)
         c.scales[c.nscales++] = (struct ckpt_scale){
             .program = (char *)sup->pool.programs[p].cfg->name, /* borrowed, as above */
             .instances = sup->pool.programs[p].want,
+            .configured = sup->pool.programs[p].cfg->instances,
         };
     r = ckpt_pack(&c, &data, &len);
     free(c.entries);
@@ -197,12 +198,16 @@ grow_to(struct supervisor *sup, struct instance *in)
  * stopped and its slot starts fresh. Members of an adopted group stay with
  * it. Everything else is stopped.
  */
-/* The scale the dumpfile recorded for prog, if it did. */
+/*
+ * The scale the dumpfile recorded for prog, if it did and the config's count
+ * is still the one that scale was set against: an edited `instances` wins.
+ */
 static bool
 recorded_scale(const struct survivors *s, const struct program *prog, unsigned *ret)
 {
     for (size_t i = 0; i < s->nscales; i++)
-        if (strcmp(s->scales[i].program, prog->cfg->name) == 0) {
+        if (strcmp(s->scales[i].program, prog->cfg->name) == 0 &&
+            s->scales[i].configured == prog->cfg->instances) {
             *ret = s->scales[i].instances < prog->cfg->max_instances ? s->scales[i].instances
                                                                      : prog->cfg->max_instances;
             return true;

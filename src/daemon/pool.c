@@ -132,6 +132,7 @@ pool_scale(struct pool *pool, struct program *prog, unsigned n)
 
     if (n > prog->cfg->max_instances)
         return -ERANGE;
+    pool_settle_scale(prog); /* a slot stopped earlier in this pass is gone before one is reused */
     log_info("\"%s\": scaling from %u to %u instance%s", prog->cfg->name, prog->want, n,
              n == 1 ? "" : "s");
     old_want = prog->want;

@@ -387,7 +387,7 @@ def test_adopt_keeps_a_scaled_down_pool(drover):
     start(drover, pool(instances=3, max_instances=4), args=["--dumpfile", dump])
     drover.wait_spawns("w:2", 1)
     assert drover.call("POST", "/scale/w?instances=1")[0] == 200
-    wait_until(lambda: json.load(open(dump)).get("scales") == {"w": 1}
+    wait_until(lambda: json.load(open(dump)).get("scales") == {"w": {"instances": 1, "configured": 3}}
                and len(json.load(open(dump))["instances"]) == 1, what="scale 1 and 1 instance on record")
     kept = drover.current("w:0")[0]
     drover.kill9()
@@ -400,6 +400,24 @@ def test_adopt_keeps_a_scaled_down_pool(drover):
     assert len(drover.spawns("w:1")) == len(drover.spawns("w:2")) == 1, drover.log()
     assert drover.stop() == 0
     assert not pid_alive(kept)
+
+
+def test_adopt_takes_an_edited_instances_count_over_the_recorded_scale(drover):
+    """The recorded scale was set against instances 2; the config now says 3: the config wins,
+    and the survivors of the earlier drover are adopted into it."""
+    dump = drover.path("dump.json")
+    start(drover, pool(instances=2, max_instances=4), args=["--dumpfile", dump])
+    drover.wait_spawns("w:1", 1)
+    wait_until(lambda: len(json.load(open(dump))["instances"]) == 2, what="2 instances on record")
+    pids = [drover.current(f"w:{i}")[0] for i in range(2)]
+    drover.kill9()
+    start(drover, pool(instances=3, max_instances=4), args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(r"adopted 2 instances")
+    drover.wait_spawns("w:2", 1)
+    _, body, _ = drover.call("GET", "/status/w")
+    assert [i["pid"] for i in body["programs"]["w"]][:2] == pids and len(body["programs"]["w"]) == 3, body
+    assert not drover.lines(r"the scale the earlier drover had"), drover.log()
+    assert drover.stop() == 0
 
 
 def test_out_of_descriptors_the_control_socket_still_answers(drover):

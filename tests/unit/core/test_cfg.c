@@ -571,6 +571,13 @@ exit_codes(void **state)
     one_error("[{\"command\": [\"a\"], \"success_exit_codes\": 0}]",
               "x.json:1:43: [0].success_exit_codes: ",
               "expected a list of exit codes (integers from 0 to 255), got an integer");
+    /* A code cannot be both: 0 is a success code unless success_exit_codes leaves it out. */
+    one_error("[{\"command\": [\"a\"], \"fatal_exit_codes\": [0]}]", "x.json:1:41: [0].fatal_exit_codes: ",
+              "exit code 0 is a success code too (success_exit_codes is [0] by default)");
+    one_error("[{\"command\": [\"a\"], \"success_exit_codes\": [0, 200], \"fatal_exit_codes\": [200]}]",
+              "x.json:1:", "[0].fatal_exit_codes: exit code 200 is a success code too (success_exit_codes)");
+    parse_ok("[{\"command\": [\"a\"], \"success_exit_codes\": [1], \"fatal_exit_codes\": [0]}]", &cfg);
+    cfg_done(&cfg);
 }
 
 static void

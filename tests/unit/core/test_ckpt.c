@@ -37,9 +37,9 @@ static struct ckpt_entry sample_entries[] = {
 };
 
 static struct ckpt_scale sample_scales[] = {
-    { .program = "timeserver", .instances = 1 }, /* scaled down from the config's count */
-    { .program = "idle", .instances = 0 },
-    { .program = "ünï", .instances = 1000000 },
+    { .program = "timeserver", .instances = 1, .configured = 3 }, /* scaled down */
+    { .program = "idle", .instances = 0, .configured = 0 },
+    { .program = "ünï", .instances = 1000000, .configured = 7 },
 };
 
 static const struct ckpt sample = {
@@ -88,6 +88,7 @@ round_trip(void **state)
     for (size_t i = 0; i < 3; i++) {
         assert_string_equal(c.scales[i].program, sample_scales[i].program);
         assert_int_equal(c.scales[i].instances, sample_scales[i].instances);
+        assert_int_equal(c.scales[i].configured, sample_scales[i].configured);
     }
     ckpt_done(&c);
     free(data);
@@ -257,10 +258,15 @@ scales_are_optional_and_checked(void **state)
     assert_int_equal(c.nscales, 0);
     ckpt_done(&c);
     expect_refused(HEAD "\"instances\":[],\"scales\":[1]}", "\"scales\" must be an object");
-    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":-1}}", "\"scales\" must be an integer from 0 to 1000000");
-    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":1000001}}", "from 0 to 1000000");
-    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":\"3\"}}", "from 0 to 1000000");
-    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":1.5}}", "from 0 to 1000000");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":3}}", "must be {\"instances\": N, \"configured\": N}");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":{\"instances\":-1,\"configured\":1}}}",
+                   "scales: \"instances\" must be an integer from 0 to 1000000");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":{\"instances\":1000001,\"configured\":1}}}",
+                   "from 0 to 1000000");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":{\"instances\":1}}}",
+                   "scales: \"configured\" must be an integer");
+    expect_refused(HEAD "\"instances\":[],\"scales\":{\"a\":{\"instances\":\"1\",\"configured\":1}}}",
+                   "\"instances\" must be an integer");
 }
 
 int

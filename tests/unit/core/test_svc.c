@@ -694,6 +694,28 @@ yoyo_counts_liveness_restarts(void **state)
         assert_false(s.give_up);
         svc_done(&s);
     }
+    /* An operator's restart (stop, then start, while stopping) forgives too: the next failure
+       restarts it again instead of giving up at once. */
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    now = 0;
+    svc_dispatch(&s, SVC_EV_START, now);
+    for (int i = 0; i < 3; i++) {
+        svc_dispatch(&s, SVC_EV_TIMER, now += 1000);
+        svc_dispatch(&s, SVC_EV_HB_LATE, now += 1000);
+        if (i < 2)
+            svc_exited(&s, &exit_code_1, now += 100);
+    }
+    assert_true(s.give_up);
+    svc_dispatch(&s, SVC_EV_STOP, now += 10);
+    svc_dispatch(&s, SVC_EV_START, now += 10);
+    svc_exited(&s, &exit_code_1, now += 100);
+    assert_int_equal(s.state, SVC_STARTING);
+    svc_dispatch(&s, SVC_EV_TIMER, now += 1000);
+    svc_dispatch(&s, SVC_EV_HB_LATE, now += 1000);
+    assert_true(s.want_up); /* a restart, not a give-up */
+    assert_false(s.give_up);
+    svc_done(&s);
 }
 
 /* An exit code in fatal_exit_codes goes fatal at once, whatever the restart policy says. */
@@ -707,6 +729,9 @@ fatal_exit_code_goes_fatal_at_once(void **state)
     (void)state;
 
     pol.fatal_codes[0] = 1u << 2;
+    pol.fatal_codes[3] = (uint64_t)1 << (200 - 192); /* codes above 63 live in the other words */
+    assert_true(svc_code_in(pol.fatal_codes, 200) && !svc_code_in(pol.fatal_codes, 201));
+    assert_false(svc_code_in(pol.fatal_codes, 256) || svc_code_in(pol.fatal_codes, -1));
     reset_fake();
     svc_init(&s, &pol, &fake_ops);
     svc_dispatch(&s, SVC_EV_START, 0);
