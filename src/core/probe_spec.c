@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,4 +165,23 @@ probe_kind_name(enum probe_kind k)
         break;
     }
     return "invalid";
+}
+
+int
+probe_http_request(const struct probe_addr *a, char *buf, size_t len)
+{
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->sa;
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
+    bool v6 = a->sa.ss_family == AF_INET6;
+    unsigned port = ntohs(v6 ? in6->sin6_port : in4->sin_port);
+    char portpart[8] = "";
+    int n;
+
+    if (port != 80)
+        (void)snprintf(portpart, sizeof(portpart), ":%u", port);
+    n = snprintf(buf, len,
+                 "GET %s HTTP/1.0\r\nHost: %s%s%s%s\r\nUser-Agent: drover\r\nConnection: "
+                 "close\r\n\r\n",
+                 a->path, v6 ? "[" : "", a->host, v6 ? "]" : "", portpart);
+    return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }

@@ -53,6 +53,13 @@ int probe_parse_http(const char *s, struct probe_addr *ret);
 /* The status code of an HTTP status line ("HTTP/1.1 200 OK"), or -EINVAL. */
 int probe_parse_status(const char *line, size_t len);
 
+/*
+ * The request an http probe sends for a: "GET PATH HTTP/1.0" and a Host
+ * header as RFC 7230 writes it (an IPv6 address in brackets, the port unless
+ * it is 80). Returns its length, or -ENOSPC when it does not fit in len.
+ */
+int probe_http_request(const struct probe_addr *a, char *buf, size_t len);
+
 const char *probe_kind_name(enum probe_kind k);
 
 #endif

@@ -62,11 +62,16 @@ probe_start_net(struct probe_run *run, struct loop *l, struct timers *ts, enum p
     run->reported = false;
     run->len = run->sent = 0;
     run->why[0] = '\0';
-    if (kind == PROBE_HTTP)
-        run->len = (size_t)snprintf(
-            run->buf, sizeof(run->buf),
-            "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: drover\r\nConnection: close\r\n\r\n",
-            addr->path, addr->host);
+    if (kind == PROBE_HTTP) {
+        int n = probe_http_request(addr, run->buf, sizeof(run->buf));
+
+        if (n < 0) { /* cannot happen: a path and host within their limits always fit */
+            (void)close(fd);
+            run->busy = false;
+            return n;
+        }
+        run->len = (size_t)n;
+    }
     run->src.fd = fd;
     if ((r = loop_add_events(l, &run->src, EPOLLOUT)) < 0) {
         loop_close(l, &run->src);

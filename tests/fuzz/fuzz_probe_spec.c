@@ -166,6 +166,13 @@ check_http(const char *s)
         /* Refused by tcp, taken by http: only because no port was written. */
         assert(port_of(&a) == 80);
     }
+    /* Every accepted address gives a whole request in os/probe's 512-byte buffer. */
+    {
+        char req[512];
+        int n = probe_http_request(&a, req, sizeof(req));
+
+        assert(n > 0 && (size_t)n == strlen(req) && strncmp(req, "GET /", 5) == 0);
+    }
     free(hostport);
 }
 

@@ -417,6 +417,42 @@ kind_names(void **state)
     assert_string_equal(probe_kind_name((enum probe_kind)42), "invalid");
 }
 
+/* The request's Host header as RFC 7230 writes it: IPv6 in brackets, the port unless 80. */
+static void
+http_request_host_header(void **state)
+{
+    static const struct {
+        const char *target, *want;
+    } cases[] = {
+        { "http://127.0.0.1/", "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n" },
+        { "http://127.0.0.1:8080/ready?x=1", "GET /ready?x=1 HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n" },
+        { "http://localhost:9000", "GET / HTTP/1.0\r\nHost: localhost:9000\r\n" },
+        { "http://[::1]:9000/h", "GET /h HTTP/1.0\r\nHost: [::1]:9000\r\n" },
+        { "http://[::1]/", "GET / HTTP/1.0\r\nHost: [::1]\r\n" },
+    };
+    char buf[512];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct probe_addr a;
+        int n;
+
+        assert_int_equal(probe_parse_http(cases[i].target, &a), 0);
+        n = probe_http_request(&a, buf, sizeof(buf));
+        assert_true(n > 0 && (size_t)n == strlen(buf));
+        if (strncmp(buf, cases[i].want, strlen(cases[i].want)) != 0)
+            fail_msg("%s gave %s", cases[i].target, buf);
+        assert_non_null(strstr(buf, "\r\nConnection: close\r\n\r\n"));
+    }
+    /* Too small a buffer: -ENOSPC, never a cut request. */
+    {
+        struct probe_addr a;
+
+        assert_int_equal(probe_parse_http("http://127.0.0.1/", &a), 0);
+        assert_int_equal(probe_http_request(&a, buf, 20), -ENOSPC);
+    }
+}
+
 int
 main(void)
 {
@@ -431,6 +467,7 @@ main(void)
         cmocka_unit_test(http_rejects_long_host_and_path),
         cmocka_unit_test(status_lines),
         cmocka_unit_test(kind_names),
+        cmocka_unit_test(http_request_host_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
