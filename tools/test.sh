@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# README step 2 and CI: install what is missing, then run every test twice,
-# plain and under AddressSanitizer + UndefinedBehaviorSanitizer. The last
-# line is the total: "N passed, N failed".
+# README step 2 and CI: install what is missing, check the layers and the
+# style (make check-layers, make lint), then run every test twice, plain and
+# under AddressSanitizer + UndefinedBehaviorSanitizer. The last line is the
+# total: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 tools/deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
@@ -17,6 +18,7 @@ step() {
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 step make -s -j2 all
 step make -s check-layers
+step make -s lint
 step make -s check-unit
 step make -s check-fuzz-replay
 step make -s check-integration
