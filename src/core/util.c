@@ -199,12 +199,18 @@ util_one_line(char *s)
 }
 
 int64_t
-util_unix_ms(void)
+util_clock_ms(clockid_t clock)
 {
     struct timespec ts;
 
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    (void)clock_gettime(clock, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_unix_ms(void)
+{
+    return util_clock_ms(CLOCK_REALTIME);
 }
 
 int64_t

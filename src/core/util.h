@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* The object of type T whose member m is at ptr (a loop source, a timer, a list link). */
@@ -46,6 +47,8 @@ uint64_t util_hash_str(const char *s);
 /* Replaces control characters in s by '?', so a message quoting input stays on one line. */
 char *util_one_line(char *s);
 
+/* clock (CLOCK_MONOTONIC, CLOCK_BOOTTIME, ...) in milliseconds. */
+int64_t util_clock_ms(clockid_t clock);
 /* CLOCK_MONOTONIC in milliseconds and nanoseconds. */
 int64_t util_now_ms(void);
 int64_t util_now_ns(void);

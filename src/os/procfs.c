@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 int
 proc_parse_stat(const char *line, struct proc_stat *ret)
 {
@@ -169,10 +171,7 @@ proc_ticks_to_ms(uint64_t ticks)
 int64_t
 proc_boot_now_ms(void)
 {
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return util_clock_ms(CLOCK_BOOTTIME);
 }
 
 int
