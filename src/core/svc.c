@@ -61,17 +61,22 @@ act_ignore(struct svc *s, int64_t now_ms)
     return s->state;
 }
 
+/* An operator's word overrules a yo-yo verdict: the restarts counted so far are dropped. */
+static void
+forgive(struct svc *s)
+{
+    s->give_up = false;
+    backoff_reset(&s->tally);
+    s->quick_failures = 0;
+}
+
 /* START while a process exists: just remember that it is wanted. */
 static enum svc_state
 act_want_up(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
-    if (s->give_up) {
-        /* Stopping after a yo-yo of liveness restarts: an operator's start forgives it. */
-        s->give_up = false;
-        backoff_reset(&s->tally);
-        s->quick_failures = 0;
-    }
+    if (s->give_up)
+        forgive(s); /* stopping after a yo-yo of liveness restarts */
     s->want_up = true;
     return s->state;
 }
@@ -96,8 +101,7 @@ act_start_now(struct svc *s, int64_t now_ms)
 static enum svc_state
 act_start_fresh(struct svc *s, int64_t now_ms)
 {
-    backoff_reset(&s->tally);
-    s->quick_failures = 0;
+    forgive(s);
     return act_start(s, now_ms);
 }
 
@@ -129,13 +133,8 @@ act_stop_again(struct svc *s, int64_t now_ms)
 {
     (void)now_ms;
     s->want_up = false;
-    if (s->give_up) {
-        /* Asked to stop: it ends stopped, not fatal, and the operator has overruled the yo-yo
-           verdict, as a start after fatal does: its count is dropped (a restart forgives). */
-        s->give_up = false;
-        backoff_reset(&s->tally);
-        s->quick_failures = 0;
-    }
+    if (s->give_up)
+        forgive(s); /* asked to stop: it ends stopped, not fatal (and a restart forgives too) */
     return s->state;
 }
 
