@@ -311,12 +311,11 @@ bad_name(const struct args *a, const char *what, const char *name, const char *e
 
 /* One exchange; on failure prints one line and returns the exit code (or -EINTR). */
 static int
-exchange(const struct args *a, const char *method, const char *target, int timeout_ms,
-         const sigset_t *mask, struct cli_response *res)
+exchange(const struct args *a, const char *method, const char *target,
+         const struct cli_request_opts *o, struct cli_response *res)
 {
-    struct cli_request_opts o = { .timeout_ms = timeout_ms, .wait_mask = mask };
     char err[CLI_ERR_MAX];
-    int r = cli_request(a->sock, method, target, &o, res, err, sizeof(err));
+    int r = cli_request(a->sock, method, target, o, res, err, sizeof(err));
 
     if (r == 0 || r == -EINTR)
         return r;
@@ -357,7 +356,8 @@ emit_rendered(const struct args *a, char *text, const char *err)
 static int
 request(const struct args *a, const char *method, const char *target, struct cli_response *res)
 {
-    return exchange(a, method, target, CLI_TIMEOUT_MS, NULL, res);
+    return exchange(a, method, target, &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS },
+                    res);
 }
 
 static int
@@ -529,14 +529,9 @@ run_shutdown(const struct args *a)
 
     if (!(a->given & OPT_WAIT))
         return post_action(a, "/shutdown");
-    /* The daemon's pidfd is opened on connect, while it surely runs, so no reused pid is awaited.
-     */
-    r = cli_request(a->sock, "POST", "/shutdown", &o, &res, err, sizeof(err));
-    if (r < 0) {
-        fprintf(stderr, "drover: %s%s%s\n", cli_unreachable(r) ? "" : a->label,
-                cli_unreachable(r) ? "" : ": ", err);
-        return cli_unreachable(r) ? CLI_EXIT_UNREACHABLE : CLI_EXIT_FAILED;
-    }
+    /* The daemon's pidfd is opened on connect, while it surely runs: no reused pid is awaited. */
+    if ((rc = exchange(a, "POST", "/shutdown", &o, &res)) != 0)
+        return rc;
     if (res.code == 409) {
         /* Already shutting down (say a second `shutdown --wait`): wait all the same. */
         printf("already shutting down\n");
@@ -582,7 +577,10 @@ events_once(const struct args *a, uint64_t since, int wait_s, const sigset_t *ma
                        (unsigned long long)since, wait_s);
     else
         (void)snprintf(target, sizeof(target), "/events?since=%llu", (unsigned long long)since);
-    rc = exchange(a, "GET", target, CLI_TIMEOUT_MS + wait_s * 1000, mask, &res);
+    rc = exchange(a, "GET", target,
+                  &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS + wait_s * 1000,
+                                              .wait_mask = mask },
+                  &res);
     if (rc != 0)
         return rc;
     if (res.code != 200) {
