@@ -376,12 +376,12 @@ liveness_spawned(struct instance *in)
      */
     if (!prog->cfg->heartbeat_timeout_ms)
         return;
+    /* Rounded up, as hb_scan() does: never fire just before the deadline. */
+    int64_t silent_at_ms = in->spawned_ns / 1000000 + prog->cfg->heartbeat_timeout_ms + 1;
     if (!timer_armed(&prog->hb_timer))
         hb_scan(prog, in->spawned_ns);
-    else if (in->spawned_ns / 1000000 + prog->cfg->heartbeat_timeout_ms + 1 <
-             prog->hb_timer.deadline_ms)
-        (void)timer_arm(&prog->sup->timers, &prog->hb_timer,
-                        in->spawned_ns / 1000000 + prog->cfg->heartbeat_timeout_ms + 1);
+    else if (silent_at_ms < prog->hb_timer.deadline_ms)
+        (void)timer_arm(&prog->sup->timers, &prog->hb_timer, silent_at_ms);
 }
 
 /* --- the notify socket ------------------------------------------------------------------------ */
