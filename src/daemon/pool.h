@@ -13,7 +13,8 @@
  * beats; checks: the probes); a state only changes through svc_dispatch().
  *
  * Notifications: pool_notify() tells the observers the supervisor added at
- * set-up that an instance's process appeared or went. One raised inside a
+ * set-up that an instance's process appeared or went, or that its state
+ * changed. One raised inside a
  * state-machine action (a spawn) is queued, and delivered once the new
  * state is stored (pool_settled(), from svc_ops.settled), so an observer
  * always sees the state the instance is in, never the one it is leaving.
@@ -44,6 +45,7 @@ enum pool_change {
     POOL_GONE,    /* its process was reaped (or an adopted one ended) */
     POOL_SPAWNED, /* a new process runs */
     POOL_ADOPTED, /* an earlier drover's process was taken over */
+    POOL_STATE,   /* its state changed, or it exited and restarted within one (state_from) */
     POOL__MAX,
 };
 
@@ -80,6 +82,7 @@ struct instance {
     int64_t hb_future_seen_ns;          /* when it was first seen: the beat it counts as */
     bool hb_future_logged;              /* said so once for this process */
     uint8_t pending;                    /* pool_change bits raised mid-action, not delivered */
+    enum svc_state state_from;          /* POOL_STATE: the state it left (svc.cause says why) */
     uint64_t hb_future_total;           /* /metrics: slot times from the future, all processes */
     char status[INSTANCE_STATUS_BYTES]; /* last STATUS= text, escaped */
     /* Probes (checks.c). */

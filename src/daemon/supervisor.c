@@ -187,6 +187,8 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
        waiting for it (api's long-polls) see it before the loop sleeps. */
     events_push(&in->sup->events, util_unix_ms(), in->prog->cfg->name, in->index, in->pid, from, to,
                 cause);
+    in->state_from = from;
+    pool_notify(in, POOL_STATE);
     /* Whether that ended a shutdown or let a scaled-away slot go: before_sleep() looks. */
 }
 
