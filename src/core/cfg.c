@@ -1059,6 +1059,13 @@ program_max_silent(struct ctx *c, const json_t *val, void *target)
     return 0;
 }
 
+static int
+program_max_unavailable(struct ctx *c, const json_t *val, void *target)
+{
+    return get_uint(c, val, 1, CFG_MAX_INSTANCES, target);
+}
+
+/* core/cfgdiff.c has one row per key of this table (its unit test checks): add both. */
 static const struct key program_keys[] = {
     { "command", parse_command, 0, KEY_COUNTED }, /* required */
     { "input", program_input, 0, 0 },
@@ -1083,6 +1090,8 @@ static const struct key program_keys[] = {
     { "max_instances", key_instances, offsetof(struct program_cfg, max_instances), 0 },
     { "success_exit_codes", program_success_codes, 0, 0 },
     { "fatal_exit_codes", program_fatal_codes, 0, 0 },
+    { "max_unavailable", program_max_unavailable, offsetof(struct program_cfg, max_unavailable),
+      0 },
 };
 
 static int
@@ -1093,6 +1102,7 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
 
     *p = (struct program_cfg){
         .instances = 1,
+        .max_unavailable = 1,
         .silence_ms = -1,
         .max_silent = -1,
         .heartbeat_restart = true,
@@ -1395,6 +1405,7 @@ settings_max_silent(struct ctx *c, const json_t *val, void *target)
     return get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, target);
 }
 
+/* core/cfgdiff.c has one row per key of this table too. */
 static const struct key settings_keys[] = {
     { "programs", parse_programs, 0, KEY_COUNTED }, /* required */
     { "port_range", settings_port_range, 0, 0 },
@@ -1734,6 +1745,18 @@ cfg_done(struct config *cfg)
     free(cfg->http_token);
     free(cfg->control);
     *cfg = (struct config){ 0 };
+}
+
+const char *
+cfg_program_key(size_t i)
+{
+    return i < ARRAY_SIZE(program_keys) ? program_keys[i].name : NULL;
+}
+
+const char *
+cfg_settings_key(size_t i)
+{
+    return i < ARRAY_SIZE(settings_keys) ? settings_keys[i].name : NULL;
 }
 
 bool

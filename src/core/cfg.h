@@ -57,6 +57,7 @@ struct program_cfg {
     int64_t silence_ms;     /* default T of /health for this program's instances; -1: the pool's */
     int max_silent;         /* default X of /health?program=THIS; -1: the pool's */
     bool heartbeat_restart; /* heartbeat.action "restart" (else "none": mark and log only) */
+    unsigned max_unavailable; /* a rolling restart (reload) has at most this many not ready */
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
@@ -109,6 +110,10 @@ size_t cfg_total_slots(const struct config *cfg);
 
 /* NULL if token is acceptable as a bearer token, else what is wrong with it. */
 const char *cfg_token_problem(const char *token);
+
+/* The name of the i-th key of a program (of the top level), or NULL past the last. */
+const char *cfg_program_key(size_t i);
+const char *cfg_settings_key(size_t i);
 
 /* True for a program name a config may give: 1 to CFG_NAME_MAX of A-Z a-z 0-9 _ . - */
 bool cfg_name_valid(const char *name);
