@@ -23,6 +23,7 @@
 #include "os/loop.h"
 #include "os/timer.h"
 #include "daemon/pool.h"
+#include "daemon/supervisor.h"
 
 struct supervisor {
     struct config cfg;
@@ -67,6 +68,19 @@ struct supervisor {
     int64_t up_watchdog_ms; /* 0: no watchdog of our own */
     struct timer up_timer;
     struct loop_hook before_sleep; /* the end of a shutdown, scale settling */
+    /* Reload and apply (reload.c). */
+    size_t extra_timers; /* the surfaces' room in the timer heap, kept when it grows */
+    supervisor_config_loader load_config;
+    void *load_config_arg;
+    struct reload *reload; /* the plan running, NULL when none */
 };
+
+/* Room the timer heap needs for slots instance slots of nprograms programs. */
+static inline size_t
+supervisor_timers_needed(const struct supervisor *sup, size_t slots, size_t nprograms)
+{
+    /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence. */
+    return 3 * slots + nprograms + sup->extra_timers + 8;
+}
 
 #endif
