@@ -206,6 +206,8 @@ scale(struct supervisor *sup, const char *target, const char *count)
         return fail(strchr(target, ':') ? 400 : 404, "scale", target,
                     strchr(target, ':') ? "scale takes a program, not an instance"
                                         : "no such program");
+    if (reload_is_leaving(sup, prog))
+        return fail(409, "scale", target, "this program is leaving the pool (a reload removed it)");
     errno = 0;
     n = count && *count && strspn(count, "0123456789") == strlen(count) ? strtoul(count, &end, 10)
                                                                         : ULONG_MAX;

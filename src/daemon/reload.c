@@ -45,6 +45,15 @@ reload_running(const struct supervisor *sup)
     return sup->reload != NULL;
 }
 
+bool
+reload_is_leaving(const struct supervisor *sup, const struct program *prog)
+{
+    for (size_t i = 0; sup->reload && i < sup->reload->n; i++)
+        if (sup->reload->v[i].action != PLAN_ROLL && sup->reload->v[i].prog == prog)
+            return true;
+    return false;
+}
+
 /* --- telling the plan ----------------------------------------------------------------------- */
 
 static void tell(struct supervisor *sup, const char *program, const char *action, const char *fmt,

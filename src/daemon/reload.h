@@ -28,6 +28,7 @@
 #include "core/cfg.h"
 
 struct supervisor;
+struct program;
 
 /* DUMPFILE + this: the configuration last applied over the API, resumed by --adopt. */
 #define RELOAD_SAVED_SUFFIX ".config.json"
@@ -66,6 +67,8 @@ void reload_outcome_done(struct reload_outcome *o);
 
 /* True while a plan runs. */
 bool reload_running(const struct supervisor *sup);
+/* True for a program the running plan removes (or replaces): it is leaving the pool. */
+bool reload_is_leaving(const struct supervisor *sup, const struct program *prog);
 /* The running plan's next steps; the loop calls it before sleeping. */
 void reload_advance(struct supervisor *sup);
 /* At the end (supervisor_free(), after the pool's programs): the rest of a plan. */
