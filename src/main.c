@@ -56,7 +56,7 @@ usage(FILE *f)
         "usage: drover [options] < config.json\n"
         "       drover [options] --config FILE\n"
         "       drover [--control PATH] status|start|stop|restart|scale|signal|events|health|"
-        "shutdown|help ...\n"
+        "shutdown|reload|apply|help ...\n"
         "                           (the CLI: see 'drover help' and docs/cli.md)\n"
         "\n"
         "  -c, --config FILE        read the JSON configuration from FILE (default: stdin)\n"
