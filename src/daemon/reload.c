@@ -513,9 +513,11 @@ reload_request(struct supervisor *sup, const struct reload_req *rq, struct reloa
 /*
  * One rolling restart's next moves: a restarted instance counts as
  * unavailable until its new process is running (RUNNING is ready: with a
- * `ready` rule, it passed it); the next is restarted only while fewer than
- * max_unavailable are. An instance with no process (backoff, stopped by an
- * operator, fatal) is not restarted: its next start reads the new
+ * `ready` rule, it passed it), and so does one on its way up for another
+ * reason (starting, in backoff, stopping); the next is restarted only while
+ * fewer than max_unavailable are. Each of those ends within its own bounds
+ * (start_timeout, yo-yo, stop_timeout), so a roll cannot wait for ever. An instance with no process
+ * (backoff, stopped by an operator, fatal) is not restarted: its next start reads the new
  * configuration anyway. A new process that goes fatal halts the roll: the
  * rest keep their old processes, and the log says so.
  */
@@ -545,6 +547,13 @@ roll(struct supervisor *sup, struct reload_prog *e)
             out++;
         }
     }
+    /* Not ready for another reason (a crash, a slow start) counts too: at most that many. */
+    for (unsigned i = 0; i < prog->ninstances && i < prog->want; i++) {
+        enum svc_state st = prog->instances[i].svc.state;
+        if ((i >= e->end || !e->inflight[i]) &&
+            (st == SVC_STARTING || st == SVC_BACKOFF || st == SVC_STOPPING))
+            out++;
+    }
     while (out < e->unavailable && e->next < end) {
         struct instance *in = &prog->instances[e->next];
         enum svc_state st = in->svc.state;
@@ -558,7 +567,10 @@ roll(struct supervisor *sup, struct reload_prog *e)
         }
         e->next++;
     }
-    if (e->next < end || out > 0)
+    for (unsigned i = 0; i < e->end; i++)
+        if (e->inflight[i])
+            return false;
+    if (e->next < end)
         return false;
     tell(sup, prog->cfg->name, "rolled", "\"%s\": rolling restart done", prog->cfg->name);
     return true;

@@ -86,18 +86,28 @@ def put_tcp(port, body, token=None):
         return e.code, json.loads(e.read() or b"null")
 
 
+def ports(drover, program):
+    code, body, _ = drover.call("GET", f"/status/{program}")
+    return [i["port"] for i in body["programs"][program]]
+
+
 def test_reload_keeps_unchanged_adds_removes_and_scales(drover):
-    start(drover, {"programs": [prog("keep", 2), prog("gone"), prog("grow", 1)]})
+    keep_p = prog("keep", 2, env={"PORT": "{{port}}"})
+    start(drover, {"programs": [keep_p, prog("gone"), prog("grow", 1)]},
+          args=["--port-range", "20100-20199"])
     all_running(drover, {"keep": 2, "gone": 1, "grow": 1})
     keep, grow = pids(drover, "keep"), pids(drover, "grow")
+    keep_ports = ports(drover, "keep")
+    assert all(keep_ports), keep_ports
     gone = pids(drover, "gone")[0]
-    drover.write_config({"programs": [prog("keep", 2), prog("grow", 3), prog("new", 2)]})
+    drover.write_config({"programs": [keep_p, prog("grow", 3), prog("new", 2)]})
     r = drover.cli("reload")
     assert r.returncode == 0, r.stderr
     assert '"gone": removed' in r.stdout and '"new": added, 2 instances start' in r.stdout
     assert '"grow": scale from 1 to 3' in r.stdout and '"keep": unchanged' in r.stdout
     all_running(drover, {"keep": 2, "grow": 3, "new": 2})
-    assert pids(drover, "keep") == keep  # unchanged: same processes
+    assert pids(drover, "keep") == keep  # unchanged: same processes, same ports
+    assert ports(drover, "keep") == keep_ports
     assert pids(drover, "grow")[0] == grow[0]  # a scale restarts nothing
     wait_until(lambda: not pid_alive(gone), 20, what="the removed program's process to end")
     plan_done(drover)
