@@ -675,9 +675,9 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     loop_add_before_sleep(&sup->loop, &sup->before_sleep, before_sleep); /* first: before api's */
     sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
-    sup->extra_timers = extra_timers;
-    if ((r = timers_init(&sup->timers, supervisor_timers_needed(sup, slots, sup->pool.nprograms))) <
-        0)
+    sup->extra_timers = extra_timers; /* kept: a reload that adds programs grows the heap */
+    r = timers_init(&sup->timers, supervisor_timers_needed(sup, slots, sup->pool.nprograms));
+    if (r < 0)
         goto fail;
     sup->timer_src = loop_source(sup->timers.fd, timers_ready, LOOP_PRIO_SUPERVISE);
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
