@@ -516,17 +516,19 @@ reload_request(struct supervisor *sup, const struct reload_req *rq, struct reloa
  * `ready` rule, it passed it), and so does one on its way up for another
  * reason (starting, in backoff, stopping); the next is restarted only while
  * fewer than max_unavailable are. Each of those ends within its own bounds
- * (start_timeout, yo-yo, stop_timeout), so a roll cannot wait for ever. An instance with no process
- * (backoff, stopped by an operator, fatal) is not restarted: its next start reads the new
- * configuration anyway. A new process that goes fatal halts the roll: the
- * rest keep their old processes, and the log says so.
+ * (start_timeout, yo-yo, stop_timeout), so a roll cannot wait for ever.
+ * An instance in backoff, exited or stopped by an operator is not
+ * restarted: its next start reads the new configuration anyway. A fatal
+ * one is started afresh: a new configuration is a new chance. A new
+ * process that goes fatal halts the roll: the rest keep their old
+ * processes, and the log says so.
  */
-static bool
-roll(struct supervisor *sup, struct reload_prog *e)
+static unsigned
+roll_once(struct supervisor *sup, struct reload_prog *e)
 {
     struct program *prog = e->prog;
     int64_t now = util_now_ms();
-    unsigned out = 0, end = e->end < prog->want ? e->end : prog->want;
+    unsigned out = 0, moved = 0, end = e->end < prog->want ? e->end : prog->want;
 
     for (unsigned i = 0; i < e->end; i++) {
         struct instance *in = &prog->instances[i];
@@ -564,9 +566,30 @@ roll(struct supervisor *sup, struct reload_prog *e)
             svc_dispatch(&in->svc, SVC_EV_START, now); /* STOPPING keeps want_up: respawn */
             e->inflight[e->next] = true;
             out++;
+            moved++;
+        } else if (st == SVC_FATAL) {
+            /* A new configuration is a new chance (as an operator's start: a fresh tally). */
+            inst_log(LOG_LVL_INFO, in, "rolling restart (%u of %u): fatal, started afresh",
+                     e->next + 1, end);
+            svc_dispatch(&in->svc, SVC_EV_START, now);
+            e->inflight[e->next] = true;
+            out++;
+            moved++;
         }
         e->next++;
     }
+    return moved;
+}
+
+static bool
+roll(struct supervisor *sup, struct reload_prog *e)
+{
+    struct program *prog = e->prog;
+    unsigned end = e->end < prog->want ? e->end : prog->want;
+
+    /* A replacement may be ready at once (start_seconds 0): no event would wake us for it. */
+    while (roll_once(sup, e) > 0)
+        ;
     for (unsigned i = 0; i < e->end; i++)
         if (e->inflight[i])
             return false;

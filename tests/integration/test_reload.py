@@ -348,3 +348,57 @@ def test_live_keys_change_without_restart(drover):
     assert body["thresholds"]["silence_seconds"] == 3, body
     assert pids(drover, "a") == before
     assert drover.stop() == 0
+
+
+def test_roll_halts_when_a_replacement_goes_fatal(drover):
+    start(drover, {"programs": [prog("w", 3)]})
+    all_running(drover, {"w": 3})
+    before = pids(drover, "w")
+    drover.write_config({"programs": [prog("w", 3, command=[drover.path("no-such-program")])]})
+    r = drover.cli("reload")
+    assert r.returncode == 0, r.stderr
+    drover.wait_log(r'plan: "w": rolling restart halted: w:0 went fatal with the new '
+                    r'configuration; 2 instances keep their old processes', timeout=30)
+    plan_done(drover)
+    s = status(drover)["w"]
+    assert s[0][1] == "fatal"
+    assert [pid for _, _, pid in s[1:]] == before[1:]  # the rest untouched
+    # The plan is over: a fixed configuration is taken, and rolls the instances again.
+    drover.write_config({"programs": [prog("w", 3, env={"V": "2"})]})
+    r = drover.cli("reload")
+    assert r.returncode == 0 and '"w": rolling restart of 3 instances' in r.stdout, r.stdout
+    plan_done(drover, count=2)
+    all_running(drover, {"w": 3})  # the fatal one too: a new configuration is a fresh start
+    assert not set(before) & set(pids(drover, "w"))
+    assert drover.stop() == 0
+
+
+def test_max_unavailable_two_restarts_two_at_once(drover):
+    slow = {"name": "web", "command": SLOW_READY, "instances": 4, "ready": "notify",
+            "stop_timeout": "5s", "max_unavailable": 2}
+    start(drover, {"programs": [slow]})
+    all_running(drover, {"web": 4})
+    seen, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            s = status(drover)["web"]
+            seen.append(sum(1 for _, st, _ in s if st == "running"))
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        drover.write_config({"programs": [dict(slow, env={"V": "2"})]})
+        assert drover.cli("reload").returncode == 0
+        plan_done(drover)
+    finally:
+        stop.set()
+        t.join()
+    assert min(seen) >= 2, seen
+    # The first two go together, before either replacement is ready.
+    log = drover.log()
+    first = log.index("rolling restart (1 of 4)")
+    second = log.index("rolling restart (2 of 4)")
+    assert "stopping -> running" not in log[first:second] and \
+        "starting -> running" not in log[first:second], log[first:second]
+    assert drover.stop() == 0
