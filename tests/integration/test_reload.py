@@ -8,12 +8,14 @@ Real daemon, real children; every wait is bounded and says what did not happen."
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import urllib.error
 import urllib.request
 
-from conftest import REPO, UnixHTTPConnection, api, free_port, helper, pid_alive, wait_until
+from conftest import (DROVER_BIN, REPO, UnixHTTPConnection, api, free_port, helper, pid_alive,
+                      wait_until)
 
 TOKEN = "reload-token-0123456789"
 
@@ -200,8 +202,6 @@ def test_apply_from_stdin_when_started_from_stdin(drover):
     r = drover.cli("reload")
     assert r.returncode == 1 and "the config came from stdin; use drover apply" in r.stderr, r.stderr
     env = dict(drover.env)
-    import subprocess
-    from conftest import DROVER_BIN
     text = json.dumps({"programs": [prog("a"), prog("b", 2)]})
     r = subprocess.run([DROVER_BIN, "apply", "-"], input=text, capture_output=True, text=True,
                        env=env, timeout=20)
@@ -239,19 +239,29 @@ def test_put_config_read_only_without_a_token(drover):
 
 
 def test_a_running_plan_refuses_another(drover):
-    slow = {"name": "web", "command": SLOW_READY, "instances": 3, "ready": "notify",
-            "stop_timeout": "5s"}
-    start(drover, {"programs": [slow]})
+    # Ready when its gate file exists: the new config's gate is opened by the test, so the
+    # roll is held at its first replacement for as long as the test needs, whatever the load.
+    def web(gate):
+        return {"name": "web", "command": [helper("sleeper")], "instances": 3, "stop_timeout": "5s",
+                "ready": {"command": ["test", "-e", drover.path(gate)], "interval": "50ms"}}
+    open(drover.path("gate1"), "w").close()
+    start(drover, {"programs": [web("gate1")]})
     all_running(drover, {"web": 3})
-    drover.write_config({"programs": [dict(slow, env={"V": "2"})]})
+    drover.write_config({"programs": [web("gate2")]})
     code, body, _ = drover.call("POST", "/reload")
     assert code == 200 and body["running"], body
-    # The roll takes a while (each replacement becomes ready after a moment): refused meanwhile.
     code, body, _ = drover.call("POST", "/reload")
     assert code == 409 and "a plan is running" in body["error"], body
     r = drover.cli("apply", "--dry-run", str(drover.dir / "config.json"))
     assert r.returncode == 1 and "a plan is running" in r.stderr, r.stderr
+    code, body = call_body(drover, "PUT", "/config", json.dumps({"programs": [web("gate1")]}))
+    assert code == 409, body
+    # Held: one instance restarting, the other two ready with their old processes.
+    states = [st for _, st, _ in status(drover)["web"]]
+    assert states.count("running") == 2, states
+    open(drover.path("gate2"), "w").close()
     plan_done(drover)
+    all_running(drover, {"web": 3})
     code, body, _ = drover.call("POST", "/reload")
     assert code == 200 and not body["running"], body  # nothing left to change
     assert drover.stop() == 0
