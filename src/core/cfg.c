@@ -840,6 +840,33 @@ probe_command(struct ctx *c, const json_t *val, void *target)
     return r;
 }
 
+/*
+ * on_fatal, on_state_change, at the top level and in a program: a command
+ * (argv, never a shell), or null for none (a program's null turns the top
+ * level's off for it). target: the struct cfg_command.
+ */
+static int
+key_hook(struct ctx *c, const json_t *val, void *target)
+{
+    struct cfg_command *cmd = target;
+    struct program_cfg tmp = { 0 };
+    int r;
+
+    cmd->given = true;
+    if (json_is_null(val))
+        return 0;
+    r = parse_command(c, val, &tmp);
+    cmd->argv = tmp.argv;
+    cmd->argc = tmp.argc;
+    return r;
+}
+
+static int
+key_hook_timeout(struct ctx *c, const json_t *val, void *target)
+{
+    return get_duration_min(c, val, 1, "hook_timeout", target);
+}
+
 static int
 probe_interval(struct ctx *c, const json_t *val, void *target)
 {
@@ -1083,6 +1110,9 @@ static const struct key program_keys[] = {
     { "max_instances", key_instances, offsetof(struct program_cfg, max_instances), 0 },
     { "success_exit_codes", program_success_codes, 0, 0 },
     { "fatal_exit_codes", program_fatal_codes, 0, 0 },
+    { "on_state_change", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_STATE_CHANGE]), 0 },
+    { "on_fatal", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_FATAL]), 0 },
+    { "hook_timeout", key_hook_timeout, offsetof(struct program_cfg, hook_timeout_ms), 0 },
 };
 
 static int
@@ -1096,6 +1126,7 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
         .silence_ms = -1,
         .max_silent = -1,
         .heartbeat_restart = true,
+        .hook_timeout_ms = -1,
         .policy = {
             .restart = SVC_RESTART_ALWAYS,
             .stop_signal = SIGTERM,
@@ -1407,6 +1438,9 @@ static const struct key settings_keys[] = {
     { "control", settings_control, 0, 0 },
     { "max_silent", settings_max_silent, offsetof(struct config, max_silent), 0 },
     { "silence", key_silence, offsetof(struct config, silence_ms), 0 },
+    { "on_state_change", key_hook, offsetof(struct config, hooks[CFG_HOOK_STATE_CHANGE]), 0 },
+    { "on_fatal", key_hook, offsetof(struct config, hooks[CFG_HOOK_FATAL]), 0 },
+    { "hook_timeout", key_hook_timeout, offsetof(struct config, hook_timeout_ms), 0 },
 };
 
 static int
@@ -1601,7 +1635,8 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
 {
     struct ctx c = { .text = text, .len = len, .source = source, .errs = errs };
     struct config cfg = { .checkpoint_interval_ms = CFG_DEFAULT_CHECKPOINT_INTERVAL_MS,
-                          .silence_ms = CFG_DEFAULT_SILENCE_MS };
+                          .silence_ms = CFG_DEFAULT_SILENCE_MS,
+                          .hook_timeout_ms = CFG_DEFAULT_HOOK_TIMEOUT_MS };
     json_error_t jerr;
     json_t *root;
     int r;
@@ -1702,8 +1737,19 @@ cfg_total_instances(const struct config *cfg)
 }
 
 static void
+command_done(struct cfg_command *cmd)
+{
+    for (size_t i = 0; cmd->argv && i < cmd->argc; i++)
+        free(cmd->argv[i]);
+    free(cmd->argv);
+    *cmd = (struct cfg_command){ 0 };
+}
+
+static void
 program_done(struct program_cfg *p)
 {
+    for (int k = 0; k < CFG_HOOK__MAX; k++)
+        command_done(&p->hooks[k]);
     free(p->name);
     if (p->argv)
         for (size_t i = 0; i < p->argc; i++)
@@ -1733,7 +1779,29 @@ cfg_done(struct config *cfg)
     free(cfg->http);
     free(cfg->http_token);
     free(cfg->control);
+    for (int k = 0; k < CFG_HOOK__MAX; k++)
+        command_done(&cfg->hooks[k]);
     *cfg = (struct config){ 0 };
+}
+
+const struct cfg_command *
+cfg_hook(const struct config *cfg, const struct program_cfg *p, enum cfg_hook kind)
+{
+    const struct cfg_command *cmd = p->hooks[kind].given ? &p->hooks[kind] : &cfg->hooks[kind];
+
+    return cmd->argc ? cmd : NULL;
+}
+
+int64_t
+cfg_hook_timeout_ms(const struct config *cfg, const struct program_cfg *p)
+{
+    return p->hook_timeout_ms >= 0 ? p->hook_timeout_ms : cfg->hook_timeout_ms;
+}
+
+const char *
+cfg_hook_name(enum cfg_hook kind)
+{
+    return kind == CFG_HOOK_FATAL ? "on_fatal" : "on_state_change";
 }
 
 bool

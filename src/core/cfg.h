@@ -37,6 +37,21 @@ struct env_cfg {
     char *value; /* template */
 };
 
+/* The hooks (docs/lifecycle.md#hooks): commands drover runs when an instance changes state. */
+enum cfg_hook {
+    CFG_HOOK_STATE_CHANGE, /* on_state_change: every state change */
+    CFG_HOOK_FATAL,        /* on_fatal: the instance entered fatal */
+    CFG_HOOK__MAX,
+};
+
+#define CFG_DEFAULT_HOOK_TIMEOUT_MS 10000
+
+struct cfg_command {
+    char **argv; /* templates, NULL-terminated; NULL: none */
+    size_t argc;
+    bool given; /* the key was there: a program's own (even null, "none") replaces the pool's */
+};
+
 struct program_cfg {
     char *name;
     char **argv; /* templates, NULL-terminated */
@@ -57,6 +72,8 @@ struct program_cfg {
     int64_t silence_ms;     /* default T of /health for this program's instances; -1: the pool's */
     int max_silent;         /* default X of /health?program=THIS; -1: the pool's */
     bool heartbeat_restart; /* heartbeat.action "restart" (else "none": mark and log only) */
+    struct cfg_command hooks[CFG_HOOK__MAX]; /* the program's own; see cfg_hook() */
+    int64_t hook_timeout_ms;                 /* -1: the pool's */
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
@@ -75,6 +92,8 @@ struct config {
     bool control_off;    /* "control": false or --control off */
     unsigned max_silent; /* default X of /health */
     int64_t silence_ms;  /* default T of /health */
+    struct cfg_command hooks[CFG_HOOK__MAX]; /* top level: for every program without its own */
+    int64_t hook_timeout_ms;
 };
 
 /* Collected error lines; later ones are dropped (and counted) when the buffer is full. */
@@ -106,6 +125,14 @@ void cfg_done(struct config *cfg);
 size_t cfg_total_instances(const struct config *cfg);
 /* Total number of instance slots (max_instances) over all programs. */
 size_t cfg_total_slots(const struct config *cfg);
+
+/* The hook command of kind for program p: its own if given, else the pool's; NULL: none. */
+const struct cfg_command *cfg_hook(const struct config *cfg, const struct program_cfg *p,
+                                   enum cfg_hook kind);
+/* The hook timeout for program p: its own, else the pool's. */
+int64_t cfg_hook_timeout_ms(const struct config *cfg, const struct program_cfg *p);
+/* "on_state_change", "on_fatal". */
+const char *cfg_hook_name(enum cfg_hook kind);
 
 /* NULL if token is acceptable as a bearer token, else what is wrong with it. */
 const char *cfg_token_problem(const char *token);

@@ -580,6 +580,62 @@ exit_codes(void **state)
     cfg_done(&cfg);
 }
 
+/*
+ * on_fatal, on_state_change, hook_timeout: top level for every program, a
+ * program's own key (null too) replacing it; argv kept as given.
+ */
+static void
+hooks(void **state)
+{
+    struct config cfg;
+    const struct cfg_command *cmd;
+    (void)state;
+
+    parse_ok("{\"on_fatal\": [\"page\", \"--on-call\"], \"on_state_change\": [\"tell\"],"
+             " \"hook_timeout\": \"3s\", \"programs\": ["
+             " {\"command\": [\"a\"]},"
+             " {\"command\": [\"b\"], \"on_fatal\": [\"/bin/own\", \"x\"], \"hook_timeout\": 0.5},"
+             " {\"command\": [\"c\"], \"on_state_change\": null}]}",
+             &cfg);
+    assert_int_equal(cfg.hook_timeout_ms, 3000);
+    cmd = cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_FATAL);
+    assert_non_null(cmd);
+    assert_int_equal(cmd->argc, 2);
+    assert_string_equal(cmd->argv[0], "page");
+    assert_string_equal(cmd->argv[1], "--on-call");
+    assert_null(cmd->argv[2]);
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_STATE_CHANGE)->argv[0], "tell");
+    assert_int_equal(cfg_hook_timeout_ms(&cfg, &cfg.programs[0]), 3000);
+    /* b's own on_fatal replaces the top level's; its on_state_change is the top level's. */
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[1], CFG_HOOK_FATAL)->argv[0], "/bin/own");
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[1], CFG_HOOK_STATE_CHANGE)->argv[0], "tell");
+    assert_int_equal(cfg_hook_timeout_ms(&cfg, &cfg.programs[1]), 500);
+    /* c's null: none for c. */
+    assert_null(cfg_hook(&cfg, &cfg.programs[2], CFG_HOOK_STATE_CHANGE));
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[2], CFG_HOOK_FATAL)->argv[0], "page");
+    assert_string_equal(cfg_hook_name(CFG_HOOK_FATAL), "on_fatal");
+    assert_string_equal(cfg_hook_name(CFG_HOOK_STATE_CHANGE), "on_state_change");
+    cfg_done(&cfg);
+
+    /* Defaults: no hook, 10 s; the list form has program keys only. */
+    parse_ok("[{\"command\": [\"a\"], \"on_state_change\": [\"t\"]}]", &cfg);
+    assert_null(cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_FATAL));
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_STATE_CHANGE)->argv[0], "t");
+    assert_int_equal(cfg_hook_timeout_ms(&cfg, &cfg.programs[0]), 10000);
+    cfg_done(&cfg);
+
+    one_error("[{\"command\": [\"a\"], \"on_fatal\": \"page me\"}]", "x.json:1:33: [0].on_fatal: ",
+              "expected a list of strings (program and arguments), got a string");
+    one_error("{\"programs\": [{\"command\": [\"a\"]}], \"on_state_change\": []}",
+              "x.json:1:55: on_state_change: ", "command is empty");
+    one_error("[{\"command\": [\"a\"], \"on_fatal\": [\"p\", 3]}]", "x.json:1:39: [0].on_fatal[1]: ",
+              "expected a string, got an integer");
+    one_error("{\"programs\": [{\"command\": [\"a\"]}], \"hook_timeout\": \"0s\"}",
+              "x.json:1:52: hook_timeout: ", "hook_timeout must be positive");
+    one_error("[{\"command\": [\"a\"], \"hook_timeout\": \"soon\"}]", "x.json:1:37: [0].hook_timeout: ",
+              "expected a duration");
+}
+
 static void
 env_key_errors(void **state)
 {
@@ -1273,6 +1329,7 @@ main(void)
         cmocka_unit_test(backoff_max_below_initial),
         cmocka_unit_test(yoyo_errors),
         cmocka_unit_test(exit_codes),
+        cmocka_unit_test(hooks),
         cmocka_unit_test(env_key_errors),
         cmocka_unit_test(positions_survive_tricky_text),
         cmocka_unit_test(limits),
