@@ -217,6 +217,12 @@ process_figures(struct supervisor *sup, struct metrics_drover *d)
     d->notify_accepted = sup->notify_accepted;
     d->notify_foreign = sup->notify_foreign;
     d->notify_malformed = sup->notify_malformed;
+    d->hooks_started = sup->hooks.started;
+    d->hooks_failed = sup->hooks.failed;
+    d->hooks_timed_out = sup->hooks.timed_out;
+    d->hooks_dropped = sup->hooks.dropped;
+    d->hooks_running = (unsigned)sup->hooks.nrunning;
+    d->hooks_queued = (unsigned)sup->hooks.nqueued;
 }
 
 static enum MHD_Result

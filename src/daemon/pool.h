@@ -59,6 +59,7 @@ struct instance {
     unsigned index;
     pid_t pid;                /* main process, 0 when none */
     pid_t pgid;               /* its process group; kept after the reap to kill leftovers */
+    pid_t last_pid;           /* hooks.c: the last process's pid, kept past its reap (DROVER_PID) */
     uint16_t port;            /* 0 when none */
     struct loop_source child; /* the pidfd, fd -1 when none */
     struct timer timer;

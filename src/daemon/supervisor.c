@@ -22,6 +22,7 @@
 #include "os/sig.h"
 #include "os/spawn.h"
 #include "daemon/checks.h"
+#include "daemon/hooks.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
 #include "daemon/persist.h"
@@ -314,6 +315,8 @@ reap_all(struct supervisor *sup)
             instance_reaped(in, &info);
         } else if (checks_reaped(sup, &info)) {
             continue; /* a command probe */
+        } else if (hooks_reaped(&sup->hooks, &info)) {
+            continue;
         } else {
             log_debug("reaped pid %d (a descendant, not an instance's main process)",
                       (int)info.si_pid);
@@ -405,6 +408,8 @@ check_shutdown_done(struct supervisor *sup)
 
     pool_for_each_instance(&sup->pool, count_live, &live);
     if (live == 0)
+        hooks_close(&sup->hooks); /* the hooks of the last changes run, no later ones */
+    if (live == 0 && !hooks_busy(&sup->hooks))
         sup->done = true;
 }
 
@@ -431,6 +436,7 @@ begin_shutdown(struct supervisor *sup, int sig)
     if (sup->shutting_down) {
         log_warnx("received SIG%s again: killing every process group now", util_signal_name(sig));
         pool_for_each_instance(&sup->pool, kill_one, NULL);
+        hooks_stop(&sup->hooks);
         return;
     }
     (void)snprintf(why, sizeof(why), "received SIG%s", util_signal_name(sig));
@@ -573,7 +579,8 @@ before_sleep(struct loop_hook *hook)
 /*
  * Who hears of a process that came or went (pool_notify()), in this order:
  * liveness (the slot's owner, the beat clock), checks (probes), the
- * checkpoint (a coalesced write). Added once, at set-up.
+ * checkpoint (a coalesced write); and of each state change: the hooks.
+ * Added once, at set-up.
  */
 static void
 liveness_observer(struct instance *in, enum pool_change what)
@@ -601,11 +608,12 @@ checkpoint_observer(struct instance *in, enum pool_change what)
 static void
 watch_the_pool(struct pool *pool)
 {
-    /* Three of POOL_MAX_OBSERVERS: these cannot fail. */
+    /* Four of POOL_MAX_OBSERVERS: these cannot fail. */
     (void)pool_observe(pool, 1u << POOL_SPAWNED, liveness_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE | 1u << POOL_ADOPTED,
                        checks_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE, checkpoint_observer);
+    (void)pool_observe(pool, 1u << POOL_STATE | 1u << POOL_GONE, hooks_observer);
 }
 
 struct supervisor *
@@ -659,7 +667,8 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     loop_add_before_sleep(&sup->loop, &sup->before_sleep, before_sleep); /* first: before api's */
     sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
-    if ((r = timers_init(&sup->timers, 3 * slots + sup->pool.nprograms + extra_timers + 8)) < 0)
+    if ((r = timers_init(&sup->timers, 3 * slots + sup->pool.nprograms + extra_timers +
+                                           HOOKS_MAX_RUNNING + 8)) < 0)
         goto fail;
     sup->timer_src = loop_source(sup->timers.fd, timers_ready, LOOP_PRIO_SUPERVISE);
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
@@ -672,6 +681,8 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     timer_init(&sup->reap_timer, reap_timer_fired);
     timer_init(&sup->ckpt_timer, persist_timer_fired);
     if (sup->cfg.dumpfile && (r = persist_setup(sup)) < 0)
+        goto fail;
+    if ((r = hooks_init(&sup->hooks, &sup->cfg, &sup->loop, &sup->timers)) < 0)
         goto fail;
     return sup;
 
@@ -749,6 +760,7 @@ supervisor_run(struct supervisor *sup)
         if (n < 0)
             log_warn("epoll_wait failed, retrying");
     }
+    hooks_stop(&sup->hooks); /* first: kill_stray_children() would take its pids from under it */
     kill_stray_children();
     reap_all(sup);
     if (sup->dumpfile) {
@@ -794,6 +806,7 @@ supervisor_free(struct supervisor *sup)
     if (sup->surfaces && sup->surfaces->close)
         sup->surfaces->close(sup);
     liveness_done(sup);
+    hooks_done(&sup->hooks);
     if (sup->pool.programs) {
         size_t left = 0;
 
