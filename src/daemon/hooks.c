@@ -45,6 +45,10 @@ static const char *const dropped_env[] = {
 /* Reads per readiness of a hook's pipe: a chatty hook cannot hold the loop. */
 #define READS_PER_PASS 16
 
+/* "hook on_fatal web:0" and the rest of a line about the hook itself. */
+#define HOOK_FMT "hook %s %s:%u"
+#define HOOK_ARGS(ev) cfg_hook_name((ev)->kind), (ev)->program, (ev)->index
+
 static const char *
 event_name(enum cfg_hook kind)
 {
@@ -63,8 +67,7 @@ emit_line(struct hook_run *run)
     if (len && run->line[len - 1] == '\r')
         len--;
     (void)utf8_escape(run->line, len, text, sizeof(text), UTF8_ESCAPE_CONTROLS);
-    log_info("hook %s %s:%u: %s", cfg_hook_name(run->ev.kind), run->ev.program, run->ev.index,
-             text);
+    log_info(HOOK_FMT ": %s", HOOK_ARGS(&run->ev), text);
     run->len = 0;
 }
 
@@ -112,8 +115,7 @@ read_output(struct hook_run *run)
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             return; /* still readable (EINTR) or not yet: the loop says when */
         if (n < 0)
-            log_warn("hook %s %s:%u: cannot read its output", cfg_hook_name(run->ev.kind),
-                     run->ev.program, run->ev.index);
+            log_warn(HOOK_FMT ": cannot read its output", HOOK_ARGS(&run->ev));
         close_output(run);
     }
 }
@@ -184,10 +186,6 @@ build_env(const struct hooks *h, const struct hook_event *ev, struct hook_env *e
     add_var(e, "DROVER_CAUSE=%s", ev->cause);
     return 0;
 }
-
-/* "hook on_fatal web:0" and the rest of a line about the hook itself. */
-#define HOOK_FMT "hook %s %s:%u"
-#define HOOK_ARGS(ev) cfg_hook_name((ev)->kind), (ev)->program, (ev)->index
 
 /*
  * Starts ev's command in the free slot run. Returns 0, or -errno with the
