@@ -57,6 +57,16 @@ struct program_cfg {
     int64_t silence_ms;     /* default T of /health for this program's instances; -1: the pool's */
     int max_silent;         /* default X of /health?program=THIS; -1: the pool's */
     bool heartbeat_restart; /* heartbeat.action "restart" (else "none": mark and log only) */
+    /*
+     * `after`: the programs that must be ready before an instance of this one
+     * starts, by name; after_index[] the same as indices into the config's
+     * programs. level: 0 with none, else one more than the highest level of
+     * those (core/depgraph.h): start-up goes up the levels, shutdown down.
+     */
+    char **after;
+    size_t *after_index;
+    size_t nafter;
+    unsigned level;
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
