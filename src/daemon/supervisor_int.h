@@ -22,6 +22,7 @@
 #include "os/log.h"
 #include "os/loop.h"
 #include "os/timer.h"
+#include "daemon/deps.h"
 #include "daemon/pool.h"
 
 struct supervisor {
@@ -67,6 +68,7 @@ struct supervisor {
     int64_t up_watchdog_ms; /* 0: no watchdog of our own */
     struct timer up_timer;
     struct loop_hook before_sleep; /* the end of a shutdown, scale settling */
+    struct deps deps;              /* waiting instances, the shutdown order (deps.c) */
 };
 
 #endif
