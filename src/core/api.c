@@ -172,6 +172,8 @@ instance_json(const struct api_instance *v)
                         v->silent_ms >= 0 ? json_real((double)v->silent_ms / 1000) : json_null());
     json_object_set_new(o, "status", json_string(v->status ? v->status : ""));
     json_object_set_new(o, "last_exit", exit_json(v));
+    if (v->state == SVC_WAITING)
+        json_object_set_new(o, "waiting_for", json_string(v->waiting_for ? v->waiting_for : ""));
     return o;
 }
 

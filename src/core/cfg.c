@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "core/depgraph.h"
 #include "core/tmpl.h"
 #include "core/utf8.h"
 #include "core/util.h"
@@ -1086,6 +1087,55 @@ program_max_silent(struct ctx *c, const json_t *val, void *target)
     return 0;
 }
 
+/* A list of program names, each valid and named once; what they name is checked later. */
+static int
+program_after(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    size_t n;
+    int r = 0;
+
+    if (!json_is_array(val)) {
+        error_at(c, false, "expected a list of program names, got %s", json_kind(val));
+        return -EINVAL;
+    }
+    n = json_array_size(val);
+    if (n > CFG_MAX_PROGRAMS) {
+        error_at(c, false, "more than %d programs", CFG_MAX_PROGRAMS);
+        return -EINVAL;
+    }
+    p->after = calloc(n ? n : 1, sizeof(*p->after));
+    p->after_index = calloc(n ? n : 1, sizeof(*p->after_index));
+    if (!p->after || !p->after_index) {
+        error_at(c, false, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        push_index(c, i);
+        if (get_string(c, json_array_get(val, i), false, &p->after[p->nafter]) < 0) {
+            r = -EINVAL;
+        } else if (!valid_name(p->after[p->nafter])) {
+            error_at(c, false, "\"%s\" is not a program name (1 to %d of A-Z a-z 0-9 _ . -)",
+                     p->after[p->nafter], CFG_NAME_MAX);
+            free(p->after[p->nafter]);
+            r = -EINVAL;
+        } else {
+            bool again = false;
+            for (size_t k = 0; k < p->nafter; k++)
+                again |= strcmp(p->after[k], p->after[p->nafter]) == 0;
+            if (again) {
+                error_at(c, false, "\"%s\" is listed twice", p->after[p->nafter]);
+                free(p->after[p->nafter]);
+                r = -EINVAL;
+            } else {
+                p->nafter++;
+            }
+        }
+        pop(c);
+    }
+    return r;
+}
+
 static const struct key program_keys[] = {
     { "command", parse_command, 0, KEY_COUNTED }, /* required */
     { "input", program_input, 0, 0 },
@@ -1113,6 +1163,7 @@ static const struct key program_keys[] = {
     { "on_state_change", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_STATE_CHANGE]), 0 },
     { "on_fatal", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_FATAL]), 0 },
     { "hook_timeout", key_hook_timeout, offsetof(struct program_cfg, hook_timeout_ms), 0 },
+    { "after", program_after, 0, 0 },
 };
 
 static int
@@ -1300,6 +1351,101 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
         }
     }
     free(taken.v);
+    return r;
+}
+
+/* The path of programs[i].after[j] (the index j unless NONE) for an error. */
+#define AFTER_WHOLE ((size_t)-1)
+
+static void
+at_after(struct ctx *c, bool list_form, size_t i, size_t j)
+{
+    c->depth = 0;
+    if (!list_form)
+        push_key(c, "programs");
+    push_index(c, i);
+    push_key(c, "after");
+    if (j != AFTER_WHOLE)
+        push_index(c, j);
+}
+
+/* "a -> b -> c -> a", shortened in the middle past what a message holds. */
+static void
+format_cycle(const struct config *cfg, const size_t *cycle, size_t n, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t k = 0; k <= n; k++) {
+        const char *name = cfg->programs[cycle[k % n]].name;
+        int w;
+
+        if (k > 0 && k < n && len + strlen(name) + 2 * CFG_NAME_MAX + 32 > size) {
+            /* Room only for the end: say how many were left out. */
+            w = snprintf(buf + len, size - len, " -> ... (%zu more)", n - k);
+            len += w > 0 ? (size_t)w : 0;
+            k = n - 1;
+            continue;
+        }
+        w = snprintf(buf + len, size - len, "%s%s", k ? " -> " : "", name);
+        if (w < 0 || (size_t)w >= size - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+/*
+ * Each `after` name to the index of the program it names, and each program
+ * its level (depgraph.h). An unknown name, or a cycle, is an error at the
+ * `after` that names it; a cycle's error names all of it.
+ */
+static int
+order_programs(struct ctx *c, struct config *cfg, bool list_form)
+{
+    struct depgraph_node *nodes = calloc(cfg->nprograms, sizeof(*nodes));
+    unsigned *level = calloc(cfg->nprograms, sizeof(*level));
+    size_t *cycle = calloc(cfg->nprograms, sizeof(*cycle)), ncycle = 0;
+    int r = 0;
+
+    if (!nodes || !level || !cycle) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nprograms; i++) {
+        struct program_cfg *p = &cfg->programs[i];
+
+        for (size_t j = 0; j < p->nafter; j++) {
+            size_t k = 0;
+
+            while (k < cfg->nprograms && strcmp(cfg->programs[k].name, p->after[j]) != 0)
+                k++;
+            if (k == cfg->nprograms) {
+                at_after(c, list_form, i, j);
+                error_at(c, false, "unknown program \"%s\" (no program has that name)",
+                         p->after[j]);
+                r = -EINVAL;
+            }
+            p->after_index[j] = k;
+        }
+        nodes[i] = (struct depgraph_node){ .after = p->after_index, .nafter = p->nafter };
+    }
+    if (r == 0) {
+        r = depgraph_levels(nodes, cfg->nprograms, level, cycle, &ncycle);
+        if (r == -ELOOP) {
+            char text[400];
+
+            format_cycle(cfg, cycle, ncycle, text, sizeof(text));
+            at_after(c, list_form, cycle[0], AFTER_WHOLE);
+            error_at(c, false, "dependency cycle: %s", text);
+            r = -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < cfg->nprograms && r == 0; i++)
+        cfg->programs[i].level = level[i];
+out:
+    free(nodes);
+    free(level);
+    free(cycle);
     return r;
 }
 
@@ -1659,10 +1805,14 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
         r = parse_programs(&c, root, &cfg);
         if (r == 0)
             r = assign_names(&c, &cfg, true);
+        if (r == 0)
+            r = order_programs(&c, &cfg, true);
     } else {
         r = parse_settings(&c, root, &cfg);
         if (r == 0)
             r = assign_names(&c, &cfg, false);
+        if (r == 0)
+            r = order_programs(&c, &cfg, false);
     }
     json_decref(root);
     if (r < 0 || c.nerrors > 0) {
@@ -1765,6 +1915,11 @@ program_done(struct program_cfg *p)
         }
     free(p->env);
     free(p->cwd);
+    if (p->after)
+        for (size_t i = 0; i < p->nafter; i++)
+            free(p->after[i]);
+    free(p->after);
+    free(p->after_index);
     probe_cfg_done(&p->ready_probe);
     probe_cfg_done(&p->health);
 }

@@ -74,6 +74,16 @@ struct program_cfg {
     bool heartbeat_restart; /* heartbeat.action "restart" (else "none": mark and log only) */
     struct cfg_command hooks[CFG_HOOK__MAX]; /* the program's own; see cfg_hook() */
     int64_t hook_timeout_ms;                 /* -1: the pool's */
+    /*
+     * `after`: the programs that must be ready before an instance of this one
+     * starts, by name; after_index[] the same as indices into the config's
+     * programs. level: 0 with none, else one more than the highest level of
+     * those (core/depgraph.h): start-up goes up the levels, shutdown down.
+     */
+    char **after;
+    size_t *after_index;
+    size_t nafter;
+    unsigned level;
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000

@@ -107,6 +107,10 @@ struct program {
     size_t nenv_base;
     struct heartbeat_region hb; /* one slot per instance, inherited by each child */
     struct timer hb_timer;      /* next silence check, when heartbeat_timeout_ms is set */
+    /* Dependencies (deps.c): what its waiting instances wait for, "" none; NULL until needed. */
+    char *waiting_for;
+    bool waiting_logged; /* said once, until it starts */
+    bool waiting_failed; /* what it waits for has failed (as last said) */
     struct supervisor *sup;
     struct pool *pool;
 };

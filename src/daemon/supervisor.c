@@ -23,6 +23,7 @@
 #include "os/spawn.h"
 #include "daemon/checks.h"
 #include "daemon/hooks.h"
+#include "daemon/deps.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
 #include "daemon/persist.h"
@@ -193,6 +194,12 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
     /* Whether that ended a shutdown or let a scaled-away slot go: before_sleep() looks. */
 }
 
+static bool
+op_deps_ready(struct svc *s)
+{
+    return deps_ready(svc_to_instance(s));
+}
+
 static const struct svc_ops instance_ops = {
     .spawn = op_spawn,
     .signal_group = op_signal_group,
@@ -201,6 +208,7 @@ static const struct svc_ops instance_ops = {
     .timer_cancel = op_timer_cancel,
     .transition = op_transition,
     .settled = op_settled,
+    .deps_ready = op_deps_ready,
 };
 
 /* --- exits ---------------------------------------------------------------------------------- */
@@ -414,17 +422,16 @@ check_shutdown_done(struct supervisor *sup)
 }
 
 /* Stops every instance and exits once they are gone, as on SIGTERM; `why` is logged. */
+/* Dependents stop before their dependencies, level by level (deps.c). */
 static void
 supervisor_shutdown(struct supervisor *sup, const char *why)
 {
-    enum svc_event ev = SVC_EV_STOP;
-
     if (sup->shutting_down)
         return;
     log_info("%s: stopping all instances", why);
     sup->shutting_down = true;
     liveness_stopping(sup);
-    pool_for_each_instance(&sup->pool, dispatch_one, &ev);
+    deps_shutdown(sup);
     check_shutdown_done(sup);
 }
 
@@ -606,14 +613,22 @@ checkpoint_observer(struct instance *in, enum pool_change what)
 }
 
 static void
+deps_observer(struct instance *in, enum pool_change what)
+{
+    (void)what;
+    deps_changed(in);
+}
+
+static void
 watch_the_pool(struct pool *pool)
 {
-    /* Four of POOL_MAX_OBSERVERS: these cannot fail. */
+    /* Five of POOL_MAX_OBSERVERS: these cannot fail. */
     (void)pool_observe(pool, 1u << POOL_SPAWNED, liveness_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE | 1u << POOL_ADOPTED,
                        checks_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE, checkpoint_observer);
     (void)pool_observe(pool, 1u << POOL_STATE | 1u << POOL_GONE, hooks_observer);
+    (void)pool_observe(pool, 1u << POOL_STATE, deps_observer);
 }
 
 struct supervisor *
@@ -665,6 +680,7 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
     loop_add_before_sleep(&sup->loop, &sup->before_sleep, before_sleep); /* first: before api's */
+    deps_setup(sup); /* its starts are seen by api's long-polls in the same pass */
     sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
     if ((r = timers_init(&sup->timers, 3 * slots + sup->pool.nprograms + extra_timers +
@@ -807,6 +823,7 @@ supervisor_free(struct supervisor *sup)
         sup->surfaces->close(sup);
     liveness_done(sup);
     hooks_done(&sup->hooks);
+    deps_done(sup);
     if (sup->pool.programs) {
         size_t left = 0;
 

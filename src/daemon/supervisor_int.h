@@ -23,6 +23,7 @@
 #include "os/loop.h"
 #include "os/timer.h"
 #include "daemon/hooks.h"
+#include "daemon/deps.h"
 #include "daemon/pool.h"
 
 struct supervisor {
@@ -69,6 +70,7 @@ struct supervisor {
     struct timer up_timer;
     struct loop_hook before_sleep; /* the end of a shutdown, scale settling */
     struct hooks hooks;            /* on_state_change, on_fatal (hooks.c) */
+    struct deps deps;              /* waiting instances, the shutdown order (deps.c) */
 };
 
 #endif
