@@ -235,3 +235,23 @@ def test_queue_cap_drops_and_counts_and_shutdown_leaves_no_hook(drover):
     assert drover.wait_exit(30, "of the second SIGTERM") == 0
     assert len(drover.lines(r"warn  hook on_state_change crash:0 pid=\d+: still running as drover exits")) == 4
     assert not any(pid_alive(int(p)) for p in pids)
+
+
+def test_a_shutdown_runs_the_hooks_of_its_changes_and_leaves_none(drover):
+    # The hook of the last change (stopping -> stopped) hangs: drover waits for it up to its
+    # hook_timeout, kills it with its group, reaps it, then exits.
+    hook = ['/bin/sh', '-c', RECORD + '; [ "$DROVER_TO" = stopped ] && echo $$ > "$0/last.pid" && exec sleep 1000',
+            str(drover.dir)]
+    drover.start({"programs": [{"name": "s", "command": [helper("sleeper")], "start_seconds": 0,
+                                "on_state_change": hook, "hook_timeout": "1s"}]})
+    wait_env(drover, "state_change", DROVER_PROGRAM="s", DROVER_TO="running")
+    assert drover.stop() == 0
+    stopping = find(drover, "state_change", DROVER_FROM="running", DROVER_TO="stopping")
+    stopped = find(drover, "state_change", DROVER_FROM="stopping", DROVER_TO="stopped")
+    assert len(stopping) == 1 and len(stopped) == 1, f"recorded: {envs(drover, 'state_change')}"
+    assert stopped[0]["DROVER_SIGNAL"] == "TERM" and stopped[0]["DROVER_PID"] == str(drover.current("s:0")[0])
+    last = int((drover.dir / "last.pid").read_text())
+    assert not pid_alive(last)
+    assert drover.lines(rf"warn  hook on_state_change s:0 pid={last}: still running after \S+ \(hook_timeout\)")
+    log = drover.log()
+    assert log.index("hook on_state_change s:0: said by s:0 to stopped") < log.index("all instances stopped, exiting")
