@@ -134,11 +134,16 @@ def test_fatal_exit_code_and_top_level_hooks(drover):
             {"name": "own", "command": [helper("exit_with"), "7"], "fatal_exit_codes": [7], "on_fatal": own},
             {"name": "quiet", "command": [helper("exit_with"), "9"], "fatal_exit_codes": [9],
              "on_state_change": None},
+            # Never had a process: DROVER_PID is empty, and there is no exit to tell of.
+            {"name": "nox", "command": [drover.path("not-there")]},
         ]})
     e = wait_env(drover, "fatal", DROVER_PROGRAM="a")
     assert e["DROVER_EXIT_CODE"] == "2" and e["DROVER_FROM"] == "starting" and e["DROVER_RESTARTS"] == "0"
     assert e["DROVER_CAUSE"] == "exit code 2 is a fatal exit code"
     wait_env(drover, "fatal", DROVER_PROGRAM="quiet")
+    e = wait_env(drover, "fatal", DROVER_PROGRAM="nox")
+    assert e["DROVER_PID"] == "" and e["DROVER_FROM"] == "stopped" and e["DROVER_RESTARTS"] == "0"
+    assert "DROVER_EXIT_CODE" not in e and "DROVER_SIGNAL" not in e
     wait_until(lambda: (drover.dir / "own.fatal").exists(), timeout=30, what="own's on_fatal")
     assert (drover.dir / "own.fatal").read_text() == "fatal\n"
     # own's state changes still run the top-level on_state_change; quiet's run none.
