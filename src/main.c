@@ -20,10 +20,12 @@
 #include "core/probe_spec.h"
 #include "core/utf8.h"
 #include "core/util.h"
+#include "os/afile.h"
 #include "os/log.h"
 #include "os/rundir.h"
 #include "os/sig.h"
 #include "os/spawn.h"
+#include "daemon/reload.h"
 #include "daemon/supervisor.h"
 #include "api/http.h"
 #include "cli/cli_main.h"
@@ -54,7 +56,7 @@ usage(FILE *f)
         "usage: drover [options] < config.json\n"
         "       drover [options] --config FILE\n"
         "       drover [--control PATH] status|start|stop|restart|scale|signal|events|health|"
-        "shutdown|help ...\n"
+        "shutdown|reload|apply|help ...\n"
         "                           (the CLI: see 'drover help' and docs/cli.md)\n"
         "\n"
         "  -c, --config FILE        read the JSON configuration from FILE (default: stdin)\n"
@@ -345,6 +347,130 @@ apply_overrides(const struct options *o, struct config *cfg, struct cfg_errors *
     return 0;
 }
 
+/* Reads the configuration file (or stdin, path NULL). Returns 0 or -errno; says why in errs. */
+static int
+read_config(const char *path, char **ret_text, size_t *ret_len, struct cfg_errors *errs)
+{
+    int fd = 0, r;
+
+    if (path) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            r = -errno;
+            cfg_error(errs, "cannot open configuration %s: %s", path, strerror(errno));
+            return r;
+        }
+    } else if (isatty(0)) {
+        fprintf(stderr, "drover: reading the configuration from standard input (see --config)\n");
+    }
+    r = read_all(fd, ret_text, ret_len);
+    if (path)
+        (void)close(fd);
+    if (r < 0)
+        cfg_error(errs, "cannot read configuration %s: %s", path ? path : "<stdin>", strerror(-r));
+    return r;
+}
+
+/* Parsed, the command line's overrides applied, finished: the same at start-up and reload. */
+static int
+parse_config(const struct options *o, const char *text, size_t len, const char *source,
+             struct config *ret, struct cfg_errors *errs)
+{
+    struct config cfg = { 0 };
+    int r = cfg_parse(text, len, source, &cfg, errs);
+
+    if (r < 0)
+        return r;
+    r = apply_overrides(o, &cfg, errs);
+    if (r == 0)
+        r = cfg_finish(&cfg, errs);
+    if (r < 0) {
+        cfg_done(&cfg);
+        return -EINVAL;
+    }
+    *ret = cfg;
+    return 0;
+}
+
+/* The supervisor's loader for reload and apply (supervisor.h): as at start-up. */
+static int
+config_loader(void *arg, const char *text, size_t len, const char *source, struct config *ret,
+              struct cfg_errors *errs)
+{
+    const struct options *o = arg;
+    char *buf = NULL;
+    int r;
+
+    if (!text) {
+        if (!o->config_path)
+            return -ENOENT; /* stdin cannot be read again */
+        if (read_config(o->config_path, &buf, &len, errs) < 0)
+            return -EINVAL;
+        text = buf;
+        source = o->config_path;
+    }
+    r = parse_config(o, text, len, source, ret, errs);
+    free(buf);
+    return r < 0 ? -EINVAL : 0;
+}
+
+/* What start-up resumed instead of the given configuration, said once the log is open. */
+static char resumed_note[PATH_MAX + 128];
+
+/*
+ * --adopt with a dumpfile: a configuration applied over the API and saved
+ * beside it (DUMPFILE.config.json) is the one in force, not the file or
+ * stdin given; it is resumed, under the same dumpfile. Without --adopt it is
+ * ignored. A saved copy that is unreadable or not to be trusted is left
+ * alone (said in the log) and the given configuration is used.
+ */
+static void
+resume_saved(const struct options *o, struct config *cfg)
+{
+    struct cfg_errors errs = { .len = 0 };
+    char path[PATH_MAX], why[256] = "", *text = NULL, *dumpfile;
+    struct config saved;
+    size_t len = 0;
+    int r;
+
+    if (!cfg->adopt || !cfg->dumpfile ||
+        snprintf(path, sizeof(path), "%s%s", cfg->dumpfile, RELOAD_SAVED_SUFFIX) >=
+            (int)sizeof(path))
+        return;
+    r = afile_load(path, CFG_MAX_BYTES, &text, &len, why, sizeof(why));
+    if (r == -ENOENT)
+        return;
+    if (r < 0) {
+        (void)snprintf(resumed_note, sizeof(resumed_note),
+                       "not resuming the saved configuration %s: %s; using %s", path, why,
+                       o->config_path ? o->config_path : "<stdin>");
+        return;
+    }
+    r = parse_config(o, text, len, path, &saved, &errs);
+    free(text);
+    if (r < 0) {
+        for (char *line = strtok(errs.text, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "drover: %s\n", line);
+        fprintf(stderr,
+                "drover: the saved configuration %s is invalid (remove it to start from "
+                "%s), nothing started\n",
+                path, o->config_path ? o->config_path : "<stdin>");
+        cfg_done(cfg);
+        exit(EXIT_USAGE);
+    }
+    /* Found beside this dumpfile: it stays the one, whatever the saved text says. */
+    dumpfile = cfg->dumpfile;
+    cfg->dumpfile = saved.dumpfile;
+    saved.dumpfile = dumpfile;
+    saved.adopt = true;
+    cfg_done(cfg);
+    *cfg = saved;
+    (void)snprintf(resumed_note, sizeof(resumed_note),
+                   "--adopt: resuming the configuration last applied over the API, saved in %s "
+                   "(not %s)",
+                   path, o->config_path ? o->config_path : "<stdin>");
+}
+
 static void
 load_config(const struct options *o, struct config *cfg)
 {
@@ -352,30 +478,14 @@ load_config(const struct options *o, struct config *cfg)
     struct cfg_errors errs = { .len = 0 };
     char *text = NULL;
     size_t len = 0;
-    int fd = 0, r;
+    int r;
 
-    if (o->config_path) {
-        fd = open(o->config_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            fprintf(stderr, "drover: cannot open configuration %s: %s\n", source, strerror(errno));
-            exit(EXIT_USAGE);
-        }
-    } else if (isatty(0)) {
-        fprintf(stderr, "drover: reading the configuration from standard input (see --config)\n");
-    }
-    r = read_all(fd, &text, &len);
-    if (o->config_path)
-        (void)close(fd);
-    if (r < 0) {
-        fprintf(stderr, "drover: cannot read configuration %s: %s\n", source, strerror(-r));
+    if (read_config(o->config_path, &text, &len, &errs) < 0) {
+        fprintf(stderr, "drover: %s", errs.text);
         exit(EXIT_USAGE);
     }
-    r = cfg_parse(text, len, source, cfg, &errs);
+    r = parse_config(o, text, len, source, cfg, &errs);
     free(text);
-    if (r == 0)
-        r = apply_overrides(o, cfg, &errs);
-    if (r == 0)
-        r = cfg_finish(cfg, &errs);
     if (r < 0) {
         /* Every line is one error: "source:line:col: path: what was expected". */
         for (char *line = strtok(errs.text, "\n"); line; line = strtok(NULL, "\n"))
@@ -384,9 +494,9 @@ load_config(const struct options *o, struct config *cfg)
             fprintf(stderr, "drover: %u errors, nothing started\n", errs.count);
         else
             fprintf(stderr, "drover: nothing started\n");
-        cfg_done(cfg);
         exit(EXIT_USAGE);
     }
+    resume_saved(o, cfg);
 }
 
 /* Descriptors 0-2 must exist, or our own files could land on them and confuse children. */
@@ -486,6 +596,9 @@ main(int argc, char **argv)
         fatal("cannot set up the HTTP API");
     }
     supervisor_set_surfaces(sup, &http_surfaces);
+    supervisor_set_config_loader(sup, config_loader, &opts);
+    if (resumed_note[0])
+        log_info("%s", resumed_note);
     code = supervisor_run(sup);
     supervisor_free(sup);
     return code;

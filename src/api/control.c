@@ -22,6 +22,7 @@
 #include "os/rundir.h"
 #include "os/sockfile.h"
 #include "daemon/persist.h"
+#include "daemon/reload.h"
 #include "daemon/supervisor_int.h"
 #include "api/http.h"
 
@@ -35,12 +36,16 @@ enum control_verb {
     CONTROL_SIGNAL,
     CONTROL_SCALE,
     CONTROL_SHUTDOWN,
+    CONTROL_RELOAD, /* the file again */
+    CONTROL_APPLY,  /* a configuration in the body, from the CLI */
+    CONTROL_CONFIG, /* PUT /config: the same, from the layer above */
     CONTROL__MAX
 };
 
 static const char *const verb_names[CONTROL__MAX] = {
     [CONTROL_START] = "start",   [CONTROL_STOP] = "stop",   [CONTROL_RESTART] = "restart",
     [CONTROL_SIGNAL] = "signal", [CONTROL_SCALE] = "scale", [CONTROL_SHUTDOWN] = "shutdown",
+    [CONTROL_RELOAD] = "reload", [CONTROL_APPLY] = "apply", [CONTROL_CONFIG] = "config",
 };
 
 /* "/VERB" or "/VERB/TARGET": the verb, and *ret_target ("" when none). */
@@ -67,6 +72,23 @@ control_is_call(const char *url)
     return parse_url(url, &target) >= 0;
 }
 
+bool
+control_takes_body(const char *url)
+{
+    const char *target;
+    int verb = parse_url(url, &target);
+
+    return verb == CONTROL_APPLY || verb == CONTROL_CONFIG;
+}
+
+const char *
+control_method(const char *url)
+{
+    const char *target;
+
+    return parse_url(url, &target) == CONTROL_CONFIG ? "PUT" : "POST";
+}
+
 /* target is echoed escaped (http.c checks it is valid UTF-8, but this answer never loses it). */
 static struct api_answer
 fail(int code, const char *verb, const char *target, const char *msg)
@@ -91,8 +113,8 @@ resolve(struct supervisor *sup, const char *verb, const char *target, struct ins
     if (strcmp(target, "all") == 0) {
         for (size_t p = 0; p < sup->pool.nprograms; p++)
             for (unsigned i = 0;
-                 i < sup->pool.programs[p].want && i < sup->pool.programs[p].ninstances; i++)
-                v[n++] = &sup->pool.programs[p].instances[i];
+                 i < sup->pool.programs[p]->want && i < sup->pool.programs[p]->ninstances; i++)
+                v[n++] = &sup->pool.programs[p]->instances[i];
         return n;
     }
     prog = pool_find_program(&sup->pool, target, colon ? (size_t)(colon - target) : strlen(target));
@@ -184,6 +206,8 @@ scale(struct supervisor *sup, const char *target, const char *count)
         return fail(strchr(target, ':') ? 400 : 404, "scale", target,
                     strchr(target, ':') ? "scale takes a program, not an instance"
                                         : "no such program");
+    if (reload_is_leaving(sup, prog))
+        return fail(409, "scale", target, "this program is leaving the pool (a reload removed it)");
     errno = 0;
     n = count && *count && strspn(count, "0123456789") == strlen(count) ? strtoul(count, &end, 10)
                                                                         : ULONG_MAX;
@@ -212,6 +236,83 @@ scale(struct supervisor *sup, const char *target, const char *count)
     }
 }
 
+/* The plan as told: one entry per program, and the settings. */
+static json_t *
+outcome_json(const char *verb, bool dry_run, const struct reload_outcome *o)
+{
+    json_t *plan = json_array(), *body;
+
+    for (size_t i = 0; plan && i < o->nlines; i++)
+        json_array_append_new(plan,
+                              json_pack("{s:s, s:s, s:s}", "program", o->lines[i].program, "action",
+                                        o->lines[i].action, "detail", o->lines[i].text));
+    body = json_pack("{s:s, s:b, s:o, s:s, s:s, s:b}", "action", verb, "dry_run", dry_run, "plan",
+                     plan, "settings_now", o->settings_now, "settings_next_start",
+                     o->settings_later, "running", o->running);
+    if (body)
+        json_object_set_new(body, "saved", o->saved[0] ? json_string(o->saved) : json_null());
+    return body;
+}
+
+static json_t *
+errors_json(const char *verb, const struct reload_outcome *o)
+{
+    json_t *list = json_array();
+    const char *line = o->errs.text, *end;
+
+    while (list && *line && (end = strchr(line, '\n'))) {
+        json_array_append_new(list, api_text(line, (size_t)(end - line)));
+        line = end + 1;
+    }
+    return json_pack("{s:s, s:s, s:o}", "error", o->message, "action", verb, "errors", list);
+}
+
+/* reload, apply and PUT /config: a new configuration, its plan (reload.h). */
+static struct api_answer
+config_call(struct supervisor *sup, int verb, const char *target,
+            const struct control_params *params)
+{
+    const char *name = verb == CONTROL_RELOAD ? "reload" : "apply";
+    const char *dry = params->dry_run;
+    struct reload_req rq = { .verb = name, .source = "<api>" };
+    struct reload_outcome *o;
+    struct api_answer a;
+
+    if (*target)
+        return fail(404, verb_names[verb], target, "this call takes no target");
+    if (dry && strcmp(dry, "1") != 0 && strcmp(dry, "true") != 0 && strcmp(dry, "0") != 0 &&
+        strcmp(dry, "false") != 0)
+        return api_bad_param("dry_run", dry, "1 or true (a dry run), 0 or false");
+    rq.dry_run = dry && (strcmp(dry, "1") == 0 || strcmp(dry, "true") == 0);
+    if (verb != CONTROL_RELOAD) {
+        if (params->body_lost)
+            return (struct api_answer){ .code = 500 };
+        if (!params->body || params->body_len == 0)
+            return fail(400, verb_names[verb], target,
+                        "the new configuration (JSON) goes in the request body");
+        rq.text = params->body;
+        rq.len = params->body_len;
+        if (verb == CONTROL_APPLY && params->source) {
+            if (!*params->source || strlen(params->source) > 256)
+                return api_bad_param("source", params->source,
+                                     "the configuration's name for error lines, 1 to 256 bytes");
+            rq.source = params->source;
+        }
+    }
+    if (!(o = calloc(1, sizeof(*o))))
+        return (struct api_answer){ .code = 500 };
+    reload_request(sup, &rq, o);
+    if (o->code == 200)
+        a = api_json(200, outcome_json(name, rq.dry_run, o));
+    else if (o->code == 400)
+        a = api_json(400, errors_json(name, o));
+    else
+        a = api_json(o->code, json_pack("{s:s, s:s}", "error", o->message, "action", name));
+    reload_outcome_done(o);
+    free(o);
+    return a;
+}
+
 struct api_answer
 control_call(struct supervisor *sup, const char *url, const struct control_params *params)
 {
@@ -231,6 +332,8 @@ control_call(struct supervisor *sup, const char *url, const struct control_param
         sup->shutdown_requested = true; /* after this answer is out, see supervisor_run() */
         return api_json(200, json_pack("{s:s}", "action", "shutdown"));
     }
+    if (verb == CONTROL_RELOAD || verb == CONTROL_APPLY || verb == CONTROL_CONFIG)
+        return config_call(sup, verb, target, params);
     if (!*target)
         return fail(404, verb_names[verb], target,
                     "missing target: all, PROGRAM or PROGRAM:INDEX in the path");

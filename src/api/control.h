@@ -1,6 +1,6 @@
 /*
- * control: the control calls: start, stop, restart, signal, scale and shutdown,
- * and the unix socket they normally arrive on.
+ * control: the control calls: start, stop, restart, signal, scale, shutdown,
+ * reload, apply and PUT /config, and the unix socket they normally arrive on.
  *
  * The control socket speaks the same HTTP API as --http (http.c serves
  * both); its file mode, 0600, is what allows the calls on it. Over TCP they
@@ -21,10 +21,19 @@ struct supervisor;
 struct control_params {
     const char *signal;    /* /signal/NAME?signal=HUP */
     const char *instances; /* /scale/PROGRAM?instances=N */
+    const char *dry_run;   /* /reload, /apply, /config: ?dry_run=1 */
+    const char *source;    /* /apply?source=NAME: the file name error lines give */
+    const char *body;      /* /apply, /config: the request body (a configuration) */
+    size_t body_len;
+    bool body_lost; /* the body could not be kept (out of memory) */
 };
 
-/* True for the paths of control calls (POST only), whatever their target. */
+/* True for the paths of control calls, whatever their target. */
 bool control_is_call(const char *url);
+/* True for the calls whose body is a configuration (/apply, /config). */
+bool control_takes_body(const char *url);
+/* The method a control call takes: "PUT" for /config, "POST" for the rest. */
+const char *control_method(const char *url);
 
 /* Performs the control call at url (control_is_call() is true) and answers it. */
 struct api_answer control_call(struct supervisor *sup, const char *url,

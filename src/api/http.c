@@ -105,16 +105,18 @@ snapshot(struct supervisor *sup)
 
     if (v && sup->api->snapshot_iter == sup->loop_iter)
         return v;
-    if (!v) {
-        size_t slots = cfg_total_slots(&sup->cfg);
-        v = sup->api->snapshot = calloc(slots ? slots : 1, sizeof(*v));
+    if (!v || sup->api->snapshot_cap < sup->pool.ninstances) {
+        size_t cap = sup->pool.ninstances > 16 ? sup->pool.ninstances : 16;
+        free(v);
+        v = sup->api->snapshot = calloc(cap, sizeof(*v));
+        sup->api->snapshot_cap = v ? cap : 0;
         if (!v)
             return NULL;
     }
     sup->api->snapshot_iter = sup->loop_iter;
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        for (unsigned i = 0; i < sup->pool.programs[p].ninstances; i++)
-            snapshot_one(&sup->pool.programs[p].instances[i], now_ms, now_ns, &v[k++]);
+        for (unsigned i = 0; i < sup->pool.programs[p]->ninstances; i++)
+            snapshot_one(&sup->pool.programs[p]->instances[i], now_ms, now_ns, &v[k++]);
     return v;
 }
 
@@ -406,6 +408,49 @@ token_matches(const char *given, const char *secret)
     return given && diff == 0;
 }
 
+/* The control socket, or the right token over TCP: what authorized() lets through. */
+static bool
+may_call(struct MHD_Connection *conn, struct http_server *srv)
+{
+    const char *auth;
+
+    if (srv->kind == HTTP_CONTROL)
+        return true;
+    if (!srv->sup->cfg.http_token)
+        return false;
+    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    return auth && strncmp(auth, "Bearer ", 7) == 0 &&
+           token_matches(auth + 7, srv->sup->cfg.http_token);
+}
+
+/*
+ * A configuration's body, kept up to one byte past CFG_MAX_BYTES: enough
+ * for cfg_parse() to say it is too large, no more.
+ */
+static void
+keep_body(struct http_conn *c, const char *data, size_t n)
+{
+    size_t room = CFG_MAX_BYTES + 1 - c->body_len;
+    char *p;
+
+    if (c->body_lost || room == 0)
+        return;
+    if (n > room)
+        n = room;
+    p = realloc(c->body, c->body_len + n + 1);
+    if (!p) {
+        free(c->body);
+        c->body = NULL;
+        c->body_len = 0;
+        c->body_lost = true;
+        return;
+    }
+    memcpy(p + c->body_len, data, n);
+    c->body = p;
+    c->body_len += n;
+    c->body[c->body_len] = '\0';
+}
+
 /*
  * Over TCP a control call needs the token, checked before anything else
  * about the request. False with the 403 or 401 queued (its MHD result in
@@ -445,8 +490,8 @@ authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url
 
 /* POST /start/NAME and the rest (the caller checked the token over TCP). */
 static enum MHD_Result
-handle_control(struct MHD_Connection *conn, struct http_server *srv, const char *url,
-               const char *method)
+handle_control(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c,
+               const char *url, const char *method)
 {
     struct supervisor *sup = srv->sup;
     struct api_answer bad = { 0 };
@@ -454,12 +499,20 @@ handle_control(struct MHD_Connection *conn, struct http_server *srv, const char 
     struct api_answer a;
     char shown[256];
 
-    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "control calls are POST requests",
+    if (strcmp(method, control_method(url)) != 0)
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                           strcmp(control_method(url), "PUT") == 0
+                               ? "PUT /config takes the new configuration"
+                               : "control calls are POST requests",
                            url);
     params = (struct control_params){
         .signal = param(conn, "signal", &bad),
         .instances = param(conn, "instances", &bad),
+        .dry_run = param(conn, "dry_run", &bad),
+        .source = param(conn, "source", &bad),
+        .body = c->body,
+        .body_len = c->body_len,
+        .body_lost = c->body_lost,
     };
     if (bad.code)
         return reply_answer(conn, bad);
@@ -484,15 +537,19 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     bool control;
 
     (void)version;
-    (void)upload;
     if (!c)
         return MHD_NO; /* no slot (see http_conn_notify()): close it */
     if (!c->head_done) {
         c->head_done = true; /* the first call is for the head only */
+        /* Kept only for a caller who may make the call: nobody else makes drover hold 1 MiB. */
+        c->wants_body = control_takes_body(url) && may_call(conn, srv);
         return MHD_YES;
     }
     if (*upload_size) {
-        *upload_size = 0; /* no call takes a body: it is read and dropped, within the deadline */
+        if (c->wants_body)
+            keep_body(c, upload, *upload_size);
+        *upload_size =
+            0; /* other calls take no body: it is read and dropped, within the deadline */
         return MHD_YES;
     }
     /* Head and body are in: a body trickled byte by byte must not hold the slot either. */
@@ -508,7 +565,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     if (a.code)
         return reply_answer(conn, a);
     if (control)
-        return handle_control(conn, srv, url, method);
+        return handle_control(conn, srv, c, url, method);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", url);
     if (strcmp(url, "/events") == 0)

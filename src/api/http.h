@@ -47,6 +47,7 @@ struct http_server {
 struct http_api {
     struct http_server server[HTTP__MAX];
     struct api_instance *snapshot; /* the instances as answers show them, reused */
+    size_t snapshot_cap;           /* its room; a reload that adds programs makes it grow */
     uint64_t snapshot_iter;        /* the loop_iter it was taken in; 0: stale */
     uint64_t woken_seq;            /* the events' next_seq when the long-polls were last woken */
     char *ctl_path;                /* the control socket, NULL: none */

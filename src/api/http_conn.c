@@ -396,6 +396,10 @@ http_conn_notify(void *cls, struct MHD_Connection *mhd, void **socket_context,
         list_remove(&c->head_link);
         free(c->raw_path); /* a request MHD never completed (cut mid-head) */
         c->raw_path = NULL;
+        free(c->body);
+        c->body = NULL;
+        c->body_len = 0;
+        c->wants_body = c->body_lost = false;
         c->mhd = NULL;
         c->next_free = st->free;
         st->free = c;
@@ -465,6 +469,10 @@ http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     c->uri_problems = 0;
     free(c->raw_path);
     c->raw_path = NULL;
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+    c->wants_body = c->body_lost = false;
     head_wait(c, util_now_ms()); /* kept alive, it waits for the next head; closed, it leaves */
 }
 

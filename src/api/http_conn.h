@@ -70,6 +70,10 @@ struct http_conn {
     unsigned uri_problems; /* API_URI_* of its raw target */
     char *raw_path;        /* with API_URI_PATH_NUL: the path as sent (MHD's is cut at the NUL) */
     bool head_done;        /* the handler has seen its head */
+    bool wants_body;       /* a configuration call (PUT /config, /apply): its body is kept */
+    char *body;            /* the body kept so far (malloc'ed), at most CFG_MAX_BYTES + 1 */
+    size_t body_len;
+    bool body_lost; /* out of memory while keeping it: the call answers 500 */
     /* Waiting for a whole request (TCP): on owner's list, in deadline order. */
     int64_t request_due_ms;
     struct http_link head_link;

@@ -464,9 +464,15 @@ cli_request(const char *path, const char *method, const char *target,
         r = -ENOMEM;
         goto fail;
     }
-    n = snprintf(req, reqlen,
-                 "%s %s HTTP/1.0\r\nHost: drover\r\nAccept: application/json\r\n%s\r\n", method,
-                 target, strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
+    if (opts && opts->body)
+        n = snprintf(req, reqlen,
+                     "%s %s HTTP/1.0\r\nHost: drover\r\nAccept: application/json\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     method, target, opts->body_len);
+    else
+        n = snprintf(req, reqlen,
+                     "%s %s HTTP/1.0\r\nHost: drover\r\nAccept: application/json\r\n%s\r\n", method,
+                     target, strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
     if (n < 0 || (size_t)n >= reqlen) {
         r = -ENOMEM;
         goto fail;
@@ -498,6 +504,8 @@ cli_request(const char *path, const char *method, const char *target,
         goto fail;
     }
     r = send_all(fd, req, (size_t)n, deadline, mask);
+    if (r == 0 && opts && opts->body)
+        r = send_all(fd, opts->body, opts->body_len, deadline, mask);
     if (r < 0)
         goto fail;
     r = recv_all(fd, max, deadline, mask, &res.raw, &res.raw_len);

@@ -73,6 +73,8 @@ struct cli_request_opts {
     size_t max_bytes;          /* 0: CLI_RESPONSE_MAX */
     const sigset_t *wait_mask; /* non-NULL: wait with ppoll(mask) so a blocked signal interrupts */
     bool want_pidfd;           /* also open a pidfd of the daemon (SO_PEERCRED's pid), on connect */
+    const char *body;          /* non-NULL: sent after the head (Content-Length: body_len) */
+    size_t body_len;
 };
 
 /*

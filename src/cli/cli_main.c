@@ -31,7 +31,8 @@ enum {
     OPT_MAX_SILENT = 1 << 3,
     OPT_SILENCE = 1 << 4,
     OPT_WAIT = 1 << 5,
-    OPT_COUNT = 6, /* the options above: option_names has one entry each */
+    OPT_DRY_RUN = 1 << 6,
+    OPT_COUNT = 7, /* the options above: option_names has one entry each */
 };
 
 struct args {
@@ -63,6 +64,8 @@ static int run_signal(const struct args *a);
 static int run_events(const struct args *a);
 static int run_health(const struct args *a);
 static int run_shutdown(const struct args *a);
+static int run_reload(const struct args *a);
+static int run_apply(const struct args *a);
 
 static const struct verb verbs[] = {
     { "status", "status [NAME] [--json]", "every instance, as a table (or JSON)",
@@ -94,6 +97,17 @@ static const struct verb verbs[] = {
       "Stop every instance; then the daemon exits. --wait returns only once it has exited\n"
       "(SIGINT or SIGTERM stops waiting, exit 1).\n",
       0, 0, OPT_WAIT, run_shutdown },
+    { "reload", "reload [--dry-run]", "re-read the configuration file and apply it",
+      "Re-read the configuration file the daemon was started with and carry out the plan:\n"
+      "added programs start, removed ones stop, a changed count scales, other changes\n"
+      "restart one instance at a time. Prints the plan; --dry-run changes nothing.\n"
+      "(The same as SIGHUP. A configuration read from stdin cannot be re-read: use apply.)\n",
+      0, 0, OPT_DRY_RUN, run_reload },
+    { "apply", "apply [--dry-run] FILE|-", "send a new configuration and apply it",
+      "Send the configuration in FILE (- : standard input) to the daemon, which carries out\n"
+      "the plan as for reload. Prints the plan; --dry-run changes nothing. An invalid\n"
+      "configuration changes nothing: its errors are printed, exit 2.\n",
+      1, 1, OPT_DRY_RUN, run_apply },
     { "help", "help [COMMAND]", "this text, or one command's", "This text, or COMMAND's.\n", 0, 1,
       0, NULL },
 };
@@ -105,6 +119,7 @@ static const struct {
     { OPT_JSON, "--json" },       { OPT_FOLLOW, "--follow" },
     { OPT_SINCE, "--since" },     { OPT_MAX_SILENT, "--max-silent" },
     { OPT_SILENCE, "--silence" }, { OPT_WAIT, "--wait" },
+    { OPT_DRY_RUN, "--dry-run" },
 };
 _Static_assert(ARRAY_SIZE(option_names) == OPT_COUNT, "one name per option, first_option fits");
 
@@ -244,6 +259,8 @@ parse_args(int argc, char **argv, struct args *a)
                 mark(a, OPT_JSON, arg);
             } else if (strcmp(arg, "--wait") == 0) {
                 mark(a, OPT_WAIT, arg);
+            } else if (strcmp(arg, "--dry-run") == 0) {
+                mark(a, OPT_DRY_RUN, arg);
             } else if (strcmp(arg, "-f") == 0 || strcmp(arg, "--follow") == 0) {
                 mark(a, OPT_FOLLOW, arg);
             } else if (is_option(arg, "--control")) {
@@ -449,6 +466,101 @@ run_scale(const struct args *a)
         return usage_error(a, "PROGRAM too long");
     (void)snprintf(target, sizeof(target), "/scale/%s?instances=%s", enc, n);
     return post_action(a, target);
+}
+
+/* A plan answer (reload, apply): the plan; a refused configuration: its errors, exit 2. */
+static int
+plan_answer(const struct args *a, const struct cli_response *res)
+{
+    char err[CLI_ERR_MAX];
+    char *text;
+
+    if (res->code == 200)
+        return emit_rendered(a, cli_render_plan(res->body, res->body_len, err, sizeof(err)), err);
+    if (res->code == 400 &&
+        (text = cli_render_config_errors(res->body, res->body_len, err, sizeof(err)))) {
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "drover: %s\n", line);
+        free(text);
+    }
+    return answer_error(a, res);
+}
+
+static int
+run_reload(const struct args *a)
+{
+    struct cli_response res = { 0 };
+    int rc = request(a, "POST", a->given & OPT_DRY_RUN ? "/reload?dry_run=1" : "/reload", &res);
+
+    if (rc != 0)
+        return rc;
+    rc = plan_answer(a, &res);
+    cli_response_done(&res);
+    return rc;
+}
+
+/* Reads FILE (or stdin for "-"), at most CFG_MAX_BYTES + 1 bytes (the daemon says if too big). */
+static int
+read_input(const char *path, char **ret_text, size_t *ret_len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+    size_t cap = CFG_MAX_BYTES + 2, len;
+    char *text;
+
+    if (!f)
+        return -errno;
+    if (!(text = malloc(cap))) {
+        if (f != stdin)
+            (void)fclose(f);
+        return -ENOMEM;
+    }
+    len = fread(text, 1, cap - 1, f);
+    if (ferror(f)) {
+        int r = -EIO;
+        free(text);
+        if (f != stdin)
+            (void)fclose(f);
+        return r;
+    }
+    if (f != stdin)
+        (void)fclose(f);
+    text[len] = '\0';
+    *ret_text = text;
+    *ret_len = len;
+    return 0;
+}
+
+static int
+run_apply(const struct args *a)
+{
+    const char *path = a->pos[1];
+    const char *source = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    char enc[1024], target[1200];
+    struct cli_response res = { 0 };
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((rc = read_input(path, &text, &len)) < 0) {
+        fprintf(stderr, "drover: %s: cannot read %s: %s\n", a->label, source, strerror(-rc));
+        return CLI_EXIT_USAGE;
+    }
+    if (strlen(source) > 256 || !cli_url_encode(source, enc, sizeof(enc))) {
+        free(text);
+        return usage_error(a, "FILE name too long");
+    }
+    (void)snprintf(target, sizeof(target), "/apply?source=%s%s", enc,
+                   a->given & OPT_DRY_RUN ? "&dry_run=1" : "");
+    rc = exchange(
+        a, "POST", target,
+        &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS, .body = text, .body_len = len },
+        &res);
+    free(text);
+    if (rc != 0)
+        return rc;
+    rc = plan_answer(a, &res);
+    cli_response_done(&res);
+    return rc;
 }
 
 static int

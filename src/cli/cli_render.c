@@ -560,6 +560,13 @@ cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *r
         }
         format_time_ms((long long)json_integer_value(json_object_get(ev, "time_ms")), when,
                        sizeof(when));
+        if (str_of(ev, "kind") && strcmp(str_of(ev, "kind"), "plan") == 0) {
+            char detail[320];
+            (void)snprintf(detail, sizeof(detail), "%s",
+                           str_of(ev, "detail") ? str_of(ev, "detail") : "?");
+            sb_printf(&b, "%s  plan  %s\n", when, util_one_line(detail));
+            continue;
+        }
         (void)snprintf(name, sizeof(name), "%s:%lld",
                        str_of(ev, "program") ? str_of(ev, "program") : "?", index_of(ev));
         util_one_line(name);
@@ -702,6 +709,79 @@ cli_render_action(const char *body, size_t body_len, char *err, size_t errlen)
         if (json_is_integer(pid))
             sb_printf(&b, " (pid %lld)", (long long)json_integer_value(pid));
         sb_printf(&b, "\n");
+    }
+    out = sb_take(&b, err, errlen);
+    b.p = NULL;
+done:
+    sb_done(&b);
+    json_decref(j);
+    return out;
+}
+
+char *
+cli_render_plan(const char *body, size_t body_len, char *err, size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "plan", err, errlen);
+    const json_t *plan = j ? json_object_get(j, "plan") : NULL, *step;
+    const char *now = j ? str_of(j, "settings_now") : NULL;
+    const char *later = j ? str_of(j, "settings_next_start") : NULL;
+    const char *saved = j ? str_of(j, "saved") : NULL;
+    bool dry = j && json_is_true(json_object_get(j, "dry_run"));
+    struct sb b = { 0 };
+    char *out = NULL;
+    size_t i;
+
+    if (!j)
+        return NULL;
+    if (!json_is_array(plan)) {
+        (void)snprintf(err, errlen, "malformed answer: no \"plan\" list");
+        goto done;
+    }
+    sb_printf(&b, "%s\n", dry ? "plan (dry run: nothing changed):" : "plan:");
+    json_array_foreach(plan, i, step)
+    {
+        char detail[320];
+        (void)snprintf(detail, sizeof(detail), "%s",
+                       str_of(step, "detail") ? str_of(step, "detail") : "?");
+        sb_printf(&b, "  %s\n", util_one_line(detail));
+    }
+    if (now && *now)
+        sb_printf(&b, "settings applied now: %s\n", now);
+    if (later && *later)
+        sb_printf(&b, "settings that take effect at the next start of drover: %s\n", later);
+    if (saved)
+        sb_printf(&b, "saved to %s (drover --adopt resumes it)\n", saved);
+    if (json_is_true(json_object_get(j, "running")))
+        sb_printf(&b, "the plan goes on in the daemon: drover events --follow shows its steps\n");
+    out = sb_take(&b, err, errlen);
+    b.p = NULL;
+done:
+    sb_done(&b);
+    json_decref(j);
+    return out;
+}
+
+char *
+cli_render_config_errors(const char *body, size_t body_len, char *err, size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "errors", err, errlen);
+    const json_t *list = j ? json_object_get(j, "errors") : NULL, *line;
+    struct sb b = { 0 };
+    char *out = NULL;
+    size_t i;
+
+    if (!j)
+        return NULL;
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        (void)snprintf(err, errlen, "no errors listed");
+        goto done;
+    }
+    json_array_foreach(list, i, line)
+    {
+        char text[1024];
+        (void)snprintf(text, sizeof(text), "%s",
+                       json_is_string(line) ? json_string_value(line) : "?");
+        sb_printf(&b, "%s\n", util_one_line(text));
     }
     out = sb_take(&b, err, errlen);
     b.p = NULL;

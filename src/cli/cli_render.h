@@ -55,4 +55,10 @@ char *cli_render_health(const char *body, size_t body_len, bool *ret_healthy, ch
 /* POST start/stop/restart/signal/scale/shutdown: one line per affected instance. */
 char *cli_render_action(const char *body, size_t body_len, char *err, size_t errlen);
 
+/* reload and apply: the plan, one line per program, then the settings and what goes on. */
+char *cli_render_plan(const char *body, size_t body_len, char *err, size_t errlen);
+/* A refused configuration (400): its errors, one per line as the daemon gives them; NULL if none.
+ */
+char *cli_render_config_errors(const char *body, size_t body_len, char *err, size_t errlen);
+
 #endif

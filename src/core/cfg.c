@@ -1136,6 +1136,13 @@ program_after(struct ctx *c, const json_t *val, void *target)
     return r;
 }
 
+static int
+program_max_unavailable(struct ctx *c, const json_t *val, void *target)
+{
+    return get_uint(c, val, 1, CFG_MAX_INSTANCES, target);
+}
+
+/* core/cfgdiff.c has one row per key of this table (its unit test checks): add both. */
 static const struct key program_keys[] = {
     { "command", parse_command, 0, KEY_COUNTED }, /* required */
     { "input", program_input, 0, 0 },
@@ -1164,6 +1171,8 @@ static const struct key program_keys[] = {
     { "on_fatal", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_FATAL]), 0 },
     { "hook_timeout", key_hook_timeout, offsetof(struct program_cfg, hook_timeout_ms), 0 },
     { "after", program_after, 0, 0 },
+    { "max_unavailable", program_max_unavailable, offsetof(struct program_cfg, max_unavailable),
+      0 },
 };
 
 static int
@@ -1174,6 +1183,7 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
 
     *p = (struct program_cfg){
         .instances = 1,
+        .max_unavailable = 1,
         .silence_ms = -1,
         .max_silent = -1,
         .heartbeat_restart = true,
@@ -1572,6 +1582,7 @@ settings_max_silent(struct ctx *c, const json_t *val, void *target)
     return get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, target);
 }
 
+/* core/cfgdiff.c has one row per key of this table too. */
 static const struct key settings_keys[] = {
     { "programs", parse_programs, 0, KEY_COUNTED }, /* required */
     { "port_range", settings_port_range, 0, 0 },
@@ -1957,6 +1968,18 @@ const char *
 cfg_hook_name(enum cfg_hook kind)
 {
     return kind == CFG_HOOK_FATAL ? "on_fatal" : "on_state_change";
+}
+
+const char *
+cfg_program_key(size_t i)
+{
+    return i < ARRAY_SIZE(program_keys) ? program_keys[i].name : NULL;
+}
+
+const char *
+cfg_settings_key(size_t i)
+{
+    return i < ARRAY_SIZE(settings_keys) ? settings_keys[i].name : NULL;
 }
 
 bool

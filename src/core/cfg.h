@@ -84,6 +84,7 @@ struct program_cfg {
     size_t *after_index;
     size_t nafter;
     unsigned level;
+    unsigned max_unavailable; /* a rolling restart (reload) has at most this many not ready */
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
@@ -146,6 +147,10 @@ const char *cfg_hook_name(enum cfg_hook kind);
 
 /* NULL if token is acceptable as a bearer token, else what is wrong with it. */
 const char *cfg_token_problem(const char *token);
+
+/* The name of the i-th key of a program (of the top level), or NULL past the last. */
+const char *cfg_program_key(size_t i);
+const char *cfg_settings_key(size_t i);
 
 /* True for a program name a config may give: 1 to CFG_NAME_MAX of A-Z a-z 0-9 _ . - */
 bool cfg_name_valid(const char *name);

@@ -31,6 +31,18 @@ events_push(struct events *e, int64_t unix_ms, const char *program, unsigned ins
     (void)snprintf(ev->cause, sizeof(ev->cause), "%s", cause ? cause : "");
 }
 
+void
+events_push_plan(struct events *e, int64_t unix_ms, const char *program, const char *action,
+                 const char *detail)
+{
+    struct event *ev = &e->ring[e->next_seq % EVENTS_RING];
+
+    *ev = (struct event){ .kind = EVENT_PLAN, .seq = e->next_seq++, .unix_ms = unix_ms };
+    (void)snprintf(ev->program, sizeof(ev->program), "%s", program);
+    (void)snprintf(ev->cause, sizeof(ev->cause), "%s", action);
+    (void)snprintf(ev->detail, sizeof(ev->detail), "%s", detail);
+}
+
 size_t
 events_since(const struct events *e, uint64_t since, const struct event **ret, size_t max,
              bool *ret_gap)

@@ -1,7 +1,8 @@
 /*
  * events: the bounded ring of state changes behind GET /events.
  *
- * Pure. Every change of an instance's state is one event with a sequence
+ * Pure. Every change of an instance's state, and every step of a reload's
+ * plan (EVENT_PLAN), is one event with a sequence
  * number (1, 2, 3, ...). The ring keeps the last EVENTS_RING; a reader that
  * asks for events older than that is told it fell behind (a gap) and
  * should read /status for the whole picture (the funcX delta principle:
@@ -20,14 +21,23 @@
 
 #define EVENTS_RING 1024
 
+/* A state change of an instance, or a step of a reload's plan (the program's, no instance). */
+enum event_kind {
+    EVENT_STATE,
+    EVENT_PLAN,
+    EVENT__MAX,
+};
+
 struct event {
+    enum event_kind kind;
     uint64_t seq;
     int64_t unix_ms;
     char program[CFG_NAME_MAX + 1];
     unsigned instance;
     pid_t pid;
     enum svc_state from, to;
-    char cause[96];
+    char cause[96];   /* EVENT_PLAN: the plan's action ("roll", "remove", "done") */
+    char detail[224]; /* EVENT_PLAN: the step as the log says it */
 };
 
 struct events {
@@ -38,6 +48,9 @@ struct events {
 void events_init(struct events *e);
 void events_push(struct events *e, int64_t unix_ms, const char *program, unsigned instance,
                  pid_t pid, enum svc_state from, enum svc_state to, const char *cause);
+/* A plan step: program "" for the plan as a whole. */
+void events_push_plan(struct events *e, int64_t unix_ms, const char *program, const char *action,
+                      const char *detail);
 
 /*
  * The retained events with seq >= since, oldest first, at most max, as

@@ -26,6 +26,24 @@ pidmap_init(struct pidmap *m, size_t max_entries)
     return m->slots ? 0 : -ENOMEM;
 }
 
+int
+pidmap_reserve(struct pidmap *m, size_t max_entries)
+{
+    struct pidmap bigger;
+    int r;
+
+    if (2 * max_entries <= m->mask + 1)
+        return 0;
+    if ((r = pidmap_init(&bigger, max_entries)) < 0)
+        return r; /* m is untouched */
+    for (size_t i = 0; i <= m->mask; i++)
+        if (m->slots[i].pid)
+            (void)pidmap_put(&bigger, m->slots[i].pid, m->slots[i].value);
+    free(m->slots);
+    *m = bigger;
+    return 0;
+}
+
 void
 pidmap_done(struct pidmap *m)
 {

@@ -3,7 +3,8 @@
  * waitid(P_ALL) and must find the instance a pid belongs to.
  *
  * Pure. Open addressing with linear probing and backward-shift deletion,
- * sized once at start-up to at least twice the most pids it will hold.
+ * sized at start-up to at least twice the most pids it will hold, and grown
+ * (pidmap_reserve()) when a reload adds programs.
  * Values are borrowed.
  */
 #ifndef DROVER_PIDMAP_H
@@ -29,6 +30,11 @@ struct pidmap {
  * max_entries always fit. Returns 0 or -ENOMEM.
  */
 int pidmap_init(struct pidmap *m, size_t max_entries);
+/*
+ * Makes room for max_entries (a reload adds programs): the entries move to
+ * a bigger table. Returns 0, or -ENOMEM with m unchanged.
+ */
+int pidmap_reserve(struct pidmap *m, size_t max_entries);
 void pidmap_done(struct pidmap *m);
 /* Returns 0, -EEXIST (also when full), -ENOSPC when half the table is used, -EINVAL for pid <= 0.
  */

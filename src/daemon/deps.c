@@ -82,6 +82,12 @@ deps_changed(struct instance *in)
     d->changed = true;
 }
 
+void
+deps_reconfigured(struct supervisor *sup)
+{
+    sup->deps.changed = true;
+}
+
 /* "redis (redis:0 starting); migrate (migrate:0 failed: exit code 1)" into prog->waiting_for. */
 static bool
 describe(struct program *prog)
@@ -172,7 +178,7 @@ static bool
 level_has_process(const struct supervisor *sup, unsigned level)
 {
     for (size_t p = 0; p < sup->pool.nprograms; p++) {
-        const struct program *prog = &sup->pool.programs[p];
+        const struct program *prog = sup->pool.programs[p];
         if (prog->cfg->level < level)
             continue;
         for (unsigned i = 0; i < prog->ninstances; i++)
@@ -190,17 +196,17 @@ stop_level(struct supervisor *sup, unsigned level, bool say)
 
     names[0] = '\0';
     for (size_t p = 0; say && p < sup->pool.nprograms; p++) {
-        const char *name = sup->pool.programs[p].cfg->name;
+        const char *name = sup->pool.programs[p]->cfg->name;
         int n;
 
-        if (sup->pool.programs[p].cfg->level == level && len < sizeof(names) &&
+        if (sup->pool.programs[p]->cfg->level == level && len < sizeof(names) &&
             (n = snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", name)) > 0)
             len += (size_t)n;
     }
     if (names[0])
         log_info("stopping level %u: %s%s", level, names, len >= sizeof(names) ? "..." : "");
     for (size_t p = 0; p < sup->pool.nprograms; p++) {
-        struct program *prog = &sup->pool.programs[p];
+        struct program *prog = sup->pool.programs[p];
 
         if (prog->cfg->level == level)
             for (unsigned i = 0; i < prog->ninstances; i++)
@@ -216,7 +222,7 @@ shutdown_step(struct supervisor *sup)
     bool levels = false;
 
     for (size_t p = 0; p < sup->pool.nprograms && !levels; p++)
-        levels = sup->pool.programs[p].cfg->level > 0;
+        levels = sup->pool.programs[p]->cfg->level > 0;
     while (d->stop_level > 0 && !level_has_process(sup, d->stop_level)) {
         d->stop_level--;
         stop_level(sup, d->stop_level, levels);
@@ -240,8 +246,8 @@ deps_shutdown(struct supervisor *sup)
     d->shutting_down = true;
     pool_for_each_instance(&sup->pool, stop_idle, NULL);
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        if (sup->pool.programs[p].cfg->level > top)
-            top = sup->pool.programs[p].cfg->level;
+        if (sup->pool.programs[p]->cfg->level > top)
+            top = sup->pool.programs[p]->cfg->level;
     d->stop_level = top + 1;
     shutdown_step(sup);
 }
@@ -266,8 +272,8 @@ before_sleep(struct loop_hook *hook)
         if (d->nwaiting == 0)
             break;
         for (size_t p = 0; p < sup->pool.nprograms; p++)
-            if (has_waiting(&sup->pool.programs[p]))
-                look_at(&sup->pool.programs[p]);
+            if (has_waiting(sup->pool.programs[p]))
+                look_at(sup->pool.programs[p]);
     }
 }
 
@@ -281,7 +287,7 @@ void
 deps_done(struct supervisor *sup)
 {
     for (size_t p = 0; sup->pool.programs && p < sup->pool.nprograms; p++) {
-        free(sup->pool.programs[p].waiting_for);
-        sup->pool.programs[p].waiting_for = NULL;
+        free(sup->pool.programs[p]->waiting_for);
+        sup->pool.programs[p]->waiting_for = NULL;
     }
 }

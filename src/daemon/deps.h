@@ -46,6 +46,9 @@ bool deps_ready(struct instance *in);
 /* A state changed (POOL_STATE): in->state_from is the one it left. */
 void deps_changed(struct instance *in);
 
+/* The configuration changed (a reload): waiting instances look again at what they wait for. */
+void deps_reconfigured(struct supervisor *sup);
+
 /*
  * Begins a shutdown: what has no process stops now (nothing waiting starts
  * any more), and the top level is asked to stop; the levels below follow,

@@ -191,10 +191,22 @@ build_env(const struct hooks *h, const struct hook_event *ev, struct hook_env *e
  * Starts ev's command in the free slot run. Returns 0, or -errno with the
  * failure logged and counted (the slot stays free).
  */
+/*
+ * ev's command in the configuration in force now: NULL when a reload took
+ * the hook away, or its program has left the pool.
+ */
+static const struct cfg_command *
+command_of(const struct hooks *h, const struct hook_event *ev)
+{
+    const struct program *prog = pool_find_program(h->pool, ev->program, strlen(ev->program));
+
+    return prog ? cfg_hook(h->cfg, prog->cfg, ev->kind) : NULL;
+}
+
 static int
 start_run(struct hooks *h, struct hook_run *run, const struct hook_event *ev)
 {
-    const struct cfg_command *cmd = ev->cmd;
+    const struct cfg_command *cmd = command_of(h, ev);
     struct tmpl_vars vars = { .name = ev->program, .instance = ev->index, .port = ev->port };
     char *argv[CFG_MAX_ARGS + 1] = { 0 }, *owned[CFG_MAX_ARGS] = { 0 };
     struct hook_env env = { 0 };
@@ -205,6 +217,11 @@ start_run(struct hooks *h, struct hook_run *run, const struct hook_event *ev)
     const char *what = "prepare";
     int r = 0;
 
+    if (!cmd) {
+        log_info(HOOK_FMT ": not run: the configuration in force has no such hook any more",
+                 HOOK_ARGS(ev));
+        return 0;
+    }
     for (size_t i = 0; i < cmd->argc && r == 0; i++) {
         bool oom;
         owned[i] = tmpl_expand(cmd->argv[i], &vars, &oom);
@@ -334,13 +351,11 @@ submit(struct hooks *h, const struct hook_event *ev)
 
 /* What the hook's environment will say, taken now: the instance moves on. */
 static void
-capture(const struct instance *in, enum cfg_hook kind, const struct cfg_command *cmd,
-        struct hook_event *ev)
+capture(const struct instance *in, enum cfg_hook kind, struct hook_event *ev)
 {
     const struct svc *s = &in->svc;
 
     *ev = (struct hook_event){
-        .cmd = cmd,
         .kind = kind,
         .timeout_ms = cfg_hook_timeout_ms(in->sup->hooks.cfg, in->prog->cfg),
         .index = in->index,
@@ -360,7 +375,6 @@ void
 hooks_observer(struct instance *in, enum pool_change what)
 {
     struct hooks *h = &in->sup->hooks;
-    const struct cfg_command *cmd;
     struct hook_event ev;
 
     if (!h->any || h->closed)
@@ -371,13 +385,13 @@ hooks_observer(struct instance *in, enum pool_change what)
     }
     if (what != POOL_STATE)
         return;
-    if ((cmd = cfg_hook(h->cfg, in->prog->cfg, CFG_HOOK_STATE_CHANGE))) {
-        capture(in, CFG_HOOK_STATE_CHANGE, cmd, &ev);
+    if (cfg_hook(h->cfg, in->prog->cfg, CFG_HOOK_STATE_CHANGE)) {
+        capture(in, CFG_HOOK_STATE_CHANGE, &ev);
         submit(h, &ev);
     }
     if (in->svc.state == SVC_FATAL && in->state_from != SVC_FATAL &&
-        (cmd = cfg_hook(h->cfg, in->prog->cfg, CFG_HOOK_FATAL))) {
-        capture(in, CFG_HOOK_FATAL, cmd, &ev);
+        cfg_hook(h->cfg, in->prog->cfg, CFG_HOOK_FATAL)) {
+        capture(in, CFG_HOOK_FATAL, &ev);
         submit(h, &ev);
     }
 }
@@ -495,34 +509,70 @@ hooks_stop(struct hooks *h)
 
 /* --- set-up ---------------------------------------------------------------------------------- */
 
-int
-hooks_init(struct hooks *h, const struct config *cfg, struct loop *loop, struct timers *timers)
+/* Some program of the configuration in force has a hook. */
+static bool
+configured(const struct config *cfg)
+{
+    for (size_t p = 0; p < cfg->nprograms; p++)
+        for (int k = 0; k < CFG_HOOK__MAX; k++)
+            if (cfg_hook(cfg, &cfg->programs[p], (enum cfg_hook)k))
+                return true;
+    return false;
+}
+
+/* The queue and the environment, once some program has a hook. Returns 0 or -ENOMEM. */
+static int
+enable(struct hooks *h)
 {
     size_t n = 0;
 
-    *h = (struct hooks){ .cfg = cfg, .loop = loop, .timers = timers };
-    for (size_t i = 0; i < HOOKS_MAX_RUNNING; i++) {
-        h->runs[i].owner = h;
-        h->runs[i].out = loop_source(-1, output_ready, LOOP_PRIO_SUPERVISE);
-        timer_init(&h->runs[i].timer, timeout_fired);
-    }
-    for (size_t p = 0; p < cfg->nprograms && !h->any; p++)
-        for (int k = 0; k < CFG_HOOK__MAX && !h->any; k++)
-            h->any = cfg_hook(cfg, &cfg->programs[p], (enum cfg_hook)k) != NULL;
-    if (!h->any)
-        return 0; /* nothing to run: nothing allocated, and the observer returns at once */
+    if (h->queue)
+        return 0;
     while (environ && environ[n])
         n++;
     h->queue = calloc(HOOKS_QUEUE_MAX, sizeof(*h->queue));
     h->env_base = calloc(n + 1, sizeof(char *));
     if (!h->queue || !h->env_base) {
-        hooks_done(h);
+        free(h->queue);
+        free(h->env_base);
+        h->queue = NULL;
+        h->env_base = NULL;
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
         if (!env_key_in_list(environ[i]))
             h->env_base[h->nenv_base++] = environ[i];
     return 0;
+}
+
+int
+hooks_init(struct hooks *h, const struct config *cfg, struct pool *pool, struct loop *loop,
+           struct timers *timers)
+{
+    *h = (struct hooks){ .cfg = cfg, .pool = pool, .loop = loop, .timers = timers };
+    for (size_t i = 0; i < HOOKS_MAX_RUNNING; i++) {
+        h->runs[i].owner = h;
+        h->runs[i].out = loop_source(-1, output_ready, LOOP_PRIO_SUPERVISE);
+        timer_init(&h->runs[i].timer, timeout_fired);
+    }
+    if (!configured(cfg))
+        return 0; /* nothing to run: nothing allocated, and the observer returns at once */
+    if (enable(h) < 0)
+        return -ENOMEM;
+    h->any = true;
+    return 0;
+}
+
+void
+hooks_reconfigured(struct hooks *h)
+{
+    if (!configured(h->cfg))
+        return; /* those queued or running go on; new changes find no hook (the observer) */
+    if (enable(h) < 0) {
+        log_warnx("hooks: out of memory: the hooks of the new configuration will not run");
+        return;
+    }
+    h->any = true;
 }
 
 void

@@ -14,6 +14,11 @@
  * A failure (exit non-zero, a signal, a timeout, a failed exec) is one
  * warning and nothing else: hooks are not supervised and never restart.
  *
+ * A queued hook keeps its program's name, not its command: the command is
+ * looked up when it starts, in the configuration in force then, so a reload
+ * that changes or removes a hook (or the program) never leaves the queue
+ * borrowing from a configuration that is gone.
+ *
  * Exits come through the supervisor's SIGCHLD sweep (hooks_reaped()), as
  * command probes' do. Once a shutdown has stopped the last instance,
  * hooks_close() drops the queue and nothing starts any more; the supervisor
@@ -44,8 +49,7 @@
 
 /* One hook to run: the command and what happened, as it was when it happened. */
 struct hook_event {
-    const struct cfg_command *cmd; /* borrowed from the config */
-    enum cfg_hook kind;
+    enum cfg_hook kind; /* its command is looked up when it starts (command_of()) */
     int64_t timeout_ms;
     char program[CFG_NAME_MAX + 1];
     unsigned index;
@@ -72,11 +76,12 @@ struct hook_run {
 };
 
 struct hooks {
-    bool any;    /* some program has a hook; nothing below is allocated otherwise */
-    bool closed; /* the shutdown finished: nothing starts any more */
-    const struct config *cfg;
-    struct loop *loop;     /* borrowed */
-    struct timers *timers; /* borrowed: HOOKS_MAX_RUNNING timers at most */
+    bool any;                 /* some program has a hook; nothing below is allocated otherwise */
+    bool closed;              /* the shutdown finished: nothing starts any more */
+    const struct config *cfg; /* borrowed: the configuration in force (a reload swaps it) */
+    struct pool *pool;        /* borrowed: a hook's program is looked up by name */
+    struct loop *loop;        /* borrowed */
+    struct timers *timers;    /* borrowed: HOOKS_MAX_RUNNING timers at most */
     struct hook_run runs[HOOKS_MAX_RUNNING];
     size_t nrunning;
     struct hook_event *queue; /* ring of HOOKS_QUEUE_MAX */
@@ -91,8 +96,11 @@ struct hooks {
     int64_t drop_said_ms;
 };
 
-/* Before anything is observed; cfg, loop and timers are borrowed. Returns 0 or -ENOMEM. */
-int hooks_init(struct hooks *h, const struct config *cfg, struct loop *loop, struct timers *timers);
+/* Before anything is observed; cfg, pool, loop and timers are borrowed. Returns 0 or -ENOMEM. */
+int hooks_init(struct hooks *h, const struct config *cfg, struct pool *pool, struct loop *loop,
+               struct timers *timers);
+/* The configuration in force changed (a reload): hooks it adds run from now on. */
+void hooks_reconfigured(struct hooks *h);
 /* The pool observer of POOL_STATE and POOL_GONE (pool.h). */
 void hooks_observer(struct instance *in, enum pool_change what);
 /* True if info is a hook's exit (the SIGCHLD sweep reaped it). */

@@ -195,22 +195,33 @@ liveness_setup(struct supervisor *sup)
     sup->notify = loop_source(fd, notify_ready, LOOP_PRIO_SUPERVISE);
     if ((r = loop_add(&sup->loop, &sup->notify)) < 0)
         return r;
-    for (size_t p = 0; p < sup->pool.nprograms; p++) {
-        struct program *prog = &sup->pool.programs[p];
-        char rname[CFG_NAME_MAX + 16];
-
-        prog->sup = sup;
-        timer_init(&prog->hb_timer, hb_timer_fired);
-        (void)snprintf(rname, sizeof(rname), "drover:%s", prog->cfg->name);
-        if ((r = heartbeat_region_open(&prog->hb, rname, prog->cfg->max_instances)) < 0) {
-            log_errorx("cannot create the heartbeat slots of \"%s\": %s", prog->cfg->name,
-                       strerror(-r));
+    for (size_t p = 0; p < sup->pool.nprograms; p++)
+        if ((r = liveness_program_open(sup->pool.programs[p])) < 0)
             return r;
-        }
-    }
     setup_upward(sup);
     log_debug("notify socket %s", name);
     return 0;
+}
+
+int
+liveness_program_open(struct program *prog)
+{
+    char rname[CFG_NAME_MAX + 16];
+    int r;
+
+    timer_init(&prog->hb_timer, hb_timer_fired);
+    (void)snprintf(rname, sizeof(rname), "drover:%s", prog->cfg->name);
+    if ((r = heartbeat_region_open(&prog->hb, rname, prog->cfg->max_instances)) < 0)
+        log_errorx("cannot create the heartbeat slots of \"%s\": %s", prog->cfg->name,
+                   strerror(-r));
+    return r;
+}
+
+void
+liveness_program_close(struct program *prog)
+{
+    timer_cancel(&prog->sup->timers, &prog->hb_timer);
+    heartbeat_region_close(&prog->hb);
 }
 
 /* After recovery: a program with adopted instances keeps their slots (else the fresh ones). */
@@ -218,18 +229,18 @@ void
 liveness_adopted(struct supervisor *sup)
 {
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        (void)adopt_region(&sup->pool.programs[p]);
+        (void)adopt_region(sup->pool.programs[p]);
     /* Adopted instances were never spawned here: start watching them now. */
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        if (sup->pool.programs[p].cfg->heartbeat_timeout_ms)
-            hb_scan(&sup->pool.programs[p], util_now_ns());
+        if (sup->pool.programs[p]->cfg->heartbeat_timeout_ms)
+            hb_scan(sup->pool.programs[p], util_now_ns());
 }
 
 void
 liveness_done(struct supervisor *sup)
 {
     for (size_t p = 0; sup->pool.programs && p < sup->pool.nprograms; p++)
-        heartbeat_region_close(&sup->pool.programs[p].hb);
+        heartbeat_region_close(&sup->pool.programs[p]->hb);
     /* Our socket file goes with us; one we could not bind was someone else's. */
     if (sup->notify.fd >= 0)
         (void)unlink(sup->notify_env + strlen(NOTIFY_ENV_PREFIX));

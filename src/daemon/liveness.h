@@ -15,9 +15,12 @@ struct program;
 int liveness_setup(struct supervisor *sup);    /* before recovery acts: what can fail */
 void liveness_adopted(struct supervisor *sup); /* after: earlier slots, watch the adopted */
 void liveness_done(struct supervisor *sup);
-void liveness_spawned(struct instance *in);     /* after a spawn: slot owner, beat clock */
-void liveness_started(struct supervisor *sup);  /* the initial start is done: READY=1 upward */
-void liveness_stopping(struct supervisor *sup); /* shutdown began: STOPPING=1 upward */
+/* A program's heartbeat slots and silence timer: at set-up, or when a reload adds it. Logs. */
+int liveness_program_open(struct program *prog);
+void liveness_program_close(struct program *prog); /* it leaves the pool (a reload removed it) */
+void liveness_spawned(struct instance *in);        /* after a spawn: slot owner, beat clock */
+void liveness_started(struct supervisor *sup);     /* the initial start is done: READY=1 upward */
+void liveness_stopping(struct supervisor *sup);    /* shutdown began: STOPPING=1 upward */
 
 /*
  * 0: never beat. now_ns: a CLOCK_MONOTONIC reading of the caller's, at most

@@ -73,8 +73,8 @@ persist_write(struct supervisor *sup)
     if (!c.entries)
         return -ENOMEM;
     for (size_t p = 0; p < sup->pool.nprograms; p++) {
-        for (unsigned i = 0; i < sup->pool.programs[p].ninstances; i++) {
-            struct instance *in = &sup->pool.programs[p].instances[i];
+        for (unsigned i = 0; i < sup->pool.programs[p]->ninstances; i++) {
+            struct instance *in = &sup->pool.programs[p]->instances[i];
 
             if (in->pid <= 0)
                 continue;
@@ -107,9 +107,9 @@ persist_write(struct supervisor *sup)
     }
     for (size_t p = 0; p < sup->pool.nprograms; p++)
         c.scales[c.nscales++] = (struct ckpt_scale){
-            .program = (char *)sup->pool.programs[p].cfg->name, /* borrowed, as above */
-            .instances = sup->pool.programs[p].want,
-            .configured = sup->pool.programs[p].cfg->instances,
+            .program = (char *)sup->pool.programs[p]->cfg->name, /* borrowed, as above */
+            .instances = sup->pool.programs[p]->want,
+            .configured = sup->pool.programs[p]->cfg->instances,
         };
     r = ckpt_pack(&c, &data, &len);
     free(c.entries);
@@ -220,7 +220,7 @@ static void
 take_recorded_scales(struct supervisor *sup, const struct survivors *s)
 {
     for (size_t p = 0; p < sup->pool.nprograms; p++) {
-        struct program *prog = &sup->pool.programs[p];
+        struct program *prog = sup->pool.programs[p];
         unsigned n;
 
         if (!recorded_scale(s, prog, &n))
@@ -280,10 +280,10 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         grow_to(sup, in);
     }
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        if (sup->pool.programs[p].want != sup->pool.programs[p].cfg->instances)
+        if (sup->pool.programs[p]->want != sup->pool.programs[p]->cfg->instances)
             log_info("\"%s\": %u instances, the scale the earlier drover had (config: %u)",
-                     sup->pool.programs[p].cfg->name, sup->pool.programs[p].want,
-                     sup->pool.programs[p].cfg->instances);
+                     sup->pool.programs[p]->cfg->name, sup->pool.programs[p]->want,
+                     sup->pool.programs[p]->cfg->instances);
     for (size_t i = 0; i < s->n; i++) {
         struct survivor *sv = &s->v[i];
         if (sv->fate != SURVIVOR_STOP)

@@ -84,9 +84,9 @@ struct program *
 pool_find_program(struct pool *pool, const char *name, size_t len)
 {
     for (size_t p = 0; p < pool->nprograms; p++)
-        if (strlen(pool->programs[p].cfg->name) == len &&
-            memcmp(pool->programs[p].cfg->name, name, len) == 0)
-            return &pool->programs[p];
+        if (strlen(pool->programs[p]->cfg->name) == len &&
+            memcmp(pool->programs[p]->cfg->name, name, len) == 0)
+            return pool->programs[p];
     return NULL;
 }
 
@@ -102,8 +102,89 @@ void
 pool_for_each_instance(struct pool *pool, void (*fn)(struct instance *in, void *arg), void *arg)
 {
     for (size_t p = 0; p < pool->nprograms; p++)
-        for (unsigned i = 0; i < pool->programs[p].ninstances; i++)
-            fn(&pool->programs[p].instances[i], arg);
+        for (unsigned i = 0; i < pool->programs[p]->ninstances; i++)
+            fn(&pool->programs[p]->instances[i], arg);
+}
+
+/* --- programs that come and go (reload) ------------------------------------------------------ */
+
+struct program *
+pool_program_new(struct pool *pool, struct supervisor *sup, const struct program_cfg *pc)
+{
+    struct program *prog = calloc(1, sizeof(*prog));
+
+    if (!prog)
+        return NULL;
+    prog->cfg = pc;
+    prog->sup = sup;
+    prog->pool = pool;
+    prog->ninstances = prog->want = pc->instances;
+    prog->hb = (struct heartbeat_region){ .fd = -1 };
+    prog->instances = calloc(pc->max_instances, sizeof(*prog->instances));
+    if (!prog->instances) {
+        free(prog);
+        return NULL;
+    }
+    for (unsigned i = 0; i < pc->max_instances; i++)
+        pool->init_instance(&prog->instances[i], prog, i);
+    return prog;
+}
+
+int
+pool_reserve_programs(struct pool *pool, size_t n)
+{
+    struct program **v;
+
+    if (n <= pool->programs_cap)
+        return 0;
+    v = realloc(pool->programs, n * sizeof(*v)); /* the programs themselves do not move */
+    if (!v)
+        return -ENOMEM;
+    pool->programs = v;
+    pool->programs_cap = n;
+    return 0;
+}
+
+int
+pool_add_program(struct pool *pool, struct program *prog)
+{
+    int r;
+
+    if (pool->nprograms == pool->programs_cap &&
+        (r = pool_reserve_programs(pool, pool->programs_cap ? 2 * pool->programs_cap : 8)) < 0)
+        return r;
+    pool->programs[pool->nprograms++] = prog;
+    pool->ninstances += prog->ninstances;
+    return 0;
+}
+
+void
+pool_remove_program(struct pool *pool, struct program *prog)
+{
+    for (size_t p = 0; p < pool->nprograms; p++)
+        if (pool->programs[p] == prog) {
+            memmove(&pool->programs[p], &pool->programs[p + 1],
+                    (pool->nprograms - p - 1) * sizeof(*pool->programs));
+            pool->nprograms--;
+            pool->ninstances -= prog->ninstances;
+            return;
+        }
+}
+
+void
+pool_program_free(struct program *prog)
+{
+    if (!prog)
+        return;
+    if (prog->instances)
+        for (unsigned i = 0; i < prog->cfg->max_instances; i++) {
+            timer_cancel(prog->pool->timers, &prog->instances[i].timer);
+            svc_done(&prog->instances[i].svc);
+            free(prog->instances[i].argv);
+        }
+    free(prog->instances);
+    free(prog->env_base);
+    free(prog);
 }
 
 /* --- scale ------------------------------------------------------------------------------------ */

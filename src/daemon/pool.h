@@ -6,8 +6,10 @@
  * A struct program is one entry of the config (borrowed program_cfg) with
  * its array of instances. A struct instance is one supervised process slot:
  * its state machine (svc), its current process (pid, pidfd, process group),
- * its port and its timer. Instances are allocated once at start-up and
- * never move, so pointers to them (pidmap, loop sources, timers) stay valid.
+ * its port and its timer. A program's instances are allocated once, when
+ * the program is made, and never move, so pointers to them (pidmap, loop
+ * sources, timers) stay valid; programs are allocated one by one, so a
+ * reload that adds or removes one moves none of the others.
  * The pool is embedded in struct supervisor. Each daemon module writes the
  * instance fields of its own section (launch: the process; liveness: the
  * beats; checks: the probes); a state only changes through svc_dispatch().
@@ -120,8 +122,8 @@ typedef void (*pool_observer_fn)(struct instance *in, enum pool_change what);
 #define POOL_MAX_OBSERVERS 8
 
 struct pool {
-    struct program *programs;
-    size_t nprograms;
+    struct program **programs; /* each allocated alone: a program never moves */
+    size_t nprograms, programs_cap;
     size_t ninstances;     /* slots in use, all programs */
     struct timers *timers; /* borrowed: a slot that leaves the pool cancels its timer */
     /* A slot that comes into use (a scale up) gets its set-up from the owner. */
@@ -150,6 +152,21 @@ void pool_for_each_instance(struct pool *pool, void (*fn)(struct instance *in, v
 struct program *pool_find_program(struct pool *pool, const char *name, size_t len);
 /* The slot program:index in use, or NULL. */
 struct instance *pool_find_instance(struct pool *pool, const char *program, unsigned index);
+
+/*
+ * A program's runtime model for pc (borrowed: it must outlive the program),
+ * its max_instances slots set up by init_instance, stopped; not in the pool
+ * yet. NULL when out of memory. A program is allocated alone and never moves.
+ */
+struct program *pool_program_new(struct pool *pool, struct supervisor *sup,
+                                 const struct program_cfg *pc);
+/* Room for n programs, so that pool_add_program() then cannot fail. Returns 0 or -ENOMEM. */
+int pool_reserve_programs(struct pool *pool, size_t n);
+/* Puts prog in the pool (last) / takes it out (it then has no process left). 0 or -ENOMEM. */
+int pool_add_program(struct pool *pool, struct program *prog);
+void pool_remove_program(struct pool *pool, struct program *prog);
+/* Frees a program out of the pool, with no process left (NULL is fine). */
+void pool_program_free(struct program *prog);
 
 /*
  * Scales prog to n instances: new slots start, slots beyond n stop and

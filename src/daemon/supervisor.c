@@ -29,6 +29,7 @@
 #include "daemon/persist.h"
 #include "daemon/pool.h"
 #include "daemon/recover.h"
+#include "daemon/reload.h"
 
 /* --- logging helpers ------------------------------------------------------------------------ */
 
@@ -450,6 +451,24 @@ begin_shutdown(struct supervisor *sup, int sig)
     supervisor_shutdown(sup, why);
 }
 
+/* SIGHUP: the file again, as `drover reload`; what refuses it goes to the log. */
+static void
+hup_reload(struct supervisor *sup)
+{
+    struct reload_outcome o;
+
+    log_info("received SIGHUP: reloading the configuration file");
+    reload_request(sup, &(struct reload_req){ .verb = "reload (SIGHUP)" }, &o);
+    if (o.code != 200)
+        log_warnx("SIGHUP: reload refused: %s", o.message);
+    for (char *line = o.errs.text, *end; o.code == 400 && *line; line = end + 1) {
+        if (!(end = strchr(line, '\n')))
+            break;
+        log_warnx("SIGHUP: %.*s", (int)(end - line), line);
+    }
+    reload_outcome_done(&o);
+}
+
 /*
  * Reads the pending signals, a bounded number (more stay readable for the
  * next pass), and reaps once after them: reaping inside the read loop let
@@ -475,6 +494,9 @@ signal_ready(struct loop_source *src, uint32_t events)
         case SIGTERM:
         case SIGINT:
             begin_shutdown(sup, (int)si.ssi_signo);
+            break;
+        case SIGHUP:
+            hup_reload(sup);
             break;
         default:
             log_info("received SIG%s: ignoring", util_signal_name((int)si.ssi_signo));
@@ -579,8 +601,9 @@ before_sleep(struct loop_hook *hook)
     if (sup->shutting_down)
         check_shutdown_done(sup);
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        if (sup->pool.programs[p].ninstances > sup->pool.programs[p].want)
-            pool_settle_scale(&sup->pool.programs[p]);
+        if (sup->pool.programs[p]->ninstances > sup->pool.programs[p]->want)
+            pool_settle_scale(sup->pool.programs[p]);
+    reload_advance(sup); /* a roll's next instance, a removed program leaving */
 }
 
 /*
@@ -651,24 +674,17 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     sup->pool.timers = &sup->timers;
     sup->pool.init_instance = instance_init;
     watch_the_pool(&sup->pool);
-    sup->pool.ninstances = cfg_total_instances(&sup->cfg);
-    sup->pool.nprograms = sup->cfg.nprograms;
-    sup->pool.programs = calloc(sup->pool.nprograms, sizeof(*sup->pool.programs));
-    if (!sup->pool.programs)
-        goto fail;
-    for (size_t p = 0; p < sup->pool.nprograms; p++) {
-        struct program *prog = &sup->pool.programs[p];
+    for (size_t p = 0; p < sup->cfg.nprograms; p++) {
+        struct program *prog = pool_program_new(&sup->pool, sup, &sup->cfg.programs[p]);
 
-        prog->cfg = &sup->cfg.programs[p];
-        prog->sup = sup;
-        prog->pool = &sup->pool;
-        prog->ninstances = prog->want = prog->cfg->instances;
-        prog->hb = (struct heartbeat_region){ .fd = -1 };
-        prog->instances = calloc(prog->cfg->max_instances, sizeof(*prog->instances));
-        if (!prog->instances || launch_env_base(prog) < 0)
+        if (!prog)
             goto fail;
-        for (unsigned i = 0; i < prog->cfg->max_instances; i++)
-            instance_init(&prog->instances[i], prog, i);
+        if (pool_add_program(&sup->pool, prog) < 0) {
+            pool_program_free(prog);
+            goto fail;
+        }
+        if (launch_env_base(prog) < 0)
+            goto fail;
     }
     if ((r = ports_init(&sup->ports, sup->cfg.port_from, sup->cfg.port_to)) < 0)
         goto fail;
@@ -683,8 +699,9 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     deps_setup(sup); /* its starts are seen by api's long-polls in the same pass */
     sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
-    if ((r = timers_init(&sup->timers, 3 * slots + sup->pool.nprograms + extra_timers +
-                                           HOOKS_MAX_RUNNING + 8)) < 0)
+    sup->extra_timers = extra_timers; /* kept: a reload that adds programs grows the heap */
+    r = timers_init(&sup->timers, supervisor_timers_needed(sup, slots, sup->pool.nprograms));
+    if (r < 0)
         goto fail;
     sup->timer_src = loop_source(sup->timers.fd, timers_ready, LOOP_PRIO_SUPERVISE);
     if ((r = loop_add(&sup->loop, &sup->timer_src)) < 0)
@@ -698,7 +715,7 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     timer_init(&sup->ckpt_timer, persist_timer_fired);
     if (sup->cfg.dumpfile && (r = persist_setup(sup)) < 0)
         goto fail;
-    if ((r = hooks_init(&sup->hooks, &sup->cfg, &sup->loop, &sup->timers)) < 0)
+    if ((r = hooks_init(&sup->hooks, &sup->cfg, &sup->pool, &sup->loop, &sup->timers)) < 0)
         goto fail;
     return sup;
 
@@ -706,6 +723,13 @@ fail:
     *ret_err = r;
     supervisor_free(sup);
     return NULL;
+}
+
+void
+supervisor_set_config_loader(struct supervisor *sup, supervisor_config_loader fn, void *arg)
+{
+    sup->load_config = fn;
+    sup->load_config_arg = arg;
 }
 
 void
@@ -808,9 +832,7 @@ instance_done(struct instance *in, struct supervisor *sup)
         in->pid = 0;
     }
     loop_close(&sup->loop, &in->child);
-    svc_done(&in->svc);
-    free(in->argv);
-    return left;
+    return left; /* the rest goes with its program: pool_program_free() */
 }
 
 void
@@ -828,18 +850,17 @@ supervisor_free(struct supervisor *sup)
         size_t left = 0;
 
         for (size_t p = 0; p < sup->pool.nprograms; p++) {
-            struct program *prog = &sup->pool.programs[p];
-            if (prog->instances)
-                for (unsigned i = 0; i < prog->cfg->max_instances; i++)
-                    left += instance_done(&prog->instances[i], sup);
-            free(prog->instances);
-            free(prog->env_base);
+            struct program *prog = sup->pool.programs[p];
+            for (unsigned i = 0; i < prog->cfg->max_instances; i++)
+                left += instance_done(&prog->instances[i], sup);
+            pool_program_free(prog);
         }
         free(sup->pool.programs);
         if (left)
             log_warnx("leaving %zu adopted instance%s running for the next drover on %s", left,
                       left == 1 ? "" : "s", sup->dumpfile ? sup->dumpfile : "this dumpfile");
     }
+    reload_done(sup); /* after the programs that borrow its retired configuration */
     loop_close(&sup->loop, &sup->sig);
     timers_done(&sup->timers);
     loop_done(&sup->loop);

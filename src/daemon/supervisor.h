@@ -39,6 +39,19 @@ struct supervisor_surfaces {
 void supervisor_set_surfaces(struct supervisor *sup, const struct supervisor_surfaces *s);
 
 /*
+ * Where a reload's configuration comes from (main.c: it knows the file and
+ * the command line). Parses text (NULL: reads the file drover was started
+ * with, source then ignored) into *ret, the command line's overrides applied
+ * and cfg_finish() passed, as at start-up. Returns 0; -EINVAL with errs
+ * filled; -ENOENT when text is NULL and the configuration came from stdin.
+ */
+typedef int (*supervisor_config_loader)(void *arg, const char *text, size_t len, const char *source,
+                                        struct config *ret, struct cfg_errors *errs);
+
+/* Set before supervisor_run(); without one, reload and apply are refused. */
+void supervisor_set_config_loader(struct supervisor *sup, supervisor_config_loader fn, void *arg);
+
+/*
  * Starts every instance and runs until a shutdown (SIGTERM, SIGINT) has
  * stopped them all. Returns the process exit code.
  */

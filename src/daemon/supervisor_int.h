@@ -25,6 +25,7 @@
 #include "daemon/hooks.h"
 #include "daemon/deps.h"
 #include "daemon/pool.h"
+#include "daemon/supervisor.h"
 
 struct supervisor {
     struct config cfg;
@@ -71,6 +72,20 @@ struct supervisor {
     struct loop_hook before_sleep; /* the end of a shutdown, scale settling */
     struct hooks hooks;            /* on_state_change, on_fatal (hooks.c) */
     struct deps deps;              /* waiting instances, the shutdown order (deps.c) */
+    /* Reload and apply (reload.c). */
+    size_t extra_timers; /* the surfaces' room in the timer heap, kept when it grows */
+    supervisor_config_loader load_config;
+    void *load_config_arg;
+    struct reload *reload; /* the plan running, NULL when none */
 };
+
+/* Room the timer heap needs for slots instance slots of nprograms programs. */
+static inline size_t
+supervisor_timers_needed(const struct supervisor *sup, size_t slots, size_t nprograms)
+{
+    /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence;
+       and the hooks' timeouts. */
+    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 8;
+}
 
 #endif

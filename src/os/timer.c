@@ -25,6 +25,21 @@ timers_init(struct timers *ts, size_t cap)
     return 0;
 }
 
+int
+timers_reserve(struct timers *ts, size_t cap)
+{
+    struct timer **heap;
+
+    if (cap <= ts->cap)
+        return 0;
+    heap = realloc(ts->heap, cap * sizeof(*heap)); /* the timers themselves do not move */
+    if (!heap)
+        return -ENOMEM;
+    ts->heap = heap;
+    ts->cap = cap;
+    return 0;
+}
+
 void
 timers_done(struct timers *ts)
 {

@@ -32,8 +32,10 @@ struct timers {
     int64_t armed_ms; /* deadline the timerfd is set to, or -1 */
 };
 
-/* cap: the most timers ever armed at once (heap allocated once). Returns 0 or -errno. */
+/* cap: the most timers ever armed at once (timers_reserve() grows it). Returns 0 or -errno. */
 int timers_init(struct timers *ts, size_t cap);
+/* Grows the heap to cap (a reload adds programs). Returns 0, or -ENOMEM with ts unchanged. */
+int timers_reserve(struct timers *ts, size_t cap);
 void timers_done(struct timers *ts);
 
 void timer_init(struct timer *t, timer_fn fn);

@@ -395,6 +395,36 @@ del_and_put_pid_zero(void **state)
     pidmap_done(&m);
 }
 
+/* A reload adds programs: the table grows, every entry still found, and a smaller ask is a no-op.
+ */
+static void
+reserve_grows_and_keeps(void **state)
+{
+    struct pidmap m;
+    static int values[100];
+    size_t mask;
+    (void)state;
+
+    assert_int_equal(pidmap_init(&m, 8), 0); /* 16 slots, full at half */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pidmap_put(&m, 1000 + i, &values[i]), 0);
+    assert_int_equal(pidmap_put(&m, 2000, &values[99]), -ENOSPC);
+    mask = m.mask;
+    assert_int_equal(pidmap_reserve(&m, 2), 0);
+    assert_int_equal(m.mask, mask);
+    assert_int_equal(pidmap_reserve(&m, 100), 0);
+    assert_true(m.mask + 1 >= 200);
+    assert_int_equal(m.len, 8);
+    for (int i = 0; i < 8; i++)
+        assert_ptr_equal(pidmap_get(&m, 1000 + i), &values[i]);
+    for (int i = 8; i < 100; i++)
+        assert_int_equal(pidmap_put(&m, 1000 + i, &values[i]), 0);
+    for (int i = 0; i < 100; i++)
+        assert_ptr_equal(pidmap_del(&m, 1000 + i), &values[i]);
+    assert_int_equal(m.len, 0);
+    pidmap_done(&m);
+}
+
 int
 main(void)
 {
@@ -409,6 +439,7 @@ main(void)
         cmocka_unit_test(backward_shift_keeps_entries_at_home),
         cmocka_unit_test(churn_does_not_fill),
         cmocka_unit_test(del_and_put_pid_zero),
+        cmocka_unit_test(reserve_grows_and_keeps),
     };
 
     return cmocka_run_group_tests_name("pidmap", tests, NULL, NULL);

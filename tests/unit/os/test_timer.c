@@ -191,6 +191,34 @@ nothing_due_runs_nothing(void **state)
     timers_done(&ts);
 }
 
+/* A reload adds programs: the heap grows with armed timers in it, which keep their order. */
+static void
+reserve_grows_with_timers_armed(void **state)
+{
+    struct timers ts;
+    struct rec r[6];
+    (void)state;
+
+    reset_fired();
+    assert_int_equal(timers_init(&ts, 2), 0);
+    for (int i = 0; i < 6; i++) {
+        r[i].id = i;
+        timer_init(&r[i].t, record);
+    }
+    assert_int_equal(timer_arm(&ts, &r[0].t, 50), 0);
+    assert_int_equal(timer_arm(&ts, &r[1].t, 10), 0);
+    assert_int_equal(timer_arm(&ts, &r[2].t, 30), -ENOSPC);
+    assert_int_equal(timers_reserve(&ts, 1), 0); /* smaller: nothing to do */
+    assert_int_equal(timers_reserve(&ts, 6), 0);
+    for (int i = 2; i < 6; i++)
+        assert_int_equal(timer_arm(&ts, &r[i].t, 60 - 10 * i), 0);
+    timers_run(&ts, 100);
+    assert_int_equal(fired.n, 6);
+    for (size_t i = 1; i < 6; i++)
+        assert_true(r[fired.ids[i - 1]].t.deadline_ms <= r[fired.ids[i]].t.deadline_ms);
+    timers_done(&ts);
+}
+
 /* Arms ids 0..n-1 at deadlines[i]; returns ts with recs armed. */
 static void
 arm_all(struct timers *ts, struct rec *recs, const int64_t *deadlines, int n)
@@ -732,6 +760,7 @@ main(void)
         cmocka_unit_test(full_heap_is_enospc),
         cmocka_unit_test(sync_points_timerfd_at_earliest),
         cmocka_unit_test(sync_past_deadline_wakes),
+        cmocka_unit_test(reserve_grows_with_timers_armed),
     };
 
     return cmocka_run_group_tests_name("timer", tests, NULL, NULL);
