@@ -212,3 +212,39 @@ def test_cycles_and_unknown_dependencies_are_refused(drover, programs, message):
     assert message in r.stderr, r.stderr
     assert "config.json:" in r.stderr
     assert not drover.spawns()
+
+
+def test_a_reload_that_fixes_a_failed_one_shot_lets_its_dependents_start(drover):
+    cfg = {"programs": [
+        {"name": "web", "command": [SLEEPER], "after": ["migrate"], "start_seconds": "0s"},
+        {"name": "migrate", "restart": "never", "command": [EXIT_WITH, "4"]},
+    ]}
+    drover.start(cfg)
+    drover.wait_log(r"web waits for migrate \(migrate:0 failed: exit code 4\)")
+    cfg["programs"][1]["command"] = [EXIT_WITH, "0"]
+    r = drover.cli("apply", str(drover.write_config(cfg, "fixed.json")))
+    assert r.returncode == 0, r.stderr
+    assert '"migrate": rolling restart' in r.stdout, r.stdout
+    drover.wait_log(r"migrate:0 pid=\d+ exited with code 0")
+    drover.wait_log(r"web:0 pid=\d+ waiting -> running \(the programs it starts after are ready\)")
+    assert len(drover.spawns("migrate:0")) == 2
+    assert drover.stop() == 0
+
+
+def test_a_reload_that_changes_after_restarts_nothing(drover):
+    cfg = {"programs": [
+        {"name": "web", "command": [SLEEPER], "start_seconds": "0s"},
+        {"name": "db", "command": [SLEEPER], "start_seconds": "0s"},
+    ]}
+    drover.start(cfg)
+    drover.wait_log(r"db:0 pid=\d+ stopped -> running")
+    drover.wait_log(r"web:0 pid=\d+ stopped -> running")
+    pids = (drover.current("web:0")[0], drover.current("db:0")[0])
+    cfg["programs"][0]["after"] = ["db"]
+    r = drover.cli("apply", str(drover.write_config(cfg, "ordered.json")))
+    assert r.returncode == 0, r.stderr
+    assert '"web": updated in place, no restart (changed: after)' in r.stdout, r.stdout
+    # The new order is in force: shutdown stops web first, and nothing was restarted.
+    assert drover.stop() == 0
+    assert (drover.current("web:0")[0], drover.current("db:0")[0]) == pids
+    assert drover.lines(r"stopping level 1: web$") and drover.lines(r"stopping level 0: db$")

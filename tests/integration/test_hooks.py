@@ -260,3 +260,27 @@ def test_a_shutdown_runs_the_hooks_of_its_changes_and_leaves_none(drover):
     assert drover.lines(rf"warn  hook on_state_change s:0 pid={last}: still running after \S+ \(hook_timeout\)")
     log = drover.log()
     assert log.index("hook on_state_change s:0: said by s:0 to stopped") < log.index("all instances stopped, exiting")
+
+
+def test_a_reload_adds_hooks_to_a_pool_that_had_none_and_removes_them(drover):
+    sleeper = [helper("sleeper")]
+    cfg = {"programs": [{"name": "w", "command": sleeper, "start_seconds": "0s"}]}
+    drover.start(cfg)
+    drover.wait_log(r"w:0 pid=\d+ stopped -> running")
+    cfg["programs"][0]["on_state_change"] = record(drover)
+    r = drover.cli("apply", str(drover.write_config(cfg, "with-hooks.json")))
+    assert r.returncode == 0, r.stderr
+    pid, _ = drover.current("w:0")
+    os.kill(pid, signal.SIGKILL)
+    wait_env(drover, "state_change", DROVER_PROGRAM="w", DROVER_FROM="running", DROVER_TO="running",
+             DROVER_SIGNAL="KILL", DROVER_PID=str(drover.wait_spawns("w:0", 2)[-1][1]))
+    # Taken away again: the next change runs nothing.
+    del cfg["programs"][0]["on_state_change"]
+    r = drover.cli("apply", str(drover.write_config(cfg, "without.json")))
+    assert r.returncode == 0, r.stderr
+    before = len(envs(drover, "state_change"))
+    os.kill(drover.current("w:0")[0], signal.SIGKILL)
+    drover.wait_spawns("w:0", 3)
+    drover.wait_log(r"w:0 pid=\d+ running -> running", count=2)
+    assert drover.stop() == 0
+    assert len(envs(drover, "state_change")) == before, drover.log()
