@@ -868,6 +868,7 @@ supervisor_free(struct supervisor *sup)
     pidmap_done(&sup->probe_pids);
     ports_done(&sup->ports);
     cfg_done(&sup->cfg);
+    events_done(&sup->events);
     free(sup->dumpfile);
     free(sup->pgid_cache);
     free(sup);
