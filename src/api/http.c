@@ -79,6 +79,7 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
         .has_exit = in->svc.has_exit,
         .last_exit = in->svc.last_exit,
         .status = in->status,
+        .waiting_for = in->svc.state == SVC_WAITING ? in->prog->waiting_for : NULL,
         .check_failures_total = in->check_failures_total,
         .heartbeat_future_total = in->hb_future_total,
         .default_silence_ms = pc->silence_ms > 0 ? pc->silence_ms : in->sup->cfg.silence_ms,
@@ -219,6 +220,12 @@ process_figures(struct supervisor *sup, struct metrics_drover *d)
     d->notify_accepted = sup->notify_accepted;
     d->notify_foreign = sup->notify_foreign;
     d->notify_malformed = sup->notify_malformed;
+    d->hooks_started = sup->hooks.started;
+    d->hooks_failed = sup->hooks.failed;
+    d->hooks_timed_out = sup->hooks.timed_out;
+    d->hooks_dropped = sup->hooks.dropped;
+    d->hooks_running = (unsigned)sup->hooks.nrunning;
+    d->hooks_queued = (unsigned)sup->hooks.nqueued;
 }
 
 static enum MHD_Result

@@ -239,6 +239,10 @@ status_text(const json_t *inst, char *buf, size_t len)
         sb_printf(&b, "not ready");
         sep = ", ";
     }
+    if (str_of(inst, "waiting_for")) {
+        sb_printf(&b, "waiting for %s", str_of(inst, "waiting_for"));
+        sep = ", ";
+    }
     if (json_is_true(json_object_get(inst, "adopted"))) {
         sb_printf(&b, "%sadopted", sep);
         sep = ", ";

@@ -172,6 +172,8 @@ instance_json(const struct api_instance *v)
                         v->silent_ms >= 0 ? json_real((double)v->silent_ms / 1000) : json_null());
     json_object_set_new(o, "status", json_string(v->status ? v->status : ""));
     json_object_set_new(o, "last_exit", exit_json(v));
+    if (v->state == SVC_WAITING)
+        json_object_set_new(o, "waiting_for", json_string(v->waiting_for ? v->waiting_for : ""));
     return o;
 }
 
@@ -322,10 +324,11 @@ api_events(const struct event *const *ev, size_t n, uint64_t next, bool gap)
         json_t *o;
 
         if (ev[i]->kind == EVENT_PLAN) { /* no instance, no states: its own shape, a "kind" */
-            json_array_append_new(
-                list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)ev[i]->seq,
-                                "time_ms", (json_int_t)ev[i]->unix_ms, "kind", "plan", "program",
-                                ev[i]->program, "action", ev[i]->cause, "detail", ev[i]->detail));
+            json_array_append_new(list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "seq",
+                                                  (json_int_t)ev[i]->seq, "time_ms",
+                                                  (json_int_t)ev[i]->unix_ms, "kind", "plan",
+                                                  "program", ev[i]->program, "action", ev[i]->cause,
+                                                  "detail", ev[i]->detail ? ev[i]->detail : ""));
             continue;
         }
         o = json_pack("{s:I, s:I, s:s, s:i, s:s, s:s, s:s}", "seq", (json_int_t)ev[i]->seq,

@@ -36,6 +36,7 @@ struct api_instance {
     bool has_exit;
     struct svc_exit last_exit;
     const char *status;         /* STATUS= text, "" none */
+    const char *waiting_for;    /* waiting: what for ("redis (redis:0 starting)"); else NULL */
     uint64_t exits[4];          /* by reason: exit 0, exit non-zero, signal, unknown (/metrics) */
     int64_t default_silence_ms; /* T for this instance when the query gives none */
     uint64_t check_failures_total;

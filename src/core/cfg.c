@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "core/depgraph.h"
 #include "core/tmpl.h"
 #include "core/utf8.h"
 #include "core/util.h"
@@ -840,6 +841,33 @@ probe_command(struct ctx *c, const json_t *val, void *target)
     return r;
 }
 
+/*
+ * on_fatal, on_state_change, at the top level and in a program: a command
+ * (argv, never a shell), or null for none (a program's null turns the top
+ * level's off for it). target: the struct cfg_command.
+ */
+static int
+key_hook(struct ctx *c, const json_t *val, void *target)
+{
+    struct cfg_command *cmd = target;
+    struct program_cfg tmp = { 0 };
+    int r;
+
+    cmd->given = true;
+    if (json_is_null(val))
+        return 0;
+    r = parse_command(c, val, &tmp);
+    cmd->argv = tmp.argv;
+    cmd->argc = tmp.argc;
+    return r;
+}
+
+static int
+key_hook_timeout(struct ctx *c, const json_t *val, void *target)
+{
+    return get_duration_min(c, val, 1, "hook_timeout", target);
+}
+
 static int
 probe_interval(struct ctx *c, const json_t *val, void *target)
 {
@@ -1059,6 +1087,55 @@ program_max_silent(struct ctx *c, const json_t *val, void *target)
     return 0;
 }
 
+/* A list of program names, each valid and named once; what they name is checked later. */
+static int
+program_after(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    size_t n;
+    int r = 0;
+
+    if (!json_is_array(val)) {
+        error_at(c, false, "expected a list of program names, got %s", json_kind(val));
+        return -EINVAL;
+    }
+    n = json_array_size(val);
+    if (n > CFG_MAX_PROGRAMS) {
+        error_at(c, false, "more than %d programs", CFG_MAX_PROGRAMS);
+        return -EINVAL;
+    }
+    p->after = calloc(n ? n : 1, sizeof(*p->after));
+    p->after_index = calloc(n ? n : 1, sizeof(*p->after_index));
+    if (!p->after || !p->after_index) {
+        error_at(c, false, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        push_index(c, i);
+        if (get_string(c, json_array_get(val, i), false, &p->after[p->nafter]) < 0) {
+            r = -EINVAL;
+        } else if (!valid_name(p->after[p->nafter])) {
+            error_at(c, false, "\"%s\" is not a program name (1 to %d of A-Z a-z 0-9 _ . -)",
+                     p->after[p->nafter], CFG_NAME_MAX);
+            free(p->after[p->nafter]);
+            r = -EINVAL;
+        } else {
+            bool again = false;
+            for (size_t k = 0; k < p->nafter; k++)
+                again |= strcmp(p->after[k], p->after[p->nafter]) == 0;
+            if (again) {
+                error_at(c, false, "\"%s\" is listed twice", p->after[p->nafter]);
+                free(p->after[p->nafter]);
+                r = -EINVAL;
+            } else {
+                p->nafter++;
+            }
+        }
+        pop(c);
+    }
+    return r;
+}
+
 static int
 program_max_unavailable(struct ctx *c, const json_t *val, void *target)
 {
@@ -1090,6 +1167,10 @@ static const struct key program_keys[] = {
     { "max_instances", key_instances, offsetof(struct program_cfg, max_instances), 0 },
     { "success_exit_codes", program_success_codes, 0, 0 },
     { "fatal_exit_codes", program_fatal_codes, 0, 0 },
+    { "on_state_change", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_STATE_CHANGE]), 0 },
+    { "on_fatal", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_FATAL]), 0 },
+    { "hook_timeout", key_hook_timeout, offsetof(struct program_cfg, hook_timeout_ms), 0 },
+    { "after", program_after, 0, 0 },
     { "max_unavailable", program_max_unavailable, offsetof(struct program_cfg, max_unavailable),
       0 },
 };
@@ -1106,6 +1187,7 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
         .silence_ms = -1,
         .max_silent = -1,
         .heartbeat_restart = true,
+        .hook_timeout_ms = -1,
         .policy = {
             .restart = SVC_RESTART_ALWAYS,
             .stop_signal = SIGTERM,
@@ -1282,6 +1364,101 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
     return r;
 }
 
+/* The path of programs[i].after[j] (the index j unless NONE) for an error. */
+#define AFTER_WHOLE ((size_t)-1)
+
+static void
+at_after(struct ctx *c, bool list_form, size_t i, size_t j)
+{
+    c->depth = 0;
+    if (!list_form)
+        push_key(c, "programs");
+    push_index(c, i);
+    push_key(c, "after");
+    if (j != AFTER_WHOLE)
+        push_index(c, j);
+}
+
+/* "a -> b -> c -> a", shortened in the middle past what a message holds. */
+static void
+format_cycle(const struct config *cfg, const size_t *cycle, size_t n, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t k = 0; k <= n; k++) {
+        const char *name = cfg->programs[cycle[k % n]].name;
+        int w;
+
+        if (k > 0 && k < n && len + strlen(name) + 2 * CFG_NAME_MAX + 32 > size) {
+            /* Room only for the end: say how many were left out. */
+            w = snprintf(buf + len, size - len, " -> ... (%zu more)", n - k);
+            len += w > 0 ? (size_t)w : 0;
+            k = n - 1;
+            continue;
+        }
+        w = snprintf(buf + len, size - len, "%s%s", k ? " -> " : "", name);
+        if (w < 0 || (size_t)w >= size - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+/*
+ * Each `after` name to the index of the program it names, and each program
+ * its level (depgraph.h). An unknown name, or a cycle, is an error at the
+ * `after` that names it; a cycle's error names all of it.
+ */
+static int
+order_programs(struct ctx *c, struct config *cfg, bool list_form)
+{
+    struct depgraph_node *nodes = calloc(cfg->nprograms, sizeof(*nodes));
+    unsigned *level = calloc(cfg->nprograms, sizeof(*level));
+    size_t *cycle = calloc(cfg->nprograms, sizeof(*cycle)), ncycle = 0;
+    int r = 0;
+
+    if (!nodes || !level || !cycle) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nprograms; i++) {
+        struct program_cfg *p = &cfg->programs[i];
+
+        for (size_t j = 0; j < p->nafter; j++) {
+            size_t k = 0;
+
+            while (k < cfg->nprograms && strcmp(cfg->programs[k].name, p->after[j]) != 0)
+                k++;
+            if (k == cfg->nprograms) {
+                at_after(c, list_form, i, j);
+                error_at(c, false, "unknown program \"%s\" (no program has that name)",
+                         p->after[j]);
+                r = -EINVAL;
+            }
+            p->after_index[j] = k;
+        }
+        nodes[i] = (struct depgraph_node){ .after = p->after_index, .nafter = p->nafter };
+    }
+    if (r == 0) {
+        r = depgraph_levels(nodes, cfg->nprograms, level, cycle, &ncycle);
+        if (r == -ELOOP) {
+            char text[400];
+
+            format_cycle(cfg, cycle, ncycle, text, sizeof(text));
+            at_after(c, list_form, cycle[0], AFTER_WHOLE);
+            error_at(c, false, "dependency cycle: %s", text);
+            r = -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < cfg->nprograms && r == 0; i++)
+        cfg->programs[i].level = level[i];
+out:
+    free(nodes);
+    free(level);
+    free(cycle);
+    return r;
+}
+
 /* The list; target: a struct config. */
 static int
 parse_programs(struct ctx *c, const json_t *v, void *target)
@@ -1418,6 +1595,9 @@ static const struct key settings_keys[] = {
     { "control", settings_control, 0, 0 },
     { "max_silent", settings_max_silent, offsetof(struct config, max_silent), 0 },
     { "silence", key_silence, offsetof(struct config, silence_ms), 0 },
+    { "on_state_change", key_hook, offsetof(struct config, hooks[CFG_HOOK_STATE_CHANGE]), 0 },
+    { "on_fatal", key_hook, offsetof(struct config, hooks[CFG_HOOK_FATAL]), 0 },
+    { "hook_timeout", key_hook_timeout, offsetof(struct config, hook_timeout_ms), 0 },
 };
 
 static int
@@ -1612,7 +1792,8 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
 {
     struct ctx c = { .text = text, .len = len, .source = source, .errs = errs };
     struct config cfg = { .checkpoint_interval_ms = CFG_DEFAULT_CHECKPOINT_INTERVAL_MS,
-                          .silence_ms = CFG_DEFAULT_SILENCE_MS };
+                          .silence_ms = CFG_DEFAULT_SILENCE_MS,
+                          .hook_timeout_ms = CFG_DEFAULT_HOOK_TIMEOUT_MS };
     json_error_t jerr;
     json_t *root;
     int r;
@@ -1635,10 +1816,14 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
         r = parse_programs(&c, root, &cfg);
         if (r == 0)
             r = assign_names(&c, &cfg, true);
+        if (r == 0)
+            r = order_programs(&c, &cfg, true);
     } else {
         r = parse_settings(&c, root, &cfg);
         if (r == 0)
             r = assign_names(&c, &cfg, false);
+        if (r == 0)
+            r = order_programs(&c, &cfg, false);
     }
     json_decref(root);
     if (r < 0 || c.nerrors > 0) {
@@ -1713,8 +1898,19 @@ cfg_total_instances(const struct config *cfg)
 }
 
 static void
+command_done(struct cfg_command *cmd)
+{
+    for (size_t i = 0; cmd->argv && i < cmd->argc; i++)
+        free(cmd->argv[i]);
+    free(cmd->argv);
+    *cmd = (struct cfg_command){ 0 };
+}
+
+static void
 program_done(struct program_cfg *p)
 {
+    for (int k = 0; k < CFG_HOOK__MAX; k++)
+        command_done(&p->hooks[k]);
     free(p->name);
     if (p->argv)
         for (size_t i = 0; i < p->argc; i++)
@@ -1730,6 +1926,11 @@ program_done(struct program_cfg *p)
         }
     free(p->env);
     free(p->cwd);
+    if (p->after)
+        for (size_t i = 0; i < p->nafter; i++)
+            free(p->after[i]);
+    free(p->after);
+    free(p->after_index);
     probe_cfg_done(&p->ready_probe);
     probe_cfg_done(&p->health);
 }
@@ -1744,7 +1945,29 @@ cfg_done(struct config *cfg)
     free(cfg->http);
     free(cfg->http_token);
     free(cfg->control);
+    for (int k = 0; k < CFG_HOOK__MAX; k++)
+        command_done(&cfg->hooks[k]);
     *cfg = (struct config){ 0 };
+}
+
+const struct cfg_command *
+cfg_hook(const struct config *cfg, const struct program_cfg *p, enum cfg_hook kind)
+{
+    const struct cfg_command *cmd = p->hooks[kind].given ? &p->hooks[kind] : &cfg->hooks[kind];
+
+    return cmd->argc ? cmd : NULL;
+}
+
+int64_t
+cfg_hook_timeout_ms(const struct config *cfg, const struct program_cfg *p)
+{
+    return p->hook_timeout_ms >= 0 ? p->hook_timeout_ms : cfg->hook_timeout_ms;
+}
+
+const char *
+cfg_hook_name(enum cfg_hook kind)
+{
+    return kind == CFG_HOOK_FATAL ? "on_fatal" : "on_state_change";
 }
 
 const char *

@@ -37,6 +37,21 @@ struct env_cfg {
     char *value; /* template */
 };
 
+/* The hooks (docs/lifecycle.md#hooks): commands drover runs when an instance changes state. */
+enum cfg_hook {
+    CFG_HOOK_STATE_CHANGE, /* on_state_change: every state change */
+    CFG_HOOK_FATAL,        /* on_fatal: the instance entered fatal */
+    CFG_HOOK__MAX,
+};
+
+#define CFG_DEFAULT_HOOK_TIMEOUT_MS 10000
+
+struct cfg_command {
+    char **argv; /* templates, NULL-terminated; NULL: none */
+    size_t argc;
+    bool given; /* the key was there: a program's own (even null, "none") replaces the pool's */
+};
+
 struct program_cfg {
     char *name;
     char **argv; /* templates, NULL-terminated */
@@ -57,6 +72,18 @@ struct program_cfg {
     int64_t silence_ms;     /* default T of /health for this program's instances; -1: the pool's */
     int max_silent;         /* default X of /health?program=THIS; -1: the pool's */
     bool heartbeat_restart; /* heartbeat.action "restart" (else "none": mark and log only) */
+    struct cfg_command hooks[CFG_HOOK__MAX]; /* the program's own; see cfg_hook() */
+    int64_t hook_timeout_ms;                 /* -1: the pool's */
+    /*
+     * `after`: the programs that must be ready before an instance of this one
+     * starts, by name; after_index[] the same as indices into the config's
+     * programs. level: 0 with none, else one more than the highest level of
+     * those (core/depgraph.h): start-up goes up the levels, shutdown down.
+     */
+    char **after;
+    size_t *after_index;
+    size_t nafter;
+    unsigned level;
     unsigned max_unavailable; /* a rolling restart (reload) has at most this many not ready */
 };
 
@@ -76,6 +103,8 @@ struct config {
     bool control_off;    /* "control": false or --control off */
     unsigned max_silent; /* default X of /health */
     int64_t silence_ms;  /* default T of /health */
+    struct cfg_command hooks[CFG_HOOK__MAX]; /* top level: for every program without its own */
+    int64_t hook_timeout_ms;
 };
 
 /* Collected error lines; later ones are dropped (and counted) when the buffer is full. */
@@ -107,6 +136,14 @@ void cfg_done(struct config *cfg);
 size_t cfg_total_instances(const struct config *cfg);
 /* Total number of instance slots (max_instances) over all programs. */
 size_t cfg_total_slots(const struct config *cfg);
+
+/* The hook command of kind for program p: its own if given, else the pool's; NULL: none. */
+const struct cfg_command *cfg_hook(const struct config *cfg, const struct program_cfg *p,
+                                   enum cfg_hook kind);
+/* The hook timeout for program p: its own, else the pool's. */
+int64_t cfg_hook_timeout_ms(const struct config *cfg, const struct program_cfg *p);
+/* "on_state_change", "on_fatal". */
+const char *cfg_hook_name(enum cfg_hook kind);
 
 /* NULL if token is acceptable as a bearer token, else what is wrong with it. */
 const char *cfg_token_problem(const char *token);

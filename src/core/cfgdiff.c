@@ -208,6 +208,41 @@ cmp_max_unavailable(const struct program_cfg *a, const struct program_cfg *b)
     return DIFFERS(a->max_unavailable != b->max_unavailable, CFGDIFF_LIVE);
 }
 
+static bool
+command_same(const struct cfg_command *a, const struct cfg_command *b)
+{
+    return a->given == b->given && argv_same(a->argv, a->argc, b->argv, b->argc);
+}
+
+/* Hooks are drover's to run: the next one runs the new command. */
+static enum cfgdiff_effect
+cmp_on_state_change(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(
+        !command_same(&a->hooks[CFG_HOOK_STATE_CHANGE], &b->hooks[CFG_HOOK_STATE_CHANGE]),
+        CFGDIFF_LIVE);
+}
+
+static enum cfgdiff_effect
+cmp_on_fatal(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(!command_same(&a->hooks[CFG_HOOK_FATAL], &b->hooks[CFG_HOOK_FATAL]),
+                   CFGDIFF_LIVE);
+}
+
+static enum cfgdiff_effect
+cmp_hook_timeout(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(a->hook_timeout_ms != b->hook_timeout_ms, CFGDIFF_LIVE);
+}
+
+/* The order of the next start (deps.c): running processes are not touched. */
+static enum cfgdiff_effect
+cmp_after(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(!argv_same(a->after, a->nafter, b->after, b->nafter), CFGDIFF_LIVE);
+}
+
 /*
  * One row per key of cfg.c's program_keys, the strongest effect its change
  * can take (for docs and the test), and its comparison.
@@ -241,13 +276,10 @@ static const struct {
     { "success_exit_codes", CFGDIFF_LIVE, cmp_success_codes },
     { "fatal_exit_codes", CFGDIFF_LIVE, cmp_fatal_codes },
     { "max_unavailable", CFGDIFF_LIVE, cmp_max_unavailable },
-    /*
-     * Keys being added in parallel (issue 12), their rows go here at the merge:
-     *   "after"            CFGDIFF_LIVE (the order of the next start; no process changes)
-     *   "on_fatal"         CFGDIFF_LIVE (a hook, run by drover)
-     *   "on_state_change"  CFGDIFF_LIVE (a hook, run by drover)
-     * and a mutation case each in tests/unit/core/test_cfgdiff.c.
-     */
+    { "on_state_change", CFGDIFF_LIVE, cmp_on_state_change },
+    { "on_fatal", CFGDIFF_LIVE, cmp_on_fatal },
+    { "hook_timeout", CFGDIFF_LIVE, cmp_hook_timeout },
+    { "after", CFGDIFF_LIVE, cmp_after },
 };
 
 static void
@@ -348,6 +380,24 @@ set_silence(const struct config *a, const struct config *b)
     return a->silence_ms == b->silence_ms;
 }
 
+static bool
+set_on_state_change(const struct config *a, const struct config *b)
+{
+    return command_same(&a->hooks[CFG_HOOK_STATE_CHANGE], &b->hooks[CFG_HOOK_STATE_CHANGE]);
+}
+
+static bool
+set_on_fatal(const struct config *a, const struct config *b)
+{
+    return command_same(&a->hooks[CFG_HOOK_FATAL], &b->hooks[CFG_HOOK_FATAL]);
+}
+
+static bool
+set_hook_timeout(const struct config *a, const struct config *b)
+{
+    return a->hook_timeout_ms == b->hook_timeout_ms;
+}
+
 /*
  * One row per key of cfg.c's settings_keys. What drover reads each time
  * (/health's defaults, the checkpoint's interval, the token of the next
@@ -369,7 +419,9 @@ static const struct {
     { "control", CFGDIFF_NEXT_START, set_control },
     { "max_silent", CFGDIFF_NOW, set_max_silent },
     { "silence", CFGDIFF_NOW, set_silence },
-    /* Keys being added in parallel (top-level on_fatal, on_state_change, hook_timeout): NOW. */
+    { "on_state_change", CFGDIFF_NOW, set_on_state_change },
+    { "on_fatal", CFGDIFF_NOW, set_on_fatal },
+    { "hook_timeout", CFGDIFF_NOW, set_hook_timeout },
 };
 
 void

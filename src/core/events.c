@@ -4,6 +4,7 @@
 #include "core/events.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -14,10 +15,29 @@ events_init(struct events *e)
 }
 
 void
+events_done(struct events *e)
+{
+    for (size_t i = 0; i < EVENTS_RING; i++) {
+        free(e->ring[i].detail);
+        e->ring[i].detail = NULL;
+    }
+}
+
+/* The slot the next event goes to, emptied of what the one it replaces owned. */
+static struct event *
+next_slot(struct events *e)
+{
+    struct event *ev = &e->ring[e->next_seq % EVENTS_RING];
+
+    free(ev->detail);
+    return ev;
+}
+
+void
 events_push(struct events *e, int64_t unix_ms, const char *program, unsigned instance, pid_t pid,
             enum svc_state from, enum svc_state to, const char *cause)
 {
-    struct event *ev = &e->ring[e->next_seq % EVENTS_RING];
+    struct event *ev = next_slot(e);
 
     *ev = (struct event){
         .seq = e->next_seq++,
@@ -35,12 +55,13 @@ void
 events_push_plan(struct events *e, int64_t unix_ms, const char *program, const char *action,
                  const char *detail)
 {
-    struct event *ev = &e->ring[e->next_seq % EVENTS_RING];
+    struct event *ev = next_slot(e);
 
-    *ev = (struct event){ .kind = EVENT_PLAN, .seq = e->next_seq++, .unix_ms = unix_ms };
+    *ev = (struct event){
+        .kind = EVENT_PLAN, .seq = e->next_seq++, .unix_ms = unix_ms, .detail = strdup(detail)
+    };
     (void)snprintf(ev->program, sizeof(ev->program), "%s", program);
     (void)snprintf(ev->cause, sizeof(ev->cause), "%s", action);
-    (void)snprintf(ev->detail, sizeof(ev->detail), "%s", detail);
 }
 
 size_t

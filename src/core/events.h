@@ -36,8 +36,13 @@ struct event {
     unsigned instance;
     pid_t pid;
     enum svc_state from, to;
-    char cause[96];   /* EVENT_PLAN: the plan's action ("roll", "remove", "done") */
-    char detail[224]; /* EVENT_PLAN: the step as the log says it */
+    char cause[96]; /* EVENT_PLAN: the plan's action ("roll", "remove", "done") */
+    /*
+     * EVENT_PLAN: the step as the log says it, owned by the ring (NULL: none,
+     * or no memory). Allocated, not an array in every slot: plan steps are
+     * rare, and a fixed 224 bytes would add 224 KiB to a ring of state changes.
+     */
+    char *detail;
 };
 
 struct events {
@@ -46,6 +51,8 @@ struct events {
 };
 
 void events_init(struct events *e);
+/* Frees what the ring owns (plan details). */
+void events_done(struct events *e);
 void events_push(struct events *e, int64_t unix_ms, const char *program, unsigned instance,
                  pid_t pid, enum svc_state from, enum svc_state to, const char *cause);
 /* A plan step: program "" for the plan as a whole. */

@@ -152,6 +152,22 @@ metrics_render(const struct api_instance *v, size_t n, const struct metrics_drov
     add(&t, "drover_notify_datagrams_total{result=\"malformed\"} %llu\n",
         (unsigned long long)d->notify_malformed);
 
+    family(&t, "drover_hooks_started_total", "counter", "Hook processes started.");
+    add(&t, "drover_hooks_started_total %llu\n", (unsigned long long)d->hooks_started);
+    family(&t, "drover_hooks_failed_total", "counter",
+           "Hooks that did not exit 0: a non-zero code, a signal, a timeout, a failed start.");
+    add(&t, "drover_hooks_failed_total %llu\n", (unsigned long long)d->hooks_failed);
+    family(&t, "drover_hooks_timed_out_total", "counter",
+           "Hooks killed at their hook_timeout (counted as failed too).");
+    add(&t, "drover_hooks_timed_out_total %llu\n", (unsigned long long)d->hooks_timed_out);
+    family(&t, "drover_hooks_dropped_total", "counter",
+           "Hooks never run: the queue was full, or drover was exiting.");
+    add(&t, "drover_hooks_dropped_total %llu\n", (unsigned long long)d->hooks_dropped);
+    family(&t, "drover_hooks_running", "gauge", "Hook processes running now.");
+    add(&t, "drover_hooks_running %u\n", d->hooks_running);
+    family(&t, "drover_hooks_queued", "gauge", "Hooks waiting for a free slot.");
+    add(&t, "drover_hooks_queued %u\n", d->hooks_queued);
+
     family(&t, "process_cpu_seconds_total", "counter",
            "drover's user and system CPU time in seconds.");
     add(&t, "process_cpu_seconds_total %.3f\n", d->cpu_seconds);

@@ -26,6 +26,9 @@ void metrics_observe(struct metrics_histogram *h, double seconds);
 struct metrics_drover {
     const struct metrics_histogram *spawn;
     uint64_t notify_accepted, notify_foreign, notify_malformed;
+    /* Hooks (docs/lifecycle.md#hooks): started; failed (timed out ones too); timed out; dropped. */
+    uint64_t hooks_started, hooks_failed, hooks_timed_out, hooks_dropped;
+    unsigned hooks_running, hooks_queued;
     double cpu_seconds; /* process_cpu_seconds_total */
     double rss_bytes;   /* process_resident_memory_bytes */
     double start_time;  /* process_start_time_seconds (Unix) */

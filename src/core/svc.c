@@ -85,7 +85,19 @@ static enum svc_state
 act_start(struct svc *s, int64_t now_ms)
 {
     s->want_up = true;
+    if (s->ops->deps_ready && !s->ops->deps_ready(s)) {
+        s->cause = "start requested, waiting for the programs it starts after";
+        return SVC_WAITING;
+    }
     s->cause = "start requested";
+    return try_spawn(s, now_ms);
+}
+
+/* WAITING: what it waited for is ready. */
+static enum svc_state
+act_deps_ready(struct svc *s, int64_t now_ms)
+{
+    s->cause = "the programs it starts after are ready";
     return try_spawn(s, now_ms);
 }
 
@@ -485,25 +497,29 @@ act_adopt(struct svc *s, int64_t now_ms)
 
 /*
  * Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY, READY, HB_LATE,
- * UNHEALTHY, ADOPT. Every cell is explicit. Only a stopped slot adopts:
- * recovery runs before the first start, and never adopts twice into a slot.
+ * UNHEALTHY, ADOPT, DEPS_READY. Every cell is explicit. Only a stopped slot
+ * adopts: recovery runs before the first start, and never adopts twice into
+ * a slot. Only a waiting slot acts on DEPS_READY: the others either run or
+ * were not asked to.
  */
 static const svc_action actions[SVC__MAX][SVC_EV__MAX] = {
     /* clang-format off */
     [SVC_STOPPED]  = { act_start,       act_ignore,       act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore,       act_ignore,    act_adopt },
+                       act_ignore,      act_ignore,       act_ignore,    act_adopt,  act_ignore },
     [SVC_STARTING] = { act_want_up,     act_stop_process, act_exit_starting, act_started, act_ignore,
-                       act_ready,       act_hb_late,      act_ignore,    act_ignore },
+                       act_ready,       act_hb_late,      act_ignore,    act_ignore, act_ignore },
     [SVC_RUNNING]  = { act_want_up,     act_stop_process, act_exit_running,  act_ignore,  act_ignore,
-                       act_ignore,      act_hb_late,      act_unhealthy, act_ignore },
+                       act_ignore,      act_hb_late,      act_unhealthy, act_ignore, act_ignore },
     [SVC_BACKOFF]  = { act_start_now,   act_stop_pending, act_ignore,        act_retry,   act_ignore,
-                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore },
     [SVC_STOPPING] = { act_want_up,     act_stop_again,   act_exit_stopping, act_kill,    act_group_empty,
-                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore },
     [SVC_EXITED]   = { act_start,       act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore },
     [SVC_FATAL]    = { act_start_fresh, act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
-                       act_ignore,      act_ignore,       act_ignore,    act_ignore },
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore },
+    [SVC_WAITING]  = { act_ignore,      act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
+                       act_ignore,      act_ignore,       act_ignore,    act_ignore, act_deps_ready },
     /* clang-format on */
 };
 
@@ -592,7 +608,7 @@ svc_state_name(enum svc_state st)
     static const char *const names[SVC__MAX] = {
         [SVC_STOPPED] = "stopped", [SVC_STARTING] = "starting", [SVC_RUNNING] = "running",
         [SVC_BACKOFF] = "backoff", [SVC_STOPPING] = "stopping", [SVC_EXITED] = "exited",
-        [SVC_FATAL] = "fatal",
+        [SVC_FATAL] = "fatal",     [SVC_WAITING] = "waiting",
     };
     return st >= 0 && st < SVC__MAX ? names[st] : "invalid";
 }
@@ -610,6 +626,7 @@ svc_event_name(enum svc_event ev)
         [SVC_EV_HB_LATE] = "heartbeat-late",
         [SVC_EV_UNHEALTHY] = "unhealthy",
         [SVC_EV_ADOPT] = "adopt",
+        [SVC_EV_DEPS_READY] = "deps-ready",
     };
     return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
 }

@@ -26,6 +26,7 @@ enum svc_state {
     SVC_STOPPING, /* stop signal sent, waiting for the process group to go */
     SVC_EXITED,   /* process ended and the restart policy says not to restart */
     SVC_FATAL,    /* could not be started, or yo-yo: no more restarts until asked */
+    SVC_WAITING,  /* no process, wanted: a program it starts `after` is not ready yet */
     SVC__MAX,
     SVC_INVALID = -1,
 };
@@ -42,6 +43,7 @@ enum svc_event {
     SVC_EV_UNHEALTHY,   /* the health check failed `failures` times in a row */
     SVC_EV_ADOPT,       /* recovery took over a process an earlier drover started (now_ms: when
                            it started); only a stopped slot takes one */
+    SVC_EV_DEPS_READY,  /* every program it starts `after` is ready: a waiting one starts */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };
@@ -111,6 +113,14 @@ struct svc_ops {
      * effects queued (a spawn's notifications), so that they see the new state.
      */
     void (*settled)(struct svc *s);
+    /*
+     * A start (START from a state without a process) asks this first (NULL:
+     * always true): false leaves it waiting until DEPS_READY. Restarts after
+     * an exit, a backoff or a liveness failure do not ask: its dependencies
+     * were ready when it first started, and a restart of a dependency does
+     * not hold its dependents back either.
+     */
+    bool (*deps_ready)(struct svc *s);
 };
 
 struct svc {

@@ -61,6 +61,7 @@ struct instance {
     unsigned index;
     pid_t pid;                /* main process, 0 when none */
     pid_t pgid;               /* its process group; kept after the reap to kill leftovers */
+    pid_t last_pid;           /* hooks.c: the last process's pid, kept past its reap (DROVER_PID) */
     uint16_t port;            /* 0 when none */
     struct loop_source child; /* the pidfd, fd -1 when none */
     struct timer timer;
@@ -108,6 +109,10 @@ struct program {
     size_t nenv_base;
     struct heartbeat_region hb; /* one slot per instance, inherited by each child */
     struct timer hb_timer;      /* next silence check, when heartbeat_timeout_ms is set */
+    /* Dependencies (deps.c): what its waiting instances wait for, "" none; NULL until needed. */
+    char *waiting_for;
+    bool waiting_logged; /* said once, until it starts */
+    bool waiting_failed; /* what it waits for has failed (as last said) */
     struct supervisor *sup;
     struct pool *pool;
 };

@@ -15,6 +15,8 @@
 #include "os/afile.h"
 #include "os/log.h"
 #include "daemon/checks.h"
+#include "daemon/deps.h"
+#include "daemon/hooks.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
 #include "daemon/persist.h"
@@ -397,6 +399,8 @@ commit(struct supervisor *sup, struct config *nc, struct prepared *pr)
     if (pr->plan.settings_later.keys[0])
         tell(sup, "", "settings", "take effect at the next start of drover: %s",
              pr->plan.settings_later.keys);
+    hooks_reconfigured(&sup->hooks); /* the hooks the new configuration adds run */
+    deps_reconfigured(sup);          /* what waiting instances wait for may have changed */
     if (pr->state) {
         pr->state->retired = old;
         sup->reload = pr->state;
@@ -517,12 +521,21 @@ reload_request(struct supervisor *sup, const struct reload_req *rq, struct reloa
  * reason (starting, in backoff, stopping); the next is restarted only while
  * fewer than max_unavailable are. Each of those ends within its own bounds
  * (start_timeout, yo-yo, stop_timeout), so a roll cannot wait for ever.
- * An instance in backoff, exited or stopped by an operator is not
- * restarted: its next start reads the new configuration anyway. A fatal
- * one is started afresh: a new configuration is a new chance. A new
+ * An instance in backoff, waiting, exited with success or stopped by an
+ * operator is not restarted: its next start reads the new configuration
+ * anyway. A fatal one, or a one-shot that exited with a failure, is started
+ * afresh: a new configuration is a new chance (a fixed migration runs
+ * again, and what waits for it can start). A new
  * process that goes fatal halts the roll: the rest keep their old
  * processes, and the log says so.
  */
+/* Exited with a success code: a one-shot that did its job (or on-failure's clean exit). */
+static bool
+exited_well(const struct instance *in)
+{
+    return in->svc.has_exit && svc_exit_succeeded(in->svc.policy, &in->svc.last_exit);
+}
+
 static unsigned
 roll_once(struct supervisor *sup, struct reload_prog *e)
 {
@@ -535,8 +548,10 @@ roll_once(struct supervisor *sup, struct reload_prog *e)
         if (!e->inflight[i])
             continue;
         if (i >= prog->ninstances || in->svc.state == SVC_RUNNING || in->svc.state == SVC_STOPPED ||
-            in->svc.state == SVC_EXITED) {
-            e->inflight[i] = false; /* ready; or stopped by an operator, or scaled away */
+            in->svc.state == SVC_EXITED || in->svc.state == SVC_WAITING) {
+            /* Ready; or done, stopped by an operator, scaled away; or waiting for its
+               dependencies, with the new configuration when it starts. */
+            e->inflight[i] = false;
         } else if (in->svc.state == SVC_FATAL) {
             e->inflight[i] = false;
             if (e->next < end)
@@ -567,10 +582,10 @@ roll_once(struct supervisor *sup, struct reload_prog *e)
             e->inflight[e->next] = true;
             out++;
             moved++;
-        } else if (st == SVC_FATAL) {
+        } else if (st == SVC_FATAL || (st == SVC_EXITED && !exited_well(in))) {
             /* A new configuration is a new chance (as an operator's start: a fresh tally). */
-            inst_log(LOG_LVL_INFO, in, "rolling restart (%u of %u): fatal, started afresh",
-                     e->next + 1, end);
+            inst_log(LOG_LVL_INFO, in, "rolling restart (%u of %u): %s, started afresh",
+                     e->next + 1, end, st == SVC_FATAL ? "fatal" : "failed");
             svc_dispatch(&in->svc, SVC_EV_START, now);
             e->inflight[e->next] = true;
             out++;

@@ -22,6 +22,8 @@
 #include "os/sig.h"
 #include "os/spawn.h"
 #include "daemon/checks.h"
+#include "daemon/hooks.h"
+#include "daemon/deps.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
 #include "daemon/persist.h"
@@ -193,6 +195,12 @@ op_transition(struct svc *s, enum svc_state from, enum svc_state to, const char 
     /* Whether that ended a shutdown or let a scaled-away slot go: before_sleep() looks. */
 }
 
+static bool
+op_deps_ready(struct svc *s)
+{
+    return deps_ready(svc_to_instance(s));
+}
+
 static const struct svc_ops instance_ops = {
     .spawn = op_spawn,
     .signal_group = op_signal_group,
@@ -201,6 +209,7 @@ static const struct svc_ops instance_ops = {
     .timer_cancel = op_timer_cancel,
     .transition = op_transition,
     .settled = op_settled,
+    .deps_ready = op_deps_ready,
 };
 
 /* --- exits ---------------------------------------------------------------------------------- */
@@ -315,6 +324,8 @@ reap_all(struct supervisor *sup)
             instance_reaped(in, &info);
         } else if (checks_reaped(sup, &info)) {
             continue; /* a command probe */
+        } else if (hooks_reaped(&sup->hooks, &info)) {
+            continue;
         } else {
             log_debug("reaped pid %d (a descendant, not an instance's main process)",
                       (int)info.si_pid);
@@ -406,21 +417,22 @@ check_shutdown_done(struct supervisor *sup)
 
     pool_for_each_instance(&sup->pool, count_live, &live);
     if (live == 0)
+        hooks_close(&sup->hooks); /* the hooks of the last changes run, no later ones */
+    if (live == 0 && !hooks_busy(&sup->hooks))
         sup->done = true;
 }
 
 /* Stops every instance and exits once they are gone, as on SIGTERM; `why` is logged. */
+/* Dependents stop before their dependencies, level by level (deps.c). */
 static void
 supervisor_shutdown(struct supervisor *sup, const char *why)
 {
-    enum svc_event ev = SVC_EV_STOP;
-
     if (sup->shutting_down)
         return;
     log_info("%s: stopping all instances", why);
     sup->shutting_down = true;
     liveness_stopping(sup);
-    pool_for_each_instance(&sup->pool, dispatch_one, &ev);
+    deps_shutdown(sup);
     check_shutdown_done(sup);
 }
 
@@ -432,6 +444,7 @@ begin_shutdown(struct supervisor *sup, int sig)
     if (sup->shutting_down) {
         log_warnx("received SIG%s again: killing every process group now", util_signal_name(sig));
         pool_for_each_instance(&sup->pool, kill_one, NULL);
+        hooks_stop(&sup->hooks);
         return;
     }
     (void)snprintf(why, sizeof(why), "received SIG%s", util_signal_name(sig));
@@ -596,7 +609,8 @@ before_sleep(struct loop_hook *hook)
 /*
  * Who hears of a process that came or went (pool_notify()), in this order:
  * liveness (the slot's owner, the beat clock), checks (probes), the
- * checkpoint (a coalesced write). Added once, at set-up.
+ * checkpoint (a coalesced write); and of each state change: the hooks.
+ * Added once, at set-up.
  */
 static void
 liveness_observer(struct instance *in, enum pool_change what)
@@ -622,13 +636,22 @@ checkpoint_observer(struct instance *in, enum pool_change what)
 }
 
 static void
+deps_observer(struct instance *in, enum pool_change what)
+{
+    (void)what;
+    deps_changed(in);
+}
+
+static void
 watch_the_pool(struct pool *pool)
 {
-    /* Three of POOL_MAX_OBSERVERS: these cannot fail. */
+    /* Five of POOL_MAX_OBSERVERS: these cannot fail. */
     (void)pool_observe(pool, 1u << POOL_SPAWNED, liveness_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE | 1u << POOL_ADOPTED,
                        checks_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE, checkpoint_observer);
+    (void)pool_observe(pool, 1u << POOL_STATE | 1u << POOL_GONE, hooks_observer);
+    (void)pool_observe(pool, 1u << POOL_STATE, deps_observer);
 }
 
 struct supervisor *
@@ -673,6 +696,7 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
     loop_add_before_sleep(&sup->loop, &sup->before_sleep, before_sleep); /* first: before api's */
+    deps_setup(sup); /* its starts are seen by api's long-polls in the same pass */
     sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
     sup->extra_timers = extra_timers; /* kept: a reload that adds programs grows the heap */
@@ -690,6 +714,8 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     timer_init(&sup->reap_timer, reap_timer_fired);
     timer_init(&sup->ckpt_timer, persist_timer_fired);
     if (sup->cfg.dumpfile && (r = persist_setup(sup)) < 0)
+        goto fail;
+    if ((r = hooks_init(&sup->hooks, &sup->cfg, &sup->pool, &sup->loop, &sup->timers)) < 0)
         goto fail;
     return sup;
 
@@ -774,6 +800,7 @@ supervisor_run(struct supervisor *sup)
         if (n < 0)
             log_warn("epoll_wait failed, retrying");
     }
+    hooks_stop(&sup->hooks); /* first: kill_stray_children() would take its pids from under it */
     kill_stray_children();
     reap_all(sup);
     if (sup->dumpfile) {
@@ -817,6 +844,8 @@ supervisor_free(struct supervisor *sup)
     if (sup->surfaces && sup->surfaces->close)
         sup->surfaces->close(sup);
     liveness_done(sup);
+    hooks_done(&sup->hooks);
+    deps_done(sup);
     if (sup->pool.programs) {
         size_t left = 0;
 
@@ -839,6 +868,7 @@ supervisor_free(struct supervisor *sup)
     pidmap_done(&sup->probe_pids);
     ports_done(&sup->ports);
     cfg_done(&sup->cfg);
+    events_done(&sup->events);
     free(sup->dumpfile);
     free(sup->pgid_cache);
     free(sup);

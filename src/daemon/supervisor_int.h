@@ -22,6 +22,8 @@
 #include "os/log.h"
 #include "os/loop.h"
 #include "os/timer.h"
+#include "daemon/hooks.h"
+#include "daemon/deps.h"
 #include "daemon/pool.h"
 #include "daemon/supervisor.h"
 
@@ -68,6 +70,8 @@ struct supervisor {
     int64_t up_watchdog_ms; /* 0: no watchdog of our own */
     struct timer up_timer;
     struct loop_hook before_sleep; /* the end of a shutdown, scale settling */
+    struct hooks hooks;            /* on_state_change, on_fatal (hooks.c) */
+    struct deps deps;              /* waiting instances, the shutdown order (deps.c) */
     /* Reload and apply (reload.c). */
     size_t extra_timers; /* the surfaces' room in the timer heap, kept when it grows */
     supervisor_config_loader load_config;
@@ -79,8 +83,9 @@ struct supervisor {
 static inline size_t
 supervisor_timers_needed(const struct supervisor *sup, size_t slots, size_t nprograms)
 {
-    /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence. */
-    return 3 * slots + nprograms + sup->extra_timers + 8;
+    /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence;
+       and the hooks' timeouts. */
+    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 8;
 }
 
 #endif

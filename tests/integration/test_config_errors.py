@@ -66,7 +66,7 @@ def test_error_position_points_at_the_value(drover):
 def test_unknown_top_level_key(drover):
     text = '{"programs": [{"command": ["x"]}],\n "port_rnage": "1-2"}'
     err = refused(drover, text)
-    assert 'config.json:2:2: port_rnage: unknown key "port_rnage" (known: programs, port_range, dumpfile, checkpoint_interval, adopt, http, http_token, control, max_silent, silence)' in err
+    assert 'config.json:2:2: port_rnage: unknown key "port_rnage" (known: programs, port_range, dumpfile, checkpoint_interval, adopt, http, http_token, control, max_silent, silence, on_state_change, on_fatal, hook_timeout)' in err
 
 
 def test_all_errors_are_reported_at_once(drover):
@@ -145,3 +145,22 @@ def test_oversized_config_is_refused(drover):
     big = json.dumps([{"command": ["x"], "env": {"PAD": "x" * 4000}}] * 300)
     err = refused(drover, big)
     assert "larger than" in err
+
+
+def test_the_readme_and_lifecycle_examples_are_valid_configs():
+    """Every ```json block of README.md and docs/lifecycle.md that is a config passes
+    --check-config (with the port range the README's first example is run with)."""
+    import re
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    checked = 0
+    for doc in ("README.md", "docs/lifecycle.md"):
+        for block in re.findall(r"```json\n(.*?)```", (repo / doc).read_text(), re.S):
+            data = json.loads(block)
+            if not (isinstance(data, list) or "programs" in data):
+                continue  # an answer, not a config
+            r = subprocess.run([DROVER_BIN, "--check-config", "--port-range", "9100-9199"],
+                               input=block, capture_output=True, text=True, timeout=10)
+            assert r.returncode == 0, f"{doc}: {r.stderr}\n{block}"
+            checked += 1
+    assert checked >= 3

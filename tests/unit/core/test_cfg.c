@@ -157,7 +157,8 @@ invalid_json_in_our_words(void **state)
         { " \n\t", 0,
           "x.json:2:1: invalid JSON: the configuration is empty (expected a list or an object)\n" },
         { RAW("[\0]"), "x.json:1:2: invalid JSON: a NUL byte inside the document\n" },
-        { RAW("[\"a\0b\"]"), "x.json:1:3: invalid JSON: a NUL byte inside a string (near '\"a')\n" },
+        { RAW("[\"a\0b\"]"),
+          "x.json:1:3: invalid JSON: a NUL byte inside a string (near '\"a')\n" },
         { "[\"a\nb\"]", 0,
           "x.json:1:3: invalid JSON: a line break inside a string (write it as \\n) (near "
           "'\"a')\n" },
@@ -562,22 +563,140 @@ exit_codes(void **state)
     pol = &cfg.programs[1].policy;
     assert_true(pol->success_codes_given);
     for (int code = 0; code < 256; code++) {
-        assert_int_equal(svc_code_in(pol->success_codes, code), code == 0 || code == 3 || code == 255);
+        assert_int_equal(svc_code_in(pol->success_codes, code),
+                         code == 0 || code == 3 || code == 255);
         assert_int_equal(svc_code_in(pol->fatal_codes, code), code == 2 || code == 7);
     }
     cfg_done(&cfg);
-    one_error("[{\"command\": [\"a\"], \"fatal_exit_codes\": [2, 256]}]",
-              "x.json:1:45: [0].fatal_exit_codes[1]: ", "expected an integer from 0 to 255, got 256");
+    one_error(
+        "[{\"command\": [\"a\"], \"fatal_exit_codes\": [2, 256]}]",
+        "x.json:1:45: [0].fatal_exit_codes[1]: ", "expected an integer from 0 to 255, got 256");
     one_error("[{\"command\": [\"a\"], \"success_exit_codes\": 0}]",
               "x.json:1:43: [0].success_exit_codes: ",
               "expected a list of exit codes (integers from 0 to 255), got an integer");
     /* A code cannot be both: 0 is a success code unless success_exit_codes leaves it out. */
-    one_error("[{\"command\": [\"a\"], \"fatal_exit_codes\": [0]}]", "x.json:1:41: [0].fatal_exit_codes: ",
+    one_error("[{\"command\": [\"a\"], \"fatal_exit_codes\": [0]}]",
+              "x.json:1:41: [0].fatal_exit_codes: ",
               "exit code 0 is a success code too (success_exit_codes is [0] by default)");
-    one_error("[{\"command\": [\"a\"], \"success_exit_codes\": [0, 200], \"fatal_exit_codes\": [200]}]",
-              "x.json:1:", "[0].fatal_exit_codes: exit code 200 is a success code too (success_exit_codes)");
-    parse_ok("[{\"command\": [\"a\"], \"success_exit_codes\": [1], \"fatal_exit_codes\": [0]}]", &cfg);
+    one_error(
+        "[{\"command\": [\"a\"], \"success_exit_codes\": [0, 200], \"fatal_exit_codes\": [200]}]",
+        "x.json:1:",
+        "[0].fatal_exit_codes: exit code 200 is a success code too (success_exit_codes)");
+    parse_ok("[{\"command\": [\"a\"], \"success_exit_codes\": [1], \"fatal_exit_codes\": [0]}]",
+             &cfg);
     cfg_done(&cfg);
+}
+
+/*
+ * on_fatal, on_state_change, hook_timeout: top level for every program, a
+ * program's own key (null too) replacing it; argv kept as given.
+ */
+static void
+hooks(void **state)
+{
+    struct config cfg;
+    const struct cfg_command *cmd;
+    (void)state;
+
+    parse_ok("{\"on_fatal\": [\"page\", \"--on-call\"], \"on_state_change\": [\"tell\"],"
+             " \"hook_timeout\": \"3s\", \"programs\": ["
+             " {\"command\": [\"a\"]},"
+             " {\"command\": [\"b\"], \"on_fatal\": [\"/bin/own\", \"x\"], \"hook_timeout\": 0.5},"
+             " {\"command\": [\"c\"], \"on_state_change\": null}]}",
+             &cfg);
+    assert_int_equal(cfg.hook_timeout_ms, 3000);
+    cmd = cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_FATAL);
+    assert_non_null(cmd);
+    assert_int_equal(cmd->argc, 2);
+    assert_string_equal(cmd->argv[0], "page");
+    assert_string_equal(cmd->argv[1], "--on-call");
+    assert_null(cmd->argv[2]);
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_STATE_CHANGE)->argv[0], "tell");
+    assert_int_equal(cfg_hook_timeout_ms(&cfg, &cfg.programs[0]), 3000);
+    /* b's own on_fatal replaces the top level's; its on_state_change is the top level's. */
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[1], CFG_HOOK_FATAL)->argv[0], "/bin/own");
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[1], CFG_HOOK_STATE_CHANGE)->argv[0], "tell");
+    assert_int_equal(cfg_hook_timeout_ms(&cfg, &cfg.programs[1]), 500);
+    /* c's null: none for c. */
+    assert_null(cfg_hook(&cfg, &cfg.programs[2], CFG_HOOK_STATE_CHANGE));
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[2], CFG_HOOK_FATAL)->argv[0], "page");
+    assert_string_equal(cfg_hook_name(CFG_HOOK_FATAL), "on_fatal");
+    assert_string_equal(cfg_hook_name(CFG_HOOK_STATE_CHANGE), "on_state_change");
+    cfg_done(&cfg);
+
+    /* Defaults: no hook, 10 s; the list form has program keys only. */
+    parse_ok("[{\"command\": [\"a\"], \"on_state_change\": [\"t\"]}]", &cfg);
+    assert_null(cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_FATAL));
+    assert_string_equal(cfg_hook(&cfg, &cfg.programs[0], CFG_HOOK_STATE_CHANGE)->argv[0], "t");
+    assert_int_equal(cfg_hook_timeout_ms(&cfg, &cfg.programs[0]), 10000);
+    cfg_done(&cfg);
+
+    one_error("[{\"command\": [\"a\"], \"on_fatal\": \"page me\"}]", "x.json:1:33: [0].on_fatal: ",
+              "expected a list of strings (program and arguments), got a string");
+    one_error("{\"programs\": [{\"command\": [\"a\"]}], \"on_state_change\": []}",
+              "x.json:1:55: on_state_change: ", "command is empty");
+    one_error("[{\"command\": [\"a\"], \"on_fatal\": [\"p\", 3]}]", "x.json:1:39: [0].on_fatal[1]: ",
+              "expected a string, got an integer");
+    one_error("{\"programs\": [{\"command\": [\"a\"]}], \"hook_timeout\": \"0s\"}",
+              "x.json:1:52: hook_timeout: ", "hook_timeout must be positive");
+    one_error("[{\"command\": [\"a\"], \"hook_timeout\": \"soon\"}]", "x.json:1:37: [0].hook_timeout: ",
+              "expected a duration");
+}
+
+/* `after`: names to indices, levels from the longest chain, default names usable. */
+static void
+after_orders_programs(void **state)
+{
+    struct config cfg;
+    (void)state;
+
+    parse_ok("{\"programs\": [{\"name\": \"web\", \"command\": [\"w\"], \"after\": [\"db\", "
+             "\"migrate\"]},"
+             " {\"name\": \"db\", \"command\": [\"d\"]},"
+             " {\"name\": \"migrate\", \"command\": [\"m\"], \"after\": [\"db\"], \"restart\": "
+             "\"never\"},"
+             " {\"command\": [\"/bin/cache\"], \"after\": []}]}",
+             &cfg);
+    assert_int_equal(cfg.programs[0].nafter, 2);
+    assert_string_equal(cfg.programs[0].after[0], "db");
+    assert_int_equal(cfg.programs[0].after_index[0], 1);
+    assert_int_equal(cfg.programs[0].after_index[1], 2);
+    assert_int_equal(cfg.programs[0].level, 2);
+    assert_int_equal(cfg.programs[1].level, 0);
+    assert_int_equal(cfg.programs[2].level, 1);
+    assert_int_equal(cfg.programs[3].nafter, 0);
+    assert_int_equal(cfg.programs[3].level, 0);
+    cfg_done(&cfg);
+    /* A default name (the command's basename) can be named. */
+    parse_ok("[{\"command\": [\"/usr/bin/redis-server\"]}, {\"command\": [\"w\"], \"after\": "
+             "[\"redis-server\"]}]",
+             &cfg);
+    assert_int_equal(cfg.programs[1].after_index[0], 0);
+    assert_int_equal(cfg.programs[1].level, 1);
+    cfg_done(&cfg);
+}
+
+static void
+after_errors(void **state)
+{
+    (void)state;
+
+    one_error("[{\"command\": [\"a\"], \"after\": \"b\"}]",
+              "x.json:1:30: [0].after: ", "expected a list of program names, got a string");
+    one_error("[{\"command\": [\"a\"], \"after\": [\"no such\"]}]",
+              "x.json:1:31: [0].after[0]: ", "\"no such\" is not a program name");
+    one_error("[{\"name\": \"a\", \"command\": [\"a\"]}, {\"command\": [\"b\"], \"after\": [\"a\", "
+              "\"a\"]}]",
+              "x.json:1:", "[1].after[1]: \"a\" is listed twice");
+    one_error("[{\"command\": [\"a\"], \"after\": [\"ghost\"]}]", "x.json:1:31: [0].after[0]: ",
+              "unknown program \"ghost\" (no program has that name)");
+    /* A cycle names all of it, in order, back to where it began. */
+    one_error("{\"programs\": [{\"name\": \"a\", \"command\": [\"x\"], \"after\": [\"b\"]},\n"
+              " {\"name\": \"b\", \"command\": [\"x\"], \"after\": [\"c\"]},\n"
+              " {\"name\": \"c\", \"command\": [\"x\"], \"after\": [\"a\"]}]}",
+              "x.json:1:", "programs[0].after: dependency cycle: a -> b -> c -> a");
+    one_error("[{\"name\": \"solo\", \"command\": [\"x\"], \"after\": [\"solo\"]}]",
+              "x.json:1:", "[0].after: dependency cycle: solo -> solo");
 }
 
 static void
@@ -1128,9 +1247,11 @@ default_names_follow_the_simple_rule(void **state)
             seed = seed * 1103515245u + 12345u;
             bases[i] = pool[(seed >> 16) % ARRAY_SIZE(pool)];
             seed = seed * 1103515245u + 12345u;
-            explicit_names[i] = (seed >> 16) % 4 == 0 ? pool[(seed >> 20) % ARRAY_SIZE(pool)] : NULL;
+            explicit_names[i] =
+                (seed >> 16) % 4 == 0 ? pool[(seed >> 20) % ARRAY_SIZE(pool)] : NULL;
             for (size_t k = 0; k < i && explicit_names[i]; k++)
-                dup = dup || (explicit_names[k] && strcmp(explicit_names[k], explicit_names[i]) == 0);
+                dup =
+                    dup || (explicit_names[k] && strcmp(explicit_names[k], explicit_names[i]) == 0);
         }
         if (dup)
             continue; /* an error, tested in duplicate_name */
@@ -1219,8 +1340,8 @@ control_and_token(void **state)
     assert_null(cfg.control);
     assert_true(cfg.control_off);
     cfg_done(&cfg);
-    one_error("[{\"command\": [\"a\"], \"name\": \"all\"}]", "x.json:1:29: [0].name: ",
-              "the name \"all\" is reserved");
+    one_error("[{\"command\": [\"a\"], \"name\": \"all\"}]",
+              "x.json:1:29: [0].name: ", "the name \"all\" is reserved");
     parse_ok("[{\"command\": [\"/usr/bin/all\"]}]", &cfg);
     assert_string_equal(cfg.programs[0].name, "al_");
     cfg_done(&cfg);
@@ -1273,6 +1394,7 @@ main(void)
         cmocka_unit_test(backoff_max_below_initial),
         cmocka_unit_test(yoyo_errors),
         cmocka_unit_test(exit_codes),
+        cmocka_unit_test(hooks),
         cmocka_unit_test(env_key_errors),
         cmocka_unit_test(positions_survive_tricky_text),
         cmocka_unit_test(limits),
@@ -1288,6 +1410,8 @@ main(void)
         cmocka_unit_test(thousand_long_default_names),
         cmocka_unit_test(default_names_follow_the_simple_rule),
         cmocka_unit_test(max_instances),
+        cmocka_unit_test(after_orders_programs),
+        cmocka_unit_test(after_errors),
         cmocka_unit_test(control_and_token),
     };
 

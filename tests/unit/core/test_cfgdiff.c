@@ -31,14 +31,16 @@ parse(const char *text, struct config *ret)
         fail_msg("%s: %s", text, errs.text);
 }
 
-/* A config of one program named p, its other keys the fragment given (JSON members). */
+/* A config of a program named p, its other keys the fragment given (JSON members), and q, for
+   p's `after` to name. */
 static void
 one_program(const char *members, struct config *ret)
 {
     char text[2048];
 
     (void)snprintf(text, sizeof(text),
-                   "{\"port_range\": \"9000-9100\", \"programs\": [{\"name\": \"p\"%s%s}]}",
+                   "{\"port_range\": \"9000-9100\", \"programs\": [{\"name\": \"p\"%s%s},"
+                   " {\"name\": \"q\", \"command\": [\"q\"]}]}",
                    *members ? ", " : "", members);
     parse(text, ret);
 }
@@ -95,6 +97,13 @@ static const struct {
       CFGDIFF_LIVE },
     { "max_unavailable", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"max_unavailable\": 2",
       CFGDIFF_LIVE },
+    { "on_state_change", "\"command\": [\"a\"]",
+      "\"command\": [\"a\"], \"on_state_change\": [\"/bin/page\"]", CFGDIFF_LIVE },
+    { "on_fatal", "\"command\": [\"a\"], \"on_fatal\": [\"/bin/page\", \"x\"]",
+      "\"command\": [\"a\"], \"on_fatal\": [\"/bin/page\", \"y\"]", CFGDIFF_LIVE },
+    { "hook_timeout", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"hook_timeout\": \"2s\"",
+      CFGDIFF_LIVE },
+    { "after", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"after\": [\"q\"]", CFGDIFF_LIVE },
 };
 
 /* Sub-keys whose change is weaker than their key's row (the row is the strongest). */
@@ -210,6 +219,9 @@ static const struct {
     { "control", "\"control\": \"/tmp/c.sock\"", CFGDIFF_NEXT_START },
     { "max_silent", "\"max_silent\": 3", CFGDIFF_NOW },
     { "silence", "\"silence\": \"3s\"", CFGDIFF_NOW },
+    { "on_state_change", "\"on_state_change\": [\"/bin/page\"]", CFGDIFF_NOW },
+    { "on_fatal", "\"on_fatal\": [\"/bin/page\"]", CFGDIFF_NOW },
+    { "hook_timeout", "\"hook_timeout\": \"3s\"", CFGDIFF_NOW },
 };
 
 static void

@@ -38,7 +38,15 @@ render(void **state)
           .exits = { 1, 0, 1, 0 }, .check_failures_total = 4 },
         { .program = "w", .index = 1, .pid = 0, .state = SVC_FATAL, .silent_ms = -1 },
     };
-    struct metrics_drover d = { .spawn = &h, .notify_accepted = 7, .open_fds = 9 };
+    struct metrics_drover d = { .spawn = &h,
+                                .notify_accepted = 7,
+                                .open_fds = 9,
+                                .hooks_started = 5,
+                                .hooks_failed = 2,
+                                .hooks_timed_out = 1,
+                                .hooks_dropped = 3,
+                                .hooks_running = 4,
+                                .hooks_queued = 6 };
     char *text;
     (void)state;
 
@@ -65,6 +73,12 @@ render(void **state)
     assert_non_null(strstr(text, "drover_spawn_duration_seconds_count 2\n"));
     assert_non_null(strstr(text, "drover_notify_datagrams_total{result=\"accepted\"} 7\n"));
     assert_non_null(strstr(text, "process_open_fds 9\n"));
+    assert_non_null(strstr(text, "# TYPE drover_hooks_started_total counter\ndrover_hooks_started_total 5\n"));
+    assert_non_null(strstr(text, "drover_hooks_failed_total 2\n"));
+    assert_non_null(strstr(text, "drover_hooks_timed_out_total 1\n"));
+    assert_non_null(strstr(text, "drover_hooks_dropped_total 3\n"));
+    assert_non_null(strstr(text, "# TYPE drover_hooks_running gauge\ndrover_hooks_running 4\n"));
+    assert_non_null(strstr(text, "drover_hooks_queued 6\n"));
     free(text);
 }
 

@@ -33,6 +33,8 @@ static struct {
     int64_t last_arm;
     enum svc_state last_from, last_to;
     const char *last_cause;
+    bool deps_blocked; /* deps_ready() says no */
+    unsigned ndeps_asked;
 } F;
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -113,6 +115,14 @@ fake_settled(struct svc *s)
     F.settled_state = s->state;
 }
 
+static bool
+fake_deps_ready(struct svc *s)
+{
+    (void)s;
+    F.ndeps_asked++;
+    return !F.deps_blocked;
+}
+
 static const struct svc_ops fake_ops = {
     .spawn = fake_spawn,
     .signal_group = fake_signal_group,
@@ -121,6 +131,7 @@ static const struct svc_ops fake_ops = {
     .timer_cancel = fake_timer_cancel,
     .transition = fake_transition,
     .settled = fake_settled,
+    .deps_ready = fake_deps_ready,
 };
 
 static void
@@ -185,6 +196,7 @@ static const struct cell table[] = {
     { SVC_STOPPED, SVC_EV_UNHEALTHY, SVC_STOPPED, "", false },
     /* Recovery takes over an earlier drover's process: up, no effect asked for. */
     { SVC_STOPPED, SVC_EV_ADOPT, SVC_RUNNING, "T(stopped>running) ", true },
+    { SVC_STOPPED, SVC_EV_DEPS_READY, SVC_STOPPED, "", false },
 
     { SVC_STARTING, SVC_EV_START, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
@@ -195,9 +207,11 @@ static const struct cell table[] = {
     { SVC_STARTING, SVC_EV_GROUP_EMPTY, SVC_STARTING, "", true },
     /* ready "exec" (std_policy): READY=1 is only information. */
     { SVC_STARTING, SVC_EV_READY, SVC_STARTING, "", true },
-    { SVC_STARTING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ", true },
+    { SVC_STARTING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
+      true },
     { SVC_STARTING, SVC_EV_UNHEALTHY, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_ADOPT, SVC_STARTING, "", true },
+    { SVC_STARTING, SVC_EV_DEPS_READY, SVC_STARTING, "", true },
 
     { SVC_RUNNING, SVC_EV_START, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", false },
@@ -206,9 +220,12 @@ static const struct cell table[] = {
     { SVC_RUNNING, SVC_EV_GROUP_EMPTY, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_READY, SVC_RUNNING, "", true },
     /* A restart: stopped, then started again (want_up stays). */
-    { SVC_RUNNING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", true },
-    { SVC_RUNNING, SVC_EV_UNHEALTHY, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", true },
+    { SVC_RUNNING, SVC_EV_HB_LATE, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ",
+      true },
+    { SVC_RUNNING, SVC_EV_UNHEALTHY, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ",
+      true },
     { SVC_RUNNING, SVC_EV_ADOPT, SVC_RUNNING, "", true },
+    { SVC_RUNNING, SVC_EV_DEPS_READY, SVC_RUNNING, "", true },
 
     { SVC_BACKOFF, SVC_EV_START, SVC_STARTING, "cancel spawn arm1000 T(backoff>starting) ", true },
     { SVC_BACKOFF, SVC_EV_STOP, SVC_STOPPED, "cancel T(backoff>stopped) ", false },
@@ -219,6 +236,7 @@ static const struct cell table[] = {
     { SVC_BACKOFF, SVC_EV_HB_LATE, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_UNHEALTHY, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_ADOPT, SVC_BACKOFF, "", true },
+    { SVC_BACKOFF, SVC_EV_DEPS_READY, SVC_BACKOFF, "", true },
 
     /* Stopping: want_up false (a stop was asked for). */
     { SVC_STOPPING, SVC_EV_START, SVC_STOPPING, "", true },
@@ -231,6 +249,7 @@ static const struct cell table[] = {
     { SVC_STOPPING, SVC_EV_HB_LATE, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_UNHEALTHY, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_ADOPT, SVC_STOPPING, "", false },
+    { SVC_STOPPING, SVC_EV_DEPS_READY, SVC_STOPPING, "", false },
 
     { SVC_EXITED, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(exited>starting) ", true },
     { SVC_EXITED, SVC_EV_STOP, SVC_STOPPED, "T(exited>stopped) ", false },
@@ -241,6 +260,7 @@ static const struct cell table[] = {
     { SVC_EXITED, SVC_EV_HB_LATE, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_UNHEALTHY, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_ADOPT, SVC_EXITED, "", true },
+    { SVC_EXITED, SVC_EV_DEPS_READY, SVC_EXITED, "", true },
 
     { SVC_FATAL, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(fatal>starting) ", true },
     { SVC_FATAL, SVC_EV_STOP, SVC_STOPPED, "T(fatal>stopped) ", false },
@@ -251,13 +271,26 @@ static const struct cell table[] = {
     { SVC_FATAL, SVC_EV_HB_LATE, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_UNHEALTHY, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_ADOPT, SVC_FATAL, "", true },
+    { SVC_FATAL, SVC_EV_DEPS_READY, SVC_FATAL, "", true },
+
+    /* Waiting: wanted, no process; only its dependencies being ready (or a stop) moves it. */
+    { SVC_WAITING, SVC_EV_START, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_STOP, SVC_STOPPED, "T(waiting>stopped) ", false },
+    { SVC_WAITING, SVC_EV_EXIT, SVC_WAITING, "T(waiting>waiting) ", true },
+    { SVC_WAITING, SVC_EV_TIMER, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_GROUP_EMPTY, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_READY, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_HB_LATE, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_UNHEALTHY, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_ADOPT, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_DEPS_READY, SVC_STARTING, "spawn arm1000 T(waiting>starting) ", true },
 };
 
 static bool
 initially_wanted(enum svc_state st)
 {
     return st == SVC_STARTING || st == SVC_RUNNING || st == SVC_BACKOFF || st == SVC_EXITED ||
-           st == SVC_FATAL;
+           st == SVC_FATAL || st == SVC_WAITING;
 }
 
 static void
@@ -316,6 +349,90 @@ every_cell_of_the_table(void **state)
 }
 
 /* --- paths ------------------------------------------------------------------------------------ */
+
+/* A start whose dependencies are not ready waits, spawns nothing, and starts once they are. */
+static void
+start_waits_for_dependencies(void **state)
+{
+    static const enum svc_state from[] = { SVC_STOPPED, SVC_EXITED, SVC_FATAL, SVC_BACKOFF };
+    struct svc_policy pol = std_policy();
+    (void)state;
+
+    for (size_t i = 0; i < ARRAY_SIZE(from); i++) {
+        struct svc s;
+
+        reset_fake();
+        F.deps_blocked = true;
+        svc_init(&s, &pol, &fake_ops);
+        s.state = from[i];
+        s.want_up = from[i] != SVC_STOPPED;
+        svc_dispatch(&s, SVC_EV_START, 0);
+        assert_int_equal(s.state, SVC_WAITING);
+        assert_true(s.want_up);
+        assert_int_equal(F.nspawn, 0);
+        assert_int_equal(F.ndeps_asked, 1);
+        svc_dispatch(&s, SVC_EV_START, 10); /* asked again: still waiting, asks nothing */
+        assert_int_equal(s.state, SVC_WAITING);
+        assert_int_equal(F.ndeps_asked, 1);
+        F.deps_blocked = false;
+        svc_dispatch(&s, SVC_EV_DEPS_READY, 20);
+        assert_int_equal(s.state, SVC_STARTING);
+        assert_int_equal(F.nspawn, 1);
+        assert_int_equal(s.started_ms, 20);
+        svc_done(&s);
+    }
+}
+
+/* A stop while waiting leaves it stopped: DEPS_READY afterwards starts nothing. */
+static void
+stop_while_waiting(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc s;
+    (void)state;
+
+    reset_fake();
+    F.deps_blocked = true;
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    assert_int_equal(s.state, SVC_WAITING);
+    svc_dispatch(&s, SVC_EV_STOP, 1);
+    assert_int_equal(s.state, SVC_STOPPED);
+    assert_false(s.want_up);
+    F.deps_blocked = false;
+    svc_dispatch(&s, SVC_EV_DEPS_READY, 2);
+    assert_int_equal(s.state, SVC_STOPPED);
+    assert_int_equal(F.nspawn, 0);
+    svc_done(&s);
+}
+
+/* A restart (an exit, a backoff delay over) does not ask: it was ready when it first started. */
+static void
+restart_does_not_wait_for_dependencies(void **state)
+{
+    struct svc_policy pol = std_policy();
+    struct svc s;
+    (void)state;
+
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, 0);
+    assert_int_equal(s.state, SVC_STARTING);
+    svc_dispatch(&s, SVC_EV_TIMER, 1000);
+    assert_int_equal(s.state, SVC_RUNNING);
+    F.deps_blocked = true;
+    F.ndeps_asked = 0;
+    svc_exited(&s, &exit_code_1, 5000);
+    assert_int_equal(s.state, SVC_STARTING);
+    assert_int_equal(F.nspawn, 2);
+    svc_exited(&s, &exit_code_1, 5001); /* quick: backs off */
+    svc_exited(&s, &exit_code_1, 5002);
+    assert_int_equal(s.state, SVC_BACKOFF);
+    svc_dispatch(&s, SVC_EV_TIMER, 6000);
+    assert_int_equal(s.state, SVC_STARTING);
+    assert_int_equal(F.ndeps_asked, 0);
+    svc_done(&s);
+}
 
 static void
 start_from_stopped(void **state)
@@ -635,7 +752,8 @@ yoyo_goes_fatal(void **state)
     svc_done(&s);
 }
 
-/* Liveness restarts (heartbeat, health) count toward yo-yo too: past the limit, fatal once stopped. */
+/* Liveness restarts (heartbeat, health) count toward yo-yo too: past the limit, fatal once stopped.
+ */
 static void
 yoyo_counts_liveness_restarts(void **state)
 {
@@ -723,8 +841,8 @@ static void
 fatal_exit_code_goes_fatal_at_once(void **state)
 {
     struct svc_policy pol = std_policy();
-    struct svc_exit two = { .known = true, .value = 2 }, killed = { .known = true, .signaled = true,
-                                                                   .value = 2 };
+    struct svc_exit two = { .known = true, .value = 2 },
+                    killed = { .known = true, .signaled = true, .value = 2 };
     struct svc s;
     (void)state;
 
@@ -1156,7 +1274,8 @@ should_restart_truth_table(void **state)
             print_error("row %zu\n", i);
         assert_int_equal(svc_should_restart(&pol, &how), rows[i].want);
     }
-    /* Every exit code: on-failure restarts for all but 0; with success codes {0, 3}, all but those. */
+    /* Every exit code: on-failure restarts for all but 0; with success codes {0, 3}, all but those.
+     */
     for (int code = 0; code < 256; code++) {
         struct svc_exit how = { .known = true, .value = code };
         struct svc_policy pol = { .restart = SVC_RESTART_ON_FAILURE };
@@ -1292,9 +1411,10 @@ static void
 names(void **state)
 {
     static const char *const states[] = { "stopped",  "starting", "running", "backoff",
-                                          "stopping", "exited",   "fatal" };
-    static const char *const events[] = { "start",       "stop",  "exit",           "timer",
-                                          "group-empty", "ready", "heartbeat-late", "unhealthy",   "adopt" };
+                                          "stopping", "exited",   "fatal",   "waiting" };
+    static const char *const events[] = { "start",       "stop",      "exit",           "timer",
+                                          "group-empty", "ready",     "heartbeat-late", "unhealthy",
+                                          "adopt",       "deps-ready" };
     (void)state;
 
     assert_int_equal(ARRAY_SIZE(states), SVC__MAX);
@@ -1365,6 +1485,9 @@ main(void)
         cmocka_unit_test(wait_ready_start_timeout),
         cmocka_unit_test(heartbeat_late_restarts),
         cmocka_unit_test(stop_during_heartbeat_restart),
+        cmocka_unit_test(start_waits_for_dependencies),
+        cmocka_unit_test(stop_while_waiting),
+        cmocka_unit_test(restart_does_not_wait_for_dependencies),
         cmocka_unit_test(names),
         cmocka_unit_test(restart_from_name),
     };
