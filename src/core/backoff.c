@@ -26,10 +26,17 @@ backoff_tally(struct backoff *b, const struct backoff_policy *pol, int64_t now_m
 
     if (pol->yoyo_limit == 0)
         return 0;
+    if (b->times && b->size != size) {
+        /* The limit changed under it (a reload): the restarts so far were counted for
+           another limit; the count starts again rather than index past the old ring. */
+        free(b->times);
+        b->times = NULL;
+    }
     if (!b->times) {
         b->times = calloc(size, sizeof(*b->times));
         if (!b->times)
             return -ENOMEM;
+        b->size = size;
         b->head = b->count = 0;
     }
     b->times[b->head] = now_ms;

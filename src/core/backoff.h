@@ -26,6 +26,7 @@ struct backoff_policy {
 
 struct backoff {
     int64_t *times; /* ring of yoyo_limit + 1 restart times, allocated on first use */
+    unsigned size;  /* its slots: a policy with another limit (a reload) makes a new ring */
     unsigned head, count;
 };
 

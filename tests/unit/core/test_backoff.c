@@ -123,6 +123,32 @@ yoyo_trips_on_limit_plus_one(void **state)
     }
 }
 
+/*
+ * A reload changes the policy under a running tally (a live key): a larger
+ * limit must not index past the ring allocated for the smaller one (ASan
+ * sees it), and the count starts again for the new limit.
+ */
+static void
+yoyo_limit_changed_under_a_tally(void **state)
+{
+    const struct backoff_policy small = { .yoyo_limit = 3, .yoyo_window_ms = 60000 };
+    const struct backoff_policy big = { .yoyo_limit = 50, .yoyo_window_ms = 60000 };
+    struct backoff b = { 0 };
+    int64_t now = 1000;
+    (void)state;
+
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(backoff_tally(&b, &small, now++), 0);
+    for (int k = 0; k < 50; k++)
+        assert_int_equal(backoff_tally(&b, &big, now++), 0);
+    assert_int_equal(backoff_tally(&b, &big, now++), 1);
+    /* And back down: three more within the window trip the small limit. */
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(backoff_tally(&b, &small, now++), 0);
+    assert_int_equal(backoff_tally(&b, &small, now++), 1);
+    backoff_done(&b);
+}
+
 /* Exactly `limit + 1` restarts spanning the window edge: only strictly inside trips. */
 static void
 yoyo_window_edge(void **state)
@@ -231,6 +257,7 @@ main(void)
         cmocka_unit_test(delay_no_overflow),
         cmocka_unit_test(yoyo_limit_zero_never_trips),
         cmocka_unit_test(yoyo_trips_on_limit_plus_one),
+        cmocka_unit_test(yoyo_limit_changed_under_a_tally),
         cmocka_unit_test(yoyo_window_edge),
         cmocka_unit_test(yoyo_spread_restarts_never_trip),
         cmocka_unit_test(yoyo_old_restarts_age_out),
