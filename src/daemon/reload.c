@@ -30,6 +30,7 @@ struct reload_prog {
     struct program *replacement; /* PLAN_REPLACE: starts once prog is gone; NULL once in */
     unsigned next, end;          /* PLAN_ROLL: slots [next, end) are not restarted yet */
     bool *inflight;              /* PLAN_ROLL: restarted, its new process not ready yet */
+    unsigned *restarts;          /* PLAN_ROLL: svc.restarts when it was restarted by the roll */
     unsigned unavailable;        /* PLAN_ROLL: max_unavailable */
     bool finished;
 };
@@ -310,7 +311,9 @@ prepare(struct supervisor *sup, const struct config *nc, struct prepared *pr)
                                                                            : pr->plan.steps[i].to;
                 e->action = PLAN_ROLL;
                 e->end = n;
-                if (!(e->inflight = calloc(n ? n : 1, sizeof(*e->inflight))))
+                e->inflight = calloc(n ? n : 1, sizeof(*e->inflight));
+                e->restarts = calloc(n ? n : 1, sizeof(*e->restarts));
+                if (!e->inflight || !e->restarts)
                     return r;
             }
     }
@@ -518,22 +521,38 @@ reload_request(struct supervisor *sup, const struct reload_req *rq, struct reloa
  * One rolling restart's next moves: a restarted instance counts as
  * unavailable until its new process is running (RUNNING is ready: with a
  * `ready` rule, it passed it), and so does one on its way up for another
- * reason (starting, in backoff, stopping); the next is restarted only while
- * fewer than max_unavailable are. Each of those ends within its own bounds
- * (start_timeout, yo-yo, stop_timeout), so a roll cannot wait for ever.
+ * reason (starting, stopping); the next is restarted only while fewer than
+ * max_unavailable are. A new process that fails (exits, goes to backoff or
+ * fatal) halts the roll, so each wait ends within its own bounds
+ * (start_seconds, start_timeout, stop_timeout) and a roll cannot wait for
+ * ever, not even for a crash loop with no yo-yo limit.
  * An instance in backoff, waiting, exited with success or stopped by an
  * operator is not restarted: its next start reads the new configuration
  * anyway. A fatal one, or a one-shot that exited with a failure, is started
  * afresh: a new configuration is a new chance (a fixed migration runs
- * again, and what waits for it can start). A new
- * process that goes fatal halts the roll: the rest keep their old
- * processes, and the log says so.
+ * again, and what waits for it can start). When the roll halts, the rest
+ * keep their old processes, and the log says so.
  */
 /* Exited with a success code: a one-shot that did its job (or on-failure's clean exit). */
 static bool
 exited_well(const struct instance *in)
 {
     return in->svc.has_exit && svc_exit_succeeded(in->svc.policy, &in->svc.last_exit);
+}
+
+/* The roll stops here: the instances not restarted yet keep their old processes. */
+static void
+halt(struct supervisor *sup, struct reload_prog *e, const struct instance *in, const char *why,
+     unsigned end)
+{
+    struct program *prog = e->prog;
+
+    if (e->next < end)
+        tell(sup, prog->cfg->name, "halted",
+             "\"%s\": rolling restart halted: %s %s with the new configuration; "
+             "%u instance%s keep their old processes",
+             prog->cfg->name, in->label, why, end - e->next, end - e->next == 1 ? "" : "s");
+    e->next = end;
 }
 
 static unsigned
@@ -554,21 +573,26 @@ roll_once(struct supervisor *sup, struct reload_prog *e)
             e->inflight[i] = false;
         } else if (in->svc.state == SVC_FATAL) {
             e->inflight[i] = false;
-            if (e->next < end)
-                tell(sup, prog->cfg->name, "halted",
-                     "\"%s\": rolling restart halted: %s went fatal with the new configuration; "
-                     "%u instance%s keep their old processes",
-                     prog->cfg->name, in->label, end - e->next, end - e->next == 1 ? "" : "s");
-            e->next = end;
+            halt(sup, e, in, "went fatal", end);
+        } else if (in->svc.state == SVC_BACKOFF || in->svc.restarts != e->restarts[i]) {
+            /* Its new process failed (exited, or could not be spawned): waiting for it to be
+               ready could last for ever (no yo-yo limit, a crash loop), and every later
+               reload would be refused meanwhile. Its own restarts go on as always. */
+            e->inflight[i] = false;
+            halt(sup, e, in, "failed (exited again)", end);
         } else {
             out++;
         }
     }
-    /* Not ready for another reason (a crash, a slow start) counts too: at most that many. */
+    /*
+     * Not ready for another reason (a slow start, a stop) counts too: at most
+     * that many. Not one in backoff: a crash loop with no yo-yo limit would
+     * hold the roll (and every later reload) for ever; it is caught between
+     * its restarts instead.
+     */
     for (unsigned i = 0; i < prog->ninstances && i < prog->want; i++) {
         enum svc_state st = prog->instances[i].svc.state;
-        if ((i >= e->end || !e->inflight[i]) &&
-            (st == SVC_STARTING || st == SVC_BACKOFF || st == SVC_STOPPING))
+        if ((i >= e->end || !e->inflight[i]) && (st == SVC_STARTING || st == SVC_STOPPING))
             out++;
     }
     while (out < e->unavailable && e->next < end) {
@@ -580,6 +604,7 @@ roll_once(struct supervisor *sup, struct reload_prog *e)
             svc_dispatch(&in->svc, SVC_EV_STOP, now);
             svc_dispatch(&in->svc, SVC_EV_START, now); /* STOPPING keeps want_up: respawn */
             e->inflight[e->next] = true;
+            e->restarts[e->next] = in->svc.restarts; /* a stop and a start are no restart */
             out++;
             moved++;
         } else if (st == SVC_FATAL || (st == SVC_EXITED && !exited_well(in))) {
@@ -588,6 +613,7 @@ roll_once(struct supervisor *sup, struct reload_prog *e)
                      e->next + 1, end, st == SVC_FATAL ? "fatal" : "failed");
             svc_dispatch(&in->svc, SVC_EV_START, now);
             e->inflight[e->next] = true;
+            e->restarts[e->next] = in->svc.restarts;
             out++;
             moved++;
         }
@@ -651,6 +677,7 @@ free_state(struct reload *st)
 {
     for (size_t i = 0; i < st->n; i++) {
         free(st->v[i].inflight);
+        free(st->v[i].restarts);
         program_unmade(st->v[i].replacement);
     }
     free(st->v);

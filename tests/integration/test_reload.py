@@ -383,6 +383,30 @@ def test_roll_halts_when_a_replacement_goes_fatal(drover):
     assert drover.stop() == 0
 
 
+def test_a_crash_looping_replacement_halts_the_roll_and_a_fix_is_taken(drover):
+    # No yo-yo limit: the bad replacement never goes fatal, it restarts for ever (it exits
+    # before start_seconds, so it is never ready). The roll must not wait for it (and refuse
+    # every later reload meanwhile).
+    crash = prog("w", 2, yoyo=False, backoff={"initial": "50ms", "max": "200ms"},
+                 start_seconds="0.3s")
+    start(drover, {"programs": [crash]})
+    all_running(drover, {"w": 2})
+    before = pids(drover, "w")
+    drover.write_config({"programs": [dict(crash, command=[helper("exit_with"), "1"])]})
+    assert drover.cli("reload").returncode == 0
+    drover.wait_log(r'plan: "w": rolling restart halted: w:0 failed \(exited again\) with the new '
+                    r'configuration; 1 instance keep their old processes', timeout=30)
+    plan_done(drover)
+    assert pids(drover, "w")[1] == before[1]  # the other keeps its old process
+    # The operator's fix is taken (no 409), and rolls both back to a good command.
+    drover.write_config({"programs": [dict(crash, env={"FIXED": "1"})]})
+    r = drover.cli("reload")
+    assert r.returncode == 0 and '"w": rolling restart of 2 instances' in r.stdout, (r.stdout, r.stderr)
+    plan_done(drover, count=2)
+    all_running(drover, {"w": 2})
+    assert drover.stop() == 0
+
+
 def test_max_unavailable_two_restarts_two_at_once(drover):
     slow = {"name": "web", "command": SLOW_READY, "instances": 4, "ready": "notify",
             "stop_timeout": "5s", "max_unavailable": 2}
