@@ -19,6 +19,7 @@
 #include "os/afile.h"
 #include "os/procfs.h"
 #include "daemon/recover.h"
+#include "daemon/reload.h"
 #include "daemon/supervisor_int.h"
 #include "daemon/persist.h"
 
@@ -99,18 +100,24 @@ persist_write(struct supervisor *sup)
         }
     }
     c.nentries = n;
-    /* Every program's scale: a later drover with --adopt keeps it (down as well as up). */
+    /*
+     * Every program's scale: a later drover with --adopt keeps it (down as
+     * well as up). Not that of a program a reload is taking out (removed, or
+     * replaced under the same name): its 0 is its way out, and would pass for
+     * the scale of its replacement.
+     */
     c.scales = calloc(sup->pool.nprograms ? sup->pool.nprograms : 1, sizeof(*c.scales));
     if (!c.scales) {
         free(c.entries);
         return -ENOMEM;
     }
     for (size_t p = 0; p < sup->pool.nprograms; p++)
-        c.scales[c.nscales++] = (struct ckpt_scale){
-            .program = (char *)sup->pool.programs[p]->cfg->name, /* borrowed, as above */
-            .instances = sup->pool.programs[p]->want,
-            .configured = sup->pool.programs[p]->cfg->instances,
-        };
+        if (!reload_is_leaving(sup, sup->pool.programs[p]))
+            c.scales[c.nscales++] = (struct ckpt_scale){
+                .program = (char *)sup->pool.programs[p]->cfg->name, /* borrowed, as above */
+                .instances = sup->pool.programs[p]->want,
+                .configured = sup->pool.programs[p]->cfg->instances,
+            };
     r = ckpt_pack(&c, &data, &len);
     free(c.entries);
     free(c.scales);
@@ -392,6 +399,8 @@ persist_act(struct supervisor *sup, struct survivors *s)
 
     decide_fates(sup, s);
     recover_stop(s, &sup->cfg);
+    if (!sup->cfg.adopt)
+        reload_forget_saved(sup);
     for (size_t i = 0; i < s->n; i++) {
         if (s->v[i].fate == SURVIVOR_ADOPT) {
             adopt(sup, &s->v[i], now);

@@ -184,6 +184,7 @@ pool_program_free(struct program *prog)
         }
     free(prog->instances);
     free(prog->env_base);
+    free(prog->waiting_for);
     free(prog);
 }
 

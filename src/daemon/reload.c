@@ -4,6 +4,7 @@
 #include "daemon/reload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,12 +417,56 @@ commit(struct supervisor *sup, struct config *nc, struct prepared *pr)
 
 /* --- the request ------------------------------------------------------------------------------ */
 
+/*
+ * Removes the saved copy at path, and syncs its directory so that the copy
+ * cannot come back after a crash and override what is in force. True if it
+ * was there.
+ */
+static bool
+remove_saved(const char *path)
+{
+    char dir[PATH_MAX];
+    char *slash;
+    int fd;
+
+    if (unlink(path) < 0) {
+        if (errno != ENOENT)
+            log_warn("cannot remove %s", path);
+        return false;
+    }
+    (void)snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        (void)snprintf(dir, sizeof(dir), ".");
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        (void)fsync(fd);
+        (void)close(fd);
+    }
+    return true;
+}
+
 static void
 saved_path(const struct supervisor *sup, char *buf, size_t len)
 {
     buf[0] = '\0';
     if (sup->dumpfile)
         (void)snprintf(buf, len, "%s%s", sup->dumpfile, RELOAD_SAVED_SUFFIX);
+}
+
+void
+reload_forget_saved(struct supervisor *sup)
+{
+    char saved[PATH_MAX];
+
+    saved_path(sup, saved, sizeof(saved));
+    if (saved[0] && remove_saved(saved))
+        log_info("removed %s, a configuration an earlier drover applied over the API: this start "
+                 "is without --adopt, so its configuration is in force",
+                 saved);
 }
 
 static void
@@ -505,7 +550,7 @@ reload_request(struct supervisor *sup, const struct reload_req *rq, struct reloa
     log_info("%s: %s the new configuration (%zu program%s)", rq->verb,
              plan_is_empty(&pr.plan) ? "nothing changes with" : "carrying out", nc->nprograms,
              nc->nprograms == 1 ? "" : "s");
-    if (!rq->text && saved[0] && unlink(saved) == 0)
+    if (!rq->text && saved[0] && remove_saved(saved))
         log_info("reload: removed %s, the file is in force again", saved);
     commit(sup, nc, &pr);
     ret->running = sup->reload != NULL;

@@ -65,6 +65,13 @@ void reload_request(struct supervisor *sup, const struct reload_req *rq,
                     struct reload_outcome *ret);
 void reload_outcome_done(struct reload_outcome *o);
 
+/*
+ * A start without --adopt: the configuration saved beside the dumpfile by an
+ * earlier life is stale (this start's is in force), so it is removed, lest a
+ * later --adopt resume it. Logged.
+ */
+void reload_forget_saved(struct supervisor *sup);
+
 /* True while a plan runs. */
 bool reload_running(const struct supervisor *sup);
 /* True for a program the running plan removes (or replaces): it is leaving the pool. */

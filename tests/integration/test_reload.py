@@ -316,6 +316,30 @@ def test_applied_config_survives_kill9_with_adopt(drover):
     assert drover.stop() == 0
 
 
+def test_kill9_while_a_program_is_replaced_keeps_its_count_with_adopt(drover):
+    dump = drover.path("dump.json")
+    args = ["--dumpfile", dump, "--adopt"]
+    slow = prog("a", 2, command=[helper("sleeper"), "--exit-on-term-after-ms", "3000"],
+                stop_timeout="20s")
+    start(drover, {"programs": [slow]}, args=args)
+    all_running(drover, {"a": 2})
+    applied = drover.write_config({"programs": [dict(slow, max_instances=30)]}, name="applied.json")
+    r = drover.cli("apply", str(applied))
+    assert r.returncode == 0 and '"a": replaced' in r.stdout, r.stdout
+    # On record while the old one drains: its way out (0 instances) is not a scale to keep.
+    def drained_on_record():
+        try:
+            c = json.load(open(dump))
+        except (OSError, ValueError):
+            return False
+        return "a" not in c.get("scales", {"a": None})
+    wait_until(drained_on_record, 20, what=lambda: f"a checkpoint without a's scale: {open(dump).read()}")
+    drover.kill9()
+    start(drover, {"programs": [slow]}, args=args)
+    all_running(drover, {"a": 2})
+    assert drover.stop() == 0
+
+
 def test_saved_config_ignored_without_adopt(drover):
     dump = drover.path("dump.json")
     start(drover, {"programs": [prog("a")]}, args=["--dumpfile", dump])
@@ -326,6 +350,13 @@ def test_saved_config_ignored_without_adopt(drover):
     assert drover.stop() == 0
     start(drover, {"programs": [prog("a")]}, args=["--dumpfile", dump])
     all_running(drover, {"a": 1})
+    # Stale now: removed, so that a later --adopt cannot resume a config from an earlier life.
+    drover.wait_log(r"removed " + dump + r"\.config\.json, a configuration an earlier drover applied")
+    assert not os.path.exists(dump + ".config.json")
+    drover.kill9()
+    start(drover, {"programs": [prog("a")]}, args=["--dumpfile", dump, "--adopt"])
+    all_running(drover, {"a": 1})
+    assert "b" not in status(drover)
     assert drover.stop() == 0
 
 
