@@ -56,17 +56,24 @@ dependency(const struct program *prog, size_t j)
     return pool_find_program(prog->pool, name, strlen(name));
 }
 
-bool
-deps_ready(struct instance *in)
+/* Every program prog starts after is ready. */
+static bool
+program_deps_ready(const struct program *prog)
 {
-    for (size_t j = 0; j < in->prog->cfg->nafter; j++) {
-        const struct program *dep = dependency(in->prog, j);
+    for (size_t j = 0; j < prog->cfg->nafter; j++) {
+        const struct program *dep = dependency(prog, j);
         const struct instance *culprit;
 
         if (dep && program_verdict(dep, &culprit) != DEP_READY)
             return false;
     }
     return true;
+}
+
+bool
+deps_ready(struct instance *in)
+{
+    return program_deps_ready(in->prog);
 }
 
 void
@@ -138,21 +145,26 @@ describe(struct program *prog)
 static void
 look_at(struct program *prog)
 {
-    bool failed;
+    bool failed = false, ready;
 
-    if (!prog->waiting_for && !(prog->waiting_for = malloc(WAITING_FOR_MAX))) {
-        log_warnx("%s: out of memory describing what it waits for", prog->cfg->name);
-        return;
+    if (!prog->waiting_for && !(prog->waiting_for = malloc(WAITING_FOR_MAX)))
+        log_warnx("%s: out of memory describing what it waits for: /status will not say, "
+                  "ignoring (it still starts once that is ready)",
+                  prog->cfg->name);
+    if (prog->waiting_for) {
+        failed = describe(prog);
+        ready = !prog->waiting_for[0];
+    } else {
+        ready = program_deps_ready(prog);
     }
-    failed = describe(prog);
-    if (!prog->waiting_for[0]) {
+    if (ready) {
         for (unsigned i = 0; i < prog->ninstances; i++)
             if (prog->instances[i].svc.state == SVC_WAITING)
                 svc_dispatch(&prog->instances[i].svc, SVC_EV_DEPS_READY, util_now_ms());
         prog->waiting_logged = false;
         return;
     }
-    if (!prog->waiting_logged || failed != prog->waiting_failed) {
+    if (prog->waiting_for && (!prog->waiting_logged || failed != prog->waiting_failed)) {
         if (failed)
             log_warnx("%s waits for %s: it will not start until that is fixed (a start, a "
                       "reload)",

@@ -188,10 +188,6 @@ build_env(const struct hooks *h, const struct hook_event *ev, struct hook_env *e
 }
 
 /*
- * Starts ev's command in the free slot run. Returns 0, or -errno with the
- * failure logged and counted (the slot stays free).
- */
-/*
  * ev's command in the configuration in force now: NULL when a reload took
  * the hook away, or its program has left the pool.
  */
@@ -203,6 +199,10 @@ command_of(const struct hooks *h, const struct hook_event *ev)
     return prog ? cfg_hook(h->cfg, prog->cfg, ev->kind) : NULL;
 }
 
+/*
+ * Starts ev's command in the free slot run. Returns 0, or -errno with the
+ * failure logged and counted (the slot stays free).
+ */
 static int
 start_run(struct hooks *h, struct hook_run *run, const struct hook_event *ev)
 {
@@ -482,6 +482,31 @@ hooks_close(struct hooks *h)
     say_drops(h, NULL, true);
 }
 
+/* SIGKILL to a running hook's group, said once; its exit is then counted and not said again. */
+static void
+kill_run(struct hooks *h, struct hook_run *run)
+{
+    if (!run->timed_out) {
+        log_warnx(HOOK_FMT " pid=%d: still running as drover exits: killed with its process "
+                           "group",
+                  HOOK_ARGS(&run->ev), (int)run->pid);
+        h->failed++;
+    }
+    (void)kill(-run->pid, SIGKILL);
+    run->timed_out = true; /* said: finish() adds no line of its own */
+}
+
+void
+hooks_kill(struct hooks *h)
+{
+    if (!h->any)
+        return;
+    hooks_close(h);
+    for (size_t i = 0; i < HOOKS_MAX_RUNNING; i++)
+        if (h->runs[i].pid)
+            kill_run(h, &h->runs[i]);
+}
+
 void
 hooks_stop(struct hooks *h)
 {
@@ -494,15 +519,11 @@ hooks_stop(struct hooks *h)
 
         if (!run->pid)
             continue;
-        log_warnx(HOOK_FMT " pid=%d: still running as drover exits: killed with its process "
-                           "group",
-                  HOOK_ARGS(&run->ev), (int)run->pid);
-        (void)kill(-run->pid, SIGKILL);
-        /* SIGKILLed, and SIGCHLD is blocked (read from the signalfd): a short wait, no EINTR. */
+        kill_run(h, run);
+        /* SIGKILLed, and SIGCHLD is blocked (read from the signalfd): a short wait, no EINTR.
+           Only here, as drover exits after its loop: inside it, hooks_kill() waits for nothing. */
         while (waitid(P_PID, (id_t)run->pid, &info, WEXITED) < 0 && errno == EINTR)
             ;
-        run->timed_out = true; /* said above: finish() adds no line of its own */
-        h->failed++;
         finish(h, run, info.si_code, info.si_status);
     }
 }

@@ -109,7 +109,11 @@ bool hooks_reaped(struct hooks *h, const siginfo_t *info);
 bool hooks_busy(const struct hooks *h);
 /* The last instance of a shutdown is gone: nothing starts any more, the queue is dropped. */
 void hooks_close(struct hooks *h);
-/* hooks_close(), and hooks still running are SIGKILLed (with their group) and reaped. */
+/* hooks_close(), and hooks still running are SIGKILLed (with their group); the SIGCHLD sweep
+   reaps them. Never waits: for the loop (a second SIGTERM). */
+void hooks_kill(struct hooks *h);
+/* hooks_close(), and hooks still running are SIGKILLed (with their group) and reaped here:
+   for the end, after the loop. */
 void hooks_stop(struct hooks *h);
 /* hooks_stop() if not done, then frees; accepts a struct never initialised (zeroed). */
 void hooks_done(struct hooks *h);

@@ -422,8 +422,10 @@ check_shutdown_done(struct supervisor *sup)
         sup->done = true;
 }
 
-/* Stops every instance and exits once they are gone, as on SIGTERM; `why` is logged. */
-/* Dependents stop before their dependencies, level by level (deps.c). */
+/*
+ * Stops every instance and exits once they are gone, as on SIGTERM; `why` is
+ * logged. Dependents stop before their dependencies, level by level (deps.c).
+ */
 static void
 supervisor_shutdown(struct supervisor *sup, const char *why)
 {
@@ -444,7 +446,7 @@ begin_shutdown(struct supervisor *sup, int sig)
     if (sup->shutting_down) {
         log_warnx("received SIG%s again: killing every process group now", util_signal_name(sig));
         pool_for_each_instance(&sup->pool, kill_one, NULL);
-        hooks_stop(&sup->hooks);
+        hooks_kill(&sup->hooks); /* reaped by the sweep: a hook stuck in the kernel waits no one */
         return;
     }
     (void)snprintf(why, sizeof(why), "received SIG%s", util_signal_name(sig));

@@ -113,18 +113,25 @@ def test_a_one_shot_that_fails_leaves_its_dependents_waiting_with_the_reason(dro
     assert not drover.spawns("web:0")
 
 
-def test_a_fatal_dependency_leaves_its_dependents_waiting(drover):
+def test_a_fatal_dependency_leaves_its_dependents_waiting_until_it_is_started(drover):
+    mark = drover.path("db-second-run")
     drover.start({"programs": [
-        {"name": "api", "command": [SLEEPER], "after": ["db"]},
-        {"name": "db", "command": [EXIT_WITH, "2"], "fatal_exit_codes": [2]},
+        {"name": "api", "command": [SLEEPER], "after": ["db"], "start_seconds": "0s"},
+        # Fatal at its first run (exit code 2); fine at the next.
+        {"name": "db", "fatal_exit_codes": [2],
+         "command": ["/bin/sh", "-c", f"test -e {mark} && exec {SLEEPER}; touch {mark}; exit 2"]},
     ]})
     drover.wait_log(r"db:0 starting -> fatal \(exit code 2 is a fatal exit code")
     drover.wait_log(r"api waits for db \(db:0 fatal\): it will not start")
     assert status_of(drover, "api")[0]["waiting_for"] == "db (db:0 fatal)"
-    # An operator's start of the dependency is what can unblock it; a start of api keeps waiting.
+    # A start of api keeps it waiting; an operator's start of the dependency unblocks it.
     code, _, _ = drover.call("POST", "/start/api")
     assert code == 200
     assert status_of(drover, "api")[0]["state"] == "waiting"
+    assert not drover.spawns("api:0")
+    code, _, _ = drover.call("POST", "/start/db")
+    assert code == 200
+    drover.wait_log(r"api:0 pid=\d+ waiting -> running \(the programs it starts after are ready\)")
     assert drover.stop() == 0
 
 
@@ -186,15 +193,18 @@ def test_shutdown_stops_dependents_first_level_by_level(drover):
 
 def test_start_up_starts_each_level_together(drover):
     drover.start({"programs": [
-        {"name": "a", "command": [SLEEPER], "after": ["base"], "start_seconds": "0s"},
-        {"name": "b", "command": [SLEEPER], "after": ["base"], "start_seconds": "0s"},
+        {"name": "a", "command": [SLEEPER], "after": ["base"], "start_seconds": "0.3s"},
+        {"name": "b", "command": [SLEEPER], "after": ["base"], "start_seconds": "0.3s"},
         {"name": "base", "command": [SLEEPER], "start_seconds": "0.3s"},
     ]})
-    drover.wait_log(r"b:0 pid=\d+ waiting -> running")
+    drover.wait_log(r"b:0 pid=\d+ starting -> running")
+    drover.wait_log(r"a:0 pid=\d+ starting -> running")
     up = index_of(drover, r"base:0 pid=\d+ starting -> running")
-    # Both start in the pass that saw base ready, before anything else happens.
-    assert up < index_of(drover, r"a:0 pid=\d+ spawned") < up + 5
-    assert up < index_of(drover, r"b:0 pid=\d+ spawned") < up + 5
+    # Both start in the pass that saw base ready: each spawn comes after base's line, and
+    # both come before either of them is up.
+    spawns = [index_of(drover, rf"{p}:0 pid=\d+ spawned") for p in "ab"]
+    ups = [index_of(drover, rf"{p}:0 pid=\d+ starting -> running") for p in "ab"]
+    assert up < min(spawns) and max(spawns) < min(ups), drover.log()
     assert drover.stop() == 0
 
 
