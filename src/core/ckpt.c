@@ -39,7 +39,8 @@ pack_entry(const struct ckpt_entry *e)
         json_object_set_new(o, "start_time", json_integer((json_int_t)e->start_time)) < 0 ||
         json_object_set_new(o, "port", e->port ? json_integer(e->port) : json_null()) < 0 ||
         json_object_set_new(o, "generation", json_string(e->generation)) < 0 ||
-        json_object_set_new(o, "argv", argv) < 0)
+        json_object_set_new(o, "argv", argv) < 0 ||
+        (e->stale && json_object_set_new(o, "stale", json_true()) < 0))
         goto fail_argv_owned;
     return o;
 fail:
@@ -150,6 +151,7 @@ unpack_entry(const json_t *o, size_t i, int version, const struct ckpt *c, struc
     char where[32];
     const json_t *program = json_object_get(o, "program"), *port = json_object_get(o, "port");
     const json_t *argv = json_object_get(o, "argv"), *generation = json_object_get(o, "generation");
+    const json_t *stale = json_object_get(o, "stale");
     long long v;
     pid_t gpid;
     uint64_t gstart;
@@ -185,6 +187,11 @@ unpack_entry(const json_t *o, size_t i, int version, const struct ckpt *c, struc
                        where);
         return -EINVAL;
     }
+    if (stale && !json_is_boolean(stale)) {
+        (void)snprintf(err, errsize, "%s: \"stale\" must be true or false", where);
+        return -EINVAL;
+    }
+    e->stale = json_is_true(stale);
     if (version == 1) {
         /* Before the field existed, every entry was taken for its file's drover's child. */
         (void)snprintf(e->generation, sizeof(e->generation), "%d.%" PRIu64, (int)c->drover_pid,

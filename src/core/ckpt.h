@@ -10,6 +10,7 @@
 #ifndef DROVER_CKPT_H
 #define DROVER_CKPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,6 +33,11 @@ struct ckpt_entry {
      * Read from a version-1 file: the file's drover's.
      */
     char generation[CKPT_GENERATION_SIZE];
+    /*
+     * "stale": true: its process runs a configuration a reload has replaced,
+     * and the rolling restart had not reached it yet. Absent: false.
+     */
+    bool stale;
 };
 
 /*

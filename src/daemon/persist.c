@@ -93,6 +93,7 @@ persist_write(struct supervisor *sup)
                 .start_time = in->start_time,
                 .port = in->port,
                 .argv = in->argv,
+                .stale = reload_instance_stale(sup, in),
             };
             /* What the process carries: an adopted one keeps its spawner's generation. */
             (void)snprintf(c.entries[n - 1].generation, sizeof(c.entries[n - 1].generation), "%s",
@@ -251,6 +252,14 @@ decide_fates(struct supervisor *sup, struct survivors *s)
 
         if (!sv->leader || !sv->from_dumpfile)
             continue;
+        if (sv->stale) {
+            /* Adopted, it would run the old configuration under the new one for good. */
+            log_info("pid %d (%s:%u) still runs the configuration a rolling restart was "
+                     "replacing when the earlier drover died: stopping it; its slot starts on "
+                     "the configuration in force",
+                     (int)sv->pid, sv->program, sv->instance);
+            continue;
+        }
         if (sv->uid != geteuid()) {
             log_info("pid %d (%s:%u) runs as uid %u now, not as drover's uid %u (it changed its "
                      "uid): stopping it rather than adopting it",

@@ -330,6 +330,7 @@ scan_dumpfile(struct scan *sc)
             .uid = x.uid,
             .instance = e->instance,
             .port = e->port,
+            .stale = e->stale,
         };
         (void)snprintf(sv->program, sizeof(sv->program), "%s", e->program);
         (void)snprintf(sv->generation, sizeof(sv->generation), "%s", x.generation);

@@ -733,6 +733,21 @@ free_state(struct reload *st)
     free(st);
 }
 
+bool
+reload_instance_stale(const struct supervisor *sup, const struct instance *in)
+{
+    const struct reload *st = sup->reload;
+
+    for (size_t i = 0; st && i < st->n; i++) {
+        const struct reload_prog *e = &st->v[i];
+
+        if (e->action != PLAN_ROLL || e->finished || e->prog != in->prog || in->index >= e->end)
+            continue;
+        return in->index >= e->next || (e->inflight[in->index] && in->svc.state == SVC_STOPPING);
+    }
+    return false;
+}
+
 void
 reload_advance(struct supervisor *sup)
 {

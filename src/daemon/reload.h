@@ -29,6 +29,7 @@
 
 struct supervisor;
 struct program;
+struct instance;
 
 /* DUMPFILE + this: the configuration last applied over the API, resumed by --adopt. */
 #define RELOAD_SAVED_SUFFIX ".config.json"
@@ -74,6 +75,14 @@ void reload_forget_saved(struct supervisor *sup);
 
 /* True while a plan runs. */
 bool reload_running(const struct supervisor *sup);
+/*
+ * True for an instance whose process runs the configuration the running
+ * plan replaces: its program is being rolled and the roll has not reached
+ * it (or is stopping its old process). For the checkpoint: a later drover
+ * does not adopt it under the new configuration.
+ */
+bool reload_instance_stale(const struct supervisor *sup, const struct instance *in);
+
 /* True for a program the running plan removes (or replaces): it is leaving the pool. */
 bool reload_is_leaving(const struct supervisor *sup, const struct program *prog);
 /* The running plan's next steps; the loop calls it before sleeping. */

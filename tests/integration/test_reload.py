@@ -316,6 +316,38 @@ def test_applied_config_survives_kill9_with_adopt(drover):
     assert drover.stop() == 0
 
 
+def test_kill9_mid_roll_restarts_what_the_roll_had_not_reached_with_adopt(drover):
+    dump = drover.path("dump.json")
+    args = ["--dumpfile", dump, "--adopt"]
+    # Each replacement takes a while to be ready: the roll is still at w:0 when drover dies.
+    slow = {"name": "w", "command": SLOW_READY, "instances": 2, "ready": "notify",
+            "stop_timeout": "5s", "env": {"V": "1"}}
+    start(drover, {"programs": [slow]}, args=args)
+    all_running(drover, {"w": 2})
+    old1 = pids(drover, "w")[1]
+    applied = drover.write_config({"programs": [dict(slow, env={"V": "2"})]}, name="applied.json")
+    assert drover.cli("apply", str(applied)).returncode == 0
+    drover.wait_log(r"w:0 pid=\d+ rolling restart \(1 of 2\)")
+    def stale_on_record():
+        try:
+            c = json.load(open(dump))
+        except (OSError, ValueError):
+            return False
+        return any(e["instance"] == 1 and e.get("stale") for e in c["instances"])
+    wait_until(stale_on_record, 20, what=lambda: f"w:1 on record as stale: {open(dump).read()}")
+    drover.kill9()
+    start(drover, {"programs": [slow]}, args=args)
+    drover.wait_log(rf"pid {old1} \(w:1\) still runs the configuration a rolling restart was "
+                    r"replacing when the earlier drover died: stopping it")
+    all_running(drover, {"w": 2})
+    new1 = pids(drover, "w")[1]
+    assert new1 != old1
+    wait_until(lambda: not pid_alive(old1), 20, what=f"w:1's old process {old1} to be gone")
+    with open(f"/proc/{new1}/environ", "rb") as f:
+        assert b"V=2" in f.read().split(b"\0")
+    assert drover.stop() == 0
+
+
 def test_kill9_while_a_program_is_replaced_keeps_its_count_with_adopt(drover):
     dump = drover.path("dump.json")
     args = ["--dumpfile", dump, "--adopt"]

@@ -33,7 +33,7 @@ static struct ckpt_entry sample_entries[] = {
     { .program = "auth", .instance = 7, .pid = 99, .pgid = 99, .start_time = 1, .port = 0, .argv = argv1,
       .generation = "2147483647.18446744073709551615" },
     { .program = "x", .instance = 2, .pid = 2147483647, .pgid = 5, .start_time = 0, .port = 65535,
-      .argv = NULL, .generation = "1.0" },
+      .argv = NULL, .generation = "1.0", .stale = true }, /* a roll had not reached it */
 };
 
 static struct ckpt_scale sample_scales[] = {
@@ -77,6 +77,7 @@ round_trip(void **state)
         assert_int_equal(c.entries[i].start_time, sample_entries[i].start_time);
         assert_int_equal(c.entries[i].port, sample_entries[i].port);
         assert_string_equal(c.entries[i].generation, sample_entries[i].generation);
+        assert_int_equal(c.entries[i].stale, sample_entries[i].stale);
     }
     for (size_t k = 0; argv0[k]; k++)
         assert_string_equal(c.entries[0].argv[k], argv0[k]);
@@ -167,6 +168,8 @@ malformed_fields(void **state)
     expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":7}]}", "\"generation\"");
     expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"0.5\"}]}", "\"generation\"");
     expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"-3.5\"}]}", "\"generation\"");
+    expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"1.2\",\"stale\":1}]}",
+                   "instances[0]: \"stale\" must be true or false");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":\"1\"}", "unsupported version");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":1,\"drover\":3}", "\"drover\" must be an object");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":1,\"drover\":{\"pid\":0,\"start_time\":6}}",
