@@ -384,6 +384,8 @@ parse_config(const struct options *o, const char *text, size_t len, const char *
     r = apply_overrides(o, &cfg, errs);
     if (r == 0)
         r = cfg_finish(&cfg, errs);
+    if (r == 0)
+        r = spawn_check_rlimits(&cfg, errs); /* the limits a child could not set */
     if (r < 0) {
         cfg_done(&cfg);
         return -EINVAL;

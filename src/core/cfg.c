@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 
 #include "core/depgraph.h"
@@ -1087,6 +1088,112 @@ program_max_silent(struct ctx *c, const json_t *val, void *target)
     return 0;
 }
 
+/*
+ * `rlimits` names, as prlimit(1) and systemd's Limit*= have them, with what
+ * their value counts: the units a string may be given in.
+ */
+enum rlimit_unit { RLIM_COUNT, RLIM_BYTES, RLIM_SECONDS, RLIM_MICROSECONDS };
+
+static const struct {
+    const char *name;
+    int resource;
+    enum rlimit_unit unit;
+} rlimit_names[] = {
+    { "as", RLIMIT_AS, RLIM_BYTES },
+    { "core", RLIMIT_CORE, RLIM_BYTES },
+    { "cpu", RLIMIT_CPU, RLIM_SECONDS },
+    { "data", RLIMIT_DATA, RLIM_BYTES },
+    { "fsize", RLIMIT_FSIZE, RLIM_BYTES },
+    { "locks", RLIMIT_LOCKS, RLIM_COUNT },
+    { "memlock", RLIMIT_MEMLOCK, RLIM_BYTES },
+    { "msgqueue", RLIMIT_MSGQUEUE, RLIM_BYTES },
+    { "nice", RLIMIT_NICE, RLIM_COUNT },
+    { "nofile", RLIMIT_NOFILE, RLIM_COUNT },
+    { "nproc", RLIMIT_NPROC, RLIM_COUNT },
+    { "rss", RLIMIT_RSS, RLIM_BYTES },
+    { "rtprio", RLIMIT_RTPRIO, RLIM_COUNT },
+    { "rttime", RLIMIT_RTTIME, RLIM_MICROSECONDS },
+    { "sigpending", RLIMIT_SIGPENDING, RLIM_COUNT },
+    { "stack", RLIMIT_STACK, RLIM_BYTES },
+};
+
+/* One value: a whole number, "unlimited", or a size ("2GB") / a duration ("60s") by its unit. */
+static int
+get_rlimit_value(struct ctx *c, const json_t *v, enum rlimit_unit unit, uint64_t *ret)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    static const char *const expected[] = {
+        [RLIM_COUNT] = "a whole number or \"unlimited\"",
+        [RLIM_BYTES] = "a number of bytes, a size such as \"512MB\", or \"unlimited\"",
+        [RLIM_SECONDS] = "a number of seconds, a duration such as \"60s\", or \"unlimited\"",
+        [RLIM_MICROSECONDS] = "a number of microseconds, a duration such as \"500ms\", or "
+                              "\"unlimited\"",
+    };
+    int64_t ms;
+
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *ret = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    if (s && strcmp(s, "unlimited") == 0) {
+        *ret = CFG_RLIM_UNLIMITED;
+        return 0;
+    }
+    if (s && unit == RLIM_BYTES && util_parse_size(s, ret) == 0)
+        return 0;
+    if (s && (unit == RLIM_SECONDS || unit == RLIM_MICROSECONDS) &&
+        util_parse_duration_ms(s, &ms) == 0) {
+        /* A CPU limit in whole seconds, rounded up: "1500ms" is not cut to 1 s. */
+        *ret = unit == RLIM_SECONDS ? (uint64_t)(ms + 999) / 1000 : (uint64_t)ms * 1000;
+        return 0;
+    }
+    if (s)
+        error_at(c, false, "expected %s, got \"%s\"", expected[unit], s);
+    else
+        error_at(c, false, "expected %s, got %s", expected[unit], json_kind(v));
+    return -EINVAL;
+}
+
+/* target: a struct program_cfg. Names from rlimit_names; each value to both soft and hard. */
+static int
+program_rlimits(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    const char *name;
+    json_t *v;
+    int r = 0;
+
+    if (!json_is_object(val)) {
+        error_at(c, false, "expected an object of limits, such as {\"nofile\": 4096}, got %s",
+                 json_kind(val));
+        return -EINVAL;
+    }
+    json_object_foreach((json_t *)val, name, v)
+    {
+        size_t k = 0;
+
+        push_key(c, name);
+        while (k < ARRAY_SIZE(rlimit_names) && strcmp(rlimit_names[k].name, name) != 0)
+            k++;
+        if (k == ARRAY_SIZE(rlimit_names)) {
+            error_at(c, true,
+                     "unknown limit \"%s\" (known: as, core, cpu, data, fsize, locks, memlock, "
+                     "msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)",
+                     name);
+            r = -EINVAL;
+        } else if (get_rlimit_value(c, v, rlimit_names[k].unit, &p->rlimits[p->nrlimits].value) <
+                   0) {
+            r = -EINVAL;
+        } else {
+            p->rlimits[p->nrlimits].resource = rlimit_names[k].resource;
+            p->rlimits[p->nrlimits].name = rlimit_names[k].name;
+            p->nrlimits++; /* JSON_REJECT_DUPLICATES: each name once, at most 16 */
+        }
+        pop(c);
+    }
+    return r;
+}
+
 /* A list of program names, each valid and named once; what they name is checked later. */
 static int
 program_after(struct ctx *c, const json_t *val, void *target)
@@ -1171,6 +1278,7 @@ static const struct key program_keys[] = {
     { "on_fatal", key_hook, offsetof(struct program_cfg, hooks[CFG_HOOK_FATAL]), 0 },
     { "hook_timeout", key_hook_timeout, offsetof(struct program_cfg, hook_timeout_ms), 0 },
     { "after", program_after, 0, 0 },
+    { "rlimits", program_rlimits, 0, 0 },
     { "max_unavailable", program_max_unavailable, offsetof(struct program_cfg, max_unavailable),
       0 },
 };

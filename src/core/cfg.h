@@ -52,6 +52,16 @@ struct cfg_command {
     bool given; /* the key was there: a program's own (even null, "none") replaces the pool's */
 };
 
+/* One resource limit of `rlimits`: the child's soft and hard limit, set before exec. */
+struct cfg_rlimit {
+    int resource;     /* RLIMIT_* */
+    uint64_t value;   /* CFG_RLIM_UNLIMITED: "unlimited" */
+    const char *name; /* the key ("nofile"): static */
+};
+
+#define CFG_RLIM_UNLIMITED UINT64_MAX
+#define CFG_MAX_RLIMITS 16
+
 struct program_cfg {
     char *name;
     char **argv; /* templates, NULL-terminated */
@@ -84,6 +94,8 @@ struct program_cfg {
     size_t *after_index;
     size_t nafter;
     unsigned level;
+    struct cfg_rlimit rlimits[CFG_MAX_RLIMITS]; /* `rlimits`, in the text's order */
+    size_t nrlimits;
     unsigned max_unavailable; /* a rolling restart (reload) has at most this many not ready */
 };
 

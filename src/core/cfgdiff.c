@@ -236,6 +236,19 @@ cmp_hook_timeout(const struct program_cfg *a, const struct program_cfg *b)
     return DIFFERS(a->hook_timeout_ms != b->hook_timeout_ms, CFGDIFF_LIVE);
 }
 
+/* Set in the child before exec: only a new process has them. */
+static enum cfgdiff_effect
+cmp_rlimits(const struct program_cfg *a, const struct program_cfg *b)
+{
+    if (a->nrlimits != b->nrlimits)
+        return CFGDIFF_RESTART;
+    for (size_t i = 0; i < a->nrlimits; i++)
+        if (a->rlimits[i].resource != b->rlimits[i].resource ||
+            a->rlimits[i].value != b->rlimits[i].value)
+            return CFGDIFF_RESTART;
+    return CFGDIFF_SAME;
+}
+
 /* The order of the next start (deps.c): running processes are not touched. */
 static enum cfgdiff_effect
 cmp_after(const struct program_cfg *a, const struct program_cfg *b)
@@ -280,6 +293,7 @@ static const struct {
     { "on_fatal", CFGDIFF_LIVE, cmp_on_fatal },
     { "hook_timeout", CFGDIFF_LIVE, cmp_hook_timeout },
     { "after", CFGDIFF_LIVE, cmp_after },
+    { "rlimits", CFGDIFF_RESTART, cmp_rlimits },
 };
 
 static void

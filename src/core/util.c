@@ -62,6 +62,43 @@ util_parse_duration_ms(const char *s, int64_t *ret_ms)
     return -EINVAL;
 }
 
+int
+util_parse_size(const char *s, uint64_t *ret)
+{
+    static const char *const units[] = { "", "K", "M", "G", "T" };
+    uint64_t value = 0;
+    const char *p = s;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (value > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return -ERANGE;
+        value = value * 10 + (uint64_t)(*p - '0');
+    }
+    for (size_t u = 0; u < ARRAY_SIZE(units); u++) {
+        size_t n = strlen(units[u]);
+        const char *rest = p + n;
+
+        if (strncasecmp(p, units[u], n) != 0)
+            continue;
+        if (n && (strcasecmp(rest, "B") == 0 || strcasecmp(rest, "iB") == 0))
+            rest = "";
+        else if (!n && strcasecmp(rest, "B") == 0)
+            rest = "";
+        if (*rest)
+            continue;
+        for (size_t k = 0; k < u; k++) {
+            if (value > UINT64_MAX / 1024)
+                return -ERANGE;
+            value *= 1024;
+        }
+        *ret = value;
+        return 0;
+    }
+    return -EINVAL;
+}
+
 static const struct {
     int sig;
     const char *name;

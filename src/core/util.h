@@ -26,6 +26,13 @@
  */
 int util_parse_duration_ms(const char *s, int64_t *ret_ms);
 
+/*
+ * A size in bytes: digits, then an optional unit, B, K, M, G or T (also KB,
+ * MB, GB, TB, KiB, MiB, GiB, TiB; any case), powers of 1024 as systemd's.
+ * Returns 0, -EINVAL (not a size) or -ERANGE (above UINT64_MAX).
+ */
+int util_parse_size(const char *s, uint64_t *ret);
+
 /* Seconds given as a JSON number, same range rules as util_parse_duration_ms(). */
 int util_seconds_to_ms(double seconds, int64_t *ret_ms);
 

@@ -273,6 +273,13 @@ launch_instance(struct instance *in)
         inst_log(LOG_LVL_ERROR, in, "cannot find \"%s\" in PATH: %s", b.argv[0], strerror(-r));
         goto failed;
     }
+    struct spawn_rlimit limits[CFG_MAX_RLIMITS];
+    for (size_t k = 0; k < pc->nrlimits; k++) {
+        rlim_t v = pc->rlimits[k].value == CFG_RLIM_UNLIMITED ? RLIM_INFINITY
+                                                              : (rlim_t)pc->rlimits[k].value;
+        limits[k] = (struct spawn_rlimit){ .resource = pc->rlimits[k].resource,
+                                           .lim = { .rlim_cur = v, .rlim_max = v } };
+    }
     int64_t spawn_start_ns = util_now_ns();
     r = spawn_process(
         &(struct spawn_req){
@@ -285,6 +292,8 @@ launch_instance(struct instance *in)
             .stderr_fd = b.fds[2],
             .keep_fd = in->prog->hb.fd,
             .pid_env = pc->heartbeat_timeout_ms ? b.watchdog_pid + strlen("WATCHDOG_PID=") : NULL,
+            .rlimits = limits,
+            .nrlimits = pc->nrlimits,
         },
         &res, &step);
     if (r < 0) {
@@ -298,6 +307,8 @@ launch_instance(struct instance *in)
         }
         if (step == SPAWN_STEP_CHDIR)
             inst_log(LOG_LVL_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd, strerror(-r));
+        else if (step == SPAWN_STEP_RLIMIT)
+            inst_log(LOG_LVL_ERROR, in, "cannot set its rlimits: %s", strerror(-r));
         else
             inst_log(LOG_LVL_ERROR, in, "cannot %s \"%s\": %s",
                      step == SPAWN_STEP_EXEC ? "execute" : "set up", path, strerror(-r));

@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/cfg.h"
+
 /* Enough for the child's few frames, also under AddressSanitizer. Pages untouched stay unmapped. */
 #define CHILD_STACK_SIZE (256 * 1024)
 
@@ -166,6 +168,9 @@ child_main(void *arg)
         format_pid(req->pid_env, syscall(SYS_getpid));
     if (child_nofile_set && syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &child_nofile, NULL) < 0)
         child_fail(SPAWN_STEP_SETUP);
+    for (size_t i = 0; i < req->nrlimits; i++)
+        if (syscall(SYS_prlimit64, 0, req->rlimits[i].resource, &req->rlimits[i].lim, NULL) < 0)
+            child_fail(SPAWN_STEP_RLIMIT);
     if (req->cwd && syscall(SYS_chdir, req->cwd) < 0)
         child_fail(SPAWN_STEP_CHDIR);
     /* Unblock last: a signal sent to the new group now simply acts on the child. */
@@ -242,6 +247,44 @@ spawn_resolve(const char *argv0, const char *cwd, char *buf, size_t size)
     return best;
 }
 
+/* "4096", "unlimited". */
+static const char *
+rlim_text(uint64_t v, char *buf, size_t size)
+{
+    if (v == CFG_RLIM_UNLIMITED || v == (uint64_t)RLIM_INFINITY)
+        return "unlimited";
+    (void)snprintf(buf, size, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+int
+spawn_check_rlimits(const struct config *cfg, struct cfg_errors *errs)
+{
+    int r = 0;
+
+    for (size_t p = 0; p < cfg->nprograms; p++)
+        for (size_t k = 0; k < cfg->programs[p].nrlimits; k++) {
+            const struct cfg_rlimit *l = &cfg->programs[p].rlimits[k];
+            struct rlimit own;
+            char want[24], hard[24];
+            uint64_t max;
+
+            if (getrlimit(l->resource, &own) < 0)
+                continue; /* the kernel will say at the spawn */
+            max = own.rlim_max == RLIM_INFINITY ? CFG_RLIM_UNLIMITED : (uint64_t)own.rlim_max;
+            if (l->value <= max)
+                continue;
+            cfg_error(errs,
+                      "program \"%s\": rlimits.%s is %s, above the hard limit drover runs with "
+                      "(%s): a child cannot raise it; raise drover's own (LimitNOFILE= and the "
+                      "like in its unit, or prlimit) or lower the value",
+                      cfg->programs[p].name, l->name, rlim_text(l->value, want, sizeof(want)),
+                      rlim_text(max, hard, sizeof(hard)));
+            r = -EINVAL;
+        }
+    return r;
+}
+
 const char *
 spawn_step_name(enum spawn_step step)
 {
@@ -254,6 +297,8 @@ spawn_step_name(enum spawn_step step)
         return "chdir";
     case SPAWN_STEP_EXEC:
         return "exec";
+    case SPAWN_STEP_RLIMIT:
+        return "setrlimit";
     }
     return "unknown";
 }

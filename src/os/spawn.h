@@ -18,6 +18,12 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+/* A resource limit the child sets on itself before exec. */
+struct spawn_rlimit {
+    int resource; /* RLIMIT_* */
+    struct rlimit lim;
+};
+
 struct spawn_req {
     const char *path; /* resolved executable (spawn_resolve) */
     char *const *argv;
@@ -29,6 +35,8 @@ struct spawn_req {
     int keep_fd;     /* -1, or a close-on-exec fd the child keeps open under the same number */
     char *pid_env;   /* NULL, or >= 12 bytes the child fills with its pid in decimal */
     bool quiet;      /* stdout and stderr to /dev/null instead of drover's */
+    const struct spawn_rlimit *rlimits; /* set after drover's own RLIMIT_NOFILE is given back */
+    size_t nrlimits;
 };
 
 /*
@@ -37,7 +45,13 @@ struct spawn_req {
  */
 void spawn_set_child_nofile(const struct rlimit *lim);
 
-enum spawn_step { SPAWN_STEP_NONE, SPAWN_STEP_SETUP, SPAWN_STEP_CHDIR, SPAWN_STEP_EXEC };
+enum spawn_step {
+    SPAWN_STEP_NONE,
+    SPAWN_STEP_SETUP,
+    SPAWN_STEP_CHDIR,
+    SPAWN_STEP_EXEC,
+    SPAWN_STEP_RLIMIT
+};
 
 struct spawn_result {
     pid_t pid;
@@ -66,5 +80,16 @@ int spawn_process(const struct spawn_req *req, struct spawn_result *ret, enum sp
 int spawn_resolve(const char *argv0, const char *cwd, char *buf, size_t size);
 
 const char *spawn_step_name(enum spawn_step step);
+
+struct config;
+struct cfg_errors;
+/*
+ * Each program's `rlimits` against drover's own hard limits: a child cannot
+ * raise its hard limit above its parent's (without CAP_SYS_RESOURCE, and
+ * then not past what the kernel allows), so a value above is refused at
+ * config check rather than failing every spawn. Returns 0 or -EINVAL with
+ * errs filled, one line a limit.
+ */
+int spawn_check_rlimits(const struct config *cfg, struct cfg_errors *errs);
 
 #endif

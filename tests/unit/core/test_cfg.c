@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/cfg.h"
@@ -635,12 +636,12 @@ hooks(void **state)
               "expected a list of strings (program and arguments), got a string");
     one_error("{\"programs\": [{\"command\": [\"a\"]}], \"on_state_change\": []}",
               "x.json:1:55: on_state_change: ", "command is empty");
-    one_error("[{\"command\": [\"a\"], \"on_fatal\": [\"p\", 3]}]", "x.json:1:39: [0].on_fatal[1]: ",
-              "expected a string, got an integer");
+    one_error("[{\"command\": [\"a\"], \"on_fatal\": [\"p\", 3]}]",
+              "x.json:1:39: [0].on_fatal[1]: ", "expected a string, got an integer");
     one_error("{\"programs\": [{\"command\": [\"a\"]}], \"hook_timeout\": \"0s\"}",
               "x.json:1:52: hook_timeout: ", "hook_timeout must be positive");
-    one_error("[{\"command\": [\"a\"], \"hook_timeout\": \"soon\"}]", "x.json:1:37: [0].hook_timeout: ",
-              "expected a duration");
+    one_error("[{\"command\": [\"a\"], \"hook_timeout\": \"soon\"}]",
+              "x.json:1:37: [0].hook_timeout: ", "expected a duration");
 }
 
 /* `after`: names to indices, levels from the longest chain, default names usable. */
@@ -697,6 +698,44 @@ after_errors(void **state)
               "x.json:1:", "programs[0].after: dependency cycle: a -> b -> c -> a");
     one_error("[{\"name\": \"solo\", \"command\": [\"x\"], \"after\": [\"solo\"]}]",
               "x.json:1:", "[0].after: dependency cycle: solo -> solo");
+}
+
+/* `rlimits`: names to RLIMIT_*, sizes and durations to the kernel's units, in text order. */
+static void
+rlimits(void **state)
+{
+    struct config cfg;
+    const struct program_cfg *p;
+    (void)state;
+
+    parse_ok(
+        "[{\"command\": [\"a\"], \"rlimits\": {\"nofile\": 4096, \"as\": \"2GB\", \"core\": 0,"
+        " \"cpu\": \"1500ms\", \"nproc\": \"unlimited\", \"rttime\": \"2ms\", \"stack\": \"8M\"}}]",
+        &cfg);
+    p = &cfg.programs[0];
+    assert_int_equal(p->nrlimits, 7);
+    assert_int_equal(p->rlimits[0].resource, RLIMIT_NOFILE);
+    assert_int_equal(p->rlimits[0].value, 4096);
+    assert_string_equal(p->rlimits[0].name, "nofile");
+    assert_int_equal(p->rlimits[1].resource, RLIMIT_AS);
+    assert_true(p->rlimits[1].value == 2ull << 30);
+    assert_int_equal(p->rlimits[2].value, 0);
+    assert_int_equal(p->rlimits[3].value, 2); /* CPU seconds, rounded up */
+    assert_true(p->rlimits[4].value == CFG_RLIM_UNLIMITED);
+    assert_int_equal(p->rlimits[5].value, 2000); /* microseconds */
+    assert_true(p->rlimits[6].value == 8ull << 20);
+    cfg_done(&cfg);
+    one_error("[{\"command\": [\"a\"], \"rlimits\": {\"nofiles\": 1}}]",
+              "x.json:1:33: [0].rlimits.nofiles: ", "unknown limit \"nofiles\" (known: as, core");
+    one_error(
+        "[{\"command\": [\"a\"], \"rlimits\": {\"as\": \"2XB\"}}]", "x.json:1:",
+        "[0].rlimits.as: expected a number of bytes, a size such as \"512MB\", or \"unlimited\", "
+        "got \"2XB\"");
+    one_error("[{\"command\": [\"a\"], \"rlimits\": {\"nofile\": -1}}]", "x.json:1:",
+              "[0].rlimits.nofile: expected a whole number or \"unlimited\", got an integer");
+    one_error(
+        "[{\"command\": [\"a\"], \"rlimits\": [4096]}]", "x.json:1:",
+        "[0].rlimits: expected an object of limits, such as {\"nofile\": 4096}, got a list");
 }
 
 static void
@@ -1412,6 +1451,7 @@ main(void)
         cmocka_unit_test(max_instances),
         cmocka_unit_test(after_orders_programs),
         cmocka_unit_test(after_errors),
+        cmocka_unit_test(rlimits),
         cmocka_unit_test(control_and_token),
     };
 

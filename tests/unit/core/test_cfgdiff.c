@@ -104,6 +104,8 @@ static const struct {
     { "hook_timeout", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"hook_timeout\": \"2s\"",
       CFGDIFF_LIVE },
     { "after", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"after\": [\"q\"]", CFGDIFF_LIVE },
+    { "rlimits", "\"command\": [\"a\"], \"rlimits\": {\"nofile\": 1024}",
+      "\"command\": [\"a\"], \"rlimits\": {\"nofile\": 2048}", CFGDIFF_RESTART },
 };
 
 /* Sub-keys whose change is weaker than their key's row (the row is the strongest). */

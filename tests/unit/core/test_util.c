@@ -30,6 +30,43 @@ dur(const char *s, int64_t *ms)
     return util_parse_duration_ms(s, ms);
 }
 
+/* Sizes: digits and a unit of 1024s; nothing else, nothing past UINT64_MAX. */
+static void
+size_units(void **state)
+{
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } ok[] = {
+        { "0", 0 },
+        { "512", 512 },
+        { "512B", 512 },
+        { "1K", 1024 },
+        { "1kb", 1024 },
+        { "1KiB", 1024 },
+        { "10MB", 10485760 },
+        { "2G", 2147483648ull },
+        { "1t", 1099511627776ull },
+        { "18446744073709551615", UINT64_MAX },
+    };
+    static const char *const bad[] = { "",     "K",  "1.5G", " 1G", "1 G",
+                                       "1GBB", "1X", "-1",   "1Gi", "0x10" };
+    uint64_t v;
+    (void)state;
+
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+        v = 7;
+        if (util_parse_size(ok[i].s, &v) != 0 || v != ok[i].v)
+            fail_msg("\"%s\": got %llu", ok[i].s, (unsigned long long)v);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        if (util_parse_size(bad[i], &v) != -EINVAL)
+            fail_msg("\"%s\" was taken", bad[i]);
+    assert_int_equal(util_parse_size("18446744073709551616", &v), -ERANGE);
+    assert_int_equal(util_parse_size("16777216T", &v), -ERANGE);
+    assert_int_equal(util_parse_size(NULL, &v), -EINVAL);
+}
+
 static void
 duration_accepts_units(void **state)
 {
@@ -203,7 +240,7 @@ static void
 signal_parse_rejects(void **state)
 {
     static const char *const bad[] = {
-        "",      "FOO", "0",   "99",    "15x",        "SIG",   "SIGFOO", " TERM",
+        "",      "FOO", "0",   "99",     "15x",        "SIG",   "SIGFOO", " TERM",
         "TERM ", "-15", "+15", "SIG+15", "SIGSIGTERM", "TERMX", "1.5",    "99999999999999999999",
         "00",
     };
@@ -404,6 +441,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(size_units),
         cmocka_unit_test(duration_accepts_units),
         cmocka_unit_test(duration_rejects_syntax),
         cmocka_unit_test(duration_rejects_above_30_days),
