@@ -1194,6 +1194,50 @@ program_rlimits(struct ctx *c, const json_t *val, void *target)
     return r;
 }
 
+/* An octal string ("027", "0o027") or a number 0 to 511 (0777). */
+static int
+program_umask(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+    long v = -1;
+
+    if (json_is_integer(val) && json_integer_value(val) >= 0 && json_integer_value(val) <= 0777)
+        v = (long)json_integer_value(val);
+    if (s) {
+        const char *d = strncmp(s, "0o", 2) == 0 ? s + 2 : s;
+
+        if (*d && strspn(d, "01234567") == strlen(d) && strlen(d) <= 4) {
+            v = strtol(d, NULL, 8);
+            if (v > 0777)
+                v = -1;
+        }
+    }
+    if (v < 0) {
+        error_at(c, false,
+                 "expected a umask: an octal string from \"000\" to \"777\", such as "
+                 "\"027\"");
+        return -EINVAL;
+    }
+    p->umask = (unsigned)v;
+    p->umask_given = true;
+    return 0;
+}
+
+static int
+program_nice(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+
+    if (!json_is_integer(val) || json_integer_value(val) < -20 || json_integer_value(val) > 19) {
+        error_at(c, false, "expected a nice value, an integer from -20 to 19");
+        return -EINVAL;
+    }
+    p->nice = (int)json_integer_value(val);
+    p->nice_given = true;
+    return 0;
+}
+
 /* A list of program names, each valid and named once; what they name is checked later. */
 static int
 program_after(struct ctx *c, const json_t *val, void *target)
@@ -1279,6 +1323,8 @@ static const struct key program_keys[] = {
     { "hook_timeout", key_hook_timeout, offsetof(struct program_cfg, hook_timeout_ms), 0 },
     { "after", program_after, 0, 0 },
     { "rlimits", program_rlimits, 0, 0 },
+    { "umask", program_umask, 0, 0 },
+    { "nice", program_nice, 0, 0 },
     { "max_unavailable", program_max_unavailable, offsetof(struct program_cfg, max_unavailable),
       0 },
 };

@@ -96,6 +96,10 @@ struct program_cfg {
     unsigned level;
     struct cfg_rlimit rlimits[CFG_MAX_RLIMITS]; /* `rlimits`, in the text's order */
     size_t nrlimits;
+    bool umask_given;         /* else drover's own umask, inherited */
+    unsigned umask;           /* 0 to 0777 */
+    bool nice_given;          /* else drover's own nice value, inherited */
+    int nice;                 /* -20 to 19 */
     unsigned max_unavailable; /* a rolling restart (reload) has at most this many not ready */
 };
 

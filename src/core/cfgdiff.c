@@ -249,6 +249,18 @@ cmp_rlimits(const struct program_cfg *a, const struct program_cfg *b)
     return CFGDIFF_SAME;
 }
 
+static enum cfgdiff_effect
+cmp_umask(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(a->umask_given != b->umask_given || a->umask != b->umask, CFGDIFF_RESTART);
+}
+
+static enum cfgdiff_effect
+cmp_nice(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(a->nice_given != b->nice_given || a->nice != b->nice, CFGDIFF_RESTART);
+}
+
 /* The order of the next start (deps.c): running processes are not touched. */
 static enum cfgdiff_effect
 cmp_after(const struct program_cfg *a, const struct program_cfg *b)
@@ -294,6 +306,8 @@ static const struct {
     { "hook_timeout", CFGDIFF_LIVE, cmp_hook_timeout },
     { "after", CFGDIFF_LIVE, cmp_after },
     { "rlimits", CFGDIFF_RESTART, cmp_rlimits },
+    { "umask", CFGDIFF_RESTART, cmp_umask },
+    { "nice", CFGDIFF_RESTART, cmp_nice },
 };
 
 static void

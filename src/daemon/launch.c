@@ -294,6 +294,10 @@ launch_instance(struct instance *in)
             .pid_env = pc->heartbeat_timeout_ms ? b.watchdog_pid + strlen("WATCHDOG_PID=") : NULL,
             .rlimits = limits,
             .nrlimits = pc->nrlimits,
+            .umask_given = pc->umask_given,
+            .umask = pc->umask,
+            .nice_given = pc->nice_given,
+            .nice = pc->nice,
         },
         &res, &step);
     if (r < 0) {
@@ -309,6 +313,9 @@ launch_instance(struct instance *in)
             inst_log(LOG_LVL_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd, strerror(-r));
         else if (step == SPAWN_STEP_RLIMIT)
             inst_log(LOG_LVL_ERROR, in, "cannot set its rlimits: %s", strerror(-r));
+        else if (step == SPAWN_STEP_NICE)
+            inst_log(LOG_LVL_ERROR, in, "cannot set its nice value to %d: %s", pc->nice,
+                     strerror(-r));
         else
             inst_log(LOG_LVL_ERROR, in, "cannot %s \"%s\": %s",
                      step == SPAWN_STEP_EXEC ? "execute" : "set up", path, strerror(-r));

@@ -171,6 +171,11 @@ child_main(void *arg)
     for (size_t i = 0; i < req->nrlimits; i++)
         if (syscall(SYS_prlimit64, 0, req->rlimits[i].resource, &req->rlimits[i].lim, NULL) < 0)
             child_fail(SPAWN_STEP_RLIMIT);
+    if (req->umask_given)
+        (void)syscall(SYS_umask, req->umask);
+    /* Of itself (who 0). A negative value takes privilege, or RLIMIT_NICE. */
+    if (req->nice_given && syscall(SYS_setpriority, PRIO_PROCESS, 0, req->nice) < 0)
+        child_fail(SPAWN_STEP_NICE);
     if (req->cwd && syscall(SYS_chdir, req->cwd) < 0)
         child_fail(SPAWN_STEP_CHDIR);
     /* Unblock last: a signal sent to the new group now simply acts on the child. */
@@ -299,6 +304,8 @@ spawn_step_name(enum spawn_step step)
         return "exec";
     case SPAWN_STEP_RLIMIT:
         return "setrlimit";
+    case SPAWN_STEP_NICE:
+        return "setpriority";
     }
     return "unknown";
 }

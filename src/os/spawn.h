@@ -37,6 +37,10 @@ struct spawn_req {
     bool quiet;      /* stdout and stderr to /dev/null instead of drover's */
     const struct spawn_rlimit *rlimits; /* set after drover's own RLIMIT_NOFILE is given back */
     size_t nrlimits;
+    bool umask_given; /* else drover's umask, inherited */
+    unsigned umask;
+    bool nice_given; /* else drover's nice value, inherited */
+    int nice;
 };
 
 /*
@@ -50,7 +54,8 @@ enum spawn_step {
     SPAWN_STEP_SETUP,
     SPAWN_STEP_CHDIR,
     SPAWN_STEP_EXEC,
-    SPAWN_STEP_RLIMIT
+    SPAWN_STEP_RLIMIT,
+    SPAWN_STEP_NICE
 };
 
 struct spawn_result {

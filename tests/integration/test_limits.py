@@ -1,6 +1,7 @@
 """Resource limits (issue 13, item 3, first part): `rlimits` set in the child before exec,
 seen in /proc/PID/limits; a value above drover's own hard limit refused at config check;
 a change of `rlimits` restarts the program (a reload rolls it)."""
+import os
 import shutil
 import subprocess
 
@@ -30,6 +31,21 @@ def test_rlimits_are_set_in_the_child(drover):
     assert lim["Max cpu time"] == ("3600", "3600"), lim
     assert lim["Max processes"] == ("77", "77"), lim
     assert lim["Max stack size"] == (str(8 << 20), str(8 << 20)), lim
+    assert drover.stop() == 0
+
+
+def test_umask_and_nice_are_set_in_the_child(drover):
+    drover.start({"programs": [
+        {"name": "w", "command": [helper("sleeper")], "start_seconds": 0, "umask": "027", "nice": 7},
+        {"name": "plain", "command": [helper("sleeper")], "start_seconds": 0},
+    ]})
+    pid = drover.wait_spawns("w:0", 1)[0][1]
+    plain = drover.wait_spawns("plain:0", 1)[0][1]
+    status = open(f"/proc/{pid}/status").read()
+    assert "Umask:\t0027\n" in status, status
+    assert open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16] == "7"  # field 19: nice
+    # Without the keys: drover's own, inherited.
+    assert open(f"/proc/{plain}/stat").read().rsplit(")", 1)[1].split()[16] == str(os.nice(0))
     assert drover.stop() == 0
 
 

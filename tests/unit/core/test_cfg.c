@@ -733,9 +733,35 @@ rlimits(void **state)
         "got \"2XB\"");
     one_error("[{\"command\": [\"a\"], \"rlimits\": {\"nofile\": -1}}]", "x.json:1:",
               "[0].rlimits.nofile: expected a whole number or \"unlimited\", got an integer");
-    one_error(
-        "[{\"command\": [\"a\"], \"rlimits\": [4096]}]", "x.json:1:",
-        "[0].rlimits: expected an object of limits, such as {\"nofile\": 4096}, got a list");
+    one_error("[{\"command\": [\"a\"], \"rlimits\": [4096]}]", "x.json:1:",
+              "[0].rlimits: expected an object of limits, such as {\"nofile\": 4096}, got a list");
+}
+
+static void
+umask_and_nice(void **state)
+{
+    struct config cfg;
+    (void)state;
+
+    parse_ok("[{\"command\": [\"a\"], \"umask\": \"027\", \"nice\": 10}, {\"command\": [\"b\"], "
+             "\"umask\": \"0o777\", \"nice\": -20}, {\"command\": [\"c\"], \"umask\": 18}, "
+             "{\"command\": [\"d\"]}]",
+             &cfg);
+    assert_true(cfg.programs[0].umask_given);
+    assert_int_equal(cfg.programs[0].umask, 027);
+    assert_int_equal(cfg.programs[0].nice, 10);
+    assert_int_equal(cfg.programs[1].umask, 0777);
+    assert_int_equal(cfg.programs[1].nice, -20);
+    assert_int_equal(cfg.programs[2].umask, 022);
+    assert_false(cfg.programs[2].nice_given);
+    assert_false(cfg.programs[3].umask_given);
+    cfg_done(&cfg);
+    one_error("[{\"command\": [\"a\"], \"umask\": \"0789\"}]",
+              "x.json:1:", "[0].umask: expected a umask: an octal string from \"000\" to \"777\"");
+    one_error("[{\"command\": [\"a\"], \"umask\": 512}]",
+              "x.json:1:", "[0].umask: expected a umask");
+    one_error("[{\"command\": [\"a\"], \"nice\": 20}]",
+              "x.json:1:", "[0].nice: expected a nice value, an integer from -20 to 19");
 }
 
 static void
@@ -1452,6 +1478,7 @@ main(void)
         cmocka_unit_test(after_orders_programs),
         cmocka_unit_test(after_errors),
         cmocka_unit_test(rlimits),
+        cmocka_unit_test(umask_and_nice),
         cmocka_unit_test(control_and_token),
     };
 
