@@ -5,6 +5,7 @@ instance at a time, never more than max_unavailable not ready; an invalid config
 nothing; a plan that runs refuses another (409); --dry-run changes nothing; a config applied
 over the API is saved beside the dumpfile and resumed by --adopt after a kill -9.
 Real daemon, real children; every wait is bounded and says what did not happen."""
+import contextlib
 import json
 import os
 import signal
@@ -57,6 +58,25 @@ def all_running(drover, counts):
             len(s[p]) == n and all(st == "running" for _, st, _ in s[p]) for p, n in counts.items())
     wait_until(ok, 20, what=lambda: f"{counts} all running; status {status(drover)}; "
                                     f"log:\n{drover.log()}")
+
+
+@contextlib.contextmanager
+def ready_counts(drover, program):
+    """Polls /status from a thread while the block runs: the list of how many instances of
+    program were running at each poll (filled once the block is over)."""
+    seen, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            seen.append(sum(1 for _, st, _ in status(drover)[program] if st == "running"))
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        t.join()
 
 
 def plan_done(drover, count=1):
@@ -132,25 +152,13 @@ def test_rolling_restart_keeps_enough_ready(drover):
     start(drover, {"programs": [slow]})
     all_running(drover, {"web": n})
     before = pids(drover, "web")
-    seen, stop = [], threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            s = status(drover)["web"]
-            seen.append(sum(1 for _, st, _ in s if st == "running"))
-
-    t = threading.Thread(target=poll)
-    t.start()
-    try:
+    with ready_counts(drover, "web") as seen:
         slow2 = dict(slow, env={"VERSION": "2"})
         drover.write_config({"programs": [slow2]})
         r = drover.cli("reload")
         assert r.returncode == 0, r.stderr
         assert "rolling restart of 4 instances, at most 1 not ready at once" in r.stdout, r.stdout
         plan_done(drover)
-    finally:
-        stop.set()
-        t.join()
     after = pids(drover, "web")
     assert not set(before) & set(after), (before, after)  # every instance restarted
     assert len(seen) > 10, f"too few polls to judge the roll: {seen}"
@@ -475,22 +483,10 @@ def test_max_unavailable_two_restarts_two_at_once(drover):
             "stop_timeout": "5s", "max_unavailable": 2}
     start(drover, {"programs": [slow]})
     all_running(drover, {"web": 4})
-    seen, stop = [], threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            s = status(drover)["web"]
-            seen.append(sum(1 for _, st, _ in s if st == "running"))
-
-    t = threading.Thread(target=poll)
-    t.start()
-    try:
+    with ready_counts(drover, "web") as seen:
         drover.write_config({"programs": [dict(slow, env={"V": "2"})]})
         assert drover.cli("reload").returncode == 0
         plan_done(drover)
-    finally:
-        stop.set()
-        t.join()
     assert min(seen) >= 2, seen
     # The first two go together, before either replacement is ready.
     log = drover.log()
