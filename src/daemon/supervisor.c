@@ -611,8 +611,9 @@ before_sleep(struct loop_hook *hook)
 /*
  * Who hears of a process that came or went (pool_notify()), in this order:
  * liveness (the slot's owner, the beat clock), checks (probes), the
- * checkpoint (a coalesced write); and of each state change: the hooks.
- * Added once, at set-up.
+ * checkpoint (a coalesced write); and of each state change: the hooks
+ * (first, so a change's own hook queues before those of what it causes),
+ * then deps. Added once, at set-up.
  */
 static void
 liveness_observer(struct instance *in, enum pool_change what)
