@@ -21,6 +21,7 @@
 #include "core/utf8.h"
 #include "core/util.h"
 #include "os/afile.h"
+#include "os/identity.h"
 #include "os/log.h"
 #include "os/rundir.h"
 #include "os/sig.h"
@@ -386,6 +387,8 @@ parse_config(const struct options *o, const char *text, size_t len, const char *
         r = cfg_finish(&cfg, errs);
     if (r == 0)
         r = spawn_check_rlimits(&cfg, errs); /* the limits a child could not set */
+    if (r == 0)
+        r = identity_resolve(&cfg, errs); /* `user`, `group`: a missing one is a config error */
     if (r < 0) {
         cfg_done(&cfg);
         return -EINVAL;

@@ -230,6 +230,19 @@ error_at(struct ctx *c, bool at_key, const char *fmt, ...)
               util_one_line(msg));
 }
 
+/* "SOURCE:LINE:COL: PATH" of the value being parsed, for a check made after parsing; NULL: OOM. */
+static char *
+where_now(const struct ctx *c)
+{
+    char path[256], where[4400];
+    int line, col;
+
+    line_col(c, locate(c, c->depth, false), &line, &col);
+    format_path(c, c->depth, path, sizeof(path));
+    (void)snprintf(where, sizeof(where), "%s:%d:%d: %s", c->source, line, col, util_one_line(path));
+    return strdup(where);
+}
+
 /* The schema is at most 5 levels deep, so the path stack cannot overflow. */
 static void
 push_key(struct ctx *c, const char *key)
@@ -1029,6 +1042,62 @@ program_cwd(struct ctx *c, const json_t *val, void *target)
     return get_template(c, val, false, &p->uses_port, &p->cwd);
 }
 
+/*
+ * `user`, `group`: a name (looked up at config check, os/identity.c) or a
+ * number, as a JSON integer or a string of digits, as chown(1) takes them.
+ */
+static int
+get_identity_name(struct ctx *c, const json_t *val, const char *what, char **ret, char **ret_at)
+{
+    char *s;
+
+    if (json_is_integer(val)) {
+        if (json_integer_value(val) < 0 || json_integer_value(val) >= 0xffffffffLL) {
+            error_at(c, false, "expected a %s name or a number from 0 to 4294967294", what);
+            return -EINVAL;
+        }
+        char num[24];
+
+        (void)snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
+        s = strdup(num);
+        if (!s)
+            return -ENOMEM;
+    } else if (!json_is_string(val)) {
+        error_at(c, false, "expected a %s name or a number, got %s", what, json_kind(val));
+        return -EINVAL;
+    } else if (get_string(c, val, false, &s) < 0) {
+        return -EINVAL;
+    }
+    if (strlen(s) > CFG_NAME_MAX * 4 || s[strcspn(s, ":/\n")] != '\0') {
+        error_at(c, false, "\"%s\" is not a %s name", s, what);
+        free(s);
+        return -EINVAL;
+    }
+    *ret_at = where_now(c);
+    if (!*ret_at) {
+        free(s);
+        return -ENOMEM;
+    }
+    *ret = s;
+    return 0;
+}
+
+static int
+program_user(struct ctx *c, const json_t *val, void *target)
+{
+    struct cfg_identity *id = &((struct program_cfg *)target)->identity;
+
+    return get_identity_name(c, val, "user", &id->user, &id->user_at);
+}
+
+static int
+program_group(struct ctx *c, const json_t *val, void *target)
+{
+    struct cfg_identity *id = &((struct program_cfg *)target)->identity;
+
+    return get_identity_name(c, val, "group", &id->group, &id->group_at);
+}
+
 static int
 program_restart(struct ctx *c, const json_t *val, void *target)
 {
@@ -1303,6 +1372,8 @@ static const struct key program_keys[] = {
     { "instances", key_instances, offsetof(struct program_cfg, instances), 0 },
     { "env", parse_env, 0, 0 },
     { "cwd", program_cwd, 0, 0 },
+    { "user", program_user, 0, 0 },
+    { "group", program_group, 0, 0 },
     { "restart", program_restart, 0, 0 },
     { "stop_signal", key_signal, offsetof(struct program_cfg, policy.stop_signal), 0 },
     { "stop_timeout", key_duration, offsetof(struct program_cfg, policy.stop_timeout_ms), 0 },
@@ -2060,6 +2131,19 @@ command_done(struct cfg_command *cmd)
     *cmd = (struct cfg_command){ 0 };
 }
 
+void
+cfg_identity_done(struct cfg_identity *id)
+{
+    free(id->user);
+    free(id->group);
+    free(id->user_at);
+    free(id->group_at);
+    free(id->groups);
+    for (int k = 0; k < CFG_ENV__MAX; k++)
+        free(id->env[k]);
+    *id = (struct cfg_identity){ 0 };
+}
+
 static void
 program_done(struct program_cfg *p)
 {
@@ -2080,6 +2164,7 @@ program_done(struct program_cfg *p)
         }
     free(p->env);
     free(p->cwd);
+    cfg_identity_done(&p->identity);
     if (p->after)
         for (size_t i = 0; i < p->nafter; i++)
             free(p->after[i]);

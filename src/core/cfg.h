@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/probe_spec.h"
 #include "core/svc.h"
@@ -60,6 +61,29 @@ struct cfg_rlimit {
 };
 
 #define CFG_RLIM_UNLIMITED UINT64_MAX
+
+/*
+ * `user` and `group` (docs/config.md#identity): the text as written, where
+ * it was written (for the errors of os/identity, which resolves the names at
+ * config check: cfg_parse() is pure and reads no user database), and what
+ * it resolved to.
+ */
+enum cfg_identity_env { CFG_ENV_HOME, CFG_ENV_USER, CFG_ENV_LOGNAME, CFG_ENV__MAX };
+
+struct cfg_identity {
+    char *user;     /* a name, or a number as text; NULL: drover's own */
+    char *group;    /* the same; NULL: the user's primary group */
+    char *user_at;  /* "SOURCE:LINE:COL: programs[N].user" */
+    char *group_at; /* "SOURCE:LINE:COL: programs[N].group" */
+    /* Filled by identity_resolve(): */
+    bool switch_to; /* the child sets these credentials before exec */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups; /* supplementary groups (the user's entries in the group database) */
+    size_t ngroups;
+    char *env[CFG_ENV__MAX]; /* "HOME=/home/x", "USER=x", "LOGNAME=x" with a user; else NULL */
+};
+
 #define CFG_MAX_RLIMITS 16
 
 struct program_cfg {
@@ -72,6 +96,7 @@ struct program_cfg {
     struct env_cfg *env;
     size_t nenv;
     char *cwd; /* template or NULL (drover's own cwd) */
+    struct cfg_identity identity;
     unsigned instances;
     unsigned max_instances; /* slots allocated at start: `drover scale` goes up to this */
     bool uses_port;         /* {{port}} appears somewhere: each start takes a port */
@@ -147,6 +172,8 @@ int cfg_finish(const struct config *cfg, struct cfg_errors *errs);
 void cfg_error(struct cfg_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void cfg_done(struct config *cfg);
+/* Frees what a program's identity holds, resolved parts included; leaves it zeroed. */
+void cfg_identity_done(struct cfg_identity *id);
 
 /* Total number of instances over all programs. */
 size_t cfg_total_instances(const struct config *cfg);

@@ -237,6 +237,35 @@ cmp_hook_timeout(const struct program_cfg *a, const struct program_cfg *b)
 }
 
 /* Set in the child before exec: only a new process has them. */
+/*
+ * The names as written and what they resolved to (os/identity, at config
+ * check): the same name may stand for another uid after /etc/passwd changed.
+ */
+static enum cfgdiff_effect
+cmp_identity(const struct cfg_identity *a, const struct cfg_identity *b, const char *an,
+             const char *bn)
+{
+    if (!str_same(an, bn) || a->switch_to != b->switch_to || a->uid != b->uid || a->gid != b->gid ||
+        a->ngroups != b->ngroups)
+        return CFGDIFF_RESTART;
+    for (size_t i = 0; i < a->ngroups; i++)
+        if (a->groups[i] != b->groups[i])
+            return CFGDIFF_RESTART;
+    return CFGDIFF_SAME;
+}
+
+static enum cfgdiff_effect
+cmp_user(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return cmp_identity(&a->identity, &b->identity, a->identity.user, b->identity.user);
+}
+
+static enum cfgdiff_effect
+cmp_group(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return cmp_identity(&a->identity, &b->identity, a->identity.group, b->identity.group);
+}
+
 static enum cfgdiff_effect
 cmp_rlimits(const struct program_cfg *a, const struct program_cfg *b)
 {
@@ -285,6 +314,8 @@ static const struct {
     { "instances", CFGDIFF_SCALE, cmp_instances },
     { "env", CFGDIFF_RESTART, cmp_env },
     { "cwd", CFGDIFF_RESTART, cmp_cwd },
+    { "user", CFGDIFF_RESTART, cmp_user },
+    { "group", CFGDIFF_RESTART, cmp_group },
     { "restart", CFGDIFF_LIVE, cmp_restart },
     { "stop_signal", CFGDIFF_LIVE, cmp_stop_signal },
     { "stop_timeout", CFGDIFF_LIVE, cmp_stop_timeout },

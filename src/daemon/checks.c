@@ -122,6 +122,8 @@ start_command(struct instance *in, const struct probe_cfg *pr, const struct tmpl
     }
     if (r == 0)
         r = spawn_resolve(argv[0], NULL, path, sizeof(path));
+    /* As the program's user: a check can do no more than the program it checks. */
+    const struct cfg_identity *id = &in->prog->cfg->identity;
     if (r == 0)
         r = spawn_process(&(struct spawn_req){ .path = path,
                                                .argv = argv,
@@ -130,7 +132,12 @@ start_command(struct instance *in, const struct probe_cfg *pr, const struct tmpl
                                                .stdout_fd = -1,
                                                .stderr_fd = -1,
                                                .keep_fd = -1,
-                                               .quiet = true },
+                                               .quiet = true,
+                                               .set_ids = id->switch_to,
+                                               .uid = id->uid,
+                                               .gid = id->gid,
+                                               .groups = id->groups,
+                                               .ngroups = id->ngroups },
                           &res, &step);
     for (size_t i = 0; i < pr->argc; i++)
         free(owned[i]);

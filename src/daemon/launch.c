@@ -36,6 +36,29 @@ stdio_kind(const struct instance *in, const char *tmpl, bool for_input)
 }
 
 /*
+ * An output file drover creates for a program that runs as `user` belongs to
+ * that user, as if the child had created it; one that exists keeps its owner.
+ * -1 with errno, as open().
+ */
+static int
+open_output(const char *path, const struct cfg_identity *id)
+{
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    int fd;
+
+    if (!id->switch_to)
+        return open(path, flags, 0644);
+    fd = open(path, flags | O_EXCL, 0644);
+    if (fd >= 0) {
+        if (fchown(fd, id->uid, id->gid) < 0)
+            log_debug("cannot give \"%s\" to uid %u: %s (the child writes through our fd)", path,
+                      (unsigned)id->uid, strerror(errno));
+        return fd;
+    }
+    return errno == EEXIST ? open(path, flags, 0644) : -1;
+}
+
+/*
  * Opens one of the child's stdio files. O_NONBLOCK, because the loop must
  * never wait in open(): a FIFO for output with no reader fails at once with
  * ENXIO (-EAGAIN here: the spawn is retried after a backoff, and the line
@@ -66,9 +89,8 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
         }
         path = joined;
     }
-    fd = for_input
-             ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-             : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+    fd = for_input ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+                   : open_output(path, &in->prog->cfg->identity);
     r = fd < 0 ? -errno : 0;
     if (r == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
         if (!in->stdio_waiting)
@@ -298,6 +320,11 @@ launch_instance(struct instance *in)
             .umask = pc->umask,
             .nice_given = pc->nice_given,
             .nice = pc->nice,
+            .set_ids = pc->identity.switch_to,
+            .uid = pc->identity.uid,
+            .gid = pc->identity.gid,
+            .groups = pc->identity.groups,
+            .ngroups = pc->identity.ngroups,
         },
         &res, &step);
     if (r < 0) {
@@ -313,6 +340,9 @@ launch_instance(struct instance *in)
             inst_log(LOG_LVL_ERROR, in, "cannot enter directory \"%s\": %s", b.cwd, strerror(-r));
         else if (step == SPAWN_STEP_RLIMIT)
             inst_log(LOG_LVL_ERROR, in, "cannot set its rlimits: %s", strerror(-r));
+        else if (step == SPAWN_STEP_IDENTITY)
+            inst_log(LOG_LVL_ERROR, in, "cannot switch to uid %u gid %u: %s",
+                     (unsigned)pc->identity.uid, (unsigned)pc->identity.gid, strerror(-r));
         else if (step == SPAWN_STEP_NICE)
             inst_log(LOG_LVL_ERROR, in, "cannot set its nice value to %d: %s", pc->nice,
                      strerror(-r));
@@ -367,15 +397,25 @@ env_key_is(const char *entry, const char *key)
     return strncmp(entry, key, n) == 0 && entry[n] == '=';
 }
 
+/* Two "KEY=VALUE" entries set the same variable. */
+static bool
+env_same_key(const char *a, const char *b)
+{
+    size_t n = strcspn(b, "=");
+
+    return strncmp(a, b, n) == 0 && a[n] == '=' && b[n] == '=';
+}
+
 /* drover's environment minus what the program sets itself or drover reserves. */
 int
 launch_env_base(struct program *prog)
 {
+    const struct cfg_identity *id = &prog->cfg->identity;
     size_t n = 0, k = 0;
 
     while (environ && environ[n])
         n++;
-    prog->env_base = calloc(n + 1, sizeof(char *));
+    prog->env_base = calloc(n + CFG_ENV__MAX + 1, sizeof(char *));
     if (!prog->env_base)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -384,8 +424,18 @@ launch_env_base(struct program *prog)
             drop = env_key_is(environ[i], reserved_env[r]);
         for (size_t e = 0; e < prog->cfg->nenv && !drop; e++)
             drop = env_key_is(environ[i], prog->cfg->env[e].key);
+        /* A child that runs as `user` has that user's HOME, USER and LOGNAME, not drover's. */
+        for (int v = 0; v < CFG_ENV__MAX && !drop; v++)
+            drop = id->env[v] && env_same_key(environ[i], id->env[v]);
         if (!drop)
             prog->env_base[k++] = environ[i];
+    }
+    for (int v = 0; v < CFG_ENV__MAX; v++) {
+        bool own = false; /* the program's `env` names it: that value wins */
+        for (size_t e = 0; e < prog->cfg->nenv && id->env[v] && !own; e++)
+            own = env_key_is(id->env[v], prog->cfg->env[e].key);
+        if (id->env[v] && !own)
+            prog->env_base[k++] = id->env[v];
     }
     prog->nenv_base = k;
     return 0;

@@ -197,9 +197,10 @@ grow_to(struct supervisor *sup, struct instance *in)
 /*
  * With --adopt, a slot goes only to the dumpfile's own record of it, once
  * recover.c verified that record (start time, marker and the recorded
- * generation), only if it still runs as drover's uid (one that changed its
- * uid since drover spawned it is stopped and started afresh: drover adopts
- * nothing it could not have started), and only if its program still has
+ * generation), only if it still runs as the uid its program starts as now
+ * (drover's, or the program's `user`: one that changed its uid since drover
+ * spawned it, or whose program's user changed, is stopped and started
+ * afresh: drover adopts nothing it could not have started), and only if its program still has
  * that slot and the recorded port is free in our range. A process the sweep found is ours by
  * uid and marker, so stopping it is safe, but what it claims to be
  * (DROVER_PROGRAM, DROVER_INSTANCE) is only its environment's word: it is
@@ -260,18 +261,21 @@ decide_fates(struct supervisor *sup, struct survivors *s)
                      (int)sv->pid, sv->program, sv->instance);
             continue;
         }
-        if (sv->uid != geteuid()) {
-            log_info("pid %d (%s:%u) runs as uid %u now, not as drover's uid %u (it changed its "
-                     "uid): stopping it rather than adopting it",
-                     (int)sv->pid, sv->program, sv->instance, (unsigned)sv->uid,
-                     (unsigned)geteuid());
-            continue;
-        }
         in = claimed_slot(sup, sv->program, sv->instance);
         if (!in || in->pid) {
             if (!in)
                 log_info("pid %d (%s:%u): no such instance in the configuration, stopping it",
                          (int)sv->pid, sv->program, sv->instance);
+            continue;
+        }
+        const struct cfg_identity *id = &in->prog->cfg->identity;
+        uid_t want_uid = id->switch_to ? id->uid : geteuid();
+        if (sv->uid != want_uid) {
+            log_info("pid %d (%s:%u) runs as uid %u now, not as uid %u, which its program starts "
+                     "as (it changed its uid, or the program's user changed): stopping it rather "
+                     "than adopting it",
+                     (int)sv->pid, sv->program, sv->instance, (unsigned)sv->uid,
+                     (unsigned)want_uid);
             continue;
         }
         unsigned scale;
@@ -380,7 +384,23 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
 int
 persist_scan(struct supervisor *sup, struct survivors *ret)
 {
-    int r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), ret);
+    uid_t *uids = calloc(sup->cfg.nprograms + 1, sizeof(*uids));
+    size_t nuids = 0;
+    int r;
+
+    if (!uids) {
+        log_errorx("recovery failed: %s; exiting with every survivor and the dumpfile untouched",
+                   strerror(ENOMEM));
+        *ret = (struct survivors){ 0 };
+        return -ENOMEM;
+    }
+    uids[nuids++] = geteuid();
+    for (size_t p = 0; p < sup->cfg.nprograms; p++)
+        if (sup->cfg.programs[p].identity.switch_to)
+            uids[nuids++] = sup->cfg.programs[p].identity.uid;
+    r = recover_scan(sup->dumpfile, sup->marker_env[1] + strlen("DROVER_GENERATION="), uids, nuids,
+                     ret);
+    free(uids);
 
     if (r == -EBUSY) {
         log_errorx("dumpfile %s belongs to drover %d, which is still running: refusing to start "

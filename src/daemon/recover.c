@@ -61,7 +61,9 @@ drover_alive(pid_t pid, uint64_t start_time)
 /*
  * What a process is to us. Only VERDICT_OURS is ever signalled or adopted:
  * a process that carries this dumpfile's marker and the generation of a
- * drover that is gone, and, when the sweep found it, runs as drover's uid.
+ * drover that is gone, and, when the sweep found it, runs as drover's uid
+ * or as a `user` the configuration starts a program as (a process of that
+ * user that copied the marker can only get its own processes stopped).
  * Anything else is left alone, because a pid, a start time (public in
  * /proc) and an environment are all things someone else could have chosen.
  * A record of the (trusted) dumpfile is not held to the uid: it names pid
@@ -75,7 +77,7 @@ enum verdict {
     VERDICT_RECYCLED,    /* the pid belongs to a process with another start time */
     VERDICT_UNSAFE,      /* pid <= 1 or drover itself: never */
     VERDICT_NO_MARKER,   /* not this dumpfile's DROVER_DUMPFILE, or not the expected generation */
-    VERDICT_OTHER_UID,   /* carries the marker, but runs as another user (the sweep) */
+    VERDICT_OTHER_UID,   /* carries the marker, but runs as a user drover starts nothing as */
     VERDICT_UNREADABLE,  /* drover's uid, but its environment cannot be read (not dumpable) */
     VERDICT_LIVE_DROVER, /* its generation's drover is alive (or is us) */
     VERDICT__MAX,
@@ -86,7 +88,9 @@ struct scan {
     struct survivors *s;
     const char *dumpfile;
     const char *own_generation;
-    pid_t *seen; /* pids the dumpfile named, whatever their verdict: the sweep skips them */
+    pid_t *seen;       /* pids the dumpfile named, whatever their verdict: the sweep skips them */
+    const uid_t *uids; /* drover's euid and every configured `user`: who our children run as */
+    size_t nuids;
     size_t nseen, capseen;
 };
 
@@ -98,6 +102,15 @@ struct examined {
     char generation[CKPT_GENERATION_SIZE];
     pid_t generation_pid;
 };
+
+static bool
+uid_ours(const struct scan *sc, uid_t uid)
+{
+    for (size_t i = 0; i < sc->nuids; i++)
+        if (sc->uids[i] == uid)
+            return true;
+    return false;
+}
 
 /*
  * Is pid one of ours (see enum verdict)? A pidfd is opened first, so once
@@ -145,7 +158,7 @@ examine(const struct scan *sc, pid_t pid, const uint64_t *want_start, const char
         v = VERDICT_GONE;
         goto out;
     }
-    if (ret->uid != geteuid() && (!any_uid || !ret->marked)) {
+    if (!uid_ours(sc, ret->uid) && (!any_uid || !ret->marked)) {
         v = VERDICT_OTHER_UID;
         goto out;
     }
@@ -228,8 +241,9 @@ log_refused_record(const struct ckpt_entry *e, enum verdict v, const struct exam
                  e->program, e->instance, (int)e->pid, e->generation);
         break;
     case VERDICT_OTHER_UID:
-        log_warnx("%s:%u pid %d runs as uid %u, not as drover's uid %u, and its environment cannot "
-                  "be read: not ours as far as drover can tell, leaving it alone",
+        log_warnx("%s:%u pid %d runs as uid %u, neither drover's uid %u nor a configured user's, "
+                  "and its environment cannot be read: not ours as far as drover can tell, "
+                  "leaving it alone",
                   e->program, e->instance, (int)e->pid, (unsigned)x->uid, (unsigned)geteuid());
         break;
     case VERDICT_UNREADABLE:
@@ -356,8 +370,8 @@ sweep_one(pid_t pid, void *arg)
         return 0;
     v = examine(sc, pid, 0, NULL, false, &x);
     if (v == VERDICT_OTHER_UID && x.marked) {
-        log_warnx("pid %d carries this dumpfile's marker but runs as uid %u, not as drover's uid "
-                  "%u: not ours, leaving it alone",
+        log_warnx("pid %d carries this dumpfile's marker but runs as uid %u, neither drover's uid "
+                  "%u nor a configured user's: not ours, leaving it alone",
                   (int)pid, (unsigned)x.uid, (unsigned)geteuid());
         return 0;
     }
@@ -404,9 +418,14 @@ sweep_one(pid_t pid, void *arg)
 }
 
 int
-recover_scan(const char *dumpfile, const char *own_generation, struct survivors *ret)
+recover_scan(const char *dumpfile, const char *own_generation, const uid_t *uids, size_t nuids,
+             struct survivors *ret)
 {
-    struct scan sc = { .s = ret, .dumpfile = dumpfile, .own_generation = own_generation };
+    struct scan sc = { .s = ret,
+                       .dumpfile = dumpfile,
+                       .own_generation = own_generation,
+                       .uids = uids,
+                       .nuids = nuids };
     int r;
 
     *ret = (struct survivors){ 0 };

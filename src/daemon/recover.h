@@ -73,9 +73,11 @@ struct survivors {
  * Fills *ret from dumpfile (absolute path) and the /proc sweep. Returns 0,
  * or -EBUSY when the drover named in the dumpfile is still alive (its pid
  * is set in ret->old_drover), or -ENOMEM. A missing or corrupt dumpfile is
- * logged and is not an error.
+ * logged and is not an error. uids: who drover's children may run as (its
+ * euid and each configured `user`); the sweep trusts a marker only there.
  */
-int recover_scan(const char *dumpfile, const char *own_generation, struct survivors *ret);
+int recover_scan(const char *dumpfile, const char *own_generation, const uid_t *uids, size_t nuids,
+                 struct survivors *ret);
 
 /*
  * Sends each SURVIVOR_STOP its program's stop signal (TERM when the program

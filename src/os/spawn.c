@@ -176,6 +176,16 @@ child_main(void *arg)
     /* Of itself (who 0). A negative value takes privilege, or RLIMIT_NICE. */
     if (req->nice_given && syscall(SYS_setpriority, PRIO_PROCESS, 0, req->nice) < 0)
         child_fail(SPAWN_STEP_NICE);
+    /*
+     * After the limits and the nice value, which may need root; before chdir,
+     * so the directory is entered with the user's rights. Groups first: once
+     * the uid is dropped they cannot be changed. Raw calls act on this process
+     * alone, which is what a child sharing our memory must do (glibc's setuid()
+     * would signal our threads to follow).
+     */
+    if (req->set_ids && (syscall(SYS_setgroups, req->ngroups, req->groups) < 0 ||
+                         syscall(SYS_setgid, req->gid) < 0 || syscall(SYS_setuid, req->uid) < 0))
+        child_fail(SPAWN_STEP_IDENTITY);
     if (req->cwd && syscall(SYS_chdir, req->cwd) < 0)
         child_fail(SPAWN_STEP_CHDIR);
     /* Unblock last: a signal sent to the new group now simply acts on the child. */
@@ -306,6 +316,8 @@ spawn_step_name(enum spawn_step step)
         return "setrlimit";
     case SPAWN_STEP_NICE:
         return "setpriority";
+    case SPAWN_STEP_IDENTITY:
+        return "setuid";
     }
     return "unknown";
 }

@@ -41,6 +41,11 @@ struct spawn_req {
     unsigned umask;
     bool nice_given; /* else drover's nice value, inherited */
     int nice;
+    bool set_ids; /* become uid, gid and groups before exec (needs root); else drover's */
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t ngroups;
 };
 
 /*
@@ -55,7 +60,8 @@ enum spawn_step {
     SPAWN_STEP_CHDIR,
     SPAWN_STEP_EXEC,
     SPAWN_STEP_RLIMIT,
-    SPAWN_STEP_NICE
+    SPAWN_STEP_NICE,
+    SPAWN_STEP_IDENTITY
 };
 
 struct spawn_result {

@@ -515,8 +515,9 @@ def test_a_worker_that_changed_its_uid_is_stopped_not_left_running(drover):
         drover.kill9()
         drover.start(config, args=args)
         if "--adopt" in args:
-            drover.wait_log(rf"pid {old} \(u:0\) runs as uid 65534 now, not as drover's uid 0 \(it "
-                            r"changed its uid\): stopping it rather than adopting it")
+            drover.wait_log(rf"pid {old} \(u:0\) runs as uid 65534 now, not as uid 0, which its "
+                            r"program starts as \(it changed its uid, or the program's user "
+                            r"changed\): stopping it rather than adopting it")
         wait_until(lambda: not pid_alive(old), what=f"the old worker (pid {old}, uid 65534) stopped")
         drover.wait_spawns("u:0", len(drover.spawns("u:0")) + 0)
         assert drover.stop() == 0

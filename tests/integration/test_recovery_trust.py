@@ -54,8 +54,9 @@ def test_forged_records_for_pid_1_and_strangers_are_never_signalled(tmp_path):
     assert re.search(rf"info .*s:1 pid {plain} does not carry this dumpfile's DROVER_DUMPFILE and "
                      r"DROVER_GENERATION=999999\.1: not this record's process; the process-table sweep "
                      r"decides", log), log
-    assert re.search(rf"warn .*pid {nobody} carries this dumpfile's marker but runs as uid 65534, not "
-                     r"as drover's uid 0: not ours, leaving it alone", log), log
+    assert re.search(rf"warn .*pid {nobody} carries this dumpfile's marker but runs as uid 65534, "
+                     r"neither drover's uid 0 nor a configured user's: not ours, leaving it alone",
+                     log), log
     assert "stopping pid" not in log
     assert not SANITIZER_REPORT.search(log), log
 
@@ -134,7 +135,7 @@ def test_forged_claimant_is_not_adopted_in_place_of_the_worker(drover, claimant,
         drover.wait_log(rf"{slot} pid={worker}{f' port={port}' if port else ''} adopted from an earlier drover")
         if claimant == "uid 65534":
             drover.wait_log(rf"warn .*pid {decoy.pid} carries this dumpfile's marker but runs as uid 65534, "
-                            rf"not as drover's uid 0: not ours, leaving it alone")
+                            rf"neither drover's uid 0 nor a configured user's: not ours, leaving it alone")
         else:
             drover.wait_log(rf"pid {decoy.pid} \({slot}\) is not in the dumpfile: stopping it rather than "
                             r"adopting it")

@@ -765,6 +765,38 @@ umask_and_nice(void **state)
 }
 
 static void
+user_and_group(void **state)
+{
+    struct config cfg;
+    (void)state;
+
+    parse_ok("[{\"command\": [\"a\"], \"user\": \"www-data\", \"group\": 33},\n"
+             " {\"command\": [\"b\"], \"user\": 1000, \"group\": \"adm\"}, {\"command\": [\"c\"]}]",
+             &cfg);
+    assert_string_equal(cfg.programs[0].identity.user, "www-data");
+    assert_string_equal(cfg.programs[0].identity.group, "33");
+    assert_string_equal(cfg.programs[1].identity.user, "1000");
+    assert_string_equal(cfg.programs[1].identity.group, "adm");
+    assert_null(cfg.programs[2].identity.user);
+    assert_null(cfg.programs[2].identity.group);
+    /* Where each was written, for the errors of the lookup at config check. */
+    assert_string_equal(cfg.programs[0].identity.user_at, "x.json:1:29: [0].user");
+    assert_string_equal(cfg.programs[1].identity.group_at, "x.json:2:44: [1].group");
+    assert_false(cfg.programs[0].identity.switch_to); /* resolving is os/identity's */
+    cfg_done(&cfg);
+    one_error("[{\"command\": [\"a\"], \"user\": -1}]", "x.json:1:",
+              "[0].user: expected a user name or a number from 0 to 4294967294");
+    one_error("[{\"command\": [\"a\"], \"group\": 4294967295}]", "x.json:1:",
+              "[0].group: expected a group name or a number from 0 to 4294967294");
+    one_error("[{\"command\": [\"a\"], \"user\": [\"root\"]}]", "x.json:1:",
+              "[0].user: expected a user name or a number, got a list");
+    one_error("[{\"command\": [\"a\"], \"user\": \"a:b\"}]", "x.json:1:",
+              "[0].user: \"a:b\" is not a user name");
+    one_error("[{\"command\": [\"a\"], \"group\": \"\"}]", "x.json:1:",
+              "[0].group: expected a non-empty string");
+}
+
+static void
 env_key_errors(void **state)
 {
     (void)state;
@@ -1479,6 +1511,7 @@ main(void)
         cmocka_unit_test(after_errors),
         cmocka_unit_test(rlimits),
         cmocka_unit_test(umask_and_nice),
+        cmocka_unit_test(user_and_group),
         cmocka_unit_test(control_and_token),
     };
 

@@ -1,0 +1,255 @@
+"""Identity (issue 13, item 2): `user` and `group` resolved at config check, the child's uid,
+gid and supplementary groups, HOME/USER/LOGNAME, output files owned by the user, the notify
+socket and the heartbeat slots for a child that is not root, one program's user unable to
+write another program's slots, adoption of a user's child, and the config errors: a missing
+user or group, and `user` in a drover that is not root.
+
+The test users and group are created here (useradd) and removed afterwards."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import DROVER_BIN, helper, pid_alive, wait_until
+
+SUFFIX = str(os.getpid() % 100000)
+USER_A, USER_B, GROUP_X = f"drvta{SUFFIX}", f"drvtb{SUFFIX}", f"drvtx{SUFFIX}"
+
+
+def run(*cmd):
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def users():
+    """Two users (A with the extra group X), removed at the end whatever happened."""
+    if os.geteuid() != 0:
+        raise AssertionError("the identity tests create users: run the suite as root")
+    for tool in ("useradd", "groupadd", "userdel", "groupdel", "setpriv"):
+        if not shutil.which(tool):
+            raise AssertionError(f"{tool} is missing (passwd and util-linux are in Debian's base)")
+    run("groupadd", GROUP_X)
+    try:
+        run("useradd", "--no-create-home", "--home-dir", f"/home/{USER_A}", "--shell", "/bin/false",
+            "--groups", GROUP_X, USER_A)
+        run("useradd", "--no-create-home", "--home-dir", f"/home/{USER_B}", "--shell", "/bin/false",
+            USER_B)
+        import grp
+        import pwd
+        a, b = pwd.getpwnam(USER_A), pwd.getpwnam(USER_B)
+        yield {"a": a, "b": b, "x": grp.getgrnam(GROUP_X).gr_gid}
+    finally:
+        for u in (USER_A, USER_B):
+            subprocess.run(["userdel", u], capture_output=True, timeout=60)
+        subprocess.run(["groupdel", GROUP_X], capture_output=True, timeout=60)
+
+
+def proc_status(pid):
+    return dict(re.findall(r"^(\w+):\s*(.*)$", open(f"/proc/{pid}/status").read(), re.M))
+
+
+def environ(pid):
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(e.decode().split("=", 1) for e in raw if b"=" in e)
+
+
+def test_the_child_runs_as_the_user_with_its_groups_and_environment(drover, users):
+    out = drover.path("a.txt")
+    drover.start({"programs": [
+        {"name": "a", "command": [helper("status_dump")], "user": USER_A, "output": out},
+        {"name": "g", "command": [helper("sleeper")], "user": users["a"].pw_uid, "group": GROUP_X},
+        {"name": "root", "command": [helper("sleeper")]},
+    ]})
+    pid = drover.wait_spawns("a:0", 1)[0][1]
+    wait_until(lambda: "pgid=" in open(out).read(), what="status_dump's report in a.txt")
+    st = proc_status(pid)
+    a = users["a"]
+    assert st["Uid"].split() == [str(a.pw_uid)] * 4, st
+    assert st["Gid"].split() == [str(a.pw_gid)] * 4, st
+    assert sorted(st["Groups"].split()) == sorted({str(a.pw_gid), str(users["x"])}), st
+    assert st["CapEff"] == "0000000000000000", st  # no capability survives the switch
+    env = environ(pid)
+    assert (env["HOME"], env["USER"], env["LOGNAME"]) == (f"/home/{USER_A}", USER_A, USER_A), env
+    # The file drover created for its output belongs to the user.
+    assert (os.stat(out).st_uid, os.stat(out).st_gid) == (a.pw_uid, a.pw_gid)
+
+    # A number works as chown(1) takes it, and `group` replaces the primary group.
+    g = proc_status(drover.wait_spawns("g:0", 1)[0][1])
+    assert g["Uid"].split()[0] == str(a.pw_uid) and g["Gid"].split()[0] == str(users["x"]), g
+    # Without the keys: drover's own identity and environment.
+    r = drover.wait_spawns("root:0", 1)[0][1]
+    assert proc_status(r)["Uid"].split()[0] == "0"
+    assert environ(r).get("USER") == os.environ.get("USER")
+    assert drover.stop() == 0
+
+
+def test_program_env_wins_over_the_users_home(drover, users):
+    drover.start({"programs": [{"name": "a", "command": [helper("sleeper")], "user": USER_A,
+                                "env": {"HOME": "/srv/a"}}]})
+    env = environ(drover.wait_spawns("a:0", 1)[0][1])
+    assert env["HOME"] == "/srv/a" and env["USER"] == USER_A, env
+    assert drover.stop() == 0
+
+
+def test_a_missing_user_or_group_is_a_config_error(drover, users):
+    cfg = ('{"programs": [\n'
+           '  {"name": "a", "command": ["x"], "user": "drover-no-such-user"},\n'
+           '  {"name": "b", "command": ["x"], "user": "%s", "group": "drover-no-such-group"},\n'
+           '  {"name": "c", "command": ["x"], "user": 4000000000}\n'
+           ']}\n' % USER_A)
+    r = drover.run(cfg, args=["--check-config"])
+    assert r.returncode == 2, r
+    cfgpath = drover.path("config.json")
+    lines = cfg.split("\n")
+
+    def at(line, value):  # SOURCE:LINE:COL of a value, columns from 1
+        return f"{cfgpath}:{line}:{lines[line - 1].index(value) + 1}"
+    assert (f'{at(2, chr(34) + "drover-no-such-user")}: programs[0].user: no user '
+            '"drover-no-such-user" in the user database (getent passwd drover-no-such-user)'
+            ) in r.stderr, r.stderr
+    assert (f'{at(3, chr(34) + "drover-no-such-group")}: programs[1].group: no group '
+            '"drover-no-such-group" in the group database') in r.stderr, r.stderr
+    assert (f'{at(4, "4000000000")}: programs[2].user: uid 4000000000 has no entry in the user '
+            'database, so it has no group: give "group" too') in r.stderr, r.stderr
+    # Nothing was started.
+    assert "spawned" not in r.stderr
+
+
+def test_user_in_a_drover_that_is_not_root_is_a_config_error(drover, users):
+    b = users["b"]
+    conf = json.dumps([{"name": "w", "command": ["/bin/true"], "user": USER_A}])
+    r = subprocess.run(["setpriv", f"--reuid={b.pw_uid}", f"--regid={b.pw_gid}", "--clear-groups",
+                        DROVER_BIN, "--check-config"], input=conf, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 2, r
+    col = conf.index(f'"{USER_A}"') + 1
+    assert (f"<stdin>:1:{col}: [0].user: drover runs as uid {b.pw_uid}, not as root, so it cannot start "
+            'a child as another user or group: remove "user" and "group", or start drover as root'
+            ) in r.stderr, r.stderr
+    # Its own user is no switch at all: fine.
+    conf = json.dumps([{"name": "w", "command": ["/bin/true"], "user": USER_B}])
+    r = subprocess.run(["setpriv", f"--reuid={b.pw_uid}", f"--regid={b.pw_gid}", "--clear-groups",
+                        DROVER_BIN, "--check-config"], input=conf, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r
+
+
+# A worker that is not root: READY=1 on the notify socket, then beats in its shared-memory slot.
+NOTIFY_AND_BEAT = r"""
+import mmap, os, socket, struct, time
+m = mmap.mmap(int(os.environ["DROVER_HEARTBEAT_FD"]), 0)
+off = int(os.environ["DROVER_HEARTBEAT_SLOT"]) * 64  # struct drover_slot: last_beat_ns first
+struct.pack_into("<Q", m, off, time.monotonic_ns())
+addr = os.environ["NOTIFY_SOCKET"]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"READY=1\nSTATUS=uid %d" % os.getuid(), "\0" + addr[1:] if addr[0] == "@" else addr)
+while True:
+    struct.pack_into("<Q", m, off, time.monotonic_ns())
+    time.sleep(0.1)
+"""
+
+
+def test_notify_socket_and_heartbeat_slots_work_for_a_child_that_is_not_root(drover, users):
+    drover.start({"programs": [{"name": "n", "user": USER_A, "ready": "notify",
+                                "heartbeat": {"timeout": "60s"},
+                                "command": ["/usr/bin/python3", "-c", NOTIFY_AND_BEAT]}]})
+    drover.wait_log(r"n:0 pid=\d+ starting -> running \(READY=1\)", timeout=20)
+    code, body, _ = drover.call("GET", "/status/n")
+    assert code == 200, body
+    inst = body["programs"]["n"][0]
+    assert inst["status"] == f"uid {users['a'].pw_uid}", inst
+    # It beats through its slot: silent for less than the 60 s timeout, however slow the machine.
+    assert inst["silent_seconds"] is not None and inst["silent_seconds"] < 60, inst
+    assert drover.stop() == 0
+
+
+def slots_fd(pid, program):
+    """The fd number under /proc/PID/fd of program's heartbeat slots (memfd:drover:PROGRAM)."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"/memfd:drover:{program} "):
+                return int(fd)
+        except FileNotFoundError:
+            continue
+    raise AssertionError(f"no memfd:drover:{program} among /proc/{pid}/fd")
+
+
+TRY_OPEN = r"""
+import os, sys
+for path in sys.argv[1:]:
+    try:
+        os.close(os.open(path, os.O_RDWR))
+        print(path, "opened")
+    except OSError as e:
+        print(path, e.__class__.__name__)
+"""
+
+
+def test_one_programs_user_cannot_write_another_programs_slots(drover, users):
+    drover.start({"programs": [
+        {"name": "a", "command": [helper("sleeper")], "user": USER_A},
+        {"name": "b", "command": [helper("sleeper")], "user": USER_B},
+    ]})
+    b_pid = drover.wait_spawns("b:0", 1)[0][1]
+    drover.wait_spawns("a:0", 1)
+    paths = [f"/proc/{drover.proc.pid}/fd/{slots_fd(drover.proc.pid, 'b')}",
+             f"/proc/{b_pid}/fd/{slots_fd(b_pid, 'b')}"]
+    # The paths are right: root (drover's user) opens both.
+    for p in paths:
+        os.close(os.open(p, os.O_RDWR))
+    r = subprocess.run(["setpriv", f"--reuid={users['a'].pw_uid}", f"--regid={users['a'].pw_gid}",
+                        "--init-groups", "/usr/bin/python3", "-c", TRY_OPEN, *paths],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+    assert r.stdout.split("\n")[:2] == [f"{p} PermissionError" for p in paths], r.stdout
+    assert drover.stop() == 0
+
+
+def test_probes_run_as_the_programs_user(drover, users):
+    shared = tempfile.mkdtemp(prefix="drover-identity-")  # pytest's tmp is root's alone
+    os.chmod(shared, 0o1777)
+    try:
+        probe_writes_uid(drover, shared, users)
+    finally:
+        shutil.rmtree(shared)
+
+
+def probe_writes_uid(drover, shared, users):
+    drover.start({"programs": [{"name": "p", "command": [helper("sleeper")], "user": USER_A,
+                                "health": {"command": ["/bin/sh", "-c", f"id -u > {shared}/probe"],
+                                           "interval": "1s"}}]})
+    wait_until(lambda: os.path.exists(f"{shared}/probe") and open(f"{shared}/probe").read().strip(),
+               timeout=30, what="the health probe's output")
+    assert open(f"{shared}/probe").read().strip() == str(users["a"].pw_uid)
+    assert drover.stop() == 0
+
+
+def test_adopt_takes_over_a_users_child_after_drover_was_killed(drover, users):
+    dump = drover.path("dump.json")
+    prog = {"programs": [{"name": "a", "command": [helper("sleeper")], "user": USER_A,
+                          "start_seconds": 0}]}
+    drover.start(prog, args=["--dumpfile", dump])
+    pid = drover.wait_spawns("a:0", 1)[0][1]
+    wait_until(lambda: os.path.exists(dump) and any(e["pid"] == pid for e in
+                                                    json.load(open(dump)).get("instances", [])),
+               what="the user's child in the dumpfile")
+    drover.kill9()
+    assert pid_alive(pid)
+    drover.start(prog, args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(rf"a:0 pid={pid} .*adopted from an earlier drover")
+    assert pid_alive(pid)
+    # And when its program's user changed, it is not adopted but replaced.
+    drover.kill9()
+    prog["programs"][0]["user"] = USER_B
+    drover.start(prog, args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(rf"pid {pid} \(a:0\) runs as uid {users['a'].pw_uid} now, not as uid "
+                    rf"{users['b'].pw_uid}, which its program starts as")
+    new = drover.wait_spawns("a:0", 1)[-1][1]
+    assert new != pid and proc_status(new)["Uid"].split()[0] == str(users["b"].pw_uid)
+    wait_until(lambda: not pid_alive(pid), what=f"the old pid {pid} stopped")
+    assert drover.stop() == 0
+    assert not pid_alive(new)
