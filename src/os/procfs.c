@@ -82,25 +82,38 @@ proc_read_stat(pid_t pid, struct proc_stat *ret)
     return proc_parse_stat(buf, ret);
 }
 
-int
-proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+/*
+ * A whole number at p (spaces and tabs before it skipped), followed by one of
+ * end_chars: never by the end of the text, which may be a cut one ("Uid:\t10"
+ * of a process that went while its 1000 was being read).
+ */
+static int
+parse_number(const char *p, const char *end_chars, uint64_t *ret)
 {
-    const char *p = strstr(text, "\nUid:");
-    unsigned long long uid;
+    unsigned long long v;
     char *end;
 
-    if (!p && strncmp(text, "Uid:", 4) == 0)
-        p = text - 1;
-    if (!p)
-        return -EINVAL;
-    p += strlen("\nUid:");
-    while (*p == '\t' || *p == ' ')
+    while (*p == ' ' || *p == '\t')
         p++;
     if (!isdigit((unsigned char)*p))
         return -EINVAL;
     errno = 0;
-    uid = strtoull(p, &end, 10);
-    if (errno || uid > (uid_t)-1 || (*end != '\t' && *end != ' ' && *end != '\n'))
+    v = strtoull(p, &end, 10);
+    if (errno || !*end || !strchr(end_chars, *end))
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+int
+proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+{
+    const char *p = strstr(text, "\nUid:");
+    uint64_t uid;
+
+    if (!p && strncmp(text, "Uid:", 4) == 0)
+        p = text - 1;
+    if (!p || parse_number(p + strlen("\nUid:"), "\t \n", &uid) < 0 || uid > (uid_t)-1)
         return -EINVAL;
     *ret_real_uid = (uid_t)uid;
     return 0;
@@ -119,25 +132,6 @@ proc_read_uid(pid_t pid, uid_t *ret_real_uid)
         return r;
     /* A process that exits while we read leaves an empty or cut text: gone, not malformed. */
     return proc_parse_status_uid(buf, ret_real_uid) < 0 ? -ESRCH : 0;
-}
-
-/* A whole number at p (spaces and tabs before it skipped), ending at end_chars or NUL. */
-static int
-parse_number(const char *p, const char *end_chars, uint64_t *ret)
-{
-    unsigned long long v;
-    char *end;
-
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (!isdigit((unsigned char)*p))
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(p, &end, 10);
-    if (errno || (*end && !strchr(end_chars, *end)))
-        return -EINVAL;
-    *ret = v;
-    return 0;
 }
 
 int

@@ -176,6 +176,9 @@ parse_memory(void **state)
     assert_int_equal(proc_parse_pss_kb("Rss: 9 kB\nPss_Anon: 5 kB\n", &v), -EINVAL);
     assert_int_equal(proc_parse_pss_kb("Rss: 9 kB\nPss: kB\n", &v), -EINVAL);
     assert_int_equal(proc_parse_pss_kb("", &v), -EINVAL);
+    /* A cut text (the process went mid-read) is not a smaller figure. */
+    assert_int_equal(proc_parse_pss_kb("Rss: 9 kB\nPss: 12", &v), -EINVAL);
+    assert_int_equal(proc_parse_statm_rss("10744 15", &v), -EINVAL);
     assert_int_equal(proc_parse_statm_rss("10744 1530 1102 202 0 1111 0\n", &v), 0);
     assert_true(v == 1530);
     assert_int_equal(proc_parse_statm_rss("0 0 0 0 0 0 0\n", &v), 0);
