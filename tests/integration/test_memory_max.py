@@ -117,3 +117,37 @@ def test_memory_restarts_count_toward_yoyo(drover):
     assert st["memory_restarts"] == 2 and st["memory_bytes"] is None, st
     assert len(drover.spawns("big:0")) == 2
     assert drover.stop() == 0
+
+
+# Takes 96 MB at once, every page touched, and holds it: stable, under no limit until one is set.
+HOLDER = """
+import time
+hold = [b"x" * (8 << 20) for _ in range(12)]
+print("holding", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_reload_that_sets_memory_max_applies_in_place(drover):
+    cfg = {"programs": [{"name": "h", "command": [sys.executable, "-c", HOLDER], "start_seconds": 0,
+                         "output": drover.path("h.out")}]}
+    drover.start(cfg)
+    first = drover.wait_spawns("h:0", 1)[0][1]
+    wait_until(lambda: "holding" in open(drover.path("h.out")).read(), 60,
+               what="the holder to have taken its 96 MB")
+    assert "memory_bytes" not in status_of(drover, "h:0")  # not sampled: no memory_max
+    # Set to 1 GiB first: in place, the same process, sampled now, under the limit.
+    cfg["programs"][0]["memory_max"] = "1GiB"
+    r = drover.cli("apply", str(drover.write_config(cfg, "new.json")))
+    assert r.returncode == 0 and '"h": updated in place, no restart' in r.stdout, r.stdout
+    st = wait_until(lambda: (s := status_of(drover, "h:0"))["memory_samples"] >= 2 and s, 60,
+                    what="2 memory samples of h:0 in /status after the reload")
+    assert st["pid"] == first and st["memory_max_bytes"] == 1 << 30, st
+    assert st["memory_bytes"] > 90 * MB, st
+    # Lowered under what it holds: restarted for memory, two samples later.
+    cfg["programs"][0]["memory_max"] = "64MB"
+    r = drover.cli("apply", str(drover.write_config(cfg, "new2.json")))
+    assert r.returncode == 0 and '"h": updated in place, no restart' in r.stdout, r.stdout
+    drover.wait_log(rf"h:0 pid={first} running -> stopping \(memory\)$", timeout=60)
+    drover.wait_spawns("h:0", 2, timeout=30)
+    assert drover.stop() == 0
