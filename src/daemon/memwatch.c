@@ -106,7 +106,8 @@ static void
 judge(struct memwatch_group *g)
 {
     struct instance *in = g->in;
-    uint64_t limit = in->prog->cfg->memory_max;
+    /* Stopping (for memory, or asked to): shown, but no verdict on a process on its way out. */
+    uint64_t limit = in->svc.state == SVC_STOPPING ? 0 : in->prog->cfg->memory_max;
 
     if (g->nproc == 0)
         return; /* the group went during the walk: its exit is being handled */
@@ -118,8 +119,9 @@ judge(struct memwatch_group *g)
              (unsigned long long)g->bytes, (double)g->bytes / (1024 * 1024),
              (unsigned long long)limit, (double)limit / (1024 * 1024), MEMCAP_OVER_IN_A_ROW,
              g->rss ? "RSS" : "PSS", g->nproc, g->nproc == 1 ? "" : "es", (int)g->pgid);
-    in->memory_restarts++;
     svc_dispatch(&in->svc, SVC_EV_MEMORY, util_now_ms());
+    if (!in->svc.give_up) /* a restart, as svc.restarts counts it; not a stop for good (yo-yo) */
+        in->memory_restarts++;
 }
 
 static void

@@ -114,7 +114,8 @@ def test_memory_restarts_count_toward_yoyo(drover):
     drover.wait_log(r"big:0 .*-> fatal", timeout=30)
     st = wait_until(lambda: (s := status_of(drover, "big:0"))["state"] == "fatal" and s, 10,
                     what="big:0 fatal in /status")
-    assert st["memory_restarts"] == 2 and st["memory_bytes"] is None, st
+    # One restart; the second verdict stopped it for good, which is no restart.
+    assert st["memory_restarts"] == 1 and st["restarts"] == 1 and st["memory_bytes"] is None, st
     assert len(drover.spawns("big:0")) == 2
     assert drover.stop() == 0
 
@@ -150,4 +151,27 @@ def test_a_reload_that_sets_memory_max_applies_in_place(drover):
     assert r.returncode == 0 and '"h": updated in place, no restart' in r.stdout, r.stdout
     drover.wait_log(rf"h:0 pid={first} running -> stopping \(memory\)$", timeout=60)
     drover.wait_spawns("h:0", 2, timeout=30)
+    assert drover.stop() == 0
+
+
+# Ignores the stop signal and holds 96 MB: it stays above the limit while being stopped.
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+hold = [b"x" * (8 << 20) for _ in range(12)]
+time.sleep(3600)
+"""
+
+
+def test_no_second_verdict_while_it_stops(drover):
+    drover.start({"programs": [program("s", STUBBORN, stop_timeout="4s")]})
+    first = drover.wait_spawns("s:0", 1)[0][1]
+    drover.wait_log(rf"s:0 pid={first} running -> stopping \(memory\)$", timeout=60)
+    # It ignores TERM: SIGKILL after stop_timeout, four samples later, then a new process.
+    drover.wait_log(rf"s:0 pid={first} killed by signal KILL", timeout=60)
+    drover.wait_spawns("s:0", 2, timeout=30)
+    verdicts = drover.lines(rf"s:0 pid={first} memory \d+ bytes .* above memory_max")
+    assert len(verdicts) == 1, drover.log()
+    st = status_of(drover, "s:0")
+    assert st["memory_restarts"] == 1, st
     assert drover.stop() == 0
