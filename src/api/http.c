@@ -82,6 +82,11 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
         .waiting_for = in->svc.state == SVC_WAITING ? in->prog->waiting_for : NULL,
         .check_failures_total = in->check_failures_total,
         .heartbeat_future_total = in->hb_future_total,
+        .memory_max = pc->memory_max,
+        /* A sample is of the process that runs: none shown once it is gone. */
+        .memory_samples = in->pid ? in->mem.samples : 0,
+        .memory_bytes = in->mem.bytes,
+        .memory_restarts = in->memory_restarts,
         .default_silence_ms = pc->silence_ms > 0 ? pc->silence_ms : in->sup->cfg.silence_ms,
     };
     memcpy(out->exits, in->exits, sizeof(out->exits));

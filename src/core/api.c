@@ -174,6 +174,14 @@ instance_json(const struct api_instance *v)
     json_object_set_new(o, "last_exit", exit_json(v));
     if (v->state == SVC_WAITING)
         json_object_set_new(o, "waiting_for", json_string(v->waiting_for ? v->waiting_for : ""));
+    if (v->memory_max) {
+        json_object_set_new(o, "memory_bytes",
+                            v->memory_samples ? json_integer((json_int_t)v->memory_bytes)
+                                              : json_null());
+        json_object_set_new(o, "memory_max_bytes", json_integer((json_int_t)v->memory_max));
+        json_object_set_new(o, "memory_samples", json_integer((json_int_t)v->memory_samples));
+        json_object_set_new(o, "memory_restarts", json_integer((json_int_t)v->memory_restarts));
+    }
     return o;
 }
 

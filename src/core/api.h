@@ -41,6 +41,11 @@ struct api_instance {
     int64_t default_silence_ms; /* T for this instance when the query gives none */
     uint64_t check_failures_total;
     uint64_t heartbeat_future_total; /* slot times from the future, clamped (/metrics) */
+    /* memory_max: 0 none, and then the rest is not shown. */
+    uint64_t memory_max;
+    uint64_t memory_samples; /* of the current process; 0: memory_bytes not known */
+    uint64_t memory_bytes;   /* the last sample of its process group */
+    uint64_t memory_restarts;
 };
 
 struct api_answer {

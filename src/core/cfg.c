@@ -1263,6 +1263,37 @@ program_rlimits(struct ctx *c, const json_t *val, void *target)
     return r;
 }
 
+/* `memory_max`: a whole number of bytes or a size ("512MB", "1GiB"), more than 0. */
+static int
+program_memory_max(struct ctx *c, const json_t *val, void *target)
+{
+    struct program_cfg *p = target;
+    const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+    uint64_t v = 0;
+
+    if (json_is_integer(val) && json_integer_value(val) > 0) {
+        p->memory_max = (uint64_t)json_integer_value(val);
+        return 0;
+    }
+    if (s && util_parse_size(s, &v) == 0 && v > 0) {
+        p->memory_max = v;
+        return 0;
+    }
+    if (s)
+        error_at(c, false,
+                 "expected a number of bytes more than 0 or a size such as \"512MB\", got \"%s\"",
+                 s);
+    else if (json_is_integer(val))
+        error_at(c, false,
+                 "expected a number of bytes more than 0 or a size such as \"512MB\", got %lld",
+                 (long long)json_integer_value(val));
+    else
+        error_at(c, false,
+                 "expected a number of bytes more than 0 or a size such as \"512MB\", got %s",
+                 json_kind(val));
+    return -EINVAL;
+}
+
 /* An octal string ("027", "0o027") or a number 0 to 511 (0777). */
 static int
 program_umask(struct ctx *c, const json_t *val, void *target)
@@ -1394,6 +1425,7 @@ static const struct key program_keys[] = {
     { "hook_timeout", key_hook_timeout, offsetof(struct program_cfg, hook_timeout_ms), 0 },
     { "after", program_after, 0, 0 },
     { "rlimits", program_rlimits, 0, 0 },
+    { "memory_max", program_memory_max, 0, 0 },
     { "umask", program_umask, 0, 0 },
     { "nice", program_nice, 0, 0 },
     { "max_unavailable", program_max_unavailable, offsetof(struct program_cfg, max_unavailable),

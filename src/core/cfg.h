@@ -121,6 +121,7 @@ struct program_cfg {
     unsigned level;
     struct cfg_rlimit rlimits[CFG_MAX_RLIMITS]; /* `rlimits`, in the text's order */
     size_t nrlimits;
+    uint64_t memory_max;      /* bytes; 0: none, the group's memory is not sampled */
     bool umask_given;         /* else drover's own umask, inherited */
     unsigned umask;           /* 0 to 0777 */
     bool nice_given;          /* else drover's own nice value, inherited */

@@ -278,6 +278,13 @@ cmp_rlimits(const struct program_cfg *a, const struct program_cfg *b)
     return CFGDIFF_SAME;
 }
 
+/* Read at each sample (daemon/memwatch.c): running processes are not touched. */
+static enum cfgdiff_effect
+cmp_memory_max(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(a->memory_max != b->memory_max, CFGDIFF_LIVE);
+}
+
 static enum cfgdiff_effect
 cmp_umask(const struct program_cfg *a, const struct program_cfg *b)
 {
@@ -337,6 +344,7 @@ static const struct {
     { "hook_timeout", CFGDIFF_LIVE, cmp_hook_timeout },
     { "after", CFGDIFF_LIVE, cmp_after },
     { "rlimits", CFGDIFF_RESTART, cmp_rlimits },
+    { "memory_max", CFGDIFF_LIVE, cmp_memory_max },
     { "umask", CFGDIFF_RESTART, cmp_umask },
     { "nice", CFGDIFF_RESTART, cmp_nice },
 };

@@ -131,6 +131,21 @@ metrics_render(const struct api_instance *v, size_t n, const struct metrics_drov
         add(&t, "drover_instance_heartbeat_future_total{" LABELS "} %llu\n", v[i].program,
             v[i].index, (unsigned long long)v[i].heartbeat_future_total);
 
+    family(&t, "drover_instance_memory_bytes", "gauge",
+           "Memory of the instance's process group at the last sample, PSS (else RSS) summed "
+           "(instances of programs with memory_max only).");
+    for (size_t i = 0; i < n; i++)
+        if (v[i].memory_max && v[i].memory_samples)
+            add(&t, "drover_instance_memory_bytes{" LABELS "} %llu\n", v[i].program, v[i].index,
+                (unsigned long long)v[i].memory_bytes);
+
+    family(&t, "drover_instance_memory_restarts_total", "counter",
+           "Restarts of the instance for memory_max (instances of programs with memory_max only).");
+    for (size_t i = 0; i < n; i++)
+        if (v[i].memory_max)
+            add(&t, "drover_instance_memory_restarts_total{" LABELS "} %llu\n", v[i].program,
+                v[i].index, (unsigned long long)v[i].memory_restarts);
+
     family(&t, "drover_spawn_duration_seconds", "histogram",
            "Time to create a process, from clone to a successful exec.");
     for (int b = 0; b < METRICS_SPAWN_BUCKETS; b++) {

@@ -44,6 +44,7 @@ enum svc_event {
     SVC_EV_ADOPT,       /* recovery took over a process an earlier drover started (now_ms: when
                            it started); only a stopped slot takes one */
     SVC_EV_DEPS_READY,  /* every program it starts `after` is ready: a waiting one starts */
+    SVC_EV_MEMORY,      /* its process group was above memory_max for two samples in a row */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };

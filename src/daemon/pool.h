@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "core/cfg.h"
+#include "core/memcap.h"
 #include "core/svc.h"
 #include "os/heartbeat.h"
 #include "os/log.h"
@@ -94,6 +95,9 @@ struct instance {
     pid_t probe_pid;          /* a command probe's pid while it is in sup->probe_pids */
     unsigned check_failures;  /* consecutive failed health checks */
     bool check_failing;       /* `failures` reached: counts as unhealthy */
+    /* Memory (memwatch.c): the current process group's samples, against memory_max. */
+    struct memcap mem;
+    uint64_t memory_restarts; /* restarts for memory_max, all processes */
     /* Counters for /metrics. */
     uint64_t exits[4]; /* exit 0, exit non-zero, signal, unknown (adopted) */
     uint64_t check_failures_total;

@@ -20,6 +20,7 @@
 #include "daemon/hooks.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
+#include "daemon/memwatch.h"
 #include "daemon/persist.h"
 #include "daemon/pool.h"
 #include "daemon/supervisor_int.h"
@@ -182,6 +183,8 @@ repoint(struct program *prog, const struct program_cfg *pc, char **env_base, siz
     free(prog->env_base);
     prog->env_base = env_base;
     prog->nenv_base = nenv_base;
+    if (changed(d, "memory_max"))
+        memwatch_program_changed(prog);
     /* Health checks are drover's own: the running processes get the new ones now. */
     if (changed(d, "health"))
         for (unsigned i = 0; i < prog->ninstances; i++) {

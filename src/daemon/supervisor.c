@@ -26,6 +26,7 @@
 #include "daemon/deps.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
+#include "daemon/memwatch.h"
 #include "daemon/persist.h"
 #include "daemon/pool.h"
 #include "daemon/recover.h"
@@ -611,9 +612,9 @@ before_sleep(struct loop_hook *hook)
 /*
  * Who hears of a process that came or went (pool_notify()), in this order:
  * liveness (the slot's owner, the beat clock), checks (probes), the
- * checkpoint (a coalesced write); and of each state change: the hooks
- * (first, so a change's own hook queues before those of what it causes),
- * then deps. Added once, at set-up.
+ * checkpoint (a coalesced write), the memory_max sampler; and of each
+ * state change: the hooks (first, so a change's own hook queues before
+ * those of what it causes), then deps. Added once, at set-up.
  */
 static void
 liveness_observer(struct instance *in, enum pool_change what)
@@ -639,6 +640,13 @@ checkpoint_observer(struct instance *in, enum pool_change what)
 }
 
 static void
+memwatch_observer(struct instance *in, enum pool_change what)
+{
+    (void)what;
+    memwatch_spawned(in);
+}
+
+static void
 deps_observer(struct instance *in, enum pool_change what)
 {
     (void)what;
@@ -648,13 +656,14 @@ deps_observer(struct instance *in, enum pool_change what)
 static void
 watch_the_pool(struct pool *pool)
 {
-    /* Five of POOL_MAX_OBSERVERS: these cannot fail. */
+    /* Six of POOL_MAX_OBSERVERS: these cannot fail. */
     (void)pool_observe(pool, 1u << POOL_SPAWNED, liveness_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE | 1u << POOL_ADOPTED,
                        checks_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE, checkpoint_observer);
     (void)pool_observe(pool, 1u << POOL_STATE | 1u << POOL_GONE, hooks_observer);
     (void)pool_observe(pool, 1u << POOL_STATE, deps_observer);
+    (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_ADOPTED, memwatch_observer);
 }
 
 struct supervisor *
@@ -716,6 +725,7 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     sup->ckpt_last_ms = -1;
     timer_init(&sup->reap_timer, reap_timer_fired);
     timer_init(&sup->ckpt_timer, persist_timer_fired);
+    memwatch_init(sup);
     if (sup->cfg.dumpfile && (r = persist_setup(sup)) < 0)
         goto fail;
     if ((r = hooks_init(&sup->hooks, &sup->cfg, &sup->pool, &sup->loop, &sup->timers)) < 0)
@@ -849,6 +859,7 @@ supervisor_free(struct supervisor *sup)
     liveness_done(sup);
     hooks_done(&sup->hooks);
     deps_done(sup);
+    memwatch_done(sup);
     if (sup->pool.programs) {
         size_t left = 0;
 

@@ -24,6 +24,7 @@
 #include "os/timer.h"
 #include "daemon/hooks.h"
 #include "daemon/deps.h"
+#include "daemon/memwatch.h"
 #include "daemon/pool.h"
 #include "daemon/supervisor.h"
 
@@ -72,6 +73,7 @@ struct supervisor {
     struct loop_hook before_sleep; /* the end of a shutdown, scale settling */
     struct hooks hooks;            /* on_state_change, on_fatal (hooks.c) */
     struct deps deps;              /* waiting instances, the shutdown order (deps.c) */
+    struct memwatch mem;           /* memory_max sampling (memwatch.c) */
     /* Reload and apply (reload.c). */
     size_t extra_timers; /* the surfaces' room in the timer heap, kept when it grows */
     supervisor_config_loader load_config;
@@ -84,8 +86,8 @@ static inline size_t
 supervisor_timers_needed(const struct supervisor *sup, size_t slots, size_t nprograms)
 {
     /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence;
-       and the hooks' timeouts. */
-    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 8;
+       the hooks' timeouts; the memory_max sampler. */
+    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 1 + 8;
 }
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * procfs: /proc/PID/stat and /proc/PID/environ readers. See procfs.h.
+ * procfs: /proc/PID/stat, status, environ, smaps_rollup and statm readers. See procfs.h.
  */
 #include "os/procfs.h"
 
@@ -82,25 +82,38 @@ proc_read_stat(pid_t pid, struct proc_stat *ret)
     return proc_parse_stat(buf, ret);
 }
 
-int
-proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+/*
+ * A whole number at p (spaces and tabs before it skipped), followed by one of
+ * end_chars: never by the end of the text, which may be a cut one ("Uid:\t10"
+ * of a process that went while its 1000 was being read).
+ */
+static int
+parse_number(const char *p, const char *end_chars, uint64_t *ret)
 {
-    const char *p = strstr(text, "\nUid:");
-    unsigned long long uid;
+    unsigned long long v;
     char *end;
 
-    if (!p && strncmp(text, "Uid:", 4) == 0)
-        p = text - 1;
-    if (!p)
-        return -EINVAL;
-    p += strlen("\nUid:");
-    while (*p == '\t' || *p == ' ')
+    while (*p == ' ' || *p == '\t')
         p++;
     if (!isdigit((unsigned char)*p))
         return -EINVAL;
     errno = 0;
-    uid = strtoull(p, &end, 10);
-    if (errno || uid > (uid_t)-1 || (*end != '\t' && *end != ' ' && *end != '\n'))
+    v = strtoull(p, &end, 10);
+    if (errno || !*end || !strchr(end_chars, *end))
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+int
+proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+{
+    const char *p = strstr(text, "\nUid:");
+    uint64_t uid;
+
+    if (!p && strncmp(text, "Uid:", 4) == 0)
+        p = text - 1;
+    if (!p || parse_number(p + strlen("\nUid:"), "\t \n", &uid) < 0 || uid > (uid_t)-1)
         return -EINVAL;
     *ret_real_uid = (uid_t)uid;
     return 0;
@@ -119,6 +132,59 @@ proc_read_uid(pid_t pid, uid_t *ret_real_uid)
         return r;
     /* A process that exits while we read leaves an empty or cut text: gone, not malformed. */
     return proc_parse_status_uid(buf, ret_real_uid) < 0 ? -ESRCH : 0;
+}
+
+int
+proc_parse_pss_kb(const char *text, uint64_t *ret_kb)
+{
+    /* "Pss:" at the start of a line; "Pss_Anon:" and the like are other lines. */
+    const char *p = strncmp(text, "Pss:", 4) == 0 ? text : strstr(text, "\nPss:");
+
+    if (!p)
+        return -EINVAL;
+    p += *p == '\n' ? 5 : 4;
+    return parse_number(p, " \t", ret_kb);
+}
+
+int
+proc_parse_statm_rss(const char *text, uint64_t *ret_pages)
+{
+    /* "size resident shared text lib data dt", in pages. */
+    const char *p = text;
+    uint64_t size;
+
+    if (parse_number(p, " ", &size) < 0)
+        return -EINVAL;
+    while (*p == ' ')
+        p++;
+    p += strspn(p, "0123456789");
+    return parse_number(p, " \n", ret_pages);
+}
+
+int
+proc_read_memory(pid_t pid, uint64_t *ret_bytes, bool *ret_pss)
+{
+    char path[40], buf[4096];
+    uint64_t v;
+    size_t len;
+    int r;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    if (read_small(path, buf, sizeof(buf), &len) == 0 && proc_parse_pss_kb(buf, &v) == 0) {
+        *ret_bytes = v * 1024;
+        *ret_pss = true;
+        return 0;
+    }
+    (void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+    r = read_small(path, buf, sizeof(buf), &len);
+    if (r < 0)
+        return r;
+    /* Cut or empty: it went while being read. */
+    if (proc_parse_statm_rss(buf, &v) < 0)
+        return -ESRCH;
+    *ret_bytes = v * (uint64_t)sysconf(_SC_PAGESIZE);
+    *ret_pss = false;
+    return 0;
 }
 
 int

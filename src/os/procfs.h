@@ -5,11 +5,12 @@
  * (pid, start time) does: field 22 of /proc/PID/stat, in clock ticks since
  * boot. Callers that act on a process open a pidfd first and then check the
  * start time, so the pidfd is known to refer to the process they mean.
- * No logging here.
+ * Also: a process's memory (PSS, else RSS), for memory_max. No logging here.
  */
 #ifndef DROVER_PROCFS_H
 #define DROVER_PROCFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -43,6 +44,24 @@ int proc_read_uid(pid_t pid, uid_t *ret_real_uid);
  * environment) into buf. Returns 0, -ENOENT when unset, -ESRCH, or -errno.
  */
 int proc_environ_get(pid_t pid, const char *name, char *buf, size_t size);
+
+/*
+ * The memory a process uses, for memory_max (daemon/memwatch.c). PSS, from
+ * /proc/PID/smaps_rollup ("Pss:   1234 kB"), charges each shared page to
+ * its sharers in part, so a group's sum counts a page once; RSS, from
+ * /proc/PID/statm (the second field, in pages), counts it in every process
+ * that maps it, and is the fallback when smaps_rollup cannot be read
+ * (Linux < 4.14, or not ours to read).
+ */
+/* The Pss: line of a smaps_rollup text, in kB (pure). Returns 0 or -EINVAL. */
+int proc_parse_pss_kb(const char *text, uint64_t *ret_kb);
+/* The resident pages of a statm text, its second field (pure). Returns 0 or -EINVAL. */
+int proc_parse_statm_rss(const char *text, uint64_t *ret_pages);
+/*
+ * pid's memory in bytes: PSS, else RSS (*ret_pss says which). Returns 0,
+ * -ESRCH when the process is gone (or went while being read), or -errno.
+ */
+int proc_read_memory(pid_t pid, uint64_t *ret_bytes, bool *ret_pss);
 
 /* Milliseconds since boot that a start time in ticks corresponds to. */
 int64_t proc_ticks_to_ms(uint64_t ticks);

@@ -27,6 +27,39 @@ static struct api_instance pool[] = {
       .status = "" },
 };
 
+static json_t *parse(struct api_answer a, int want_code);
+
+/* memory_max: the fields are there for its instances only; null before the first sample. */
+static void
+status_memory(void **state)
+{
+    struct api_instance v[] = {
+        { .program = "m", .index = 0, .pid = 10, .state = SVC_RUNNING, .silent_ms = -1, .up_ms = 1,
+          .status = "", .memory_max = 64 << 20, .memory_samples = 3, .memory_bytes = 1234567,
+          .memory_restarts = 2 },
+        { .program = "m", .index = 1, .pid = 11, .state = SVC_STARTING, .silent_ms = -1, .up_ms = 1,
+          .status = "", .memory_max = 64 << 20 },
+        { .program = "p", .index = 0, .pid = 12, .state = SVC_RUNNING, .silent_ms = -1, .up_ms = 1,
+          .status = "" },
+    };
+    json_t *j, *m0, *m1, *p0;
+    (void)state;
+
+    j = parse(api_status(v, 3, NULL), 200);
+    m0 = json_array_get(json_object_get(json_object_get(j, "programs"), "m"), 0);
+    m1 = json_array_get(json_object_get(json_object_get(j, "programs"), "m"), 1);
+    p0 = json_array_get(json_object_get(json_object_get(j, "programs"), "p"), 0);
+    assert_int_equal(json_integer_value(json_object_get(m0, "memory_bytes")), 1234567);
+    assert_int_equal(json_integer_value(json_object_get(m0, "memory_max_bytes")), 64 << 20);
+    assert_int_equal(json_integer_value(json_object_get(m0, "memory_samples")), 3);
+    assert_int_equal(json_integer_value(json_object_get(m0, "memory_restarts")), 2);
+    assert_true(json_is_null(json_object_get(m1, "memory_bytes")));
+    assert_int_equal(json_integer_value(json_object_get(m1, "memory_samples")), 0);
+    assert_null(json_object_get(p0, "memory_bytes"));
+    assert_null(json_object_get(p0, "memory_max_bytes"));
+    json_decref(j);
+}
+
 static json_t *
 parse(struct api_answer a, int want_code)
 {
@@ -259,6 +292,7 @@ main(void)
         cmocka_unit_test(health_config_defaults),
         cmocka_unit_test(health_bad_parameters),
         cmocka_unit_test(status_and_readyz),
+        cmocka_unit_test(status_memory),
         cmocka_unit_test(uri_check),
         cmocka_unit_test(uri_answer),
         cmocka_unit_test(checks_escape_what_they_echo),

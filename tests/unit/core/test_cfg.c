@@ -737,6 +737,37 @@ rlimits(void **state)
               "[0].rlimits: expected an object of limits, such as {\"nofile\": 4096}, got a list");
 }
 
+/* `memory_max`: bytes or a size (util_parse_size's units are powers of 1024); 0 is refused. */
+static void
+memory_max(void **state)
+{
+    struct config cfg;
+    (void)state;
+
+    parse_ok("[{\"command\": [\"a\"], \"memory_max\": \"512MB\"}, {\"command\": [\"b\"], "
+             "\"memory_max\": \"1GiB\"}, {\"command\": [\"c\"], \"memory_max\": 1000000}, "
+             "{\"command\": [\"d\"]}]",
+             &cfg);
+    assert_true(cfg.programs[0].memory_max == 512ull << 20);
+    assert_true(cfg.programs[1].memory_max == 1ull << 30);
+    assert_true(cfg.programs[2].memory_max == 1000000);
+    assert_true(cfg.programs[3].memory_max == 0);
+    cfg_done(&cfg);
+    one_error("[{\"command\": [\"a\"], \"memory_max\": 0}]", "x.json:1:35: [0].memory_max: ",
+              "expected a number of bytes more than 0 or a size such as \"512MB\", got 0");
+    one_error("[{\"command\": [\"a\"], \"memory_max\": -5}]", "x.json:1:35: [0].memory_max: ",
+              "got -5");
+    one_error("[{\"command\": [\"a\"], \"memory_max\": \"0MB\"}]", "x.json:1:",
+              "[0].memory_max: expected a number of bytes more than 0 or a size such as "
+              "\"512MB\", got \"0MB\"");
+    one_error("[{\"command\": [\"a\"], \"memory_max\": \"lots\"}]", "x.json:1:",
+              "got \"lots\"");
+    one_error("[{\"command\": [\"a\"], \"memory_max\": 1.5}]", "x.json:1:",
+              "[0].memory_max: expected a number of bytes more than 0");
+    one_error("[{\"command\": [\"a\"],\n \"memory_max\": \"64XB\"}]", "x.json:2:",
+              "got \"64XB\"");
+}
+
 static void
 umask_and_nice(void **state)
 {
@@ -1510,6 +1541,7 @@ main(void)
         cmocka_unit_test(after_orders_programs),
         cmocka_unit_test(after_errors),
         cmocka_unit_test(rlimits),
+        cmocka_unit_test(memory_max),
         cmocka_unit_test(umask_and_nice),
         cmocka_unit_test(user_and_group),
         cmocka_unit_test(control_and_token),

@@ -109,6 +109,8 @@ static const struct {
     { "after", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"after\": [\"q\"]", CFGDIFF_LIVE },
     { "rlimits", "\"command\": [\"a\"], \"rlimits\": {\"nofile\": 1024}",
       "\"command\": [\"a\"], \"rlimits\": {\"nofile\": 2048}", CFGDIFF_RESTART },
+    { "memory_max", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"memory_max\": \"64MB\"",
+      CFGDIFF_LIVE },
     { "umask", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"umask\": \"027\"",
       CFGDIFF_RESTART },
     { "nice", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"nice\": 5", CFGDIFF_RESTART },

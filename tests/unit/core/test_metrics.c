@@ -37,6 +37,10 @@ render(void **state)
         { .program = "w", .index = 0, .pid = 5, .state = SVC_RUNNING, .silent_ms = 1500, .restarts = 2,
           .exits = { 1, 0, 1, 0 }, .check_failures_total = 4 },
         { .program = "w", .index = 1, .pid = 0, .state = SVC_FATAL, .silent_ms = -1 },
+        { .program = "m", .index = 0, .pid = 6, .state = SVC_RUNNING, .silent_ms = -1,
+          .memory_max = 1 << 20, .memory_samples = 1, .memory_bytes = 4096, .memory_restarts = 1 },
+        { .program = "m", .index = 1, .pid = 7, .state = SVC_STARTING, .silent_ms = -1,
+          .memory_max = 1 << 20 },
     };
     struct metrics_drover d = { .spawn = &h,
                                 .notify_accepted = 7,
@@ -52,7 +56,7 @@ render(void **state)
 
     metrics_observe(&h, 0.0002);
     metrics_observe(&h, 0.02);
-    text = metrics_render(v, 2, &d);
+    text = metrics_render(v, 4, &d);
     assert_non_null(text);
     assert_non_null(strstr(text, "# TYPE drover_instance_up gauge\n"));
     assert_non_null(strstr(text, "drover_instance_up{program=\"w\",instance=\"0\"} 1\n"));
@@ -64,6 +68,12 @@ render(void **state)
     assert_non_null(strstr(text, "drover_instance_last_beat_age_seconds{program=\"w\",instance=\"0\"} 1.500\n"));
     assert_null(strstr(text, "drover_instance_last_beat_age_seconds{program=\"w\",instance=\"1\"}"));
     assert_non_null(strstr(text, "drover_instance_health_check_failures_total{program=\"w\",instance=\"0\"} 4\n"));
+    /* Memory: sampled instances of programs with memory_max only. */
+    assert_non_null(strstr(text, "# TYPE drover_instance_memory_bytes gauge\n"
+                                 "drover_instance_memory_bytes{program=\"m\",instance=\"0\"} 4096\n#"));
+    assert_non_null(strstr(text, "# TYPE drover_instance_memory_restarts_total counter\n"
+                                 "drover_instance_memory_restarts_total{program=\"m\",instance=\"0\"} 1\n"
+                                 "drover_instance_memory_restarts_total{program=\"m\",instance=\"1\"} 0\n#"));
     /* Cumulative buckets: 0 up to 100 µs, 1 from 250 µs, 2 from 25 ms. */
     assert_non_null(strstr(text, "drover_spawn_duration_seconds_bucket{le=\"0.0001\"} 0\n"));
     assert_non_null(strstr(text, "drover_spawn_duration_seconds_bucket{le=\"0.00025\"} 1\n"));

@@ -1,7 +1,7 @@
 /*
  * test_svc: the instance state machine (src/core/svc.c) with fake svc_ops that
  * record every effect in order, no processes. The first test walks every
- * (state, event) cell of the 7 x 9 table and compares the next state and
+ * (state, event) cell of the 8 x 11 table and compares the next state and
  * the exact effect log; the rest follow the paths of docs/state-machine.md:
  * start, quick exits and backoff, respawn after a normal exit, restart
  * policies, yo-yo, spawn failures, stopping and its SIGKILL escalation, and
@@ -197,6 +197,7 @@ static const struct cell table[] = {
     /* Recovery takes over an earlier drover's process: up, no effect asked for. */
     { SVC_STOPPED, SVC_EV_ADOPT, SVC_RUNNING, "T(stopped>running) ", true },
     { SVC_STOPPED, SVC_EV_DEPS_READY, SVC_STOPPED, "", false },
+    { SVC_STOPPED, SVC_EV_MEMORY, SVC_STOPPED, "", false },
 
     { SVC_STARTING, SVC_EV_START, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
@@ -212,6 +213,8 @@ static const struct cell table[] = {
     { SVC_STARTING, SVC_EV_UNHEALTHY, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_ADOPT, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_DEPS_READY, SVC_STARTING, "", true },
+    { SVC_STARTING, SVC_EV_MEMORY, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
+      true },
 
     { SVC_RUNNING, SVC_EV_START, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ", false },
@@ -226,6 +229,9 @@ static const struct cell table[] = {
       true },
     { SVC_RUNNING, SVC_EV_ADOPT, SVC_RUNNING, "", true },
     { SVC_RUNNING, SVC_EV_DEPS_READY, SVC_RUNNING, "", true },
+    /* Above memory_max twice in a row: a restart, as HB_LATE. */
+    { SVC_RUNNING, SVC_EV_MEMORY, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ",
+      true },
 
     { SVC_BACKOFF, SVC_EV_START, SVC_STARTING, "cancel spawn arm1000 T(backoff>starting) ", true },
     { SVC_BACKOFF, SVC_EV_STOP, SVC_STOPPED, "cancel T(backoff>stopped) ", false },
@@ -237,6 +243,7 @@ static const struct cell table[] = {
     { SVC_BACKOFF, SVC_EV_UNHEALTHY, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_ADOPT, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_DEPS_READY, SVC_BACKOFF, "", true },
+    { SVC_BACKOFF, SVC_EV_MEMORY, SVC_BACKOFF, "", true },
 
     /* Stopping: want_up false (a stop was asked for). */
     { SVC_STOPPING, SVC_EV_START, SVC_STOPPING, "", true },
@@ -250,6 +257,7 @@ static const struct cell table[] = {
     { SVC_STOPPING, SVC_EV_UNHEALTHY, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_ADOPT, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_DEPS_READY, SVC_STOPPING, "", false },
+    { SVC_STOPPING, SVC_EV_MEMORY, SVC_STOPPING, "", false },
 
     { SVC_EXITED, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(exited>starting) ", true },
     { SVC_EXITED, SVC_EV_STOP, SVC_STOPPED, "T(exited>stopped) ", false },
@@ -261,6 +269,7 @@ static const struct cell table[] = {
     { SVC_EXITED, SVC_EV_UNHEALTHY, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_ADOPT, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_DEPS_READY, SVC_EXITED, "", true },
+    { SVC_EXITED, SVC_EV_MEMORY, SVC_EXITED, "", true },
 
     { SVC_FATAL, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(fatal>starting) ", true },
     { SVC_FATAL, SVC_EV_STOP, SVC_STOPPED, "T(fatal>stopped) ", false },
@@ -272,6 +281,7 @@ static const struct cell table[] = {
     { SVC_FATAL, SVC_EV_UNHEALTHY, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_ADOPT, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_DEPS_READY, SVC_FATAL, "", true },
+    { SVC_FATAL, SVC_EV_MEMORY, SVC_FATAL, "", true },
 
     /* Waiting: wanted, no process; only its dependencies being ready (or a stop) moves it. */
     { SVC_WAITING, SVC_EV_START, SVC_WAITING, "", true },
@@ -284,6 +294,7 @@ static const struct cell table[] = {
     { SVC_WAITING, SVC_EV_UNHEALTHY, SVC_WAITING, "", true },
     { SVC_WAITING, SVC_EV_ADOPT, SVC_WAITING, "", true },
     { SVC_WAITING, SVC_EV_DEPS_READY, SVC_STARTING, "spawn arm1000 T(waiting>starting) ", true },
+    { SVC_WAITING, SVC_EV_MEMORY, SVC_WAITING, "", true },
 };
 
 static bool
@@ -749,6 +760,38 @@ yoyo_goes_fatal(void **state)
     svc_dispatch(&s, SVC_EV_TIMER, now += 1000);
     assert_int_equal(s.state, SVC_FATAL);
     assert_string_equal(F.log, "");
+    svc_done(&s);
+}
+
+/* Above memory_max: a restart whose cause is the one word "memory"; it counts toward yo-yo. */
+static void
+memory_restarts_with_cause_memory(void **state)
+{
+    struct svc_policy pol = std_policy();
+    int64_t now = 0;
+    struct svc s;
+    (void)state;
+
+    pol.backoff.yoyo_limit = 1;
+    reset_fake();
+    svc_init(&s, &pol, &fake_ops);
+    svc_dispatch(&s, SVC_EV_START, now);
+    svc_dispatch(&s, SVC_EV_TIMER, now += 1000);
+    clear_log();
+    svc_dispatch(&s, SVC_EV_MEMORY, now += 1000);
+    assert_int_equal(s.state, SVC_STOPPING);
+    assert_true(s.want_up);
+    assert_string_equal(F.last_cause, "memory");
+    assert_int_equal(s.restarts, 1);
+    svc_exited(&s, &exit_signal_9, now += 100);
+    assert_int_equal(s.state, SVC_STARTING);
+    /* The second within the window trips yo-yo: stopped, then fatal. */
+    svc_dispatch(&s, SVC_EV_MEMORY, now += 1000);
+    assert_int_equal(s.state, SVC_STOPPING);
+    assert_false(s.want_up);
+    assert_int_equal(strncmp(s.cause, "memory, too many restarts", 25), 0);
+    svc_exited(&s, &exit_signal_9, now += 100);
+    assert_int_equal(s.state, SVC_FATAL);
     svc_done(&s);
 }
 
@@ -1414,7 +1457,7 @@ names(void **state)
                                           "stopping", "exited",   "fatal",   "waiting" };
     static const char *const events[] = { "start",       "stop",      "exit",           "timer",
                                           "group-empty", "ready",     "heartbeat-late", "unhealthy",
-                                          "adopt",       "deps-ready" };
+                                          "adopt",       "deps-ready", "memory" };
     (void)state;
 
     assert_int_equal(ARRAY_SIZE(states), SVC__MAX);
@@ -1468,6 +1511,7 @@ main(void)
         cmocka_unit_test(exited_then_start),
         cmocka_unit_test(yoyo_goes_fatal),
         cmocka_unit_test(yoyo_counts_liveness_restarts),
+        cmocka_unit_test(memory_restarts_with_cause_memory),
         cmocka_unit_test(fatal_exit_code_goes_fatal_at_once),
         cmocka_unit_test(yoyo_spread_restarts_survive),
         cmocka_unit_test(fatal_start_resets_tally),

@@ -158,6 +158,50 @@ read_own_uid(void **state)
     assert_int_equal(proc_read_uid(0x3ffffffe, &uid), -ESRCH);
 }
 
+static void
+parse_memory(void **state)
+{
+    uint64_t v = 7;
+
+    (void)state;
+    assert_int_equal(proc_parse_pss_kb("55d0a0000000-7ffd00000000 ---p 00000000 00:00 0 [rollup]\n"
+                                       "Rss:                2048 kB\nPss:                1234 kB\n"
+                                       "Pss_Anon:            999 kB\n", &v), 0);
+    assert_true(v == 1234);
+    /* Pss_Anon: before Pss: is not it. */
+    assert_int_equal(proc_parse_pss_kb("Rss: 9 kB\nPss_Anon: 5 kB\nPss: 8 kB\n", &v), 0);
+    assert_true(v == 8);
+    assert_int_equal(proc_parse_pss_kb("Pss:\t42 kB\n", &v), 0);
+    assert_true(v == 42);
+    assert_int_equal(proc_parse_pss_kb("Rss: 9 kB\nPss_Anon: 5 kB\n", &v), -EINVAL);
+    assert_int_equal(proc_parse_pss_kb("Rss: 9 kB\nPss: kB\n", &v), -EINVAL);
+    assert_int_equal(proc_parse_pss_kb("", &v), -EINVAL);
+    /* A cut text (the process went mid-read) is not a smaller figure. */
+    assert_int_equal(proc_parse_pss_kb("Rss: 9 kB\nPss: 12", &v), -EINVAL);
+    assert_int_equal(proc_parse_statm_rss("10744 15", &v), -EINVAL);
+    assert_int_equal(proc_parse_statm_rss("10744 1530 1102 202 0 1111 0\n", &v), 0);
+    assert_true(v == 1530);
+    assert_int_equal(proc_parse_statm_rss("0 0 0 0 0 0 0\n", &v), 0);
+    assert_true(v == 0);
+    assert_int_equal(proc_parse_statm_rss("10744", &v), -EINVAL);
+    assert_int_equal(proc_parse_statm_rss("10744 ", &v), -EINVAL);
+    assert_int_equal(proc_parse_statm_rss("", &v), -EINVAL);
+    assert_int_equal(proc_parse_statm_rss("12 x3 4\n", &v), -EINVAL);
+}
+
+/* Our own memory: PSS or RSS, more than nothing; a pid that is not there is gone. */
+static void
+read_own_memory(void **state)
+{
+    uint64_t bytes = 0;
+    bool pss;
+
+    (void)state;
+    assert_int_equal(proc_read_memory(getpid(), &bytes, &pss), 0);
+    assert_true(bytes > 0);
+    assert_int_equal(proc_read_memory(0x3ffffffe, &bytes, &pss), -ESRCH);
+}
+
 static int
 find_self(pid_t pid, void *arg)
 {
@@ -196,6 +240,8 @@ main(void)
         cmocka_unit_test(read_own_uid),
         cmocka_unit_test_teardown(read_child_environ, kill_environ_child),
         cmocka_unit_test(walk_proc),
+        cmocka_unit_test(parse_memory),
+        cmocka_unit_test(read_own_memory),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
