@@ -248,7 +248,7 @@ def test_adopt_takes_over_a_users_child_after_drover_was_killed(drover, users):
     drover.start(prog, args=["--dumpfile", dump, "--adopt"])
     drover.wait_log(rf"pid {pid} \(a:0\) runs as uid {users['a'].pw_uid} now, not as uid "
                     rf"{users['b'].pw_uid}, which its program starts as")
-    new = drover.wait_spawns("a:0", 1)[-1][1]
+    new = drover.wait_spawns("a:0", 2)[-1][1]  # the first drover's spawn, then this one's
     assert new != pid and proc_status(new)["Uid"].split()[0] == str(users["b"].pw_uid)
     wait_until(lambda: not pid_alive(pid), what=f"the old pid {pid} stopped")
     assert drover.stop() == 0
