@@ -1,6 +1,6 @@
 /*
  * job: the job state machine as a constant [state][event] table. See job.h
- * for the contract; docs/jobs.md draws the table.
+ * for the contract; docs/state-machine.md draws the table.
  */
 #include "core/job.h"
 
