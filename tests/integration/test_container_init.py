@@ -58,15 +58,21 @@ class Init:
         self.pid = None  # drover's pid on the host
         self.ns = None
 
-    def start(self, config, args=()):
+    def start(self, config, args=(), default_control=False):
+        """default_control: drover's own default socket (/run/drover.sock, inside the
+        namespace's /run), not one in the test's directory."""
         cfg = self.d.write_config(config)
+        control = [] if default_control else ["--control", self.d.control]
+        env = dict(self.d.env, PATH="/usr/bin:/bin")
+        if default_control:
+            del env["DROVER_CONTROL"]
         self.log_file = open(self.d.log_path, "ab")
         # --kill-child: if unshare is killed, drover is, and with it the whole namespace.
         self.unshare = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "/bin/sh", "-c", AS_INIT,
-             "sh", DROVER_BIN, "--config", str(cfg), "--control", self.d.control, *args],
+             "sh", DROVER_BIN, "--config", str(cfg), *control, *args],
             stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file, cwd=self.d.dir,
-            env=dict(self.d.env, PATH="/usr/bin:/bin"))
+            env=env)
         children = f"/proc/{self.unshare.pid}/task/{self.unshare.pid}/children"
         self.pid = int(wait_until(lambda: open(children).read().split(), WAIT_S,
                                   what="unshare's child")[0])
@@ -255,13 +261,23 @@ def test_unclean_stop_exits_4(init, case):
         init.d.wait_log(r"killing pid \d+, a descendant that left its instance's process group")
 
 
-def test_drover_health_from_outside_the_namespace(init):
-    """The control socket is a file: `drover health` (a Kubernetes exec probe) reaches pid 1."""
-    init.start({"programs": [program("s", [helper("sleeper")])]})
+def test_drover_health_inside_the_container(init):
+    """`drover health` run in the container's namespaces, as a Kubernetes exec probe is, finds
+    pid 1 on the default socket (/run/drover.sock in the container's own /run)."""
+    init.start({"programs": [program("s", [helper("sleeper")])]}, default_control=True)
     init.d.wait_spawns("s:0", 1, timeout=WAIT_S)
-    r = wait_until(lambda: (r := init.d.cli("health")).returncode == 0 and r, WAIT_S,
+    env = {k: v for k, v in init.d.env.items() if k != "DROVER_CONTROL"}
+
+    def probe(*args):
+        return subprocess.run(["nsenter", "-t", str(init.pid), "-p", "-m", DROVER_BIN, *args],
+                              capture_output=True, text=True, env=env, timeout=WAIT_S,
+                              stdin=subprocess.DEVNULL)
+    r = wait_until(lambda: (r := probe("health", "--max-silent", "0", "--silence", "30s"))
+                   .returncode == 0 and r, WAIT_S,
                    what=lambda: f"`drover health` to say healthy; log:\n{init.d.log()}")
     assert r.returncode == 0, r.stdout + r.stderr
-    r = init.d.cli("status")
+    r = probe("status")
     assert r.returncode == 0 and "s:0" in r.stdout, r.stdout + r.stderr
+    assert not os.path.exists("/run/drover.sock") or os.stat("/run/drover.sock").st_ino != \
+        os.stat(f"/proc/{init.pid}/root/run/drover.sock").st_ino, "the socket is the host's"
     assert init.stop() == 0
