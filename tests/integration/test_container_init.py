@@ -94,8 +94,13 @@ class Init:
                                  f"{self.d.log()}") from None
 
     def stop(self, sig=signal.SIGTERM):
+        """Sends sig; returns drover's exit status once it and everything in its namespace
+        are gone."""
         self.send(sig)
-        return self.wait_exit(f"of {signal.Signals(sig).name}")
+        rc = self.wait_exit(f"of {signal.Signals(sig).name}")
+        wait_until(lambda: not self.procs(), WAIT_S,
+                   what=lambda: f"the namespace to be empty: {self.procs()}")
+        return rc
 
     def cleanup(self):
         if self.unshare and self.unshare.poll() is None:
@@ -181,6 +186,7 @@ def test_pid_1_reaps_grandchildren_and_strangers(init):
         f"the namespace holds more than drover and steady:0: {left}"
     assert init.stop(signal.SIGTERM) == 0, init.d.log()
     assert "not a clean stop" not in init.d.log() and "killing pid" not in init.d.log()
+    init.d.wait_log(r"steady:0 pid=\d+ killed by signal TERM after")
     init.d.wait_log(r"all instances stopped, exiting$")
 
 
@@ -189,6 +195,8 @@ def test_sigint_stops_cleanly(init):
     init.d.wait_spawns("s:1", 1, timeout=WAIT_S)
     assert init.stop(signal.SIGINT) == 0, init.d.log()
     init.d.wait_log(r"received SIGINT: stopping all instances")
+    # drover stopped them (their stop signal), before the kernel emptied the namespace.
+    init.d.wait_log(r"s:\d pid=\d+ killed by signal TERM after", count=2)
 
 
 def test_sighup_reloads_and_sigusr1_is_ignored(init):
