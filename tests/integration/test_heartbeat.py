@@ -296,7 +296,11 @@ def test_a_replacement_after_a_slow_stop_is_watched_for_silence(drover):
     silent = r"hung:0 pid=(\d+) silent for .*, restarting it"
     drover.wait_log(silent, count=2, timeout=60)
     assert len({m[1] for m in drover.lines(silent)}) == 2, drover.log()
-    assert drover.stop() == 4  # a SIGKILL was needed: not a clean stop
+    # 4 when the shutdown found hung:0 ignoring TERM and SIGKILLed it (the usual case: the
+    # restart is still stopping it); 0 when it came between a restart's SIGKILL and the
+    # replacement's ignoring TERM.
+    rc = drover.stop()
+    assert rc == (4 if drover.lines(r"sending SIGKILL .*: not a clean stop") else 0), drover.log()
 
 
 def test_a_replacement_after_an_operator_restart_is_watched_for_silence(drover):
