@@ -36,10 +36,13 @@ def ns_processes(ns):
                 continue
             with open(f"/proc/{entry}/status") as f:
                 status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        except OSError:
+            continue  # gone meanwhile
+        try:
             with open(f"/proc/{entry}/environ", "rb") as f:
                 env = f.read().split(b"\0")
         except OSError:
-            continue  # gone meanwhile (or a zombie's environ): read again on the next poll
+            env = []  # a zombie's, or gone meanwhile: still counted, with its state
         found[int(entry)] = (int(status["NSpid"].split()[-1]), status["State"].split()[0], env)
     return found
 
