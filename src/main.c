@@ -1,7 +1,8 @@
 /*
  * main: drover's entry point: argv, wiring and exit codes, no logic.
  * Exit codes (docs/exit-codes.md): 0 ok, 1 runtime or system failure,
- * 2 usage or invalid configuration.
+ * 2 usage or invalid configuration, 4 a shutdown that was not clean
+ * (SUPERVISOR_EXIT_UNCLEAN); as pid 1, 128 + a signal that ends drover.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,7 +82,8 @@ usage(FILE *f)
         "  -h, --help               this text\n"
         "  -V, --version            print the version\n"
         "\n"
-        "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n"
+        "Exit codes: 0 ok (a clean stop), 1 runtime failure, 2 usage or configuration error,\n"
+        "4 stopped, but not cleanly (a SIGKILL was needed, or a program was fatal).\n"
         "See README.md and docs/ for the configuration format.\n");
 }
 

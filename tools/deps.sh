@@ -9,8 +9,11 @@ packages=(gcc make pkg-config libc6-dev libjansson-dev libmicrohttpd-dev)
 if [ "${1:-}" = "--test" ]; then
     # cmocka: unit tests; pytest: integration; redis-server, systemd (systemd-notify):
     # notify peers; prometheus: promtool and a real scrape; curl: the README's examples;
-    # cppcheck, clang-format: make lint, which tools/test.sh runs.
-    packages+=(libcmocka-dev python3-pytest curl redis-server prometheus systemd cppcheck clang-format)
+    # cppcheck, clang-format: make lint, which tools/test.sh runs; python3-yaml: the
+    # Kubernetes manifests of docs/deploy.md (test_deploy_docs.py); util-linux (unshare,
+    # nsenter): drover as pid 1 (test_container_init.py).
+    packages+=(libcmocka-dev python3-pytest python3-yaml curl redis-server prometheus systemd
+               util-linux cppcheck clang-format)
 elif [ $# -gt 0 ]; then
     echo "usage: tools/deps.sh [--test]" >&2
     exit 2

@@ -42,21 +42,6 @@ op_spawn(struct svc *s)
     return launch_instance(svc_to_instance(s));
 }
 
-static void
-op_signal_group(struct svc *s, int sig)
-{
-    struct instance *in = svc_to_instance(s);
-
-    if (in->pgid <= 1)
-        return;
-    if (kill(-in->pgid, sig) < 0 && errno != ESRCH)
-        inst_log(LOG_LVL_WARN, in, "cannot send %s to process group %d: %s", util_signal_name(sig),
-                 (int)in->pgid, strerror(errno));
-    else
-        log_debug("%s: sent %s to process group %d", in->label, util_signal_name(sig),
-                  (int)in->pgid);
-}
-
 /*
  * A pgid number cannot be reused while any process is still in that group,
  * so probing it after the leader was reaped never reaches a stranger.
@@ -139,6 +124,32 @@ op_group_alive(struct svc *s)
      * kill(). Only a member that is not a zombie makes the group alive.
      */
     return foreign_group_alive(in->sup, in->pgid);
+}
+
+static void
+op_signal_group(struct svc *s, int sig)
+{
+    struct instance *in = svc_to_instance(s);
+
+    if (in->pgid <= 1)
+        return;
+    /*
+     * During a shutdown, a SIGKILL that is not the program's own stop signal
+     * makes it unclean, if it reaches a live process: an adopted group of
+     * zombies that init has not reaped yet needed no killing.
+     */
+    if (sig == SIGKILL && in->sup->shutting_down && in->svc.policy->stop_signal != SIGKILL &&
+        (in->svc.leader_alive || op_group_alive(s))) {
+        in->sup->unclean_killed++;
+        inst_log(LOG_LVL_WARN, in, "sending SIGKILL to process group %d: not a clean stop",
+                 (int)in->pgid);
+    }
+    if (kill(-in->pgid, sig) < 0 && errno != ESRCH)
+        inst_log(LOG_LVL_WARN, in, "cannot send %s to process group %d: %s", util_signal_name(sig),
+                 (int)in->pgid, strerror(errno));
+    else
+        log_debug("%s: sent %s to process group %d", in->label, util_signal_name(sig),
+                  (int)in->pgid);
 }
 
 static void
@@ -397,11 +408,14 @@ kill_stray_children_once(void)
 }
 
 /* Killing a stray hands us its own children; a few rounds catch whole subtrees. */
-static void
+static unsigned
 kill_stray_children(void)
 {
-    for (int round = 0; round < 16 && kill_stray_children_once() > 0; round++)
-        ;
+    unsigned killed = 0, n;
+
+    for (int round = 0; round < 16 && (n = kill_stray_children_once()) > 0; round++)
+        killed += n;
+    return killed;
 }
 
 static void
@@ -423,6 +437,16 @@ check_shutdown_done(struct supervisor *sup)
         sup->done = true;
 }
 
+/* A program that is fatal when drover stops failed: the exit code says so. */
+static void
+count_fatal(struct instance *in, void *arg)
+{
+    if (in->svc.state != SVC_FATAL)
+        return;
+    (*(unsigned *)arg)++;
+    inst_log(LOG_LVL_WARN, in, "fatal when the shutdown began: not a clean stop");
+}
+
 /*
  * Stops every instance and exits once they are gone, as on SIGTERM; `why` is
  * logged. Dependents stop before their dependencies, level by level (deps.c).
@@ -433,6 +457,7 @@ supervisor_shutdown(struct supervisor *sup, const char *why)
     if (sup->shutting_down)
         return;
     log_info("%s: stopping all instances", why);
+    pool_for_each_instance(&sup->pool, count_fatal, &sup->unclean_fatal);
     sup->shutting_down = true;
     liveness_stopping(sup);
     deps_shutdown(sup);
@@ -502,6 +527,12 @@ signal_ready(struct loop_source *src, uint32_t events)
             hup_reload(sup);
             break;
         default:
+            if (sig_ends_process((int)si.ssi_signo)) {
+                /* Read only as pid 1 (sig.h): end as its default action would have ended us. */
+                sup->ended_by = (int)si.ssi_signo;
+                sup->done = true;
+                break;
+            }
             log_info("received SIG%s: ignoring", util_signal_name((int)si.ssi_signo));
             break;
         }
@@ -813,13 +844,33 @@ supervisor_run(struct supervisor *sup)
         if (n < 0)
             log_warn("epoll_wait failed, retrying");
     }
+    if (sup->ended_by) {
+        /*
+         * Outside a container this signal's default action would have ended
+         * drover on the spot, its instances left running; the kernel drops it
+         * for a namespace's init, so we end ourselves, stopping nothing. The
+         * instances die with the namespace (or with supervisor_free()).
+         */
+        log_errorx("received SIG%s as pid 1, whose default action ends drover: exiting with "
+                   "code %d without stopping the instances",
+                   util_signal_name(sup->ended_by), 128 + sup->ended_by);
+        return 128 + sup->ended_by;
+    }
     hooks_stop(&sup->hooks); /* first: kill_stray_children() would take its pids from under it */
-    kill_stray_children();
+    sup->unclean_strays = kill_stray_children();
     reap_all(sup);
     if (sup->dumpfile) {
         int r = persist_write(sup);
         if (r < 0)
             log_errorx("cannot write the final dumpfile %s: %s", sup->dumpfile, strerror(-r));
+    }
+    if (sup->unclean_killed || sup->unclean_fatal || sup->unclean_strays) {
+        log_warnx("all instances stopped, not cleanly (%u SIGKILL%s after a stop signal, %u "
+                  "instance%s fatal, %u stray descendant%s killed): exiting with code %d",
+                  sup->unclean_killed, sup->unclean_killed == 1 ? "" : "s", sup->unclean_fatal,
+                  sup->unclean_fatal == 1 ? "" : "s", sup->unclean_strays,
+                  sup->unclean_strays == 1 ? "" : "s", SUPERVISOR_EXIT_UNCLEAN);
+        return SUPERVISOR_EXIT_UNCLEAN;
     }
     log_info("all instances stopped, exiting");
     return 0;

@@ -52,8 +52,18 @@ typedef int (*supervisor_config_loader)(void *arg, const char *text, size_t len,
 void supervisor_set_config_loader(struct supervisor *sup, supervisor_config_loader fn, void *arg);
 
 /*
+ * A shutdown stopped every instance, but not cleanly: one had to be
+ * SIGKILLed after its stop_timeout, one was fatal when the shutdown began,
+ * or a descendant that had left its instance's group was killed at the end
+ * (docs/exit-codes.md). 0 is a clean one; 1 and 2 are start-up failures.
+ */
+#define SUPERVISOR_EXIT_UNCLEAN 4
+
+/*
  * Starts every instance and runs until a shutdown (SIGTERM, SIGINT) has
- * stopped them all. Returns the process exit code.
+ * stopped them all. Returns the process exit code: 0, SUPERVISOR_EXIT_UNCLEAN,
+ * 1 when start-up failed, or as pid 1, 128 + the signal that would have ended
+ * drover outside a container (sig_ends_process()).
  */
 int supervisor_run(struct supervisor *sup);
 

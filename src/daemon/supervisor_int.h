@@ -42,6 +42,11 @@ struct supervisor {
     struct loop_source log_src;   /* the log's fd while lines wait for room (borrowed), else -1 */
     bool shutting_down;
     bool done;
+    /* What made a shutdown not clean (supervisor_run()'s exit code): see docs/exit-codes.md. */
+    unsigned unclean_killed; /* instances SIGKILLed after their stop_timeout */
+    unsigned unclean_fatal;  /* instances fatal when the shutdown began */
+    unsigned unclean_strays; /* descendants outside any instance's group, killed at the end */
+    int ended_by;            /* as pid 1: the signal that would have ended drover, else 0 */
     /* Checkpoint (--dumpfile); all unused when dumpfile is NULL. */
     char *dumpfile;                    /* absolute path */
     char marker_env[2][PATH_MAX + 32]; /* DROVER_DUMPFILE=..., DROVER_GENERATION=... */

@@ -120,7 +120,7 @@ def test_environment_of_a_crash_restart_and_a_fatal(drover):
     drover.wait_log(r"info  hook on_fatal c:0: said by c:0 to fatal$")
     drover.wait_log(r"info  hook on_state_change s:1: said by s:1 to running$", count=2)
     drover.wait_log(r"info  hook on_fatal c:0: to stderr, no newline$")
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
 
 
 def test_fatal_exit_code_and_top_level_hooks(drover):
@@ -150,7 +150,7 @@ def test_fatal_exit_code_and_top_level_hooks(drover):
     # own's state changes still run the top-level on_state_change; quiet's run none.
     wait_env(drover, "state_change", DROVER_PROGRAM="own", DROVER_TO="fatal")
     wait_env(drover, "state_change", DROVER_PROGRAM="a", DROVER_TO="fatal")
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
     assert not find(drover, "fatal", DROVER_PROGRAM="own")
     assert not find(drover, "state_change", DROVER_PROGRAM="quiet")
 
@@ -168,7 +168,7 @@ def test_a_failing_hook_is_one_warning(drover):
     # Each of x's two state changes: one line, exec's error.
     drover.wait_log(r"warn  hook on_state_change x:0: failed: cannot execute \".*no-such-hook\": No such file", count=2)
     drover.wait_log(r"info  hook on_fatal x:0: giving up$")
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
     log = drover.log()
     assert len(drover.lines(r"hook on_fatal x:0 .*failed")) == 1
     # Nothing else happens: x stays fatal, no retry of the hook.

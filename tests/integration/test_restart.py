@@ -34,7 +34,7 @@ def test_restart_on_failure_distinguishes_code_zero(drover):
     drover.wait_log(r"bad:0 .*-> fatal \(yo-yo")
     assert len(drover.spawns("ok:0")) == 1
     assert len(drover.spawns("bad:0")) == 3
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
 
 
 def test_success_and_fatal_exit_codes(drover):
@@ -57,7 +57,7 @@ def test_success_and_fatal_exit_codes(drover):
     assert len(drover.spawns("zero:0")) == 2
     # A success code is an info line; an exit the policy counts as a failure, a warning.
     assert drover.lines(r"info  done:0 pid=\d+ exited with code 3") and drover.lines(r"warn  zero:0 pid=\d+ exited with code 0")
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
 
 
 def test_back_to_back_quick_exits_back_off_exponentially(drover):
@@ -97,7 +97,7 @@ def test_crash_loop_goes_fatal_with_bounded_spawns(drover):
     assert len(drover.lines(r"loop:0 .*-> fatal")) == 1
     pid, _ = drover.current("steady:0")
     assert pid_alive(pid)
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
 
 
 def test_exit_codes_are_reported_for_every_value(drover):
@@ -143,7 +143,7 @@ def test_missing_program_is_fatal_and_others_keep_running(drover):
     assert not drover.lines(r"missing:0 .*exited with code 127")
     drover.wait_spawns("steady:0", 1)  # spawned after the failing ones: wait for it, do not assume it
     assert pid_alive(drover.current("steady:0")[0])
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
 
 
 def test_non_executable_program_is_fatal(drover):
@@ -153,7 +153,7 @@ def test_non_executable_program_is_fatal(drover):
     drover.start({"programs": [{"name": "noexec", "command": [str(script)]}]})
     drover.wait_log(r'noexec:0 cannot execute ".*script\.sh": Permission denied')
     drover.wait_log(r"noexec:0 stopped -> fatal")
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
 
 
 def test_unopenable_output_file_is_fatal(drover):
@@ -168,7 +168,7 @@ def test_unopenable_output_file_is_fatal(drover):
     drover.wait_log(r"r:0 stopped -> fatal")
     drover.wait_spawns("steady:0", 1)  # spawned after the failing ones: wait for it, do not assume it
     assert pid_alive(drover.current("steady:0")[0])
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
 
 
 def test_crashed_instance_leftovers_are_killed(drover):
@@ -209,4 +209,4 @@ def test_never_ran_has_no_last_exit(drover):
     col = header.index("LAST EXIT")
     cells = {row.split()[0]: row[col:].split("  ")[0].strip() for row in rows}
     assert cells == {"nocwd:0": "-", "noexec:0": "-", "nofile:0": "-", "ran:0": "exit 3"}, r.stdout
-    assert drover.stop() == 0
+    assert drover.stop() == 4  # a program is fatal: not a clean stop
