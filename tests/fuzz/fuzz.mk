@@ -15,7 +15,7 @@
 # Whatever the including makefile's default goal is (or will be), it stays so.
 fuzz_default_goal := $(.DEFAULT_GOAL)
 
-FUZZ_TARGETS := cfg ckpt util tmpl procfs_stat cli_response utf8 api_request probe_spec notify_msg
+FUZZ_TARGETS := cfg ckpt util tmpl procfs_stat cli_response utf8 api_request probe_spec notify_msg lineasm
 FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
 .PHONY: check-fuzz-replay fuzz
