@@ -19,6 +19,7 @@
 #include "os/spawn.h"
 #include "daemon/supervisor_int.h"
 #include "daemon/launch.h"
+#include "daemon/capture.h"
 
 extern char **environ;
 
@@ -100,6 +101,20 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
 done:
     free(expanded);
     return r;
+}
+
+/* Captured output/error (capture.c): the child's ends of its FIFOs, in fds[1] and fds[2]. */
+static int
+open_captured(struct instance *in, const struct tmpl_vars *vars, int fds[3])
+{
+    const struct program_cfg *pc = in->prog->cfg;
+    int r;
+
+    for (int k = 0; k < CFG_STREAM__MAX; k++)
+        if (pc->capture[k].mode != CFG_CAPTURE_NONE &&
+            (r = capture_child_fd(in, (enum cfg_stream)k, vars, &fds[1 + k])) < 0)
+            return r == -ENOMEM ? r : -EIO; /* logged; -EIO: failed, not "no reader yet" */
+    return 0;
 }
 
 struct spawn_buffers {
@@ -207,7 +222,7 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
         return r;
     if (pc->error && (r = open_stdio(in, pc->error, vars, b->cwd, false, &b->fds[2])) < 0)
         return r;
-    return 0;
+    return open_captured(in, vars, b->fds);
 }
 
 /* One allocation holding the pointer array and the strings, for the checkpoint. */

@@ -1,0 +1,617 @@
+/*
+ * capture: captured output, FIFO to lines to file or stderr. See capture.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/lineasm.h"
+#include "core/tailring.h"
+#include "core/util.h"
+#include "os/rundir.h"
+#include "daemon/supervisor_int.h"
+#include "daemon/capture.h"
+
+/* Lines waiting for one write(2) of the file: a read's worth and the longest line. */
+#define WBUF_BYTES (CAPTURE_READ_BUDGET + LINEASM_MAX + 1)
+
+struct capture_stream {
+    struct loop_source src; /* the FIFO, drover's O_RDWR end; fd -1 none */
+    struct instance *in;
+    enum cfg_stream which;
+    char fifo[PATH_MAX];
+    struct lineasm la;
+    struct tailring ring;
+    /* CFG_CAPTURE_FILE */
+    char path[PATH_MAX]; /* the file, expanded; "" none */
+    int file_fd;
+    uint64_t file_size;
+    char *wbuf;
+    size_t wlen, wlines;
+    bool failing;     /* the last write failed: lines are dropped, retried at retry_ms */
+    int64_t retry_ms; /* CLOCK_MONOTONIC */
+    uint64_t dropped_streak;
+    /* CFG_CAPTURE_DROVER: whether the last line was dropped (said once per streak). */
+    bool stderr_dropping;
+    struct capture_counts counts;
+};
+
+struct capture {
+    struct capture_stream s[CFG_STREAM__MAX];
+    bool keep; /* its process outlives us: the FIFOs stay for the next drover */
+};
+
+static const char *const stream_suffix[CFG_STREAM__MAX] = { "out", "err" };
+static const char *const stream_name[CFG_STREAM__MAX] = { "output", "error" };
+
+static const struct cfg_capture *
+stream_cfg(const struct capture_stream *cs)
+{
+    return &cs->in->prog->cfg->capture[cs->which];
+}
+
+int
+capture_file_owner(int fd, uid_t uid, gid_t gid)
+{
+    if (uid == (uid_t)-1 && gid == (gid_t)-1)
+        return 0;
+    return fchown(fd, uid, gid) < 0 ? -errno : 0;
+}
+
+/*
+ * drover's FIFO directory, made on first use: one per dumpfile (so a
+ * drover restarted on it finds its FIFOs again), else one per drover pid.
+ */
+static int
+fifo_dir(struct supervisor *sup, char *buf, size_t len)
+{
+    char dir[PATH_MAX], err[RUNDIR_ERR_MAX];
+    struct stat st;
+    int n, r;
+
+    if (!rundir_path(dir, sizeof(dir)))
+        return -ENAMETOOLONG;
+    if ((r = rundir_make(dir, err, sizeof(err))) < 0) {
+        log_errorx("captured output: %s", err);
+        return r;
+    }
+    if (sup->dumpfile)
+        n = snprintf(buf, len, "%s/out-%016llx", dir,
+                     (unsigned long long)util_hash_str(sup->dumpfile));
+    else
+        n = snprintf(buf, len, "%s/out-pid%d", dir, (int)getpid());
+    if (n < 0 || (size_t)n >= len)
+        return -ENAMETOOLONG;
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    sup->capture_dir_made = true;
+    if (lstat(buf, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077))
+        return -EPERM;
+    return 0;
+}
+
+void
+capture_dir_done(struct supervisor *sup)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+
+    if (!sup->capture_seq && !sup->capture_dir_made)
+        return;
+    if (!rundir_path(dir, sizeof(dir)))
+        return;
+    if (sup->dumpfile)
+        (void)snprintf(path, sizeof(path), "%s/out-%016llx", dir,
+                       (unsigned long long)util_hash_str(sup->dumpfile));
+    else
+        (void)snprintf(path, sizeof(path), "%s/out-pid%d", dir, (int)getpid());
+    (void)rmdir(path); /* ENOTEMPTY: FIFOs kept for the next drover stay, and so does it */
+}
+
+static void stream_ready(struct loop_source *src, uint32_t events);
+static void on_line(void *arg, const char *line, size_t len, unsigned flags);
+static void wflush(struct capture_stream *cs);
+
+/*
+ * drover's end of the FIFO at cs->fifo. reuse (an adopted process writes
+ * into it): the FIFO there must be ours, a FIFO and not a link, or it is
+ * refused. Otherwise whatever FIFO of ours is there is stale (an earlier
+ * drover's, its writers stopped): it goes and a new one is made.
+ */
+static int
+fifo_open(struct capture_stream *cs, bool reuse)
+{
+    struct stat st;
+    bool exists = lstat(cs->fifo, &st) == 0;
+    int fd, r;
+
+    if (!exists && errno != ENOENT)
+        return -errno;
+    if (exists && !(S_ISFIFO(st.st_mode) && st.st_uid == geteuid()))
+        return -EEXIST; /* a planted file, a link: never opened, never removed */
+    if (exists && !reuse) {
+        if (unlink(cs->fifo) < 0)
+            return -errno;
+        exists = false;
+    }
+    if (!exists && mkfifo(cs->fifo, 0600) < 0)
+        return -errno;
+    fd = open(cs->fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    /* Checked again on what was opened: nothing was swapped in between. */
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid()) {
+        r = -EEXIST;
+        (void)close(fd);
+        return r;
+    }
+    (void)fcntl(fd, F_SETPIPE_SZ, CAPTURE_PIPE_SIZE); /* best effort: a smaller pipe works */
+    cs->src = loop_source(fd, stream_ready, LOOP_PRIO_SUPERVISE);
+    if ((r = loop_add(&cs->in->sup->loop, &cs->src)) < 0) {
+        loop_close(&cs->in->sup->loop, &cs->src);
+        return r;
+    }
+    return 0;
+}
+
+static struct capture *
+capture_get(struct instance *in)
+{
+    if (!in->capture) {
+        in->capture = calloc(1, sizeof(*in->capture));
+        if (!in->capture)
+            return NULL;
+        for (int k = 0; k < CFG_STREAM__MAX; k++) {
+            struct capture_stream *cs = &in->capture->s[k];
+            cs->src = loop_source(-1, stream_ready, LOOP_PRIO_SUPERVISE);
+            cs->in = in;
+            cs->which = (enum cfg_stream)k;
+            cs->file_fd = -1;
+            lineasm_init(&cs->la);
+        }
+    }
+    return in->capture;
+}
+
+/* The stream's FIFO, ring and buffer, once for the slot. Logs what fails. */
+static int
+stream_setup(struct capture_stream *cs, bool reuse)
+{
+    struct instance *in = cs->in;
+    const struct cfg_capture *cc = stream_cfg(cs);
+    char dir[PATH_MAX];
+    int r;
+
+    if (cs->src.fd >= 0)
+        return 0;
+    if ((r = fifo_dir(in->sup, dir, sizeof(dir))) < 0) {
+        inst_log(LOG_LVL_ERROR, in, "cannot make the directory of its %s FIFO: %s",
+                 stream_name[cs->which], strerror(-r));
+        return r;
+    }
+    if (snprintf(cs->fifo, sizeof(cs->fifo), "%s/%s-%u.%s", dir, in->prog->cfg->name, in->index,
+                 stream_suffix[cs->which]) >= (int)sizeof(cs->fifo))
+        return -ENAMETOOLONG;
+    if ((r = fifo_open(cs, reuse)) < 0) {
+        inst_log(LOG_LVL_ERROR, in, "cannot open its %s FIFO \"%s\": %s", stream_name[cs->which],
+                 cs->fifo,
+                 r == -EEXIST ? "something else is there (not a FIFO of ours); refused"
+                              : strerror(-r));
+        return r;
+    }
+    if (!cs->ring.buf && cc->tail_lines &&
+        tailring_init(&cs->ring, cc->tail_lines, TAILRING_BYTES) < 0) {
+        inst_log(LOG_LVL_ERROR, in, "out of memory for its last %s lines; not kept",
+                 stream_name[cs->which]);
+    }
+    if (!cs->wbuf && !(cs->wbuf = malloc(WBUF_BYTES)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* (Re)opens the stream's file at the expanded template, relative to the program's cwd. */
+static int
+file_open(struct capture_stream *cs, const struct tmpl_vars *vars)
+{
+    struct instance *in = cs->in;
+    const struct program_cfg *pc = in->prog->cfg;
+    bool oom;
+    char *file = tmpl_expand(stream_cfg(cs)->file, vars, &oom);
+    char *cwd = pc->cwd ? tmpl_expand(pc->cwd, vars, &oom) : NULL;
+    const char *f = file ? file : stream_cfg(cs)->file, *d = cwd ? cwd : pc->cwd;
+    struct stat st;
+    int n, r = 0;
+
+    if (oom) {
+        r = -ENOMEM;
+        goto done;
+    }
+    if (cs->file_fd >= 0)
+        (void)close(cs->file_fd);
+    cs->file_fd = -1;
+    n = d && f[0] != '/' ? snprintf(cs->path, sizeof(cs->path), "%s/%s", d, f)
+                         : snprintf(cs->path, sizeof(cs->path), "%s", f);
+    if (n < 0 || (size_t)n >= sizeof(cs->path)) {
+        r = -ENAMETOOLONG;
+        goto done;
+    }
+    cs->file_fd =
+        open(cs->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+    if (cs->file_fd < 0) {
+        r = -errno;
+        goto done;
+    }
+    (void)capture_file_owner(cs->file_fd, (uid_t)-1, (gid_t)-1);
+    cs->file_size = fstat(cs->file_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+done:
+    free(file);
+    free(cwd);
+    return r;
+}
+
+int
+capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars *vars, int *ret_fd)
+{
+    struct capture *cap = capture_get(in);
+    struct capture_stream *cs;
+    int fd, r;
+
+    if (!cap) {
+        inst_log(LOG_LVL_ERROR, in, "out of memory capturing its %s", stream_name[k]);
+        return -ENOMEM;
+    }
+    cs = &cap->s[k];
+    if ((r = stream_setup(cs, false)) < 0)
+        return r;
+    if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE && (r = file_open(cs, vars)) < 0) {
+        inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s", stream_name[k],
+                 cs->path[0] ? cs->path : stream_cfg(cs)->file, strerror(-r));
+        return r;
+    }
+    /*
+     * A new process's first line starts a line: what the last one left in the
+     * pipe is read now, and its unfinished line goes as it is.
+     */
+    if (cs->src.fd >= 0) {
+        stream_ready(&cs->src, 0);
+        lineasm_flush(&cs->la, on_line, cs);
+        if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE)
+            wflush(cs);
+    }
+    fd = open(cs->fifo, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        r = -errno;
+        inst_log(LOG_LVL_ERROR, in, "cannot open its %s FIFO \"%s\" for it: %s", stream_name[k],
+                 cs->fifo, strerror(-r));
+        return r;
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+void
+capture_adopted(struct instance *in)
+{
+    const struct program_cfg *pc = in->prog->cfg;
+    struct tmpl_vars vars = { .name = pc->name, .instance = in->index, .port = in->port };
+
+    for (int k = 0; k < CFG_STREAM__MAX; k++) {
+        struct capture *cap;
+        struct capture_stream *cs;
+        int r;
+
+        if (pc->capture[k].mode == CFG_CAPTURE_NONE)
+            continue;
+        if (!(cap = capture_get(in))) {
+            inst_log(LOG_LVL_ERROR, in, "out of memory capturing its %s", stream_name[k]);
+            return;
+        }
+        cs = &cap->s[k];
+        if (stream_setup(cs, true) < 0)
+            continue; /* logged; its writes block once the pipe is full, they do not fail */
+        if (pc->capture[k].mode == CFG_CAPTURE_FILE && (r = file_open(cs, &vars)) < 0)
+            inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s", stream_name[k],
+                     cs->path[0] ? cs->path : pc->capture[k].file, strerror(-r));
+        inst_log(LOG_LVL_INFO, in, "reading its %s again from \"%s\"", stream_name[k], cs->fifo);
+    }
+}
+
+void
+capture_keep(struct instance *in)
+{
+    if (in->capture)
+        in->capture->keep = true;
+}
+
+void
+capture_free(struct instance *in)
+{
+    struct capture *cap = in->capture;
+
+    if (!cap)
+        return;
+    for (int k = 0; k < CFG_STREAM__MAX; k++) {
+        struct capture_stream *cs = &cap->s[k];
+        if (cs->src.fd >= 0) {
+            loop_close(&in->sup->loop, &cs->src);
+            if (!cap->keep)
+                (void)unlink(cs->fifo);
+        }
+        if (cs->file_fd >= 0)
+            (void)close(cs->file_fd);
+        tailring_done(&cs->ring);
+        free(cs->wbuf);
+    }
+    free(cap);
+    in->capture = NULL;
+}
+
+/* --- the file: rotation, a full disk --------------------------------------------------------- */
+
+/* path.N-1 -> path.N ... path -> path.1 (the oldest dropped), then a new path. Logs failures. */
+static void
+rotate(struct capture_stream *cs)
+{
+    unsigned backups = stream_cfg(cs)->backups;
+    char from[PATH_MAX + 16], to[PATH_MAX + 16];
+
+    (void)close(cs->file_fd);
+    cs->file_fd = -1;
+    if (backups == 0) {
+        (void)unlink(cs->path);
+    } else {
+        for (unsigned i = backups; i > 1; i--) {
+            (void)snprintf(from, sizeof(from), "%s.%u", cs->path, i - 1);
+            (void)snprintf(to, sizeof(to), "%s.%u", cs->path, i);
+            if (rename(from, to) < 0 && errno != ENOENT)
+                inst_log(LOG_LVL_WARN, cs->in, "cannot rename \"%s\" to \"%s\": %s; ignoring", from,
+                         to, strerror(errno));
+        }
+        (void)snprintf(to, sizeof(to), "%s.1", cs->path);
+        if (rename(cs->path, to) < 0 && errno != ENOENT)
+            inst_log(LOG_LVL_WARN, cs->in, "cannot rename \"%s\" to \"%s\": %s; ignoring", cs->path,
+                     to, strerror(errno));
+    }
+    cs->file_fd =
+        open(cs->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+    cs->file_size = 0;
+    if (cs->file_fd < 0) {
+        cs->failing = true;
+        cs->retry_ms = util_now_ms() + CAPTURE_RETRY_MS;
+        inst_log(LOG_LVL_ERROR, cs->in,
+                 "cannot open %s file \"%s\" after rotating it: %s; dropping lines, retrying in "
+                 "%d s",
+                 stream_name[cs->which], cs->path, strerror(errno), CAPTURE_RETRY_MS / 1000);
+    } else {
+        (void)capture_file_owner(cs->file_fd, (uid_t)-1, (gid_t)-1);
+    }
+}
+
+static void
+drop_buffered(struct capture_stream *cs)
+{
+    cs->counts.dropped += cs->wlines;
+    cs->dropped_streak += cs->wlines;
+    cs->wlen = cs->wlines = 0;
+}
+
+/*
+ * Writes the buffered lines. A failure (ENOSPC) is said once: the lines are
+ * dropped and counted, anything half-written is cut off again (no line is
+ * left split), and the next try is CAPTURE_RETRY_MS later; the first write
+ * that works again says so, with how many lines were lost.
+ */
+static void
+wflush(struct capture_stream *cs)
+{
+    size_t done = 0;
+    int err = 0;
+
+    if (!cs->wlen)
+        return;
+    if (cs->failing && util_now_ms() < cs->retry_ms) {
+        drop_buffered(cs);
+        return;
+    }
+    if (cs->file_fd < 0) {
+        const struct program_cfg *pc = cs->in->prog->cfg;
+        struct tmpl_vars vars = { .name = pc->name,
+                                  .instance = cs->in->index,
+                                  .port = cs->in->port };
+        int r = file_open(cs, &vars);
+        if (r < 0)
+            err = -r;
+    }
+    while (!err && done < cs->wlen) {
+        ssize_t w = write(cs->file_fd, cs->wbuf + done, cs->wlen - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            err = w < 0 ? errno : ENOSPC;
+        else
+            done += (size_t)w;
+    }
+    if (err) {
+        if (done && cs->file_fd >= 0)
+            if (ftruncate(cs->file_fd, (off_t)cs->file_size) < 0) /* no half line left behind */
+                log_debug("%s: cannot cut \"%s\" back: %s", cs->in->label, cs->path,
+                          strerror(errno));
+        if (!cs->failing)
+            inst_log(LOG_LVL_ERROR, cs->in,
+                     "cannot write %s file \"%s\": %s; dropping lines, retrying every %d s",
+                     stream_name[cs->which], cs->path, strerror(err), CAPTURE_RETRY_MS / 1000);
+        cs->failing = true;
+        cs->retry_ms = util_now_ms() + CAPTURE_RETRY_MS;
+        drop_buffered(cs);
+        return;
+    }
+    cs->file_size += done;
+    if (cs->failing) {
+        inst_log(LOG_LVL_INFO, cs->in, "writing %s file \"%s\" again (%llu lines were dropped)",
+                 stream_name[cs->which], cs->path, (unsigned long long)cs->dropped_streak);
+        cs->failing = false;
+        cs->dropped_streak = 0;
+    }
+    cs->wlen = cs->wlines = 0;
+}
+
+static void
+to_file(struct capture_stream *cs, const char *line, size_t len)
+{
+    uint64_t max = stream_cfg(cs)->max_size;
+    uint64_t size = cs->file_size + cs->wlen;
+
+    if (cs->failing && util_now_ms() < cs->retry_ms) {
+        cs->counts.dropped++;
+        cs->dropped_streak++;
+        return;
+    }
+    /* Rotated before the line that would pass max_size: a line is never split across files. */
+    if (max && size > 0 && size + len + 1 > max) {
+        wflush(cs);
+        if (cs->file_fd >= 0 && !cs->failing && cs->file_size > 0)
+            rotate(cs);
+    }
+    if (cs->wlen + len + 1 > WBUF_BYTES)
+        wflush(cs);
+    memcpy(cs->wbuf + cs->wlen, line, len);
+    cs->wbuf[cs->wlen + len] = '\n';
+    cs->wlen += len + 1;
+    cs->wlines++;
+}
+
+/* "name:index | line" through log.c's buffer: a stderr that is not read drops, never waits. */
+static void
+to_stderr(struct capture_stream *cs, const char *line, size_t len)
+{
+    char buf[LINEASM_MAX + CFG_NAME_MAX + 32];
+    int n = snprintf(buf, sizeof(buf), "%s | ", cs->in->label);
+
+    if (n < 0)
+        return;
+    memcpy(buf + n, line, len);
+    buf[(size_t)n + len] = '\n';
+    if (!log_passthrough(buf, (size_t)n + len + 1))
+        cs->counts.dropped++;
+}
+
+static void
+on_line(void *arg, const char *line, size_t len, unsigned flags)
+{
+    struct capture_stream *cs = arg;
+    struct supervisor *sup = cs->in->sup;
+    uint64_t seq = ++sup->capture_seq;
+
+    cs->counts.lines++;
+    if (flags & LINEASM_CUT)
+        cs->counts.cut++;
+    if (cs->ring.buf)
+        tailring_push(&cs->ring, seq, util_unix_ms(), line, len, flags);
+    if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE)
+        to_file(cs, line, len);
+    else if (stream_cfg(cs)->mode == CFG_CAPTURE_DROVER)
+        to_stderr(cs, line, len);
+}
+
+/* The FIFO has bytes: up to CAPTURE_READ_BUDGET of them this pass; the rest waits in the pipe. */
+static void
+stream_ready(struct loop_source *src, uint32_t events)
+{
+    struct capture_stream *cs = container_of(src, struct capture_stream, src);
+    static char buf[16384];
+    size_t got = 0;
+
+    (void)events;
+    while (got < CAPTURE_READ_BUDGET && cs->src.fd >= 0) {
+        ssize_t n = read(cs->src.fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* EAGAIN: empty. 0 cannot happen: we hold a writer's end ourselves */
+        got += (size_t)n;
+        lineasm_feed(&cs->la, buf, (size_t)n, on_line, cs);
+    }
+    if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE)
+        wflush(cs);
+}
+
+/* --- reading the rings ------------------------------------------------------------------------ */
+
+static int
+by_seq(const void *a, const void *b)
+{
+    const struct capture_line *x = a, *y = b;
+
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+ssize_t
+capture_lines(struct program *prog, long index, unsigned mask, size_t max, uint64_t since,
+              struct capture_line **ret, uint64_t *ret_next)
+{
+    struct capture_line *all;
+    size_t total = 0, n = 0, from = 0;
+
+    for (unsigned i = 0; i < prog->ninstances; i++) {
+        const struct capture *cap = prog->instances[i].capture;
+        if (cap && (index < 0 || (unsigned)index == i))
+            for (int k = 0; k < CFG_STREAM__MAX; k++)
+                if (mask & (1u << k))
+                    total += cap->s[k].ring.n;
+    }
+    all = calloc(total ? total : 1, sizeof(*all));
+    if (!all)
+        return -ENOMEM;
+    for (unsigned i = 0; i < prog->ninstances; i++) {
+        const struct capture *cap = prog->instances[i].capture;
+        if (!cap || (index >= 0 && (unsigned)index != i))
+            continue;
+        for (int k = 0; k < CFG_STREAM__MAX; k++) {
+            const struct tailring *t = &cap->s[k].ring;
+            if (!(mask & (1u << k)))
+                continue;
+            for (size_t j = 0; j < t->n; j++) {
+                const struct tailring_line *l = tailring_at(t, j);
+                if (l->seq < since)
+                    continue;
+                all[n++] = (struct capture_line){ .seq = l->seq,
+                                                  .unix_ms = l->unix_ms,
+                                                  .text = tailring_text(t, l),
+                                                  .len = l->len,
+                                                  .index = i,
+                                                  .stream = (enum cfg_stream)k,
+                                                  .cut = (l->flags & LINEASM_CUT) != 0 };
+            }
+        }
+    }
+    qsort(all, n, sizeof(*all), by_seq);
+    if (since == 0 && n > max)
+        from = n - max;
+    if (n - from > max)
+        n = from + max;
+    if (from)
+        memmove(all, all + from, (n - from) * sizeof(*all));
+    n -= from;
+    *ret_next = n ? all[n - 1].seq + 1 : since ? since : prog->sup->capture_seq + 1;
+    *ret = all;
+    return (ssize_t)n;
+}
+
+void
+capture_counts(const struct instance *in, struct capture_counts *ret)
+{
+    *ret = (struct capture_counts){ 0 };
+    if (!in->capture)
+        return;
+    for (int k = 0; k < CFG_STREAM__MAX; k++) {
+        ret->lines += in->capture->s[k].counts.lines;
+        ret->dropped += in->capture->s[k].counts.dropped;
+        ret->cut += in->capture->s[k].counts.cut;
+    }
+}
