@@ -591,6 +591,49 @@ done:
     return out;
 }
 
+char *
+cli_render_logs(const char *body, size_t body_len, bool prefix, uint64_t *ret_next, char *err,
+                size_t errlen)
+{
+    json_t *j = load_object(body, body_len, "logs", err, errlen);
+    const json_t *lines = j ? json_object_get(j, "lines") : NULL;
+    const json_t *next = j ? json_object_get(j, "next") : NULL, *l;
+    const char *program = j ? str_of(j, "program") : NULL;
+    struct sb b = { 0 };
+    char *out = NULL;
+    size_t i;
+
+    if (!j)
+        return NULL;
+    if (!json_is_array(lines) || !json_is_integer(next) || json_integer_value(next) < 0) {
+        (void)snprintf(err, errlen, "malformed logs answer: no \"lines\" list or \"next\"");
+        goto done;
+    }
+    json_array_foreach(lines, i, l)
+    {
+        const char *text = str_of(l, "text");
+
+        if (!json_is_object(l) || !text) {
+            (void)snprintf(err, errlen, "malformed logs answer: a line without text");
+            goto done;
+        }
+        /* The text is the daemon's, escaped: valid UTF-8, invalid bytes as \xHH. */
+        if (prefix)
+            sb_printf(&b, "%s:%lld | %s\n", program ? program : "?", index_of(l), text);
+        else
+            sb_printf(&b, "%s\n", text);
+    }
+    out = sb_take(&b, err, errlen);
+    b.p = NULL;
+    if (!out)
+        goto done;
+    *ret_next = (uint64_t)json_integer_value(next);
+done:
+    sb_done(&b);
+    json_decref(j);
+    return out;
+}
+
 static long long
 count_of(const json_t *counts, const char *key)
 {
