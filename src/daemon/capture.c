@@ -117,6 +117,7 @@ capture_dir_done(struct supervisor *sup)
 static void stream_ready(struct loop_source *src, uint32_t events);
 static void on_line(void *arg, const char *line, size_t len, unsigned flags);
 static void wflush(struct capture_stream *cs);
+static void sflush(struct capture_stream *cs);
 
 /*
  * drover's end of the FIFO at cs->fifo. reuse (an adopted process writes
@@ -283,6 +284,8 @@ capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars 
         lineasm_flush(&cs->la, on_line, cs);
         if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE)
             wflush(cs);
+        else
+            sflush(cs);
     }
     fd = open(cs->fifo, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -486,19 +489,39 @@ to_file(struct capture_stream *cs, const char *line, size_t len)
     cs->wlines++;
 }
 
-/* "name:index | line" through log.c's buffer: a stderr that is not read drops, never waits. */
+/* The "drover" target's batch: whole lines, one write of at most PIPE_BUF (log.h). */
+static void
+sflush(struct capture_stream *cs)
+{
+    if (cs->wlen && !log_passthrough(cs->wbuf, cs->wlen))
+        cs->counts.dropped += cs->wlines;
+    cs->wlen = cs->wlines = 0;
+}
+
+/*
+ * "name:index | line" through log.c's buffer: a stderr that is not read
+ * drops (counted), never waits. Lines are batched up to PIPE_BUF bytes: one
+ * write(2) per batch, not per line, and never a line split between two.
+ */
 static void
 to_stderr(struct capture_stream *cs, const char *line, size_t len)
 {
-    char buf[LINEASM_MAX + CFG_NAME_MAX + 32];
-    int n = snprintf(buf, sizeof(buf), "%s | ", cs->in->label);
+    size_t label = strlen(cs->in->label), need = label + 3 + len + 1;
+    char *w;
 
-    if (n < 0)
-        return;
-    memcpy(buf + n, line, len);
-    buf[(size_t)n + len] = '\n';
-    if (!log_passthrough(buf, (size_t)n + len + 1))
-        cs->counts.dropped++;
+    if (cs->wlen + need > PIPE_BUF)
+        sflush(cs);
+    if (need > WBUF_BYTES)
+        return; /* cannot happen: a line is at most LINEASM_MAX */
+    w = cs->wbuf + cs->wlen;
+    memcpy(w, cs->in->label, label);
+    memcpy(w + label, " | ", 3);
+    memcpy(w + label + 3, line, len);
+    w[label + 3 + len] = '\n';
+    cs->wlen += need;
+    cs->wlines++;
+    if (cs->wlen > PIPE_BUF) /* one long line alone */
+        sflush(cs);
 }
 
 static void
@@ -539,6 +562,8 @@ stream_ready(struct loop_source *src, uint32_t events)
     }
     if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE)
         wflush(cs);
+    else
+        sflush(cs);
 }
 
 /* --- reading the rings ------------------------------------------------------------------------ */
