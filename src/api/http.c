@@ -86,6 +86,10 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
         .default_silence_ms = pc->silence_ms > 0 ? pc->silence_ms : in->sup->cfg.silence_ms,
     };
     memcpy(out->exits, in->exits, sizeof(out->exits));
+    struct capture_counts cc;
+    capture_counts(in, &cc);
+    out->output_lines_total = cc.lines;
+    out->output_dropped_total = cc.dropped;
 }
 
 /*

@@ -41,6 +41,8 @@ struct api_instance {
     int64_t default_silence_ms; /* T for this instance when the query gives none */
     uint64_t check_failures_total;
     uint64_t heartbeat_future_total; /* slot times from the future, clamped (/metrics) */
+    uint64_t output_lines_total;     /* captured lines read, both streams (/metrics) */
+    uint64_t output_dropped_total;   /* of those, not written: disk full, stderr not read */
 };
 
 struct api_answer {

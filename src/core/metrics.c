@@ -131,6 +131,18 @@ metrics_render(const struct api_instance *v, size_t n, const struct metrics_drov
         add(&t, "drover_instance_heartbeat_future_total{" LABELS "} %llu\n", v[i].program,
             v[i].index, (unsigned long long)v[i].heartbeat_future_total);
 
+    family(&t, "drover_instance_output_lines_total", "counter",
+           "Lines of captured output read from the instance (stdout and stderr).");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_output_lines_total{" LABELS "} %llu\n", v[i].program, v[i].index,
+            (unsigned long long)v[i].output_lines_total);
+
+    family(&t, "drover_instance_output_dropped_total", "counter",
+           "Captured lines that could not be written (a full disk, a stderr nobody reads).");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_output_dropped_total{" LABELS "} %llu\n", v[i].program, v[i].index,
+            (unsigned long long)v[i].output_dropped_total);
+
     family(&t, "drover_spawn_duration_seconds", "histogram",
            "Time to create a process, from clone to a successful exec.");
     for (int b = 0; b < METRICS_SPAWN_BUCKETS; b++) {

@@ -114,6 +114,7 @@ capture_dir_done(struct supervisor *sup)
     (void)rmdir(path); /* ENOTEMPTY: FIFOs kept for the next drover stay, and so does it */
 }
 
+static int fifo_path(struct capture_stream *cs);
 static void stream_ready(struct loop_source *src, uint32_t events);
 static void on_line(void *arg, const char *line, size_t len, unsigned flags);
 static void wflush(struct capture_stream *cs);
@@ -186,19 +187,12 @@ stream_setup(struct capture_stream *cs, bool reuse)
 {
     struct instance *in = cs->in;
     const struct cfg_capture *cc = stream_cfg(cs);
-    char dir[PATH_MAX];
     int r;
 
     if (cs->src.fd >= 0)
         return 0;
-    if ((r = fifo_dir(in->sup, dir, sizeof(dir))) < 0) {
-        inst_log(LOG_LVL_ERROR, in, "cannot make the directory of its %s FIFO: %s",
-                 stream_name[cs->which], strerror(-r));
+    if ((r = fifo_path(cs)) < 0)
         return r;
-    }
-    if (snprintf(cs->fifo, sizeof(cs->fifo), "%s/%s-%u.%s", dir, in->prog->cfg->name, in->index,
-                 stream_suffix[cs->which]) >= (int)sizeof(cs->fifo))
-        return -ENAMETOOLONG;
     if ((r = fifo_open(cs, reuse)) < 0) {
         inst_log(LOG_LVL_ERROR, in, "cannot open its %s FIFO \"%s\": %s", stream_name[cs->which],
                  cs->fifo,
@@ -298,6 +292,31 @@ capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars 
     return 0;
 }
 
+/* The path stream k's FIFO has for in, into cs->fifo. Logs what fails. */
+static int
+fifo_path(struct capture_stream *cs)
+{
+    struct instance *in = cs->in;
+    char dir[PATH_MAX];
+    int r;
+
+    if ((r = fifo_dir(in->sup, dir, sizeof(dir))) < 0) {
+        inst_log(LOG_LVL_ERROR, in, "cannot make the directory of its %s FIFO: %s",
+                 stream_name[cs->which], strerror(-r));
+        return r;
+    }
+    if (snprintf(cs->fifo, sizeof(cs->fifo), "%s/%s-%u.%s", dir, in->prog->cfg->name, in->index,
+                 stream_suffix[cs->which]) >= (int)sizeof(cs->fifo))
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+/*
+ * Each captured stream's FIFO again. Also one the configuration no longer
+ * captures, if the earlier drover left one: the process still writes into
+ * it, and would block for good once its pipe is full, so it is read
+ * (and dropped, counted) until the process is replaced.
+ */
 void
 capture_adopted(struct instance *in)
 {
@@ -307,15 +326,25 @@ capture_adopted(struct instance *in)
     for (int k = 0; k < CFG_STREAM__MAX; k++) {
         struct capture *cap;
         struct capture_stream *cs;
+        struct stat st;
         int r;
 
-        if (pc->capture[k].mode == CFG_CAPTURE_NONE)
-            continue;
         if (!(cap = capture_get(in))) {
             inst_log(LOG_LVL_ERROR, in, "out of memory capturing its %s", stream_name[k]);
             return;
         }
         cs = &cap->s[k];
+        if (pc->capture[k].mode == CFG_CAPTURE_NONE) {
+            if (cs->src.fd >= 0 || fifo_path(cs) < 0 || lstat(cs->fifo, &st) < 0 ||
+                !S_ISFIFO(st.st_mode) || st.st_uid != geteuid())
+                continue;
+            if (stream_setup(cs, true) == 0)
+                inst_log(LOG_LVL_WARN, in,
+                         "its %s goes to \"%s\", which the configuration no longer captures: "
+                         "read and dropped until it restarts",
+                         stream_name[k], cs->fifo);
+            continue;
+        }
         if (stream_setup(cs, true) < 0)
             continue; /* logged; its writes block once the pipe is full, they do not fail */
         if (pc->capture[k].mode == CFG_CAPTURE_FILE && (r = file_open(cs, &vars)) < 0)
@@ -342,8 +371,12 @@ capture_free(struct instance *in)
     for (int k = 0; k < CFG_STREAM__MAX; k++) {
         struct capture_stream *cs = &cap->s[k];
         if (cs->src.fd >= 0) {
+            struct stat mine, there;
+            /* Only the FIFO we hold: a program that replaced this one may have made its own. */
+            bool same = fstat(cs->src.fd, &mine) == 0 && lstat(cs->fifo, &there) == 0 &&
+                        mine.st_ino == there.st_ino && mine.st_dev == there.st_dev;
             loop_close(&in->sup->loop, &cs->src);
-            if (!cap->keep)
+            if (!cap->keep && same)
                 (void)unlink(cs->fifo);
         }
         if (cs->file_fd >= 0)
@@ -540,6 +573,8 @@ on_line(void *arg, const char *line, size_t len, unsigned flags)
         to_file(cs, line, len);
     else if (stream_cfg(cs)->mode == CFG_CAPTURE_DROVER)
         to_stderr(cs, line, len);
+    else
+        cs->counts.dropped++; /* an adopted process's FIFO the configuration no longer has */
 }
 
 /* The FIFO has bytes: up to CAPTURE_READ_BUDGET of them this pass; the rest waits in the pipe. */

@@ -228,6 +228,10 @@ def test_full_disk_is_said_once_and_recovered_from(drover):
         m = drover.wait_log(r"f:0 .*writing output file .* again \((\d+) lines were dropped\)",
                             timeout=30)
         assert int(m[0][1]) > 0
+        status, text, _ = drover.call("GET", "/metrics")
+        dropped = [ln for ln in text.splitlines()
+                   if ln.startswith('drover_instance_output_dropped_total{program="f",instance="0"}')]
+        assert dropped and int(dropped[0].split()[-1]) > 0, text
         wait_until(lambda: log.stat().st_size > size_full + 100, 30, what="new lines in the file")
         assert len(drover.lines(r"cannot write output file")) == 1
         assert drover.stop() == 0
@@ -279,3 +283,36 @@ def test_adopted_child_keeps_running_without_sigpipe_and_its_output_is_read_on(d
     assert pid_alive(pid) and drover.current("a:0")[0] == pid
     assert drover.stop() == 0
     assert not pid_alive(pid)
+
+
+def test_adopted_child_whose_output_is_no_longer_captured_is_still_read(drover):
+    """The configuration given to the adopting drover has a plain path where the child's
+    output was captured: the child still writes into its FIFO, so drover reads it (and drops
+    it, logged once) rather than leave the child to block for good on a full pipe."""
+    dump = drover.path("dump.json")
+    count = drover.path("count")
+    script = (f"i=0; while :; do i=$((i+1)); printf '%01000d\\n' $i; echo $i > {count}.tmp; "
+              f"mv {count}.tmp {count}; sleep 0.001; done")
+
+    def written():
+        try:
+            return int(Path(count).read_text())
+        except (OSError, ValueError):
+            return 0
+
+    start(drover, {"programs": [program("c", script, output={"file": "c.log"})]},
+          args=["--dumpfile", dump])
+    drover.wait_spawns("c:0", 1)
+    pid = drover.current("c:0")[0]
+    wait_until(lambda: json.loads(Path(dump).read_text() or "{}").get("instances"),
+               what="the instance in the dumpfile")
+    drover.kill9()
+    start(drover, {"programs": [program("c", script, output="plain.log")]},
+          args=["--dumpfile", dump, "--adopt"])
+    drover.wait_log(rf"c:0 pid={pid} .*adopted from an earlier drover")
+    drover.wait_log(r"c:0 .*its output goes to .*no longer captures: read and dropped")
+    # ~1 KB lines: far more than any pipe holds go through while the child keeps running.
+    at = written()
+    wait_until(lambda: written() > at + 3000, 60, what="the child writing 3 MB more")
+    assert pid_alive(pid)
+    assert drover.stop() == 0
