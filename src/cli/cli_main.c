@@ -377,6 +377,23 @@ answer_error(const struct args *a, const struct cli_response *res)
     return res->code == 400 || res->code == 404 ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
 }
 
+/* A GET that must answer 200: 0 with *res to release, or the exit code (-EINTR), said. */
+static int
+get_ok(const struct args *a, const char *target, const struct cli_request_opts *o,
+       struct cli_response *res)
+{
+    int rc = exchange(a, "GET", target, o, res);
+
+    if (rc != 0)
+        return rc;
+    if (res->code != 200) {
+        rc = answer_error(a, res);
+        cli_response_done(res);
+        return rc;
+    }
+    return 0;
+}
+
 /* A rendered answer to stdout, or the renderer's error: exit 0 or 1. */
 static int
 emit_rendered(const struct args *a, char *text, const char *err)
@@ -711,17 +728,12 @@ events_once(const struct args *a, uint64_t since, int wait_s, const sigset_t *ma
                        (unsigned long long)since, wait_s);
     else
         (void)snprintf(target, sizeof(target), "/events?since=%llu", (unsigned long long)since);
-    rc = exchange(a, "GET", target,
-                  &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS + wait_s * 1000,
-                                              .wait_mask = mask },
-                  &res);
+    rc = get_ok(a, target,
+                &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS + wait_s * 1000,
+                                            .wait_mask = mask },
+                &res);
     if (rc != 0)
         return rc;
-    if (res.code != 200) {
-        rc = answer_error(a, &res);
-        cli_response_done(&res);
-        return rc;
-    }
     text = cli_render_events(res.body, res.body_len, next, &gap, err, sizeof(err));
     cli_response_done(&res);
     if (text && gap) {
@@ -774,16 +786,11 @@ logs_once(const struct args *a, const char *query, bool prefix, uint64_t since,
     int rc;
 
     (void)snprintf(target, sizeof(target), "%s&since=%llu", query, (unsigned long long)since);
-    rc = exchange(a, "GET", target,
-                  &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS, .wait_mask = mask },
-                  &res);
+    rc =
+        get_ok(a, target,
+               &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS, .wait_mask = mask }, &res);
     if (rc != 0)
         return rc;
-    if (res.code != 200) {
-        rc = answer_error(a, &res);
-        cli_response_done(&res);
-        return rc;
-    }
     text = cli_render_logs(res.body, res.body_len, prefix, next, err, sizeof(err));
     cli_response_done(&res);
     rc = emit_rendered(a, text, err);
