@@ -189,6 +189,15 @@ stream_setup(struct capture_stream *cs, bool reuse)
     const struct cfg_capture *cc = stream_cfg(cs);
     int r;
 
+    /* A reload may have changed tail_lines: the ring is made again (its lines go). */
+    if (cs->ring.nmax != cc->tail_lines) {
+        tailring_done(&cs->ring);
+        if (cc->tail_lines && tailring_init(&cs->ring, cc->tail_lines, TAILRING_BYTES) < 0)
+            inst_log(LOG_LVL_ERROR, in, "out of memory for its last %s lines; not kept",
+                     stream_name[cs->which]);
+    }
+    if (!cs->wbuf && !(cs->wbuf = malloc(WBUF_BYTES)))
+        return -ENOMEM;
     if (cs->src.fd >= 0)
         return 0;
     if ((r = fifo_path(cs)) < 0)
@@ -200,13 +209,6 @@ stream_setup(struct capture_stream *cs, bool reuse)
                               : strerror(-r));
         return r;
     }
-    if (!cs->ring.buf && cc->tail_lines &&
-        tailring_init(&cs->ring, cc->tail_lines, TAILRING_BYTES) < 0) {
-        inst_log(LOG_LVL_ERROR, in, "out of memory for its last %s lines; not kept",
-                 stream_name[cs->which]);
-    }
-    if (!cs->wbuf && !(cs->wbuf = malloc(WBUF_BYTES)))
-        return -ENOMEM;
     return 0;
 }
 
@@ -255,6 +257,7 @@ capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars 
 {
     struct capture *cap = capture_get(in);
     struct capture_stream *cs;
+    char self[64];
     int fd, r;
 
     if (!cap) {
@@ -281,7 +284,19 @@ capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars 
         else
             sflush(cs);
     }
-    fd = open(cs->fifo, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (stream_cfg(cs)->mode != CFG_CAPTURE_FILE && cs->file_fd >= 0) {
+        (void)close(cs->file_fd); /* captured to a file before a reload: no more */
+        cs->file_fd = -1;
+    }
+    /*
+     * The child's end: the pipe drover holds, opened again through
+     * /proc/self/fd (a description of its own, blocking, and the very pipe
+     * whatever the name now points to); by its name without /proc.
+     */
+    (void)snprintf(self, sizeof(self), "/proc/self/fd/%d", cs->src.fd);
+    fd = open(self, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        fd = open(cs->fifo, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         r = -errno;
         inst_log(LOG_LVL_ERROR, in, "cannot open its %s FIFO \"%s\" for it: %s", stream_name[k],
