@@ -17,6 +17,9 @@
 #include "daemon/supervisor_int.h"
 #include "daemon/capture.h"
 
+/* Freed per pass of a rotated-out file (doom()). */
+#define DOOMED_STEP (4 << 20)
+
 /* Lines waiting for one write(2) of the file: a read's worth and the longest line. */
 #define WBUF_BYTES (CAPTURE_READ_BUDGET + LINEASM_MAX + 1)
 
@@ -31,6 +34,7 @@ struct capture_stream {
     char path[PATH_MAX]; /* the file, expanded; "" none */
     int file_fd;
     uint64_t file_size;
+    int doomed_fd; /* the oldest backup, unlinked, freed a step at a time; -1 none */
     char *wbuf;
     size_t wlen, wlines;
     bool failing;     /* the last write failed: lines are dropped, retried at retry_ms */
@@ -175,6 +179,7 @@ capture_get(struct instance *in)
             cs->in = in;
             cs->which = (enum cfg_stream)k;
             cs->file_fd = -1;
+            cs->doomed_fd = -1;
             lineasm_init(&cs->la);
         }
     }
@@ -396,6 +401,8 @@ capture_free(struct instance *in)
         }
         if (cs->file_fd >= 0)
             (void)close(cs->file_fd);
+        if (cs->doomed_fd >= 0)
+            (void)close(cs->doomed_fd);
         tailring_done(&cs->ring);
         free(cs->wbuf);
     }
@@ -404,6 +411,39 @@ capture_free(struct instance *in)
 }
 
 /* --- the file: rotation, a full disk --------------------------------------------------------- */
+
+/*
+ * The oldest file goes without a stall: its name is removed at once, but
+ * its blocks are freed DOOMED_STEP at a time, one step per pass that reads
+ * the stream (shrink_doomed()), as freeing a large file's pages in one
+ * unlink takes the loop tens of ms (BENCHMARKS.md#output-flood).
+ */
+static void
+doom(struct capture_stream *cs, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+
+    if (fd >= 0 && cs->doomed_fd >= 0)
+        (void)close(cs->doomed_fd); /* the one before, at once: rotations outran the steps */
+    if (fd >= 0)
+        cs->doomed_fd = fd;
+    if (unlink(path) < 0 && errno != ENOENT)
+        inst_log(LOG_LVL_WARN, cs->in, "cannot remove \"%s\": %s; ignoring", path, strerror(errno));
+}
+
+static void
+shrink_doomed(struct capture_stream *cs)
+{
+    struct stat st;
+
+    if (cs->doomed_fd < 0)
+        return;
+    if (fstat(cs->doomed_fd, &st) < 0 || st.st_size <= DOOMED_STEP ||
+        ftruncate(cs->doomed_fd, st.st_size - DOOMED_STEP) < 0) {
+        (void)close(cs->doomed_fd);
+        cs->doomed_fd = -1;
+    }
+}
 
 /* path.N-1 -> path.N ... path -> path.1 (the oldest dropped), then a new path. Logs failures. */
 static void
@@ -415,8 +455,15 @@ rotate(struct capture_stream *cs)
     (void)close(cs->file_fd);
     cs->file_fd = -1;
     if (backups == 0) {
-        (void)unlink(cs->path);
+        doom(cs, cs->path);
     } else {
+        /*
+         * The oldest goes first, so no rename below replaces a file: ext4
+         * (auto_da_alloc) writes back a file renamed over another before the
+         * rename returns, 100 ms and more for a large log (BENCHMARKS.md).
+         */
+        (void)snprintf(to, sizeof(to), "%s.%u", cs->path, backups);
+        doom(cs, to);
         for (unsigned i = backups; i > 1; i--) {
             (void)snprintf(from, sizeof(from), "%s.%u", cs->path, i - 1);
             (void)snprintf(to, sizeof(to), "%s.%u", cs->path, i);
@@ -614,6 +661,7 @@ stream_ready(struct loop_source *src, uint32_t events)
         wflush(cs);
     else
         sflush(cs);
+    shrink_doomed(cs);
 }
 
 /* --- reading the rings ------------------------------------------------------------------------ */
