@@ -12,8 +12,9 @@ same drover, a program `yes` writes as fast as it can into captured output:
 
 drover reads each FIFO at most 64 KiB per pass of its loop (CAPTURE_READ_BUDGET), so
 the flood costs the pinger's restart at most a few such reads and writes per pass; the
-flooding child blocks on its full pipe instead. The flood's own rate (MB/s reaching
-the file) is shown too. Arms are interleaved in rounds. No assertion: a table.
+flooding child blocks on its full pipe instead. The flood's own rate (MB/s through
+`yes`'s own write(2)s, /proc/PID/io wchar) is shown too. Arms are interleaved in
+rounds. No assertion: a table.
 
     /usr/bin/python3 bench/output_flood.py [--quick]
 """
@@ -37,14 +38,20 @@ def flood_program(arm, tmp):
     return bl.program("flood", ["yes", "flood line of a busy program"], output=out)
 
 
-def flood_bytes(tmp, tag, arm):
-    if arm == "flood -> file":
-        names = [tmp / "flood.log", tmp / "flood.log.1"]
-    elif arm == "flood -> drover":
-        names = [tmp / f"{tag}.log"]  # drover runs with --log: its stderr lines go there
-    else:
-        return None
-    return sum(p.stat().st_size for p in names if p.exists())
+def flood_bytes(drover_pid):
+    """Bytes the `yes` child has written so far (/proc/PID/io wchar), or None."""
+    for pid in bl.children_of(drover_pid):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "yes":
+                    continue
+            with open(f"/proc/{pid}/io") as f:
+                for line in f:
+                    if line.startswith("wchar:"):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return None
 
 
 def run_arm(arm, r, tmp, sock, n, deadline):
@@ -68,7 +75,7 @@ def run_arm(arm, r, tmp, sock, n, deadline):
             problems.append(d.log_text(1500))
             return samples, problems, rate
         time.sleep(0.2)  # the flood is in full swing
-        b0, t0 = flood_bytes(tmp, tag, arm), time.monotonic()
+        b0, t0 = flood_bytes(d.pid), time.monotonic()
         pid = first[0]
         for _ in range(n):
             if time.monotonic() >= deadline:
@@ -78,9 +85,9 @@ def run_arm(arm, r, tmp, sock, n, deadline):
             if nxt is None:
                 break
             pid = nxt
-        b1, t1 = flood_bytes(tmp, tag, arm), time.monotonic()
+        b1, t1 = flood_bytes(d.pid), time.monotonic()
         if b0 is not None and b1 is not None and b1 >= b0 and t1 > t0:
-            rate = (b1 - b0) / (t1 - t0) / 1e6  # a rotation in between makes this an underestimate
+            rate = (b1 - b0) / (t1 - t0) / 1e6
     for p in (tmp / "flood.log", tmp / "flood.log.1", tmp / f"{tag}.stderr", tmp / f"{tag}.log"):
         if p.exists():
             p.unlink()
@@ -115,7 +122,7 @@ def main():
     bl.print_table("pinger restart latency (us) beside a `yes` flood, and the flood's rate",
                    ["arm", "samples", "median", "p90", "p99", "max", "min", "flood MB/s"], rows,
                    ["", "latency = SIGKILL of the pinger -> its replacement's main() (CLOCK_MONOTONIC)",
-                    "flood MB/s = bytes reaching the flood's file (or drover's stderr file) per second"])
+                    "flood MB/s = what `yes` wrote per second (/proc/PID/io wchar): how fast its output is taken"])
     bl.print_problems(problems)
     return 0
 

@@ -416,7 +416,7 @@ capture_free(struct instance *in)
  * The oldest file goes without a stall: its name is removed at once, but
  * its blocks are freed DOOMED_STEP at a time, one step per pass that reads
  * the stream (shrink_doomed()), as freeing a large file's pages in one
- * unlink takes the loop tens of ms (BENCHMARKS.md#output-flood).
+ * unlink takes the loop tens of ms (BENCHMARKS.md#14-output-flood).
  */
 static void
 doom(struct capture_stream *cs, const char *path)
