@@ -183,7 +183,8 @@ verb_usage(FILE *f, const struct verb *v)
 {
     fprintf(f, "usage: drover [--control PATH] %s\n\n%s", v->synopsis, v->help);
     if (v->min_args > 0 && strstr(v->synopsis, "NAME"))
-        fprintf(f, "NAME is PROGRAM, PROGRAM:INDEX%s.\n", v->run == run_logs ? "" : " or all");
+        fprintf(f, "NAME is %s.\n",
+                v->run == run_logs ? "PROGRAM or PROGRAM:INDEX" : "PROGRAM, PROGRAM:INDEX or all");
 }
 
 static int usage_error(const struct args *a, const char *fmt, ...)
