@@ -1,6 +1,7 @@
 /*
  * capture: captured output, FIFO to lines to file or stderr. See capture.h.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,8 +21,14 @@
 /* Freed per pass of a rotated-out file (doom()). */
 #define DOOMED_STEP (4 << 20)
 
-/* Lines waiting for one write(2) of the file: a read's worth and the longest line. */
+/*
+ * The lines one stream reads in one pass, on their way to the file or to
+ * drover's stderr: one buffer for all, as every pass of a stream writes
+ * (or drops) what it buffered before it returns.
+ * Room: a read's worth and the longest line.
+ */
 #define WBUF_BYTES (CAPTURE_READ_BUDGET + LINEASM_MAX + 1)
+static char wbuf[WBUF_BYTES];
 
 struct capture_stream {
     struct loop_source src; /* the FIFO, drover's O_RDWR end; fd -1 none */
@@ -34,11 +41,10 @@ struct capture_stream {
     char path[PATH_MAX]; /* the file, expanded; "" none */
     int file_fd;
     uint64_t file_size;
-    int doomed_fd; /* the oldest backup, unlinked, freed a step at a time; -1 none */
-    char *wbuf;
-    size_t wlen, wlines;
-    bool failing;     /* the last write failed: lines are dropped, retried at retry_ms */
-    int64_t retry_ms; /* CLOCK_MONOTONIC */
+    int doomed_fd;       /* the oldest backup, unlinked, freed a step at a time; -1 none */
+    size_t wlen, wlines; /* in wbuf: lines this pass, written before the pass ends */
+    bool failing;        /* the last write failed: lines are dropped, retried at retry_ms */
+    int64_t retry_ms;    /* CLOCK_MONOTONIC */
     uint64_t dropped_streak;
     /* CFG_CAPTURE_DROVER: whether the last line was dropped (said once per streak). */
     bool stderr_dropping;
@@ -201,8 +207,6 @@ stream_setup(struct capture_stream *cs, bool reuse)
             inst_log(LOG_LVL_ERROR, in, "out of memory for its last %s lines; not kept",
                      stream_name[cs->which]);
     }
-    if (!cs->wbuf && !(cs->wbuf = malloc(WBUF_BYTES)))
-        return -ENOMEM;
     if (cs->src.fd >= 0)
         return 0;
     if ((r = fifo_path(cs)) < 0)
@@ -404,7 +408,6 @@ capture_free(struct instance *in)
         if (cs->doomed_fd >= 0)
             (void)close(cs->doomed_fd);
         tailring_done(&cs->ring);
-        free(cs->wbuf);
     }
     free(cap);
     in->capture = NULL;
@@ -527,7 +530,7 @@ wflush(struct capture_stream *cs)
             err = -r;
     }
     while (!err && done < cs->wlen) {
-        ssize_t w = write(cs->file_fd, cs->wbuf + done, cs->wlen - done);
+        ssize_t w = write(cs->file_fd, wbuf + done, cs->wlen - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -578,8 +581,8 @@ to_file(struct capture_stream *cs, const char *line, size_t len)
     }
     if (cs->wlen + len + 1 > WBUF_BYTES)
         wflush(cs);
-    memcpy(cs->wbuf + cs->wlen, line, len);
-    cs->wbuf[cs->wlen + len] = '\n';
+    memcpy(wbuf + cs->wlen, line, len);
+    wbuf[cs->wlen + len] = '\n';
     cs->wlen += len + 1;
     cs->wlines++;
 }
@@ -588,7 +591,7 @@ to_file(struct capture_stream *cs, const char *line, size_t len)
 static void
 sflush(struct capture_stream *cs)
 {
-    if (cs->wlen && !log_passthrough(cs->wbuf, cs->wlen))
+    if (cs->wlen && !log_passthrough(wbuf, cs->wlen))
         cs->counts.dropped += cs->wlines;
     cs->wlen = cs->wlines = 0;
 }
@@ -608,7 +611,7 @@ to_stderr(struct capture_stream *cs, const char *line, size_t len)
         sflush(cs);
     if (need > WBUF_BYTES)
         return; /* cannot happen: a line is at most LINEASM_MAX */
-    w = cs->wbuf + cs->wlen;
+    w = wbuf + cs->wlen;
     memcpy(w, cs->in->label, label);
     memcpy(w + label, " | ", 3);
     memcpy(w + label + 3, line, len);
@@ -648,6 +651,7 @@ stream_ready(struct loop_source *src, uint32_t events)
     size_t got = 0;
 
     (void)events;
+    assert(cs->wlen == 0); /* the last pass wrote what it had */
     while (got < CAPTURE_READ_BUDGET && cs->src.fd >= 0) {
         ssize_t n = read(cs->src.fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
