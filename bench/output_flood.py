@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
-from restart_latency import kill_and_time  # noqa: E402
+from restart_latency import kill_rounds  # noqa: E402
 
 ARMS = ["no flood", "flood -> file", "flood -> drover", "flood -> /dev/null"]
 
@@ -76,15 +76,7 @@ def run_arm(arm, r, tmp, sock, n, deadline):
             return samples, problems, rate
         time.sleep(0.2)  # the flood is in full swing
         b0, t0 = flood_bytes(d.pid), time.monotonic()
-        pid = first[0]
-        for _ in range(n):
-            if time.monotonic() >= deadline:
-                problems.append(f"{arm}: time budget reached, round cut short")
-                break
-            nxt = kill_and_time(pid, d.pid, sock, arm, problems, samples)
-            if nxt is None:
-                break
-            pid = nxt
+        kill_rounds(first[0], d.pid, sock, arm, n, deadline, problems, samples)
         b1, t1 = flood_bytes(d.pid), time.monotonic()
         if b0 is not None and b1 is not None and b1 >= b0 and t1 > t0:
             rate = (b1 - b0) / (t1 - t0) / 1e6
