@@ -68,18 +68,23 @@ def run_arm(arm, tmp, sock, forkloop, n, deadline, baseline=None):
             if isinstance(p, bl.Drover):
                 problems.append(p.log_text(1500))
             return samples, problems
-        pid = first[0]
-        for _ in range(n):
-            if time.monotonic() >= deadline:
-                problems.append(f"{arm}: time budget reached, round cut short")
-                break
-            nxt = kill_and_time(pid, p.pid, sock, arm, problems, samples)
-            if nxt is None:
-                break
-            pid = nxt
+        kill_rounds(first[0], p.pid, sock, arm, n, deadline, problems, samples)
     if isinstance(p, bl.Drover) and p.exit_code not in (0, None):
         problems.append(f"{arm}: drover exited with code {p.exit_code} after SIGTERM")
     return samples, problems
+
+
+def kill_rounds(pid, parent, sock, arm, n, deadline, problems, samples):
+    """Up to n kills, each of the replacement of the one before, timed into samples, until
+    n, the deadline or a round that must end (the reason in problems)."""
+    for _ in range(n):
+        if time.monotonic() >= deadline:
+            problems.append(f"{arm}: time budget reached, round cut short")
+            break
+        nxt = kill_and_time(pid, parent, sock, arm, problems, samples)
+        if nxt is None:
+            break
+        pid = nxt
 
 
 def kill_and_time(pid, parent, sock, arm, problems, samples):

@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-/usr/bin/python3}
 status=0
 for b in restart_latency respawn_throughput rss idle_wakeups config_check \
-         recovery notify_ingest beat_cost scan_cost silence_latency http_load reload; do
+         recovery notify_ingest beat_cost scan_cost silence_latency http_load reload \
+         output_flood; do
     echo "=== $b $*"
     "$py" "$here/$b.py" "$@" || { status=$?; echo "=== $b failed with status $status"; }
     echo

@@ -39,6 +39,7 @@
 #include "core/utf8.h"
 #include "core/util.h"
 #include "daemon/supervisor.h"
+#include "daemon/capture.h"
 #include "daemon/liveness.h"
 #include "daemon/supervisor_int.h"
 #include "api/control.h"
@@ -90,6 +91,10 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
         .default_silence_ms = pc->silence_ms > 0 ? pc->silence_ms : in->sup->cfg.silence_ms,
     };
     memcpy(out->exits, in->exits, sizeof(out->exits));
+    struct capture_counts cc;
+    capture_counts(in, &cc);
+    out->output_lines_total = cc.lines;
+    out->output_dropped_total = cc.dropped;
 }
 
 /*
@@ -401,6 +406,67 @@ handle_health(struct MHD_Connection *conn, struct supervisor *sup, const struct 
                                          default_silence_ms(sup, program)));
 }
 
+/*
+ * GET /logs/NAME, NAME a program or program:index: the captured lines kept
+ * (capture.c's rings), merged in the order they were read.
+ */
+static enum MHD_Result
+handle_logs(struct MHD_Connection *conn, struct supervisor *sup, const char *name)
+{
+    struct api_answer bad = { 0 };
+    const char *lines_s = param(conn, "lines", &bad), *stream_s = param(conn, "stream", &bad);
+    const char *since_s = param(conn, "since", &bad);
+    const char *colon = strrchr(name, ':');
+    size_t name_len = colon ? (size_t)(colon - name) : strlen(name);
+    struct capture_line *lines = NULL;
+    struct api_log_line *out = NULL;
+    struct program *prog;
+    uint64_t since, next;
+    unsigned mask;
+    size_t max;
+    long index = -1;
+    ssize_t n;
+
+    if (bad.code)
+        return reply_answer(conn, bad);
+    bad = api_logs_query(lines_s, stream_s, since_s, &max, &mask, &since);
+    if (bad.code)
+        return reply_answer(conn, bad);
+    if (colon) {
+        char *end;
+        if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+            strlen(colon + 1) > 6)
+            return reply_answer(conn, api_error(MHD_HTTP_BAD_REQUEST,
+                                                "expected PROGRAM or PROGRAM:INDEX", "name", name));
+        index = strtol(colon + 1, &end, 10);
+    }
+    prog = pool_find_program(&sup->pool, name, name_len);
+    if (!prog)
+        return reply_answer(conn, api_error(MHD_HTTP_NOT_FOUND, "no such program", "name", name));
+    if (index >= 0 && (unsigned long)index >= prog->ninstances)
+        return reply_answer(conn, api_error(MHD_HTTP_NOT_FOUND, "no such instance", "name", name));
+    n = capture_lines(prog, index, mask, max, since, &lines, &next);
+    if (n < 0)
+        return reply_oom(conn);
+    out = calloc(n ? (size_t)n : 1, sizeof(*out));
+    if (!out) {
+        free(lines);
+        return reply_oom(conn);
+    }
+    for (ssize_t i = 0; i < n; i++)
+        out[i] = (struct api_log_line){ .seq = lines[i].seq,
+                                        .unix_ms = lines[i].unix_ms,
+                                        .text = lines[i].text,
+                                        .len = lines[i].len,
+                                        .instance = lines[i].index,
+                                        .stream = lines[i].stream,
+                                        .cut = lines[i].cut };
+    bad = api_logs(prog->cfg->name, out, (size_t)n, next);
+    free(out);
+    free(lines);
+    return reply_answer(conn, bad);
+}
+
 /* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
 static bool
 token_matches(const char *given, const char *secret)
@@ -577,6 +643,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         return handle_events(conn, srv, c);
     if (strcmp(url, "/livez") == 0)
         return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
+    if (strncmp(url, "/logs/", 6) == 0 && url[6])
+        return handle_logs(conn, sup, url + 6);
     v = snapshot(sup);
     if (!v)
         return reply_oom(conn);
@@ -674,7 +742,7 @@ http_start(struct supervisor *sup, const char *where)
     }
     if (serve(&sup->api->server[HTTP_TCP], fd) < 0)
         return -EIO;
-    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events%s", where,
+    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events /logs%s", where,
              sup->cfg.http_token ? ", control calls with the bearer token" : " (read-only)");
     return 0;
 }

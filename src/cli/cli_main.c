@@ -32,12 +32,15 @@ enum {
     OPT_SILENCE = 1 << 4,
     OPT_WAIT = 1 << 5,
     OPT_DRY_RUN = 1 << 6,
-    OPT_COUNT = 7, /* the options above: option_names has one entry each */
+    OPT_LINES = 1 << 7,
+    OPT_STREAM = 1 << 8,
+    OPT_COUNT = 9, /* the options above: option_names has one entry each */
 };
 
 struct args {
     const char *control;
     const char *since, *max_silent, *silence;
+    const char *lines, *stream; /* logs: -n N; "stdout", "stderr" or "both" */
     bool help;
     unsigned given;                      /* OPT_* seen */
     const char *first_option[OPT_COUNT]; /* as typed, by option_names index */
@@ -66,6 +69,7 @@ static int run_health(const struct args *a);
 static int run_shutdown(const struct args *a);
 static int run_reload(const struct args *a);
 static int run_apply(const struct args *a);
+static int run_logs(const struct args *a);
 
 static const struct verb verbs[] = {
     { "status", "status [NAME] [--json]", "every instance, as a table (or JSON)",
@@ -87,6 +91,12 @@ static const struct verb verbs[] = {
       "Print the state changes the daemon keeps, one per line, oldest first. --since SEQ\n"
       "starts at sequence number SEQ; --follow then waits for more until SIGINT or SIGTERM.\n",
       0, 0, OPT_FOLLOW | OPT_SINCE, run_events },
+    { "logs", "logs NAME [-n N] [-f] [--stdout|--stderr|--both]", "captured output's last lines",
+      "Print the last N (default 100) lines drover keeps of NAME's captured output (a program,\n"
+      "its lines merged in the order they were read and each after \"name:index | \", or\n"
+      "PROGRAM:INDEX), stdout and stderr both unless --stdout or --stderr; -f then prints\n"
+      "new lines as they come until SIGINT or SIGTERM. Bytes that are not UTF-8 show as \\xHH.\n",
+      1, 1, OPT_LINES | OPT_FOLLOW | OPT_STREAM, run_logs },
     { "health", "health [--max-silent X] [--silence T] [PROGRAM]",
       "exit 0 healthy, 1 unhealthy: a probe",
       "Judge the pool (or PROGRAM): an instance is unhealthy when silent beyond T, failing\n"
@@ -119,7 +129,8 @@ static const struct {
     { OPT_JSON, "--json" },       { OPT_FOLLOW, "--follow" },
     { OPT_SINCE, "--since" },     { OPT_MAX_SILENT, "--max-silent" },
     { OPT_SILENCE, "--silence" }, { OPT_WAIT, "--wait" },
-    { OPT_DRY_RUN, "--dry-run" },
+    { OPT_DRY_RUN, "--dry-run" }, { OPT_LINES, "-n" },
+    { OPT_STREAM, "--stdout" },
 };
 _Static_assert(ARRAY_SIZE(option_names) == OPT_COUNT, "one name per option, first_option fits");
 
@@ -172,7 +183,8 @@ verb_usage(FILE *f, const struct verb *v)
 {
     fprintf(f, "usage: drover [--control PATH] %s\n\n%s", v->synopsis, v->help);
     if (v->min_args > 0 && strstr(v->synopsis, "NAME"))
-        fprintf(f, "NAME is PROGRAM, PROGRAM:INDEX or all.\n");
+        fprintf(f, "NAME is %s.\n",
+                v->run == run_logs ? "PROGRAM or PROGRAM:INDEX" : "PROGRAM, PROGRAM:INDEX or all");
 }
 
 static int usage_error(const struct args *a, const char *fmt, ...)
@@ -263,6 +275,17 @@ parse_args(int argc, char **argv, struct args *a)
                 mark(a, OPT_DRY_RUN, arg);
             } else if (strcmp(arg, "-f") == 0 || strcmp(arg, "--follow") == 0) {
                 mark(a, OPT_FOLLOW, arg);
+            } else if (strcmp(arg, "--stdout") == 0 || strcmp(arg, "--stderr") == 0 ||
+                       strcmp(arg, "--both") == 0) {
+                if (a->stream && strcmp(a->stream, arg + 2) != 0)
+                    return usage_error(a, "--stdout, --stderr and --both exclude each other");
+                a->stream = arg + 2;
+                mark(a, OPT_STREAM, arg);
+            } else if (strcmp(arg, "-n") == 0 || is_option(arg, "--lines")) {
+                if (!(v = option_value(argc, argv, &i, arg, arg[1] == 'n' ? "-n" : "--lines")))
+                    return usage_error(a, "option '-n' needs a number of lines");
+                a->lines = v;
+                mark(a, OPT_LINES, "-n");
             } else if (is_option(arg, "--control")) {
                 if (!(v = option_value(argc, argv, &i, arg, "--control")) || !*v)
                     return usage_error(a, "option '--control' needs a socket path");
@@ -353,6 +376,23 @@ answer_error(const struct args *a, const struct cli_response *res)
     cli_error_text(res->code, res->body, res->body_len, msg, sizeof(msg));
     fprintf(stderr, "drover: %s: %s\n", a->label, msg);
     return res->code == 400 || res->code == 404 ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
+}
+
+/* A GET that must answer 200: 0 with *res to release, or the exit code (-EINTR), said. */
+static int
+get_ok(const struct args *a, const char *target, const struct cli_request_opts *o,
+       struct cli_response *res)
+{
+    int rc = exchange(a, "GET", target, o, res);
+
+    if (rc != 0)
+        return rc;
+    if (res->code != 200) {
+        rc = answer_error(a, res);
+        cli_response_done(res);
+        return rc;
+    }
+    return 0;
 }
 
 /* A rendered answer to stdout, or the renderer's error: exit 0 or 1. */
@@ -689,17 +729,12 @@ events_once(const struct args *a, uint64_t since, int wait_s, const sigset_t *ma
                        (unsigned long long)since, wait_s);
     else
         (void)snprintf(target, sizeof(target), "/events?since=%llu", (unsigned long long)since);
-    rc = exchange(a, "GET", target,
-                  &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS + wait_s * 1000,
-                                              .wait_mask = mask },
-                  &res);
+    rc = get_ok(a, target,
+                &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS + wait_s * 1000,
+                                            .wait_mask = mask },
+                &res);
     if (rc != 0)
         return rc;
-    if (res.code != 200) {
-        rc = answer_error(a, &res);
-        cli_response_done(&res);
-        return rc;
-    }
     text = cli_render_events(res.body, res.body_len, next, &gap, err, sizeof(err));
     cli_response_done(&res);
     if (text && gap) {
@@ -734,6 +769,73 @@ run_events(const struct args *a)
     while (rc == 0) {
         since = next;
         rc = events_once(a, since, FOLLOW_WAIT_S, &st.wait_mask, &next);
+    }
+    stop_signals_restore(&st);
+    return rc == -EINTR ? CLI_EXIT_OK : rc;
+}
+
+/* How often `logs -f` asks for new lines (it is a poll: the daemon keeps them in its rings). */
+#define LOGS_POLL_MS 200
+
+/* One /logs exchange: prints the lines. Returns 0 and *next, -EINTR on a stop signal, or a code. */
+static int
+logs_once(const struct args *a, const char *query, bool prefix, uint64_t since,
+          const sigset_t *mask, uint64_t *next)
+{
+    struct cli_response res = { 0 };
+    char target[1024], err[CLI_ERR_MAX], *text;
+    int rc;
+
+    (void)snprintf(target, sizeof(target), "%s&since=%llu", query, (unsigned long long)since);
+    rc =
+        get_ok(a, target,
+               &(struct cli_request_opts){ .timeout_ms = CLI_TIMEOUT_MS, .wait_mask = mask }, &res);
+    if (rc != 0)
+        return rc;
+    text = cli_render_logs(res.body, res.body_len, prefix, next, err, sizeof(err));
+    cli_response_done(&res);
+    rc = emit_rendered(a, text, err);
+    (void)fflush(stdout);
+    return rc;
+}
+
+static int
+run_logs(const struct args *a)
+{
+    char program[CFG_NAME_MAX + 1], enc[256], query[1024];
+    const char *n = a->lines ? a->lines : "100";
+    struct stop_signals st;
+    uint64_t next = 0, since;
+    long index;
+    int rc;
+
+    if (!program_name(a->pos[1], program, sizeof(program), &index))
+        return bad_name(a, "name", a->pos[1], "PROGRAM or PROGRAM:INDEX");
+    if (!*n || strspn(n, "0123456789") != strlen(n) || strlen(n) > 5 || atoi(n) < 1 ||
+        atoi(n) > 10000)
+        return usage_error(a, "bad -n '%s': expected a number of lines from 1 to 10000", n);
+    if (!cli_url_encode(a->pos[1], enc, sizeof(enc)))
+        return usage_error(a, "name too long");
+    (void)snprintf(query, sizeof(query), "/logs/%s?lines=%s&stream=%s", enc, n,
+                   a->stream ? a->stream : "both");
+    if (!(a->given & OPT_FOLLOW)) {
+        rc = logs_once(a, query, index < 0, 0, NULL, &next);
+        return rc == -EINTR ? CLI_EXIT_OK : rc;
+    }
+    /* Follow: ask for what came after the last line shown, every LOGS_POLL_MS, until a signal. */
+    stop_signals_catch(&st);
+    rc = logs_once(a, query, index < 0, 0, &st.wait_mask, &next);
+    while (rc == 0) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = LOGS_POLL_MS * 1000000L };
+        if (ppoll(NULL, 0, &ts, &st.wait_mask) < 0 && errno == EINTR) {
+            rc = -EINTR;
+            break;
+        }
+        since = next;
+        /* Each poll takes at most 10000 lines: a flood is shown as fast as the daemon reads it. */
+        (void)snprintf(query, sizeof(query), "/logs/%s?lines=10000&stream=%s", enc,
+                       a->stream ? a->stream : "both");
+        rc = logs_once(a, query, index < 0, since, &st.wait_mask, &next);
     }
     stop_signals_restore(&st);
     return rc == -EINTR ? CLI_EXIT_OK : rc;

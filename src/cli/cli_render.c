@@ -531,23 +531,42 @@ format_time_ms(long long ms, char *buf, size_t len)
     return buf;
 }
 
+/*
+ * An answer {KEY: [...], "next": SEQ} (events, logs): the parsed object (the
+ * caller's to json_decref) with *ret_list and *ret_next in it, or NULL with err.
+ */
+static json_t *
+load_list(const char *body, size_t body_len, const char *what, const char *key,
+          const json_t **ret_list, const json_t **ret_next, char *err, size_t errlen)
+{
+    json_t *j = load_object(body, body_len, what, err, errlen);
+    const json_t *list = j ? json_object_get(j, key) : NULL;
+    const json_t *next = j ? json_object_get(j, "next") : NULL;
+
+    if (!j)
+        return NULL;
+    if (!json_is_array(list) || !json_is_integer(next) || json_integer_value(next) < 0) {
+        (void)snprintf(err, errlen, "malformed %s answer: no \"%s\" list or \"next\"", what, key);
+        json_decref(j);
+        return NULL;
+    }
+    *ret_list = list;
+    *ret_next = next;
+    return j;
+}
+
 char *
 cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *ret_gap, char *err,
                   size_t errlen)
 {
-    json_t *j = load_object(body, body_len, "events", err, errlen);
-    const json_t *events = j ? json_object_get(j, "events") : NULL;
-    const json_t *next = j ? json_object_get(j, "next") : NULL, *ev;
+    const json_t *events, *next, *ev;
+    json_t *j = load_list(body, body_len, "events", "events", &events, &next, err, errlen);
     struct sb b = { 0 };
     char *out = NULL;
     size_t i;
 
     if (!j)
         return NULL;
-    if (!json_is_array(events) || !json_is_integer(next) || json_integer_value(next) < 0) {
-        (void)snprintf(err, errlen, "malformed events answer: no \"events\" list or \"next\"");
-        goto done;
-    }
     json_array_foreach(events, i, ev)
     {
         char when[64], cause[256], name[160];
@@ -585,6 +604,44 @@ cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *r
         goto done;
     *ret_next = (uint64_t)json_integer_value(next);
     *ret_gap = json_is_true(json_object_get(j, "gap"));
+done:
+    sb_done(&b);
+    json_decref(j);
+    return out;
+}
+
+char *
+cli_render_logs(const char *body, size_t body_len, bool prefix, uint64_t *ret_next, char *err,
+                size_t errlen)
+{
+    const json_t *lines, *next, *l;
+    json_t *j = load_list(body, body_len, "logs", "lines", &lines, &next, err, errlen);
+    const char *program = j ? str_of(j, "program") : NULL;
+    struct sb b = { 0 };
+    char *out = NULL;
+    size_t i;
+
+    if (!j)
+        return NULL;
+    json_array_foreach(lines, i, l)
+    {
+        const char *text = str_of(l, "text");
+
+        if (!json_is_object(l) || !text) {
+            (void)snprintf(err, errlen, "malformed logs answer: a line without text");
+            goto done;
+        }
+        /* The text is the daemon's, escaped: valid UTF-8, invalid bytes as \xHH. */
+        if (prefix)
+            sb_printf(&b, "%s:%lld | %s\n", program ? program : "?", index_of(l), text);
+        else
+            sb_printf(&b, "%s\n", text);
+    }
+    out = sb_take(&b, err, errlen);
+    b.p = NULL;
+    if (!out)
+        goto done;
+    *ret_next = (uint64_t)json_integer_value(next);
 done:
     sb_done(&b);
     json_decref(j);

@@ -49,6 +49,12 @@ char *cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, b
                         char *err, size_t errlen);
 
 /* GET /health: a summary line, then one line per unhealthy instance. *ret_healthy: the verdict. */
+/*
+ * GET /logs/NAME's answer: each line's text, after "program:index | " when
+ * prefix is set (NAME is a whole program); *ret_next the seq to follow from.
+ */
+char *cli_render_logs(const char *body, size_t body_len, bool prefix, uint64_t *ret_next, char *err,
+                      size_t errlen);
 char *cli_render_health(const char *body, size_t body_len, bool *ret_healthy, char *err,
                         size_t errlen);
 

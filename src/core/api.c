@@ -324,6 +324,51 @@ api_events_query(const char *since, const char *wait, uint64_t *ret_since, int64
 }
 
 struct api_answer
+api_logs_query(const char *lines, const char *stream, const char *since, size_t *ret_lines,
+               unsigned *ret_mask, uint64_t *ret_since)
+{
+    int64_t wait_unused;
+    struct api_answer a;
+
+    *ret_lines = API_LOGS_DEFAULT_LINES;
+    *ret_mask = 1u << CFG_STREAM_OUT | 1u << CFG_STREAM_ERR;
+    if (lines) {
+        char *end;
+        unsigned long n = strtoul(lines, &end, 10);
+        if (!*lines || strspn(lines, "0123456789") != strlen(lines) || strlen(lines) > 6 || n < 1 ||
+            n > API_LOGS_MAX_LINES)
+            return api_bad_param("lines", lines, "a number of lines from 1 to 10000");
+        *ret_lines = n;
+    }
+    if (stream) {
+        if (strcmp(stream, "stdout") == 0)
+            *ret_mask = 1u << CFG_STREAM_OUT;
+        else if (strcmp(stream, "stderr") == 0)
+            *ret_mask = 1u << CFG_STREAM_ERR;
+        else if (strcmp(stream, "both") != 0)
+            return api_bad_param("stream", stream, "stdout, stderr or both");
+    }
+    a = api_events_query(since, NULL, ret_since, &wait_unused);
+    return a;
+}
+
+struct api_answer
+api_logs(const char *program, const struct api_log_line *l, size_t n, uint64_t next)
+{
+    json_t *list = json_array(), *body;
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            list, json_pack("{s:I, s:I, s:i, s:s, s:o, s:b}", "seq", (json_int_t)l[i].seq,
+                            "time_ms", (json_int_t)l[i].unix_ms, "instance", (int)l[i].instance,
+                            "stream", l[i].stream == CFG_STREAM_ERR ? "stderr" : "stdout", "text",
+                            api_text(l[i].text, l[i].len), "cut", l[i].cut));
+    body =
+        json_pack("{s:s, s:o, s:I}", "program", program, "lines", list, "next", (json_int_t)next);
+    return api_json(200, body);
+}
+
+struct api_answer
 api_events(const struct event *const *ev, size_t n, uint64_t next, bool gap)
 {
     json_t *list = json_array(), *body;

@@ -46,6 +46,8 @@ struct api_instance {
     uint64_t memory_samples; /* of the current process; 0: memory_bytes not known */
     uint64_t memory_bytes;   /* the last sample of its process group */
     uint64_t memory_restarts;
+    uint64_t output_lines_total;   /* captured lines read, both streams (/metrics) */
+    uint64_t output_dropped_total; /* of those, not written: disk full, stderr not read */
 };
 
 struct api_answer {
@@ -116,6 +118,32 @@ struct api_answer api_events(const struct event *const *ev, size_t n, uint64_t n
  * fine. */
 struct api_answer api_events_query(const char *since, const char *wait, uint64_t *ret_since,
                                    int64_t *ret_wait_ms);
+
+/* One captured line for GET /logs (daemon/capture.h's, as the answer shows it). */
+struct api_log_line {
+    uint64_t seq;
+    int64_t unix_ms;
+    const char *text; /* len bytes, any bytes: escaped in the answer */
+    size_t len;
+    unsigned instance;
+    int stream; /* enum cfg_stream */
+    bool cut;   /* cut at the line cap: the next line of its stream continues it */
+};
+
+#define API_LOGS_DEFAULT_LINES 100
+#define API_LOGS_MAX_LINES 10000
+
+/*
+ * GET /logs/NAME's query: lines= (1 to API_LOGS_MAX_LINES), stream=
+ * (stdout, stderr, both: a mask of 1u << CFG_STREAM_*) and since= (a
+ * sequence number: the lines from it on, for following). 400 answer on
+ * error, code 0 if fine.
+ */
+struct api_answer api_logs_query(const char *lines, const char *stream, const char *since,
+                                 size_t *ret_lines, unsigned *ret_mask, uint64_t *ret_since);
+/* {"program", "lines": [{seq, time_ms, instance, stream, text, cut}], "next"}. */
+struct api_answer api_logs(const char *program, const struct api_log_line *l, size_t n,
+                           uint64_t next);
 
 /* GET /readyz: 200 when the initial start is done and every wanted instance is running. */
 struct api_answer api_readyz(const struct api_instance *v, size_t n, bool started);

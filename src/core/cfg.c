@@ -999,12 +999,91 @@ program_input(struct ctx *c, const json_t *val, void *target)
     return program_stdio(c, val, p, &p->input);
 }
 
+/* capture.max_size: a size string ("10MB") or a number of bytes, above 0. */
+static int
+capture_max_size(struct ctx *c, const json_t *val, void *target)
+{
+    uint64_t *size = target;
+    const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+
+    if (json_is_integer(val) && json_integer_value(val) > 0) {
+        *size = (uint64_t)json_integer_value(val);
+        return 0;
+    }
+    if (s && util_parse_size(s, size) == 0 && *size > 0)
+        return 0;
+    if (s)
+        error_at(c, false,
+                 "expected a size above 0 such as \"10MB\" or a number of bytes, got \"%s\"", s);
+    else
+        error_at(c, false, "expected a size above 0 such as \"10MB\" or a number of bytes, got %s",
+                 json_kind(val));
+    return -EINVAL;
+}
+
+static int
+capture_backups(struct ctx *c, const json_t *val, void *target)
+{
+    return get_uint(c, val, 0, CFG_CAPTURE_MAX_BACKUPS, target);
+}
+
+static int
+capture_tail_lines(struct ctx *c, const json_t *val, void *target)
+{
+    return get_uint(c, val, 0, CFG_CAPTURE_MAX_TAIL, target);
+}
+
+/* The template goes to a scratch flag: {{port}} in a log file's name does not take a port. */
+static int
+capture_file(struct ctx *c, const json_t *val, void *target)
+{
+    bool uses_port = false;
+
+    return get_template(c, val, false, &uses_port, target);
+}
+
+static const struct key capture_keys[] = {
+    { "file", capture_file, offsetof(struct cfg_capture, file), KEY_COUNTED }, /* required */
+    { "max_size", capture_max_size, offsetof(struct cfg_capture, max_size), 0 },
+    { "backups", capture_backups, offsetof(struct cfg_capture, backups), 0 },
+    { "tail_lines", capture_tail_lines, offsetof(struct cfg_capture, tail_lines), 0 },
+};
+
+/*
+ * output, error: a path (the child's own fd, not captured), "drover" (captured to drover's
+ * stderr), an object (captured to a rotated file), or null for the default.
+ */
+static int
+program_capturable(struct ctx *c, const json_t *val, struct program_cfg *p, char **slot,
+                   struct cfg_capture *cap)
+{
+    unsigned required;
+
+    *cap = (struct cfg_capture){ .backups = CFG_CAPTURE_DEFAULT_BACKUPS,
+                                 .tail_lines = CFG_CAPTURE_DEFAULT_TAIL };
+    if (json_is_string(val) && strcmp(json_string_value(val), "drover") == 0) {
+        cap->mode = CFG_CAPTURE_DROVER;
+        return 0;
+    }
+    if (!json_is_object(val))
+        return program_stdio(c, val, p, slot);
+    if (parse_keys(c, val, capture_keys, ARRAY_SIZE(capture_keys), 0, cap, &required) < 0)
+        return -EINVAL;
+    if (!required) {
+        error_at(c, false,
+                 "missing \"file\" (a path template such as \"{{name}}-{{instance}}.log\")");
+        return -EINVAL;
+    }
+    cap->mode = CFG_CAPTURE_FILE;
+    return 0;
+}
+
 static int
 program_output(struct ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
-    return program_stdio(c, val, p, &p->output);
+    return program_capturable(c, val, p, &p->output, &p->capture[CFG_STREAM_OUT]);
 }
 
 static int
@@ -1012,7 +1091,7 @@ program_error(struct ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
-    return program_stdio(c, val, p, &p->error);
+    return program_capturable(c, val, p, &p->error, &p->capture[CFG_STREAM_ERR]);
 }
 
 static int
@@ -2189,6 +2268,8 @@ program_done(struct program_cfg *p)
     free(p->input);
     free(p->output);
     free(p->error);
+    for (int k = 0; k < CFG_STREAM__MAX; k++)
+        free(p->capture[k].file);
     if (p->env)
         for (size_t i = 0; i < p->nenv; i++) {
             free(p->env[i].key);

@@ -86,6 +86,38 @@ struct cfg_identity {
 
 #define CFG_MAX_RLIMITS 16
 
+/*
+ * Captured output (`output`/`error` as an object, or "drover"): drover reads
+ * the stream through a FIFO and writes it on (docs/config.md#captured-output).
+ * A plain path string is not captured: the file is the child's fd, as before.
+ */
+enum cfg_capture_mode {
+    CFG_CAPTURE_NONE,   /* not captured (a path in output/error, or inherited) */
+    CFG_CAPTURE_FILE,   /* appended to `file`, rotated past max_size */
+    CFG_CAPTURE_DROVER, /* "drover": to drover's stderr as "name:index | line" */
+    CFG_CAPTURE__MAX,
+};
+
+#define CFG_CAPTURE_DEFAULT_BACKUPS 5
+#define CFG_CAPTURE_MAX_BACKUPS 100
+#define CFG_CAPTURE_DEFAULT_TAIL 200
+#define CFG_CAPTURE_MAX_TAIL 10000
+
+struct cfg_capture {
+    enum cfg_capture_mode mode;
+    char *file;          /* template; CFG_CAPTURE_FILE only */
+    uint64_t max_size;   /* bytes; 0: never rotated */
+    unsigned backups;    /* .1 ... .backups kept */
+    unsigned tail_lines; /* kept in memory for `drover logs`; 0: none */
+};
+
+/* Which stream a capture is: index of program_cfg.capture[]. */
+enum cfg_stream {
+    CFG_STREAM_OUT,
+    CFG_STREAM_ERR,
+    CFG_STREAM__MAX,
+};
+
 struct program_cfg {
     char *name;
     char **argv; /* templates, NULL-terminated */
@@ -127,6 +159,7 @@ struct program_cfg {
     bool nice_given;          /* else drover's own nice value, inherited */
     int nice;                 /* -20 to 19 */
     unsigned max_unavailable; /* a rolling restart (reload) has at most this many not ready */
+    struct cfg_capture capture[CFG_STREAM__MAX]; /* output/error captured, by enum cfg_stream */
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000

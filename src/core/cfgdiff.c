@@ -52,16 +52,31 @@ cmp_input(const struct program_cfg *a, const struct program_cfg *b)
     return DIFFERS(!str_same(a->input, b->input), CFGDIFF_RESTART);
 }
 
+static bool
+capture_same(const struct cfg_capture *a, const struct cfg_capture *b)
+{
+    return a->mode == b->mode && str_same(a->file, b->file) && a->max_size == b->max_size &&
+           a->backups == b->backups && a->tail_lines == b->tail_lines;
+}
+
+/*
+ * A path is the child's own fd and a capture is a FIFO the child holds: only a
+ * new process has the new one, and a capture's file is opened at each spawn.
+ */
 static enum cfgdiff_effect
 cmp_output(const struct program_cfg *a, const struct program_cfg *b)
 {
-    return DIFFERS(!str_same(a->output, b->output), CFGDIFF_RESTART);
+    return DIFFERS(!str_same(a->output, b->output) ||
+                       !capture_same(&a->capture[CFG_STREAM_OUT], &b->capture[CFG_STREAM_OUT]),
+                   CFGDIFF_RESTART);
 }
 
 static enum cfgdiff_effect
 cmp_error(const struct program_cfg *a, const struct program_cfg *b)
 {
-    return DIFFERS(!str_same(a->error, b->error), CFGDIFF_RESTART);
+    return DIFFERS(!str_same(a->error, b->error) ||
+                       !capture_same(&a->capture[CFG_STREAM_ERR], &b->capture[CFG_STREAM_ERR]),
+                   CFGDIFF_RESTART);
 }
 
 /* The identity of a program: plan.c matches by it, a new name is a removal and an addition. */

@@ -145,6 +145,17 @@ metrics_render(const struct api_instance *v, size_t n, const struct metrics_drov
         if (v[i].memory_max)
             add(&t, "drover_instance_memory_restarts_total{" LABELS "} %llu\n", v[i].program,
                 v[i].index, (unsigned long long)v[i].memory_restarts);
+    family(&t, "drover_instance_output_lines_total", "counter",
+           "Lines of captured output read from the instance (stdout and stderr).");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_output_lines_total{" LABELS "} %llu\n", v[i].program, v[i].index,
+            (unsigned long long)v[i].output_lines_total);
+
+    family(&t, "drover_instance_output_dropped_total", "counter",
+           "Captured lines that could not be written (a full disk, a stderr nobody reads).");
+    for (size_t i = 0; i < n; i++)
+        add(&t, "drover_instance_output_dropped_total{" LABELS "} %llu\n", v[i].program, v[i].index,
+            (unsigned long long)v[i].output_dropped_total);
 
     family(&t, "drover_spawn_duration_seconds", "histogram",
            "Time to create a process, from clone to a successful exec.");

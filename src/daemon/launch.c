@@ -16,9 +16,11 @@
 
 #include "core/tmpl.h"
 #include "core/util.h"
+#include "os/identity.h"
 #include "os/spawn.h"
 #include "daemon/supervisor_int.h"
 #include "daemon/launch.h"
+#include "daemon/capture.h"
 
 extern char **environ;
 
@@ -36,26 +38,22 @@ stdio_kind(const struct instance *in, const char *tmpl, bool for_input)
 }
 
 /*
- * An output file drover creates for a program that runs as `user` belongs to
- * that user, as if the child had created it; one that exists keeps its owner.
- * -1 with errno, as open().
+ * As the program's user when it has one (os/identity.h): the user may open
+ * only what it could open itself, and a file created belongs to it. -1 with
+ * errno, as open().
  */
 static int
-open_output(const char *path, const struct cfg_identity *id)
+open_as(const struct cfg_identity *id, const char *path, bool for_input)
 {
-    int flags = O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    struct identity_fs fs;
     int fd;
 
-    if (!id->switch_to)
-        return open(path, flags, 0644);
-    fd = open(path, flags | O_EXCL, 0644);
-    if (fd >= 0) {
-        if (fchown(fd, id->uid, id->gid) < 0)
-            log_debug("cannot give \"%s\" to uid %u: %s (the child writes through our fd)", path,
-                      (unsigned)id->uid, strerror(errno));
-        return fd;
-    }
-    return errno == EEXIST ? open(path, flags, 0644) : -1;
+    identity_fs_enter(id, &fs);
+    fd = for_input
+             ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+             : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+    identity_fs_leave(&fs);
+    return fd;
 }
 
 /*
@@ -89,8 +87,7 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
         }
         path = joined;
     }
-    fd = for_input ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-                   : open_output(path, &in->prog->cfg->identity);
+    fd = open_as(&in->prog->cfg->identity, path, for_input);
     r = fd < 0 ? -errno : 0;
     if (r == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
         if (!in->stdio_waiting)
@@ -104,11 +101,12 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
         goto done;
     }
     if (r < 0) {
-        inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s",
+        inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s%s",
                  stdio_kind(in, tmpl, for_input), path,
                  r == -ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)
                      ? "it is a socket, which cannot be opened as a file"
-                     : strerror(-r));
+                     : strerror(-r),
+                 identity_fs_note(&in->prog->cfg->identity, -r));
         goto done;
     }
     if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
@@ -122,6 +120,20 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
 done:
     free(expanded);
     return r;
+}
+
+/* Captured output/error (capture.c): the child's ends of its FIFOs, in fds[1] and fds[2]. */
+static int
+open_captured(struct instance *in, const struct tmpl_vars *vars, int fds[3])
+{
+    const struct program_cfg *pc = in->prog->cfg;
+    int r;
+
+    for (int k = 0; k < CFG_STREAM__MAX; k++)
+        if (pc->capture[k].mode != CFG_CAPTURE_NONE &&
+            (r = capture_child_fd(in, (enum cfg_stream)k, vars, &fds[1 + k])) < 0)
+            return r == -ENOMEM ? r : -EIO; /* logged; -EIO: failed, not "no reader yet" */
+    return 0;
 }
 
 struct spawn_buffers {
@@ -229,7 +241,7 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
         return r;
     if (pc->error && (r = open_stdio(in, pc->error, vars, b->cwd, false, &b->fds[2])) < 0)
         return r;
-    return 0;
+    return open_captured(in, vars, b->fds);
 }
 
 /* One allocation holding the pointer array and the strings, for the checkpoint. */

@@ -12,6 +12,7 @@
 
 #include "core/util.h"
 #include "os/log.h"
+#include "daemon/capture.h"
 
 /* --- the instance's log line ------------------------------------------------------------------ */
 
@@ -181,6 +182,7 @@ pool_program_free(struct program *prog)
             timer_cancel(prog->pool->timers, &prog->instances[i].timer);
             svc_done(&prog->instances[i].svc);
             free(prog->instances[i].argv);
+            capture_free(&prog->instances[i]);
         }
     free(prog->instances);
     free(prog->env_base);

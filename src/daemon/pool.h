@@ -42,6 +42,7 @@
 struct supervisor;
 struct program;
 struct pool;
+struct capture;
 
 /* What pool_notify() reports; bits of instance.pending. */
 enum pool_change {
@@ -102,6 +103,7 @@ struct instance {
     uint64_t exits[4]; /* exit 0, exit non-zero, signal, unknown (adopted) */
     uint64_t check_failures_total;
     char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
+    struct capture *capture;       /* capture.c: its captured streams; NULL none yet */
 };
 
 struct program {

@@ -21,6 +21,7 @@
 #include "os/procfs.h"
 #include "os/sig.h"
 #include "os/spawn.h"
+#include "daemon/capture.h"
 #include "daemon/checks.h"
 #include "daemon/hooks.h"
 #include "daemon/deps.h"
@@ -678,6 +679,13 @@ memwatch_observer(struct instance *in, enum pool_change what)
 }
 
 static void
+capture_observer(struct instance *in, enum pool_change what)
+{
+    (void)what;
+    capture_adopted(in);
+}
+
+static void
 deps_observer(struct instance *in, enum pool_change what)
 {
     (void)what;
@@ -687,7 +695,7 @@ deps_observer(struct instance *in, enum pool_change what)
 static void
 watch_the_pool(struct pool *pool)
 {
-    /* Six of POOL_MAX_OBSERVERS: these cannot fail. */
+    /* Seven of POOL_MAX_OBSERVERS: these cannot fail. */
     (void)pool_observe(pool, 1u << POOL_SPAWNED, liveness_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_GONE | 1u << POOL_ADOPTED,
                        checks_observer);
@@ -695,6 +703,7 @@ watch_the_pool(struct pool *pool)
     (void)pool_observe(pool, 1u << POOL_STATE | 1u << POOL_GONE, hooks_observer);
     (void)pool_observe(pool, 1u << POOL_STATE, deps_observer);
     (void)pool_observe(pool, 1u << POOL_SPAWNED | 1u << POOL_ADOPTED, memwatch_observer);
+    (void)pool_observe(pool, 1u << POOL_ADOPTED, capture_observer);
 }
 
 struct supervisor *
@@ -917,7 +926,10 @@ supervisor_free(struct supervisor *sup)
         for (size_t p = 0; p < sup->pool.nprograms; p++) {
             struct program *prog = sup->pool.programs[p];
             for (unsigned i = 0; i < prog->cfg->max_instances; i++)
-                left += instance_done(&prog->instances[i], sup);
+                if (instance_done(&prog->instances[i], sup)) {
+                    capture_keep(&prog->instances[i]); /* its FIFOs, for the next drover */
+                    left++;
+                }
             pool_program_free(prog);
         }
         free(sup->pool.programs);
@@ -925,6 +937,7 @@ supervisor_free(struct supervisor *sup)
             log_warnx("leaving %zu adopted instance%s running for the next drover on %s", left,
                       left == 1 ? "" : "s", sup->dumpfile ? sup->dumpfile : "this dumpfile");
     }
+    capture_dir_done(sup);
     reload_done(sup); /* after the programs that borrow its retired configuration */
     loop_close(&sup->loop, &sup->sig);
     timers_done(&sup->timers);

@@ -84,6 +84,8 @@ struct supervisor {
     supervisor_config_loader load_config;
     void *load_config_arg;
     struct reload *reload; /* the plan running, NULL when none */
+    uint64_t capture_seq;  /* capture.c: the last captured line's sequence number, all streams */
+    bool capture_dir_made; /* capture.c: the FIFO directory was made (removed at exit if empty) */
 };
 
 /* Room the timer heap needs for slots instance slots of nprograms programs. */

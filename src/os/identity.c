@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <unistd.h>
 
 #include "core/cfg.h"
@@ -236,4 +237,42 @@ identity_resolve(struct config *cfg, struct cfg_errors *errs)
     }
     free(buf);
     return ret;
+}
+
+void
+identity_fs_enter(const struct cfg_identity *id, struct identity_fs *saved)
+{
+    *saved = (struct identity_fs){ 0 };
+    if (!id->switch_to)
+        return;
+    /* Group first: once the fsuid is not 0, changing the fsgid takes a capability we lost. */
+    saved->gid = (gid_t)setfsgid(id->gid);
+    saved->uid = (uid_t)setfsuid(id->uid);
+    saved->switched = true;
+}
+
+void
+identity_fs_leave(const struct identity_fs *saved)
+{
+    int e = errno; /* the caller looks at the errno of what it did as the user */
+
+    if (!saved->switched)
+        return;
+    (void)setfsuid(saved->uid);
+    (void)setfsgid(saved->gid);
+    errno = e;
+}
+
+const char *
+identity_fs_note(const struct cfg_identity *id, int err)
+{
+    static char note[300];
+
+    if (!id->switch_to || (err != EACCES && err != EPERM))
+        return "";
+    if (id->user)
+        (void)snprintf(note, sizeof(note), " (opened as user %s)", id->user);
+    else
+        (void)snprintf(note, sizeof(note), " (opened as group %s)", id->group);
+    return note;
 }

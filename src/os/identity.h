@@ -13,8 +13,12 @@
 #ifndef DROVER_IDENTITY_H
 #define DROVER_IDENTITY_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 struct config;
 struct cfg_errors;
+struct cfg_identity;
 
 /*
  * Fills each program's identity (cfg.h, struct cfg_identity) from its
@@ -22,5 +26,32 @@ struct cfg_errors;
  * key ("SOURCE:LINE:COL: programs[N].user: no user \"x\" ..."); -ENOMEM.
  */
 int identity_resolve(struct config *cfg, struct cfg_errors *errs);
+
+/*
+ * The files drover opens for a program that runs as `user` (its input,
+ * output and error, captured output and its rotation) are opened, created,
+ * renamed and removed with the user's file-system identity: setfsuid and
+ * setfsgid, for this thread only (drover has one), between enter and leave.
+ * So the kernel checks the user's permissions, as if the child had opened
+ * them: a user who can write the log directory cannot make drover append
+ * to, truncate or hand over a file the user could not (a symbolic or hard
+ * link to /etc/shadow), and what drover creates belongs to the user and
+ * its primary group. drover's supplementary groups (root's) still apply,
+ * the user's do not. Without a switch both calls do nothing.
+ */
+struct identity_fs {
+    bool switched;
+    uid_t uid;
+    gid_t gid;
+};
+
+void identity_fs_enter(const struct cfg_identity *id, struct identity_fs *saved);
+void identity_fs_leave(const struct identity_fs *saved);
+
+/*
+ * For an error line about such a file: " (opened as user NAME)" when err
+ * (an errno) is a refusal and id switches, else "". Static storage.
+ */
+const char *identity_fs_note(const struct cfg_identity *id, int err);
 
 #endif

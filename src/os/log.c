@@ -200,6 +200,15 @@ out(const char *line, size_t len)
     set_watched(true);
 }
 
+bool
+log_passthrough(const char *line, size_t len)
+{
+    unsigned long long before = dropped_full + dropped_failed;
+
+    out(line, len);
+    return dropped_full + dropped_failed == before;
+}
+
 static int64_t
 now_ms(void)
 {

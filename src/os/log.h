@@ -30,6 +30,7 @@
 #define DROVER_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define LOG_PENDING_MAX (256 * 1024) /* bytes waiting for a slow reader */
 #define LOG_EXIT_WAIT_MS 500
@@ -62,6 +63,13 @@ int log_open(const char *path, enum log_level threshold);
 void log_set_watch(int (*watch)(int fd, void *arg), void *arg);
 /* Writes what is pending, as much as the reader takes now. */
 void log_flush(void);
+
+/*
+ * Someone else's line (a captured child's "name:index | text\n"), written as
+ * it is, through the same buffer as drover's own. Returns false when it was
+ * dropped (the buffer is full: the reader is not reading).
+ */
+bool log_passthrough(const char *line, size_t len);
 
 void log_emit(enum log_level level, bool with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

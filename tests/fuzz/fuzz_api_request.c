@@ -4,7 +4,9 @@
  * the length and parameter-count problems its contract says; as a decoded
  * value, api_check_param() accepts it exactly when it is valid UTF-8 with
  * no NUL, and a refusal always names the parameter and echoes the value
- * escaped (valid JSON, no key lost); api_check_path() likewise.
+ * escaped (valid JSON, no key lost); api_check_path() likewise. GET /logs's
+ * query is within its ranges or a 400, and a captured line of the bytes
+ * renders as valid JSON.
  */
 #include <assert.h>
 #include <jansson.h>
@@ -78,6 +80,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(a.code == 0 && !a.body);
     else
         check_refusal(a, "path");
+    /* GET /logs's query: within its ranges or a 400; a line of any bytes renders as JSON. */
+    {
+        size_t lines;
+        unsigned mask;
+        uint64_t since;
+        struct api_log_line l = { .seq = 1, .text = s, .len = size, .stream = 1 };
+        json_t *j;
+
+        a = api_logs_query(s, s, s, &lines, &mask, &since);
+        if (a.code == 0)
+            assert(lines >= 1 && lines <= API_LOGS_MAX_LINES && mask && mask <= 3);
+        else
+            assert(a.code == 400 && a.body);
+        free(a.body);
+        a = api_logs("p", &l, 1, 2);
+        if (a.body) {
+            j = json_loads(a.body, 0, NULL);
+            assert(j && json_array_size(json_object_get(j, "lines")) == 1);
+            json_decref(j);
+        }
+        free(a.body);
+    }
     free(s);
     return 0;
 }

@@ -58,7 +58,15 @@ def environ(pid):
 
 
 def test_the_child_runs_as_the_user_with_its_groups_and_environment(drover, users):
-    out = drover.path("a.txt")
+    logs = tempfile.mkdtemp(prefix="drover-identity-")  # the user's: drover opens it as the user
+    os.chown(logs, users["a"].pw_uid, users["a"].pw_gid)
+    try:
+        child_identity(drover, users, f"{logs}/a.txt")
+    finally:
+        shutil.rmtree(logs)
+
+
+def child_identity(drover, users, out):
     drover.start({"programs": [
         {"name": "a", "command": [helper("status_dump")], "user": USER_A, "output": out},
         {"name": "g", "command": [helper("sleeper")], "user": users["a"].pw_uid, "group": GROUP_X},
@@ -253,3 +261,42 @@ def test_adopt_takes_over_a_users_child_after_drover_was_killed(drover, users):
     wait_until(lambda: not pid_alive(pid), what=f"the old pid {pid} stopped")
     assert drover.stop() == 0
     assert not pid_alive(new)
+
+
+def test_files_are_opened_with_the_users_rights(drover, users, tmp_path):
+    """drover opens a `user` program's files with that user's file-system identity: a link the
+    user planted to a file only root may touch is refused, and what drover creates is the user's
+    (plain output, and captured output written by drover itself)."""
+    a = users["a"]
+    shared = tempfile.mkdtemp(prefix="drover-identity-")  # the user's log directory
+    os.chown(shared, a.pw_uid, a.pw_gid)
+    secret = tmp_path / "secret"
+    secret.write_text("keep\n")
+    os.chmod(secret, 0o600)
+    try:
+        for name in ("out.log", "in.txt"):
+            os.symlink(secret, f"{shared}/{name}")
+            os.lchown(f"{shared}/{name}", a.pw_uid, a.pw_gid)
+        drover.start({"programs": [
+            {"name": "w", "command": [helper("sleeper")], "user": USER_A, "output": f"{shared}/out.log"},
+            {"name": "r", "command": [helper("sleeper")], "user": USER_A, "input": f"{shared}/in.txt"},
+            {"name": "c", "user": USER_A, "output": {"file": f"{shared}/cap.log"},
+             "command": ["/bin/sh", "-c", "echo captured; exec sleep 600"]},
+            {"name": "p", "user": USER_A, "output": f"{shared}/plain.log",
+             "command": ["/bin/sh", "-c", "echo plain; exec sleep 600"]},
+        ]})
+        drover.wait_log(rf'w:0 cannot open output file "{shared}/out.log": Permission denied '
+                        rf'\(opened as user {USER_A}\)')
+        drover.wait_log(rf'r:0 cannot open input file "{shared}/in.txt": Permission denied '
+                        rf'\(opened as user {USER_A}\)')
+        wait_until(lambda: os.path.exists(f"{shared}/cap.log") and
+                   open(f"{shared}/cap.log").read() == "captured\n", what="the captured line in cap.log")
+        wait_until(lambda: os.path.exists(f"{shared}/plain.log") and
+                   open(f"{shared}/plain.log").read() == "plain\n", what="the line in plain.log")
+        for f in ("cap.log", "plain.log"):
+            st = os.stat(f"{shared}/{f}")
+            assert (st.st_uid, st.st_gid) == (a.pw_uid, a.pw_gid), f
+        assert secret.read_text() == "keep\n"
+        assert drover.stop() == 4  # w and r went fatal: not a clean stop
+    finally:
+        shutil.rmtree(shared)

@@ -2,7 +2,7 @@
  * test_api: the HTTP answers as pure functions: /health thresholds and
  * counts, each bad parameter, the program filter, /status and /readyz;
  * the checks of a request (target limits, NUL, UTF-8) and the escaping of
- * echoed input.
+ * echoed input; GET /logs's query and answer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -284,6 +284,66 @@ checks_escape_what_they_echo(void **state)
     assert_null(a.body);
 }
 
+/* GET /logs: the query's defaults, ranges and streams; each line with its fields, escaped. */
+static void
+logs_query_and_answer(void **state)
+{
+    const struct api_log_line lines[] = {
+        { .seq = 7, .unix_ms = 1000, .text = "ok \xff end", .len = 8, .instance = 1, .stream = 0 },
+        { .seq = 9, .unix_ms = 1001, .text = "a\0b", .len = 3, .instance = 0, .stream = 1,
+          .cut = true },
+    };
+    size_t n;
+    unsigned mask;
+    uint64_t since;
+    json_t *j, *l;
+    (void)state;
+
+    assert_int_equal(api_logs_query(NULL, NULL, NULL, &n, &mask, &since).code, 0);
+    assert_int_equal(n, API_LOGS_DEFAULT_LINES);
+    assert_int_equal(mask, 3);
+    assert_true(since == 0);
+    assert_int_equal(api_logs_query("10000", "stderr", "42", &n, &mask, &since).code, 0);
+    assert_int_equal(n, 10000);
+    assert_int_equal(mask, 2);
+    assert_true(since == 42);
+    assert_int_equal(api_logs_query("1", "stdout", NULL, &n, &mask, &since).code, 0);
+    assert_int_equal(mask, 1);
+    assert_int_equal(api_logs_query("1", "both", NULL, &n, &mask, &since).code, 0);
+    assert_int_equal(mask, 3);
+    const char *bad_lines[] = { "0", "10001", "", "-1", "1x", "99999999" };
+    for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
+        j = parse(api_logs_query(bad_lines[i], NULL, NULL, &n, &mask, &since), 400);
+        assert_string_equal(json_string_value(json_object_get(j, "parameter")), "lines");
+        json_decref(j);
+    }
+    j = parse(api_logs_query(NULL, "all", NULL, &n, &mask, &since), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "parameter")), "stream");
+    json_decref(j);
+    j = parse(api_logs_query(NULL, NULL, "x", &n, &mask, &since), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "parameter")), "since");
+    json_decref(j);
+
+    j = parse(api_logs("w", lines, 2, 10), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "program")), "w");
+    assert_int_equal(json_integer_value(json_object_get(j, "next")), 10);
+    l = json_array_get(json_object_get(j, "lines"), 0);
+    assert_int_equal(json_integer_value(json_object_get(l, "seq")), 7);
+    assert_int_equal(json_integer_value(json_object_get(l, "time_ms")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(l, "instance")), 1);
+    assert_string_equal(json_string_value(json_object_get(l, "stream")), "stdout");
+    assert_string_equal(json_string_value(json_object_get(l, "text")), "ok \\xff end");
+    assert_true(json_is_false(json_object_get(l, "cut")));
+    l = json_array_get(json_object_get(j, "lines"), 1);
+    assert_string_equal(json_string_value(json_object_get(l, "stream")), "stderr");
+    assert_string_equal(json_string_value(json_object_get(l, "text")), "a\\x00b");
+    assert_true(json_is_true(json_object_get(l, "cut")));
+    json_decref(j);
+    j = parse(api_logs("w", NULL, 0, 1), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "lines")), 0);
+    json_decref(j);
+}
+
 int
 main(void)
 {
@@ -296,6 +356,7 @@ main(void)
         cmocka_unit_test(uri_check),
         cmocka_unit_test(uri_answer),
         cmocka_unit_test(checks_escape_what_they_echo),
+        cmocka_unit_test(logs_query_and_answer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

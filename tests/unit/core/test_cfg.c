@@ -768,6 +768,64 @@ memory_max(void **state)
               "got \"64XB\"");
 }
 
+/* `output`/`error`: a path (not captured), "drover", or the object form with its defaults. */
+static void
+captured_output(void **state)
+{
+    struct config cfg;
+    const struct program_cfg *p;
+    (void)state;
+
+    parse_ok("[{\"command\": [\"a\"], \"output\": {\"file\": \"out/{{name}}-{{instance}}.log\","
+             " \"max_size\": \"10MB\", \"backups\": 3, \"tail_lines\": 50}, \"error\": \"drover\"}]",
+             &cfg);
+    p = &cfg.programs[0];
+    assert_null(p->output);
+    assert_null(p->error);
+    assert_int_equal(p->capture[CFG_STREAM_OUT].mode, CFG_CAPTURE_FILE);
+    assert_string_equal(p->capture[CFG_STREAM_OUT].file, "out/{{name}}-{{instance}}.log");
+    assert_true(p->capture[CFG_STREAM_OUT].max_size == 10ull << 20);
+    assert_int_equal(p->capture[CFG_STREAM_OUT].backups, 3);
+    assert_int_equal(p->capture[CFG_STREAM_OUT].tail_lines, 50);
+    assert_int_equal(p->capture[CFG_STREAM_ERR].mode, CFG_CAPTURE_DROVER);
+    assert_int_equal(p->capture[CFG_STREAM_ERR].tail_lines, CFG_CAPTURE_DEFAULT_TAIL);
+    cfg_done(&cfg);
+
+    /* Defaults: no rotation, 5 backups, 200 lines; a plain path is not captured. */
+    parse_ok("[{\"command\": [\"a\"], \"output\": {\"file\": \"o\", \"max_size\": 4096},"
+             " \"error\": \"e.log\"}]",
+             &cfg);
+    p = &cfg.programs[0];
+    assert_int_equal(p->capture[CFG_STREAM_OUT].max_size, 4096);
+    assert_int_equal(p->capture[CFG_STREAM_OUT].backups, CFG_CAPTURE_DEFAULT_BACKUPS);
+    assert_int_equal(p->capture[CFG_STREAM_OUT].tail_lines, CFG_CAPTURE_DEFAULT_TAIL);
+    assert_int_equal(p->capture[CFG_STREAM_ERR].mode, CFG_CAPTURE_NONE);
+    assert_string_equal(p->error, "e.log");
+    cfg_done(&cfg);
+    parse_ok("[{\"command\": [\"a\"], \"output\": {\"file\": \"o\"}}]", &cfg);
+    assert_int_equal(cfg.programs[0].capture[CFG_STREAM_OUT].max_size, 0);
+    assert_int_equal(cfg.programs[0].capture[CFG_STREAM_ERR].mode, CFG_CAPTURE_NONE);
+    cfg_done(&cfg);
+
+    one_error("[{\"command\": [\"a\"], \"output\": {\"max_size\": \"1MB\"}}]", "x.json:1:31: [0].output: ",
+              "missing \"file\"");
+    one_error("[{\"command\": [\"a\"], \"output\": {\"file\": \"o\", \"max_size\": \"1XB\"}}]",
+              "x.json:1:57: [0].output.max_size: ",
+              "expected a size above 0 such as \"10MB\" or a number of bytes, got \"1XB\"");
+    one_error("[{\"command\": [\"a\"], \"output\": {\"file\": \"o\", \"max_size\": 0}}]",
+              "x.json:1:57: [0].output.max_size: ", "got an integer");
+    one_error("[{\"command\": [\"a\"], \"error\": {\"file\": \"o\", \"backups\": 101}}]",
+              "x.json:1:55: [0].error.backups: ", "expected an integer from 0 to 100, got 101");
+    one_error("[{\"command\": [\"a\"], \"error\": {\"file\": \"o\", \"tail_lines\": -1}}]",
+              "x.json:1:", "[0].error.tail_lines: expected an integer from 0 to 10000");
+    one_error("[{\"command\": [\"a\"], \"error\": {\"file\": \"o\", \"rotate\": 1}}]",
+              "x.json:1:", "[0].error.rotate: unknown key \"rotate\" (known: file, max_size, backups");
+    one_error("[{\"command\": [\"a\"], \"output\": {\"file\": \"{{nope}}\"}}]", "x.json:1:",
+              "[0].output.file: ");
+    one_error("[{\"command\": [\"a\"], \"output\": {\"file\": \"\"}}]", "x.json:1:",
+              "[0].output.file: expected a non-empty string");
+}
+
 static void
 umask_and_nice(void **state)
 {
@@ -1542,6 +1600,7 @@ main(void)
         cmocka_unit_test(after_errors),
         cmocka_unit_test(rlimits),
         cmocka_unit_test(memory_max),
+        cmocka_unit_test(captured_output),
         cmocka_unit_test(umask_and_nice),
         cmocka_unit_test(user_and_group),
         cmocka_unit_test(control_and_token),

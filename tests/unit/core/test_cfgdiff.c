@@ -132,6 +132,21 @@ static const struct {
     { "ready", "\"command\": [\"a\"], \"ready\": {\"tcp\": \"127.0.0.1:1\"}",
       "\"command\": [\"a\"], \"ready\": {\"tcp\": \"127.0.0.1:1\", \"interval\": \"2s\"}",
       CFGDIFF_RESTART },
+    /* Captured output: each setting of the object form, and the forms between them. */
+    { "output", "\"command\": [\"a\"], \"output\": \"o\"",
+      "\"command\": [\"a\"], \"output\": \"drover\"", CFGDIFF_RESTART },
+    { "output", "\"command\": [\"a\"], \"output\": {\"file\": \"o\"}",
+      "\"command\": [\"a\"], \"output\": {\"file\": \"o\", \"max_size\": \"1MB\"}",
+      CFGDIFF_RESTART },
+    { "output", "\"command\": [\"a\"], \"output\": {\"file\": \"o\"}",
+      "\"command\": [\"a\"], \"output\": {\"file\": \"o\", \"backups\": 2}", CFGDIFF_RESTART },
+    { "error", "\"command\": [\"a\"], \"error\": {\"file\": \"e\"}",
+      "\"command\": [\"a\"], \"error\": {\"file\": \"e\", \"tail_lines\": 5}",
+      CFGDIFF_RESTART },
+    { "error", "\"command\": [\"a\"], \"error\": {\"file\": \"e\"}",
+      "\"command\": [\"a\"], \"error\": {\"file\": \"e2\"}", CFGDIFF_RESTART },
+    { "error", "\"command\": [\"a\"], \"error\": {\"file\": \"e\"}",
+      "\"command\": [\"a\"], \"error\": \"e\"", CFGDIFF_RESTART },
 };
 
 static void

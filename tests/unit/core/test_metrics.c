@@ -35,7 +35,8 @@ render(void **state)
     struct metrics_histogram h = { 0 };
     struct api_instance v[] = {
         { .program = "w", .index = 0, .pid = 5, .state = SVC_RUNNING, .silent_ms = 1500, .restarts = 2,
-          .exits = { 1, 0, 1, 0 }, .check_failures_total = 4 },
+          .exits = { 1, 0, 1, 0 }, .check_failures_total = 4,
+          .output_lines_total = 7, .output_dropped_total = 3 },
         { .program = "w", .index = 1, .pid = 0, .state = SVC_FATAL, .silent_ms = -1 },
         { .program = "m", .index = 0, .pid = 6, .state = SVC_RUNNING, .silent_ms = -1,
           .memory_max = 1 << 20, .memory_samples = 1, .memory_bytes = 4096, .memory_restarts = 1 },
@@ -74,6 +75,8 @@ render(void **state)
     assert_non_null(strstr(text, "# TYPE drover_instance_memory_restarts_total counter\n"
                                  "drover_instance_memory_restarts_total{program=\"m\",instance=\"0\"} 1\n"
                                  "drover_instance_memory_restarts_total{program=\"m\",instance=\"1\"} 0\n#"));
+    assert_non_null(strstr(text, "drover_instance_output_lines_total{program=\"w\",instance=\"0\"} 7\n"));
+    assert_non_null(strstr(text, "drover_instance_output_dropped_total{program=\"w\",instance=\"0\"} 3\n"));
     /* Cumulative buckets: 0 up to 100 µs, 1 from 250 µs, 2 from 25 ms. */
     assert_non_null(strstr(text, "drover_spawn_duration_seconds_bucket{le=\"0.0001\"} 0\n"));
     assert_non_null(strstr(text, "drover_spawn_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
