@@ -1,11 +1,7 @@
 /*
- * cfg: JSON -> struct config with precise errors. See cfg.h.
- *
- * jansson parses; it reports positions only for syntax errors, so for
- * semantic errors (wrong type, unknown key) we find the position of the
- * offending value ourselves by walking the raw text along the JSON path
- * (locate() below). That walker only skips over text jansson has already
- * accepted, so it needs no error handling of its own.
+ * cfg: JSON -> struct config with precise errors. See cfg.h. The schema:
+ * one key table per section (the machinery, and where errors point, is
+ * core/schema's).
  */
 #include "core/cfg.h"
 
@@ -22,12 +18,10 @@
 #include <sys/un.h>
 
 #include "core/depgraph.h"
+#include "core/schema.h"
 #include "core/tmpl.h"
 #include "core/utf8.h"
 #include "core/util.h"
-
-#define PATH_MAX_DEPTH 8
-#define CFG_MAX_LOCATED_ERRORS 100
 
 /* Program defaults; docs/config.md lists them. */
 #define DEFAULT_STOP_TIMEOUT_MS 10000
@@ -37,21 +31,6 @@
 #define DEFAULT_YOYO_LIMIT 5
 #define DEFAULT_YOYO_WINDOW_MS 60000
 #define DEFAULT_START_TIMEOUT_MS 90000 /* systemd's TimeoutStartSec */
-
-struct path_comp {
-    const char *key; /* NULL for an array index */
-    size_t index;
-};
-
-struct ctx {
-    const char *text;
-    size_t len;
-    const char *source;
-    struct cfg_errors *errs;
-    struct path_comp path[PATH_MAX_DEPTH];
-    int depth;
-    unsigned nerrors;
-};
 
 void
 cfg_error(struct cfg_errors *errs, const char *fmt, ...)
@@ -75,266 +54,18 @@ cfg_error(struct cfg_errors *errs, const char *fmt, ...)
     errs->text[errs->len] = '\0';
 }
 
-/* --- locating a path in the raw text --------------------------------------------------------- */
-
-static const char *
-skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-static const char *
-skip_string(const char *p, const char *end)
-{
-    for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\')
-            p++;
-    return p < end ? p + 1 : end;
-}
-
-static const char *
-skip_value(const char *p, const char *end)
-{
-    int depth = 0;
-
-    p = skip_ws(p, end);
-    do {
-        if (p >= end)
-            return end;
-        if (*p == '"') {
-            p = skip_string(p, end);
-            continue;
-        }
-        if (*p == '{' || *p == '[')
-            depth++;
-        else if (*p == '}' || *p == ']')
-            depth--;
-        else if (depth == 0) {
-            /* number or literal */
-            while (p < end && !strchr(",]} \t\r\n", *p))
-                p++;
-            return p;
-        }
-        p++;
-    } while (depth > 0);
-    return p;
-}
-
-/* Position of the value at path[0..depth), or of its key when at_key. */
-static const char *
-locate(const struct ctx *c, int depth, bool at_key)
-{
-    const char *p = skip_ws(c->text, c->text + c->len);
-    const char *end = c->text + c->len;
-    const char *key_pos = p;
-
-    for (int i = 0; i < depth && p < end; i++) {
-        const struct path_comp *comp = &c->path[i];
-        if (comp->key && *p == '{') {
-            p = skip_ws(p + 1, end);
-            while (p < end && *p == '"') {
-                const char *kstart = p + 1;
-                const char *kend = skip_string(p, end) - 1;
-                bool match = (size_t)(kend - kstart) == strlen(comp->key) &&
-                             memcmp(kstart, comp->key, (size_t)(kend - kstart)) == 0;
-                key_pos = p;
-                p = skip_ws(kend + 1, end);
-                p = skip_ws(p + 1, end); /* ':' */
-                if (match)
-                    break;
-                p = skip_ws(skip_value(p, end), end);
-                if (p < end && *p == ',')
-                    p = skip_ws(p + 1, end);
-            }
-        } else if (!comp->key && *p == '[') {
-            p = skip_ws(p + 1, end);
-            for (size_t k = 0; k < comp->index && p < end; k++) {
-                p = skip_ws(skip_value(p, end), end);
-                if (p < end && *p == ',')
-                    p = skip_ws(p + 1, end);
-            }
-            key_pos = p;
-        } else {
-            break;
-        }
-    }
-    return at_key ? key_pos : p;
-}
-
-static void
-line_col(const struct ctx *c, const char *pos, int *ret_line, int *ret_col)
-{
-    int line = 1, col = 1;
-
-    for (const char *p = c->text; p < pos && p < c->text + c->len; p++) {
-        if (*p == '\n') {
-            line++;
-            col = 1;
-        } else if (((unsigned char)*p & 0xC0) != 0x80) {
-            col++; /* count characters, not UTF-8 continuation bytes */
-        }
-    }
-    *ret_line = line;
-    *ret_col = col;
-}
-
-static void
-format_path(const struct ctx *c, int depth, char *buf, size_t size)
-{
-    size_t len = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < depth && len < size; i++) {
-        int n;
-        if (c->path[i].key)
-            n = snprintf(buf + len, size - len, "%s%s", len ? "." : "", c->path[i].key);
-        else
-            n = snprintf(buf + len, size - len, "[%zu]", c->path[i].index);
-        if (n < 0)
-            break;
-        len += (size_t)n;
-    }
-    if (!len)
-        (void)snprintf(buf, size, "(top level)");
-}
-
-static void error_at(struct ctx *c, bool at_key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-error_at(struct ctx *c, bool at_key, const char *fmt, ...)
-{
-    char path[256], msg[512];
-    int line, col;
-    va_list ap;
-
-    c->nerrors++;
-    /*
-     * Locating an error walks the text from the start: past the first 100
-     * (more than anyone reads) errors are only counted, so a pathological
-     * megabyte of bad keys stays linear.
-     */
-    if (c->nerrors > CFG_MAX_LOCATED_ERRORS) {
-        c->errs->count++;
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    line_col(c, locate(c, c->depth, at_key), &line, &col);
-    format_path(c, c->depth, path, sizeof(path));
-    /* Keys and values quoted in messages may hold newlines: one error, one line. */
-    cfg_error(c->errs, "%s:%d:%d: %s: %s", c->source, line, col, util_one_line(path),
-              util_one_line(msg));
-}
-
-/* "SOURCE:LINE:COL: PATH" of the value being parsed, for a check made after parsing; NULL: OOM. */
-static char *
-where_now(const struct ctx *c)
-{
-    char path[256], where[4400];
-    int line, col;
-
-    line_col(c, locate(c, c->depth, false), &line, &col);
-    format_path(c, c->depth, path, sizeof(path));
-    (void)snprintf(where, sizeof(where), "%s:%d:%d: %s", c->source, line, col, util_one_line(path));
-    return strdup(where);
-}
-
-/* The schema is at most 5 levels deep, so the path stack cannot overflow. */
-static void
-push_key(struct ctx *c, const char *key)
-{
-    assert(c->depth < PATH_MAX_DEPTH);
-    c->path[c->depth++] = (struct path_comp){ .key = key };
-}
-
-static void
-push_index(struct ctx *c, size_t index)
-{
-    assert(c->depth < PATH_MAX_DEPTH);
-    c->path[c->depth++] = (struct path_comp){ .index = index };
-}
-
-static void
-pop(struct ctx *c)
-{
-    c->depth--;
-}
-
-/* --- typed getters: each reports its own error and returns < 0 ----------------------------- */
-
-static const char *
-json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "a list";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "something else";
-}
-
-static int
-get_string(struct ctx *c, const json_t *v, bool allow_empty, char **ret)
-{
-    const char *s;
-    size_t n;
-    char *copy;
-
-    if (!json_is_string(v)) {
-        error_at(c, false, "expected a string, got %s", json_kind(v));
-        return -EINVAL;
-    }
-    s = json_string_value(v);
-    n = json_string_length(v);
-    if (strlen(s) != n) {
-        error_at(c, false, "string contains a NUL character");
-        return -EINVAL;
-    }
-    if (!allow_empty && n == 0) {
-        error_at(c, false, "expected a non-empty string");
-        return -EINVAL;
-    }
-    if (n > CFG_MAX_STRING) {
-        error_at(c, false, "string longer than %d bytes", CFG_MAX_STRING);
-        return -EINVAL;
-    }
-    copy = strdup(s);
-    if (!copy) {
-        error_at(c, false, "out of memory");
-        return -ENOMEM;
-    }
-    *ret = copy;
-    return 0;
-}
-
 /* A string that may hold placeholders. */
 static int
-get_template(struct ctx *c, const json_t *v, bool allow_empty, bool *uses_port, char **ret)
+get_template(struct schema_ctx *c, const json_t *v, bool allow_empty, bool *uses_port, char **ret)
 {
     char err[160];
     char *s;
-    int r = get_string(c, v, allow_empty, &s);
+    int r = schema_string(c, v, allow_empty, &s);
 
     if (r < 0)
         return r;
     if (tmpl_check(s, uses_port, err, sizeof(err)) < 0) {
-        error_at(c, false, "%s", err);
+        schema_error(c, false, "%s", err);
         free(s);
         return -EINVAL;
     }
@@ -342,289 +73,50 @@ get_template(struct ctx *c, const json_t *v, bool allow_empty, bool *uses_port, 
     return 0;
 }
 
-static int
-get_uint(struct ctx *c, const json_t *v, unsigned min, unsigned max, unsigned *ret)
-{
-    json_int_t n;
-
-    if (!json_is_integer(v)) {
-        error_at(c, false, "expected an integer from %u to %u, got %s", min, max, json_kind(v));
-        return -EINVAL;
-    }
-    n = json_integer_value(v);
-    if (n < (json_int_t)min || n > (json_int_t)max) {
-        error_at(c, false, "expected an integer from %u to %u, got %lld", min, max, (long long)n);
-        return -EINVAL;
-    }
-    *ret = (unsigned)n;
-    return 0;
-}
-
-static int
-get_duration(struct ctx *c, const json_t *v, int64_t *ret_ms)
-{
-    int r;
-
-    if (json_is_number(v)) {
-        r = util_seconds_to_ms(json_number_value(v), ret_ms);
-        if (r < 0)
-            error_at(c, false, "duration out of range (0 to 30 days), got %g",
-                     json_number_value(v));
-        return r;
-    }
-    if (json_is_string(v)) {
-        r = util_parse_duration_ms(json_string_value(v), ret_ms);
-        if (r == -ERANGE)
-            error_at(c, false, "duration out of range (0 to 30 days): \"%s\"",
-                     json_string_value(v));
-        else if (r < 0)
-            error_at(
-                c, false,
-                "expected a duration such as \"500ms\", \"10s\", \"2m\" or seconds, got \"%s\"",
-                json_string_value(v));
-        return r;
-    }
-    error_at(c, false,
-             "expected a duration (a string such as \"10s\" or a number of seconds), got %s",
-             json_kind(v));
-    return -EINVAL;
-}
-
-/*
- * A duration of at least min_ms (1: "positive"); what names it in the error.
- * *ms is written as soon as the value is a duration, as by get_duration().
- */
-static int
-get_duration_min(struct ctx *c, const json_t *v, int64_t min_ms, const char *what, int64_t *ms)
-{
-    int r = get_duration(c, v, ms);
-
-    if (r == 0 && *ms < min_ms) {
-        if (min_ms == 1)
-            error_at(c, false, "%s must be positive", what);
-        else
-            error_at(c, false, "%s must be at least %lldms", what, (long long)min_ms);
-        r = -EINVAL;
-    }
-    return r;
-}
-
-static int
-get_signal(struct ctx *c, const json_t *v, int *ret_sig)
-{
-    char num[24];
-    const char *s;
-
-    if (json_is_integer(v)) {
-        (void)snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-        s = num;
-    } else if (json_is_string(v)) {
-        s = json_string_value(v);
-    } else {
-        error_at(c, false, "expected a signal name such as \"TERM\" or a number, got %s",
-                 json_kind(v));
-        return -EINVAL;
-    }
-    if (util_parse_signal(s, ret_sig) < 0 || *ret_sig == SIGKILL || *ret_sig == SIGSTOP) {
-        error_at(
-            c, false,
-            "unknown or unusable signal \"%s\" (use a name such as TERM, INT, QUIT, HUP, USR1)", s);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static bool
-require_object(struct ctx *c, const json_t *v, const char *what)
-{
-    if (json_is_object(v))
-        return true;
-    error_at(c, false, "expected %s (an object), got %s", what, json_kind(v));
-    return false;
-}
-
-/* --- key tables ------------------------------------------------------------------------------ */
-
-/*
- * An object section is a constant table of its keys, as OpenBSD parse.y keeps
- * one keyword table: a new key is one line here plus its handler, and the
- * "known: ..." lists in messages are made from the table, in table order.
- *
- * parse_keys() calls a key's handler with the value and `target + off`, target
- * being the section's struct: off 0 hands a handler the whole struct, an
- * offsetof() hands a generic handler (key_duration, key_bool, ...) the one
- * field it fills, as nginx's ngx_command_t offsets do. A handler reports its
- * own errors and returns < 0 on one.
- */
-struct key {
-    const char *name;
-    int (*parse)(struct ctx *c, const json_t *val, void *target);
-    size_t off;
-    unsigned flags; /* KEY_* */
-};
-
-/* A key with this flag exists only where parse_keys() is given it in allow. */
+/* A key with this flag exists only where schema_parse_keys() is given it in allow. */
 #define KEY_HEALTH 1u /* a probe key of "health", not of "ready" */
-/* parse_keys() counts the keys with this flag, for the section's checks after the walk. */
-#define KEY_COUNTED 2u
-
-static bool
-key_allowed(const struct key *k, unsigned allow)
-{
-    return (k->flags & ~KEY_COUNTED & ~allow) == 0;
-}
-
-static const struct key *
-find_key(const struct key *keys, size_t nkeys, unsigned allow, const char *name)
-{
-    for (size_t i = 0; i < nkeys; i++)
-        if (key_allowed(&keys[i], allow) && strcmp(keys[i].name, name) == 0)
-            return &keys[i];
-    return NULL;
-}
-
-/* The allowed names, `a, b, c` or quoted `"a", "b", "c"`. */
-static void
-key_list(const struct key *keys, size_t nkeys, unsigned allow, bool quoted, char *buf, size_t size)
-{
-    const char *q = quoted ? "\"" : "";
-    size_t len = 0;
-
-    buf[0] = '\0';
-    for (size_t i = 0; i < nkeys && len < size; i++) {
-        int n;
-        if (!key_allowed(&keys[i], allow))
-            continue;
-        n = snprintf(buf + len, size - len, "%s%s%s%s", len ? ", " : "", q, keys[i].name, q);
-        if (n < 0)
-            break;
-        len += (size_t)n;
-    }
-}
-
-/* require_object() for a section its message names by its keys: WHAT {"k1", "k2"}SUFFIX. */
-static bool
-require_keys_object(struct ctx *c, const json_t *v, const char *what, const struct key *keys,
-                    size_t nkeys, const char *suffix)
-{
-    char list[256];
-
-    if (json_is_object(v))
-        return true;
-    key_list(keys, nkeys, 0, true, list, sizeof(list));
-    error_at(c, false, "expected %s {%s}%s (an object), got %s", what, list, suffix, json_kind(v));
-    return false;
-}
-
-/*
- * Each key of object v, in the text's order, to its handler, and each key not
- * in keys[] (or not allowed: see KEY_HEALTH) to an "unknown key" error. Every
- * key is tried. *counted (unless NULL) is set to the number of KEY_COUNTED keys
- * found, failed or not. Returns 0, or -EINVAL if any key failed.
- */
-static int
-parse_keys(struct ctx *c, const json_t *v, const struct key *keys, size_t nkeys, unsigned allow,
-           void *target, unsigned *counted)
-{
-    const char *name;
-    json_t *val;
-    unsigned n = 0;
-    int r = 0;
-
-    json_object_foreach((json_t *)v, name, val)
-    {
-        const struct key *k = find_key(keys, nkeys, allow, name);
-
-        push_key(c, name);
-        if (!k) {
-            char known[400];
-            key_list(keys, nkeys, allow, false, known, sizeof(known));
-            error_at(c, true, "unknown key \"%s\" (known: %s)", name, known);
-            r = -EINVAL;
-        } else {
-            if (k->flags & KEY_COUNTED)
-                n++;
-            if (k->parse(c, val, (char *)target + k->off) < 0)
-                r = -EINVAL;
-        }
-        pop(c);
-    }
-    if (counted)
-        *counted = n;
-    return r;
-}
-
-/* Generic handlers: target is the field (an offsetof() in the table). */
+/* Handlers of cfg's own; target is the field (an offsetof() in the table). */
 
 static int
-key_duration(struct ctx *c, const json_t *val, void *target)
+key_instances(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_duration(c, val, target);
-}
-
-static int
-key_bool(struct ctx *c, const json_t *val, void *target)
-{
-    if (!json_is_boolean(val)) {
-        error_at(c, false, "expected true or false, got %s", json_kind(val));
-        return -EINVAL;
-    }
-    *(bool *)target = json_is_true(val);
-    return 0;
-}
-
-static int
-key_string(struct ctx *c, const json_t *val, void *target)
-{
-    return get_string(c, val, false, target);
-}
-
-static int
-key_signal(struct ctx *c, const json_t *val, void *target)
-{
-    return get_signal(c, val, target);
-}
-
-static int
-key_instances(struct ctx *c, const json_t *val, void *target)
-{
-    return get_uint(c, val, 1, CFG_MAX_INSTANCES, target);
+    return schema_uint(c, val, 1, CFG_MAX_INSTANCES, target);
 }
 
 /* The pool's and a program's silence (T of /health). */
 static int
-key_silence(struct ctx *c, const json_t *val, void *target)
+key_silence(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_duration_min(c, val, 1, "silence", target);
+    return schema_duration_min(c, val, 1, "silence", target);
 }
 
 /* A list of exit codes, 0 to 255, into a 256-bit set (svc_code_in()). */
 static int
-get_exit_codes(struct ctx *c, const json_t *v, uint64_t set[4])
+get_exit_codes(struct schema_ctx *c, const json_t *v, uint64_t set[4])
 {
     int r = 0;
 
     if (!json_is_array(v)) {
-        error_at(c, false, "expected a list of exit codes (integers from 0 to 255), got %s",
-                 json_kind(v));
+        schema_error(c, false, "expected a list of exit codes (integers from 0 to 255), got %s",
+                     schema_kind(v));
         return -EINVAL;
     }
     memset(set, 0, 4 * sizeof(set[0]));
     for (size_t i = 0; i < json_array_size(v); i++) {
         unsigned code;
 
-        push_index(c, i);
-        if (get_uint(c, json_array_get(v, i), 0, 255, &code) < 0)
+        schema_push_index(c, i);
+        if (schema_uint(c, json_array_get(v, i), 0, 255, &code) < 0)
             r = -EINVAL;
         else
             set[code / 64] |= (uint64_t)1 << (code % 64);
-        pop(c);
+        schema_pop(c);
     }
     return r;
 }
 
 static int
-program_success_codes(struct ctx *c, const json_t *val, void *target)
+program_success_codes(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
@@ -633,7 +125,7 @@ program_success_codes(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_fatal_codes(struct ctx *c, const json_t *val, void *target)
+program_fatal_codes(struct schema_ctx *c, const json_t *val, void *target)
 {
     return get_exit_codes(c, val, ((struct program_cfg *)target)->policy.fatal_codes);
 }
@@ -655,36 +147,36 @@ valid_name(const char *s)
 
 /* target: a struct program_cfg (its argv, argc, uses_port). */
 static int
-parse_command(struct ctx *c, const json_t *v, void *target)
+parse_command(struct schema_ctx *c, const json_t *v, void *target)
 {
     struct program_cfg *p = target;
     size_t n, i;
     int r = 0;
 
     if (!json_is_array(v)) {
-        error_at(c, false, "expected a list of strings (program and arguments), got %s",
-                 json_kind(v));
+        schema_error(c, false, "expected a list of strings (program and arguments), got %s",
+                     schema_kind(v));
         return -EINVAL;
     }
     n = json_array_size(v);
     if (n == 0) {
-        error_at(c, false, "command is empty: expected at least the program to run");
+        schema_error(c, false, "command is empty: expected at least the program to run");
         return -EINVAL;
     }
     if (n > CFG_MAX_ARGS) {
-        error_at(c, false, "more than %d arguments", CFG_MAX_ARGS);
+        schema_error(c, false, "more than %d arguments", CFG_MAX_ARGS);
         return -EINVAL;
     }
     p->argv = calloc(n + 1, sizeof(char *));
     if (!p->argv) {
-        error_at(c, false, "out of memory");
+        schema_error(c, false, "out of memory");
         return -ENOMEM;
     }
     for (i = 0; i < n; i++) {
-        push_index(c, i);
+        schema_push_index(c, i);
         if (get_template(c, json_array_get(v, i), i > 0, &p->uses_port, &p->argv[i]) < 0)
             r = -EINVAL;
-        pop(c);
+        schema_pop(c);
     }
     p->argc = n;
     return r;
@@ -692,7 +184,7 @@ parse_command(struct ctx *c, const json_t *v, void *target)
 
 /* Free-form names, so no table. target: a struct program_cfg. */
 static int
-parse_env(struct ctx *c, const json_t *v, void *target)
+parse_env(struct schema_ctx *c, const json_t *v, void *target)
 {
     struct program_cfg *p = target;
     const char *key;
@@ -700,76 +192,77 @@ parse_env(struct ctx *c, const json_t *v, void *target)
     size_t i = 0;
     int r = 0;
 
-    if (!require_object(c, v, "environment variables"))
+    if (!schema_require_object(c, v, "environment variables"))
         return -EINVAL;
     if (json_object_size(v) > CFG_MAX_ENV) {
-        error_at(c, false, "more than %d environment variables", CFG_MAX_ENV);
+        schema_error(c, false, "more than %d environment variables", CFG_MAX_ENV);
         return -EINVAL;
     }
     p->env = calloc(json_object_size(v) + 1, sizeof(*p->env));
     if (!p->env) {
-        error_at(c, false, "out of memory");
+        schema_error(c, false, "out of memory");
         return -ENOMEM;
     }
     json_object_foreach((json_t *)v, key, val)
     {
-        push_key(c, key);
+        schema_push_key(c, key);
         if (!*key || strchr(key, '=')) {
-            error_at(c, true, "environment variable names must be non-empty and contain no '='");
+            schema_error(c, true,
+                         "environment variable names must be non-empty and contain no '='");
             r = -EINVAL;
         } else if (get_template(c, val, true, &p->uses_port, &p->env[i].value) == 0) {
             p->env[i].key = strdup(key);
             if (!p->env[i].key) {
-                error_at(c, false, "out of memory");
+                schema_error(c, false, "out of memory");
                 r = -ENOMEM;
             }
             i++;
         } else {
             r = -EINVAL;
         }
-        pop(c);
+        schema_pop(c);
     }
     p->nenv = i;
     return r;
 }
 
-static const struct key backoff_keys[] = {
-    { "initial", key_duration, offsetof(struct backoff_policy, initial_ms), 0 },
-    { "max", key_duration, offsetof(struct backoff_policy, max_ms), 0 },
+static const struct schema_key backoff_keys[] = {
+    { "initial", schema_key_duration, offsetof(struct backoff_policy, initial_ms), 0 },
+    { "max", schema_key_duration, offsetof(struct backoff_policy, max_ms), 0 },
 };
 
 /* target: a struct backoff_policy. */
 static int
-parse_backoff(struct ctx *c, const json_t *v, void *target)
+parse_backoff(struct schema_ctx *c, const json_t *v, void *target)
 {
     struct backoff_policy *b = target;
 
-    if (!require_keys_object(c, v, "backoff settings", backoff_keys, ARRAY_SIZE(backoff_keys), ""))
+    if (!schema_require_keys(c, v, "backoff settings", backoff_keys, ARRAY_SIZE(backoff_keys), ""))
         return -EINVAL;
-    if (parse_keys(c, v, backoff_keys, ARRAY_SIZE(backoff_keys), 0, b, NULL) < 0)
+    if (schema_parse_keys(c, v, backoff_keys, ARRAY_SIZE(backoff_keys), 0, b, NULL) < 0)
         return -EINVAL;
     if (b->max_ms < b->initial_ms) {
-        error_at(c, false, "backoff max (%lld ms) is below initial (%lld ms)", (long long)b->max_ms,
-                 (long long)b->initial_ms);
+        schema_error(c, false, "backoff max (%lld ms) is below initial (%lld ms)",
+                     (long long)b->max_ms, (long long)b->initial_ms);
         return -EINVAL;
     }
     return 0;
 }
 
 static int
-yoyo_restarts(struct ctx *c, const json_t *val, void *target)
+yoyo_restarts(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_uint(c, val, 0, BACKOFF_YOYO_LIMIT_MAX, target);
+    return schema_uint(c, val, 0, BACKOFF_YOYO_LIMIT_MAX, target);
 }
 
-static const struct key yoyo_keys[] = {
+static const struct schema_key yoyo_keys[] = {
     { "restarts", yoyo_restarts, offsetof(struct backoff_policy, yoyo_limit), 0 },
-    { "window", key_duration, offsetof(struct backoff_policy, yoyo_window_ms), 0 },
+    { "window", schema_key_duration, offsetof(struct backoff_policy, yoyo_window_ms), 0 },
 };
 
 /* target: a struct backoff_policy. */
 static int
-parse_yoyo(struct ctx *c, const json_t *v, void *target)
+parse_yoyo(struct schema_ctx *c, const json_t *v, void *target)
 {
     struct backoff_policy *b = target;
 
@@ -777,9 +270,9 @@ parse_yoyo(struct ctx *c, const json_t *v, void *target)
         b->yoyo_limit = 0;
         return 0;
     }
-    if (!require_keys_object(c, v, "yo-yo limits", yoyo_keys, ARRAY_SIZE(yoyo_keys), " or false"))
+    if (!schema_require_keys(c, v, "yo-yo limits", yoyo_keys, ARRAY_SIZE(yoyo_keys), " or false"))
         return -EINVAL;
-    return parse_keys(c, v, yoyo_keys, ARRAY_SIZE(yoyo_keys), 0, b, NULL);
+    return schema_parse_keys(c, v, yoyo_keys, ARRAY_SIZE(yoyo_keys), 0, b, NULL);
 }
 
 static void
@@ -798,7 +291,7 @@ probe_cfg_done(struct probe_cfg *pr)
 
 /* "tcp" or "http"; a second kind is an error in parse_probe(), so keep nothing of the first. */
 static int
-probe_address(struct ctx *c, const json_t *val, struct probe_cfg *pr, enum probe_kind kind)
+probe_address(struct schema_ctx *c, const json_t *val, struct probe_cfg *pr, enum probe_kind kind)
 {
     struct tmpl_vars vars = { .name = "x", .instance = 0, .port = 1 };
     struct probe_addr addr;
@@ -815,11 +308,11 @@ probe_address(struct ctx *c, const json_t *val, struct probe_cfg *pr, enum probe
         probe_target = expanded ? expanded : pr->target;
         if ((kind == PROBE_TCP ? probe_parse_tcp(probe_target, &addr)
                                : probe_parse_http(probe_target, &addr)) < 0) {
-            error_at(c, false,
-                     kind == PROBE_TCP
-                         ? "expected \"HOST:PORT\" with a numeric address or localhost"
-                         : "expected \"http://HOST[:PORT]/PATH\" with a numeric address or "
-                           "localhost");
+            schema_error(c, false,
+                         kind == PROBE_TCP
+                             ? "expected \"HOST:PORT\" with a numeric address or localhost"
+                             : "expected \"http://HOST[:PORT]/PATH\" with a numeric address or "
+                               "localhost");
             r = -EINVAL;
         }
         free(expanded);
@@ -828,19 +321,19 @@ probe_address(struct ctx *c, const json_t *val, struct probe_cfg *pr, enum probe
 }
 
 static int
-probe_tcp(struct ctx *c, const json_t *val, void *target)
+probe_tcp(struct schema_ctx *c, const json_t *val, void *target)
 {
     return probe_address(c, val, target, PROBE_TCP);
 }
 
 static int
-probe_http(struct ctx *c, const json_t *val, void *target)
+probe_http(struct schema_ctx *c, const json_t *val, void *target)
 {
     return probe_address(c, val, target, PROBE_HTTP);
 }
 
 static int
-probe_command(struct ctx *c, const json_t *val, void *target)
+probe_command(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct probe_cfg *pr = target;
     struct program_cfg tmp = { 0 };
@@ -861,7 +354,7 @@ probe_command(struct ctx *c, const json_t *val, void *target)
  * level's off for it). target: the struct cfg_command.
  */
 static int
-key_hook(struct ctx *c, const json_t *val, void *target)
+key_hook(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct cfg_command *cmd = target;
     struct program_cfg tmp = { 0 };
@@ -877,43 +370,44 @@ key_hook(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-key_hook_timeout(struct ctx *c, const json_t *val, void *target)
+key_hook_timeout(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_duration_min(c, val, 1, "hook_timeout", target);
+    return schema_duration_min(c, val, 1, "hook_timeout", target);
 }
 
 static int
-probe_interval(struct ctx *c, const json_t *val, void *target)
+probe_interval(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_duration_min(c, val, 10, "interval", target);
+    return schema_duration_min(c, val, 10, "interval", target);
 }
 
 static int
-probe_timeout(struct ctx *c, const json_t *val, void *target)
+probe_timeout(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_duration_min(c, val, 1, "timeout", target);
+    return schema_duration_min(c, val, 1, "timeout", target);
 }
 
 static int
-probe_failures(struct ctx *c, const json_t *val, void *target)
+probe_failures(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_uint(c, val, 1, 100, target);
+    return schema_uint(c, val, 1, 100, target);
 }
 
-static const struct key probe_keys[] = {
-    { "tcp", probe_tcp, 0, KEY_COUNTED }, /* the kinds: one of them */
-    { "http", probe_http, 0, KEY_COUNTED },
-    { "command", probe_command, 0, KEY_COUNTED },
+static const struct schema_key probe_keys[] = {
+    { "tcp", probe_tcp, 0, SCHEMA_COUNTED }, /* the kinds: one of them */
+    { "http", probe_http, 0, SCHEMA_COUNTED },
+    { "command", probe_command, 0, SCHEMA_COUNTED },
     { "interval", probe_interval, offsetof(struct probe_cfg, interval_ms), 0 },
     { "timeout", probe_timeout, offsetof(struct probe_cfg, timeout_ms), 0 },
     { "failures", probe_failures, offsetof(struct probe_cfg, failures), KEY_HEALTH },
-    { "start_period", key_duration, offsetof(struct probe_cfg, start_period_ms), KEY_HEALTH },
-    { "idle_only", key_bool, offsetof(struct probe_cfg, idle_only), KEY_HEALTH },
+    { "start_period", schema_key_duration, offsetof(struct probe_cfg, start_period_ms),
+      KEY_HEALTH },
+    { "idle_only", schema_key_bool, offsetof(struct probe_cfg, idle_only), KEY_HEALTH },
 };
 
 /* A probe object: one of tcp/http/command, plus timings (and health-only keys). */
 static int
-parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
+parse_probe(struct schema_ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
 {
     unsigned allow = health ? KEY_HEALTH : 0, kinds;
 
@@ -922,15 +416,15 @@ parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
         .timeout_ms = health ? 2000 : 1000,
         .failures = 3,
     };
-    if (!require_object(
+    if (!schema_require_object(
             c, v,
             health ? "a health check {\"tcp\"|\"http\"|\"command\", ...}"
                    : "\"exec\", \"notify\" or a probe {\"tcp\"|\"http\"|\"command\", ...}"))
         return -EINVAL;
-    if (parse_keys(c, v, probe_keys, ARRAY_SIZE(probe_keys), allow, pr, &kinds) < 0)
+    if (schema_parse_keys(c, v, probe_keys, ARRAY_SIZE(probe_keys), allow, pr, &kinds) < 0)
         return -EINVAL;
     if (kinds != 1) {
-        error_at(c, false, "expected exactly one of \"tcp\", \"http\" or \"command\"");
+        schema_error(c, false, "expected exactly one of \"tcp\", \"http\" or \"command\"");
         return -EINVAL;
     }
     return 0;
@@ -939,44 +433,45 @@ parse_probe(struct ctx *c, const json_t *v, struct probe_cfg *pr, bool health)
 /* Program handlers: target is the struct program_cfg, or a field (an offsetof() in the table). */
 
 static int
-heartbeat_timeout(struct ctx *c, const json_t *val, void *target)
+heartbeat_timeout(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_duration_min(c, val, 10, "heartbeat timeout", target);
+    return schema_duration_min(c, val, 10, "heartbeat timeout", target);
 }
 
 static int
-heartbeat_action(struct ctx *c, const json_t *val, void *target)
+heartbeat_action(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     const char *a = json_is_string(val) ? json_string_value(val) : "";
 
     if (strcmp(a, "restart") != 0 && strcmp(a, "none") != 0) {
-        error_at(c, false, "expected \"restart\" or \"none\"");
+        schema_error(c, false, "expected \"restart\" or \"none\"");
         return -EINVAL;
     }
     p->heartbeat_restart = a[0] == 'r';
     return 0;
 }
 
-static const struct key heartbeat_keys[] = {
+static const struct schema_key heartbeat_keys[] = {
     { "timeout", heartbeat_timeout, offsetof(struct program_cfg, heartbeat_timeout_ms),
-      KEY_COUNTED },
+      SCHEMA_COUNTED },
     { "action", heartbeat_action, 0, 0 },
 };
 
 /* target: a struct program_cfg. */
 static int
-parse_heartbeat(struct ctx *c, const json_t *v, void *target)
+parse_heartbeat(struct schema_ctx *c, const json_t *v, void *target)
 {
     unsigned required;
 
-    if (!require_keys_object(c, v, "heartbeat settings", heartbeat_keys, ARRAY_SIZE(heartbeat_keys),
+    if (!schema_require_keys(c, v, "heartbeat settings", heartbeat_keys, ARRAY_SIZE(heartbeat_keys),
                              ""))
         return -EINVAL;
-    if (parse_keys(c, v, heartbeat_keys, ARRAY_SIZE(heartbeat_keys), 0, target, &required) < 0)
+    if (schema_parse_keys(c, v, heartbeat_keys, ARRAY_SIZE(heartbeat_keys), 0, target, &required) <
+        0)
         return -EINVAL;
     if (!required) {
-        error_at(c, false, "missing \"timeout\" (a duration such as \"30s\")");
+        schema_error(c, false, "missing \"timeout\" (a duration such as \"30s\")");
         return -EINVAL;
     }
     return 0;
@@ -984,7 +479,7 @@ parse_heartbeat(struct ctx *c, const json_t *v, void *target)
 
 /* input, output, error: a path template, or null for the default. */
 static int
-program_stdio(struct ctx *c, const json_t *val, struct program_cfg *p, char **slot)
+program_stdio(struct schema_ctx *c, const json_t *val, struct program_cfg *p, char **slot)
 {
     if (json_is_null(val))
         return 0;
@@ -992,7 +487,7 @@ program_stdio(struct ctx *c, const json_t *val, struct program_cfg *p, char **sl
 }
 
 static int
-program_input(struct ctx *c, const json_t *val, void *target)
+program_input(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
@@ -1001,7 +496,7 @@ program_input(struct ctx *c, const json_t *val, void *target)
 
 /* capture.max_size: a size string ("10MB") or a number of bytes, above 0. */
 static int
-capture_max_size(struct ctx *c, const json_t *val, void *target)
+capture_max_size(struct schema_ctx *c, const json_t *val, void *target)
 {
     uint64_t *size = target;
     const char *s = json_is_string(val) ? json_string_value(val) : NULL;
@@ -1013,37 +508,39 @@ capture_max_size(struct ctx *c, const json_t *val, void *target)
     if (s && util_parse_size(s, size) == 0 && *size > 0)
         return 0;
     if (s)
-        error_at(c, false,
-                 "expected a size above 0 such as \"10MB\" or a number of bytes, got \"%s\"", s);
+        schema_error(c, false,
+                     "expected a size above 0 such as \"10MB\" or a number of bytes, got \"%s\"",
+                     s);
     else
-        error_at(c, false, "expected a size above 0 such as \"10MB\" or a number of bytes, got %s",
-                 json_kind(val));
+        schema_error(c, false,
+                     "expected a size above 0 such as \"10MB\" or a number of bytes, got %s",
+                     schema_kind(val));
     return -EINVAL;
 }
 
 static int
-capture_backups(struct ctx *c, const json_t *val, void *target)
+capture_backups(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_uint(c, val, 0, CFG_CAPTURE_MAX_BACKUPS, target);
+    return schema_uint(c, val, 0, CFG_CAPTURE_MAX_BACKUPS, target);
 }
 
 static int
-capture_tail_lines(struct ctx *c, const json_t *val, void *target)
+capture_tail_lines(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_uint(c, val, 0, CFG_CAPTURE_MAX_TAIL, target);
+    return schema_uint(c, val, 0, CFG_CAPTURE_MAX_TAIL, target);
 }
 
 /* The template goes to a scratch flag: {{port}} in a log file's name does not take a port. */
 static int
-capture_file(struct ctx *c, const json_t *val, void *target)
+capture_file(struct schema_ctx *c, const json_t *val, void *target)
 {
     bool uses_port = false;
 
     return get_template(c, val, false, &uses_port, target);
 }
 
-static const struct key capture_keys[] = {
-    { "file", capture_file, offsetof(struct cfg_capture, file), KEY_COUNTED }, /* required */
+static const struct schema_key capture_keys[] = {
+    { "file", capture_file, offsetof(struct cfg_capture, file), SCHEMA_COUNTED }, /* required */
     { "max_size", capture_max_size, offsetof(struct cfg_capture, max_size), 0 },
     { "backups", capture_backups, offsetof(struct cfg_capture, backups), 0 },
     { "tail_lines", capture_tail_lines, offsetof(struct cfg_capture, tail_lines), 0 },
@@ -1054,7 +551,7 @@ static const struct key capture_keys[] = {
  * stderr), an object (captured to a rotated file), or null for the default.
  */
 static int
-program_capturable(struct ctx *c, const json_t *val, struct program_cfg *p, char **slot,
+program_capturable(struct schema_ctx *c, const json_t *val, struct program_cfg *p, char **slot,
                    struct cfg_capture *cap)
 {
     unsigned required;
@@ -1067,11 +564,11 @@ program_capturable(struct ctx *c, const json_t *val, struct program_cfg *p, char
     }
     if (!json_is_object(val))
         return program_stdio(c, val, p, slot);
-    if (parse_keys(c, val, capture_keys, ARRAY_SIZE(capture_keys), 0, cap, &required) < 0)
+    if (schema_parse_keys(c, val, capture_keys, ARRAY_SIZE(capture_keys), 0, cap, &required) < 0)
         return -EINVAL;
     if (!required) {
-        error_at(c, false,
-                 "missing \"file\" (a path template such as \"{{name}}-{{instance}}.log\")");
+        schema_error(c, false,
+                     "missing \"file\" (a path template such as \"{{name}}-{{instance}}.log\")");
         return -EINVAL;
     }
     cap->mode = CFG_CAPTURE_FILE;
@@ -1079,7 +576,7 @@ program_capturable(struct ctx *c, const json_t *val, struct program_cfg *p, char
 }
 
 static int
-program_output(struct ctx *c, const json_t *val, void *target)
+program_output(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
@@ -1087,7 +584,7 @@ program_output(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_error(struct ctx *c, const json_t *val, void *target)
+program_error(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
@@ -1095,26 +592,27 @@ program_error(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_name(struct ctx *c, const json_t *val, void *target)
+program_name(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
-    if (get_string(c, val, false, &p->name) < 0)
+    if (schema_string(c, val, false, &p->name) < 0)
         return -EINVAL;
     if (strcmp(p->name, "all") == 0) {
-        error_at(c, false, "the name \"all\" is reserved (control calls use it for every program)");
+        schema_error(c, false,
+                     "the name \"all\" is reserved (control calls use it for every program)");
         return -EINVAL;
     }
     if (!valid_name(p->name)) {
-        error_at(c, false, "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
-                 CFG_NAME_MAX, p->name);
+        schema_error(c, false, "names use letters, digits, '_', '.', '-' (at most %d), got \"%s\"",
+                     CFG_NAME_MAX, p->name);
         return -EINVAL;
     }
     return 0;
 }
 
 static int
-program_cwd(struct ctx *c, const json_t *val, void *target)
+program_cwd(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
@@ -1126,13 +624,14 @@ program_cwd(struct ctx *c, const json_t *val, void *target)
  * number, as a JSON integer or a string of digits, as chown(1) takes them.
  */
 static int
-get_identity_name(struct ctx *c, const json_t *val, const char *what, char **ret, char **ret_at)
+get_identity_name(struct schema_ctx *c, const json_t *val, const char *what, char **ret,
+                  char **ret_at)
 {
     char *s;
 
     if (json_is_integer(val)) {
         if (json_integer_value(val) < 0 || json_integer_value(val) >= 0xffffffffLL) {
-            error_at(c, false, "expected a %s name or a number from 0 to 4294967294", what);
+            schema_error(c, false, "expected a %s name or a number from 0 to 4294967294", what);
             return -EINVAL;
         }
         char num[24];
@@ -1142,17 +641,17 @@ get_identity_name(struct ctx *c, const json_t *val, const char *what, char **ret
         if (!s)
             return -ENOMEM;
     } else if (!json_is_string(val)) {
-        error_at(c, false, "expected a %s name or a number, got %s", what, json_kind(val));
+        schema_error(c, false, "expected a %s name or a number, got %s", what, schema_kind(val));
         return -EINVAL;
-    } else if (get_string(c, val, false, &s) < 0) {
+    } else if (schema_string(c, val, false, &s) < 0) {
         return -EINVAL;
     }
     if (strlen(s) > CFG_NAME_MAX * 4 || s[strcspn(s, ":/\n")] != '\0') {
-        error_at(c, false, "\"%s\" is not a %s name", s, what);
+        schema_error(c, false, "\"%s\" is not a %s name", s, what);
         free(s);
         return -EINVAL;
     }
-    *ret_at = where_now(c);
+    *ret_at = schema_where(c);
     if (!*ret_at) {
         free(s);
         return -ENOMEM;
@@ -1162,7 +661,7 @@ get_identity_name(struct ctx *c, const json_t *val, const char *what, char **ret
 }
 
 static int
-program_user(struct ctx *c, const json_t *val, void *target)
+program_user(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct cfg_identity *id = &((struct program_cfg *)target)->identity;
 
@@ -1170,7 +669,7 @@ program_user(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_group(struct ctx *c, const json_t *val, void *target)
+program_group(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct cfg_identity *id = &((struct program_cfg *)target)->identity;
 
@@ -1178,21 +677,21 @@ program_group(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_restart(struct ctx *c, const json_t *val, void *target)
+program_restart(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
     p->policy.restart =
         json_is_string(val) ? svc_restart_from_name(json_string_value(val)) : SVC_RESTART_INVALID;
     if (p->policy.restart == SVC_RESTART_INVALID) {
-        error_at(c, false, "expected \"always\", \"on-failure\" or \"never\"");
+        schema_error(c, false, "expected \"always\", \"on-failure\" or \"never\"");
         return -EINVAL;
     }
     return 0;
 }
 
 static int
-program_ready(struct ctx *c, const json_t *val, void *target)
+program_ready(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     const char *how = json_is_string(val) ? json_string_value(val) : "";
@@ -1205,9 +704,9 @@ program_ready(struct ctx *c, const json_t *val, void *target)
         return r;
     }
     if (strcmp(how, "exec") != 0 && strcmp(how, "notify") != 0) {
-        error_at(c, false,
-                 "expected \"exec\" (up for start_seconds), \"notify\" (READY=1) "
-                 "or a probe {\"tcp\"|\"http\"|\"command\": ...}");
+        schema_error(c, false,
+                     "expected \"exec\" (up for start_seconds), \"notify\" (READY=1) "
+                     "or a probe {\"tcp\"|\"http\"|\"command\": ...}");
         return -EINVAL;
     }
     p->policy.wait_ready = how[0] == 'n';
@@ -1215,7 +714,7 @@ program_ready(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_health(struct ctx *c, const json_t *val, void *target)
+program_health(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     int r = parse_probe(c, val, &p->health, true);
@@ -1225,12 +724,12 @@ program_health(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_max_silent(struct ctx *c, const json_t *val, void *target)
+program_max_silent(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     unsigned x;
 
-    if (get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, &x) < 0)
+    if (schema_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, &x) < 0)
         return -EINVAL;
     p->max_silent = (int)x;
     return 0;
@@ -1267,7 +766,7 @@ static const struct {
 
 /* One value: a whole number, "unlimited", or a size ("2GB") / a duration ("60s") by its unit. */
 static int
-get_rlimit_value(struct ctx *c, const json_t *v, enum rlimit_unit unit, uint64_t *ret)
+get_rlimit_value(struct schema_ctx *c, const json_t *v, enum rlimit_unit unit, uint64_t *ret)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : NULL;
     static const char *const expected[] = {
@@ -1296,15 +795,15 @@ get_rlimit_value(struct ctx *c, const json_t *v, enum rlimit_unit unit, uint64_t
         return 0;
     }
     if (s)
-        error_at(c, false, "expected %s, got \"%s\"", expected[unit], s);
+        schema_error(c, false, "expected %s, got \"%s\"", expected[unit], s);
     else
-        error_at(c, false, "expected %s, got %s", expected[unit], json_kind(v));
+        schema_error(c, false, "expected %s, got %s", expected[unit], schema_kind(v));
     return -EINVAL;
 }
 
 /* target: a struct program_cfg. Names from rlimit_names; each value to both soft and hard. */
 static int
-program_rlimits(struct ctx *c, const json_t *val, void *target)
+program_rlimits(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     const char *name;
@@ -1312,22 +811,22 @@ program_rlimits(struct ctx *c, const json_t *val, void *target)
     int r = 0;
 
     if (!json_is_object(val)) {
-        error_at(c, false, "expected an object of limits, such as {\"nofile\": 4096}, got %s",
-                 json_kind(val));
+        schema_error(c, false, "expected an object of limits, such as {\"nofile\": 4096}, got %s",
+                     schema_kind(val));
         return -EINVAL;
     }
     json_object_foreach((json_t *)val, name, v)
     {
         size_t k = 0;
 
-        push_key(c, name);
+        schema_push_key(c, name);
         while (k < ARRAY_SIZE(rlimit_names) && strcmp(rlimit_names[k].name, name) != 0)
             k++;
         if (k == ARRAY_SIZE(rlimit_names)) {
-            error_at(c, true,
-                     "unknown limit \"%s\" (known: as, core, cpu, data, fsize, locks, memlock, "
-                     "msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)",
-                     name);
+            schema_error(c, true,
+                         "unknown limit \"%s\" (known: as, core, cpu, data, fsize, locks, memlock, "
+                         "msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)",
+                         name);
             r = -EINVAL;
         } else if (get_rlimit_value(c, v, rlimit_names[k].unit, &p->rlimits[p->nrlimits].value) <
                    0) {
@@ -1337,14 +836,14 @@ program_rlimits(struct ctx *c, const json_t *val, void *target)
             p->rlimits[p->nrlimits].name = rlimit_names[k].name;
             p->nrlimits++; /* JSON_REJECT_DUPLICATES: each name once, at most 16 */
         }
-        pop(c);
+        schema_pop(c);
     }
     return r;
 }
 
 /* `memory_max`: a whole number of bytes or a size ("512MB", "1GiB"), more than 0. */
 static int
-program_memory_max(struct ctx *c, const json_t *val, void *target)
+program_memory_max(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     const char *s = json_is_string(val) ? json_string_value(val) : NULL;
@@ -1359,23 +858,23 @@ program_memory_max(struct ctx *c, const json_t *val, void *target)
         return 0;
     }
     if (s)
-        error_at(c, false,
-                 "expected a number of bytes more than 0 or a size such as \"512MB\", got \"%s\"",
-                 s);
+        schema_error(
+            c, false,
+            "expected a number of bytes more than 0 or a size such as \"512MB\", got \"%s\"", s);
     else if (json_is_integer(val))
-        error_at(c, false,
-                 "expected a number of bytes more than 0 or a size such as \"512MB\", got %lld",
-                 (long long)json_integer_value(val));
+        schema_error(c, false,
+                     "expected a number of bytes more than 0 or a size such as \"512MB\", got %lld",
+                     (long long)json_integer_value(val));
     else
-        error_at(c, false,
-                 "expected a number of bytes more than 0 or a size such as \"512MB\", got %s",
-                 json_kind(val));
+        schema_error(c, false,
+                     "expected a number of bytes more than 0 or a size such as \"512MB\", got %s",
+                     schema_kind(val));
     return -EINVAL;
 }
 
 /* An octal string ("027", "0o027") or a number 0 to 511 (0777). */
 static int
-program_umask(struct ctx *c, const json_t *val, void *target)
+program_umask(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     const char *s = json_is_string(val) ? json_string_value(val) : NULL;
@@ -1393,9 +892,9 @@ program_umask(struct ctx *c, const json_t *val, void *target)
         }
     }
     if (v < 0) {
-        error_at(c, false,
-                 "expected a umask: an octal string from \"000\" to \"777\", such as "
-                 "\"027\"");
+        schema_error(c, false,
+                     "expected a umask: an octal string from \"000\" to \"777\", such as "
+                     "\"027\"");
         return -EINVAL;
     }
     p->umask = (unsigned)v;
@@ -1404,12 +903,12 @@ program_umask(struct ctx *c, const json_t *val, void *target)
 }
 
 static int
-program_nice(struct ctx *c, const json_t *val, void *target)
+program_nice(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
 
     if (!json_is_integer(val) || json_integer_value(val) < -20 || json_integer_value(val) > 19) {
-        error_at(c, false, "expected a nice value, an integer from -20 to 19");
+        schema_error(c, false, "expected a nice value, an integer from -20 to 19");
         return -EINVAL;
     }
     p->nice = (int)json_integer_value(val);
@@ -1419,34 +918,34 @@ program_nice(struct ctx *c, const json_t *val, void *target)
 
 /* A list of program names, each valid and named once; what they name is checked later. */
 static int
-program_after(struct ctx *c, const json_t *val, void *target)
+program_after(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct program_cfg *p = target;
     size_t n;
     int r = 0;
 
     if (!json_is_array(val)) {
-        error_at(c, false, "expected a list of program names, got %s", json_kind(val));
+        schema_error(c, false, "expected a list of program names, got %s", schema_kind(val));
         return -EINVAL;
     }
     n = json_array_size(val);
     if (n > CFG_MAX_PROGRAMS) {
-        error_at(c, false, "more than %d programs", CFG_MAX_PROGRAMS);
+        schema_error(c, false, "more than %d programs", CFG_MAX_PROGRAMS);
         return -EINVAL;
     }
     p->after = calloc(n ? n : 1, sizeof(*p->after));
     p->after_index = calloc(n ? n : 1, sizeof(*p->after_index));
     if (!p->after || !p->after_index) {
-        error_at(c, false, "out of memory");
+        schema_error(c, false, "out of memory");
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        push_index(c, i);
-        if (get_string(c, json_array_get(val, i), false, &p->after[p->nafter]) < 0) {
+        schema_push_index(c, i);
+        if (schema_string(c, json_array_get(val, i), false, &p->after[p->nafter]) < 0) {
             r = -EINVAL;
         } else if (!valid_name(p->after[p->nafter])) {
-            error_at(c, false, "\"%s\" is not a program name (1 to %d of A-Z a-z 0-9 _ . -)",
-                     p->after[p->nafter], CFG_NAME_MAX);
+            schema_error(c, false, "\"%s\" is not a program name (1 to %d of A-Z a-z 0-9 _ . -)",
+                         p->after[p->nafter], CFG_NAME_MAX);
             free(p->after[p->nafter]);
             r = -EINVAL;
         } else {
@@ -1454,27 +953,27 @@ program_after(struct ctx *c, const json_t *val, void *target)
             for (size_t k = 0; k < p->nafter; k++)
                 again |= strcmp(p->after[k], p->after[p->nafter]) == 0;
             if (again) {
-                error_at(c, false, "\"%s\" is listed twice", p->after[p->nafter]);
+                schema_error(c, false, "\"%s\" is listed twice", p->after[p->nafter]);
                 free(p->after[p->nafter]);
                 r = -EINVAL;
             } else {
                 p->nafter++;
             }
         }
-        pop(c);
+        schema_pop(c);
     }
     return r;
 }
 
 static int
-program_max_unavailable(struct ctx *c, const json_t *val, void *target)
+program_max_unavailable(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_uint(c, val, 1, CFG_MAX_INSTANCES, target);
+    return schema_uint(c, val, 1, CFG_MAX_INSTANCES, target);
 }
 
 /* core/cfgdiff.c has one row per key of this table (its unit test checks): add both. */
-static const struct key program_keys[] = {
-    { "command", parse_command, 0, KEY_COUNTED }, /* required */
+static const struct schema_key program_keys[] = {
+    { "command", parse_command, 0, SCHEMA_COUNTED }, /* required */
     { "input", program_input, 0, 0 },
     { "output", program_output, 0, 0 },
     { "error", program_error, 0, 0 },
@@ -1485,13 +984,15 @@ static const struct key program_keys[] = {
     { "user", program_user, 0, 0 },
     { "group", program_group, 0, 0 },
     { "restart", program_restart, 0, 0 },
-    { "stop_signal", key_signal, offsetof(struct program_cfg, policy.stop_signal), 0 },
-    { "stop_timeout", key_duration, offsetof(struct program_cfg, policy.stop_timeout_ms), 0 },
-    { "start_seconds", key_duration, offsetof(struct program_cfg, policy.start_ms), 0 },
+    { "stop_signal", schema_key_signal, offsetof(struct program_cfg, policy.stop_signal), 0 },
+    { "stop_timeout", schema_key_duration, offsetof(struct program_cfg, policy.stop_timeout_ms),
+      0 },
+    { "start_seconds", schema_key_duration, offsetof(struct program_cfg, policy.start_ms), 0 },
     { "backoff", parse_backoff, offsetof(struct program_cfg, policy.backoff), 0 },
     { "yoyo", parse_yoyo, offsetof(struct program_cfg, policy.backoff), 0 },
     { "ready", program_ready, 0, 0 },
-    { "start_timeout", key_duration, offsetof(struct program_cfg, policy.start_timeout_ms), 0 },
+    { "start_timeout", schema_key_duration, offsetof(struct program_cfg, policy.start_timeout_ms),
+      0 },
     { "heartbeat", parse_heartbeat, 0, 0 },
     { "health", program_health, 0, 0 },
     { "silence", key_silence, offsetof(struct program_cfg, silence_ms), 0 },
@@ -1512,7 +1013,7 @@ static const struct key program_keys[] = {
 };
 
 static int
-parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
+parse_program(struct schema_ctx *c, const json_t *v, struct program_cfg *p)
 {
     unsigned required;
     int r;
@@ -1538,29 +1039,29 @@ parse_program(struct ctx *c, const json_t *v, struct program_cfg *p)
             },
         },
     };
-    if (!require_object(c, v, "a program"))
+    if (!schema_require_object(c, v, "a program"))
         return -EINVAL;
-    r = parse_keys(c, v, program_keys, ARRAY_SIZE(program_keys), 0, p, &required);
+    r = schema_parse_keys(c, v, program_keys, ARRAY_SIZE(program_keys), 0, p, &required);
     if (!required) {
-        error_at(c, false, "missing \"command\" (a list: program and arguments)");
+        schema_error(c, false, "missing \"command\" (a list: program and arguments)");
         r = -EINVAL;
     }
     if (p->max_instances == 0) {
         p->max_instances =
             p->instances > CFG_DEFAULT_MAX_INSTANCES ? p->instances : CFG_DEFAULT_MAX_INSTANCES;
     } else if (p->max_instances < p->instances) {
-        error_at(c, false, "max_instances (%u) is less than instances (%u)", p->max_instances,
-                 p->instances);
+        schema_error(c, false, "max_instances (%u) is less than instances (%u)", p->max_instances,
+                     p->instances);
         r = -EINVAL;
     }
     for (int code = 0; code < 256; code++)
         if (svc_code_in(p->policy.fatal_codes, code) &&
             (p->policy.success_codes_given ? svc_code_in(p->policy.success_codes, code)
                                            : code == 0)) {
-            push_key(c, "fatal_exit_codes");
-            error_at(c, false, "exit code %d is a success code too (success_exit_codes%s)", code,
-                     p->policy.success_codes_given ? "" : " is [0] by default");
-            pop(c);
+            schema_push_key(c, "fatal_exit_codes");
+            schema_error(c, false, "exit code %d is a success code too (success_exit_codes%s)",
+                         code, p->policy.success_codes_given ? "" : " is [0] by default");
+            schema_pop(c);
             r = -EINVAL;
             break;
         }
@@ -1631,7 +1132,7 @@ name_slot(const struct name_set *set, const char *name)
 
 /* Explicit names must be unique; default names get -2, -3, ... on repeats. */
 static int
-assign_names(struct ctx *c, struct config *cfg, bool list_form)
+assign_names(struct schema_ctx *c, struct config *cfg, bool list_form)
 {
     struct name_set taken;
     int r = 0;
@@ -1649,12 +1150,12 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
             e->name = p->name;
             continue;
         }
-        c->depth = 0;
+        schema_at_top(c);
         if (!list_form)
-            push_key(c, "programs");
-        push_index(c, i);
-        push_key(c, "name");
-        error_at(c, false, "duplicate program name \"%s\"", p->name);
+            schema_push_key(c, "programs");
+        schema_push_index(c, i);
+        schema_push_key(c, "name");
+        schema_error(c, false, "duplicate program name \"%s\"", p->name);
         r = -EINVAL;
     }
     /* In config order, so an earlier program gets the lower suffix; explicit names all win. */
@@ -1704,15 +1205,15 @@ assign_names(struct ctx *c, struct config *cfg, bool list_form)
 #define AFTER_WHOLE ((size_t)-1)
 
 static void
-at_after(struct ctx *c, bool list_form, size_t i, size_t j)
+at_after(struct schema_ctx *c, bool list_form, size_t i, size_t j)
 {
-    c->depth = 0;
+    schema_at_top(c);
     if (!list_form)
-        push_key(c, "programs");
-    push_index(c, i);
-    push_key(c, "after");
+        schema_push_key(c, "programs");
+    schema_push_index(c, i);
+    schema_push_key(c, "after");
     if (j != AFTER_WHOLE)
-        push_index(c, j);
+        schema_push_index(c, j);
 }
 
 /* "a -> b -> c -> a", shortened in the middle past what a message holds. */
@@ -1746,7 +1247,7 @@ format_cycle(const struct config *cfg, const size_t *cycle, size_t n, char *buf,
  * `after` that names it; a cycle's error names all of it.
  */
 static int
-order_programs(struct ctx *c, struct config *cfg, bool list_form)
+order_programs(struct schema_ctx *c, struct config *cfg, bool list_form)
 {
     struct depgraph_node *nodes = calloc(cfg->nprograms, sizeof(*nodes));
     unsigned *level = calloc(cfg->nprograms, sizeof(*level));
@@ -1767,8 +1268,8 @@ order_programs(struct ctx *c, struct config *cfg, bool list_form)
                 k++;
             if (k == cfg->nprograms) {
                 at_after(c, list_form, i, j);
-                error_at(c, false, "unknown program \"%s\" (no program has that name)",
-                         p->after[j]);
+                schema_error(c, false, "unknown program \"%s\" (no program has that name)",
+                             p->after[j]);
                 r = -EINVAL;
             }
             p->after_index[j] = k;
@@ -1782,7 +1283,7 @@ order_programs(struct ctx *c, struct config *cfg, bool list_form)
 
             format_cycle(cfg, cycle, ncycle, text, sizeof(text));
             at_after(c, list_form, cycle[0], AFTER_WHOLE);
-            error_at(c, false, "dependency cycle: %s", text);
+            schema_error(c, false, "dependency cycle: %s", text);
             r = -EINVAL;
         }
     }
@@ -1797,7 +1298,7 @@ out:
 
 /* The list; target: a struct config. */
 static int
-parse_programs(struct ctx *c, const json_t *v, void *target)
+parse_programs(struct schema_ctx *c, const json_t *v, void *target)
 {
     struct config *cfg = target;
     size_t n;
@@ -1805,34 +1306,35 @@ parse_programs(struct ctx *c, const json_t *v, void *target)
     int r = 0;
 
     if (!json_is_array(v)) {
-        error_at(c, false, "expected a list of programs, got %s", json_kind(v));
+        schema_error(c, false, "expected a list of programs, got %s", schema_kind(v));
         return -EINVAL;
     }
     n = json_array_size(v);
     if (n == 0) {
-        error_at(c, false, "no programs: expected at least one");
+        schema_error(c, false, "no programs: expected at least one");
         return -EINVAL;
     }
     if (n > CFG_MAX_PROGRAMS) {
-        error_at(c, false, "more than %d programs", CFG_MAX_PROGRAMS);
+        schema_error(c, false, "more than %d programs", CFG_MAX_PROGRAMS);
         return -EINVAL;
     }
     cfg->programs = calloc(n, sizeof(*cfg->programs));
     if (!cfg->programs) {
-        error_at(c, false, "out of memory");
+        schema_error(c, false, "out of memory");
         return -ENOMEM;
     }
     cfg->nprograms = n;
     for (size_t i = 0; i < n; i++) {
-        push_index(c, i);
+        schema_push_index(c, i);
         if (parse_program(c, json_array_get(v, i), &cfg->programs[i]) < 0)
             r = -EINVAL;
         total += cfg->programs[i].max_instances;
-        pop(c);
+        schema_pop(c);
     }
     if (r == 0 && total > CFG_MAX_TOTAL_INSTANCES) {
-        error_at(c, false, "%zu instance slots (max_instances) in all, more than the limit of %d",
-                 total, CFG_MAX_TOTAL_INSTANCES);
+        schema_error(c, false,
+                     "%zu instance slots (max_instances) in all, more than the limit of %d", total,
+                     CFG_MAX_TOTAL_INSTANCES);
         r = -EINVAL;
     }
     return r;
@@ -1841,61 +1343,61 @@ parse_programs(struct ctx *c, const json_t *v, void *target)
 /* Settings handlers: target is the struct config, or a field (an offsetof() in the table). */
 
 static int
-settings_port_range(struct ctx *c, const json_t *val, void *target)
+settings_port_range(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct config *cfg = target;
 
     if (!json_is_string(val) ||
         util_parse_port_range(json_string_value(val), &cfg->port_from, &cfg->port_to) < 0) {
-        error_at(c, false, "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
+        schema_error(c, false, "expected a port range \"FROM-TO\" with 1 <= FROM <= TO <= 65535");
         return -EINVAL;
     }
     return 0;
 }
 
 static int
-settings_checkpoint_interval(struct ctx *c, const json_t *val, void *target)
+settings_checkpoint_interval(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_duration_min(c, val, 100, "checkpoint_interval", target);
+    return schema_duration_min(c, val, 100, "checkpoint_interval", target);
 }
 
 static int
-settings_http(struct ctx *c, const json_t *val, void *target)
+settings_http(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct config *cfg = target;
     struct probe_addr addr;
 
     free(cfg->http);
     cfg->http = NULL;
-    if (get_string(c, val, false, &cfg->http) < 0)
+    if (schema_string(c, val, false, &cfg->http) < 0)
         return -EINVAL;
     if (probe_parse_tcp(cfg->http, &addr) < 0) {
-        error_at(c, false,
-                 "expected \"ADDR:PORT\" with a numeric address, such as \"127.0.0.1:8080\"");
+        schema_error(c, false,
+                     "expected \"ADDR:PORT\" with a numeric address, such as \"127.0.0.1:8080\"");
         return -EINVAL;
     }
     return 0;
 }
 
 static int
-settings_http_token(struct ctx *c, const json_t *val, void *target)
+settings_http_token(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct config *cfg = target;
     const char *problem;
 
     free(cfg->http_token);
     cfg->http_token = NULL;
-    if (get_string(c, val, false, &cfg->http_token) < 0)
+    if (schema_string(c, val, false, &cfg->http_token) < 0)
         return -EINVAL;
     if ((problem = cfg_token_problem(cfg->http_token))) {
-        error_at(c, false, "%s", problem);
+        schema_error(c, false, "%s", problem);
         return -EINVAL;
     }
     return 0;
 }
 
 static int
-settings_control(struct ctx *c, const json_t *val, void *target)
+settings_control(struct schema_ctx *c, const json_t *val, void *target)
 {
     struct config *cfg = target;
 
@@ -1905,27 +1407,27 @@ settings_control(struct ctx *c, const json_t *val, void *target)
     if (cfg->control_off)
         return 0;
     if (!json_is_string(val)) {
-        error_at(c, false, "expected a socket path, or false for no control socket, got %s",
-                 json_kind(val));
+        schema_error(c, false, "expected a socket path, or false for no control socket, got %s",
+                     schema_kind(val));
         return -EINVAL;
     }
-    return get_string(c, val, false, &cfg->control) < 0 ? -EINVAL : 0;
+    return schema_string(c, val, false, &cfg->control) < 0 ? -EINVAL : 0;
 }
 
 static int
-settings_max_silent(struct ctx *c, const json_t *val, void *target)
+settings_max_silent(struct schema_ctx *c, const json_t *val, void *target)
 {
-    return get_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, target);
+    return schema_uint(c, val, 0, CFG_MAX_TOTAL_INSTANCES, target);
 }
 
 /* core/cfgdiff.c has one row per key of this table too. */
-static const struct key settings_keys[] = {
-    { "programs", parse_programs, 0, KEY_COUNTED }, /* required */
+static const struct schema_key settings_keys[] = {
+    { "programs", parse_programs, 0, SCHEMA_COUNTED }, /* required */
     { "port_range", settings_port_range, 0, 0 },
-    { "dumpfile", key_string, offsetof(struct config, dumpfile), 0 },
+    { "dumpfile", schema_key_string, offsetof(struct config, dumpfile), 0 },
     { "checkpoint_interval", settings_checkpoint_interval,
       offsetof(struct config, checkpoint_interval_ms), 0 },
-    { "adopt", key_bool, offsetof(struct config, adopt), 0 },
+    { "adopt", schema_key_bool, offsetof(struct config, adopt), 0 },
     { "http", settings_http, 0, 0 },
     { "http_token", settings_http_token, 0, 0 },
     { "control", settings_control, 0, 0 },
@@ -1937,13 +1439,13 @@ static const struct key settings_keys[] = {
 };
 
 static int
-parse_settings(struct ctx *c, const json_t *root, struct config *cfg)
+parse_settings(struct schema_ctx *c, const json_t *root, struct config *cfg)
 {
     unsigned required;
-    int r = parse_keys(c, root, settings_keys, ARRAY_SIZE(settings_keys), 0, cfg, &required);
+    int r = schema_parse_keys(c, root, settings_keys, ARRAY_SIZE(settings_keys), 0, cfg, &required);
 
     if (!required) {
-        error_at(c, false, "missing \"programs\" (a list of programs)");
+        schema_error(c, false, "missing \"programs\" (a list of programs)");
         r = -EINVAL;
     }
     return r;
@@ -2126,7 +1628,7 @@ int
 cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
           struct cfg_errors *errs)
 {
-    struct ctx c = { .text = text, .len = len, .source = source, .errs = errs };
+    struct schema_ctx c = { .text = text, .len = len, .source = source, .errs = errs };
     struct config cfg = { .checkpoint_interval_ms = CFG_DEFAULT_CHECKPOINT_INTERVAL_MS,
                           .silence_ms = CFG_DEFAULT_SILENCE_MS,
                           .hook_timeout_ms = CFG_DEFAULT_HOOK_TIMEOUT_MS };
