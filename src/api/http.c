@@ -540,7 +540,7 @@ authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url
     if (!sup->cfg.http_token) {
         *ret = reply_error(conn, MHD_HTTP_FORBIDDEN,
                            "the HTTP API is read-only: start drover with --http-token "
-                           "to allow control calls over TCP, or use the control socket",
+                           "to allow control calls and /logs over TCP, or use the control socket",
                            url);
         return false;
     }
@@ -552,8 +552,8 @@ authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url
               loggable(url, shown, sizeof(shown)));
     *ret = respond(conn, MHD_HTTP_UNAUTHORIZED,
                    api_error(MHD_HTTP_UNAUTHORIZED,
-                             "this control call needs the bearer token (Authorization: Bearer ...)",
-                             "path", url)
+                             "this call needs the bearer token (Authorization: Bearer ...)", "path",
+                             url)
                        .body,
                    "application/json", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"drover\"");
     return false;
@@ -643,8 +643,12 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         return handle_events(conn, srv, c);
     if (strcmp(url, "/livez") == 0)
         return reply(conn, MHD_HTTP_OK, strdup("{\"alive\":true}"));
-    if (strncmp(url, "/logs/", 6) == 0 && url[6])
+    if (strncmp(url, "/logs/", 6) == 0 && url[6]) {
+        /* Output may hold what a worker should not have printed: the token, as for control. */
+        if (!authorized(conn, srv, url, method, &r))
+            return r;
         return handle_logs(conn, sup, url + 6);
+    }
     v = snapshot(sup);
     if (!v)
         return reply_oom(conn);

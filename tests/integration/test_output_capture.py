@@ -22,6 +22,14 @@ def program(name, script, **keys):
     return dict({"name": name, "command": ["/bin/sh", "-c", script]}, **keys)
 
 
+def read_now(path):
+    """The file's bytes now; b"" while a rotation has it renamed away and not yet made again."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def read_lines(path):
     return Path(path).read_bytes().split(b"\n")[:-1]
 
@@ -53,7 +61,7 @@ def test_rotation_keeps_backups_and_never_splits_a_line(drover):
     start(drover, {"programs": [program("r", script, output={
         "file": "r-{{instance}}.log", "max_size": "1KB", "backups": 3})]})
     log = drover.path("r-0.log")
-    wait_until(lambda: os.path.exists(log) and b"done\n" in Path(log).read_bytes(), 30,
+    wait_until(lambda: b"done\n" in read_now(log), 30,
                what=lambda: f"the last line in {log}; drover's log:\n{drover.log()}")
     files = [f"{log}.3", f"{log}.2", f"{log}.1", log]
     assert all(os.path.exists(f) for f in files)
@@ -75,8 +83,7 @@ def test_zero_backups_start_the_file_again(drover):
                                             "i=$((i+1)); done; echo done; exec sleep 600",
                                        output={"file": "z.log", "max_size": 500, "backups": 0})]})
     log = drover.path("z.log")
-    wait_until(lambda: os.path.exists(log) and b"done\n" in Path(log).read_bytes(), 30,
-               what="the last line in z.log")
+    wait_until(lambda: b"done\n" in read_now(log), 30, what="the last line in z.log")
     assert not os.path.exists(log + ".1")
     assert len(Path(log).read_bytes()) <= 500
     assert drover.stop() == 0
@@ -315,3 +322,43 @@ def test_adopted_child_whose_output_is_no_longer_captured_is_still_read(drover):
     wait_until(lambda: written() > at + 1500, 120, what="the child writing 1.5 MB more")
     assert pid_alive(pid)
     assert drover.stop() == 0
+
+
+def test_logs_over_tcp_need_the_token(drover):
+    """Captured output may hold secrets: over TCP GET /logs needs the bearer token, as control
+    calls do (403 when none is configured, 401 without the right one); /status stays open."""
+    from conftest import api, free_port
+    token = drover.path("token")
+    with open(token, "w") as f:
+        f.write("logs-test-token-0123456789\n")
+    port = free_port()
+    start(drover, {"programs": [program("w", "echo secret-line; exec sleep 600",
+                                        output={"file": drover.path("w.log")})],
+                   "http": f"127.0.0.1:{port}"}, args=["--http-token-file", token])
+    wait_until(lambda: get_logs(drover, "w")["lines"], what="the captured line on the control socket")
+    wait_until(lambda: _answers(port), what=f"drover's HTTP API on port {port}")
+    code, body, headers = api(port, "/logs/w")
+    assert code == 401 and "secret-line" not in json.dumps(body), body
+    assert headers["WWW-Authenticate"] == 'Bearer realm="drover"'
+    assert api(port, "/logs/w", token="wrong-token-0123456789")[0] == 401
+    code, body, _ = api(port, "/logs/w", token="logs-test-token-0123456789")
+    assert code == 200 and [l["text"] for l in body["lines"]] == ["secret-line"], body
+    assert api(port, "/status")[0] == 200
+    assert drover.stop() == 0
+
+    port = free_port()
+    start(drover, {"programs": [program("w", "echo secret-line; exec sleep 600",
+                                        output={"file": drover.path("w2.log")})],
+                   "http": f"127.0.0.1:{port}"})
+    wait_until(lambda: _answers(port), what=f"drover's HTTP API on port {port}")
+    code, body, _ = api(port, "/logs/w")
+    assert code == 403 and "--http-token" in body["error"], body
+    assert drover.stop() == 0
+
+
+def _answers(port):
+    from conftest import api
+    try:
+        return api(port, "/livez")[0] == 200
+    except OSError:
+        return False
