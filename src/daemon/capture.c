@@ -2,9 +2,12 @@
  * capture: captured output, FIFO to lines to file or stderr. See capture.h.
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +70,50 @@ stream_cfg(const struct capture_stream *cs)
 }
 
 /*
+ * The out-pidN directories of drovers without a dumpfile that died without
+ * removing theirs (SIGKILL, a crash): nobody can adopt those FIFOs, and
+ * their children hold their own descriptors, so the names can go. Only
+ * FIFOs of ours are removed; a directory with anything else in it stays.
+ * A pid that is alive now (maybe another process) keeps its directory.
+ */
+static void
+sweep_dead_pid_dirs(const char *rundir)
+{
+    DIR *d = opendir(rundir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        char path[PATH_MAX], *end;
+        long pid;
+        struct stat st;
+        DIR *sub;
+        struct dirent *f;
+
+        if (strncmp(e->d_name, "out-pid", 7) != 0)
+            continue;
+        pid = strtol(e->d_name + 7, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || pid > INT32_MAX ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", rundir, e->d_name) >= (int)sizeof(path) ||
+            lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (!(sub = opendir(path)))
+            continue;
+        while ((f = readdir(sub)))
+            if (fstatat(dirfd(sub), f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISFIFO(st.st_mode) && st.st_uid == geteuid())
+                (void)unlinkat(dirfd(sub), f->d_name, 0);
+        (void)closedir(sub);
+        if (rmdir(path) == 0)
+            log_info("captured output: removed %s, left by drover %ld, which is gone", path, pid);
+    }
+    (void)closedir(d);
+}
+
+/*
  * drover's FIFO directory, made on first use: one per dumpfile (so a
  * drover restarted on it finds its FIFOs again), else one per drover pid.
  */
@@ -90,6 +137,8 @@ fifo_dir(struct supervisor *sup, char *buf, size_t len)
         n = snprintf(buf, len, "%s/out-pid%d", dir, (int)getpid());
     if (n < 0 || (size_t)n >= len)
         return -ENAMETOOLONG;
+    if (!sup->dumpfile && !sup->capture_dir_made)
+        sweep_dead_pid_dirs(dir);
     if (mkdir(buf, 0700) < 0 && errno != EEXIST)
         return -errno;
     sup->capture_dir_made = true;

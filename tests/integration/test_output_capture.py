@@ -362,3 +362,25 @@ def _answers(port):
         return api(port, "/livez")[0] == 200
     except OSError:
         return False
+
+
+def test_a_dead_drovers_fifo_directory_is_swept(drover):
+    """Without a dumpfile, a drover killed with -9 leaves its out-pidN directory behind, and no
+    later drover can adopt those FIFOs: the next drover that captures removes it, FIFOs only."""
+    cfg = {"programs": [program("s", "echo hi; exec sleep 600", output={"file": "s.log"})]}
+    start(drover, cfg)
+    wait_until(lambda: get_logs(drover, "s")["lines"], what="s's first line")
+    old_drover, child = drover.proc.pid, drover.current("s:0")[0]
+    base = Path("/run/drover") if os.geteuid() == 0 else None
+    if base is None:
+        pytest.skip("runs as root, where the runtime directory is /run/drover")
+    left = base / f"out-pid{old_drover}"
+    assert (left / "s-0.out").exists()
+    drover.kill9()
+    os.kill(child, signal.SIGKILL)  # its child: no drover will adopt it (no dumpfile)
+    wait_until(lambda: not pid_alive(child), what=f"the old child {child} gone")
+    assert left.is_dir()
+    start(drover, cfg)
+    drover.wait_log(rf"captured output: removed {left}, left by drover {old_drover}, which is gone")
+    assert not left.exists()
+    assert drover.stop() == 0
