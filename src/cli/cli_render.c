@@ -610,6 +610,32 @@ done:
     return out;
 }
 
+/*
+ * A captured line as the terminal is to see it: what a program printed must
+ * not drive root's terminal, so control characters but tab (C0, DEL, and
+ * C1 as U+0080..U+009F) are written \xHH, as the daemon writes invalid bytes.
+ */
+static void
+sb_term_text(struct sb *b, const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text, *run = p;
+
+    for (; *p; p++) {
+        bool c0 = (*p < 0x20 && *p != '\t') || *p == 0x7f;
+        bool c1 = *p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+
+        if (!c0 && !c1)
+            continue;
+        sb_printf(b, "%.*s", (int)(p - run), (const char *)run);
+        if (c1)
+            sb_printf(b, "\\xc2\\x%02x", *++p);
+        else
+            sb_printf(b, "\\x%02x", *p);
+        run = p + 1;
+    }
+    sb_printf(b, "%s", (const char *)run);
+}
+
 char *
 cli_render_logs(const char *body, size_t body_len, bool prefix, uint64_t *ret_next, char *err,
                 size_t errlen)
@@ -633,9 +659,9 @@ cli_render_logs(const char *body, size_t body_len, bool prefix, uint64_t *ret_ne
         }
         /* The text is the daemon's, escaped: valid UTF-8, invalid bytes as \xHH. */
         if (prefix)
-            sb_printf(&b, "%s:%lld | %s\n", program ? program : "?", index_of(l), text);
-        else
-            sb_printf(&b, "%s\n", text);
+            sb_printf(&b, "%s:%lld | ", program ? program : "?", index_of(l));
+        sb_term_text(&b, text);
+        sb_printf(&b, "\n");
     }
     out = sb_take(&b, err, errlen);
     b.p = NULL;

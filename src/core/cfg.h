@@ -182,6 +182,17 @@ struct config {
     int64_t hook_timeout_ms;
 };
 
+/*
+ * The mode of a file drover creates for the program (output, error,
+ * captured output): 0644, or 0666 less the program's `umask` when it has
+ * one, as if the child had created it. drover's own umask applies too.
+ */
+static inline unsigned
+cfg_file_mode(const struct program_cfg *p)
+{
+    return p->umask_given ? 0666 & ~p->umask : 0644;
+}
+
 /* Collected error lines; later ones are dropped (and counted) when the buffer is full. */
 struct cfg_errors {
     char text[8192];

@@ -5,6 +5,7 @@
 #include "core/job.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* An action: changes fields of j, sets effects in *fx, returns the next state. */
@@ -82,7 +83,10 @@ retry_or_fail(struct job *j, const struct job_policy *pol, const char *code, int
         return finish(j, JOB_FAILED, now_ms, fx);
     }
     j->attempt++;
-    j->retry_at_ms = now_ms + (delay_ms > 0 ? delay_ms : 0);
+    if (delay_ms < 0)
+        delay_ms = 0;
+    /* A worker's after:MS can be anything: saturate rather than overflow. */
+    j->retry_at_ms = delay_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + delay_ms;
     j->cause = "attempt failed, retrying";
     *fx |= JOB_FX_ARM_DUE;
     return JOB_RETRY_WAIT;
@@ -212,17 +216,48 @@ act_retry(struct job *j, const struct job_policy *pol, const struct job_input *i
     return JOB_WAITING;
 }
 
-/* NULL: the event means nothing in that state (the step is not accepted). */
+/*
+ * A refusal: the event means nothing in that state (a late timer, a frame
+ * for a job already finished, a retry of one still queued). Nothing changes
+ * and the step says it was not accepted.
+ */
+static enum job_state
+refuse(struct job *j, const struct job_policy *pol, const struct job_input *in, int64_t now_ms,
+       unsigned *fx)
+{
+    (void)pol, (void)in, (void)now_ms, (void)fx;
+    return j->state;
+}
+
+/* Every cell is a decision: an action, or refuse. */
 static const job_action table[JOB__MAX][JOB_EV__MAX] = {
     [JOB_WAITING] = {
+        [JOB_EV_DUE] = refuse,
         [JOB_EV_DISPATCH] = act_dispatch,
+        [JOB_EV_STARTED] = refuse,
+        [JOB_EV_DONE] = refuse,
+        [JOB_EV_FAIL] = refuse,
+        [JOB_EV_LOST] = refuse,
+        [JOB_EV_DEADLINE] = refuse,
+        [JOB_EV_GRACE_OVER] = refuse,
         [JOB_EV_CANCEL] = act_cancel,
+        [JOB_EV_RETRY] = refuse,
     },
     [JOB_DELAYED] = {
         [JOB_EV_DUE] = act_due,
+        [JOB_EV_DISPATCH] = refuse,
+        [JOB_EV_STARTED] = refuse,
+        [JOB_EV_DONE] = refuse,
+        [JOB_EV_FAIL] = refuse,
+        [JOB_EV_LOST] = refuse,
+        [JOB_EV_DEADLINE] = refuse,
+        [JOB_EV_GRACE_OVER] = refuse,
         [JOB_EV_CANCEL] = act_cancel,
+        [JOB_EV_RETRY] = refuse,
     },
     [JOB_DISPATCHED] = {
+        [JOB_EV_DUE] = refuse,
+        [JOB_EV_DISPATCH] = refuse,
         [JOB_EV_STARTED] = act_started,
         [JOB_EV_DONE] = act_done,
         [JOB_EV_FAIL] = act_fail,
@@ -230,8 +265,11 @@ static const job_action table[JOB__MAX][JOB_EV__MAX] = {
         [JOB_EV_DEADLINE] = act_deadline,
         [JOB_EV_GRACE_OVER] = act_grace_over,
         [JOB_EV_CANCEL] = act_cancel,
+        [JOB_EV_RETRY] = refuse,
     },
     [JOB_RUNNING] = {
+        [JOB_EV_DUE] = refuse,
+        [JOB_EV_DISPATCH] = refuse,
         [JOB_EV_STARTED] = act_started,
         [JOB_EV_DONE] = act_done,
         [JOB_EV_FAIL] = act_fail,
@@ -239,16 +277,54 @@ static const job_action table[JOB__MAX][JOB_EV__MAX] = {
         [JOB_EV_DEADLINE] = act_deadline,
         [JOB_EV_GRACE_OVER] = act_grace_over,
         [JOB_EV_CANCEL] = act_cancel,
+        [JOB_EV_RETRY] = refuse,
     },
     [JOB_RETRY_WAIT] = {
         [JOB_EV_DUE] = act_due,
+        [JOB_EV_DISPATCH] = refuse,
+        [JOB_EV_STARTED] = refuse,
+        [JOB_EV_DONE] = refuse,
+        [JOB_EV_FAIL] = refuse,
+        [JOB_EV_LOST] = refuse,
+        [JOB_EV_DEADLINE] = refuse,
+        [JOB_EV_GRACE_OVER] = refuse,
         [JOB_EV_CANCEL] = act_cancel,
+        [JOB_EV_RETRY] = refuse,
     },
-    [JOB_SUCCESS] = { 0 },
+    [JOB_SUCCESS] = {
+        [JOB_EV_DUE] = refuse,
+        [JOB_EV_DISPATCH] = refuse,
+        [JOB_EV_STARTED] = refuse,
+        [JOB_EV_DONE] = refuse,
+        [JOB_EV_FAIL] = refuse,
+        [JOB_EV_LOST] = refuse,
+        [JOB_EV_DEADLINE] = refuse,
+        [JOB_EV_GRACE_OVER] = refuse,
+        [JOB_EV_CANCEL] = refuse,
+        [JOB_EV_RETRY] = refuse,
+    },
     [JOB_FAILED] = {
+        [JOB_EV_DUE] = refuse,
+        [JOB_EV_DISPATCH] = refuse,
+        [JOB_EV_STARTED] = refuse,
+        [JOB_EV_DONE] = refuse,
+        [JOB_EV_FAIL] = refuse,
+        [JOB_EV_LOST] = refuse,
+        [JOB_EV_DEADLINE] = refuse,
+        [JOB_EV_GRACE_OVER] = refuse,
+        [JOB_EV_CANCEL] = refuse,
         [JOB_EV_RETRY] = act_retry,
     },
     [JOB_CANCELLED] = {
+        [JOB_EV_DUE] = refuse,
+        [JOB_EV_DISPATCH] = refuse,
+        [JOB_EV_STARTED] = refuse,
+        [JOB_EV_DONE] = refuse,
+        [JOB_EV_FAIL] = refuse,
+        [JOB_EV_LOST] = refuse,
+        [JOB_EV_DEADLINE] = refuse,
+        [JOB_EV_GRACE_OVER] = refuse,
+        [JOB_EV_CANCEL] = refuse,
         [JOB_EV_RETRY] = act_retry,
     },
 };
@@ -290,7 +366,7 @@ job_step(struct job *j, const struct job_policy *pol, const struct job_input *in
     if (j->state < 0 || j->state >= JOB__MAX || in->event < 0 || in->event >= JOB_EV__MAX)
         return st;
     act = table[j->state][in->event];
-    if (!act)
+    if (act == refuse)
         return st;
     st.accepted = true;
     st.to = act(j, pol, in, now_ms, &st.effects);
@@ -314,7 +390,9 @@ job_retry_delay_ms(const struct job_policy *pol, unsigned n, double jitter_u)
     if (jitter_u < 0 || jitter_u >= 1)
         jitter_u = 0.5; /* out of range: no jitter rather than a wild delay */
     d *= 1 - jitter + 2 * jitter * jitter_u;
-    return d < 0 ? 0 : (int64_t)d;
+    if (!(d > 0))
+        return 0;
+    return d >= 9e18 ? (int64_t)9e18 : (int64_t)d; /* a double past INT64_MAX is undefined */
 }
 
 bool

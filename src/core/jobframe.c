@@ -279,8 +279,8 @@ jobframe_parse(const uint8_t *data, size_t len, size_t max_body, struct jobframe
     if (!parse_u64(lenv, max_body, &body))
         return fail(err, errsize, "len=%.32s is not a whole number from 0 to %zu (max_payload)",
                     lenv, max_body);
-    if (len - used < body + 1)
-        return 0;
+    if (len - used <= body)
+        return 0; /* the body and its newline are not all in yet (no body + 1: it could wrap) */
     if (data[used + body] != '\n')
         return fail(err, errsize, "the %llu bytes of len= are not followed by a newline",
                     (unsigned long long)body);

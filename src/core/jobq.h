@@ -10,6 +10,10 @@
  * its state with core/job, and tells jobq where it belongs now
  * (jobq_place); jobq never frees a job but in jobq_free(). Every operation
  * is O(1) or O(log n) but jobq_find, which is O(1) on average.
+ *
+ * Not yet for ids clients choose: the hash (util_hash_str, FNV-1a) has no
+ * key, so chosen ids could all land in one bucket. Before submits reach it,
+ * it takes a keyed hash (SipHash with a random key per drover).
  */
 #ifndef DROVER_JOBQ_H
 #define DROVER_JOBQ_H

@@ -52,6 +52,7 @@ struct capture_stream {
     uint64_t dropped_streak;
     /* CFG_CAPTURE_DROVER: whether the last line was dropped (said once per streak). */
     bool stderr_dropping;
+    bool shared_said; /* "another stream writes that file" was logged; once per streak */
     struct capture_counts counts;
 };
 
@@ -234,6 +235,33 @@ capture_get(struct instance *in)
     return in->capture;
 }
 
+/*
+ * The stream of another slot (or the other stream of this one) that writes
+ * the file st is; NULL: none. Two streams appending to one file would each
+ * count its size alone, rotate it under the other, and cut the other's lines
+ * when a short write is cut back.
+ */
+static const struct capture_stream *
+file_writer(const struct capture_stream *self, const struct stat *st)
+{
+    const struct pool *pool = &self->in->sup->pool;
+    struct stat other;
+
+    for (size_t p = 0; p < pool->nprograms; p++)
+        for (unsigned i = 0; i < pool->programs[p]->ninstances; i++) {
+            const struct capture *cap = pool->programs[p]->instances[i].capture;
+
+            for (int k = 0; cap && k < CFG_STREAM__MAX; k++) {
+                const struct capture_stream *cs = &cap->s[k];
+
+                if (cs != self && cs->file_fd >= 0 && fstat(cs->file_fd, &other) == 0 &&
+                    other.st_dev == st->st_dev && other.st_ino == st->st_ino)
+                    return cs;
+            }
+        }
+    return NULL;
+}
+
 /* The stream's FIFO, ring and buffer, once for the slot. Logs what fails. */
 static int
 stream_setup(struct capture_stream *cs, bool reuse)
@@ -290,15 +318,30 @@ file_open(struct capture_stream *cs, const struct tmpl_vars *vars)
         r = -ENAMETOOLONG;
         goto done;
     }
-    identity_fs_enter(&pc->identity, &fs); /* the user's file, opened with the user's rights */
-    cs->file_fd =
-        open(cs->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+    /* The user's file, opened with the user's rights; never as drover instead. */
+    if ((r = identity_fs_enter(&pc->identity, &fs)) < 0)
+        goto done;
+    cs->file_fd = open(cs->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                       cfg_file_mode(pc));
     identity_fs_leave(&fs);
     if (cs->file_fd < 0) {
         r = -errno;
         goto done;
     }
     cs->file_size = fstat(cs->file_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    const struct capture_stream *other = fstat(cs->file_fd, &st) == 0 ? file_writer(cs, &st) : NULL;
+    if (other && !cs->shared_said)
+        inst_log(LOG_LVL_ERROR, in,
+                 "cannot capture its %s to \"%s\": %s:%u writes its %s there already; give "
+                 "each stream of each instance its own file ({{instance}} in \"file\")",
+                 stream_name[cs->which], cs->path, other->in->prog->cfg->name, other->in->index,
+                 stream_name[other->which]);
+    cs->shared_said = other != NULL;
+    if (other) {
+        (void)close(cs->file_fd);
+        cs->file_fd = -1;
+        r = -EBUSY; /* said */
+    }
 done:
     free(file);
     free(cwd);
@@ -321,6 +364,8 @@ capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars 
     if ((r = stream_setup(cs, false)) < 0)
         return r;
     if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE && (r = file_open(cs, vars)) < 0) {
+        if (r == -EBUSY)
+            return -EIO; /* logged: another stream writes that file */
         inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s%s", stream_name[k],
                  cs->path[0] ? cs->path : stream_cfg(cs)->file, strerror(-r),
                  identity_fs_note(&in->prog->cfg->identity, -r));
@@ -416,7 +461,8 @@ capture_adopted(struct instance *in)
         }
         if (stream_setup(cs, true) < 0)
             continue; /* logged; its writes block once the pipe is full, they do not fail */
-        if (pc->capture[k].mode == CFG_CAPTURE_FILE && (r = file_open(cs, &vars)) < 0)
+        if (pc->capture[k].mode == CFG_CAPTURE_FILE && (r = file_open(cs, &vars)) < 0 &&
+            r != -EBUSY)
             inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s%s", stream_name[k],
                      cs->path[0] ? cs->path : pc->capture[k].file, strerror(-r),
                      identity_fs_note(&pc->identity, -r));
@@ -504,8 +550,13 @@ rotate(struct capture_stream *cs)
     unsigned backups = stream_cfg(cs)->backups;
     char from[PATH_MAX + 16], to[PATH_MAX + 16];
     struct identity_fs fs;
+    int r = identity_fs_enter(&cs->in->prog->cfg->identity, &fs);
 
-    identity_fs_enter(&cs->in->prog->cfg->identity, &fs);
+    if (r < 0) { /* out of memory: the file grows on, and the next line tries again */
+        inst_log(LOG_LVL_WARN, cs->in, "cannot rotate %s file \"%s\": %s", stream_name[cs->which],
+                 cs->path, strerror(-r));
+        return;
+    }
     (void)close(cs->file_fd);
     cs->file_fd = -1;
     if (backups == 0) {
@@ -530,8 +581,8 @@ rotate(struct capture_stream *cs)
             inst_log(LOG_LVL_WARN, cs->in, "cannot rename \"%s\" to \"%s\": %s; ignoring", cs->path,
                      to, strerror(errno));
     }
-    cs->file_fd =
-        open(cs->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+    cs->file_fd = open(cs->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                       cfg_file_mode(cs->in->prog->cfg));
     identity_fs_leave(&fs); /* keeps errno */
     cs->file_size = 0;
     if (cs->file_fd < 0) {
@@ -720,63 +771,129 @@ stream_ready(struct loop_source *src, uint32_t events)
 
 /* --- reading the rings ------------------------------------------------------------------------ */
 
-static int
-by_seq(const void *a, const void *b)
-{
-    const struct capture_line *x = a, *y = b;
+/*
+ * A k-way merge over the rings (each in seq order), so a request costs what
+ * it answers, not what is kept: a cursor per ring in a heap, walking back
+ * from the newest (the last max lines) or on from since.
+ */
+struct cursor {
+    const struct tailring *t;
+    size_t j; /* the line of t it is at */
+    unsigned index;
+    enum cfg_stream stream;
+};
 
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+static uint64_t
+cursor_seq(const struct cursor *c)
+{
+    return tailring_at(c->t, c->j)->seq;
+}
+
+/* Heap order: the newest first when backward, else the oldest. */
+static bool
+before(const struct cursor *a, const struct cursor *b, bool backward)
+{
+    return backward ? cursor_seq(a) > cursor_seq(b) : cursor_seq(a) < cursor_seq(b);
+}
+
+static void
+sift_down(struct cursor *h, size_t n, size_t i, bool backward)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        struct cursor tmp;
+
+        if (l < n && before(&h[l], &h[m], backward))
+            m = l;
+        if (r < n && before(&h[r], &h[m], backward))
+            m = r;
+        if (m == i)
+            return;
+        tmp = h[i];
+        h[i] = h[m];
+        h[m] = tmp;
+        i = m;
+    }
+}
+
+/* The first line of t with seq >= since (t->n when none). */
+static size_t
+first_from(const struct tailring *t, uint64_t since)
+{
+    size_t lo = 0, hi = t->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (tailring_at(t, mid)->seq < since)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 ssize_t
 capture_lines(struct program *prog, long index, unsigned mask, size_t max, uint64_t since,
               struct capture_line **ret, uint64_t *ret_next)
 {
-    struct capture_line *all;
-    size_t total = 0, n = 0, from = 0;
+    bool backward = since == 0;
+    struct cursor *heap = calloc((size_t)prog->ninstances * CFG_STREAM__MAX + 1, sizeof(*heap));
+    struct capture_line *out = calloc(max ? max : 1, sizeof(*out));
+    size_t nheap = 0, n = 0;
 
-    for (unsigned i = 0; i < prog->ninstances; i++) {
-        const struct capture *cap = prog->instances[i].capture;
-        if (cap && (index < 0 || (unsigned)index == i))
-            for (int k = 0; k < CFG_STREAM__MAX; k++)
-                if (mask & (1u << k))
-                    total += cap->s[k].ring.n;
-    }
-    all = calloc(total ? total : 1, sizeof(*all));
-    if (!all)
+    if (!heap || !out) {
+        free(heap);
+        free(out);
         return -ENOMEM;
+    }
     for (unsigned i = 0; i < prog->ninstances; i++) {
         const struct capture *cap = prog->instances[i].capture;
+
         if (!cap || (index >= 0 && (unsigned)index != i))
             continue;
         for (int k = 0; k < CFG_STREAM__MAX; k++) {
             const struct tailring *t = &cap->s[k].ring;
-            if (!(mask & (1u << k)))
+            size_t j;
+
+            if (!(mask & (1u << k)) || t->n == 0)
                 continue;
-            for (size_t j = 0; j < t->n; j++) {
-                const struct tailring_line *l = tailring_at(t, j);
-                if (l->seq < since)
-                    continue;
-                all[n++] = (struct capture_line){ .seq = l->seq,
-                                                  .unix_ms = l->unix_ms,
-                                                  .text = tailring_text(t, l),
-                                                  .len = l->len,
-                                                  .index = i,
-                                                  .stream = (enum cfg_stream)k,
-                                                  .cut = (l->flags & LINEASM_CUT) != 0 };
-            }
+            j = backward ? t->n - 1 : first_from(t, since);
+            if (j == t->n)
+                continue; /* nothing from since on */
+            heap[nheap++] =
+                (struct cursor){ .t = t, .j = j, .index = i, .stream = (enum cfg_stream)k };
         }
     }
-    qsort(all, n, sizeof(*all), by_seq);
-    if (since == 0 && n > max)
-        from = n - max;
-    if (n - from > max)
-        n = from + max;
-    if (from)
-        memmove(all, all + from, (n - from) * sizeof(*all));
-    n -= from;
-    *ret_next = n ? all[n - 1].seq + 1 : since ? since : prog->sup->capture_seq + 1;
-    *ret = all;
+    for (size_t i = nheap; i-- > 0;)
+        sift_down(heap, nheap, i, backward);
+    while (nheap && n < max) {
+        struct cursor *c = &heap[0];
+        const struct tailring_line *l = tailring_at(c->t, c->j);
+
+        out[n++] = (struct capture_line){ .seq = l->seq,
+                                          .unix_ms = l->unix_ms,
+                                          .text = tailring_text(c->t, l),
+                                          .len = l->len,
+                                          .index = c->index,
+                                          .stream = c->stream,
+                                          .cut = (l->flags & LINEASM_CUT) != 0 };
+        if (backward ? c->j == 0 : c->j + 1 == c->t->n)
+            heap[0] = heap[--nheap]; /* this ring is done */
+        else
+            c->j = backward ? c->j - 1 : c->j + 1;
+        sift_down(heap, nheap, 0, backward);
+    }
+    free(heap);
+    if (backward) /* newest first: turn it back into read order */
+        for (size_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
+            struct capture_line tmp = out[a];
+
+            out[a] = out[b];
+            out[b] = tmp;
+        }
+    *ret_next = n ? out[n - 1].seq + 1 : since ? since : prog->sup->capture_seq + 1;
+    *ret = out;
     return (ssize_t)n;
 }
 

@@ -43,15 +43,18 @@ stdio_kind(const struct instance *in, const char *tmpl, bool for_input)
  * errno, as open().
  */
 static int
-open_as(const struct cfg_identity *id, const char *path, bool for_input)
+open_as(const struct program_cfg *pc, const char *path, bool for_input)
 {
     struct identity_fs fs;
-    int fd;
+    int fd, r = identity_fs_enter(&pc->identity, &fs);
 
-    identity_fs_enter(id, &fs);
-    fd = for_input
-             ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-             : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+    if (r < 0) {
+        errno = -r; /* never as drover instead */
+        return -1;
+    }
+    fd = for_input ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+                   : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+                          cfg_file_mode(pc));
     identity_fs_leave(&fs);
     return fd;
 }
@@ -87,7 +90,7 @@ open_stdio(struct instance *in, const char *tmpl, const struct tmpl_vars *vars, 
         }
         path = joined;
     }
-    fd = open_as(&in->prog->cfg->identity, path, for_input);
+    fd = open_as(in->prog->cfg, path, for_input);
     r = fd < 0 ? -errno : 0;
     if (r == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
         if (!in->stdio_waiting)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -138,10 +139,42 @@ setup_upward(struct supervisor *sup)
 }
 
 /*
+ * Is fd what drover made as prog's slots: a memfd named "drover:NAME", and
+ * not the region another program has now? The worker's environment said
+ * which of its descriptors to look at, and a worker can rewrite its own
+ * environment: without this, a program's user could hand drover (root)
+ * another program's region, or anything else, to give its own instances.
+ */
+static bool
+region_is_programs(const struct program *prog, int fd)
+{
+    char self[64], link[CFG_NAME_MAX + 64], want[CFG_NAME_MAX + 64];
+    struct stat st, other;
+    ssize_t n;
+
+    (void)snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    n = readlink(self, link, sizeof(link) - 1);
+    if (n < 0)
+        return false;
+    link[n] = '\0';
+    (void)snprintf(want, sizeof(want), "/memfd:drover:%s (deleted)", prog->cfg->name);
+    if (strcmp(link, want) != 0 || fstat(fd, &st) < 0)
+        return false;
+    for (size_t p = 0; p < prog->sup->pool.nprograms; p++) {
+        const struct program *q = prog->sup->pool.programs[p];
+
+        if (q != prog && q->hb.fd >= 0 && fstat(q->hb.fd, &other) == 0 &&
+            other.st_dev == st.st_dev && other.st_ino == st.st_ino)
+            return false;
+    }
+    return true;
+}
+
+/*
  * Adopted workers beat into the previous drover's slots. Reopening that
- * memfd through one of them (/proc/PID/fd/N) keeps their beats visible;
- * it replaces the fresh region, and new instances of the program then
- * share it. Returns true if taken over.
+ * memfd through one of them (/proc/PID/fd/N, N a number only) keeps their
+ * beats visible; it replaces the fresh region, and new instances of the
+ * program then share it. Returns true if taken over.
  */
 static bool
 adopt_region(struct program *prog)
@@ -155,9 +188,24 @@ adopt_region(struct program *prog)
         if (!in->adopted ||
             proc_environ_get(in->pid, DROVER_ENV_HEARTBEAT_FD, num, sizeof(num)) < 0)
             continue;
+        if (!num[0] || strspn(num, "0123456789") != strlen(num) || strlen(num) > 9) {
+            inst_log(LOG_LVL_WARN, in,
+                     "its " DROVER_ENV_HEARTBEAT_FD " is not a descriptor number; not adopting "
+                     "heartbeat slots through it");
+            continue;
+        }
         (void)snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)in->pid, num);
         fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd < 0 || heartbeat_region_adopt(&old, fd, prog->cfg->max_instances) < 0)
+        if (fd < 0)
+            continue;
+        if (!region_is_programs(prog, fd)) {
+            inst_log(LOG_LVL_WARN, in,
+                     "its descriptor %s is not this program's heartbeat slots; not adopting it",
+                     num);
+            (void)close(fd);
+            continue;
+        }
+        if (heartbeat_region_adopt(&old, fd, prog->cfg->max_instances) < 0)
             continue;
         heartbeat_region_close(&prog->hb);
         prog->hb = old;

@@ -270,12 +270,21 @@ decide_fates(struct supervisor *sup, struct survivors *s)
         }
         const struct cfg_identity *id = &in->prog->cfg->identity;
         uid_t want_uid = id->switch_to ? id->uid : geteuid();
+        gid_t want_gid = id->switch_to ? id->gid : getegid();
         if (sv->uid != want_uid) {
             log_info("pid %d (%s:%u) runs as uid %u now, not as uid %u, which its program starts "
                      "as (it changed its uid, or the program's user changed): stopping it rather "
                      "than adopting it",
                      (int)sv->pid, sv->program, sv->instance, (unsigned)sv->uid,
                      (unsigned)want_uid);
+            continue;
+        }
+        if (sv->gid != want_gid) {
+            log_info("pid %d (%s:%u) runs as gid %u now, not as gid %u, which its program starts "
+                     "as (it changed its gid, or the program's group changed): stopping it rather "
+                     "than adopting it",
+                     (int)sv->pid, sv->program, sv->instance, (unsigned)sv->gid,
+                     (unsigned)want_gid);
             continue;
         }
         unsigned scale;

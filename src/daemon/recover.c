@@ -98,6 +98,7 @@ struct examined {
     int pidfd;
     struct proc_stat st; /* read after the pidfd was opened and the environment was read */
     uid_t uid;
+    gid_t gid;
     bool marked; /* carries this dumpfile's DROVER_DUMPFILE */
     char generation[CKPT_GENERATION_SIZE];
     pid_t generation_pid;
@@ -154,7 +155,7 @@ examine(const struct scan *sc, pid_t pid, const uint64_t *want_start, const char
     /* Unreadable (another user's, or not dumpable; drover not root): say which. */
     if (!ret->marked && r != -EACCES && r != -EPERM)
         goto out;
-    if (proc_read_uid(pid, &ret->uid) < 0) {
+    if (proc_read_ids(pid, &ret->uid, &ret->gid) < 0) {
         v = VERDICT_GONE;
         goto out;
     }
@@ -342,6 +343,7 @@ scan_dumpfile(struct scan *sc)
             .leader = e->pid == e->pgid && x.st.pgid == e->pgid,
             .from_dumpfile = true,
             .uid = x.uid,
+            .gid = x.gid,
             .instance = e->instance,
             .port = e->port,
             .stale = e->stale,
@@ -394,6 +396,7 @@ sweep_one(pid_t pid, void *arg)
         .start_time = x.st.start_time,
         .leader = pid == x.st.pgid,
         .uid = x.uid,
+        .gid = x.gid,
     };
     (void)snprintf(sv->generation, sizeof(sv->generation), "%s", x.generation);
     /*

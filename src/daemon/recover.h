@@ -51,6 +51,7 @@ struct survivor {
     bool leader; /* pid == pgid, and for a record the recorded group: an instance's main process */
     bool from_dumpfile;             /* a verified record: only these are ever adopted */
     uid_t uid;                      /* its real uid: a record's may differ from drover's */
+    gid_t gid;                      /* its real gid, read with the uid */
     char program[CFG_NAME_MAX + 1]; /* "" when unknown */
     unsigned instance;
     uint16_t port;                         /* from the record; 0 for a process found by the sweep */

@@ -398,6 +398,13 @@ kill_stray_children_once(void)
     if (!f)
         return 0;
     while (fscanf(f, "%d", &pid) == 1) {
+        struct proc_stat st;
+
+        /* A zombie is listed too: it is reaped, not counted (nothing had to be killed). */
+        if (proc_read_stat(pid, &st) == 0 && st.state == 'Z') {
+            (void)waitpid(pid, NULL, WNOHANG);
+            continue;
+        }
         killed++;
         log_warnx("killing pid %d, a descendant that left its instance's process group", pid);
         /* SIGKILL cannot be caught: the wait is short, and then no zombie is left either. */
@@ -866,6 +873,7 @@ supervisor_run(struct supervisor *sup)
         return 128 + sup->ended_by;
     }
     hooks_stop(&sup->hooks); /* first: kill_stray_children() would take its pids from under it */
+    reap_all(sup);           /* what has ended already is no stray to kill */
     sup->unclean_strays = kill_stray_children();
     reap_all(sup);
     if (sup->dumpfile) {

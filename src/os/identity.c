@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/cfg.h"
@@ -239,20 +240,43 @@ identity_resolve(struct config *cfg, struct cfg_errors *errs)
     return ret;
 }
 
-void
+/* setgroups(2) for this thread only: glibc's wrapper would change every thread's groups. */
+static int
+thread_setgroups(size_t n, const gid_t *groups)
+{
+    return syscall(SYS_setgroups, n, groups) < 0 ? -errno : 0;
+}
+
+int
 identity_fs_enter(const struct cfg_identity *id, struct identity_fs *saved)
 {
+    int n, r;
+
     *saved = (struct identity_fs){ 0 };
     if (!id->switch_to)
-        return;
+        return 0;
+    n = getgroups(0, NULL);
+    if (n < 0)
+        return -errno;
+    saved->groups = malloc(((size_t)n + 1) * sizeof(gid_t));
+    if (!saved->groups)
+        return -ENOMEM;
+    saved->ngroups = getgroups(n, saved->groups);
+    if (saved->ngroups < 0 || (r = thread_setgroups(id->ngroups, id->groups)) < 0) {
+        r = saved->ngroups < 0 ? -errno : r;
+        free(saved->groups);
+        saved->groups = NULL;
+        return r;
+    }
     /* Group first: once the fsuid is not 0, changing the fsgid takes a capability we lost. */
     saved->gid = (gid_t)setfsgid(id->gid);
     saved->uid = (uid_t)setfsuid(id->uid);
     saved->switched = true;
+    return 0;
 }
 
 void
-identity_fs_leave(const struct identity_fs *saved)
+identity_fs_leave(struct identity_fs *saved)
 {
     int e = errno; /* the caller looks at the errno of what it did as the user */
 
@@ -260,6 +284,10 @@ identity_fs_leave(const struct identity_fs *saved)
         return;
     (void)setfsuid(saved->uid);
     (void)setfsgid(saved->gid);
+    (void)thread_setgroups((size_t)saved->ngroups, saved->groups);
+    free(saved->groups);
+    saved->groups = NULL;
+    saved->switched = false;
     errno = e;
 }
 

@@ -30,23 +30,27 @@ int identity_resolve(struct config *cfg, struct cfg_errors *errs);
 /*
  * The files drover opens for a program that runs as `user` (its input,
  * output and error, captured output and its rotation) are opened, created,
- * renamed and removed with the user's file-system identity: setfsuid and
- * setfsgid, for this thread only (drover has one), between enter and leave.
- * So the kernel checks the user's permissions, as if the child had opened
- * them: a user who can write the log directory cannot make drover append
- * to, truncate or hand over a file the user could not (a symbolic or hard
- * link to /etc/shadow), and what drover creates belongs to the user and
- * its primary group. drover's supplementary groups (root's) still apply,
- * the user's do not. Without a switch both calls do nothing.
+ * renamed and removed with the user's file-system identity: its uid and gid
+ * as fsuid and fsgid, and its supplementary groups, for this thread only
+ * (raw system calls; drover has one thread), between enter and leave. So
+ * the kernel checks exactly the user's permissions, as if the child had
+ * opened them: a user who can write the log directory cannot make drover
+ * append to, truncate or read a file the user could not (a symbolic or hard
+ * link to /etc/shadow, or to a file only root's group may write), and what
+ * drover creates belongs to the user and its group. enter returns 0, or
+ * -errno with nothing switched (then the caller must not go on as drover:
+ * it fails the open); without a switch both calls do nothing.
  */
 struct identity_fs {
     bool switched;
     uid_t uid;
     gid_t gid;
+    gid_t *groups; /* drover's own, restored by leave */
+    int ngroups;
 };
 
-void identity_fs_enter(const struct cfg_identity *id, struct identity_fs *saved);
-void identity_fs_leave(const struct identity_fs *saved);
+int identity_fs_enter(const struct cfg_identity *id, struct identity_fs *saved);
+void identity_fs_leave(struct identity_fs *saved);
 
 /*
  * For an error line about such a file: " (opened as user NAME)" when err

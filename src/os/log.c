@@ -35,6 +35,8 @@ static char pend[LOG_PENDING_MAX];
 static size_t pend_off, pend_len;
 static unsigned long long dropped_full;   /* the buffer was full */
 static unsigned long long dropped_failed; /* the write failed (no reader any more, disk full) */
+/* Every line ever dropped: never reset (the two above are, once reported). */
+static unsigned long long dropped_ever;
 static int failed_errno;
 
 static int (*watch_fn)(int fd, void *arg);
@@ -114,6 +116,7 @@ static void
 write_failed(unsigned long long lines, int err)
 {
     dropped_failed += lines;
+    dropped_ever += lines;
     failed_errno = err;
 }
 
@@ -182,8 +185,10 @@ out(const char *line, size_t len)
     if (pend_len > 0 && !watched)
         log_flush(); /* nobody watches the fd for us: try again at each line */
     if (pend_len > 0) {
-        if (!pend_add(line, len))
+        if (!pend_add(line, len)) {
             dropped_full++; /* whole lines only: the log stays readable */
+            dropped_ever++;
+        }
         return;
     }
     w = raw_write(line, len);
@@ -203,10 +208,11 @@ out(const char *line, size_t len)
 bool
 log_passthrough(const char *line, size_t len)
 {
-    unsigned long long before = dropped_full + dropped_failed;
+    unsigned long long before = dropped_ever;
 
+    /* Not dropped_full + dropped_failed: a write that works reports and resets them. */
     out(line, len);
-    return dropped_full + dropped_failed == before;
+    return dropped_ever == before;
 }
 
 static int64_t

@@ -105,25 +105,53 @@ parse_number(const char *p, const char *end_chars, uint64_t *ret)
     return 0;
 }
 
-int
-proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+/* The first (real) id of the "KEY:" line of /proc/PID/status. */
+static int
+parse_status_id(const char *text, const char *key, uint32_t *ret)
 {
-    const char *p = strstr(text, "\nUid:");
-    uint64_t uid;
+    char nl_key[16];
+    const char *p;
+    uint64_t id;
 
-    if (!p && strncmp(text, "Uid:", 4) == 0)
+    (void)snprintf(nl_key, sizeof(nl_key), "\n%s", key);
+    p = strstr(text, nl_key);
+    if (!p && strncmp(text, key, strlen(key)) == 0)
         p = text - 1;
-    if (!p || parse_number(p + strlen("\nUid:"), "\t \n", &uid) < 0 || uid > (uid_t)-1)
+    if (!p || parse_number(p + strlen(nl_key), "\t \n", &id) < 0 || id > UINT32_MAX)
         return -EINVAL;
-    *ret_real_uid = (uid_t)uid;
+    *ret = (uint32_t)id;
     return 0;
 }
 
 int
-proc_read_uid(pid_t pid, uid_t *ret_real_uid)
+proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
+{
+    uint32_t id;
+
+    if (parse_status_id(text, "Uid:", &id) < 0)
+        return -EINVAL;
+    *ret_real_uid = (uid_t)id;
+    return 0;
+}
+
+int
+proc_parse_status_gid(const char *text, gid_t *ret_real_gid)
+{
+    uint32_t id;
+
+    if (parse_status_id(text, "Gid:", &id) < 0)
+        return -EINVAL;
+    *ret_real_gid = (gid_t)id;
+    return 0;
+}
+
+int
+proc_read_ids(pid_t pid, uid_t *ret_real_uid, gid_t *ret_real_gid)
 {
     char path[32], buf[4096];
     size_t len;
+    uid_t uid;
+    gid_t gid;
     int r;
 
     (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -131,7 +159,18 @@ proc_read_uid(pid_t pid, uid_t *ret_real_uid)
     if (r < 0)
         return r;
     /* A process that exits while we read leaves an empty or cut text: gone, not malformed. */
-    return proc_parse_status_uid(buf, ret_real_uid) < 0 ? -ESRCH : 0;
+    if (proc_parse_status_uid(buf, &uid) < 0 || proc_parse_status_gid(buf, &gid) < 0)
+        return -ESRCH;
+    *ret_real_uid = uid;
+    if (ret_real_gid)
+        *ret_real_gid = gid;
+    return 0;
+}
+
+int
+proc_read_uid(pid_t pid, uid_t *ret_real_uid)
+{
+    return proc_read_ids(pid, ret_real_uid, NULL);
 }
 
 int

@@ -384,3 +384,38 @@ def test_a_dead_drovers_fifo_directory_is_swept(drover):
     drover.wait_log(rf"captured output: removed {left}, left by drover {old_drover}, which is gone")
     assert not left.exists()
     assert drover.stop() == 0
+
+
+def test_two_streams_never_share_one_file(drover):
+    """Two instances appending to one file would each rotate it under the other and cut the
+    other's lines: the second is refused, saying why, and the first goes on."""
+    start(drover, {"programs": [program("s", "echo from-$DROVER_INSTANCE; exec sleep 600",
+                                        instances=2, output={"file": "shared.log"})]})
+    drover.wait_log(r's:\d cannot capture its output to "(.*/)?shared.log": s:\d writes its output there '
+                    r'already; give each stream of each instance its own file')
+    wait_until(lambda: read_now(drover.path("shared.log")) in (b"from-0\n", b"from-1\n"),
+               what="one instance's line in shared.log")
+    assert drover.stop() == 4  # the refused one is fatal
+
+
+def test_logs_of_a_program_merge_its_instances_in_read_order(drover):
+    """/logs/NAME merges every instance's and stream's lines by sequence number: the newest N
+    overall, oldest first, and from `since` on the first N; nothing twice, nothing skipped."""
+    script = ("i=1; while [ $i -le 40 ]; do echo o$DROVER_INSTANCE-$i; echo e$DROVER_INSTANCE-$i >&2; "
+              "i=$((i+1)); done; exec sleep 600")
+    start(drover, {"programs": [program("m", script, instances=3,
+                                        output={"file": "m-{{instance}}.out"},
+                                        error={"file": "m-{{instance}}.err"})]})
+    wait_until(lambda: len(get_logs(drover, "m?lines=1000")["lines"]) == 240,
+               what="240 lines of m's three instances")
+    every = get_logs(drover, "m?lines=1000")["lines"]
+    seqs = [l["seq"] for l in every]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 240
+    last = get_logs(drover, "m?lines=25")
+    assert [l["seq"] for l in last["lines"]] == seqs[-25:]
+    assert last["next"] == seqs[-1] + 1
+    page = get_logs(drover, f"m?lines=30&since={seqs[100]}")
+    assert [l["seq"] for l in page["lines"]] == seqs[100:130] and page["next"] == seqs[129] + 1
+    one = get_logs(drover, "m:1?lines=1000&stream=stderr")["lines"]
+    assert [l["text"] for l in one] == [f"e1-{i}" for i in range(1, 41)]
+    assert drover.stop() == 0

@@ -1329,6 +1329,27 @@ invocation(void **state)
     assert_false(cli_is_command(2, (char *[]){ "drover", "--help", NULL }));
 }
 
+/* What a program printed must not drive the terminal: controls but tab, DEL and C1 as \xHH. */
+static void
+logs_escape_terminal_controls(void **state)
+{
+    const char *body = "{\"program\":\"w\",\"next\":9,\"lines\":["
+                       "{\"seq\":7,\"instance\":0,\"text\":\"\\u001b[31mred\\u0007\\tok\"},"
+                       "{\"seq\":8,\"instance\":1,\"text\":\"csi \\u009b2J del \\u007f \\\\xff \\u00e9\"}]}";
+    char err[256] = "";
+    uint64_t next = 0;
+    char *out = cli_render_logs(body, strlen(body), true, &next, err, sizeof(err));
+    (void)state;
+
+    if (!out)
+        print_error("%s\n", err);
+    assert_non_null(out);
+    assert_string_equal(out, "w:0 | \\x1b[31mred\\x07\tok\n"
+                             "w:1 | csi \\xc2\\x9b2J del \\x7f \\xff \xc3\xa9\n");
+    assert_int_equal(next, 9);
+    free(out);
+}
+
 int
 main(void)
 {
@@ -1353,6 +1374,7 @@ main(void)
         cmocka_unit_test_teardown(ctl_answers, kill_children),
         cmocka_unit_test_teardown(ctl_events_follow, kill_children),
         cmocka_unit_test_teardown(invocation, kill_children),
+        cmocka_unit_test(logs_escape_terminal_controls),
     };
 
     return cmocka_run_group_tests(tests, setup_group, teardown_group);

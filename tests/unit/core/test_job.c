@@ -289,6 +289,10 @@ fail_retry_modes(void **state)
     (void)job_submit(&j, 0, 0);
     (void)step(&j, JOB_EV_DISPATCH);
     in.retry = JOB_RETRY_AFTER;
+    in.retry_after_ms = INT64_MAX; /* a worker's after:MS of any size saturates */
+    struct job huge = j;
+    assert_int_equal(job_step(&huge, &pol, &in, 1000).to, JOB_RETRY_WAIT);
+    assert_true(huge.retry_at_ms == INT64_MAX);
     in.retry_after_ms = 7000;
     assert_int_equal(job_step(&j, &pol, &in, 1000).to, JOB_RETRY_WAIT);
     assert_int_equal(j.retry_at_ms, 8000);
@@ -324,6 +328,11 @@ retry_delay_grows_caps_and_jitters(void **state)
     assert_int_equal(job_retry_delay_ms(&p, 5, 0.5), 16000);
     assert_int_equal(job_retry_delay_ms(&p, 10, 0.5), 300000);
     assert_int_equal(job_retry_delay_ms(&p, 4000000000u, 0.5), 300000); /* no overflow, no spin */
+    p.backoff_max_ms = INT64_MAX;
+    p.backoff_factor = 100;
+    assert_true(job_retry_delay_ms(&p, 1000, 0.5) == (int64_t)9e18); /* capped, never undefined */
+    p.backoff_max_ms = 300000;
+    p.backoff_factor = 2;
     p.backoff_jitter = 0.2;
     assert_int_equal(job_retry_delay_ms(&p, 1, 0), 800);
     assert_int_equal(job_retry_delay_ms(&p, 1, 0.5), 1000);
