@@ -118,8 +118,11 @@ def test_logs_shows_the_last_lines_and_follows(drover):
     # -f: the last line, then what comes, until SIGINT (exit 0).
     out = open(drover.path("follow.txt"), "w+")
     env = dict(drover.env)
+    # SIGINT as a terminal's Ctrl-C: a test run in the background has it ignored, which the
+    # CLI keeps ignored, as a shell's background job expects.
     f = subprocess.Popen([DROVER_BIN, "logs", "p:0", "-f", "-n", "1", "--stdout"], stdout=out,
-                         stderr=subprocess.PIPE, env=env)
+                         stderr=subprocess.PIPE, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_until(lambda: Path(out.name).read_text() == "out 30\n", 20, what="the first line of -f")
         Path(go).touch()
