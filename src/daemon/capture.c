@@ -75,7 +75,11 @@ stream_cfg(const struct capture_stream *cs)
  * removing theirs (SIGKILL, a crash): nobody can adopt those FIFOs, and
  * their children hold their own descriptors, so the names can go. Only
  * FIFOs of ours are removed; a directory with anything else in it stays.
- * A pid that is alive now (maybe another process) keeps its directory.
+ * A pid that is alive now (maybe another process) keeps its directory. A
+ * drover in another pid namespace that shares this runtime directory looks
+ * dead from here: its FIFO names go, which its children (holding their own
+ * descriptors) do not notice, but a later --adopt of its pool would not find
+ * them; give each pid namespace its own /run (docs/deploy.md says so).
  */
 static void
 sweep_dead_pid_dirs(const char *rundir)
