@@ -77,9 +77,10 @@ stream_cfg(const struct capture_stream *cs)
  * FIFOs of ours are removed; a directory with anything else in it stays.
  * A pid that is alive now (maybe another process) keeps its directory. A
  * drover in another pid namespace that shares this runtime directory looks
- * dead from here: its FIFO names go, which its children (holding their own
- * descriptors) do not notice, but a later --adopt of its pool would not find
- * them; give each pid namespace its own /run (docs/deploy.md says so).
+ * dead from here: its FIFO names go, which neither it nor its children
+ * notice (both hold descriptors, and a new child's end is reopened through
+ * /proc/self/fd, not the name); still, give each pid namespace its own /run
+ * (docs/deploy.md says so).
  */
 static void
 sweep_dead_pid_dirs(const char *rundir)
