@@ -174,4 +174,9 @@ def test_no_second_verdict_while_it_stops(drover):
     assert len(verdicts) == 1, drover.log()
     st = status_of(drover, "s:0")
     assert st["memory_restarts"] == 1, st
-    assert drover.stop() == 0
+    # The new process ignores TERM too once Python got that far, and then the stop needs a
+    # SIGKILL, which is not a clean one (exit 4); stopped before, it ends cleanly. Which one
+    # happened is in the log, so the expected code does not depend on the timing.
+    code = drover.stop()
+    killed = drover.lines(r"s:0 .*sending SIGKILL to process group \d+: not a clean stop")
+    assert code == (4 if killed else 0), drover.log()
