@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -381,7 +382,15 @@ capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars 
      * pipe is read now, and its unfinished line goes as it is.
      */
     if (cs->src.fd >= 0) {
-        stream_ready(&cs->src, 0);
+        int pending = 0;
+
+        /* All of it (the pipe holds at most 1 MiB: at most 16 budgets), so none is the new one's.
+         */
+        for (int pass = 0; pass < (CAPTURE_PIPE_SIZE / CAPTURE_READ_BUDGET) + 1; pass++) {
+            stream_ready(&cs->src, 0);
+            if (ioctl(cs->src.fd, FIONREAD, &pending) < 0 || pending <= 0)
+                break;
+        }
         lineasm_flush(&cs->la, on_line, cs);
         if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE)
             wflush(cs);

@@ -422,3 +422,16 @@ def test_logs_of_a_program_merge_its_instances_in_read_order(drover):
     one = get_logs(drover, "m:1?lines=1000&stream=stderr")["lines"]
     assert [l["text"] for l in one] == [f"e1-{i}" for i in range(1, 41)]
     assert drover.stop() == 0
+
+
+def test_a_new_process_starts_a_new_line(drover):
+    """A process that ends mid-line: its rest is written as a line of its own, and the next
+    process of the slot does not continue it."""
+    start(drover, {"programs": [program("h", "printf 'half'; exit 3", restart="always",
+                                        yoyo=False, backoff={"initial": "10ms", "max": "10ms"},
+                                        output={"file": "h.log"})]})
+    wait_until(lambda: read_now(drover.path("h.log")).count(b"\n") >= 3,
+               what="three of h's processes in h.log")
+    lines = read_now(drover.path("h.log")).split(b"\n")[:-1]
+    assert set(lines) == {b"half"}, lines
+    assert drover.stop() == 0
