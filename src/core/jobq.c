@@ -23,6 +23,7 @@ struct jobq_type {
 };
 
 struct jobq {
+    uint8_t key[SIPHASH_KEY_BYTES]; /* of the id hash */
     struct jobq_type *types;
     size_t ntypes, captypes;
     struct jobq_job **buckets; /* a power of two of them */
@@ -170,12 +171,13 @@ recount(struct jobq *q, struct jobq_job *j, enum job_state st)
 }
 
 struct jobq *
-jobq_new(void)
+jobq_new(const uint8_t key[SIPHASH_KEY_BYTES])
 {
     struct jobq *q = calloc(1, sizeof(*q));
 
     if (!q)
         return NULL;
+    memcpy(q->key, key, SIPHASH_KEY_BYTES);
     q->nbuckets = 64;
     q->buckets = calloc(q->nbuckets, sizeof(*q->buckets));
     if (!q->buckets) {
@@ -239,10 +241,16 @@ jobq_ntypes(const struct jobq *q)
     return q->ntypes;
 }
 
+static uint64_t
+hash_of(const struct jobq *q, const char *id)
+{
+    return siphash24(q->key, id, strlen(id));
+}
+
 static size_t
 bucket_of(const struct jobq *q, const char *id)
 {
-    return (size_t)util_hash_str(id) & (q->nbuckets - 1);
+    return (size_t)hash_of(q, id) & (q->nbuckets - 1);
 }
 
 /* Twice the buckets once there are more jobs than buckets; a failed growth only costs speed. */
@@ -259,7 +267,7 @@ maybe_grow(struct jobq *q)
         return;
     for (size_t i = 0; i < q->nbuckets; i++)
         for (struct jobq_job *j = q->buckets[i], *next; j; j = next) {
-            size_t k = (size_t)util_hash_str(j->id) & (n - 1);
+            size_t k = (size_t)hash_of(q, j->id) & (n - 1);
 
             next = j->hnext;
             j->hnext = b[k];

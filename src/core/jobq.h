@@ -11,9 +11,9 @@
  * (jobq_place); jobq never frees a job but in jobq_free(). Every operation
  * is O(1) or O(log n) but jobq_find, which is O(1) on average.
  *
- * Not yet for ids clients choose: the hash (util_hash_str, FNV-1a) has no
- * key, so chosen ids could all land in one bucket. Before submits reach it,
- * it takes a keyed hash (SipHash with a random key per drover).
+ * Ids are a client's choice: the id hash is SipHash-2-4 under a key the
+ * owner draws at random (core/siphash), so nobody can pick ids that all
+ * land in one bucket.
  */
 #ifndef DROVER_JOBQ_H
 #define DROVER_JOBQ_H
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/job.h"
+#include "core/siphash.h"
 
 #define JOBQ_PRIORITIES 10 /* 0..9, higher first */
 #define JOBQ_ID_MAX 128
@@ -53,7 +54,8 @@ struct jobq_job {
 
 struct jobq;
 
-struct jobq *jobq_new(void);
+/* key: SIPHASH_KEY_BYTES random bytes (getrandom), for the id hash. */
+struct jobq *jobq_new(const uint8_t key[SIPHASH_KEY_BYTES]);
 /* Frees jobq and every job in it, each given to free_job first (may be NULL). */
 void jobq_free(struct jobq *q, void (*free_job)(struct jobq_job *j));
 

@@ -18,6 +18,8 @@
 
 #include "core/jobq.h"
 
+static const uint8_t test_key[SIPHASH_KEY_BYTES] = { 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+
 static struct jobq_job *
 new_job(struct jobq *q, const char *id, unsigned type, unsigned prio, enum job_state st)
 {
@@ -41,7 +43,7 @@ free_job(struct jobq_job *j)
 static void
 ids_are_unique_and_found(void **state)
 {
-    struct jobq *q = jobq_new();
+    struct jobq *q = jobq_new(test_key);
     char id[32];
     (void)state;
 
@@ -71,7 +73,7 @@ ids_are_unique_and_found(void **state)
 static void
 queue_order_is_priority_then_fifo(void **state)
 {
-    struct jobq *q = jobq_new();
+    struct jobq *q = jobq_new(test_key);
     (void)state;
 
     assert_int_equal(jobq_type(q, "a"), 0);
@@ -111,7 +113,7 @@ queue_order_is_priority_then_fifo(void **state)
 static void
 due_heap_orders_by_time(void **state)
 {
-    struct jobq *q = jobq_new();
+    struct jobq *q = jobq_new(test_key);
     struct jobq_job *v[200];
     char id[16];
     (void)state;
@@ -144,7 +146,7 @@ due_heap_orders_by_time(void **state)
 static void
 finished_in_the_order_they_finished(void **state)
 {
-    struct jobq *q = jobq_new();
+    struct jobq *q = jobq_new(test_key);
     (void)state;
 
     assert_int_equal(jobq_type(q, "t"), 0);
@@ -194,7 +196,7 @@ count_each(struct jobq_job *j, void *arg)
 static void
 each_and_remove_everywhere(void **state)
 {
-    struct jobq *q = jobq_new();
+    struct jobq *q = jobq_new(test_key);
     char id[16];
     int n = 0;
     (void)state;
