@@ -135,23 +135,11 @@ proc_parse_status_uid(const char *text, uid_t *ret_real_uid)
 }
 
 int
-proc_parse_status_gid(const char *text, gid_t *ret_real_gid)
-{
-    uint32_t id;
-
-    if (parse_status_id(text, "Gid:", &id) < 0)
-        return -EINVAL;
-    *ret_real_gid = (gid_t)id;
-    return 0;
-}
-
-int
 proc_read_ids(pid_t pid, uid_t *ret_real_uid, gid_t *ret_real_gid)
 {
     char path[32], buf[4096];
     size_t len;
-    uid_t uid;
-    gid_t gid;
+    uint32_t uid, gid;
     int r;
 
     (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -159,18 +147,11 @@ proc_read_ids(pid_t pid, uid_t *ret_real_uid, gid_t *ret_real_gid)
     if (r < 0)
         return r;
     /* A process that exits while we read leaves an empty or cut text: gone, not malformed. */
-    if (proc_parse_status_uid(buf, &uid) < 0 || proc_parse_status_gid(buf, &gid) < 0)
+    if (parse_status_id(buf, "Uid:", &uid) < 0 || parse_status_id(buf, "Gid:", &gid) < 0)
         return -ESRCH;
-    *ret_real_uid = uid;
-    if (ret_real_gid)
-        *ret_real_gid = gid;
+    *ret_real_uid = (uid_t)uid;
+    *ret_real_gid = (gid_t)gid;
     return 0;
-}
-
-int
-proc_read_uid(pid_t pid, uid_t *ret_real_uid)
-{
-    return proc_read_ids(pid, ret_real_uid, NULL);
 }
 
 int

@@ -36,10 +36,10 @@ int proc_read_stat(pid_t pid, struct proc_stat *ret);
  */
 int proc_parse_status_uid(const char *text, uid_t *ret_real_uid);
 
-/* The real uid of pid, from /proc/PID/status. Returns 0, -ESRCH when gone, or -errno. */
-int proc_read_uid(pid_t pid, uid_t *ret_real_uid);
-/* The same with the real gid ("Gid:"), both from one read; ret_real_gid may be NULL. */
-int proc_parse_status_gid(const char *text, gid_t *ret_real_gid);
+/*
+ * The real uid and gid of pid, from one read of /proc/PID/status. Returns 0,
+ * -ESRCH when gone, or -errno.
+ */
 int proc_read_ids(pid_t pid, uid_t *ret_real_uid, gid_t *ret_real_gid);
 
 /*

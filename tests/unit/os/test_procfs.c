@@ -148,14 +148,16 @@ parse_status_uid(void **state)
 }
 
 static void
-read_own_uid(void **state)
+read_own_ids(void **state)
 {
     uid_t uid;
+    gid_t gid;
 
     (void)state;
-    assert_int_equal(proc_read_uid(getpid(), &uid), 0);
+    assert_int_equal(proc_read_ids(getpid(), &uid, &gid), 0);
     assert_int_equal(uid, getuid());
-    assert_int_equal(proc_read_uid(0x3ffffffe, &uid), -ESRCH);
+    assert_int_equal(gid, getgid());
+    assert_int_equal(proc_read_ids(0x3ffffffe, &uid, &gid), -ESRCH);
 }
 
 static void
@@ -237,7 +239,7 @@ main(void)
         cmocka_unit_test(parse_plain_and_hostile_comm),
         cmocka_unit_test(read_own_stat),
         cmocka_unit_test(parse_status_uid),
-        cmocka_unit_test(read_own_uid),
+        cmocka_unit_test(read_own_ids),
         cmocka_unit_test_teardown(read_child_environ, kill_environ_child),
         cmocka_unit_test(walk_proc),
         cmocka_unit_test(parse_memory),
