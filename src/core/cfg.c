@@ -619,6 +619,12 @@ program_cwd(struct schema_ctx *c, const json_t *val, void *target)
     return get_template(c, val, false, &p->uses_port, &p->cwd);
 }
 
+const char *const cfg_identity_env_names[CFG_ENV__MAX] = {
+    [CFG_ENV_HOME] = "HOME",
+    [CFG_ENV_USER] = "USER",
+    [CFG_ENV_LOGNAME] = "LOGNAME",
+};
+
 /*
  * `user`, `group`: a name (looked up at config check, os/identity.c) or a
  * number, as a JSON integer or a string of digits, as chown(1) takes them.

@@ -69,6 +69,8 @@ struct cfg_rlimit {
  * it resolved to.
  */
 enum cfg_identity_env { CFG_ENV_HOME, CFG_ENV_USER, CFG_ENV_LOGNAME, CFG_ENV__MAX };
+/* Their names: "HOME", "USER", "LOGNAME". */
+extern const char *const cfg_identity_env_names[CFG_ENV__MAX];
 
 struct cfg_identity {
     char *user;     /* a name, or a number as text; NULL: drover's own */

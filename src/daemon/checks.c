@@ -122,8 +122,6 @@ start_command(struct instance *in, const struct probe_cfg *pr, const struct tmpl
     }
     if (r == 0)
         r = spawn_resolve(argv[0], NULL, path, sizeof(path));
-    /* As the program's user: a check can do no more than the program it checks. */
-    const struct cfg_identity *id = &in->prog->cfg->identity;
     if (r == 0)
         r = spawn_process(&(struct spawn_req){ .path = path,
                                                .argv = argv,
@@ -133,11 +131,8 @@ start_command(struct instance *in, const struct probe_cfg *pr, const struct tmpl
                                                .stderr_fd = -1,
                                                .keep_fd = -1,
                                                .quiet = true,
-                                               .set_ids = id->switch_to,
-                                               .uid = id->uid,
-                                               .gid = id->gid,
-                                               .groups = id->groups,
-                                               .ngroups = id->ngroups },
+                                               /* a check can do no more than its program */
+                                               .identity = &in->prog->cfg->identity },
                           &res, &step);
     for (size_t i = 0; i < pr->argc; i++)
         free(owned[i]);

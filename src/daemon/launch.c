@@ -335,11 +335,7 @@ launch_instance(struct instance *in)
             .umask = pc->umask,
             .nice_given = pc->nice_given,
             .nice = pc->nice,
-            .set_ids = pc->identity.switch_to,
-            .uid = pc->identity.uid,
-            .gid = pc->identity.gid,
-            .groups = pc->identity.groups,
-            .ngroups = pc->identity.ngroups,
+            .identity = &pc->identity,
         },
         &res, &step);
     if (r < 0) {
@@ -412,15 +408,6 @@ env_key_is(const char *entry, const char *key)
     return strncmp(entry, key, n) == 0 && entry[n] == '=';
 }
 
-/* Two "KEY=VALUE" entries set the same variable. */
-static bool
-env_same_key(const char *a, const char *b)
-{
-    size_t n = strcspn(b, "=");
-
-    return strncmp(a, b, n) == 0 && a[n] == '=' && b[n] == '=';
-}
-
 /* drover's environment minus what the program sets itself or drover reserves. */
 int
 launch_env_base(struct program *prog)
@@ -441,14 +428,14 @@ launch_env_base(struct program *prog)
             drop = env_key_is(environ[i], prog->cfg->env[e].key);
         /* A child that runs as `user` has that user's HOME, USER and LOGNAME, not drover's. */
         for (int v = 0; v < CFG_ENV__MAX && !drop; v++)
-            drop = id->env[v] && env_same_key(environ[i], id->env[v]);
+            drop = id->env[v] && env_key_is(environ[i], cfg_identity_env_names[v]);
         if (!drop)
             prog->env_base[k++] = environ[i];
     }
     for (int v = 0; v < CFG_ENV__MAX; v++) {
         bool own = false; /* the program's `env` names it: that value wins */
         for (size_t e = 0; e < prog->cfg->nenv && id->env[v] && !own; e++)
-            own = env_key_is(id->env[v], prog->cfg->env[e].key);
+            own = strcmp(cfg_identity_env_names[v], prog->cfg->env[e].key) == 0;
         if (id->env[v] && !own)
             prog->env_base[k++] = id->env[v];
     }

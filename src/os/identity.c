@@ -124,9 +124,9 @@ user_groups(const char *user, gid_t gid, struct cfg_identity *id)
 }
 
 static int
-set_env(struct cfg_identity *id, enum cfg_identity_env k, const char *key, const char *value)
+set_env(struct cfg_identity *id, enum cfg_identity_env k, const char *value)
 {
-    return asprintf(&id->env[k], "%s=%s", key, value) < 0 ? -ENOMEM : 0;
+    return asprintf(&id->env[k], "%s=%s", cfg_identity_env_names[k], value) < 0 ? -ENOMEM : 0;
 }
 
 /* One program: 0, -EINVAL (errs says why), -ENOMEM. */
@@ -206,9 +206,9 @@ resolve_one(struct cfg_identity *id, struct cfg_errors *errs, char **buf)
         const char *name = found ? pw.pw_name : id->user;
         const char *home = found && pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/";
 
-        if ((r = set_env(id, CFG_ENV_HOME, "HOME", home)) == 0 &&
-            (r = set_env(id, CFG_ENV_USER, "USER", name)) == 0)
-            r = set_env(id, CFG_ENV_LOGNAME, "LOGNAME", name);
+        if ((r = set_env(id, CFG_ENV_HOME, home)) == 0 &&
+            (r = set_env(id, CFG_ENV_USER, name)) == 0)
+            r = set_env(id, CFG_ENV_LOGNAME, name);
     }
     if (r == 0)
         id->switch_to = true;

@@ -183,8 +183,10 @@ child_main(void *arg)
      * alone, which is what a child sharing our memory must do (glibc's setuid()
      * would signal our threads to follow).
      */
-    if (req->set_ids && (syscall(SYS_setgroups, req->ngroups, req->groups) < 0 ||
-                         syscall(SYS_setgid, req->gid) < 0 || syscall(SYS_setuid, req->uid) < 0))
+    if (req->identity && req->identity->switch_to &&
+        (syscall(SYS_setgroups, req->identity->ngroups, req->identity->groups) < 0 ||
+         syscall(SYS_setgid, req->identity->gid) < 0 ||
+         syscall(SYS_setuid, req->identity->uid) < 0))
         child_fail(SPAWN_STEP_IDENTITY);
     if (req->cwd && syscall(SYS_chdir, req->cwd) < 0)
         child_fail(SPAWN_STEP_CHDIR);

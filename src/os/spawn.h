@@ -18,6 +18,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+struct cfg_identity;
+
 /* A resource limit the child sets on itself before exec. */
 struct spawn_rlimit {
     int resource; /* RLIMIT_* */
@@ -41,11 +43,8 @@ struct spawn_req {
     unsigned umask;
     bool nice_given; /* else drover's nice value, inherited */
     int nice;
-    bool set_ids; /* become uid, gid and groups before exec (needs root); else drover's */
-    uid_t uid;
-    gid_t gid;
-    const gid_t *groups;
-    size_t ngroups;
+    /* The program's `user`/`group` (os/identity): become them before exec; NULL: drover's. */
+    const struct cfg_identity *identity;
 };
 
 /*
