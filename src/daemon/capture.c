@@ -124,12 +124,23 @@ sweep_dead_pid_dirs(const char *rundir)
  * drover's FIFO directory, made on first use: one per dumpfile (so a
  * drover restarted on it finds its FIFOs again), else one per drover pid.
  */
+/* Its name in the runtime directory dir: out-HASH of the dumpfile's path, else out-pidPID. */
+static bool
+fifo_dir_name(const struct supervisor *sup, const char *dir, char *buf, size_t len)
+{
+    int n = sup->dumpfile ? snprintf(buf, len, "%s/out-%016llx", dir,
+                                     (unsigned long long)util_hash_str(sup->dumpfile))
+                          : snprintf(buf, len, "%s/out-pid%d", dir, (int)getpid());
+
+    return n >= 0 && (size_t)n < len;
+}
+
 static int
 fifo_dir(struct supervisor *sup, char *buf, size_t len)
 {
     char dir[PATH_MAX], err[RUNDIR_ERR_MAX];
     struct stat st;
-    int n, r;
+    int r;
 
     if (!rundir_path(dir, sizeof(dir)))
         return -ENAMETOOLONG;
@@ -137,12 +148,7 @@ fifo_dir(struct supervisor *sup, char *buf, size_t len)
         log_errorx("captured output: %s", err);
         return r;
     }
-    if (sup->dumpfile)
-        n = snprintf(buf, len, "%s/out-%016llx", dir,
-                     (unsigned long long)util_hash_str(sup->dumpfile));
-    else
-        n = snprintf(buf, len, "%s/out-pid%d", dir, (int)getpid());
-    if (n < 0 || (size_t)n >= len)
+    if (!fifo_dir_name(sup, dir, buf, len))
         return -ENAMETOOLONG;
     if (!sup->dumpfile && !sup->capture_dir_made)
         sweep_dead_pid_dirs(dir);
@@ -163,13 +169,8 @@ capture_dir_done(struct supervisor *sup)
 
     if (!sup->capture_seq && !sup->capture_dir_made)
         return;
-    if (!rundir_path(dir, sizeof(dir)))
+    if (!rundir_path(dir, sizeof(dir)) || !fifo_dir_name(sup, dir, path, sizeof(path)))
         return;
-    if (sup->dumpfile)
-        (void)snprintf(path, sizeof(path), "%s/out-%016llx", dir,
-                       (unsigned long long)util_hash_str(sup->dumpfile));
-    else
-        (void)snprintf(path, sizeof(path), "%s/out-pid%d", dir, (int)getpid());
     (void)rmdir(path); /* ENOTEMPTY: FIFOs kept for the next drover stay, and so does it */
 }
 
