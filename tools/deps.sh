@@ -11,9 +11,10 @@ if [ "${1:-}" = "--test" ]; then
     # notify peers; prometheus: promtool and a real scrape; curl: the README's examples;
     # cppcheck, clang-format: make lint, which tools/test.sh runs; python3-yaml: the
     # Kubernetes manifests of docs/deploy.md (test_deploy_docs.py); util-linux (unshare,
-    # nsenter): drover as pid 1 (test_container_init.py).
+    # nsenter, setpriv): drover as pid 1 (test_container_init.py) and as another user
+    # (test_identity.py), with passwd (useradd, groupadd) for that test's users.
     packages+=(libcmocka-dev python3-pytest python3-yaml curl redis-server prometheus systemd
-               util-linux cppcheck clang-format)
+               util-linux passwd cppcheck clang-format)
 elif [ $# -gt 0 ]; then
     echo "usage: tools/deps.sh [--test]" >&2
     exit 2
