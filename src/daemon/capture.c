@@ -659,7 +659,7 @@ wflush(struct capture_stream *cs)
             if (ftruncate(cs->file_fd, (off_t)cs->file_size) < 0) /* no half line left behind */
                 log_debug("%s: cannot cut \"%s\" back: %s", cs->in->label, cs->path,
                           strerror(errno));
-        if (!cs->failing)
+        if (!cs->failing && err != EBUSY) /* EBUSY: file_open() said whose file it is */
             inst_log(LOG_LVL_ERROR, cs->in,
                      "cannot write %s file \"%s\": %s; dropping lines, retrying every %d s",
                      stream_name[cs->which], cs->path, strerror(err), CAPTURE_RETRY_MS / 1000);
