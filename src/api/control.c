@@ -422,7 +422,7 @@ take_lock(const char *lock_path, const char *path)
 int
 control_listen(const char *path, int *ret_lock_fd)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
     char lock_path[sizeof(addr.sun_path) + 8], dir[PATH_MAX], err[RUNDIR_ERR_MAX];
     mode_t old_mask;
     int lock_fd, fd, r;
@@ -471,12 +471,26 @@ control_listen(const char *path, int *ret_lock_fd)
         log_error("cannot create the control socket");
         goto fail;
     }
+    /*
+     * Bound and listening under a temporary name, then renamed into place: a
+     * client that sees the path can connect (a socket file bound but not yet
+     * listening refuses connections). The temporary name is ours under the
+     * lock, so a stale one (a drover killed between bind and rename) goes.
+     * A path too long for the suffix is bound where it is.
+     */
+    bool staged = strlen(path) + 2 < sizeof(tmp.sun_path);
+    if (staged) {
+        (void)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.~", path);
+        (void)unlink(tmp.sun_path);
+    }
     old_mask = umask(0177); /* born 0600: no window in which others could connect */
-    r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    r = bind(fd, (struct sockaddr *)(staged ? &tmp : &addr), sizeof(addr));
     umask(old_mask);
-    if (r < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
+    if (r < 0 || listen(fd, CONTROL_BACKLOG) < 0 || (staged && rename(tmp.sun_path, path) < 0)) {
         r = -errno;
         log_error("cannot listen on the control socket %s", path);
+        if (staged)
+            (void)unlink(tmp.sun_path);
         (void)close(fd);
         goto fail;
     }
