@@ -332,8 +332,17 @@ static const job_action table[JOB__MAX][JOB_EV__MAX] = {
 static void
 record(struct job *j, enum job_actor actor, int64_t now_ms)
 {
-    j->history[j->history_total % JOB_HISTORY_MAX] =
-        (struct job_history){ .state = j->state, .time_ms = now_ms, .actor = actor };
+    bool failed = j->state == JOB_RETRY_WAIT || j->state == JOB_FAILED;
+
+    j->history[j->history_total % JOB_HISTORY_MAX] = (struct job_history){
+        .time_ms = now_ms,
+        .cause = j->cause,
+        .error_code = failed ? j->error_code : NULL,
+        .state = (uint8_t)j->state,
+        .actor = (uint8_t)actor,
+        .signal =
+            failed && j->error_signal > 0 && j->error_signal < 256 ? (uint8_t)j->error_signal : 0,
+    };
     j->history_total++;
 }
 
@@ -369,6 +378,11 @@ job_step(struct job *j, const struct job_policy *pol, const struct job_input *in
     if (act == refuse)
         return st;
     st.accepted = true;
+    /* The signal belongs to a loss; another failure's error has none. */
+    if (in->event == JOB_EV_LOST)
+        j->error_signal = in->signal;
+    else if (in->event == JOB_EV_FAIL || in->event == JOB_EV_DEADLINE)
+        j->error_signal = 0;
     st.to = act(j, pol, in, now_ms, &st.effects);
     if (st.to != st.from) {
         j->state = st.to;

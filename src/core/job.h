@@ -82,9 +82,12 @@ struct job_policy {
 enum job_actor { JOB_ACTOR_DROVER, JOB_ACTOR_WORKER, JOB_ACTOR_API };
 
 struct job_history {
-    enum job_state state;
     int64_t time_ms;
-    enum job_actor actor;
+    const char *cause;      /* job.cause of the transition (static) */
+    const char *error_code; /* retry_wait, failed: the attempt's failure (static), else NULL */
+    uint8_t state;          /* enum job_state */
+    uint8_t actor;          /* enum job_actor */
+    uint8_t signal;         /* worker_lost: the signal that ended the instance, 0 none */
 };
 
 /*
@@ -98,6 +101,7 @@ struct job {
     enum job_stopping stopping;
     const char *error_code; /* the last attempt's failure: "error", "timeout", "worker_lost", ... */
     const char *cause;      /* why the last transition happened, for logs and /jobs/events */
+    int error_signal;       /* worker_lost: the signal that ended its instance, 0 none */
     int64_t run_at_ms;      /* DELAYED: when it is due */
     int64_t retry_at_ms;    /* RETRY_WAIT: when the next attempt is due */
     int64_t created_ms, started_ms, finished_ms;
@@ -112,6 +116,7 @@ struct job_input {
     enum job_retry retry;   /* JOB_EV_FAIL */
     int64_t retry_after_ms; /* JOB_EV_FAIL with JOB_RETRY_AFTER */
     double jitter_u;        /* in [0, 1): the retry delay's random part */
+    int signal;             /* JOB_EV_LOST: the signal that ended the instance, 0 none */
 };
 
 /* What the owner must do after a step; more than one may be set. */
