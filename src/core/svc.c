@@ -488,6 +488,14 @@ act_memory(struct svc *s, int64_t now_ms)
                        "memory, too many restarts within the yo-yo window: stopping it");
 }
 
+/* A job it holds is stuck (daemon/jobs.c): a restart, as a heartbeat timeout. */
+static enum svc_state
+act_job_stuck(struct svc *s, int64_t now_ms)
+{
+    return restart_for(s, now_ms, "job stuck, restarting",
+                       "job stuck, too many restarts within the yo-yo window: stopping it");
+}
+
 static enum svc_state
 act_retry(struct svc *s, int64_t now_ms)
 {
@@ -508,37 +516,37 @@ act_adopt(struct svc *s, int64_t now_ms)
 
 /*
  * Rows: state. Columns: START, STOP, EXIT, TIMER, GROUP_EMPTY, READY, HB_LATE,
- * UNHEALTHY, ADOPT, DEPS_READY, MEMORY. Every cell is explicit. Only a stopped slot
- * adopts: recovery runs before the first start, and never adopts twice into
- * a slot. Only a waiting slot acts on DEPS_READY: the others either run or
+ * UNHEALTHY, ADOPT, DEPS_READY, MEMORY, JOB_STUCK. Every cell is explicit.
+ * Only a stopped slot adopts: recovery runs before the first start, and
+ * never adopts twice into a slot. Only a waiting slot acts on DEPS_READY: the others either run or
  * were not asked to.
  */
 static const svc_action actions[SVC__MAX][SVC_EV__MAX] = {
     /* clang-format off */
     [SVC_STOPPED]  = { act_start,       act_ignore,       act_ignore,        act_ignore,  act_ignore,
                        act_ignore,      act_ignore,       act_ignore,    act_adopt,  act_ignore,
-                       act_ignore },
+                       act_ignore,      act_ignore },
     [SVC_STARTING] = { act_want_up,     act_stop_process, act_exit_starting, act_started, act_ignore,
                        act_ready,       act_hb_late,      act_ignore,    act_ignore, act_ignore,
-                       act_memory },
+                       act_memory,      act_job_stuck },
     [SVC_RUNNING]  = { act_want_up,     act_stop_process, act_exit_running,  act_ignore,  act_ignore,
                        act_ignore,      act_hb_late,      act_unhealthy, act_ignore, act_ignore,
-                       act_memory },
+                       act_memory,      act_job_stuck },
     [SVC_BACKOFF]  = { act_start_now,   act_stop_pending, act_ignore,        act_retry,   act_ignore,
                        act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore,
-                       act_ignore },
+                       act_ignore,      act_ignore },
     [SVC_STOPPING] = { act_want_up,     act_stop_again,   act_exit_stopping, act_kill,    act_group_empty,
                        act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore,
-                       act_ignore },
+                       act_ignore,      act_ignore },
     [SVC_EXITED]   = { act_start,       act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
                        act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore,
-                       act_ignore },
+                       act_ignore,      act_ignore },
     [SVC_FATAL]    = { act_start_fresh, act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
                        act_ignore,      act_ignore,       act_ignore,    act_ignore, act_ignore,
-                       act_ignore },
+                       act_ignore,      act_ignore },
     [SVC_WAITING]  = { act_ignore,      act_stop_idle,    act_ignore,        act_ignore,  act_ignore,
                        act_ignore,      act_ignore,       act_ignore,    act_ignore, act_deps_ready,
-                       act_ignore },
+                       act_ignore,      act_ignore },
     /* clang-format on */
 };
 
@@ -647,6 +655,7 @@ svc_event_name(enum svc_event ev)
         [SVC_EV_ADOPT] = "adopt",
         [SVC_EV_DEPS_READY] = "deps-ready",
         [SVC_EV_MEMORY] = "memory",
+        [SVC_EV_JOB_STUCK] = "job-stuck",
     };
     return ev >= 0 && ev < SVC_EV__MAX ? names[ev] : "invalid";
 }

@@ -45,6 +45,8 @@ enum svc_event {
                            it started); only a stopped slot takes one */
     SVC_EV_DEPS_READY,  /* every program it starts `after` is ready: a waiting one starts */
     SVC_EV_MEMORY,      /* its process group was above memory_max for two samples in a row */
+    SVC_EV_JOB_STUCK,   /* a job it holds ignored CANCEL past cancel_grace, or its job channel did
+                           not come back while it held jobs (daemon/jobs.c) */
     SVC_EV__MAX,
     SVC_EV_INVALID = -1,
 };

@@ -198,6 +198,7 @@ static const struct cell table[] = {
     { SVC_STOPPED, SVC_EV_ADOPT, SVC_RUNNING, "T(stopped>running) ", true },
     { SVC_STOPPED, SVC_EV_DEPS_READY, SVC_STOPPED, "", false },
     { SVC_STOPPED, SVC_EV_MEMORY, SVC_STOPPED, "", false },
+    { SVC_STOPPED, SVC_EV_JOB_STUCK, SVC_STOPPED, "", false },
 
     { SVC_STARTING, SVC_EV_START, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_STOP, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
@@ -214,6 +215,8 @@ static const struct cell table[] = {
     { SVC_STARTING, SVC_EV_ADOPT, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_DEPS_READY, SVC_STARTING, "", true },
     { SVC_STARTING, SVC_EV_MEMORY, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
+      true },
+    { SVC_STARTING, SVC_EV_JOB_STUCK, SVC_STOPPING, "cancel sig15 arm10000 T(starting>stopping) ",
       true },
 
     { SVC_RUNNING, SVC_EV_START, SVC_RUNNING, "", true },
@@ -232,6 +235,8 @@ static const struct cell table[] = {
     /* Above memory_max twice in a row: a restart, as HB_LATE. */
     { SVC_RUNNING, SVC_EV_MEMORY, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ",
       true },
+    { SVC_RUNNING, SVC_EV_JOB_STUCK, SVC_STOPPING, "cancel sig15 arm10000 T(running>stopping) ",
+      true },
 
     { SVC_BACKOFF, SVC_EV_START, SVC_STARTING, "cancel spawn arm1000 T(backoff>starting) ", true },
     { SVC_BACKOFF, SVC_EV_STOP, SVC_STOPPED, "cancel T(backoff>stopped) ", false },
@@ -244,6 +249,7 @@ static const struct cell table[] = {
     { SVC_BACKOFF, SVC_EV_ADOPT, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_DEPS_READY, SVC_BACKOFF, "", true },
     { SVC_BACKOFF, SVC_EV_MEMORY, SVC_BACKOFF, "", true },
+    { SVC_BACKOFF, SVC_EV_JOB_STUCK, SVC_BACKOFF, "", true },
 
     /* Stopping: want_up false (a stop was asked for). */
     { SVC_STOPPING, SVC_EV_START, SVC_STOPPING, "", true },
@@ -258,6 +264,7 @@ static const struct cell table[] = {
     { SVC_STOPPING, SVC_EV_ADOPT, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_DEPS_READY, SVC_STOPPING, "", false },
     { SVC_STOPPING, SVC_EV_MEMORY, SVC_STOPPING, "", false },
+    { SVC_STOPPING, SVC_EV_JOB_STUCK, SVC_STOPPING, "", false },
 
     { SVC_EXITED, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(exited>starting) ", true },
     { SVC_EXITED, SVC_EV_STOP, SVC_STOPPED, "T(exited>stopped) ", false },
@@ -270,6 +277,7 @@ static const struct cell table[] = {
     { SVC_EXITED, SVC_EV_ADOPT, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_DEPS_READY, SVC_EXITED, "", true },
     { SVC_EXITED, SVC_EV_MEMORY, SVC_EXITED, "", true },
+    { SVC_EXITED, SVC_EV_JOB_STUCK, SVC_EXITED, "", true },
 
     { SVC_FATAL, SVC_EV_START, SVC_STARTING, "spawn arm1000 T(fatal>starting) ", true },
     { SVC_FATAL, SVC_EV_STOP, SVC_STOPPED, "T(fatal>stopped) ", false },
@@ -282,6 +290,7 @@ static const struct cell table[] = {
     { SVC_FATAL, SVC_EV_ADOPT, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_DEPS_READY, SVC_FATAL, "", true },
     { SVC_FATAL, SVC_EV_MEMORY, SVC_FATAL, "", true },
+    { SVC_FATAL, SVC_EV_JOB_STUCK, SVC_FATAL, "", true },
 
     /* Waiting: wanted, no process; only its dependencies being ready (or a stop) moves it. */
     { SVC_WAITING, SVC_EV_START, SVC_WAITING, "", true },
@@ -295,6 +304,7 @@ static const struct cell table[] = {
     { SVC_WAITING, SVC_EV_ADOPT, SVC_WAITING, "", true },
     { SVC_WAITING, SVC_EV_DEPS_READY, SVC_STARTING, "spawn arm1000 T(waiting>starting) ", true },
     { SVC_WAITING, SVC_EV_MEMORY, SVC_WAITING, "", true },
+    { SVC_WAITING, SVC_EV_JOB_STUCK, SVC_WAITING, "", true },
 };
 
 static bool
@@ -1457,7 +1467,7 @@ names(void **state)
                                           "stopping", "exited",   "fatal",   "waiting" };
     static const char *const events[] = { "start",       "stop",      "exit",           "timer",
                                           "group-empty", "ready",     "heartbeat-late", "unhealthy",
-                                          "adopt",       "deps-ready", "memory" };
+                                          "adopt",       "deps-ready", "memory",        "job-stuck" };
     (void)state;
 
     assert_int_equal(ARRAY_SIZE(states), SVC__MAX);
