@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
+
 void
 events_init(struct events *e)
 {
@@ -68,14 +70,9 @@ size_t
 events_since(const struct events *e, uint64_t since, const struct event **ret, size_t max,
              bool *ret_gap)
 {
-    uint64_t oldest = e->next_seq > EVENTS_RING ? e->next_seq - EVENTS_RING : 1;
     size_t n = 0;
 
-    if (since == 0)
-        since = 1;
-    *ret_gap = since < oldest;
-    if (since < oldest)
-        since = oldest;
+    since = util_ring_first(e->next_seq, EVENTS_RING, since, ret_gap);
     for (uint64_t s = since; s < e->next_seq && n < max; s++)
         ret[n++] = &e->ring[s % EVENTS_RING];
     return n;

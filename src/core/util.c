@@ -264,3 +264,14 @@ util_now_ms(void)
 {
     return util_now_ns() / 1000000;
 }
+
+uint64_t
+util_ring_first(uint64_t next, uint64_t size, uint64_t since, bool *ret_gap)
+{
+    uint64_t oldest = next > size ? next - size : 1;
+
+    if (since == 0)
+        since = 1;
+    *ret_gap = since < oldest;
+    return since < oldest ? oldest : since;
+}

@@ -10,6 +10,7 @@
 #define DROVER_UTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -61,5 +62,13 @@ int64_t util_now_ms(void);
 int64_t util_now_ns(void);
 /* CLOCK_REALTIME in milliseconds since the epoch: for reports, never for deadlines. */
 int64_t util_unix_ms(void);
+
+/*
+ * A ring that keeps the last `size` of a sequence numbered from 1 (next is
+ * the number the next entry gets): the first number to read for a reader
+ * who asks from since (0: from the oldest kept), and whether entries
+ * between since and the oldest kept were dropped (*ret_gap).
+ */
+uint64_t util_ring_first(uint64_t next, uint64_t size, uint64_t since, bool *ret_gap);
 
 #endif
