@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/un.h>
 
+#include "core/cfg_jobs.h"
 #include "core/depgraph.h"
 #include "core/schema.h"
 #include "core/tmpl.h"
@@ -1016,6 +1017,7 @@ static const struct schema_key program_keys[] = {
     { "nice", program_nice, 0, 0 },
     { "max_unavailable", program_max_unavailable, offsetof(struct program_cfg, max_unavailable),
       0 },
+    { "jobs", cfg_program_jobs_parse, offsetof(struct program_cfg, jobs), 0 },
 };
 
 static int
@@ -1045,6 +1047,7 @@ parse_program(struct schema_ctx *c, const json_t *v, struct program_cfg *p)
             },
         },
     };
+    cfg_program_jobs_defaults(&p->jobs);
     if (!schema_require_object(c, v, "a program"))
         return -EINVAL;
     r = schema_parse_keys(c, v, program_keys, ARRAY_SIZE(program_keys), 0, p, &required);
@@ -1442,6 +1445,7 @@ static const struct schema_key settings_keys[] = {
     { "on_state_change", key_hook, offsetof(struct config, hooks[CFG_HOOK_STATE_CHANGE]), 0 },
     { "on_fatal", key_hook, offsetof(struct config, hooks[CFG_HOOK_FATAL]), 0 },
     { "hook_timeout", key_hook_timeout, offsetof(struct config, hook_timeout_ms), 0 },
+    { "jobs", cfg_jobs_parse, offsetof(struct config, jobs), 0 },
 };
 
 static int
@@ -1642,6 +1646,7 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
     json_t *root;
     int r;
 
+    cfg_jobs_defaults(&cfg.jobs);
     if (len > CFG_MAX_BYTES) {
         cfg_error(errs, "%s: configuration is larger than %d bytes", source, CFG_MAX_BYTES);
         return -EINVAL;
@@ -1669,6 +1674,9 @@ cfg_parse(const char *text, size_t len, const char *source, struct config *ret,
         if (r == 0)
             r = order_programs(&c, &cfg, false);
     }
+    /* After the names: a program without `types` takes its name, perhaps a default one. */
+    if (r == 0)
+        r = cfg_jobs_check(&c, &cfg);
     json_decref(root);
     if (r < 0 || c.nerrors > 0) {
         if (r == -ENOMEM && c.nerrors == 0)
@@ -1793,6 +1801,7 @@ program_done(struct program_cfg *p)
     free(p->after_index);
     probe_cfg_done(&p->ready_probe);
     probe_cfg_done(&p->health);
+    cfg_program_jobs_done(&p->jobs);
 }
 
 void
@@ -1807,6 +1816,7 @@ cfg_done(struct config *cfg)
     free(cfg->control);
     for (int k = 0; k < CFG_HOOK__MAX; k++)
         command_done(&cfg->hooks[k]);
+    cfg_jobs_done(&cfg->jobs);
     *cfg = (struct config){ 0 };
 }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/cfg_jobs.h"
 #include "core/probe_spec.h"
 #include "core/svc.h"
 
@@ -162,6 +163,7 @@ struct program_cfg {
     int nice;                 /* -20 to 19 */
     unsigned max_unavailable; /* a rolling restart (reload) has at most this many not ready */
     struct cfg_capture capture[CFG_STREAM__MAX]; /* output/error captured, by enum cfg_stream */
+    struct program_jobs_cfg jobs;                /* `jobs` (core/cfg_jobs.h); enabled: given */
 };
 
 #define CFG_DEFAULT_CHECKPOINT_INTERVAL_MS 30000
@@ -182,6 +184,7 @@ struct config {
     int64_t silence_ms;  /* default T of /health */
     struct cfg_command hooks[CFG_HOOK__MAX]; /* top level: for every program without its own */
     int64_t hook_timeout_ms;
+    struct jobs_cfg jobs; /* `jobs` (core/cfg_jobs.h): the job store; its defaults if not given */
 };
 
 /*

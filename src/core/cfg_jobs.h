@@ -54,6 +54,9 @@ enum jobs_dispatch {
 #define CFG_JOBS_DEFAULT_MAX_FINISHED 10000
 #define CFG_JOBS_DEFAULT_RESULT_TTL_MS (3600 * 1000LL)
 #define CFG_JOBS_DEFAULT_FAILED_TTL_MS (7 * 86400 * 1000LL)
+#define CFG_JOBS_MIN_TTL_MS 1000
+#define CFG_JOBS_MAX_MAX_FINISHED 1000000
+#define CFG_JOBS_MAX_MAX_QUEUED_BYTES (1ull << 40) /* 1 TiB: every queued payload is in memory */
 
 /* The top-level `jobs` object. */
 struct jobs_cfg {
@@ -78,6 +81,16 @@ struct jobs_cfg {
 #define CFG_JOBS_DEFAULT_PING_FAILURES 3
 #define CFG_JOBS_DEFAULT_AUTOSCALE_INTERVAL_MS 2000
 #define CFG_JOBS_DEFAULT_DOWN_AFTER_MS (5 * 60 * 1000LL)
+#define CFG_JOBS_DEFAULT_BACKOFF_INITIAL_MS 1000
+#define CFG_JOBS_DEFAULT_BACKOFF_MAX_MS (5 * 60 * 1000LL)
+#define CFG_JOBS_DEFAULT_BACKOFF_FACTOR 2.0
+#define CFG_JOBS_DEFAULT_BACKOFF_JITTER 0.2
+#define CFG_JOBS_MAX_BACKOFF_FACTOR 100
+#define CFG_JOBS_MAX_PING_FAILURES 100
+#define CFG_JOBS_MIN_PING_IDLE_MS 1000
+#define CFG_JOBS_DEFAULT_AUTOSCALE_MIN 1
+#define CFG_JOBS_MAX_PER_INSTANCE 100000
+#define CFG_JOBS_MIN_AUTOSCALE_INTERVAL_MS 100
 
 /* A program's `jobs` object. */
 struct program_jobs_cfg {
@@ -98,6 +111,8 @@ struct program_jobs_cfg {
     int64_t ping_timeout_ms;
     unsigned ping_failures; /* failed pings in a row that restart the instance */
     bool autoscale;         /* `autoscale` given */
+    /* autoscale_max and per_instance not given are 0 until cfg_jobs_check() makes them the
+       program's max_instances and concurrency. */
     unsigned autoscale_min, autoscale_max, per_instance;
     int64_t autoscale_interval_ms, down_after_ms;
 };
@@ -112,9 +127,12 @@ int cfg_jobs_parse(struct schema_ctx *c, const json_t *val, void *target);
 int cfg_program_jobs_parse(struct schema_ctx *c, const json_t *val, void *target);
 
 /*
- * After every program is parsed: a program with `jobs` and no `types` takes
- * its name as its type; a type taken by two programs is an error (at the
- * second); autoscale.max above max_instances is an error. 0 or -EINVAL.
+ * After every program is parsed (and named): a program with `jobs` and no
+ * `types` takes its name as its type; a type taken by two programs is an
+ * error (at the second); autoscale.max above max_instances, or autoscale.min
+ * above autoscale.max, is an error; autoscale.max and per_instance not given
+ * become max_instances and concurrency. 0, -EINVAL, or -ENOMEM (no message:
+ * cfg_parse() says "out of memory").
  */
 int cfg_jobs_check(struct schema_ctx *c, struct config *cfg);
 

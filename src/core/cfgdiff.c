@@ -320,6 +320,40 @@ cmp_after(const struct program_cfg *a, const struct program_cfg *b)
 }
 
 /*
+ * What the instances were told at spawn (DROVER_JOBS_TYPES, _CONCURRENCY) and
+ * what their jobs are judged by: a program's `jobs` changed restarts it, as
+ * another program key does, so no instance runs under settings it was not
+ * started with. Every field of struct program_jobs_cfg is compared.
+ */
+static bool
+jobs_same(const struct program_jobs_cfg *x, const struct program_jobs_cfg *y)
+{
+    if (x->enabled != y->enabled || !argv_same(x->types, x->ntypes, y->types, y->ntypes) ||
+        x->concurrency != y->concurrency)
+        return false;
+    if (x->timeout_ms != y->timeout_ms || x->cancel_grace_ms != y->cancel_grace_ms ||
+        x->attempts != y->attempts || x->max_worker_kills != y->max_worker_kills ||
+        x->dispatch != y->dispatch)
+        return false;
+    if (x->backoff_initial_ms != y->backoff_initial_ms || x->backoff_max_ms != y->backoff_max_ms ||
+        x->backoff_factor != y->backoff_factor || x->backoff_jitter != y->backoff_jitter)
+        return false;
+    if (x->ping != y->ping || x->ping_idle_ms != y->ping_idle_ms ||
+        x->ping_timeout_ms != y->ping_timeout_ms || x->ping_failures != y->ping_failures)
+        return false;
+    return x->autoscale == y->autoscale && x->autoscale_min == y->autoscale_min &&
+           x->autoscale_max == y->autoscale_max && x->per_instance == y->per_instance &&
+           x->autoscale_interval_ms == y->autoscale_interval_ms &&
+           x->down_after_ms == y->down_after_ms;
+}
+
+static enum cfgdiff_effect
+cmp_jobs(const struct program_cfg *a, const struct program_cfg *b)
+{
+    return DIFFERS(!jobs_same(&a->jobs, &b->jobs), CFGDIFF_RESTART);
+}
+
+/*
  * One row per key of cfg.c's program_keys, the strongest effect its change
  * can take (for docs and the test), and its comparison.
  */
@@ -362,6 +396,7 @@ static const struct {
     { "memory_max", CFGDIFF_LIVE, cmp_memory_max },
     { "umask", CFGDIFF_RESTART, cmp_umask },
     { "nice", CFGDIFF_RESTART, cmp_nice },
+    { "jobs", CFGDIFF_RESTART, cmp_jobs },
 };
 
 static void
@@ -481,6 +516,23 @@ set_hook_timeout(const struct config *a, const struct config *b)
 }
 
 /*
+ * The job store and its socket are opened at start-up, and the dispatcher's
+ * limits (max_payload sizes the channel's buffers) are bound to them: the
+ * whole object waits for the next start, as `control` and `http` do. Only
+ * what is in force counts: `"jobs": {}` and no `jobs` are the same.
+ */
+static bool
+set_jobs(const struct config *a, const struct config *b)
+{
+    const struct jobs_cfg *x = &a->jobs, *y = &b->jobs;
+
+    return x->store == y->store && str_same(x->dir, y->dir) && str_same(x->socket, y->socket) &&
+           x->fsync == y->fsync && x->result_ttl_ms == y->result_ttl_ms &&
+           x->failed_ttl_ms == y->failed_ttl_ms && x->max_finished == y->max_finished &&
+           x->max_payload == y->max_payload && x->max_queued_bytes == y->max_queued_bytes;
+}
+
+/*
  * One row per key of cfg.c's settings_keys. What drover reads each time
  * (/health's defaults, the checkpoint's interval, the token of the next
  * request) is applied now; what was bound or opened at start-up (sockets,
@@ -504,6 +556,7 @@ static const struct {
     { "on_state_change", CFGDIFF_NOW, set_on_state_change },
     { "on_fatal", CFGDIFF_NOW, set_on_fatal },
     { "hook_timeout", CFGDIFF_NOW, set_hook_timeout },
+    { "jobs", CFGDIFF_NEXT_START, set_jobs },
 };
 
 void

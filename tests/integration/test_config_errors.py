@@ -66,7 +66,7 @@ def test_error_position_points_at_the_value(drover):
 def test_unknown_top_level_key(drover):
     text = '{"programs": [{"command": ["x"]}],\n "port_rnage": "1-2"}'
     err = refused(drover, text)
-    assert 'config.json:2:2: port_rnage: unknown key "port_rnage" (known: programs, port_range, dumpfile, checkpoint_interval, adopt, http, http_token, control, max_silent, silence, on_state_change, on_fatal, hook_timeout)' in err
+    assert 'config.json:2:2: port_rnage: unknown key "port_rnage" (known: programs, port_range, dumpfile, checkpoint_interval, adopt, http, http_token, control, max_silent, silence, on_state_change, on_fatal, hook_timeout, jobs)' in err
 
 
 def test_all_errors_are_reported_at_once(drover):

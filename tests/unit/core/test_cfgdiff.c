@@ -114,6 +114,7 @@ static const struct {
     { "umask", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"umask\": \"027\"",
       CFGDIFF_RESTART },
     { "nice", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"nice\": 5", CFGDIFF_RESTART },
+    { "jobs", "\"command\": [\"a\"]", "\"command\": [\"a\"], \"jobs\": {}", CFGDIFF_RESTART },
 };
 
 /* Sub-keys whose change is weaker than their key's row (the row is the strongest). */
@@ -147,6 +148,15 @@ static const struct {
       "\"command\": [\"a\"], \"error\": {\"file\": \"e2\"}", CFGDIFF_RESTART },
     { "error", "\"command\": [\"a\"], \"error\": {\"file\": \"e\"}",
       "\"command\": [\"a\"], \"error\": \"e\"", CFGDIFF_RESTART },
+    /* Jobs: the types, a policy the instances' jobs are judged by, the autoscaler. */
+    { "jobs", "\"command\": [\"a\"], \"jobs\": {}",
+      "\"command\": [\"a\"], \"jobs\": {\"types\": [\"p\", \"t2\"]}", CFGDIFF_RESTART },
+    { "jobs", "\"command\": [\"a\"], \"jobs\": {}",
+      "\"command\": [\"a\"], \"jobs\": {\"backoff\": {\"jitter\": 0.5}}", CFGDIFF_RESTART },
+    { "jobs", "\"command\": [\"a\"], \"jobs\": {}",
+      "\"command\": [\"a\"], \"jobs\": {\"autoscale\": {\"max\": 4}}", CFGDIFF_RESTART },
+    { "jobs", "\"command\": [\"a\"], \"jobs\": {}",
+      "\"command\": [\"a\"], \"jobs\": {\"ping\": false}", CFGDIFF_RESTART },
 };
 
 static void
@@ -247,6 +257,7 @@ static const struct {
     { "on_state_change", "\"on_state_change\": [\"/bin/page\"]", CFGDIFF_NOW },
     { "on_fatal", "\"on_fatal\": [\"/bin/page\"]", CFGDIFF_NOW },
     { "hook_timeout", "\"hook_timeout\": \"3s\"", CFGDIFF_NOW },
+    { "jobs", "\"jobs\": {\"store\": \"memory\"}", CFGDIFF_NEXT_START },
 };
 
 static void
