@@ -182,6 +182,19 @@ instance_json(const struct api_instance *v)
         json_object_set_new(o, "memory_samples", json_integer((json_int_t)v->memory_samples));
         json_object_set_new(o, "memory_restarts", json_integer((json_int_t)v->memory_restarts));
     }
+    if (v->takes_jobs) {
+        json_t *held = json_array();
+
+        for (size_t i = 0; held && i < v->njobs_held; i++)
+            json_array_append_new(held, json_string(v->jobs_held[i]));
+        json_object_set_new(o, "job", held ? held : json_null());
+        json_object_set_new(o, "idle_s",
+                            v->idle_ms >= 0 ? json_real((double)v->idle_ms / 1000) : json_null());
+        json_object_set_new(o, "last_job_ms",
+                            v->last_job_ms ? json_integer(v->last_job_ms) : json_null());
+        json_object_set_new(o, "jobs_done", json_integer((json_int_t)v->jobs_done));
+        json_object_set_new(o, "jobs_failed", json_integer((json_int_t)v->jobs_failed));
+    }
     return o;
 }
 

@@ -48,6 +48,14 @@ struct api_instance {
     uint64_t memory_restarts;
     uint64_t output_lines_total;   /* captured lines read, both streams (/metrics) */
     uint64_t output_dropped_total; /* of those, not written: disk full, stderr not read */
+    /* Jobs (takes_jobs: its program has `jobs`; the rest is not shown otherwise). */
+    bool takes_jobs;
+    const char *const *jobs_held; /* the ids of the jobs it holds, njobs_held of them */
+    size_t njobs_held;
+    int64_t idle_ms;     /* asked for work and holds none, this long; -1: not idle */
+    int64_t last_job_ms; /* Unix ms of the last job given to it; 0 none */
+    uint64_t jobs_done, jobs_failed;
+    uint64_t pings_passed, pings_failed; /* ping jobs answered in time, not */
 };
 
 struct api_answer {

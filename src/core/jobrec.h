@@ -43,6 +43,7 @@ struct jobrec {
     char *progress_message;
     char instance[JOBREC_INSTANCE_MAX]; /* the instance that holds it or held it last; "" none */
     int64_t deadline_ms;                /* held: when it is cancelled for its timeout; 0 none */
+    int64_t dispatched_ms;              /* held: when this attempt went out (Unix ms); 0 none */
 };
 
 static inline struct jobrec *

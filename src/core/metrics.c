@@ -11,6 +11,22 @@ static const double bucket_le[METRICS_SPAWN_BUCKETS] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
 };
 
+static const double job_le[METRICS_JOB_BUCKETS] = {
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 3600,
+};
+
+void
+metrics_job_observe(struct metrics_job_histogram *h, double seconds)
+{
+    for (int i = 0; i < METRICS_JOB_BUCKETS; i++)
+        if (seconds <= job_le[i]) {
+            h->buckets[i]++;
+            break;
+        }
+    h->count++;
+    h->sum += seconds;
+}
+
 void
 metrics_observe(struct metrics_histogram *h, double seconds)
 {
@@ -71,6 +87,108 @@ family(struct text *t, const char *name, const char *type, const char *help)
 }
 
 #define LABELS "program=\"%s\",instance=\"%u\""
+
+static void
+job_histogram(struct text *t, const char *name, const char *type,
+              const struct metrics_job_histogram *h)
+{
+    uint64_t cumulative = 0;
+
+    for (int b = 0; b < METRICS_JOB_BUCKETS; b++) {
+        cumulative += h->buckets[b];
+        add(t, "%s_bucket{type=\"%s\",le=\"%g\"} %llu\n", name, type, job_le[b],
+            (unsigned long long)cumulative);
+    }
+    add(t, "%s_bucket{type=\"%s\",le=\"+Inf\"} %llu\n", name, type, (unsigned long long)h->count);
+    add(t, "%s_sum{type=\"%s\"} %.6f\n", name, type, h->sum);
+    add(t, "%s_count{type=\"%s\"} %llu\n", name, type, (unsigned long long)h->count);
+}
+
+/* JOBS.md §6.11: per type, and per instance of the programs that take jobs. */
+static void
+render_jobs(struct text *t, const struct api_instance *v, size_t n, const struct metrics_drover *d)
+{
+    static const char *const results[] = { "success", "failed", "cancelled", "poison" };
+    static const char *const reasons[] = { "error", "timeout", "worker_lost" };
+    const struct metrics_job_type *jt = d->job_types;
+    size_t nt = d->njob_types;
+
+    family(t, "drover_jobs_submitted_total", "counter", "Jobs accepted, by type.");
+    for (size_t i = 0; i < nt; i++)
+        add(t, "drover_jobs_submitted_total{type=\"%s\"} %llu\n", jt[i].type,
+            (unsigned long long)jt[i].submitted);
+    family(t, "drover_jobs_finished_total", "counter", "Jobs that reached an end, by how.");
+    for (size_t i = 0; i < nt; i++)
+        for (int r = 0; r < 4; r++)
+            add(t, "drover_jobs_finished_total{type=\"%s\",result=\"%s\"} %llu\n", jt[i].type,
+                results[r], (unsigned long long)jt[i].finished[r]);
+    family(t, "drover_jobs_retries_total", "counter",
+           "Attempts that failed and were retried, by why.");
+    for (size_t i = 0; i < nt; i++)
+        for (int r = 0; r < 3; r++)
+            add(t, "drover_jobs_retries_total{type=\"%s\",reason=\"%s\"} %llu\n", jt[i].type,
+                reasons[r], (unsigned long long)jt[i].retries[r]);
+    family(t, "drover_jobs", "gauge", "Jobs kept now, by type and state (the queue depth).");
+    for (size_t i = 0; i < nt; i++)
+        for (int s = 0; s < JOB__MAX; s++)
+            add(t, "drover_jobs{type=\"%s\",state=\"%s\"} %zu\n", jt[i].type,
+                job_state_name((enum job_state)s), jt[i].state[s]);
+    family(t, "drover_jobs_oldest_waiting_seconds", "gauge",
+           "Age of the oldest waiting job, by type (0: none waits).");
+    for (size_t i = 0; i < nt; i++)
+        add(t, "drover_jobs_oldest_waiting_seconds{type=\"%s\"} %.3f\n", jt[i].type,
+            jt[i].oldest_waiting_s);
+    family(t, "drover_jobs_stale_results_total", "counter",
+           "Worker frames for an attempt that was superseded, dropped.");
+    for (size_t i = 0; i < nt; i++)
+        add(t, "drover_jobs_stale_results_total{type=\"%s\"} %llu\n", jt[i].type,
+            (unsigned long long)jt[i].stale_results);
+    family(t, "drover_job_wait_seconds", "histogram", "From submit (or due) to dispatch.");
+    for (size_t i = 0; i < nt; i++)
+        job_histogram(t, "drover_job_wait_seconds", jt[i].type, jt[i].wait);
+    family(t, "drover_job_run_seconds", "histogram", "From dispatch to the attempt's end.");
+    for (size_t i = 0; i < nt; i++)
+        job_histogram(t, "drover_job_run_seconds", jt[i].type, jt[i].run);
+    family(t, "drover_job_frames_malformed_total", "counter",
+           "Job channel connections closed for a frame that could not be parsed.");
+    add(t, "drover_job_frames_malformed_total %llu\n", (unsigned long long)d->job_frames_malformed);
+    family(t, "drover_job_hellos_refused_total", "counter",
+           "Job channel HELLOs refused: a wrong token, instance or sender.");
+    add(t, "drover_job_hellos_refused_total %llu\n", (unsigned long long)d->job_hellos_refused);
+    family(t, "drover_autoscale_desired_instances", "gauge",
+           "Instances the program's queue asks for (its last autoscale step).");
+    for (size_t i = 0; i < d->nautoscale; i++)
+        add(t, "drover_autoscale_desired_instances{program=\"%s\"} %u\n", d->autoscale[i].program,
+            d->autoscale[i].desired);
+    family(t, "drover_autoscale_changes_total", "counter",
+           "Scale changes autoscaling made, by direction.");
+    for (size_t i = 0; i < d->nautoscale; i++) {
+        add(t, "drover_autoscale_changes_total{program=\"%s\",direction=\"up\"} %llu\n",
+            d->autoscale[i].program, (unsigned long long)d->autoscale[i].ups);
+        add(t, "drover_autoscale_changes_total{program=\"%s\",direction=\"down\"} %llu\n",
+            d->autoscale[i].program, (unsigned long long)d->autoscale[i].downs);
+    }
+    family(t, "drover_instance_jobs_held", "gauge", "Jobs the instance holds now.");
+    for (size_t i = 0; i < n; i++)
+        if (v[i].takes_jobs)
+            add(t, "drover_instance_jobs_held{" LABELS "} %zu\n", v[i].program, v[i].index,
+                v[i].njobs_held);
+    family(t, "drover_pings_total", "counter",
+           "Ping jobs sent to the idle instance, by whether PONG came within ping.timeout.");
+    for (size_t i = 0; i < n; i++)
+        if (v[i].takes_jobs) {
+            add(t, "drover_pings_total{" LABELS ",result=\"pass\"} %llu\n", v[i].program,
+                v[i].index, (unsigned long long)v[i].pings_passed);
+            add(t, "drover_pings_total{" LABELS ",result=\"fail\"} %llu\n", v[i].program,
+                v[i].index, (unsigned long long)v[i].pings_failed);
+        }
+    family(t, "drover_instance_idle_seconds", "gauge",
+           "Seconds the instance has asked for work and held none (0: busy or not asking).");
+    for (size_t i = 0; i < n; i++)
+        if (v[i].takes_jobs)
+            add(t, "drover_instance_idle_seconds{" LABELS "} %.3f\n", v[i].program, v[i].index,
+                v[i].idle_ms > 0 ? (double)v[i].idle_ms / 1000 : 0.0);
+}
 
 char *
 metrics_render(const struct api_instance *v, size_t n, const struct metrics_drover *d)
@@ -193,6 +311,9 @@ metrics_render(const struct api_instance *v, size_t n, const struct metrics_drov
     add(&t, "drover_hooks_running %u\n", d->hooks_running);
     family(&t, "drover_hooks_queued", "gauge", "Hooks waiting for a free slot.");
     add(&t, "drover_hooks_queued %u\n", d->hooks_queued);
+
+    if (d->job_types)
+        render_jobs(&t, v, n, d);
 
     family(&t, "process_cpu_seconds_total", "counter",
            "drover's user and system CPU time in seconds.");

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/api.h"
+#include "core/job.h"
 
 #define METRICS_SPAWN_BUCKETS 10
 
@@ -23,7 +24,40 @@ struct metrics_histogram {
 
 void metrics_observe(struct metrics_histogram *h, double seconds);
 
+/* A job's wait (submit to dispatch) and run (dispatch to result): 1 ms to 1 h, plus +Inf. */
+#define METRICS_JOB_BUCKETS 12
+struct metrics_job_histogram {
+    uint64_t buckets[METRICS_JOB_BUCKETS];
+    uint64_t count;
+    double sum;
+};
+void metrics_job_observe(struct metrics_job_histogram *h, double seconds);
+
+/* One job type's figures (JOBS.md §6.11). */
+struct metrics_job_type {
+    const char *type;
+    size_t state[JOB__MAX]; /* jobs in each state now */
+    double oldest_waiting_s;
+    uint64_t submitted;
+    uint64_t finished[4]; /* success, failed, cancelled, poison */
+    uint64_t retries[3];  /* error, timeout, worker_lost */
+    uint64_t stale_results;
+    const struct metrics_job_histogram *wait, *run;
+};
+
+/* One autoscaled program's figures. */
+struct metrics_autoscale {
+    const char *program;
+    unsigned desired;
+    uint64_t ups, downs;
+};
+
 struct metrics_drover {
+    const struct metrics_job_type *job_types; /* NULL: no program takes jobs */
+    size_t njob_types;
+    const struct metrics_autoscale *autoscale; /* the programs with jobs.autoscale */
+    size_t nautoscale;
+    uint64_t job_frames_malformed, job_hellos_refused;
     const struct metrics_histogram *spawn;
     uint64_t notify_accepted, notify_foreign, notify_malformed;
     /* Hooks (docs/lifecycle.md#hooks): started; failed (timed out ones too); timed out; dropped. */

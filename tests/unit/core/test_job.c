@@ -222,6 +222,47 @@ worker_lost_mid_job_is_retried_then_poison(void **state)
     assert_true(s.effects & JOB_FX_FINISHED);
 }
 
+/* The history says why each attempt ended: the error code, and for a death the signal. */
+static void
+history_keeps_the_error_code_and_signal(void **state)
+{
+    const struct job_policy lpol = { .max_attempts = 3, .max_worker_kills = 0,
+                                    .backoff_initial_ms = 1000, .backoff_max_ms = 60000,
+                                    .backoff_factor = 2 };
+    struct job_input lost = { .event = JOB_EV_LOST, .actor = JOB_ACTOR_DROVER, .signal = 9 };
+    struct job_input fail = { .event = JOB_EV_FAIL, .actor = JOB_ACTOR_WORKER,
+                              .retry = JOB_RETRY_AUTO };
+    struct job_input ev = { .actor = JOB_ACTOR_DROVER };
+    const struct job_history *h;
+    struct job j;
+    (void)state;
+
+    (void)job_submit(&j, 0, 0);
+    ev.event = JOB_EV_DISPATCH;
+    (void)job_step(&j, &lpol, &ev, 1);
+    ev.event = JOB_EV_STARTED;
+    (void)job_step(&j, &lpol, &ev, 2);
+    assert_int_equal(job_step(&j, &lpol, &lost, 3).to, JOB_RETRY_WAIT);
+    h = &j.history[(j.history_total - 1) % JOB_HISTORY_MAX];
+    assert_int_equal(h->state, JOB_RETRY_WAIT);
+    assert_string_equal(h->error_code, "worker_lost");
+    assert_int_equal(h->signal, 9);
+    assert_int_equal(j.error_signal, 9);
+    /* The next attempt fails by itself: its code is "error", and no signal is carried over. */
+    ev.event = JOB_EV_DUE;
+    (void)job_step(&j, &lpol, &ev, 4000);
+    ev.event = JOB_EV_DISPATCH;
+    (void)job_step(&j, &lpol, &ev, 4001);
+    assert_int_equal(job_step(&j, &lpol, &fail, 4002).to, JOB_RETRY_WAIT);
+    h = &j.history[(j.history_total - 1) % JOB_HISTORY_MAX];
+    assert_string_equal(h->error_code, "error");
+    assert_int_equal(h->signal, 0);
+    assert_int_equal(j.error_signal, 0);
+    /* Transitions that are no failure carry no code. */
+    assert_null(j.history[1].error_code); /* dispatched */
+    assert_int_equal(j.history[1].signal, 0);
+}
+
 /* Lost before it started: the same attempt, first in line, not counted. */
 static void
 lost_before_start_goes_to_the_front(void **state)
@@ -404,6 +445,7 @@ main(void)
         cmocka_unit_test(other_pairs_change_nothing),
         cmocka_unit_test(submit_waits_or_is_delayed),
         cmocka_unit_test(worker_lost_mid_job_is_retried_then_poison),
+        cmocka_unit_test(history_keeps_the_error_code_and_signal),
         cmocka_unit_test(lost_before_start_goes_to_the_front),
         cmocka_unit_test(deadline_cancels_then_stops_then_times_out),
         cmocka_unit_test(cancel_of_a_running_job_waits_for_the_answer),
