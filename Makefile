@@ -70,7 +70,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HELPERS := exit_with sleeper status_dump crasher pinger
 HELPER_BIN := $(HELPERS:%=build/helpers/%)
 EXAMPLES := authserver timeserver
-EXAMPLE_BIN := $(EXAMPLES:%=bin/%) bin/queue_worker
+EXAMPLE_BIN := $(EXAMPLES:%=bin/%) bin/queue_worker bin/job_worker
 WORKER_LIB := build/libdrover-worker.a
 
 .DELETE_ON_ERROR:
@@ -112,14 +112,29 @@ bin/%: examples/%.c examples/httpd_tiny.h | bin
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
 
 # The worker library: what workers link against (no sanitizers: it runs inside them).
-build/worker/worker.o: lib/worker/worker.c include/drover/worker.h | build/worker
+WORKER_OBJ := build/worker/worker.o build/worker/jobs.o build/worker/jobwire.o
+build/worker/%.o: lib/worker/%.c include/drover/worker.h lib/worker/worker_int.h \
+                  lib/worker/jobwire.h | build/worker
 	$(CC) $(FIXTURE_CFLAGS) -Iinclude -c -o $@ $<
 
-$(WORKER_LIB): build/worker/worker.o
+$(WORKER_LIB): $(WORKER_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 bin/queue_worker: examples/queue_worker.c $(WORKER_LIB) | bin
 	$(CC) $(FIXTURE_CFLAGS) -Iinclude -o $@ $< $(WORKER_LIB)
+
+bin/job_worker: examples/job_worker.c $(WORKER_LIB) | bin
+	$(CC) $(FIXTURE_CFLAGS) -Iinclude -o $@ $< $(WORKER_LIB)
+
+# The worker's framing against the daemon's (src/core/jobframe.c, the authority), under SANITIZE.
+WORKER_UNIT := $(BUILD)/tests/worker/test_jobwire
+UNIT_BIN += $(WORKER_UNIT)
+$(WORKER_UNIT): $(BUILD)/tests/worker/%: tests/unit/worker/%.c lib/worker/jobwire.c \
+                lib/worker/jobwire.h src/core/jobframe.c src/core/jobframe.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu17 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(CFLAGS) -iquote src -Ilib/worker \
+	    -o $@ $< lib/worker/jobwire.c src/core/jobframe.c $(ALL_LDFLAGS) -lcmocka
 
 build/helpers build/worker bin out:
 	mkdir -p $@

@@ -1,6 +1,6 @@
 /*
- * drover/worker.h: the worker side of drover's heartbeats. The only public
- * header.
+ * drover/worker.h: the worker side of drover's heartbeats and jobs. The
+ * only public header.
  *
  * A worker calls drover_beat() at every poll of its queue, whether or not
  * work came: a starving worker is not a sick one. A beat is a clock read
@@ -12,10 +12,17 @@
  * Everything is a harmless no-op when the process was not started by
  * drover: drover_open() then still gives a usable handle and returns 1.
  * No globals, no logging; functions return 0 / -errno.
+ *
+ * Jobs (JOBS.md §6.4, docs/jobs-worker.md): a program with `jobs` in its
+ * config is given a job channel, and drover_job_next() is its loop. All of
+ * its memory is allocated by drover_open(): one buffer of
+ * DROVER_JOBS_MAX_PAYLOAD bytes per slot (DROVER_JOBS_CONCURRENCY slots),
+ * nothing per job. A handle is used by one thread at a time.
  */
 #ifndef DROVER_WORKER_H
 #define DROVER_WORKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -43,7 +50,10 @@ struct drover_slot {
 
 typedef struct drover_worker drover_worker;
 
-/* 0: under drover; 1: not under drover (a no-op handle); -errno (then *ret is NULL). */
+/*
+ * 0: under drover; 1: not under drover (a no-op handle); -errno (then *ret
+ * is NULL), e.g. -EINVAL for a DROVER_JOBS_* variable that is not a number.
+ */
 int drover_open(drover_worker **ret);
 void drover_close(drover_worker *w);
 
@@ -63,6 +73,95 @@ int drover_stopping(drover_worker *w);
  * least every second while any instance has a heartbeat timeout.
  */
 int drover_supervisor_alive(const drover_worker *w, uint64_t max_age_ns);
+
+/* Environment variables drover sets for the job channel (besides DROVER_PROGRAM, DROVER_INSTANCE).
+ */
+#define DROVER_ENV_JOBS_SOCKET "DROVER_JOBS_SOCKET"
+#define DROVER_ENV_JOBS_TOKEN "DROVER_JOBS_TOKEN"
+#define DROVER_ENV_JOBS_TYPES "DROVER_JOBS_TYPES"
+#define DROVER_ENV_JOBS_CONCURRENCY "DROVER_JOBS_CONCURRENCY"
+#define DROVER_ENV_JOBS_MAX_PAYLOAD "DROVER_JOBS_MAX_PAYLOAD"
+
+/*
+ * A job drover handed to this process. Every pointer is borrowed from the
+ * handle and valid until drover_job_done() or drover_job_fail() for this
+ * job (then its slot takes the next job). payload is len bytes, not
+ * NUL-terminated; deadline_ms is Unix time in ms, 0 for none; env is the
+ * job's own variables (POST /jobs "env"), "KEY=VALUE" lines separated by
+ * '\n', NULL for none: drover does not put them in the process's environment.
+ */
+typedef struct {
+    const char *id;
+    const char *type;
+    unsigned attempt; /* 1 for the first try */
+    const void *payload;
+    size_t len;
+    int64_t deadline_ms;
+    const char *env;
+} drover_job;
+
+/*
+ * The job loop. Waits up to timeout_ms (-1: for ever, 0: not at all) for a
+ * job and returns 1 with *j filled. Meanwhile it beats (drover_beat(), at
+ * least once a second while it waits), connects (the first call) or
+ * reconnects, asks drover for as many jobs as there are free slots (WANT),
+ * and answers drover's PING itself. Returns
+ *   1            a job, in *j (written only then)
+ *   0            none within timeout_ms
+ *   -ESHUTDOWN   drover sent DRAIN and this process holds no job: exit 0,
+ *                which drover takes as a clean stop
+ *   -ENOTCONN    not under drover with jobs (no DROVER_JOBS_SOCKET)
+ *   -EPERM       drover refused this process (BYE answering HELLO: wrong
+ *                token, or not the instance's process); final
+ *   -errno       poll() failed
+ * The channel going away (EOF: drover restarted, or it dropped us) is not
+ * an error: held jobs are kept, and the library reconnects with a backoff
+ * of 50 ms doubling to 1 s, naming them in its HELLO (running=ID:A,...).
+ */
+int drover_job_next(drover_worker *w, drover_job *j, int timeout_ms);
+
+/*
+ * The job succeeded with res (len bytes, at most DROVER_JOBS_MAX_PAYLOAD;
+ * res may point into j->payload). 0 also when the channel is down: the
+ * result is then kept in the job's slot and sent once reconnected.
+ * -ENOENT: j is not a job this process runs (already answered?),
+ * -EMSGSIZE: len too large, -ENOTCONN: not under drover with jobs.
+ */
+int drover_job_done(drover_worker *w, const drover_job *j, const void *res, size_t len);
+
+/*
+ * The job failed with msg (NULL for none; cut at DROVER_JOBS_MAX_PAYLOAD).
+ * retry_ms: -1 never retry, 0 retry after the program's backoff, > 0 retry
+ * after that many ms; drover retries only while attempts are left. Returns
+ * as drover_job_done(), and -EINVAL for retry_ms < -1.
+ */
+int drover_job_fail(drover_worker *w, const drover_job *j, const char *msg, int retry_ms);
+
+/*
+ * Progress for /jobs/ID: pct 0..100 (-EINVAL above) and an optional
+ * message. Best effort: -ENOTCONN while the channel is down (it is not kept
+ * for later), -ENOENT as drover_job_done().
+ */
+int drover_job_progress(drover_worker *w, const drover_job *j, unsigned pct, const char *msg);
+
+/*
+ * 1 once drover sent CANCEL for j (its deadline passed, or a client
+ * cancelled it), else 0; reads the channel without waiting, and beats.
+ * Cancelling is cooperative: answer with drover_job_fail() soon, drover
+ * stops the process after the program's cancel_grace. -ENOENT, -ENOTCONN
+ * as drover_job_done().
+ */
+int drover_job_cancelled(drover_worker *w, const drover_job *j);
+
+/*
+ * A descriptor for a caller's own poll/epoll loop: when it is readable, call
+ * drover_job_next(w, j, 0). It stays the same for the handle's life (an
+ * epoll set holding the channel's socket, and a timer that makes it
+ * readable when a reconnect is due), and is readable at once after
+ * drover_open() so that the first call connects. Beat on your own timer in
+ * such a loop. -ENOTCONN when not under drover with jobs.
+ */
+int drover_jobs_fd(const drover_worker *w);
 
 #ifdef __cplusplus
 }

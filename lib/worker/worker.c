@@ -1,8 +1,10 @@
 /*
- * worker: the C worker library behind include/drover/worker.h.
- * One allocation at drover_open(), none afterwards; no logging.
+ * worker: the C worker library behind include/drover/worker.h: the
+ * heartbeat slot and the notify socket; the job channel is jobs.c.
+ * Allocations at drover_open() only, none afterwards; no logging.
  */
 #include "drover/worker.h"
+#include "worker_int.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -16,15 +18,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-struct drover_worker {
-    struct drover_slot *slot; /* NULL: no heartbeat channel */
-    void *map;
-    size_t map_len;
-    int notify_fd; /* -1: no notify socket */
-    struct sockaddr_un notify_addr;
-    socklen_t notify_len;
-};
 
 _Static_assert(sizeof(struct drover_slot) == 64, "a slot is one cache line");
 
@@ -99,7 +92,7 @@ int
 drover_open(drover_worker **ret)
 {
     struct drover_worker *w = calloc(1, sizeof(*w));
-    int rs, rn, r;
+    int rs, rn, rj, r;
 
     if (!w) {
         *ret = NULL;
@@ -108,14 +101,19 @@ drover_open(drover_worker **ret)
     w->notify_fd = -1;
     rs = open_slot(w);
     rn = open_notify(w);
-    r = rs < 0 && rs != -ENOENT ? rs : rn < 0 && rn != -ENOENT ? rn : 0;
+    rj = worker_jobs_open(w);
+    r = rs < 0 && rs != -ENOENT   ? rs
+        : rn < 0 && rn != -ENOENT ? rn
+        : rj < 0 && rj != -ENOENT ? rj
+                                  : 0;
     if (r < 0) {
         drover_close(w); /* as worker.h says: on error nothing is left, *ret is NULL */
         *ret = NULL;
         return r;
     }
     *ret = w;
-    return rs == -ENOENT && rn == -ENOENT ? 1 : 0; /* 1: not under drover, calls are no-ops */
+    /* 1: not under drover, calls are no-ops */
+    return rs == -ENOENT && rn == -ENOENT && rj == -ENOENT ? 1 : 0;
 }
 
 void
@@ -127,6 +125,7 @@ drover_close(drover_worker *w)
         (void)munmap(w->map, w->map_len);
     if (w->notify_fd >= 0)
         (void)close(w->notify_fd);
+    worker_jobs_free(w->jobs);
     free(w);
 }
 
