@@ -18,6 +18,8 @@
 #include "core/util.h"
 #include "os/rundir.h"
 #include "cli/cli.h"
+#include "cli/cli_io.h"
+#include "cli/cli_jobs.h"
 #include "cli/cli_render.h"
 
 #define MAX_POSITIONAL 8
@@ -63,6 +65,7 @@ struct verb {
 static int run_status(const struct args *a);
 static int run_action(const struct args *a);
 static int run_scale(const struct args *a);
+static int run_autoscale(const struct args *a);
 static int run_signal(const struct args *a);
 static int run_events(const struct args *a);
 static int run_health(const struct args *a);
@@ -82,8 +85,14 @@ static const struct verb verbs[] = {
       "Stop NAME's instances; prints each one's new state.\n", 1, 1, 0, run_action },
     { "restart", "restart NAME|all", "restart instances",
       "Restart NAME's instances; prints each one's new state.\n", 1, 1, 0, run_action },
-    { "scale", "scale PROGRAM N", "run N instances of PROGRAM", "Run N instances of PROGRAM.\n", 2,
-      2, 0, run_scale },
+    { "scale", "scale PROGRAM N", "run N instances of PROGRAM",
+      "Run N instances of PROGRAM. A program with jobs.autoscale keeps N until\n"
+      "`autoscale PROGRAM on`.\n",
+      2, 2, 0, run_scale },
+    { "autoscale", "autoscale PROGRAM on", "let PROGRAM's queue set its count again",
+      "After a manual scale, PROGRAM's job queue sets its instance count again\n"
+      "(jobs.autoscale); prints its instances.\n",
+      2, 2, 0, run_autoscale },
     { "signal", "signal NAME SIG", "send a signal to instances",
       "Send SIG (HUP, SIGHUP, 1, ...) to NAME's instances; prints each one's state.\n", 2, 2, 0,
       run_signal },
@@ -146,7 +155,7 @@ find_verb(const char *name)
 bool
 cli_is_verb(const char *arg)
 {
-    return find_verb(arg) != NULL;
+    return find_verb(arg) != NULL || cli_jobs_is_verb(arg);
 }
 
 bool
@@ -169,13 +178,14 @@ usage(FILE *f)
         else
             fprintf(f, "  %s\n  %-32s  %s\n", verbs[i].synopsis, "", verbs[i].summary);
     }
+    cli_jobs_usage(f);
     fprintf(f, "\n"
                "NAME is PROGRAM, PROGRAM:INDEX or all. `drover help COMMAND` tells more.\n"
                "--control PATH: the daemon's control socket; default $DROVER_CONTROL, else\n"
                "/run/drover.sock for root, else $XDG_RUNTIME_DIR/drover.sock, else\n"
                "/tmp/drover-UID/drover.sock.\n"
                "Exit codes: 0 ok, 1 refused or failed (health: unhealthy), 2 usage error or\n"
-               "unknown name, 3 daemon unreachable. See docs/cli.md.\n");
+               "unknown name, 3 daemon unreachable, 124 a job wait timed out. See docs/cli.md.\n");
 }
 
 static void
@@ -194,33 +204,20 @@ static int
 usage_error(const struct args *a, const char *fmt, ...)
 {
     const char *verb = a->npos > 0 && find_verb(a->pos[0]) ? a->pos[0] : NULL;
-    char msg[2048], shown[4 * sizeof(msg)];
     va_list ap;
-    int n;
+    int rc;
 
     va_start(ap, fmt);
-    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = cli_usage_error(verb, verb, fmt, ap);
     va_end(ap);
-    /* The message quotes what was typed: bytes that are not UTF-8, and escapes, as \xHH. */
-    (void)utf8_escape(msg,
-                      n < 0                     ? 0
-                      : (size_t)n < sizeof(msg) ? (size_t)n
-                                                : sizeof(msg) - 1,
-                      shown, sizeof(shown), UTF8_ESCAPE_CONTROLS);
-    fprintf(stderr, "drover: %s%s%s", verb ? verb : "", verb ? ": " : "", shown);
-    fprintf(stderr, "\nTry 'drover help%s%s'.\n", verb ? " " : "", verb ? verb : "");
-    return CLI_EXIT_USAGE;
+    return rc;
 }
 
 /* Writes text to stdout and flushes; 1 (with a message) when stdout fails. */
 static int
 emit(const char *text)
 {
-    if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
-        fprintf(stderr, "drover: cannot write to standard output: %s\n", strerror(errno));
-        return CLI_EXIT_FAILED;
-    }
-    return CLI_EXIT_OK;
+    return cli_emit(text, strlen(text));
 }
 
 static const char *
@@ -347,6 +344,23 @@ bad_name(const struct args *a, const char *what, const char *name, const char *e
                        "bad %s '%s': not a valid name: expected %s (a program name has 1 to %d "
                        "letters, digits, '_', '.' or '-')",
                        what, name, expected, CFG_NAME_MAX);
+}
+
+/*
+ * A PROGRAM argument (scale, autoscale): a program name, not "all" nor
+ * PROGRAM:INDEX, into program (len bytes, at least CFG_NAME_MAX + 1).
+ * Returns 0, or the usage error's exit code.
+ */
+static int
+program_arg(const struct args *a, const char *arg, char *program, size_t len)
+{
+    long index;
+
+    if (!program_name(arg, program, len, &index))
+        return bad_name(a, "PROGRAM", arg, "a program name");
+    if (strcmp(arg, "all") == 0 || index >= 0)
+        return usage_error(a, "bad PROGRAM '%s': expected a program name", arg);
+    return 0;
 }
 
 /* One exchange; on failure prints one line and returns the exit code (or -EINTR). */
@@ -494,17 +508,31 @@ run_scale(const struct args *a)
 {
     const char *n = a->pos[2];
     char program[CFG_NAME_MAX + 1], enc[512], target[600];
-    long index;
+    int rc;
 
-    if (!program_name(a->pos[1], program, sizeof(program), &index))
-        return bad_name(a, "PROGRAM", a->pos[1], "a program name");
-    if (strcmp(a->pos[1], "all") == 0 || index >= 0)
-        return usage_error(a, "bad PROGRAM '%s': expected a program name", a->pos[1]);
+    if ((rc = program_arg(a, a->pos[1], program, sizeof(program))) != 0)
+        return rc;
     if (!*n || strspn(n, "0123456789") != strlen(n) || strlen(n) > 7)
         return usage_error(a, "bad instance count '%s': expected a whole number", n);
     if (!cli_url_encode(program, enc, sizeof(enc)))
         return usage_error(a, "PROGRAM too long");
     (void)snprintf(target, sizeof(target), "/scale/%s?instances=%s", enc, n);
+    return post_action(a, target);
+}
+
+static int
+run_autoscale(const struct args *a)
+{
+    char program[CFG_NAME_MAX + 1], enc[512], target[600];
+    int rc;
+
+    if ((rc = program_arg(a, a->pos[1], program, sizeof(program))) != 0)
+        return rc;
+    if (strcmp(a->pos[2], "on") != 0)
+        return usage_error(a, "bad '%s': expected on (a manual scale turns it off)", a->pos[2]);
+    if (!cli_url_encode(program, enc, sizeof(enc)))
+        return usage_error(a, "PROGRAM too long");
+    (void)snprintf(target, sizeof(target), "/autoscale/%s", enc);
     return post_action(a, target);
 }
 
@@ -621,61 +649,13 @@ run_signal(const struct args *a)
     return post_action(a, target);
 }
 
-static void
-on_stop_signal(int sig)
-{
-    (void)sig; /* only there so ppoll() returns EINTR */
-}
-
-/* SIGINT and SIGTERM while the CLI waits: what they were, to put back. */
-struct stop_signals {
-    struct sigaction old_int, old_term;
-    sigset_t saved;     /* the mask before */
-    sigset_t wait_mask; /* for ppoll(): the stop signals let through */
-};
-
-/*
- * SIGINT and SIGTERM stay blocked except inside ppoll(st->wait_mask), so one
- * arriving at any point ends the next wait with EINTR, never mid-line. One
- * the shell set to be ignored (a background job) stays ignored.
- */
-static void
-stop_signals_catch(struct stop_signals *st)
-{
-    struct sigaction sa = { .sa_handler = on_stop_signal };
-    sigset_t block;
-
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigemptyset(&sa.sa_mask);
-    (void)sigprocmask(SIG_BLOCK, &block, &st->saved);
-    st->wait_mask = st->saved;
-    sigdelset(&st->wait_mask, SIGINT);
-    sigdelset(&st->wait_mask, SIGTERM);
-    (void)sigaction(SIGINT, NULL, &st->old_int);
-    (void)sigaction(SIGTERM, NULL, &st->old_term);
-    if (st->old_int.sa_handler != SIG_IGN)
-        (void)sigaction(SIGINT, &sa, NULL);
-    if (st->old_term.sa_handler != SIG_IGN)
-        (void)sigaction(SIGTERM, &sa, NULL);
-}
-
-static void
-stop_signals_restore(const struct stop_signals *st)
-{
-    (void)sigaction(SIGINT, &st->old_int, NULL);
-    (void)sigaction(SIGTERM, &st->old_term, NULL);
-    (void)sigprocmask(SIG_SETMASK, &st->saved, NULL);
-}
-
 static int
 run_shutdown(const struct args *a)
 {
     struct cli_request_opts o = { .timeout_ms = CLI_TIMEOUT_MS, .want_pidfd = true };
     struct cli_response res = { .peer_pidfd = -1 };
     struct pollfd p = { .events = POLLIN };
-    struct stop_signals st;
+    struct cli_stop_signals st;
     char err[CLI_ERR_MAX];
     int rc, r;
 
@@ -696,10 +676,10 @@ run_shutdown(const struct args *a)
         rc = emit_rendered(a, cli_render_action(res.body, res.body_len, err, sizeof(err)), err);
     }
     /* No deadline: a shutdown takes as long as the slowest stop_timeout (as systemctl stop). */
-    stop_signals_catch(&st);
+    cli_stop_signals_catch(&st);
     p.fd = res.peer_pidfd;
     r = ppoll(&p, 1, NULL, &st.wait_mask); /* EINTR: a stop signal, the only one let through */
-    stop_signals_restore(&st);
+    cli_stop_signals_restore(&st);
     if (r > 0 && rc == CLI_EXIT_OK)
         printf("daemon exited (pid %ld)\n", (long)res.peer_pid);
     else if (r <= 0) {
@@ -751,7 +731,7 @@ static int
 run_events(const struct args *a)
 {
     const char *s = a->since;
-    struct stop_signals st;
+    struct cli_stop_signals st;
     uint64_t since = 0, next = 0;
     int rc;
 
@@ -764,13 +744,13 @@ run_events(const struct args *a)
         return rc == -EINTR ? CLI_EXIT_OK : rc;
     }
     /* A stop signal ends the next wait with EINTR, and we exit 0. */
-    stop_signals_catch(&st);
+    cli_stop_signals_catch(&st);
     rc = events_once(a, since, 0, &st.wait_mask, &next);
     while (rc == 0) {
         since = next;
         rc = events_once(a, since, FOLLOW_WAIT_S, &st.wait_mask, &next);
     }
-    stop_signals_restore(&st);
+    cli_stop_signals_restore(&st);
     return rc == -EINTR ? CLI_EXIT_OK : rc;
 }
 
@@ -804,7 +784,7 @@ run_logs(const struct args *a)
 {
     char program[CFG_NAME_MAX + 1], enc[256], query[1024];
     const char *n = a->lines ? a->lines : "100";
-    struct stop_signals st;
+    struct cli_stop_signals st;
     uint64_t next = 0, since;
     long index;
     int rc;
@@ -823,7 +803,7 @@ run_logs(const struct args *a)
         return rc == -EINTR ? CLI_EXIT_OK : rc;
     }
     /* Follow: ask for what came after the last line shown, every LOGS_POLL_MS, until a signal. */
-    stop_signals_catch(&st);
+    cli_stop_signals_catch(&st);
     rc = logs_once(a, query, index < 0, 0, &st.wait_mask, &next);
     while (rc == 0) {
         struct timespec ts = { .tv_sec = 0, .tv_nsec = LOGS_POLL_MS * 1000000L };
@@ -837,7 +817,7 @@ run_logs(const struct args *a)
                        a->stream ? a->stream : "both");
         rc = logs_once(a, query, index < 0, since, &st.wait_mask, &next);
     }
-    stop_signals_restore(&st);
+    cli_stop_signals_restore(&st);
     return rc == -EINTR ? CLI_EXIT_OK : rc;
 }
 
@@ -897,6 +877,21 @@ run_health(const struct args *a)
     return rc;
 }
 
+/* The first word that is not an option (nor --control's value), from argv[from]; NULL if none. */
+static int
+first_word(int argc, char **argv, int from)
+{
+    for (int i = from; i < argc; i++) {
+        if (strcmp(argv[i], "--control") == 0)
+            i++;
+        else if (strcmp(argv[i], "--") == 0)
+            return i + 1 < argc ? i + 1 : -1;
+        else if (argv[i][0] != '-' || argv[i][1] == '\0')
+            return i;
+    }
+    return -1;
+}
+
 int
 cli_main(int argc, char **argv)
 {
@@ -904,9 +899,16 @@ cli_main(int argc, char **argv)
     const struct verb *v;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* what a socket can be bound to */
     size_t n;
-    int rc = parse_args(argc, argv, &a);
+    int w = first_word(argc, argv, 1), rc;
 
-    if (rc != 0)
+    /* The jobs verbs have options of their own: cli_jobs parses their command lines. */
+    if (w > 0 && cli_jobs_is_verb(argv[w]))
+        return cli_jobs_main(argc, argv);
+    if (w > 0 && strcmp(argv[w], "help") == 0 && w + 1 < argc && cli_jobs_is_verb(argv[w + 1])) {
+        cli_jobs_help(stdout, argv[w + 1], w + 2 < argc ? argv[w + 2] : NULL);
+        return CLI_EXIT_OK;
+    }
+    if ((rc = parse_args(argc, argv, &a)) != 0)
         return rc;
     v = a.npos > 0 ? find_verb(a.pos[0]) : NULL;
     if (!v) {

@@ -6,7 +6,8 @@
  * line is a CLI command. Output goes to stdout, errors to stderr as one
  * "drover: ..." line each (not through log.c). Exit codes (docs/cli.md):
  * 0 ok, 1 refused, failed or unhealthy, 2 usage error or a 400/404 answer
- * about what was typed, 3 daemon unreachable.
+ * about what was typed, 3 daemon unreachable. The jobs verbs (job, queues,
+ * run) are cli_jobs.h's: cli_main() hands their command lines over whole.
  */
 #ifndef DROVER_CLI_MAIN_H
 #define DROVER_CLI_MAIN_H
@@ -20,7 +21,7 @@ enum {
     CLI_EXIT_UNREACHABLE = 3,
 };
 
-/* True for a CLI verb: status start stop restart scale signal events health shutdown help. */
+/* True for a CLI verb: status start stop ... help, and the jobs verbs (cli_jobs.h). */
 bool cli_is_verb(const char *arg);
 
 /*

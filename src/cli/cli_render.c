@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,93 +13,10 @@
 
 #include "core/util.h"
 #include "cli/cli.h"
+#include "cli/cli_text.h"
 
 /* STATUS column: longer texts are cut to this many characters, "..." included. */
 #define STATUS_TEXT_MAX 48
-
-/* A growable string for the renderers; on out of memory it stays NULL and oom is set. */
-struct sb {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if (!b->p || b->len + (size_t)n >= b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-
-        while (cap <= b->len + (size_t)n)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-        va_start(ap, fmt);
-        (void)vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-    }
-    b->len += (size_t)n;
-}
-
-/* Takes the text (an empty string if nothing was written), or NULL with err on out of memory. */
-static char *
-sb_take(struct sb *b, char *err, size_t errlen)
-{
-    if (!b->oom && !b->p)
-        b->p = strdup("");
-    if (b->oom || !b->p) {
-        free(b->p);
-        b->p = NULL;
-        (void)snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    return b->p;
-}
-
-static void
-sb_done(struct sb *b)
-{
-    free(b->p);
-    b->p = NULL;
-}
-
-static json_t *
-load_object(const char *body, size_t body_len, const char *what, char *err, size_t errlen)
-{
-    json_error_t je;
-    json_t *j = json_loadb(body, body_len, 0, &je);
-
-    if (!j) {
-        (void)snprintf(err, errlen, "malformed %s answer: %s", what, je.text);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        (void)snprintf(err, errlen, "malformed %s answer: not a JSON object", what);
-        return NULL;
-    }
-    return j;
-}
 
 /* A string member, or NULL when absent or not a string. */
 static const char *
@@ -115,43 +31,43 @@ cli_error_text(int code, const char *body, size_t body_len, char *buf, size_t le
     static const char *const subjects[] = { "name", "target", "program", "instance" };
     json_t *j = body_len ? json_loadb(body, body_len, 0, NULL) : NULL;
     const char *error = j ? str_of(j, "error") : NULL;
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
 
     if (!error) {
         size_t n = body_len < 200 ? body_len : 200;
 
         while (n > 0 && isspace((unsigned char)body[n - 1]))
             n--;
-        sb_printf(&b, "HTTP %d", code);
+        cli_text_printf(&b, "HTTP %d", code);
         if (n)
-            sb_printf(&b, ": %.*s", (int)n, body);
+            cli_text_printf(&b, ": %.*s", (int)n, body);
     } else {
         const char *param = str_of(j, "parameter"), *value = str_of(j, "value");
         const char *expected = str_of(j, "expected"), *hint = str_of(j, "hint");
 
-        sb_printf(&b, "%s", error);
+        cli_text_printf(&b, "%s", error);
         if (param) {
-            sb_printf(&b, " %s", param);
+            cli_text_printf(&b, " %s", param);
             if (value)
-                sb_printf(&b, "='%s'", value);
+                cli_text_printf(&b, "='%s'", value);
         } else if (code == 404) { /* "no such program": say which */
             for (size_t i = 0; i < ARRAY_SIZE(subjects); i++) {
                 const char *s = str_of(j, subjects[i]);
 
                 if (s && *s && !strstr(error, s)) {
-                    sb_printf(&b, " '%s'", s);
+                    cli_text_printf(&b, " '%s'", s);
                     break;
                 }
             }
         }
         if (expected)
-            sb_printf(&b, ": expected %s", expected);
+            cli_text_printf(&b, ": expected %s", expected);
         if (hint)
-            sb_printf(&b, " (%s)", hint);
+            cli_text_printf(&b, " (%s)", hint);
     }
     json_decref(j);
     (void)snprintf(buf, len, "%s", b.oom || !b.p ? "out of memory" : b.p);
-    sb_done(&b);
+    cli_text_done(&b);
     return util_one_line(buf);
 }
 
@@ -231,26 +147,26 @@ status_text(const json_t *inst, char *buf, size_t len)
 {
     const char *state = str_of(inst, "state"), *text = str_of(inst, "status");
     const json_t *ready = json_object_get(inst, "ready");
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
     const char *sep = "";
 
     if (state && (!strcmp(state, "starting") || !strcmp(state, "running")) &&
         json_is_false(ready)) {
-        sb_printf(&b, "not ready");
+        cli_text_printf(&b, "not ready");
         sep = ", ";
     }
     if (str_of(inst, "waiting_for")) {
-        sb_printf(&b, "waiting for %s", str_of(inst, "waiting_for"));
+        cli_text_printf(&b, "waiting for %s", str_of(inst, "waiting_for"));
         sep = ", ";
     }
     if (json_is_true(json_object_get(inst, "adopted"))) {
-        sb_printf(&b, "%sadopted", sep);
+        cli_text_printf(&b, "%sadopted", sep);
         sep = ", ";
     }
     if (text && *text)
-        sb_printf(&b, "%s%s", sep, text);
+        cli_text_printf(&b, "%s%s", sep, text);
     (void)snprintf(buf, len, "%s", b.oom ? "?" : b.p ? b.p : "-");
-    sb_done(&b);
+    cli_text_done(&b);
     util_one_line(buf);
     truncate_chars(buf, STATUS_TEXT_MAX);
     return buf;
@@ -307,26 +223,15 @@ fill_row(struct row *r, const char *program, const json_t *inst)
     util_one_line(r->col[COL_STATE]);
 }
 
-/* Display width: UTF-8 characters (the STATUS text may hold any). */
-static size_t
-width_of(const char *s)
-{
-    size_t w = 0;
-
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
-    return w;
-}
-
 static const struct row table_head = { { "NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS",
                                          "LAST EXIT", "STATUS" } };
 
 static void
-print_row(struct sb *b, const struct row *r, const size_t *w)
+print_row(struct cli_text *b, const struct row *r, const size_t *w)
 {
     for (int c = 0; c < NCOL - 1; c++)
-        sb_printf(b, "%s%*s  ", r->col[c], (int)(w[c] - width_of(r->col[c])), "");
-    sb_printf(b, "%s\n", r->col[NCOL - 1]);
+        cli_text_printf(b, "%s%*s  ", r->col[c], (int)(w[c] - cli_text_width(r->col[c])), "");
+    cli_text_printf(b, "%s\n", r->col[NCOL - 1]);
 }
 
 /*
@@ -339,19 +244,19 @@ render_table(const json_t *const *picked, const char *const *names, size_t n, ch
 {
     struct row *r = malloc(sizeof(*r));
     size_t w[NCOL];
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
 
     if (!r) {
         (void)snprintf(err, errlen, "out of memory");
         return NULL;
     }
     for (int c = 0; c < NCOL; c++)
-        w[c] = width_of(table_head.col[c]);
+        w[c] = cli_text_width(table_head.col[c]);
     for (size_t i = 0; i < n; i++) {
         fill_row(r, names[i], picked[i]);
         for (int c = 0; c < NCOL; c++)
-            if (width_of(r->col[c]) > w[c])
-                w[c] = width_of(r->col[c]);
+            if (cli_text_width(r->col[c]) > w[c])
+                w[c] = cli_text_width(r->col[c]);
     }
     print_row(&b, &table_head, w);
     for (size_t i = 0; i < n; i++) {
@@ -359,7 +264,7 @@ render_table(const json_t *const *picked, const char *const *names, size_t n, ch
         print_row(&b, r, w);
     }
     free(r);
-    return sb_take(&b, err, errlen);
+    return cli_text_take(&b, err, errlen);
 }
 
 /*
@@ -457,7 +362,7 @@ programs_of(const json_t *j, char *err, size_t errlen)
 char *
 cli_render_status(const char *body, size_t body_len, const char *filter, char *err, size_t errlen)
 {
-    json_t *j = load_object(body, body_len, "status", err, errlen);
+    json_t *j = cli_text_load_object(body, body_len, "status", err, errlen);
     const json_t *programs = j ? programs_of(j, err, errlen) : NULL;
     const json_t **picked = NULL;
     const char **names = NULL;
@@ -479,7 +384,7 @@ char *
 cli_filter_status_json(const char *body, size_t body_len, const char *filter, char *err,
                        size_t errlen)
 {
-    json_t *j = load_object(body, body_len, "status", err, errlen);
+    json_t *j = cli_text_load_object(body, body_len, "status", err, errlen);
     const json_t *programs = j ? programs_of(j, err, errlen) : NULL;
     json_t *out_programs = json_object(), *out = json_pack("{s:O}", "programs", out_programs);
     const json_t **picked = NULL;
@@ -539,7 +444,7 @@ static json_t *
 load_list(const char *body, size_t body_len, const char *what, const char *key,
           const json_t **ret_list, const json_t **ret_next, char *err, size_t errlen)
 {
-    json_t *j = load_object(body, body_len, what, err, errlen);
+    json_t *j = cli_text_load_object(body, body_len, what, err, errlen);
     const json_t *list = j ? json_object_get(j, key) : NULL;
     const json_t *next = j ? json_object_get(j, "next") : NULL;
 
@@ -561,7 +466,7 @@ cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *r
 {
     const json_t *events, *next, *ev;
     json_t *j = load_list(body, body_len, "events", "events", &events, &next, err, errlen);
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
     char *out = NULL;
     size_t i;
 
@@ -583,29 +488,28 @@ cli_render_events(const char *body, size_t body_len, uint64_t *ret_next, bool *r
             char detail[320];
             (void)snprintf(detail, sizeof(detail), "%s",
                            str_of(ev, "detail") ? str_of(ev, "detail") : "?");
-            sb_printf(&b, "%s  plan  %s\n", when, util_one_line(detail));
+            cli_text_printf(&b, "%s  plan  %s\n", when, util_one_line(detail));
             continue;
         }
         (void)snprintf(name, sizeof(name), "%s:%lld",
                        str_of(ev, "program") ? str_of(ev, "program") : "?", index_of(ev));
         util_one_line(name);
-        sb_printf(&b, "%s  %s  %s -> %s", when, name, from ? from : "?", to ? to : "?");
+        cli_text_printf(&b, "%s  %s  %s -> %s", when, name, from ? from : "?", to ? to : "?");
         if (c && *c) {
             (void)snprintf(cause, sizeof(cause), "%s", c);
-            sb_printf(&b, "  (%s)", util_one_line(cause));
+            cli_text_printf(&b, "  (%s)", util_one_line(cause));
         }
         if (json_is_integer(pid))
-            sb_printf(&b, "  pid %lld", (long long)json_integer_value(pid));
-        sb_printf(&b, "\n");
+            cli_text_printf(&b, "  pid %lld", (long long)json_integer_value(pid));
+        cli_text_printf(&b, "\n");
     }
-    out = sb_take(&b, err, errlen);
-    b.p = NULL;
+    out = cli_text_take(&b, err, errlen);
     if (!out)
         goto done;
     *ret_next = (uint64_t)json_integer_value(next);
     *ret_gap = json_is_true(json_object_get(j, "gap"));
 done:
-    sb_done(&b);
+    cli_text_done(&b);
     json_decref(j);
     return out;
 }
@@ -616,7 +520,7 @@ done:
  * C1 as U+0080..U+009F) are written \xHH, as the daemon writes invalid bytes.
  */
 static void
-sb_term_text(struct sb *b, const char *text)
+sb_term_text(struct cli_text *b, const char *text)
 {
     const unsigned char *p = (const unsigned char *)text, *run = p;
 
@@ -626,14 +530,14 @@ sb_term_text(struct sb *b, const char *text)
 
         if (!c0 && !c1)
             continue;
-        sb_printf(b, "%.*s", (int)(p - run), (const char *)run);
+        cli_text_printf(b, "%.*s", (int)(p - run), (const char *)run);
         if (c1)
-            sb_printf(b, "\\xc2\\x%02x", *++p);
+            cli_text_printf(b, "\\xc2\\x%02x", *++p);
         else
-            sb_printf(b, "\\x%02x", *p);
+            cli_text_printf(b, "\\x%02x", *p);
         run = p + 1;
     }
-    sb_printf(b, "%s", (const char *)run);
+    cli_text_printf(b, "%s", (const char *)run);
 }
 
 char *
@@ -643,7 +547,7 @@ cli_render_logs(const char *body, size_t body_len, bool prefix, uint64_t *ret_ne
     const json_t *lines, *next, *l;
     json_t *j = load_list(body, body_len, "logs", "lines", &lines, &next, err, errlen);
     const char *program = j ? str_of(j, "program") : NULL;
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
     char *out = NULL;
     size_t i;
 
@@ -659,17 +563,16 @@ cli_render_logs(const char *body, size_t body_len, bool prefix, uint64_t *ret_ne
         }
         /* The text is the daemon's, escaped: valid UTF-8, invalid bytes as \xHH. */
         if (prefix)
-            sb_printf(&b, "%s:%lld | ", program ? program : "?", index_of(l));
+            cli_text_printf(&b, "%s:%lld | ", program ? program : "?", index_of(l));
         sb_term_text(&b, text);
-        sb_printf(&b, "\n");
+        cli_text_printf(&b, "\n");
     }
-    out = sb_take(&b, err, errlen);
-    b.p = NULL;
+    out = cli_text_take(&b, err, errlen);
     if (!out)
         goto done;
     *ret_next = (uint64_t)json_integer_value(next);
 done:
-    sb_done(&b);
+    cli_text_done(&b);
     json_decref(j);
     return out;
 }
@@ -683,14 +586,14 @@ count_of(const json_t *counts, const char *key)
 char *
 cli_render_health(const char *body, size_t body_len, bool *ret_healthy, char *err, size_t errlen)
 {
-    json_t *j = load_object(body, body_len, "health", err, errlen);
+    json_t *j = cli_text_load_object(body, body_len, "health", err, errlen);
     const json_t *healthy = j ? json_object_get(j, "healthy") : NULL;
     const json_t *counts = j ? json_object_get(j, "counts") : NULL;
     const json_t *th = j ? json_object_get(j, "thresholds") : NULL;
     const json_t *list = j ? json_object_get(j, "unhealthy_instances") : NULL, *inst;
     const json_t *silence = json_object_get(th, "silence_seconds");
     const char *program = j ? str_of(j, "program") : NULL;
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
     char *out = NULL, tbuf[64];
     size_t i;
 
@@ -700,25 +603,25 @@ cli_render_health(const char *body, size_t body_len, bool *ret_healthy, char *er
         (void)snprintf(err, errlen, "malformed health answer: no \"healthy\" or \"counts\"");
         goto done;
     }
-    sb_printf(&b, "%s: ", json_is_true(healthy) ? "healthy" : "unhealthy");
+    cli_text_printf(&b, "%s: ", json_is_true(healthy) ? "healthy" : "unhealthy");
     if (program) {
         char p[128];
 
         (void)snprintf(p, sizeof(p), "%s", program);
-        sb_printf(&b, "program %s, ", util_one_line(p));
+        cli_text_printf(&b, "program %s, ", util_one_line(p));
     }
-    sb_printf(
+    cli_text_printf(
         &b, "%lld instances: %lld running, %lld silent, %lld failing, %lld backoff, %lld fatal",
         count_of(counts, "instances"), count_of(counts, "running"), count_of(counts, "silent"),
         count_of(counts, "failing"), count_of(counts, "backoff"), count_of(counts, "fatal"));
-    sb_printf(&b, "; %lld unhealthy", count_of(counts, "unhealthy"));
+    cli_text_printf(&b, "; %lld unhealthy", count_of(counts, "unhealthy"));
     if (json_is_integer(json_object_get(th, "max_silent")))
-        sb_printf(&b, ", at most %lld allowed",
-                  (long long)json_integer_value(json_object_get(th, "max_silent")));
+        cli_text_printf(&b, ", at most %lld allowed",
+                        (long long)json_integer_value(json_object_get(th, "max_silent")));
     if (json_is_number(silence))
-        sb_printf(&b, " (silence %s)",
-                  cli_format_seconds(json_number_value(silence), tbuf, sizeof(tbuf)));
-    sb_printf(&b, "\n");
+        cli_text_printf(&b, " (silence %s)",
+                        cli_format_seconds(json_number_value(silence), tbuf, sizeof(tbuf)));
+    cli_text_printf(&b, "\n");
     json_array_foreach(list, i, inst)
     {
         const char *reason = str_of(inst, "reason"), *state = str_of(inst, "state");
@@ -731,24 +634,23 @@ cli_render_health(const char *body, size_t body_len, bool *ret_healthy, char *er
                        str_of(inst, "program") ? str_of(inst, "program") : "?", index_of(inst));
         (void)snprintf(line, sizeof(line), "  %s: %s (%s", name, reason ? reason : "unhealthy",
                        state ? state : "?");
-        sb_printf(&b, "%s", util_one_line(line));
+        cli_text_printf(&b, "%s", util_one_line(line));
         if (json_is_integer(pid))
-            sb_printf(&b, ", pid %lld", (long long)json_integer_value(pid));
+            cli_text_printf(&b, ", pid %lld", (long long)json_integer_value(pid));
         if (json_is_integer(port))
-            sb_printf(&b, ", port %lld", (long long)json_integer_value(port));
+            cli_text_printf(&b, ", port %lld", (long long)json_integer_value(port));
         if (json_is_number(silent))
-            sb_printf(&b, ", silent for %s",
-                      cli_format_seconds(json_number_value(silent), tbuf, sizeof(tbuf)));
+            cli_text_printf(&b, ", silent for %s",
+                            cli_format_seconds(json_number_value(silent), tbuf, sizeof(tbuf)));
         if (last && !json_is_null(last))
-            sb_printf(&b, ", last exit: %s", exit_text(last, tbuf, sizeof(tbuf)));
-        sb_printf(&b, ")\n");
+            cli_text_printf(&b, ", last exit: %s", exit_text(last, tbuf, sizeof(tbuf)));
+        cli_text_printf(&b, ")\n");
     }
-    out = sb_take(&b, err, errlen);
-    b.p = NULL;
+    out = cli_text_take(&b, err, errlen);
     if (out)
         *ret_healthy = json_is_true(healthy);
 done:
-    sb_done(&b);
+    cli_text_done(&b);
     json_decref(j);
     return out;
 }
@@ -756,12 +658,12 @@ done:
 char *
 cli_render_action(const char *body, size_t body_len, char *err, size_t errlen)
 {
-    json_t *j = load_object(body, body_len, "action", err, errlen);
+    json_t *j = cli_text_load_object(body, body_len, "action", err, errlen);
     const char *action = j ? str_of(j, "action") : NULL, *target = j ? str_of(j, "target") : NULL;
     const json_t *list = j ? json_object_get(j, "instances") : NULL, *inst;
     const json_t *from = j ? json_object_get(j, "from") : NULL;
     const json_t *to = j ? json_object_get(j, "to") : NULL;
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
     char *out = NULL, line[512];
     size_t i;
 
@@ -772,15 +674,15 @@ cli_render_action(const char *body, size_t body_len, char *err, size_t errlen)
         goto done;
     }
     if (!strcmp(action, "shutdown")) {
-        sb_printf(&b, "shutting down: every instance is being stopped, then drover exits\n");
+        cli_text_printf(&b, "shutting down: every instance is being stopped, then drover exits\n");
     } else if (json_is_integer(from) && json_is_integer(to)) {
         (void)snprintf(line, sizeof(line), "%s: %lld -> %lld instances", target ? target : "?",
                        (long long)json_integer_value(from), (long long)json_integer_value(to));
-        sb_printf(&b, "%s\n", util_one_line(line));
+        cli_text_printf(&b, "%s\n", util_one_line(line));
     } else if (json_array_size(list) == 0) {
         (void)snprintf(line, sizeof(line), "%s %s: no instance affected", action,
                        target ? target : "?");
-        sb_printf(&b, "%s\n", util_one_line(line));
+        cli_text_printf(&b, "%s\n", util_one_line(line));
     }
     json_array_foreach(list, i, inst)
     {
@@ -788,15 +690,14 @@ cli_render_action(const char *body, size_t body_len, char *err, size_t errlen)
         const json_t *pid = json_object_get(inst, "pid");
 
         (void)snprintf(line, sizeof(line), "%s: %s", name ? name : "?", state ? state : "?");
-        sb_printf(&b, "%s", util_one_line(line));
+        cli_text_printf(&b, "%s", util_one_line(line));
         if (json_is_integer(pid))
-            sb_printf(&b, " (pid %lld)", (long long)json_integer_value(pid));
-        sb_printf(&b, "\n");
+            cli_text_printf(&b, " (pid %lld)", (long long)json_integer_value(pid));
+        cli_text_printf(&b, "\n");
     }
-    out = sb_take(&b, err, errlen);
-    b.p = NULL;
+    out = cli_text_take(&b, err, errlen);
 done:
-    sb_done(&b);
+    cli_text_done(&b);
     json_decref(j);
     return out;
 }
@@ -804,13 +705,13 @@ done:
 char *
 cli_render_plan(const char *body, size_t body_len, char *err, size_t errlen)
 {
-    json_t *j = load_object(body, body_len, "plan", err, errlen);
+    json_t *j = cli_text_load_object(body, body_len, "plan", err, errlen);
     const json_t *plan = j ? json_object_get(j, "plan") : NULL, *step;
     const char *now = j ? str_of(j, "settings_now") : NULL;
     const char *later = j ? str_of(j, "settings_next_start") : NULL;
     const char *saved = j ? str_of(j, "saved") : NULL;
     bool dry = j && json_is_true(json_object_get(j, "dry_run"));
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
     char *out = NULL;
     size_t i;
 
@@ -820,26 +721,26 @@ cli_render_plan(const char *body, size_t body_len, char *err, size_t errlen)
         (void)snprintf(err, errlen, "malformed answer: no \"plan\" list");
         goto done;
     }
-    sb_printf(&b, "%s\n", dry ? "plan (dry run: nothing changed):" : "plan:");
+    cli_text_printf(&b, "%s\n", dry ? "plan (dry run: nothing changed):" : "plan:");
     json_array_foreach(plan, i, step)
     {
         char detail[320];
         (void)snprintf(detail, sizeof(detail), "%s",
                        str_of(step, "detail") ? str_of(step, "detail") : "?");
-        sb_printf(&b, "  %s\n", util_one_line(detail));
+        cli_text_printf(&b, "  %s\n", util_one_line(detail));
     }
     if (now && *now)
-        sb_printf(&b, "settings applied now: %s\n", now);
+        cli_text_printf(&b, "settings applied now: %s\n", now);
     if (later && *later)
-        sb_printf(&b, "settings that take effect at the next start of drover: %s\n", later);
+        cli_text_printf(&b, "settings that take effect at the next start of drover: %s\n", later);
     if (saved)
-        sb_printf(&b, "saved to %s (drover --adopt resumes it)\n", saved);
+        cli_text_printf(&b, "saved to %s (drover --adopt resumes it)\n", saved);
     if (json_is_true(json_object_get(j, "running")))
-        sb_printf(&b, "the plan goes on in the daemon: drover events --follow shows its steps\n");
-    out = sb_take(&b, err, errlen);
-    b.p = NULL;
+        cli_text_printf(&b,
+                        "the plan goes on in the daemon: drover events --follow shows its steps\n");
+    out = cli_text_take(&b, err, errlen);
 done:
-    sb_done(&b);
+    cli_text_done(&b);
     json_decref(j);
     return out;
 }
@@ -847,9 +748,9 @@ done:
 char *
 cli_render_config_errors(const char *body, size_t body_len, char *err, size_t errlen)
 {
-    json_t *j = load_object(body, body_len, "errors", err, errlen);
+    json_t *j = cli_text_load_object(body, body_len, "errors", err, errlen);
     const json_t *list = j ? json_object_get(j, "errors") : NULL, *line;
-    struct sb b = { 0 };
+    struct cli_text b = { 0 };
     char *out = NULL;
     size_t i;
 
@@ -864,12 +765,11 @@ cli_render_config_errors(const char *body, size_t body_len, char *err, size_t er
         char text[1024];
         (void)snprintf(text, sizeof(text), "%s",
                        json_is_string(line) ? json_string_value(line) : "?");
-        sb_printf(&b, "%s\n", util_one_line(text));
+        cli_text_printf(&b, "%s\n", util_one_line(text));
     }
-    out = sb_take(&b, err, errlen);
-    b.p = NULL;
+    out = cli_text_take(&b, err, errlen);
 done:
-    sb_done(&b);
+    cli_text_done(&b);
     json_decref(j);
     return out;
 }

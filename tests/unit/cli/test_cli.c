@@ -41,97 +41,15 @@
 #include "cli/cli_render.h"
 #include "cli/cli_main.h"
 
-static char golden_dir[PATH_MAX];
+#include "cli_test_util.h"
+
 static char tmp_dir[] = "/tmp/test_cli.XXXXXX";
-
-/* The whole file, NUL-terminated, or NULL. */
-static char *
-slurp(const char *path, size_t *ret_len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || n > (1 << 20) ||
-        fseek(f, 0, SEEK_SET) < 0) {
-        fclose(f);
-        return NULL;
-    }
-    buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        if (ret_len)
-            *ret_len = (size_t)n;
-    }
-    return buf;
-}
-
-static char *
-golden_path(const char *name, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s/%s", golden_dir, name);
-
-    assert_true(n > 0 && (size_t)n < len);
-    return buf;
-}
-
-/* Compares got with NAME (or writes it under DROVER_UPDATE_GOLDEN=1). */
-static void
-check_golden(const char *name, const char *got)
-{
-    char path[PATH_MAX], *want;
-    const char *update = getenv("DROVER_UPDATE_GOLDEN");
-    bool same;
-
-    golden_path(name, path, sizeof(path));
-    if (update && strcmp(update, "1") == 0) {
-        FILE *f = fopen(path, "w");
-
-        assert_non_null(f);
-        assert_int_equal(fputs(got, f) >= 0, 1);
-        assert_int_equal(fclose(f), 0);
-        return;
-    }
-    want = slurp(path, NULL);
-    if (!want)
-        fail_msg("cannot read golden file %s (set DROVER_GOLDEN_DIR?)", path);
-    same = strcmp(want, got) == 0;
-    if (!same)
-        print_error("golden %s differs.\n--- want\n%s--- got\n%s---\n", name, want, got);
-    free(want);
-    assert_true(same);
-}
 
 static int
 setup_group(void **state)
 {
-    const char *dir = getenv("DROVER_GOLDEN_DIR");
-    char here[PATH_MAX - 16];
-    char *slash;
     (void)state;
-
-    if (dir) {
-        (void)snprintf(golden_dir, sizeof(golden_dir), "%s", dir);
-    } else {
-        (void)snprintf(here, sizeof(here), "%s", __FILE__);
-        slash = strrchr(here, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            (void)snprintf(here, sizeof(here), ".");
-        (void)snprintf(golden_dir, sizeof(golden_dir), "%s/../../golden", here);
-    }
-    if (!mkdtemp(tmp_dir))
-        return -1;
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
+    return cli_test_setup(tmp_dir);
 }
 
 /* Removes what the tests left in tmp_dir (after a failure: sockets of fakes never stopped). */
@@ -1333,9 +1251,10 @@ invocation(void **state)
 static void
 logs_escape_terminal_controls(void **state)
 {
-    const char *body = "{\"program\":\"w\",\"next\":9,\"lines\":["
-                       "{\"seq\":7,\"instance\":0,\"text\":\"\\u001b[31mred\\u0007\\tok\"},"
-                       "{\"seq\":8,\"instance\":1,\"text\":\"csi \\u009b2J del \\u007f \\\\xff \\u00e9\"}]}";
+    const char *body =
+        "{\"program\":\"w\",\"next\":9,\"lines\":["
+        "{\"seq\":7,\"instance\":0,\"text\":\"\\u001b[31mred\\u0007\\tok\"},"
+        "{\"seq\":8,\"instance\":1,\"text\":\"csi \\u009b2J del \\u007f \\\\xff \\u00e9\"}]}";
     char err[256] = "";
     uint64_t next = 0;
     char *out = cli_render_logs(body, strlen(body), true, &next, err, sizeof(err));
