@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "os/rundir.h"
 #include "os/sockfile.h"
+#include "daemon/jobscale.h"
 #include "daemon/persist.h"
 #include "daemon/reload.h"
 #include "daemon/supervisor_int.h"
@@ -36,16 +37,18 @@ enum control_verb {
     CONTROL_SIGNAL,
     CONTROL_SCALE,
     CONTROL_SHUTDOWN,
-    CONTROL_RELOAD, /* the file again */
-    CONTROL_APPLY,  /* a configuration in the body, from the CLI */
-    CONTROL_CONFIG, /* PUT /config: the same, from the layer above */
+    CONTROL_RELOAD,    /* the file again */
+    CONTROL_APPLY,     /* a configuration in the body, from the CLI */
+    CONTROL_CONFIG,    /* PUT /config: the same, from the layer above */
+    CONTROL_AUTOSCALE, /* /autoscale/PROGRAM: queue-depth scaling goes on after a manual scale */
     CONTROL__MAX
 };
 
 static const char *const verb_names[CONTROL__MAX] = {
-    [CONTROL_START] = "start",   [CONTROL_STOP] = "stop",   [CONTROL_RESTART] = "restart",
-    [CONTROL_SIGNAL] = "signal", [CONTROL_SCALE] = "scale", [CONTROL_SHUTDOWN] = "shutdown",
-    [CONTROL_RELOAD] = "reload", [CONTROL_APPLY] = "apply", [CONTROL_CONFIG] = "config",
+    [CONTROL_START] = "start",         [CONTROL_STOP] = "stop",   [CONTROL_RESTART] = "restart",
+    [CONTROL_SIGNAL] = "signal",       [CONTROL_SCALE] = "scale", [CONTROL_SHUTDOWN] = "shutdown",
+    [CONTROL_RELOAD] = "reload",       [CONTROL_APPLY] = "apply", [CONTROL_CONFIG] = "config",
+    [CONTROL_AUTOSCALE] = "autoscale",
 };
 
 /* "/VERB" or "/VERB/TARGET": the verb, and *ret_target ("" when none). */
@@ -194,6 +197,24 @@ send_signal(const char *target, const char *signame, struct instance *const *v, 
     return done("signal", target, v, n);
 }
 
+/* {"action", "target", "from", "to", "instances"}: what a scale did. */
+static struct api_answer
+scale_answer(const char *action, const char *target, const struct program *prog, unsigned from)
+{
+    struct instance **v = calloc(prog->ninstances ? prog->ninstances : 1, sizeof(*v));
+    json_t *body;
+
+    if (!v)
+        return (struct api_answer){ .code = 500 };
+    for (unsigned i = 0; i < prog->ninstances; i++)
+        v[i] = &prog->instances[i];
+    body = json_pack("{s:s, s:s, s:i, s:i, s:o}", "action", action, "target", target, "from",
+                     (json_int_t)from, "to", (json_int_t)prog->want, "instances",
+                     instances_json(v, prog->ninstances));
+    free(v);
+    return api_json(200, body);
+}
+
 static struct api_answer
 scale(struct supervisor *sup, const char *target, const char *count)
 {
@@ -219,21 +240,24 @@ scale(struct supervisor *sup, const char *target, const char *count)
     }
     from = prog->want;
     (void)pool_scale(&sup->pool, prog, (unsigned)n);
+    jobscale_pin(prog);   /* an operator's count holds until `drover autoscale PROGRAM on` */
     persist_changed(sup); /* the scale is on record: a later drover with --adopt keeps it */
-    {
-        struct instance **v = calloc(prog->ninstances ? prog->ninstances : 1, sizeof(*v));
-        json_t *body;
+    return scale_answer("scale", target, prog, from);
+}
 
-        if (!v)
-            return (struct api_answer){ .code = 500 };
-        for (unsigned i = 0; i < prog->ninstances; i++)
-            v[i] = &prog->instances[i];
-        body = json_pack("{s:s, s:s, s:i, s:i, s:o}", "action", "scale", "target", target, "from",
-                         (json_int_t)from, "to", (json_int_t)n, "instances",
-                         instances_json(v, prog->ninstances));
-        free(v);
-        return api_json(200, body);
-    }
+/* Queue-depth autoscaling goes on for a program an operator scaled. */
+static struct api_answer
+autoscale_on(struct supervisor *sup, const char *target)
+{
+    struct program *prog = pool_find_program(&sup->pool, target, strlen(target));
+
+    if (!prog)
+        return fail(strchr(target, ':') ? 400 : 404, "autoscale", target,
+                    strchr(target, ':') ? "autoscale takes a program, not an instance"
+                                        : "no such program");
+    if (!jobscale_resume(prog))
+        return fail(409, "autoscale", target, "this program has no jobs.autoscale");
+    return scale_answer("autoscale", target, prog, prog->want);
 }
 
 /* The plan as told: one entry per program, and the settings. */
@@ -339,6 +363,8 @@ control_call(struct supervisor *sup, const char *url, const struct control_param
                     "missing target: all, PROGRAM or PROGRAM:INDEX in the path");
     if (verb == CONTROL_SCALE)
         return scale(sup, target, params->instances);
+    if (verb == CONTROL_AUTOSCALE)
+        return autoscale_on(sup, target);
     v = calloc(sup->pool.ninstances ? sup->pool.ninstances : 1, sizeof(*v));
     if (!v)
         return (struct api_answer){ .code = 500 };

@@ -1,6 +1,7 @@
 /*
- * control: the control calls: start, stop, restart, signal, scale, shutdown,
- * reload, apply and PUT /config, and the unix socket they normally arrive on.
+ * control: the control calls: start, stop, restart, signal, scale, autoscale,
+ * shutdown, reload, apply and PUT /config, and the unix socket they normally
+ * arrive on.
  *
  * The control socket speaks the same HTTP API as --http (http.c serves
  * both); its file mode, 0600, is what allows the calls on it. Over TCP they

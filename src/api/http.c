@@ -40,11 +40,13 @@
 #include "core/util.h"
 #include "daemon/supervisor.h"
 #include "daemon/capture.h"
+#include "daemon/jobscale.h"
 #include "daemon/liveness.h"
 #include "daemon/supervisor_int.h"
 #include "api/control.h"
 #include "api/http.h"
 #include "api/http_conn.h"
+#include "api/http_jobs.h"
 
 #define HTTP_IDLE_TIMEOUT_S 10
 /*
@@ -95,6 +97,17 @@ snapshot_one(struct instance *in, int64_t now_ms, int64_t now_ns, struct api_ins
     capture_counts(in, &cc);
     out->output_lines_total = cc.lines;
     out->output_dropped_total = cc.dropped;
+    struct jobs_instance_figures jf;
+    jobs_instance_figures(in, util_unix_ms(), &jf);
+    out->takes_jobs = jf.takes_jobs;
+    out->jobs_held = jf.held;
+    out->njobs_held = jf.nheld;
+    out->idle_ms = jf.idle_ms;
+    out->last_job_ms = jf.last_job_ms;
+    out->jobs_done = jf.done;
+    out->jobs_failed = jf.failed;
+    out->pings_passed = jf.pings_passed;
+    out->pings_failed = jf.pings_failed;
 }
 
 /*
@@ -186,8 +199,8 @@ reply(struct MHD_Connection *conn, int code, char *body)
     return respond(conn, code, body, "application/json", NULL, NULL);
 }
 
-static enum MHD_Result
-reply_answer(struct MHD_Connection *conn, struct api_answer a)
+enum MHD_Result
+http_reply_answer(struct MHD_Connection *conn, struct api_answer a)
 {
     return reply(conn, a.code, a.body);
 }
@@ -242,17 +255,49 @@ static enum MHD_Result
 reply_metrics(struct MHD_Connection *conn, struct supervisor *sup, const struct api_instance *v)
 {
     struct metrics_drover d = { 0 };
+    struct metrics_job_type *jt = NULL;
+    struct metrics_autoscale *as = NULL;
+    size_t nt = jobs_ntypes(sup);
+    char *text;
 
     process_figures(sup, &d);
-    return respond(conn, MHD_HTTP_OK, metrics_render(v, sup->pool.ninstances, &d),
-                   "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
+    if (jobs_enabled(sup)) {
+        if (!(jt = calloc(nt ? nt : 1, sizeof(*jt))))
+            return reply_oom(conn);
+        for (size_t t = 0; t < nt; t++)
+            jobs_metrics(sup, t, util_unix_ms(), &jt[t]);
+        d.job_types = jt;
+        d.njob_types = nt;
+        jobs_channel_counters(sup, &d.job_frames_malformed, &d.job_hellos_refused);
+        if (!(as = calloc(sup->pool.nprograms ? sup->pool.nprograms : 1, sizeof(*as)))) {
+            free(jt);
+            return reply_oom(conn);
+        }
+        for (size_t p = 0; p < sup->pool.nprograms; p++) {
+            struct jobscale_figures f;
+
+            jobscale_figures(sup->pool.programs[p], &f);
+            if (f.enabled)
+                as[d.nautoscale++] = (struct metrics_autoscale){
+                    .program = sup->pool.programs[p]->cfg->name,
+                    .desired = f.desired,
+                    .ups = f.ups,
+                    .downs = f.downs,
+                };
+        }
+        d.autoscale = as;
+    }
+    text = metrics_render(v, sup->pool.ninstances, &d);
+    free(jt);
+    free(as);
+    return respond(conn, MHD_HTTP_OK, text, "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
 /* {"error": msg, "path": url}, the path escaped. */
 static enum MHD_Result
 reply_error(struct MHD_Connection *conn, int code, const char *msg, const char *url)
 {
-    return reply_answer(conn, api_error(code, msg, "path", url));
+    return http_reply_answer(conn, api_error(code, msg, "path", url));
 }
 
 /* s for a log line: invalid bytes and control characters as \xHH (one line, whatever was sent). */
@@ -263,14 +308,8 @@ loggable(const char *s, char *buf, size_t size)
     return buf;
 }
 
-/*
- * The value of query parameter name as MHD decoded it, or NULL when absent (or
- * given without '='). One with a NUL or not valid UTF-8 sets *bad to its
- * 400 answer (a caller checks bad->code after its lookups: the first
- * problem wins) and gives NULL.
- */
-static const char *
-param(struct MHD_Connection *conn, const char *name, struct api_answer *bad)
+const char *
+http_param(struct MHD_Connection *conn, const char *name, struct api_answer *bad)
 {
     const char *value = NULL;
     size_t len = 0;
@@ -295,7 +334,7 @@ static void
 wake_long_polls(struct supervisor *sup)
 {
     for (int k = 0; k < HTTP__MAX; k++)
-        http_conn_wake_all(&sup->api->server[k]);
+        http_conn_wake_kind(&sup->api->server[k], HTTP_PARK_EVENTS);
 }
 
 /*
@@ -322,7 +361,7 @@ answer_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t sinc
         next = since;
     a = api_events(ev, n, next, gap && since != 0); /* 0 asks for whatever is kept: no gap */
     free(ev);
-    return reply_answer(conn, a);
+    return http_reply_answer(conn, a);
 }
 
 static enum MHD_Result
@@ -330,7 +369,7 @@ handle_events(struct MHD_Connection *conn, struct http_server *srv, struct http_
 {
     struct supervisor *sup = srv->sup;
     struct api_answer bad = { 0 };
-    const char *since_s = param(conn, "since", &bad), *wait_s = param(conn, "wait", &bad);
+    const char *since_s = http_param(conn, "since", &bad), *wait_s = http_param(conn, "wait", &bad);
     uint64_t since;
     int64_t wait_ms;
     bool gap;
@@ -338,10 +377,10 @@ handle_events(struct MHD_Connection *conn, struct http_server *srv, struct http_
     int r;
 
     if (bad.code)
-        return reply_answer(conn, bad);
+        return http_reply_answer(conn, bad);
     bad = api_events_query(since_s, wait_s, &since, &wait_ms);
     if (bad.code)
-        return reply_answer(conn, bad);
+        return http_reply_answer(conn, bad);
     if (wait_ms == 0 || events_since(&sup->events, since, probe, 1, &gap) > 0 || gap)
         return answer_events(conn, sup, since);
     /* Nothing new yet: park the connection until a change, the deadline or a hang-up. */
@@ -386,24 +425,25 @@ configured(struct supervisor *sup, const char *program)
 static enum MHD_Result
 reply_no_program(struct MHD_Connection *conn, const char *program)
 {
-    return reply_answer(conn, api_error(MHD_HTTP_NOT_FOUND, "no such program", "program", program));
+    return http_reply_answer(conn,
+                             api_error(MHD_HTTP_NOT_FOUND, "no such program", "program", program));
 }
 
 static enum MHD_Result
 handle_health(struct MHD_Connection *conn, struct supervisor *sup, const struct api_instance *v)
 {
     struct api_answer bad = { 0 };
-    const char *program = param(conn, "program", &bad);
-    const char *max_silent = param(conn, "max_silent", &bad);
-    const char *silence = param(conn, "silence", &bad);
+    const char *program = http_param(conn, "program", &bad);
+    const char *max_silent = http_param(conn, "max_silent", &bad);
+    const char *silence = http_param(conn, "silence", &bad);
 
     if (bad.code)
-        return reply_answer(conn, bad);
+        return http_reply_answer(conn, bad);
     if (program && !configured(sup, program))
         return reply_no_program(conn, program);
-    return reply_answer(conn, api_health(v, sup->pool.ninstances, max_silent, silence, program,
-                                         default_max_silent(sup, program),
-                                         default_silence_ms(sup, program)));
+    return http_reply_answer(conn, api_health(v, sup->pool.ninstances, max_silent, silence, program,
+                                              default_max_silent(sup, program),
+                                              default_silence_ms(sup, program)));
 }
 
 /*
@@ -414,8 +454,9 @@ static enum MHD_Result
 handle_logs(struct MHD_Connection *conn, struct supervisor *sup, const char *name)
 {
     struct api_answer bad = { 0 };
-    const char *lines_s = param(conn, "lines", &bad), *stream_s = param(conn, "stream", &bad);
-    const char *since_s = param(conn, "since", &bad);
+    const char *lines_s = http_param(conn, "lines", &bad),
+               *stream_s = http_param(conn, "stream", &bad);
+    const char *since_s = http_param(conn, "since", &bad);
     const char *colon = strrchr(name, ':');
     size_t name_len = colon ? (size_t)(colon - name) : strlen(name);
     struct capture_line *lines = NULL;
@@ -428,23 +469,26 @@ handle_logs(struct MHD_Connection *conn, struct supervisor *sup, const char *nam
     ssize_t n;
 
     if (bad.code)
-        return reply_answer(conn, bad);
+        return http_reply_answer(conn, bad);
     bad = api_logs_query(lines_s, stream_s, since_s, &max, &mask, &since);
     if (bad.code)
-        return reply_answer(conn, bad);
+        return http_reply_answer(conn, bad);
     if (colon) {
         char *end;
         if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
             strlen(colon + 1) > 6)
-            return reply_answer(conn, api_error(MHD_HTTP_BAD_REQUEST,
-                                                "expected PROGRAM or PROGRAM:INDEX", "name", name));
+            return http_reply_answer(
+                conn,
+                api_error(MHD_HTTP_BAD_REQUEST, "expected PROGRAM or PROGRAM:INDEX", "name", name));
         index = strtol(colon + 1, &end, 10);
     }
     prog = pool_find_program(&sup->pool, name, name_len);
     if (!prog)
-        return reply_answer(conn, api_error(MHD_HTTP_NOT_FOUND, "no such program", "name", name));
+        return http_reply_answer(conn,
+                                 api_error(MHD_HTTP_NOT_FOUND, "no such program", "name", name));
     if (index >= 0 && (unsigned long)index >= prog->ninstances)
-        return reply_answer(conn, api_error(MHD_HTTP_NOT_FOUND, "no such instance", "name", name));
+        return http_reply_answer(conn,
+                                 api_error(MHD_HTTP_NOT_FOUND, "no such instance", "name", name));
     n = capture_lines(prog, index, mask, max, since, &lines, &next);
     if (n < 0)
         return reply_oom(conn);
@@ -464,7 +508,7 @@ handle_logs(struct MHD_Connection *conn, struct supervisor *sup, const char *nam
     bad = api_logs(prog->cfg->name, out, (size_t)n, next);
     free(out);
     free(lines);
-    return reply_answer(conn, bad);
+    return http_reply_answer(conn, bad);
 }
 
 /* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
@@ -495,13 +539,13 @@ may_call(struct MHD_Connection *conn, struct http_server *srv)
 }
 
 /*
- * A configuration's body, kept up to one byte past CFG_MAX_BYTES: enough
- * for cfg_parse() to say it is too large, no more.
+ * A configuration's body (or a job's), kept up to one byte past
+ * c->body_max: enough for its parser to say it is too large, no more.
  */
 static void
 keep_body(struct http_conn *c, const char *data, size_t n)
 {
-    size_t room = CFG_MAX_BYTES + 1 - c->body_len;
+    size_t room = c->body_max + 1 - c->body_len;
     char *p;
 
     if (c->body_lost || room == 0)
@@ -577,22 +621,22 @@ handle_control(struct MHD_Connection *conn, struct http_server *srv, struct http
                                : "control calls are POST requests",
                            url);
     params = (struct control_params){
-        .signal = param(conn, "signal", &bad),
-        .instances = param(conn, "instances", &bad),
-        .dry_run = param(conn, "dry_run", &bad),
-        .source = param(conn, "source", &bad),
+        .signal = http_param(conn, "signal", &bad),
+        .instances = http_param(conn, "instances", &bad),
+        .dry_run = http_param(conn, "dry_run", &bad),
+        .source = http_param(conn, "source", &bad),
         .body = c->body,
         .body_len = c->body_len,
         .body_lost = c->body_lost,
     };
     if (bad.code)
-        return reply_answer(conn, bad);
+        return http_reply_answer(conn, bad);
     a = control_call(sup, url, &params);
     sup->api->snapshot_iter = 0; /* the instances may have changed: no reuse */
     if (a.code == 200)
         log_info("%s: %s %s", srv->kind == HTTP_CONTROL ? "control socket" : "HTTP", method,
                  loggable(url, shown, sizeof(shown)));
-    return reply_answer(conn, a);
+    return http_reply_answer(conn, a);
 }
 
 static enum MHD_Result
@@ -614,6 +658,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         c->head_done = true; /* the first call is for the head only */
         /* Kept only for a caller who may make the call: nobody else makes drover hold 1 MiB. */
         c->wants_body = control_takes_body(url) && may_call(conn, srv);
+        if (http_jobs_takes_body(srv, c, url, method))
+            c->wants_body = may_call(conn, srv); /* body_max set by http_jobs_takes_body() */
         return MHD_YES;
     }
     if (*upload_size) {
@@ -625,18 +671,28 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     }
     /* Head and body are in: a body trickled byte by byte must not hold the slot either. */
     http_conn_request_in(c);
+    if (c->woken && c->park_kind != HTTP_PARK_EVENTS)
+        return http_jobs_woken(conn, srv, c);
     if (c->woken) /* a parked long-poll: a change came, or its deadline, or its client left */
         return answer_events(conn, sup, c->since);
     control = control_is_call(url);
     if (control && !authorized(conn, srv, url, method, &r))
         return r;
     if (c->uri_problems)
-        return reply_answer(conn, api_uri_answer(c->uri_problems, c->raw_path ? c->raw_path : url));
+        return http_reply_answer(conn,
+                                 api_uri_answer(c->uri_problems, c->raw_path ? c->raw_path : url));
     a = api_check_path(url);
     if (a.code)
-        return reply_answer(conn, a);
+        return http_reply_answer(conn, a);
     if (control)
         return handle_control(conn, srv, c, url, method);
+    if (http_jobs_route(url)) {
+        /* Submitting and changing jobs are calls: the token over TCP, as control calls. */
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0 &&
+            !authorized(conn, srv, url, method, &r))
+            return r;
+        return http_jobs_handle(conn, srv, c, url, method);
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", url);
     if (strcmp(url, "/events") == 0)
@@ -667,7 +723,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     } else {
         return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint", url);
     }
-    return reply_answer(conn, a);
+    return http_reply_answer(conn, a);
 }
 
 /*
@@ -746,7 +802,8 @@ http_start(struct supervisor *sup, const char *where)
     }
     if (serve(&sup->api->server[HTTP_TCP], fd) < 0)
         return -EIO;
-    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events /logs%s", where,
+    log_info("serving HTTP on %s: /health /livez /readyz /status /metrics /events /logs%s%s", where,
+             jobs_enabled(sup) ? " /jobs /queues" : "",
              sup->cfg.http_token ? ", control calls with the bearer token" : " (read-only)");
     return 0;
 }
@@ -786,6 +843,13 @@ before_sleep(struct loop_hook *hook)
     if (api->woken_seq != sup->events.next_seq) {
         api->woken_seq = sup->events.next_seq;
         wake_long_polls(sup);
+    }
+    if (api->woken_jobs != sup->jobs_change) {
+        api->woken_jobs = sup->jobs_change;
+        for (int k = 0; k < HTTP__MAX; k++) {
+            http_conn_wake_kind(&sup->api->server[k], HTTP_PARK_JOB);
+            http_conn_wake_kind(&sup->api->server[k], HTTP_PARK_JOB_EVENTS);
+        }
     }
     for (int k = 0; k < HTTP__MAX; k++) {
         struct http_server *srv = &sup->api->server[k];

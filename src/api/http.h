@@ -15,6 +15,7 @@
 #ifndef DROVER_HTTP_H
 #define DROVER_HTTP_H
 
+#include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,6 +51,7 @@ struct http_api {
     size_t snapshot_cap;           /* its room; a reload that adds programs makes it grow */
     uint64_t snapshot_iter;        /* the loop_iter it was taken in; 0: stale */
     uint64_t woken_seq;            /* the events' next_seq when the long-polls were last woken */
+    uint64_t woken_jobs;           /* sup->jobs_change when the job long-polls were last woken */
     char *ctl_path;                /* the control socket, NULL: none */
     int ctl_lock_fd;               /* held while we own ctl_path; -1 none */
     struct loop_hook before_sleep;
@@ -58,6 +60,18 @@ struct http_api {
 
 /* Gives sup its API state and before-sleep hook. Returns 0 or -ENOMEM. */
 int http_attach(struct supervisor *sup);
+
+/* For the modules that serve part of the API (http_jobs.c), as http.c answers. */
+struct api_answer;
+/* Queues a's JSON body (taken over; NULL: a 500 saying it could not be built) as a.code. */
+enum MHD_Result http_reply_answer(struct MHD_Connection *conn, struct api_answer a);
+/*
+ * The value of query parameter name as MHD decoded it, or NULL when absent (or
+ * given without '='). One with a NUL or not valid UTF-8 sets *bad to its
+ * 400 answer (a caller checks bad->code after its lookups: the first
+ * problem wins) and gives NULL.
+ */
+const char *http_param(struct MHD_Connection *conn, const char *name, struct api_answer *bad);
 
 /* What the supervisor calls (daemon/supervisor.h's struct supervisor_surfaces). */
 extern const struct supervisor_surfaces http_surfaces;

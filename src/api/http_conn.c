@@ -315,6 +315,7 @@ http_conn_park(struct http_conn *c, int64_t wait_ms)
     list_append(&st->parked, &c->park_link);
     st->nparked++;
     c->parked = true;
+    c->woken = false; /* parked again after a wake that did not end it (http_jobs.c) */
     MHD_suspend_connection(c->mhd);
     return 0;
 }
@@ -326,6 +327,21 @@ http_conn_wake_all(struct http_server *srv)
 
     while (st && !list_empty(&st->parked))
         wake(CONN_OF(st->parked.next, park_link));
+}
+
+void
+http_conn_wake_kind(struct http_server *srv, enum http_park_kind kind)
+{
+    struct http_conns *st = srv->conns;
+    struct http_link *l, *n;
+
+    if (!st)
+        return;
+    for (l = st->parked.next; l != &st->parked; l = n) {
+        n = l->next;
+        if (CONN_OF(l, park_link)->park_kind == kind)
+            wake(CONN_OF(l, park_link));
+    }
 }
 
 static void
@@ -400,6 +416,9 @@ http_conn_notify(void *cls, struct MHD_Connection *mhd, void **socket_context,
         c->body = NULL;
         c->body_len = 0;
         c->wants_body = c->body_lost = false;
+        free(c->park_id);
+        c->park_id = NULL;
+        c->park_kind = HTTP_PARK_EVENTS;
         c->mhd = NULL;
         c->next_free = st->free;
         st->free = c;
@@ -445,6 +464,7 @@ http_conn_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
         return NULL; /* the handler closes such a connection */
     c->uri_problems = api_uri_check(uri);
     c->head_done = c->woken = false;
+    c->body_max = CFG_MAX_BYTES;
     free(c->raw_path);
     /* The answer echoes what was sent, not what MHD's decoding left of it. NULL: echo that. */
     c->raw_path = c->uri_problems & API_URI_PATH_NUL ? strndup(uri, strcspn(uri, "?")) : NULL;
@@ -473,6 +493,9 @@ http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     c->body = NULL;
     c->body_len = 0;
     c->wants_body = c->body_lost = false;
+    free(c->park_id); /* what this request waited for: the next one on the connection waits anew */
+    c->park_id = NULL;
+    c->park_kind = HTTP_PARK_EVENTS;
     head_wait(c, util_now_ms()); /* kept alive, it waits for the next head; closed, it leaves */
 }
 

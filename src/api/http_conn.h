@@ -62,6 +62,12 @@ struct http_link {
     struct http_link *prev, *next; /* both NULL: on no list */
 };
 
+enum http_park_kind {
+    HTTP_PARK_EVENTS,     /* GET /events */
+    HTTP_PARK_JOB,        /* GET /jobs/ID?wait=, POST /jobs?wait= */
+    HTTP_PARK_JOB_EVENTS, /* GET /jobs/events?wait= */
+};
+
 struct http_conn {
     struct http_conns *owner;
     struct MHD_Connection *mhd; /* NULL: the slot is free */
@@ -77,7 +83,12 @@ struct http_conn {
     /* Waiting for a whole request (TCP): on owner's list, in deadline order. */
     int64_t request_due_ms;
     struct http_link head_link;
-    /* A parked /events long-poll. */
+    /* A parked long-poll: /events, or a job's (http_jobs.c). */
+    enum http_park_kind park_kind;
+    char *park_id;           /* HTTP_PARK_JOB: the job's id (malloc'ed) */
+    int64_t park_until_ms;   /* the end of its whole wait (CLOCK_MONOTONIC ms) */
+    int park_code;           /* HTTP_PARK_JOB: the status it answers when the job finished (200) */
+    size_t body_max;         /* what keep_body() keeps: CFG_MAX_BYTES, or a job's */
     bool parked;             /* suspended in MHD, its socket watched */
     bool woken;              /* resumed: the handler answers now */
     uint64_t since;          /* http.c's: where the poll reads from */
@@ -117,5 +128,7 @@ void http_conn_request_in(struct http_conn *c);
 int http_conn_park(struct http_conn *c, int64_t wait_ms);
 /* Resumes every long-poll parked on srv. */
 void http_conn_wake_all(struct http_server *srv);
+/* Resumes the parked long-polls of one kind. */
+void http_conn_wake_kind(struct http_server *srv, enum http_park_kind kind);
 
 #endif

@@ -222,7 +222,8 @@ stop_level(struct supervisor *sup, unsigned level, bool say)
 
         if (prog->cfg->level == level)
             for (unsigned i = 0; i < prog->ninstances; i++)
-                svc_dispatch(&prog->instances[i].svc, SVC_EV_STOP, util_now_ms());
+                if (!jobs_stop_when_idle(&prog->instances[i])) /* else it finishes its jobs first */
+                    svc_dispatch(&prog->instances[i].svc, SVC_EV_STOP, util_now_ms());
     }
 }
 

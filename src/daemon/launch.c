@@ -186,7 +186,7 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
     int r;
 
     b->argv = calloc(pc->argc + 1, sizeof(char *));
-    b->envp = calloc(prog->nenv_base + 10 + pc->nenv + 1, sizeof(char *));
+    b->envp = calloc(prog->nenv_base + 10 + 5 + pc->nenv + 1, sizeof(char *));
     if (!b->argv || !b->envp)
         return -ENOMEM;
     for (size_t i = 0; i < pc->argc; i++)
@@ -228,6 +228,7 @@ build_spawn(struct instance *in, const struct tmpl_vars *vars, struct spawn_buff
         b->envp[n++] = in->sup->marker_env[0];
         b->envp[n++] = in->sup->marker_env[1];
     }
+    jobs_spawn_env(in, b->envp, &n); /* DROVER_JOBS_*: a new token for this process */
     for (size_t i = 0; i < pc->nenv; i++) {
         char *value = expand_owned(b, pc->env[i].value, vars);
         char *kv;
@@ -424,6 +425,8 @@ launch_env_base(struct program *prog)
         bool drop = false;
         for (size_t r = 0; r < ARRAY_SIZE(reserved_env) && !drop; r++)
             drop = env_key_is(environ[i], reserved_env[r]);
+        for (size_t r = 0; jobs_reserved_env[r] && !drop; r++)
+            drop = env_key_is(environ[i], jobs_reserved_env[r]);
         for (size_t e = 0; e < prog->cfg->nenv && !drop; e++)
             drop = env_key_is(environ[i], prog->cfg->env[e].key);
         /* A child that runs as `user` has that user's HOME, USER and LOGNAME, not drover's. */

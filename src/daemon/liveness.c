@@ -446,8 +446,8 @@ liveness_spawned(struct instance *in)
 /* --- the notify socket ------------------------------------------------------------------------ */
 
 /* The instance a sender belongs to: its main process, or a process in its group. */
-static struct instance *
-find_sender(struct supervisor *sup, pid_t pid)
+struct instance *
+liveness_find_sender(struct supervisor *sup, pid_t pid)
 {
     struct proc_stat st;
     struct instance *in = pidmap_get(&sup->pids, pid);
@@ -459,6 +459,14 @@ find_sender(struct supervisor *sup, pid_t pid)
         return NULL;
     in = pidmap_get(&sup->pids, st.pgid);
     return in && in->pgid == st.pgid ? in : NULL;
+}
+
+void
+liveness_beat(struct instance *in, int64_t now_ns)
+{
+    in->last_notify_beat_ns = now_ns;
+    if (in->silent)
+        beat_again(in, now_ns);
 }
 
 static void
@@ -527,7 +535,7 @@ notify_ready(struct loop_source *src, uint32_t events)
             log_warnx("notify: receive failed: %s, ignoring", strerror((int)-n));
             return;
         }
-        in = find_sender(sup, pid);
+        in = liveness_find_sender(sup, pid);
         if (!in || !in->pid) {
             /* One worker must not beat for another, nor a stranger for anyone. */
             sup->notify_foreign++;

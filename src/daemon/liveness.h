@@ -7,6 +7,7 @@
 #define DROVER_LIVENESS_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct supervisor;
 struct instance;
@@ -28,5 +29,10 @@ void liveness_stopping(struct supervisor *sup);    /* shutdown began: STOPPING=1
  * recorded), so the result can be a little later than now_ns.
  */
 int64_t liveness_last_beat_ns(struct instance *in, int64_t now_ns);
+
+/* A beat of in at now_ns from another source than notify (a job channel frame). */
+void liveness_beat(struct instance *in, int64_t now_ns);
+/* The instance a process belongs to: its main process, or one of its group; NULL none. */
+struct instance *liveness_find_sender(struct supervisor *sup, pid_t pid);
 
 #endif

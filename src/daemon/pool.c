@@ -227,7 +227,12 @@ pool_scale(struct pool *pool, struct program *prog, unsigned n)
         free(in->argv); /* the rest of an earlier life is gone: pool_settle_scale() saw no
                            process */
         svc_done(&in->svc);
-        *in = (struct instance){ 0 };
+        {
+            struct job_slot *jobs = in->jobs; /* daemon/jobs' (emptied when its process went) */
+
+            *in = (struct instance){ 0 };
+            in->jobs = jobs;
+        }
         pool->init_instance(in, prog, i);
         prog->ninstances++;
         pool->ninstances++;

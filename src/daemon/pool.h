@@ -104,6 +104,8 @@ struct instance {
     uint64_t check_failures_total;
     char label[CFG_NAME_MAX + 12]; /* "name:index" for logs */
     struct capture *capture;       /* capture.c: its captured streams; NULL none yet */
+    struct job_slot *jobs;         /* jobs.c: its job channel side; NULL: its program takes none */
+    struct svc_exit exit_how;      /* how the process POOL_GONE reports ended (observers) */
 };
 
 struct program {
@@ -117,8 +119,9 @@ struct program {
     struct timer hb_timer;      /* next silence check, when heartbeat_timeout_ms is set */
     /* Dependencies (deps.c): what its waiting instances wait for, "" none; NULL until needed. */
     char *waiting_for;
-    bool waiting_logged; /* said once, until it starts */
-    bool waiting_failed; /* what it waits for has failed (as last said) */
+    bool waiting_logged;    /* said once, until it starts */
+    bool waiting_failed;    /* what it waits for has failed (as last said) */
+    struct jobscale *scale; /* jobscale.c: its autoscaler; NULL: it has none */
     struct supervisor *sup;
     struct pool *pool;
 };

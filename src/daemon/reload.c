@@ -18,6 +18,8 @@
 #include "daemon/checks.h"
 #include "daemon/deps.h"
 #include "daemon/hooks.h"
+#include "daemon/jobs.h"
+#include "daemon/jobscale.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
 #include "daemon/memwatch.h"
@@ -148,6 +150,8 @@ program_unmade(struct program *prog)
     if (!prog)
         return;
     liveness_program_close(prog);
+    jobscale_program_leaves(prog);
+    jobs_program_leaves(prog);
     pool_program_free(prog);
 }
 
@@ -344,6 +348,13 @@ keep_startup_settings(struct config *nc, struct config *old)
     s = nc->control, nc->control = old->control, old->control = s;
     b = nc->adopt, nc->adopt = old->adopt, old->adopt = b;
     b = nc->control_off, nc->control_off = old->control_off, old->control_off = b;
+    {
+        /* The job channel and store were set up with these: they change at the next start. */
+        struct jobs_cfg j = nc->jobs;
+
+        nc->jobs = old->jobs;
+        old->jobs = j;
+    }
 }
 
 static void
@@ -408,6 +419,8 @@ commit(struct supervisor *sup, struct config *nc, struct prepared *pr)
              pr->plan.settings_later.keys);
     hooks_reconfigured(&sup->hooks); /* the hooks the new configuration adds run */
     deps_reconfigured(sup);          /* what waiting instances wait for may have changed */
+    jobs_reconfigured(sup);          /* which program takes which job type */
+    jobscale_reconfigured(sup);      /* and which scales itself, by what policy */
     if (pr->state) {
         pr->state->retired = old;
         sup->reload = pr->state;
@@ -702,6 +715,8 @@ drain(struct supervisor *sup, struct reload_prog *e)
         for (unsigned i = 0; i < prog->cfg->max_instances; i++)
             checks_gone(&prog->instances[i]);
         liveness_program_close(prog);
+        jobscale_program_leaves(prog);
+        jobs_program_leaves(prog);
         pool_remove_program(&sup->pool, prog);
         pool_program_free(prog);
         e->prog = NULL;
@@ -712,6 +727,8 @@ drain(struct supervisor *sup, struct reload_prog *e)
 
         (void)pool_add_program(&sup->pool, prog); /* room reserved by prepare() */
         e->replacement = NULL;
+        jobs_reconfigured(sup); /* the types it takes are its now */
+        jobscale_reconfigured(sup);
         start_all(prog);
         tell(sup, prog->cfg->name, "started", "\"%s\": replacement started, %u instance%s",
              prog->cfg->name, prog->want, prog->want == 1 ? "" : "s");

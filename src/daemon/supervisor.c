@@ -25,6 +25,7 @@
 #include "daemon/checks.h"
 #include "daemon/hooks.h"
 #include "daemon/deps.h"
+#include "daemon/jobscale.h"
 #include "daemon/launch.h"
 #include "daemon/liveness.h"
 #include "daemon/memwatch.h"
@@ -260,6 +261,7 @@ instance_reaped(struct instance *in, const siginfo_t *info)
                                                                         : LOG_LVL_INFO,
                  in, "exited with code %d after %s", how.value, ran);
 forget:
+    in->exit_how = how;
     pool_notify(in, POOL_GONE);
     loop_close(&sup->loop, &in->child);
     (void)pidmap_del(&sup->pids, in->pid);
@@ -468,6 +470,7 @@ supervisor_shutdown(struct supervisor *sup, const char *why)
     pool_for_each_instance(&sup->pool, count_fatal, &sup->unclean_fatal);
     sup->shutting_down = true;
     liveness_stopping(sup);
+    jobs_drain_all(sup); /* no more jobs go out; the workers hear DRAIN before their stop */
     deps_shutdown(sup);
     check_shutdown_done(sup);
 }
@@ -755,7 +758,9 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     if ((r = loop_init(&sup->loop)) < 0)
         goto fail;
     loop_add_before_sleep(&sup->loop, &sup->before_sleep, before_sleep); /* first: before api's */
-    deps_setup(sup); /* its starts are seen by api's long-polls in the same pass */
+    deps_setup(sup);              /* its starts are seen by api's long-polls in the same pass */
+    if ((r = jobs_init(sup)) < 0) /* its dispatch too, and before api's hook, for the same reason */
+        goto fail;
     sup->log_src = loop_source(-1, log_ready, LOOP_PRIO_SUPERVISE);
     log_set_watch(log_watch, sup);
     sup->extra_timers = extra_timers; /* kept: a reload that adds programs grows the heap */
@@ -821,6 +826,9 @@ start_up(struct supervisor *sup)
         goto out;
     if ((r = liveness_setup(sup)) < 0)
         goto out;
+    if ((r = jobs_open(sup)) < 0)
+        goto out;
+    jobscale_reconfigured(sup); /* the programs that scale by their queue */
     if (sup->dumpfile)
         persist_act(sup, &found);
     liveness_adopted(sup);
@@ -925,6 +933,8 @@ supervisor_free(struct supervisor *sup)
     if (sup->surfaces && sup->surfaces->close)
         sup->surfaces->close(sup);
     liveness_done(sup);
+    jobscale_done(sup);
+    jobs_done(sup);
     hooks_done(&sup->hooks);
     deps_done(sup);
     memwatch_done(sup);

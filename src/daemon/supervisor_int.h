@@ -23,6 +23,7 @@
 #include "os/loop.h"
 #include "os/timer.h"
 #include "daemon/hooks.h"
+#include "daemon/jobs.h"
 #include "daemon/deps.h"
 #include "daemon/memwatch.h"
 #include "daemon/pool.h"
@@ -84,6 +85,8 @@ struct supervisor {
     supervisor_config_loader load_config;
     void *load_config_arg;
     struct reload *reload; /* the plan running, NULL when none */
+    struct jobs *jobs;     /* jobs.c: the dispatcher; NULL when no program takes jobs */
+    uint64_t jobs_change;  /* jobs.c: grows with every change of a job (long-polls wait for it) */
     uint64_t capture_seq;  /* capture.c: the last captured line's sequence number, all streams */
     bool capture_dir_made; /* capture.c: the FIFO directory was made (removed at exit if empty) */
 };
@@ -93,8 +96,9 @@ static inline size_t
 supervisor_timers_needed(const struct supervisor *sup, size_t slots, size_t nprograms)
 {
     /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence;
-       the hooks' timeouts; the memory_max sampler. */
-    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 1 + 8;
+       the hooks' timeouts; the memory_max sampler; the job timers; an autoscaler each. */
+    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 1 + 8 +
+           jobs_timers_needed(slots) + nprograms /* autoscalers */;
 }
 
 #endif

@@ -1,0 +1,376 @@
+/*
+ * http_jobs: the jobs endpoints (http_jobs.h).
+ */
+#include "api/http_jobs.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/api.h"
+#include "core/api_jobs.h"
+#include "core/jobevents.h"
+#include "core/util.h"
+#include "os/log.h"
+#include "daemon/jobs.h"
+#include "daemon/jobscale.h"
+#include "daemon/supervisor_int.h"
+#include "api/http.h"
+#include "api/http_conn.h"
+
+#define JOBS_LIST_DEFAULT 100
+
+bool
+http_jobs_route(const char *url)
+{
+    return strcmp(url, "/jobs") == 0 || strncmp(url, "/jobs/", 6) == 0 ||
+           strcmp(url, "/queues") == 0;
+}
+
+bool
+http_jobs_takes_body(struct http_server *srv, struct http_conn *c, const char *url,
+                     const char *method)
+{
+    if (strcmp(url, "/jobs") != 0 || strcmp(method, MHD_HTTP_METHOD_POST) != 0 ||
+        !jobs_enabled(srv->sup))
+        return false;
+    /* base64 and JSON escapes make a payload's text larger than its bytes: room for both. */
+    c->body_max = (size_t)srv->sup->cfg.jobs.max_payload * 6 + 64 * 1024;
+    return true;
+}
+
+static enum MHD_Result
+send_job(struct MHD_Connection *conn, struct supervisor *sup, int code, const struct jobrec *r)
+{
+    return http_reply_answer(conn,
+                             api_json(code, jobrec_to_json(r, jobs_type_name(sup, r), false)));
+}
+
+/* The client of a parked connection hung up (its wait need not go on). */
+static bool
+hung_up(const struct http_conn *c)
+{
+    struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Parks c on job id for wait_ms; false when it cannot wait (answer now). */
+static bool
+park_job(struct http_conn *c, const char *id, int64_t wait_ms, int code)
+{
+    free(c->park_id);
+    if (!(c->park_id = strdup(id)))
+        return false;
+    c->park_kind = HTTP_PARK_JOB;
+    c->park_code = code;
+    c->park_until_ms = util_now_ms() + wait_ms;
+    if (http_conn_park(c, wait_ms) < 0) {
+        free(c->park_id);
+        c->park_id = NULL;
+        c->park_kind = HTTP_PARK_EVENTS;
+        return false;
+    }
+    return true;
+}
+
+/* A job answer at the end of a wait: 200 finished (or code), 202 not yet. */
+static enum MHD_Result
+answer_wait(struct MHD_Connection *conn, struct supervisor *sup, const char *id, int code)
+{
+    struct jobrec *r = jobs_find(sup, id);
+
+    if (!r)
+        return http_reply_answer(
+            conn, api_error(404, "no such job (removed while waited for)", "id", id));
+    return send_job(conn, sup, job_state_terminal(r->q.sm.state) ? code : 202, r);
+}
+
+static enum MHD_Result
+answer_job_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t since)
+{
+    return http_reply_answer(conn, api_job_events(jobs_events(sup), since));
+}
+
+enum MHD_Result
+http_jobs_woken(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c)
+{
+    struct supervisor *sup = srv->sup;
+    int64_t left = c->park_until_ms - util_now_ms();
+
+    if (c->park_kind == HTTP_PARK_JOB_EVENTS) {
+        if (left > 0 && !hung_up(c) && !jobevents_has_since(jobs_events(sup), c->since) &&
+            http_conn_park(c, left) == 0)
+            return MHD_YES;
+        return answer_job_events(conn, sup, c->since);
+    }
+    {
+        struct jobrec *r = jobs_find(sup, c->park_id);
+
+        if (r && !job_state_terminal(r->q.sm.state) && left > 0 && !hung_up(c) &&
+            http_conn_park(c, left) == 0)
+            return MHD_YES;
+    }
+    return answer_wait(conn, sup, c->park_id, c->park_code);
+}
+
+static enum MHD_Result
+handle_submit(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c)
+{
+    struct supervisor *sup = srv->sup;
+    struct api_answer bad = { 0 };
+    const char *wait_s = http_param(conn, "wait", &bad);
+    struct job_submit in;
+    struct jobs_submit s;
+    struct jobrec *r;
+    enum jobs_submit_result res;
+    int64_t wait_ms = 0;
+    enum MHD_Result ret;
+
+    if (bad.code)
+        return http_reply_answer(conn, bad);
+    bad = api_job_wait_query(wait_s, &wait_ms);
+    if (bad.code)
+        return http_reply_answer(conn, bad);
+    if (c->body_lost)
+        return http_reply_answer(
+            conn, api_error(500, "out of memory while reading the body", NULL, NULL));
+    if (c->body_len > c->body_max) { /* kept one byte past it: too large, not merely cut */
+        char msg[96];
+
+        (void)snprintf(msg, sizeof(msg), "payload too large: at most %llu bytes",
+                       (unsigned long long)sup->cfg.jobs.max_payload);
+        return http_reply_answer(conn, api_error(413, msg, NULL, NULL));
+    }
+    if (api_job_submit_parse(c->body ? c->body : "", c->body_len, sup->cfg.jobs.max_payload, &in,
+                             &bad) < 0)
+        return http_reply_answer(conn, bad);
+    s = (struct jobs_submit){
+        .type = in.type,
+        .payload = in.payload,
+        .payload_len = in.payload_len,
+        .id = in.id,
+        .priority = in.priority,
+        .delay_ms = in.delay_ms,
+        .timeout_ms = in.timeout_ms,
+        .attempts = in.attempts,
+        .caller_id = in.caller_id,
+        .context_id = in.context_id,
+        .env = in.env,
+        .nenv = in.nenv,
+    };
+    res = jobs_submit(sup, &s, &r);
+    switch (res) {
+    case JOBS_SUBMIT_NEW:
+    case JOBS_SUBMIT_SAME:
+        if (wait_ms > 0 && !job_state_terminal(r->q.sm.state) &&
+            park_job(c, r->q.id, wait_ms, 200)) {
+            ret = MHD_YES;
+            break;
+        }
+        ret = wait_ms > 0 ? send_job(conn, sup, job_state_terminal(r->q.sm.state) ? 200 : 202, r)
+                          : send_job(conn, sup, (int)res, r);
+        break;
+    case JOBS_SUBMIT_CONFLICT:
+        ret = http_reply_answer(
+            conn, api_error(409, "a job with this id and another payload exists", "id", in.id));
+        break;
+    case JOBS_SUBMIT_NO_TYPE:
+        ret = http_reply_answer(
+            conn, api_error(404, "no program takes jobs of this type", "type", in.type));
+        break;
+    case JOBS_SUBMIT_FULL:
+        ret = http_reply_answer(
+            conn, api_error(429, "the job store is full (jobs.max_queued_bytes)", NULL, NULL));
+        break;
+    case JOBS_SUBMIT_TOO_LARGE:
+        ret = http_reply_answer(
+            conn, api_error(413, "the payload is larger than jobs.max_payload", NULL, NULL));
+        break;
+    case JOBS_SUBMIT_CLOSED:
+    default:
+        ret = http_reply_answer(conn,
+                                api_error(503, "drover is shutting down: no new jobs", NULL, NULL));
+        break;
+    }
+    job_submit_done(&in);
+    return ret;
+}
+
+static enum MHD_Result
+handle_list(struct MHD_Connection *conn, struct supervisor *sup)
+{
+    struct api_answer bad = { 0 };
+    const char *state_s = http_param(conn, "state", &bad), *type_s = http_param(conn, "type", &bad),
+               *limit_s = http_param(conn, "limit", &bad),
+               *after_s = http_param(conn, "after", &bad);
+    struct api_jobs_list_query q;
+
+    if (bad.code)
+        return http_reply_answer(conn, bad);
+    bad = api_jobs_list_query(state_s, type_s, limit_s, after_s, &q);
+    if (bad.code)
+        return http_reply_answer(conn, bad);
+    return http_reply_answer(conn, api_jobs_list(jobs_queue(sup), &q));
+}
+
+static enum MHD_Result
+handle_queues(struct MHD_Connection *conn, struct supervisor *sup)
+{
+    size_t n = jobs_ntypes(sup);
+    struct api_queue *q = calloc(n ? n : 1, sizeof(*q));
+    int64_t now = util_unix_ms();
+    struct api_answer a;
+
+    if (!q)
+        return http_reply_answer(conn, (struct api_answer){ 500, NULL });
+    for (size_t t = 0; t < n; t++) {
+        struct jobs_type_figures f;
+
+        jobs_type_figures(sup, t, now, &f);
+        if (f.program) {
+            struct program *prog = pool_find_program(&sup->pool, f.program, strlen(f.program));
+            struct jobscale_figures sf;
+
+            if (prog) {
+                jobscale_figures(prog, &sf);
+                f.desired = sf.desired; /* the queue's ask, which a pin may not follow */
+            }
+        }
+        q[t] = (struct api_queue){
+            .type = f.type,
+            .program = f.program,
+            .waiting = f.state[JOB_WAITING],
+            .delayed = f.state[JOB_DELAYED],
+            .retry_wait = f.state[JOB_RETRY_WAIT],
+            .dispatched = f.state[JOB_DISPATCHED],
+            .running = f.state[JOB_RUNNING],
+            .oldest_waiting_s = f.oldest_waiting_s,
+            .done_1m = f.done_1m,
+            .failed_1m = f.failed_1m,
+            .instances = f.instances,
+            .idle = f.idle,
+            .busy = f.busy,
+            .desired = f.desired,
+        };
+    }
+    a = api_queues(q, n);
+    free(q);
+    return http_reply_answer(conn, a);
+}
+
+static enum MHD_Result
+handle_job_events(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c)
+{
+    struct api_answer bad = { 0 };
+    const char *since_s = http_param(conn, "since", &bad), *wait_s = http_param(conn, "wait", &bad);
+    uint64_t since;
+    int64_t wait_ms;
+
+    if (bad.code)
+        return http_reply_answer(conn, bad);
+    bad = api_events_query(since_s, wait_s, &since, &wait_ms);
+    if (bad.code)
+        return http_reply_answer(conn, bad);
+    if (wait_ms > 0 && !jobevents_has_since(jobs_events(sup), since)) {
+        c->since = since;
+        c->park_kind = HTTP_PARK_JOB_EVENTS;
+        c->park_until_ms = util_now_ms() + wait_ms;
+        if (http_conn_park(c, wait_ms) == 0)
+            return MHD_YES;
+        c->park_kind = HTTP_PARK_EVENTS;
+    }
+    return answer_job_events(conn, sup, since);
+}
+
+/* /jobs/ID, /jobs/ID/cancel, /jobs/ID/retry. */
+static enum MHD_Result
+handle_one(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c,
+           const char *rest, const char *method)
+{
+    char id[JOBQ_ID_MAX + 1];
+    const char *slash = strchr(rest, '/'), *verb = slash ? slash + 1 : NULL, *err = NULL;
+    size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+    bool get =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    struct jobrec *r;
+    int code;
+
+    if (len == 0 || len > JOBQ_ID_MAX)
+        return http_reply_answer(conn, api_error(404, "no such job", "path", rest));
+    memcpy(id, rest, len);
+    id[len] = '\0';
+    if (!(r = jobs_find(sup, id)))
+        return http_reply_answer(conn, api_error(404, "no such job", "id", id));
+    if (!verb) {
+        if (get) {
+            struct api_answer bad = { 0 };
+            const char *wait_s = http_param(conn, "wait", &bad);
+            int64_t wait_ms = 0;
+
+            if (bad.code)
+                return http_reply_answer(conn, bad);
+            bad = api_job_wait_query(wait_s, &wait_ms);
+            if (bad.code)
+                return http_reply_answer(conn, bad);
+            if (wait_ms > 0 && !job_state_terminal(r->q.sm.state) && park_job(c, id, wait_ms, 200))
+                return MHD_YES;
+            return send_job(conn, sup,
+                            wait_ms > 0 && !job_state_terminal(r->q.sm.state) ? 202 : 200, r);
+        }
+        if (strcmp(method, MHD_HTTP_METHOD_DELETE) != 0)
+            return http_reply_answer(conn, api_error(405, "GET or DELETE a job", "path", rest));
+        {
+            json_t *last = jobrec_to_json(r, jobs_type_name(sup, r), false);
+
+            code = jobs_remove(sup, r, &err);
+            if (code != 200) {
+                json_decref(last);
+                return http_reply_answer(conn, api_error(code, err, "id", id));
+            }
+            return http_reply_answer(conn, api_json(200, last));
+        }
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return http_reply_answer(
+            conn, api_error(405, "cancel and retry are POST requests", "path", rest));
+    if (strcmp(verb, "cancel") == 0)
+        code = jobs_cancel(sup, r, &err);
+    else if (strcmp(verb, "retry") == 0)
+        code = jobs_retry(sup, r, &err);
+    else
+        return http_reply_answer(conn, api_error(404, "no such endpoint", "path", rest));
+    if (code != 200)
+        return http_reply_answer(conn, api_error(code, err, "id", id));
+    log_info("job %s: %s asked", id, verb);
+    return send_job(conn, sup, 200, r);
+}
+
+enum MHD_Result
+http_jobs_handle(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c,
+                 const char *url, const char *method)
+{
+    struct supervisor *sup = srv->sup;
+    bool get =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+    if (!jobs_enabled(sup))
+        return http_reply_answer(
+            conn, api_error(404, "no program takes jobs (give one a `jobs` object)", "path", url));
+    if (strcmp(url, "/queues") == 0)
+        return get ? handle_queues(conn, sup)
+                   : http_reply_answer(conn, api_error(405, "method not allowed", "path", url));
+    if (strcmp(url, "/jobs") == 0) {
+        if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+            return handle_submit(conn, srv, c);
+        return get ? handle_list(conn, sup)
+                   : http_reply_answer(conn, api_error(405, "GET or POST /jobs", "path", url));
+    }
+    if (strcmp(url, "/jobs/events") == 0)
+        return get ? handle_job_events(conn, sup, c)
+                   : http_reply_answer(conn, api_error(405, "method not allowed", "path", url));
+    return handle_one(conn, sup, c, url + 6, method);
+}
