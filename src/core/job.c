@@ -72,8 +72,8 @@ act_done(struct job *j, const struct job_policy *pol, const struct job_input *in
  * are left (the attempt is counted), else failed for good.
  */
 static enum job_state
-retry_or_fail(struct job *j, const struct job_policy *pol, const char *code, int64_t delay_ms,
-              int64_t now_ms, unsigned *fx)
+retry_or_fail(struct job *j, const struct job_policy *pol, const char *code, const char *cause,
+              int64_t delay_ms, int64_t now_ms, unsigned *fx)
 {
     j->error_code = code;
     j->stopping = JOB_STOPPING_NONE;
@@ -87,7 +87,7 @@ retry_or_fail(struct job *j, const struct job_policy *pol, const char *code, int
         delay_ms = 0;
     /* A worker's after:MS can be anything: saturate rather than overflow. */
     j->retry_at_ms = delay_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + delay_ms;
-    j->cause = "attempt failed, retrying";
+    j->cause = cause;
     *fx |= JOB_FX_ARM_DUE;
     return JOB_RETRY_WAIT;
 }
@@ -111,8 +111,8 @@ act_fail(struct job *j, const struct job_policy *pol, const struct job_input *in
         return cancelled_now(j, now_ms, fx); /* the worker's answer to CANCEL */
     }
     if (j->stopping == JOB_STOPPING_TIMEOUT)
-        return retry_or_fail(j, pol, "timeout", job_retry_delay_ms(pol, j->attempt, in->jitter_u),
-                             now_ms, fx);
+        return retry_or_fail(j, pol, "timeout", "timed out, retrying after the backoff",
+                             job_retry_delay_ms(pol, j->attempt, in->jitter_u), now_ms, fx);
     switch (in->retry) {
     case JOB_RETRY_NO:
         j->error_code = "error";
@@ -120,14 +120,15 @@ act_fail(struct job *j, const struct job_policy *pol, const struct job_input *in
         *fx |= JOB_FX_RELEASE;
         return finish(j, JOB_FAILED, now_ms, fx);
     case JOB_RETRY_AFTER:
-        return retry_or_fail(j, pol, "error", in->retry_after_ms, now_ms, fx);
+        return retry_or_fail(j, pol, "error", "the worker failed it, retrying after its delay",
+                             in->retry_after_ms, now_ms, fx);
     case JOB_RETRY_AUTO:
     case JOB_RETRY__MAX:
     case JOB_RETRY_INVALID:
         break;
     }
-    return retry_or_fail(j, pol, "error", job_retry_delay_ms(pol, j->attempt, in->jitter_u), now_ms,
-                         fx);
+    return retry_or_fail(j, pol, "error", "the worker failed it, retrying after the backoff",
+                         job_retry_delay_ms(pol, j->attempt, in->jitter_u), now_ms, fx);
 }
 
 /* Its instance is gone (or its channel, for good) while it held the job. */
@@ -140,8 +141,8 @@ act_lost(struct job *j, const struct job_policy *pol, const struct job_input *in
         return cancelled_now(j, now_ms, fx);
     }
     if (j->stopping == JOB_STOPPING_TIMEOUT)
-        return retry_or_fail(j, pol, "timeout", job_retry_delay_ms(pol, j->attempt, in->jitter_u),
-                             now_ms, fx);
+        return retry_or_fail(j, pol, "timeout", "timed out, retrying after the backoff",
+                             job_retry_delay_ms(pol, j->attempt, in->jitter_u), now_ms, fx);
     if (j->state == JOB_DISPATCHED) {
         /* It never ran: the same attempt goes first in line again, uncounted. */
         j->cause = "its instance was lost before it started";
@@ -155,7 +156,8 @@ act_lost(struct job *j, const struct job_policy *pol, const struct job_input *in
         *fx |= JOB_FX_RELEASE;
         return finish(j, JOB_FAILED, now_ms, fx);
     }
-    return retry_or_fail(j, pol, "worker_lost", job_retry_delay_ms(pol, j->attempt, in->jitter_u),
+    /* Not the job's failure: no backoff to wait out, the next idle instance takes it now. */
+    return retry_or_fail(j, pol, "worker_lost", "its instance was lost, retrying at once", 0,
                          now_ms, fx);
 }
 
