@@ -331,6 +331,61 @@ static const job_action table[JOB__MAX][JOB_EV__MAX] = {
     },
 };
 
+/*
+ * Every cause and error code this file sets: a history entry keeps the
+ * index (one byte, not an 8-byte pointer). test_job checks that each
+ * transition's texts are here.
+ */
+static const char *const texts[] = {
+    "",
+    "submitted",
+    "submitted, run_at in the future",
+    "run_at reached",
+    "retry delay over",
+    "dispatched to an instance with credit",
+    "the worker started it",
+    "done",
+    "attempts exhausted",
+    "cancelled",
+    "timed out, retrying after the backoff",
+    "timeout",
+    "error",
+    "failed, no retry asked",
+    "the worker failed it, retrying after its delay",
+    "the worker failed it, retrying after the backoff",
+    "its instance was lost before it started",
+    "poison",
+    "its instance died under it max_worker_kills times",
+    "its instance was lost, retrying at once",
+    "worker_lost",
+    "deadline passed, CANCEL sent",
+    "no answer to CANCEL within cancel_grace: stopping its instance",
+    "cancel asked, CANCEL sent",
+    "retried by a client",
+};
+
+static uint8_t
+text_index(const char *s)
+{
+    for (uint8_t i = 1; s && i < sizeof(texts) / sizeof(*texts); i++)
+        if (texts[i] == s || strcmp(texts[i], s) == 0)
+            return i;
+    return 0;
+}
+
+const char *
+job_history_cause(const struct job_history *h)
+{
+    return h->cause < sizeof(texts) / sizeof(*texts) ? texts[h->cause] : "";
+}
+
+const char *
+job_history_error_code(const struct job_history *h)
+{
+    return h->error_code && h->error_code < sizeof(texts) / sizeof(*texts) ? texts[h->error_code]
+                                                                           : NULL;
+}
+
 static void
 record(struct job *j, enum job_actor actor, int64_t now_ms)
 {
@@ -338,8 +393,8 @@ record(struct job *j, enum job_actor actor, int64_t now_ms)
 
     j->history[j->history_total % JOB_HISTORY_MAX] = (struct job_history){
         .time_ms = now_ms,
-        .cause = j->cause,
-        .error_code = failed ? j->error_code : NULL,
+        .cause = text_index(j->cause),
+        .error_code = failed ? text_index(j->error_code) : 0,
         .state = (uint8_t)j->state,
         .actor = (uint8_t)actor,
         .signal =

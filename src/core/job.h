@@ -77,17 +77,22 @@ struct job_policy {
     double backoff_jitter; /* 0..1: the delay is scaled by 1 - jitter .. 1 + jitter */
 };
 
-#define JOB_HISTORY_MAX 32 /* the latest transitions a job keeps; older ones are counted */
+#define JOB_HISTORY_MAX 16 /* the latest transitions a job keeps; older ones are counted */
 
 enum job_actor { JOB_ACTOR_DROVER, JOB_ACTOR_WORKER, JOB_ACTOR_API };
 
+/*
+ * One transition, in 16 bytes (every queued job carries JOB_HISTORY_MAX of
+ * them): the cause and the error code are indices into core/job's table of
+ * its texts, read with job_history_cause() and job_history_error_code().
+ */
 struct job_history {
     int64_t time_ms;
-    const char *cause;      /* job.cause of the transition (static) */
-    const char *error_code; /* retry_wait, failed: the attempt's failure (static), else NULL */
-    uint8_t state;          /* enum job_state */
-    uint8_t actor;          /* enum job_actor */
-    uint8_t signal;         /* worker_lost: the signal that ended the instance, 0 none */
+    uint8_t cause;      /* job.cause of the transition */
+    uint8_t error_code; /* retry_wait, failed: the attempt's failure; 0 none */
+    uint8_t state;      /* enum job_state */
+    uint8_t actor;      /* enum job_actor */
+    uint8_t signal;     /* worker_lost: the signal that ended the instance, 0 none */
 };
 
 /*
@@ -163,6 +168,9 @@ bool job_state_terminal(enum job_state st);
 bool job_state_held(enum job_state st);
 
 const char *job_state_name(enum job_state st);
+/* A history entry's cause ("" none) and error code (NULL none). */
+const char *job_history_cause(const struct job_history *h);
+const char *job_history_error_code(const struct job_history *h);
 enum job_state job_state_from_name(const char *name);
 const char *job_event_name(enum job_event ev);
 /* Hero's `status` field: dispatched, started, finished, error. */

@@ -157,14 +157,14 @@ history_json(const struct job *j)
         json_t *e = json_pack(
             "{s:s, s:I, s:s, s:s}", "state", job_state_name((enum job_state)h->state), "time_ms",
             (json_int_t)h->time_ms, "actor", h->actor < 3 ? actor_names[h->actor] : "drover",
-            "cause", h->cause ? h->cause : "");
+            "cause", job_history_cause(h));
 
         if (!e) {
             json_decref(a);
             return NULL;
         }
-        if (h->error_code)
-            json_object_set_new(e, "error_code", json_string(h->error_code));
+        if (job_history_error_code(h))
+            json_object_set_new(e, "error_code", json_string(job_history_error_code(h)));
         if (h->signal)
             json_object_set_new(e, "signal", json_string(util_signal_name(h->signal)));
         json_array_append_new(a, e);

@@ -143,6 +143,18 @@ every_row_as_expected(void **state)
             assert_int_equal(j.finished_ms, 1000);
         if (job_state_terminal(r->to) || r->to == JOB_RETRY_WAIT)
             assert_int_equal(j.stopping, JOB_STOPPING_NONE);
+        /* A change of state is in the history, its texts kept by index: each must be in
+           job.c's table. */
+        if (s.from != s.to) {
+            const struct job_history *h = &j.history[(j.history_total - 1) % JOB_HISTORY_MAX];
+
+            assert_non_null(j.cause);
+            assert_string_equal(job_history_cause(h), j.cause);
+            if (h->state == JOB_RETRY_WAIT || h->state == JOB_FAILED)
+                assert_string_equal(job_history_error_code(h), j.error_code);
+            else
+                assert_null(job_history_error_code(h));
+        }
     }
 }
 
@@ -183,6 +195,7 @@ submit_waits_or_is_delayed(void **state)
     assert_int_equal(s.effects, JOB_FX_QUEUE_BACK);
     assert_int_equal(j.attempt, 1);
     assert_int_equal(j.created_ms, 5000);
+    assert_string_equal(job_history_cause(&j.history[0]), "submitted");
     s = job_submit(&j, 9000, 5000);
     assert_int_equal(s.to, JOB_DELAYED);
     assert_int_equal(s.effects, JOB_FX_ARM_DUE);
@@ -190,6 +203,8 @@ submit_waits_or_is_delayed(void **state)
     assert_int_equal(j.history_total, 1);
     assert_int_equal(j.history[0].state, JOB_DELAYED);
     assert_int_equal(j.history[0].actor, JOB_ACTOR_API);
+    assert_string_equal(job_history_cause(&j.history[0]), "submitted, run_at in the future");
+    assert_null(job_history_error_code(&j.history[0]));
 }
 
 /* JOBS.md's headline: kill -9 mid-job, and the job is due again at once (no backoff). */
@@ -246,7 +261,7 @@ history_keeps_the_error_code_and_signal(void **state)
     assert_int_equal(job_step(&j, &lpol, &lost, 3).to, JOB_RETRY_WAIT);
     h = &j.history[(j.history_total - 1) % JOB_HISTORY_MAX];
     assert_int_equal(h->state, JOB_RETRY_WAIT);
-    assert_string_equal(h->error_code, "worker_lost");
+    assert_string_equal(job_history_error_code(h), "worker_lost");
     assert_int_equal(h->signal, 9);
     assert_int_equal(j.error_signal, 9);
     /* The next attempt fails by itself: its code is "error", and no signal is carried over. */
@@ -256,7 +271,7 @@ history_keeps_the_error_code_and_signal(void **state)
     (void)job_step(&j, &lpol, &ev, 4001);
     assert_int_equal(job_step(&j, &lpol, &fail, 4002).to, JOB_RETRY_WAIT);
     h = &j.history[(j.history_total - 1) % JOB_HISTORY_MAX];
-    assert_string_equal(h->error_code, "error");
+    assert_string_equal(job_history_error_code(h), "error");
     assert_int_equal(h->signal, 0);
     assert_int_equal(j.error_signal, 0);
     /* Transitions that are no failure carry no code. */
