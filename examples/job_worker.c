@@ -5,6 +5,7 @@
  *
  * The payload says what to do:
  *   fail       fail, no retry
+ *   fail CODE  the same, with error code CODE
  *   sleep N    sleep N seconds, looking for CANCEL every 10 ms; then "slept N"
  *              (cancelled: fail "cancelled", no retry)
  *   crash      abort()
@@ -69,6 +70,8 @@ run(drover_worker *w, const drover_job *j, unsigned char *out)
     text[n] = '\0';
     if (j->len == 4 && strcmp(text, "fail") == 0)
         return drover_job_fail(w, j, "asked to fail", -1);
+    if (j->len > 5 && j->len < sizeof(text) && strncmp(text, "fail ", 5) == 0)
+        return drover_job_fail_code(w, j, text + 5, "asked to fail", -1);
     if (j->len == 5 && strcmp(text, "crash") == 0)
         abort();
     if (j->len > 6 && strncmp(text, "sleep ", 6) == 0)

@@ -5,6 +5,7 @@ and reconnecting are the library's.
 
 The payload says what to do:
   fail       fail, no retry
+  fail CODE  the same, with error code CODE
   sleep N    sleep N seconds, looking for CANCEL every 10 ms; then "slept N"
              (cancelled: fail "cancelled", no retry)
   crash      os.abort()
@@ -23,6 +24,8 @@ def run(job):
     text = job.payload
     if text == b"fail":
         job.fail("asked to fail", retry=False)
+    elif text.startswith(b"fail "):
+        job.fail("asked to fail", retry=False, code=text[5:].decode(errors="replace"))
     elif text == b"crash":
         os.abort()
     elif text.startswith(b"sleep "):

@@ -28,6 +28,7 @@ asks drover for work (WANT), answers PING and reconnects by itself:
 import collections
 import mmap
 import os
+import re
 import select
 import socket
 import struct
@@ -214,6 +215,9 @@ def _uint(args, key, max_value=2**63 - 1):
     return int(v)
 
 
+_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
 class Job:
     """A job drover handed to this process. Answer it once: done() or fail()."""
 
@@ -255,9 +259,12 @@ class Job:
         """Success with result (bytes, or str sent as UTF-8)."""
         self._answer("DONE", [], result.encode() if isinstance(result, str) else bytes(result))
 
-    def fail(self, msg="", retry=True):
+    def fail(self, msg="", retry=True, code="error"):
         """Failure. retry: True after the program's backoff, False never, a number of seconds
-        to wait first; drover retries only while attempts are left."""
+        to wait first; drover retries only while attempts are left. code: the job's
+        error.code, 1 to 64 of A-Z a-z 0-9 _ . : -."""
+        if not _CODE.fullmatch(code):
+            raise ValueError("code is 1 to 64 of A-Z a-z 0-9 _ . : -")
         if retry is True:
             how = "auto"
         elif retry is False or retry is None:
@@ -267,7 +274,7 @@ class Job:
         else:
             raise ValueError("retry is True, False or a number of seconds >= 0")
         body = (msg.encode() if isinstance(msg, str) else bytes(msg))[:self._chan.max_payload]
-        self._answer("FAIL", [("retry", how), ("code", "error")], body)
+        self._answer("FAIL", [("retry", how), ("code", code)], body)
 
     def progress(self, pct, msg=None):
         """Progress for /jobs/ID, pct 0..100; best effort (dropped while the channel is down)."""

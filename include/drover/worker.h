@@ -136,6 +136,10 @@ int drover_job_done(drover_worker *w, const drover_job *j, const void *res, size
  * as drover_job_done(), and -EINVAL for retry_ms < -1.
  */
 int drover_job_fail(drover_worker *w, const drover_job *j, const char *msg, int retry_ms);
+/* The same with the failure's code, shown as the job's error.code (drover_job_fail() says
+   "error"): 1 to 64 of A-Z a-z 0-9 _ . : -, else -EINVAL. */
+int drover_job_fail_code(drover_worker *w, const drover_job *j, const char *code, const char *msg,
+                         int retry_ms);
 
 /*
  * Progress for /jobs/ID: pct 0..100 (-EINVAL above) and an optional

@@ -45,6 +45,7 @@
 #define ID_MAX 128 /* JOBQ_ID_MAX */
 #define TYPE_MAX 255
 #define ENV_MAX 1152   /* a job's env: drover sends at most 1024 bytes and a newline each */
+#define CODE_MAX 64    /* a failure's code: 1 to 64 of A-Z a-z 0-9 _ . : - */
 #define SLOTS_MAX 1024 /* a sane bound on DROVER_JOBS_CONCURRENCY */
 #define PAYLOAD_DEFAULT (1024 * 1024) /* DROVER_JOBS_MAX_PAYLOAD absent: drover's default */
 #define SEND_WAIT_MS 10000
@@ -71,7 +72,8 @@ struct slot {
     uint8_t *buf;
     char id[ID_MAX + 1];
     char type[TYPE_MAX + 1];
-    char env[ENV_MAX + 1]; /* "KEY=VALUE" lines; "" none */
+    char env[ENV_MAX + 1];   /* "KEY=VALUE" lines; "" none */
+    char code[CODE_MAX + 1]; /* the FAIL's code */
 };
 
 enum chan_state { CHAN_DOWN, CHAN_HELLO_SENT, CHAN_READY };
@@ -395,7 +397,7 @@ send_result(struct worker_jobs *j, struct slot *s, bool fail, int retry_ms, cons
     kv[nkv++] = "retry";
     kv[nkv++] = retry;
     kv[nkv++] = "code";
-    kv[nkv++] = "error";
+    kv[nkv++] = s->code[0] ? s->code : "error";
     return send_frame(j, "FAIL", kv, nkv, body, len);
 }
 
@@ -715,15 +717,24 @@ drover_job_done(drover_worker *w, const drover_job *job, const void *res, size_t
 int
 drover_job_fail(drover_worker *w, const drover_job *job, const char *msg, int retry_ms)
 {
+    return drover_job_fail_code(w, job, "error", msg, retry_ms);
+}
+
+int
+drover_job_fail_code(drover_worker *w, const drover_job *job, const char *code, const char *msg,
+                     int retry_ms)
+{
     struct worker_jobs *j = w ? w->jobs : NULL;
-    size_t len = msg ? strlen(msg) : 0;
+    size_t len = msg ? strlen(msg) : 0, clen = code ? strlen(code) : 0;
     struct slot *s;
     int r;
 
     if ((r = slot_of(w, job, &s)) < 0)
         return r;
-    if (retry_ms < -1)
+    if (retry_ms < -1 || clen < 1 || clen > CODE_MAX ||
+        strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != clen)
         return -EINVAL;
+    memcpy(s->code, code, clen + 1);
     if (len > j->max_payload)
         len = j->max_payload; /* a message is for people: a cut one still says something */
     return finish(j, s, true, retry_ms, msg, len);

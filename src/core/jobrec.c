@@ -30,6 +30,7 @@ jobrec_free(struct jobrec *r)
     free(r->env);
     free(r->result);
     free(r->error_message);
+    free(r->fail_code);
     free(r->progress_message);
     free(r);
 }
@@ -76,6 +77,21 @@ jobrec_set_error(struct jobrec *r, const char *message, size_t len)
 }
 
 int
+jobrec_set_fail_code(struct jobrec *r, const char *code)
+{
+    size_t n = code ? strlen(code) : 0;
+
+    free(r->fail_code);
+    r->fail_code = NULL;
+    if (!code || strcmp(code, "error") == 0)
+        return 0;
+    if (n < 1 || n > 64 ||
+        strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != n)
+        return -EINVAL;
+    return (r->fail_code = strdup(code)) ? 0 : -ENOMEM;
+}
+
+int
 jobrec_set_progress(struct jobrec *r, unsigned pct, const char *message, size_t len)
 {
     char *p;
@@ -98,6 +114,7 @@ jobrec_bytes(const struct jobrec *r)
     n += r->caller_id ? strlen(r->caller_id) + 1 : 0;
     n += r->context_id ? strlen(r->context_id) + 1 : 0;
     n += r->error_message ? strlen(r->error_message) + 1 : 0;
+    n += r->fail_code ? strlen(r->fail_code) + 1 : 0;
     n += r->progress_message ? strlen(r->progress_message) + 1 : 0;
     for (size_t i = 0; i < r->nenv; i++)
         n += strlen(r->env[i]) + 1 + sizeof(char *);
@@ -181,7 +198,10 @@ error_json(const struct jobrec *r)
     if (!j->error_code || (j->state != JOB_FAILED && j->state != JOB_RETRY_WAIT &&
                            j->state != JOB_CANCELLED && !r->error_message))
         return json_null();
-    e = json_pack("{s:s}", "code", j->error_code);
+    /* A worker's own code for its FAIL ("error" in the state machine) is what it said. */
+    e = json_pack("{s:s}", "code",
+                  strcmp(j->error_code, "error") == 0 && r->fail_code ? r->fail_code
+                                                                      : j->error_code);
     if (!e)
         return NULL;
     json_object_set_new(e, "message", str_or_null(r->error_message));

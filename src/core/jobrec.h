@@ -39,6 +39,7 @@ struct jobrec {
     uint8_t *result; /* DONE's body; NULL: none */
     size_t result_len;
     char *error_message; /* the last failure's text; NULL: none */
+    char *fail_code;     /* the last FAIL's code= when not "error" (error.code shows it); NULL */
     unsigned progress_pct;
     char *progress_message;
     char instance[JOBREC_INSTANCE_MAX]; /* the instance that holds it or held it last; "" none */
@@ -61,6 +62,9 @@ void jobrec_free(struct jobrec *r);
    JOBREC_MESSAGE_MAX), replacing the old. 0 or -ENOMEM. */
 int jobrec_set_result(struct jobrec *r, const void *bytes, size_t len);
 int jobrec_set_error(struct jobrec *r, const char *message, size_t len);
+/* A FAIL's code (NULL or "error": none); one that is not 1 to 64 of A-Z a-z 0-9 _ . : - is
+   refused with -EINVAL and none is kept. 0, -EINVAL or -ENOMEM. */
+int jobrec_set_fail_code(struct jobrec *r, const char *code);
 int jobrec_set_progress(struct jobrec *r, unsigned pct, const char *message, size_t len);
 
 /* Bytes a record costs besides its struct: payload, result, texts. For max_queued_bytes. */

@@ -834,6 +834,11 @@ on_frame(struct jobchan *c, const struct jobframe *f)
         }
         (void)jobrec_set_error(r, f->has_body ? (const char *)f->body : "",
                                f->has_body ? f->body_len : 0);
+        if (jobrec_set_fail_code(r, jobframe_get(f, "code")) == -EINVAL)
+            inst_log(LOG_LVL_INFO, s->in,
+                     "job %s: FAIL code= is not 1 to 64 of A-Z a-z 0-9 _ . : -; "
+                     "shown as \"error\"",
+                     r->q.id);
         step(js, r, s, &in);
         return;
     }

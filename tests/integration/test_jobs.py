@@ -417,6 +417,10 @@ def test_the_c_library_example_worker(drover):
     idle_instances(port, 1)
     code, j = post(port, "/jobs?wait=60", {"type": "c", "payload": "shout"})
     assert code == 200 and j["result"] == "SHOUT", j
+    # drover_job_fail_code(): the worker's own code is the job's error.code.
+    code, j = post(port, "/jobs?wait=60", {"type": "c", "payload": "fail bad_input"})
+    assert code == 200 and j["state"] == "failed", j
+    assert j["error"]["code"] == "bad_input" and j["error"]["message"] == "asked to fail", j
     assert drover.stop() == 0
 
 

@@ -216,6 +216,10 @@ def test_fail_without_retry_and_an_empty_payload(peers, kind):
     _, body = c.expect("FAIL", id="f", attempt=1, retry="no", code="error")
     assert body == b"asked to fail"
     c.expect("WANT", n=1)
+    job(c, "g", b"fail bad_input")  # the worker's own code
+    c.expect("START", id="g", attempt=1)
+    c.expect("FAIL", id="g", attempt=1, retry="no", code="bad_input")
+    c.expect("WANT", n=1)
     job(c, "e", b"")
     c.expect("START", id="e")
     _, body = c.expect("DONE", id="e", len=0)

@@ -395,6 +395,23 @@ job_json_text_binary_error_and_brief(void **state)
     assert_null(json_object_get(j, "history"));
     json_decref(j);
     assert_int_equal(jobrec_bytes(r), 5 + 2 + 7); /* the message with its NUL */
+
+    /* A worker's own FAIL code shows as error.code; the state machine's codes win over it. */
+    assert_int_equal(jobrec_set_fail_code(r, "bad code"), -EINVAL);
+    assert_null(r->fail_code);
+    assert_int_equal(jobrec_set_fail_code(r, "bad_input"), 0);
+    r->q.sm.error_code = "error";
+    j = jobrec_to_json(r, "resize", true);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "bad_input");
+    json_decref(j);
+    r->q.sm.error_code = "worker_lost";
+    j = jobrec_to_json(r, "resize", true);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "worker_lost");
+    json_decref(j);
+    assert_int_equal(jobrec_set_fail_code(r, "error"), 0); /* "error" is none */
+    assert_null(r->fail_code);
     jobrec_free(r);
 }
 
