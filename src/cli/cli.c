@@ -48,6 +48,21 @@ cli_url_encode(const char *s, char *buf, size_t len)
     return buf;
 }
 
+bool
+cli_add_query(char *q, size_t len, const char *key, const char *value)
+{
+    char enc[600];
+    size_t n = strlen(q);
+    int w;
+
+    if (!value)
+        return true;
+    if (!cli_url_encode(value, enc, sizeof(enc)))
+        return false;
+    w = snprintf(q + n, len - n, "%c%s=%s", strchr(q, '?') ? '&' : '?', key, enc);
+    return w >= 0 && (size_t)w < len - n;
+}
+
 int
 cli_split_name(const char *name, char *ret_program, size_t len, long *ret_index)
 {

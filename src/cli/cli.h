@@ -32,6 +32,9 @@
  * not fit.
  */
 char *cli_url_encode(const char *s, char *buf, size_t len);
+/* Appends "?key=value" or "&key=value" (value URL-encoded) to the target q (len bytes of
+   room); a NULL value adds nothing. False when it does not fit. */
+bool cli_add_query(char *q, size_t len, const char *key, const char *value);
 
 /*
  * Splits NAME ("web", "web:3", "all") into the program part (copied to

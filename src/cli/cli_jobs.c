@@ -800,22 +800,6 @@ run_wait(struct jargs *a)
     return rc;
 }
 
-/* Appends "&key=value" (URL-encoded) to q; false when it does not fit. */
-static bool
-add_query(char *q, size_t len, const char *key, const char *value)
-{
-    char enc[600];
-    size_t n = strlen(q);
-    int w;
-
-    if (!value)
-        return true;
-    if (!cli_url_encode(value, enc, sizeof(enc)))
-        return false;
-    w = snprintf(q + n, len - n, "%c%s=%s", strchr(q, '?') ? '&' : '?', key, enc);
-    return w >= 0 && (size_t)w < len - n;
-}
-
 static int
 run_list(struct jargs *a)
 {
@@ -835,10 +819,10 @@ run_list(struct jargs *a)
         size_t before = json_array_size(all);
 
         (void)snprintf(num, sizeof(num), "%ld", limit - (long)before);
-        if (!add_query(target, sizeof(target), "state", value_of(a, O_STATE)) ||
-            !add_query(target, sizeof(target), "type", value_of(a, O_TYPE)) ||
-            !add_query(target, sizeof(target), "limit", num) ||
-            !add_query(target, sizeof(target), "after", after)) {
+        if (!cli_add_query(target, sizeof(target), "state", value_of(a, O_STATE)) ||
+            !cli_add_query(target, sizeof(target), "type", value_of(a, O_TYPE)) ||
+            !cli_add_query(target, sizeof(target), "limit", num) ||
+            !cli_add_query(target, sizeof(target), "after", after)) {
             rc = usage_error(a, "an argument is too long");
             goto done;
         }

@@ -821,22 +821,6 @@ run_logs(const struct args *a)
     return rc == -EINTR ? CLI_EXIT_OK : rc;
 }
 
-/* Appends "&key=value" (URL-encoded) to q; false when it does not fit. */
-static bool
-add_query(char *q, size_t len, const char *key, const char *value)
-{
-    char enc[512];
-    size_t n = strlen(q);
-    int w;
-
-    if (!value)
-        return true;
-    if (!cli_url_encode(value, enc, sizeof(enc)))
-        return false;
-    w = snprintf(q + n, len - n, "%c%s=%s", n ? '&' : '?', key, enc);
-    return w >= 0 && (size_t)w < len - n;
-}
-
 static int
 run_health(const struct args *a)
 {
@@ -854,9 +838,9 @@ run_health(const struct args *a)
                            "bad PROGRAM '%s': expected a program name (health judges "
                            "programs, not instances)",
                            name);
-    if (!add_query(query, sizeof(query), "max_silent", a->max_silent) ||
-        !add_query(query, sizeof(query), "silence", a->silence) ||
-        !add_query(query, sizeof(query), "program", name))
+    if (!cli_add_query(query, sizeof(query), "max_silent", a->max_silent) ||
+        !cli_add_query(query, sizeof(query), "silence", a->silence) ||
+        !cli_add_query(query, sizeof(query), "program", name))
         return usage_error(a, "an argument is too long");
     (void)snprintf(target, sizeof(target), "/health%s", query);
     rc = request(a, "GET", target, &res);

@@ -210,6 +210,17 @@ url_encode(void **state)
     assert_null(cli_url_encode("abcd", buf, 4));
     assert_null(cli_url_encode("a b", buf, 5)); /* "a%20b" needs 6 */
     assert_non_null(cli_url_encode("a b", buf, 6));
+
+    /* A query is started with '?', then goes on with '&'; NULL adds nothing. */
+    char q[40] = "/jobs"; /* room for the three below, not a fourth */
+    assert_true(cli_add_query(q, sizeof(q), "state", "running"));
+    assert_true(cli_add_query(q, sizeof(q), "type", NULL));
+    assert_true(cli_add_query(q, sizeof(q), "after", "1:a b"));
+    assert_string_equal(q, "/jobs?state=running&after=1:a%20b");
+    assert_false(cli_add_query(q, sizeof(q), "limit", "100")); /* does not fit */
+    char empty[16] = "";
+    assert_true(cli_add_query(empty, sizeof(empty), "n", "1"));
+    assert_string_equal(empty, "?n=1");
 }
 
 static void
