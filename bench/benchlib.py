@@ -142,6 +142,15 @@ def binary_line(label, source, copy):
 
 # --- /proc -----------------------------------------------------------------------------------
 
+def ppid_of(pid):
+    """The parent pid of pid from /proc/PID/stat, None if it is gone (or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def children_of(pid):
     """Pids of the direct children of pid (all its threads), [] if it is gone."""
     out = []

@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
-import restart_latency as rl  # noqa: E402  (ppid_of, GAP_S, RECV_TIMEOUT_S)
+import restart_latency as rl  # noqa: E402  (kill_and_time, GAP_S)
 
 INSTANCES = 1000
 THREADS, CONNS = 2, 64  # CONNS: --connections

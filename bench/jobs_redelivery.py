@@ -34,14 +34,6 @@ import jobs_common as jc  # noqa: E402
 INSTANCES = 3
 
 
-def ppid_of(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 class Events:
     """Follows GET /jobs/events from a sequence number; long-polls with wait=."""
 
@@ -86,7 +78,7 @@ def one_round(d, ev, problems):
         problems.append(f"job {jid}: {len(holder)} instances hold it in /status")
         return None
     pid, inst = holder[0]["pid"], holder[0]["instance"]
-    if ppid_of(pid) != d.pid:
+    if bl.ppid_of(pid) != d.pid:
         problems.append(f"pid {pid} is not drover's child; not killed")
         return None
     t_kill_wall = time.time()

@@ -38,14 +38,6 @@ RECV_TIMEOUT_S = 2.0   # per sample; a miss ends that arm's round
 BOOTSTRAP_N = 1000     # resamples for the interval of the new/baseline ratio
 
 
-def ppid_of(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def run_arm(arm, tmp, sock, forkloop, n, deadline, baseline=None):
     """Starts the arm, takes up to n samples (ns), stops it. Returns (samples, problems).
     Arms named "baseline ..." run the baseline drover (a copy in tmp)."""
@@ -92,7 +84,7 @@ def kill_and_time(pid, parent, sock, arm, problems, samples):
     appends kill -> replacement's main() in ns to samples. Returns the pid to kill next, or
     None when the round must end (the reason is in problems)."""
     time.sleep(GAP_S)
-    if ppid_of(pid) != parent:  # only ever kill the arm's own child
+    if bl.ppid_of(pid) != parent:  # only ever kill the arm's own child
         problems.append(f"{arm}: pid {pid} is not a child of {parent} any more; round ended")
         return None
     t_kill = time.monotonic_ns()
