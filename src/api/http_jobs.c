@@ -231,14 +231,11 @@ handle_queues(struct MHD_Connection *conn, struct supervisor *sup)
         struct jobs_type_figures f;
 
         jobs_type_figures(sup, t, now, &f);
-        if (f.program) {
-            struct program *prog = pool_find_program(&sup->pool, f.program, strlen(f.program));
+        if (f.prog) {
             struct jobscale_figures sf;
 
-            if (prog) {
-                jobscale_figures(prog, &sf);
-                f.desired = sf.desired; /* the queue's ask, which a pin may not follow */
-            }
+            jobscale_figures(f.prog, &sf);
+            f.desired = sf.desired; /* the queue's ask, which a pin may not follow */
         }
         q[t] = (struct api_queue){
             .type = f.type,

@@ -1486,7 +1486,8 @@ jobs_type_figures(struct supervisor *sup, size_t type, int64_t now_ms,
     int64_t s = now_ms / 1000, oldest = 0;
 
     *ret = (struct jobs_type_figures){ .type = jobq_type_name(js->q, (unsigned)type),
-                                       .program = t->prog ? t->prog->cfg->name : NULL };
+                                       .program = t->prog ? t->prog->cfg->name : NULL,
+                                       .prog = t->prog };
     for (int st = 0; st < JOB__MAX; st++)
         ret->state[st] = jobq_count(js->q, (unsigned)type, (enum job_state)st);
     if (head) {

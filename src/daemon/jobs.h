@@ -146,6 +146,7 @@ struct jobevents *jobs_events(struct supervisor *sup);
 /* /queues, per type. */
 struct jobs_type_figures {
     const char *type, *program;
+    struct program *prog; /* the one that takes it; NULL: none (a reload removed it) */
     size_t state[JOB__MAX];
     double oldest_waiting_s;
     uint64_t done_1m, failed_1m;

@@ -39,14 +39,6 @@ policy_of(const struct program_jobs_cfg *pj)
     };
 }
 
-/* Idle, in the sense a scale-down may stop: no process, or one that holds no job and asks for
-   none yet, or asks and holds none. A busy one (it holds a job) is never stopped. */
-static bool
-stoppable(const struct instance *in)
-{
-    return !jobs_instance_busy(in);
-}
-
 static void
 step(struct jobscale *sc, int64_t now_ms)
 {
@@ -64,9 +56,9 @@ step(struct jobscale *sc, int64_t now_ms)
             (in->svc.state == SVC_RUNNING && !in->ready && prog->cfg->policy.wait_ready))
             now.adding = true; /* not ready for jobs yet */
     }
-    /* Only the top instances may go (pool_scale() stops slots from the top): the idle ones
-       there, stopping at the first busy one. */
-    for (unsigned i = prog->want; i > 0 && stoppable(&prog->instances[i - 1]); i--)
+    /* Only the top instances may go (pool_scale() stops slots from the top): those there
+       that hold no job (or have no process), stopping at the first busy one. */
+    for (unsigned i = prog->want; i > 0 && !jobs_instance_busy(&prog->instances[i - 1]); i--)
         now.idle++;
     want = autoscale_step(&sc->window, &sc->pol, &now, now_ms);
     if (sc->pinned && want != prog->want && want != sc->told) {
