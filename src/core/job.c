@@ -374,6 +374,14 @@ text_index(const char *s)
 }
 
 const char *
+job_text(const char *s)
+{
+    uint8_t i = text_index(s);
+
+    return i ? texts[i] : NULL;
+}
+
+const char *
 job_history_cause(const struct job_history *h)
 {
     return h->cause < sizeof(texts) / sizeof(*texts) ? texts[h->cause] : "";

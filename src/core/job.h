@@ -168,6 +168,9 @@ bool job_state_terminal(enum job_state st);
 bool job_state_held(enum job_state st);
 
 const char *job_state_name(enum job_state st);
+/* The static text equal to s among the causes and error codes this table sets (the journal
+   reads them back by name); NULL: none is. */
+const char *job_text(const char *s);
 /* A history entry's cause ("" none) and error code (NULL none). */
 const char *job_history_cause(const struct job_history *h);
 const char *job_history_error_code(const struct job_history *h);

@@ -130,9 +130,9 @@ text_or_null(const uint8_t *bytes, size_t len)
     return json_stringn((const char *)bytes, len);
 }
 
-/* key: the bytes as text, or key_b64: as base64 when they are not text. */
-static int
-set_bytes(json_t *o, const char *key, const char *key_b64, const uint8_t *bytes, size_t len)
+int
+jobrec_bytes_to_json(json_t *o, const char *key, const char *key_b64, const uint8_t *bytes,
+                     size_t len)
 {
     static const uint8_t none[1];
     json_t *v = text_or_null(bytes ? bytes : none, bytes ? len : 0);
@@ -237,11 +237,11 @@ jobrec_to_json(const struct jobrec *r, const char *type_name, bool brief)
                                   r->progress_message ? r->progress_message : ""));
     if (brief)
         return o;
-    if (set_bytes(o, "payload", "payload_b64", r->payload, r->payload_len) < 0)
+    if (jobrec_bytes_to_json(o, "payload", "payload_b64", r->payload, r->payload_len) < 0)
         goto fail;
     if (!r->result)
         json_object_set_new(o, "result", json_null());
-    else if (set_bytes(o, "result", "result_b64", r->result, r->result_len) < 0)
+    else if (jobrec_bytes_to_json(o, "result", "result_b64", r->result, r->result_len) < 0)
         goto fail;
     json_object_set_new(o, "history", history_json(j));
     if (j->history_total > JOB_HISTORY_MAX)

@@ -45,6 +45,7 @@ struct jobrec {
     char instance[JOBREC_INSTANCE_MAX]; /* the instance that holds it or held it last; "" none */
     int64_t deadline_ms;                /* held: when it is cancelled for its timeout; 0 none */
     int64_t dispatched_ms;              /* held: when this attempt went out (Unix ms); 0 none */
+    uint64_t order; /* its submit's journal seq: a restart queues jobs in this order; 0 none */
 };
 
 static inline struct jobrec *
@@ -69,6 +70,11 @@ int jobrec_set_progress(struct jobrec *r, unsigned pct, const char *message, siz
 
 /* Bytes a record costs besides its struct: payload, result, texts. For max_queued_bytes. */
 size_t jobrec_bytes(const struct jobrec *r);
+
+/* Sets o's key to the bytes as a JSON string when they are UTF-8 text without NUL, else
+   key_b64 to their base64 (bytes may be NULL with len 0). 0, or -1: no memory. */
+int jobrec_bytes_to_json(json_t *o, const char *key, const char *key_b64, const uint8_t *bytes,
+                         size_t len);
 
 /*
  * The JSON of r for clients (GET /jobs/ID): id, type, state, hero_status,
