@@ -26,6 +26,28 @@ runpath_dir(uid_t euid, const char *xdg, char *buf, size_t len)
     return n >= 0 && (size_t)n < len ? buf : NULL;
 }
 
+const char *
+runpath_state_dir(uid_t euid, const char *state_directory, const char *xdg_state, const char *home,
+                  char *buf, size_t len)
+{
+    int n;
+
+    if (state_directory && *state_directory) {
+        size_t l = strcspn(state_directory, ":"); /* systemd lists one per StateDirectory= */
+
+        n = snprintf(buf, len, "%.*s", (int)(l > INT_MAX ? INT_MAX : l), state_directory);
+    } else if (euid == 0) {
+        n = snprintf(buf, len, "/var/lib/drover");
+    } else if (xdg_state && xdg_state[0] == '/') {
+        n = snprintf(buf, len, "%s/drover", xdg_state);
+    } else if (home && home[0] == '/') {
+        n = snprintf(buf, len, "%s/.local/state/drover", home);
+    } else {
+        return NULL;
+    }
+    return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
 bool
 runpath_holds(const char *dir, const char *path)
 {

@@ -16,6 +16,15 @@
  * root ignores it). Returns buf, or NULL when it does not fit in len bytes.
  */
 const char *runpath_dir(uid_t euid, const char *xdg, char *buf, size_t len);
+/*
+ * drover's state directory, where the job store lives when there is no
+ * dumpfile: $STATE_DIRECTORY (systemd's StateDirectory=; the first when it
+ * lists several) if set; else /var/lib/drover for euid 0; else
+ * $XDG_STATE_HOME/drover when that is absolute; else $HOME/.local/state/drover.
+ * NULL: none of them (no HOME), or it does not fit in len bytes.
+ */
+const char *runpath_state_dir(uid_t euid, const char *state_directory, const char *xdg_state,
+                              const char *home, char *buf, size_t len);
 /* True when path names an entry directly inside dir ("DIR/NAME", NAME without '/'). */
 bool runpath_holds(const char *dir, const char *path);
 

@@ -82,8 +82,8 @@ socket_path_precedence(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *got = runpath_socket(cases[i].flag, cases[i].env, cases[i].euid,
-                                         cases[i].xdg, buf, sizeof(buf));
+        const char *got = runpath_socket(cases[i].flag, cases[i].env, cases[i].euid, cases[i].xdg,
+                                         buf, sizeof(buf));
         assert_non_null(got);
         assert_string_equal(got, cases[i].want);
     }
@@ -96,12 +96,34 @@ socket_path_precedence(void **state)
     assert_non_null(runpath_socket("/abc", NULL, 0, NULL, buf, 5));
 }
 
+static void
+state_dir_pick(void **state)
+{
+    char buf[64];
+    (void)state;
+
+    assert_string_equal(
+        runpath_state_dir(1000, "/srv/st:/srv/other", "/x", "/home/u", buf, sizeof(buf)),
+        "/srv/st");
+    assert_string_equal(runpath_state_dir(0, NULL, "/x", "/root", buf, sizeof(buf)),
+                        "/var/lib/drover");
+    assert_string_equal(runpath_state_dir(1000, "", "/home/u/.st", "/home/u", buf, sizeof(buf)),
+                        "/home/u/.st/drover");
+    assert_string_equal(runpath_state_dir(1000, NULL, "relative", "/home/u", buf, sizeof(buf)),
+                        "/home/u/.local/state/drover");
+    assert_null(runpath_state_dir(1000, NULL, NULL, NULL, buf, sizeof(buf)));
+    assert_null(runpath_state_dir(1000, NULL, NULL, "relative", buf, sizeof(buf)));
+    assert_null(
+        runpath_state_dir(1000, NULL, NULL, "/a/very/long/home/directory/name/here/x", buf, 16));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dir_pick),
         cmocka_unit_test(holds),
+        cmocka_unit_test(state_dir_pick),
         cmocka_unit_test(socket_path_precedence),
     };
 
