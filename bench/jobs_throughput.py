@@ -8,6 +8,9 @@ in rounds (the order rotated each round):
            (C, upper-cases its payload), 1, 4 and 16 instances, concurrency 1. Clients:
            keep-alive http.client connections, each looping POST /jobs?wait=30 with a
            16-byte payload; a job counts when the answer is 200, success, result right.
+  drover file  the same with the file store (fsync "submit": each submit answered after
+           its journal line is fdatasync'ed, group-committed; the rest within 50 ms), its
+           journal in the temp directory (the table says on which file system).
   redis    redis-server (--save '' --appendonly no; clients on a loopback TCP port,
            workers on its unix socket, as drover's) with 1, 4 and 16 RQ-style workers
            (bench/jobs_helper.c redis-worker: BLPOP q, LPUSH the reply key). Clients:
@@ -274,7 +277,8 @@ def main():
     print(f"jobs_throughput ({'quick' if args.quick else 'full'}): {rounds} round(s) x "
           f"{window:g} s per arm, arms interleaved; workers {', '.join(map(str, WORKERS))}")
     problems = []
-    arms = [(sysname, w) for w in WORKERS for sysname in ("drover", "redis", "floor")] + [("floor 1 CPU", 1)]
+    systems = ("drover", "drover file", "redis", "floor")
+    arms = [(sysname, w) for w in WORKERS for sysname in systems] + [("floor 1 CPU", 1)]
     res = {a: [] for a in arms}
     with bl.TempDir() as tmp:
         print(bl.host_line())
@@ -283,6 +287,9 @@ def main():
         progs = [bl.program(f"w{w}", [jc.JOB_WORKER], instances=w, max_instances=w,
                             jobs={"concurrency": 1}) for w in WORKERS]
         top = {"store": "memory", "max_queued_bytes": "256MiB"}
+        # The file store on tmp (tmpfs or disk, whatever TMPDIR is: the table says which).
+        top_file = {"store": "file", "fsync": "submit", "dir": str(tmp / "jobs-file"),
+                    "max_queued_bytes": "256MiB"}
         redis, rport, rsock, err = start_redis(tmp)
         if err:
             print(err, file=sys.stderr)
@@ -292,22 +299,29 @@ def main():
             for w in WORKERS:
                 rworkers[w] = [bl.Proc([helper, "redis-worker", rsock, f"q{w}"], tag=f"rw{w}",
                                        stdout=subprocess.DEVNULL).start() for _ in range(w)]
-            with jc.JobsDrover(tmp, progs, top, tag="jobs") as d:
-                def ready():
+            with jc.JobsDrover(tmp, progs, top, tag="jobs") as d, \
+                    jc.JobsDrover(tmp, progs, top_file, tag="jobsfile") as df:
+                drovers = {"drover": d, "drover file": df}
+
+                def ready(x):
                     for w in WORKERS:
-                        inst = d.instances(f"w{w}")
+                        inst = x.instances(f"w{w}")
                         if len(inst) != w or not all(i.get("ready") and i.get("pid") for i in inst):
                             return False
                     return True
-                if not bl.wait_until(ready, 20, 0.05):
-                    print(f"drover's workers did not all start within 20 s\n{d.log_text(1500)}", file=sys.stderr)
-                    return 1
-                dpids = {w: [i["pid"] for i in d.instances(f"w{w}")] for w in WORKERS}
+                for name, x in drovers.items():
+                    if not bl.wait_until(lambda: ready(x), 20, 0.05):
+                        print(f"{name}'s workers did not all start within 20 s\n{x.log_text(1500)}",
+                              file=sys.stderr)
+                        return 1
+                dpids = {(name, w): [i["pid"] for i in x.instances(f"w{w}")]
+                         for name, x in drovers.items() for w in WORKERS}
                 # one job per program first: the workers have asked for work
-                for w in WORKERS:
-                    st, j = d.post_json("/jobs?wait=10", {"type": f"w{w}", "payload": "warm"})
-                    if st != 200:
-                        problems.append(f"warm-up job for w{w}: HTTP {st} {str(j)[:200]}")
+                for name, x in drovers.items():
+                    for w in WORKERS:
+                        st, j = x.post_json("/jobs?wait=10", {"type": f"w{w}", "payload": "warm"})
+                        if st != 200:
+                            problems.append(f"{name} warm-up job for w{w}: HTTP {st} {str(j)[:200]}")
                 for r in range(rounds):
                     k = r % len(arms)
                     order = arms[k:] + arms[:k]
@@ -327,9 +341,11 @@ def main():
                             res[arm].append({"rate": n / (ns / 1e9), "done": n, "errors": 0, "lat": [],
                                              "cpu": None, "secs": ns / 1e9, "first_error": None})
                             continue
-                        if sysname == "drover":
-                            x = run_clients("drover", d.port, f"w{w}", clients_for(w), window, warm,
-                                            d.pid, dpids[w], f"d{r}.{w}", tmp)
+                        if sysname in drovers:
+                            dx = drovers[sysname]
+                            x = run_clients("drover", dx.port, f"w{w}", clients_for(w), window, warm,
+                                            dx.pid, dpids[(sysname, w)],
+                                            f"{'df' if dx is df else 'd'}{r}.{w}", tmp)
                         else:
                             x = run_clients("redis", rport, f"q{w}", clients_for(w), window, warm,
                                             redis.pid, [p.pid for p in rworkers[w]], f"r{r}.{w}", tmp)
@@ -342,19 +358,22 @@ def main():
                                             f" first: {x['first_error']}")
                         res[arm].append(x)
                 # nothing must be left: every job answered
-                st, q = d.get_json("/queues")
-                if st == 200 and q:
-                    items = q.get("queues", q) if isinstance(q, dict) else q
-                    busy = json.dumps(items)
-                    for key in ('"waiting": 0', '"dispatched": 0', '"running": 0'):
-                        if busy.count(key) < len(WORKERS):
-                            problems.append(f"drover /queues after the run: {busy[:400]}")
-                            break
-                if not d.alive():
-                    problems.append(f"drover died: {d.log_text(1500)}")
-                warn = [ln for ln in d.log_text(1 << 20).splitlines() if " warn" in ln or " error" in ln]
-                if warn:
-                    problems.append(f"drover: {len(warn)} warning/error log line(s), first: {warn[0]}")
+                for name, x in drovers.items():
+                    st, q = x.get_json("/queues")
+                    if st == 200 and q:
+                        items = q.get("queues", q) if isinstance(q, dict) else q
+                        busy = json.dumps(items)
+                        for key in ('"waiting": 0', '"dispatched": 0', '"running": 0'):
+                            if busy.count(key) < len(WORKERS):
+                                problems.append(f"{name} /queues after the run: {busy[:400]}")
+                                break
+                    if not x.alive():
+                        problems.append(f"{name} died: {x.log_text(1500)}")
+                    warn = [ln for ln in x.log_text(1 << 20).splitlines() if " warn" in ln or " error" in ln]
+                    if warn:
+                        problems.append(f"{name}: {len(warn)} warning/error log line(s), first: {warn[0]}")
+                fs = subprocess.run(["stat", "-f", "-c", "%T", str(tmp)], capture_output=True, text=True)
+                print(f"the file store's directory is on {fs.stdout.strip() or '?'} ({tmp})")
         finally:
             for ps in rworkers.values():
                 for p in ps:

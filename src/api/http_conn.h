@@ -66,6 +66,7 @@ enum http_park_kind {
     HTTP_PARK_EVENTS,     /* GET /events */
     HTTP_PARK_JOB,        /* GET /jobs/ID?wait=, POST /jobs?wait= */
     HTTP_PARK_JOB_EVENTS, /* GET /jobs/events?wait= */
+    HTTP_PARK_JOB_SYNC,   /* POST /jobs: its journal line is not on disk yet (c->since: its seq) */
 };
 
 struct http_conn {
@@ -88,6 +89,7 @@ struct http_conn {
     char *park_id;           /* HTTP_PARK_JOB: the job's id (malloc'ed) */
     int64_t park_until_ms;   /* the end of its whole wait (CLOCK_MONOTONIC ms) */
     int park_code;           /* HTTP_PARK_JOB: the status it answers when the job finished (200) */
+    int64_t park_wait_ms;    /* HTTP_PARK_JOB_SYNC: the submit's ?wait, once it is on disk */
     size_t body_max;         /* what keep_body() keeps: CFG_MAX_BYTES, or a job's */
     bool parked;             /* suspended in MHD, its socket watched */
     bool woken;              /* resumed: the handler answers now */

@@ -95,11 +95,93 @@ answer_job_events(struct MHD_Connection *conn, struct supervisor *sup, uint64_t 
     return http_reply_answer(conn, api_job_events(jobs_events(sup), since));
 }
 
+#define SYNC_WAIT_MS 60000 /* a submit's journal line not on disk after this: 503 */
+
+/*
+ * The answer to an accepted submit (code 201 new, 200 the same id) once its
+ * journal line is on disk: the job, or with ?wait its end (parked on it).
+ */
+static enum MHD_Result
+answer_submitted(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c,
+                 struct jobrec *r, int code, int64_t wait_ms)
+{
+    if (wait_ms > 0 && !job_state_terminal(r->q.sm.state) && park_job(c, r->q.id, wait_ms, 200))
+        return MHD_YES;
+    if (wait_ms > 0)
+        return send_job(conn, sup, job_state_terminal(r->q.sm.state) ? 200 : 202, r);
+    return send_job(conn, sup, code, r);
+}
+
+static enum MHD_Result
+not_on_disk(struct MHD_Connection *conn, const char *id, const char *why)
+{
+    char msg[1024];
+
+    (void)snprintf(msg, sizeof(msg),
+                   "the job was accepted but is not on disk (%s): it runs, but may be lost if "
+                   "drover stops; submit again with this id to learn its state",
+                   why);
+    return http_reply_answer(conn, api_error(503, msg, "id", id));
+}
+
+/*
+ * After jobs_submit(): with the file store, the answer waits until the
+ * job's journal line is on disk (JOBS.md §6.7), parked, never blocking the loop.
+ */
+static enum MHD_Result
+answer_when_durable(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c,
+                    struct jobrec *r, int code, int64_t wait_ms)
+{
+    uint64_t seq = jobs_journal_seq(sup);
+    const char *err;
+    int w = jobs_journal_wait(sup, seq, &err);
+
+    if (w > 0)
+        return answer_submitted(conn, sup, c, r, code, wait_ms);
+    if (w < 0)
+        return not_on_disk(conn, r->q.id, err);
+    free(c->park_id);
+    if (!(c->park_id = strdup(r->q.id)))
+        return not_on_disk(conn, r->q.id, "out of memory");
+    c->park_kind = HTTP_PARK_JOB_SYNC;
+    c->since = seq;
+    c->park_code = code;
+    c->park_wait_ms = wait_ms;
+    c->park_until_ms = util_now_ms() + SYNC_WAIT_MS;
+    if (http_conn_park(c, SYNC_WAIT_MS) == 0)
+        return MHD_YES;
+    c->park_kind = HTTP_PARK_EVENTS;
+    return not_on_disk(conn, r->q.id, "too many requests are waiting");
+}
+
+/* A submit parked on its sync was woken: on disk now, failed, out of time, or not yet. */
+static enum MHD_Result
+sync_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c)
+{
+    int64_t left = c->park_until_ms - util_now_ms();
+    const char *err;
+    int w = jobs_journal_wait(sup, c->since, &err);
+    struct jobrec *r = jobs_find(sup, c->park_id);
+
+    if (w == 0 && left > 0 && !hung_up(c) && http_conn_park(c, left) == 0)
+        return MHD_YES;
+    c->park_kind = HTTP_PARK_EVENTS;
+    if (w < 0 || w == 0)
+        return not_on_disk(conn, c->park_id, w < 0 ? err : "the disk did not sync it within 60 s");
+    if (!r)
+        return http_reply_answer(
+            conn, api_error(404, "no such job (removed before it was on disk)", "id", c->park_id));
+    return answer_submitted(conn, sup, c, r, c->park_code, c->park_wait_ms);
+}
+
 enum MHD_Result
 http_jobs_woken(struct MHD_Connection *conn, struct http_server *srv, struct http_conn *c)
 {
     struct supervisor *sup = srv->sup;
     int64_t left = c->park_until_ms - util_now_ms();
+
+    if (c->park_kind == HTTP_PARK_JOB_SYNC)
+        return sync_woken(conn, sup, c);
 
     if (c->park_kind == HTTP_PARK_JOB_EVENTS) {
         if (left > 0 && !hung_up(c) && !jobevents_has_since(jobs_events(sup), c->since) &&
@@ -166,13 +248,7 @@ handle_submit(struct MHD_Connection *conn, struct http_server *srv, struct http_
     switch (res) {
     case JOBS_SUBMIT_NEW:
     case JOBS_SUBMIT_SAME:
-        if (wait_ms > 0 && !job_state_terminal(r->q.sm.state) &&
-            park_job(c, r->q.id, wait_ms, 200)) {
-            ret = MHD_YES;
-            break;
-        }
-        ret = wait_ms > 0 ? send_job(conn, sup, job_state_terminal(r->q.sm.state) ? 200 : 202, r)
-                          : send_job(conn, sup, (int)res, r);
+        ret = answer_when_durable(conn, sup, c, r, (int)res, wait_ms);
         break;
     case JOBS_SUBMIT_CONFLICT:
         ret = http_reply_answer(

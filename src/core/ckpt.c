@@ -40,7 +40,8 @@ pack_entry(const struct ckpt_entry *e)
         json_object_set_new(o, "port", e->port ? json_integer(e->port) : json_null()) < 0 ||
         json_object_set_new(o, "generation", json_string(e->generation)) < 0 ||
         json_object_set_new(o, "argv", argv) < 0 ||
-        (e->stale && json_object_set_new(o, "stale", json_true()) < 0))
+        (e->stale && json_object_set_new(o, "stale", json_true()) < 0) ||
+        (e->jobs_token[0] && json_object_set_new(o, "jobs_token", json_string(e->jobs_token)) < 0))
         goto fail_argv_owned;
     return o;
 fail:
@@ -151,7 +152,7 @@ unpack_entry(const json_t *o, size_t i, int version, const struct ckpt *c, struc
     char where[32];
     const json_t *program = json_object_get(o, "program"), *port = json_object_get(o, "port");
     const json_t *argv = json_object_get(o, "argv"), *generation = json_object_get(o, "generation");
-    const json_t *stale = json_object_get(o, "stale");
+    const json_t *stale = json_object_get(o, "stale"), *token = json_object_get(o, "jobs_token");
     long long v;
     pid_t gpid;
     uint64_t gstart;
@@ -192,6 +193,15 @@ unpack_entry(const json_t *o, size_t i, int version, const struct ckpt *c, struc
         return -EINVAL;
     }
     e->stale = json_is_true(stale);
+    if (token &&
+        (!json_is_string(token) || json_string_length(token) != CKPT_JOBS_TOKEN_SIZE - 1 ||
+         strspn(json_string_value(token), "0123456789abcdef") != CKPT_JOBS_TOKEN_SIZE - 1)) {
+        (void)snprintf(err, errsize, "%s: \"jobs_token\" must be %d lowercase hex digits", where,
+                       CKPT_JOBS_TOKEN_SIZE - 1);
+        return -EINVAL;
+    }
+    if (token)
+        (void)snprintf(e->jobs_token, sizeof(e->jobs_token), "%s", json_string_value(token));
     if (version == 1) {
         /* Before the field existed, every entry was taken for its file's drover's child. */
         (void)snprintf(e->generation, sizeof(e->generation), "%d.%" PRIu64, (int)c->drover_pid,

@@ -18,6 +18,7 @@
 #define CKPT_VERSION 2 /* written; version 1 (no per-entry generation) is still read */
 #define CKPT_MAX_BYTES (64 * 1024 * 1024)
 #define CKPT_GENERATION_SIZE 32 /* "PID.STARTTIME" of a drover, with its NUL */
+#define CKPT_JOBS_TOKEN_SIZE 33 /* 32 hex digits, with the NUL */
 
 struct ckpt_entry {
     char *program;
@@ -38,6 +39,11 @@ struct ckpt_entry {
      * and the rolling restart had not reached it yet. Absent: false.
      */
     bool stale;
+    /*
+     * "jobs_token": the DROVER_JOBS_TOKEN its process was given, so that an
+     * adopted worker's HELLO is still its own (32 hex digits). Absent: "".
+     */
+    char jobs_token[CKPT_JOBS_TOKEN_SIZE];
 };
 
 /*

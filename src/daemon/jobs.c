@@ -18,8 +18,10 @@
 
 #include "core/jobevents.h"
 #include "core/jobframe.h"
+#include "core/jobjournal.h"
 #include "core/jobq.h"
 #include "core/util.h"
+#include "os/journal.h"
 #include "os/log.h"
 #include "os/rundir.h"
 #include "daemon/jobchan.h"
@@ -57,6 +59,14 @@ struct jobs {
     struct loop_hook before_sleep;
     uint64_t queued_bytes;
     char socket_env[PATH_MAX + 32];
+    /* The file store (jobs.store "file"): NULL for "memory". */
+    struct journal *journal;
+    uint64_t seq;                  /* the last journal line's */
+    bool mute_journal;             /* a step whose line its caller writes (a submit's "new") */
+    bool journal_failed;           /* a line could not be made (no memory): said once */
+    char dir[PATH_MAX];            /* its directory */
+    struct jobrec **held_at_start; /* dispatched or running when drover stopped (jobs_recovered) */
+    size_t nheld_at_start;
 };
 
 static struct jobs *
@@ -74,7 +84,7 @@ jobs_enabled(const struct supervisor *sup)
 size_t
 jobs_timers_needed(size_t slots)
 {
-    return slots + 2; /* a timer per slot, the due timer, the channel's sweep */
+    return slots + 3; /* a timer per slot, the due timer, the channel's sweep, the journal's */
 }
 
 static struct job_slot *
@@ -169,6 +179,72 @@ push_event(struct jobs *js, struct jobrec *r, enum job_state from)
 
 static void arm_due(struct jobs *js);
 static void slot_arm(struct job_slot *s);
+static void compact(struct jobs *js);
+
+/* --- the journal (jobs.store "file") ------------------------------------------------------------
+ */
+
+static void
+journal_put(struct jobs *js, char *line, size_t len, bool urgent)
+{
+    if (!line || journal_append(js->journal, line, len, js->seq, urgent) < 0) {
+        if (!js->journal_failed)
+            log_errorx("job journal: out of memory making a line: a restart now may not see "
+                       "the latest changes of some jobs");
+        js->journal_failed = true;
+    }
+    free(line);
+}
+
+/* r's state changed (a step, a dispatch): its "st" line; urgent with fsync "always". */
+static void
+journal_state(struct jobs *js, const struct jobrec *r)
+{
+    size_t len = 0;
+    char *line;
+
+    if (!js->journal || js->mute_journal)
+        return;
+    js->seq++;
+    line = jobjournal_state_line(r, js->seq, util_unix_ms(), &len);
+    journal_put(js, line, len, js->sup->cfg.jobs.fsync == JOBS_FSYNC_ALWAYS);
+}
+
+/* r is new (urgent: its submit is answered once it is on disk), or gone. */
+static void
+journal_new(struct jobs *js, const struct jobrec *r, bool urgent)
+{
+    size_t len = 0;
+    char *line;
+
+    if (!js->journal)
+        return;
+    js->seq++;
+    line = jobjournal_new_line(r, jobq_type_name(js->q, r->q.type), js->seq, util_unix_ms(), &len);
+    journal_put(js, line, len, urgent);
+}
+
+static void
+journal_removed(struct jobs *js, const struct jobrec *r)
+{
+    size_t len = 0;
+    char *line;
+
+    if (!js->journal)
+        return;
+    js->seq++;
+    line = jobjournal_remove_line(r->q.id, js->seq, util_unix_ms(), &len);
+    journal_put(js, line, len, false);
+}
+
+/* Drops r for good: out of the queue, a "rm" line, freed. */
+static void
+forget(struct jobs *js, struct jobrec *r)
+{
+    journal_removed(js, r);
+    jobq_remove(js->q, &r->q);
+    jobrec_free(r);
+}
 
 /* --- holding ------------------------------------------------------------------------------- */
 
@@ -211,10 +287,7 @@ evict_finished(struct jobs *js)
 
     while (jobq_nfinished(js->q) > js->sup->cfg.jobs.max_finished &&
            (old = jobq_oldest_finished(js->q))) {
-        struct jobrec *r = jobq_job_to_rec(old);
-
-        jobq_remove(js->q, old);
-        jobrec_free(r);
+        forget(js, jobq_job_to_rec(old));
     }
 }
 
@@ -291,6 +364,7 @@ apply_step(struct jobs *js, struct jobrec *r, struct job_slot *s, struct job_ste
         (void)jobq_place(js->q, q, false, 0); /* dispatched → running: counted as such */
     if (st.from != st.to || (fx & JOB_FX_FINISHED))
         push_event(js, r, st.from);
+    journal_state(js, r);
     if (fx & JOB_FX_FINISHED)
         evict_finished(js);
 }
@@ -484,8 +558,7 @@ due_fired(struct timer *t, int64_t now_ms)
     for (int k = 0;
          k < 256 && (q = jobq_oldest_finished(js->q)) && ttl_end(js, jobq_job_to_rec(q)) <= now;
          k++) {
-        jobq_remove(js->q, q);
-        jobrec_free(jobq_job_to_rec(q));
+        forget(js, jobq_job_to_rec(q));
         js->sup->jobs_change++;
     }
     arm_due(js);
@@ -616,6 +689,7 @@ dispatch_type(struct jobs *js, unsigned type)
         js->sup->jobs_change++;
         send_job(js, s, r);
         push_event(js, r, st.from);
+        journal_state(js, r);
         slot_arm(s);
     }
 }
@@ -627,14 +701,17 @@ before_sleep(struct loop_hook *hook)
 
     if (js->chan_open)
         jobchan_reap(&js->chan); /* connections closed in this pass: no callback holds them now */
-    if (!js->dirty || js->draining)
-        return;
-    js->dirty = false;
-    for (unsigned t = 0; t < js->ntypes; t++)
-        if (js->types[t].dirty) {
-            js->types[t].dirty = false;
-            dispatch_type(js, t);
-        }
+    if (js->dirty && !js->draining) {
+        js->dirty = false;
+        for (unsigned t = 0; t < js->ntypes; t++)
+            if (js->types[t].dirty) {
+                js->types[t].dirty = false;
+                dispatch_type(js, t);
+            }
+    }
+    if (js->journal && journal_wants_compaction(js->journal))
+        compact(js);
+    journal_flush(js->journal); /* this pass's lines, and their sync (now for a submit) */
 }
 
 /* --- the channel
@@ -1137,7 +1214,349 @@ map_types(struct jobs *js)
             js->types[ti].dirty = true; /* its waiting jobs may go out now */
         }
     }
+    if (jobq_ntypes(js->q) > js->ntypes) { /* types only the journal had: no program takes them */
+        size_t n = jobq_ntypes(js->q);
+        struct type_info *ty = realloc(js->types, n * sizeof(*ty));
+
+        if (!ty)
+            return -ENOMEM;
+        js->types = ty;
+        memset(&js->types[js->ntypes], 0, (n - js->ntypes) * sizeof(*ty));
+        for (size_t t = js->ntypes; t < n; t++)
+            log_warnx("job store: type %s has jobs, but no program takes it: they wait",
+                      jobq_type_name(js->q, (unsigned)t));
+        js->ntypes = n;
+    }
     js->dirty = true;
+    return 0;
+}
+
+/* --- the file store: replay at start, compaction -------------------------------------------- */
+
+static char replay_dead; /* q.owner of a replayed job a later line removed or replaced */
+
+struct replay {
+    struct jobs *js;
+    struct jobrec **order; /* every "new" line's job, dead ones too, in the journal's order */
+    size_t n, cap;
+    size_t bad;
+    bool oom;
+};
+
+static bool
+is_snapshot_line(const char *line, size_t len)
+{
+    struct jobjournal_entry e;
+    char err[128];
+
+    if (jobjournal_decode(line, len, &e, err, sizeof(err)) < 0)
+        return false;
+    jobrec_free(e.rec);
+    return e.op == JOBJOURNAL_SNAPSHOT;
+}
+
+static void
+replay_drop(struct replay *rp, struct jobq_job *q)
+{
+    jobq_remove(rp->js->q, q);
+    q->owner = &replay_dead; /* freed at the end, with the order array */
+}
+
+static void
+replay_line(void *arg, const char *line, size_t len, const char *file, size_t lineno)
+{
+    struct replay *rp = arg;
+    struct jobs *js = rp->js;
+    struct jobjournal_entry e;
+    char err[256];
+    struct jobq_job *q;
+    int ti;
+
+    if (jobjournal_decode(line, len, &e, err, sizeof(err)) < 0) {
+        log_errorx("job journal %s/%s:%zu: %s: line skipped", js->dir, file, lineno, err);
+        rp->bad++;
+        return;
+    }
+    if (e.seq > js->seq)
+        js->seq = e.seq;
+    q = e.op == JOBJOURNAL_SNAPSHOT ? NULL : jobq_find(js->q, e.id);
+    switch (e.op) {
+    case JOBJOURNAL_SNAPSHOT:
+        return;
+    case JOBJOURNAL_REMOVE:
+        if (q)
+            replay_drop(rp, q);
+        return;
+    case JOBJOURNAL_STATE:
+        if (q)
+            jobjournal_apply_state(jobq_job_to_rec(q), e.rec);
+        else
+            log_warnx("job journal %s:%zu: a transition of job %s, which it never added: skipped",
+                      file, lineno, e.id);
+        jobrec_free(e.rec);
+        return;
+    case JOBJOURNAL_NEW:
+        break;
+    }
+    if (q)
+        replay_drop(rp, q); /* a snapshot's, or a retried id's: the latest "new" wins */
+    if (rp->n == rp->cap) {
+        size_t cap = rp->cap ? rp->cap * 2 : 1024;
+        struct jobrec **o = realloc(rp->order, cap * sizeof(*o));
+
+        if (!o) {
+            rp->oom = true;
+            jobrec_free(e.rec);
+            return;
+        }
+        rp->order = o;
+        rp->cap = cap;
+    }
+    if ((ti = jobq_type(js->q, e.type)) < 0 || (e.rec->q.type = (unsigned)ti, 0) ||
+        jobq_add(js->q, &e.rec->q) < 0) {
+        rp->oom = true;
+        jobrec_free(e.rec);
+        return;
+    }
+    rp->order[rp->n++] = e.rec;
+}
+
+static int
+by_order(const void *a, const void *b)
+{
+    const struct jobrec *x = *(struct jobrec *const *)a, *y = *(struct jobrec *const *)b;
+
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/*
+ * After the replay: each job where its state says, in submit order. A job
+ * an instance held when drover stopped waits for jobs_recovered(): its
+ * instance may be adopted and reconnect.
+ */
+static int
+replay_place(struct jobs *js, struct replay *rp)
+{
+    size_t counts[JOB__MAX] = { 0 };
+
+    if (rp->n)
+        qsort(rp->order, rp->n, sizeof(*rp->order), by_order);
+    if (!(js->held_at_start = calloc(rp->n ? rp->n : 1, sizeof(*js->held_at_start))))
+        return -ENOMEM;
+    for (size_t i = 0; i < rp->n; i++) {
+        struct jobrec *r = rp->order[i];
+        struct job *j = &r->q.sm;
+
+        if (r->q.owner == &replay_dead) {
+            jobrec_free(r);
+            continue;
+        }
+        counts[j->state]++;
+        j->stopping = JOB_STOPPING_NONE; /* a CANCEL in flight went with the old drover */
+        r->deadline_ms = 0;
+        if (j->state == JOB_DELAYED || j->state == JOB_RETRY_WAIT)
+            (void)jobq_place(js->q, &r->q, false,
+                             j->state == JOB_DELAYED ? j->run_at_ms : j->retry_at_ms);
+        else
+            (void)jobq_place(js->q, &r->q, false, 0);
+        if (job_state_held(j->state))
+            js->held_at_start[js->nheld_at_start++] = r;
+        if (!job_state_terminal(j->state))
+            js->queued_bytes += r->payload_len;
+    }
+    log_info("job journal: %zu waiting, %zu delayed, %zu retry_wait, %zu dispatched, %zu "
+             "running, %zu finished job%s read from %s",
+             counts[JOB_WAITING], counts[JOB_DELAYED], counts[JOB_RETRY_WAIT],
+             counts[JOB_DISPATCHED], counts[JOB_RUNNING],
+             counts[JOB_SUCCESS] + counts[JOB_FAILED] + counts[JOB_CANCELLED],
+             jobq_size(js->q) == 1 ? "" : "s", js->dir);
+    return 0;
+}
+
+static void
+journal_synced_cb(void *arg)
+{
+    struct jobs *js = arg;
+
+    js->sup->jobs_change++; /* submits parked on their sync look again */
+}
+
+/* The store's directory: jobs.dir, relative to the dumpfile's directory, else the state's. */
+static int
+store_dir(struct supervisor *sup, char *buf, size_t size)
+{
+    const char *dir = sup->cfg.jobs.dir ? sup->cfg.jobs.dir : "jobs";
+    char base[PATH_MAX];
+    int n;
+
+    if (dir[0] == '/') {
+        n = snprintf(buf, size, "%s", dir);
+    } else if (sup->cfg.dumpfile) { /* read before persist_setup() made it absolute */
+        const char *d = sup->cfg.dumpfile, *slash = strrchr(d, '/');
+
+        if (slash)
+            n = snprintf(buf, size, "%.*s/%s", (int)(slash - d), d, dir);
+        else
+            n = snprintf(buf, size, "%s", dir);
+    } else {
+        if (!runpath_state_dir(geteuid(), getenv("STATE_DIRECTORY"), getenv("XDG_STATE_HOME"),
+                               getenv("HOME"), base, sizeof(base))) {
+            log_errorx("jobs.store is \"file\" without a dumpfile, and drover has no state "
+                       "directory (no $STATE_DIRECTORY, $XDG_STATE_HOME or $HOME): give "
+                       "jobs.dir an absolute path, --dumpfile, or \"store\": \"memory\"");
+            return -ENOENT;
+        }
+        n = snprintf(buf, size, "%s/%s", base, dir);
+    }
+    return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+static int
+store_open(struct jobs *js)
+{
+    struct supervisor *sup = js->sup;
+    struct replay rp = { .js = js };
+    char err[JOURNAL_ERR_MAX + PATH_MAX];
+    int r;
+
+    if ((r = store_dir(sup, js->dir, sizeof(js->dir))) < 0)
+        return r;
+    r = journal_open(&js->journal, js->dir, sup->cfg.jobs.fsync != JOBS_FSYNC_NEVER, &sup->loop,
+                     &sup->timers, is_snapshot_line, replay_line, &rp, journal_synced_cb, js, err,
+                     sizeof(err));
+    if (r < 0) {
+        log_errorx("job store: %s", err);
+    } else if (rp.oom) {
+        log_errorx("job store: out of memory reading %s", js->dir);
+        r = -ENOMEM;
+    } else {
+        r = replay_place(js, &rp);
+        if (rp.bad)
+            log_errorx("job journal %s: %zu line%s could not be read (above): the jobs they "
+                       "changed may show an older state",
+                       js->dir, rp.bad, rp.bad == 1 ? "" : "s");
+    }
+    if (r < 0)
+        for (size_t i = 0; i < rp.n; i++)
+            if (rp.order[i]->q.owner == &replay_dead)
+                jobrec_free(rp.order[i]); /* the live ones are the queue's: jobs_done frees them */
+    free(rp.order);
+    return r;
+}
+
+static int
+snapshot_one(struct jobq_job *q, void *arg)
+{
+    journal_new(arg, jobq_job_to_rec(q), false);
+    return 0;
+}
+
+/* Every live job as a "new" line after a snapshot line, into a new segment (os/journal). */
+static void
+compact(struct jobs *js)
+{
+    size_t len = 0;
+    char *line;
+
+    if (journal_compact_begin(js->journal) < 0)
+        return;
+    js->journal_failed = false;
+    js->seq++;
+    line = jobjournal_snapshot_line(jobq_size(js->q), js->seq, util_unix_ms(), &len);
+    journal_put(js, line, len, false);
+    (void)jobq_each(js->q, snapshot_one, js);
+    journal_compact_end(js->journal, !js->journal_failed);
+}
+
+void
+jobs_recovered(struct supervisor *sup)
+{
+    struct jobs *js = J(sup);
+    int64_t now = util_unix_ms();
+
+    if (!js)
+        return;
+    for (size_t i = 0; i < js->nheld_at_start; i++) {
+        struct jobrec *r = js->held_at_start[i];
+        char prog[JOBREC_INSTANCE_MAX];
+        const char *colon = strrchr(r->instance, ':');
+        struct instance *in = NULL;
+        struct job_slot *s;
+
+        if (colon && (size_t)(colon - r->instance) < sizeof(prog)) {
+            (void)snprintf(prog, sizeof(prog), "%.*s", (int)(colon - r->instance), r->instance);
+            in = pool_find_instance(&sup->pool, prog, (unsigned)strtoul(colon + 1, NULL, 10));
+        }
+        s = in && in->adopted && in->pid ? slot_of(in) : NULL;
+        if (s && s->nheld < s->cap && job_state_held(r->q.sm.state)) {
+            hold(s, r);
+            s->lost_conn_ms = now; /* it has JOBCHAN_HELLO_MS to say HELLO running=ID:ATTEMPT */
+            slot_arm(s);
+            inst_log(LOG_LVL_INFO, in,
+                     "adopted with job %s attempt %u: waiting for it to "
+                     "reconnect",
+                     r->q.id, r->q.sm.attempt);
+            continue;
+        }
+        log_warnx("job %s attempt %u was %s on %s when drover stopped, and that instance was not "
+                  "adopted: %s",
+                  r->q.id, r->q.sm.attempt, job_state_name(r->q.sm.state),
+                  r->instance[0] ? r->instance : "(none)",
+                  r->q.sm.state == JOB_DISPATCHED ? "queued again at the front"
+                                                  : "the attempt counts as lost");
+        step(js, r, NULL,
+             &(struct job_input){
+                 .event = JOB_EV_LOST, .actor = JOB_ACTOR_DROVER, .jitter_u = jitter_u() });
+    }
+    free(js->held_at_start);
+    js->held_at_start = NULL;
+    js->nheld_at_start = 0;
+    evict_finished(js);
+    arm_due(js);
+    js->dirty = true;
+    for (size_t t = 0; t < js->ntypes; t++)
+        js->types[t].dirty = true;
+}
+
+int
+jobs_adopted(struct instance *in, const char *token)
+{
+    struct jobs *js = J(in->sup);
+    struct job_slot *s;
+
+    if (!js || !in->prog->cfg->jobs.enabled || !token || strlen(token) != JOBS_TOKEN_HEX)
+        return 0;
+    if (!in->jobs && !(in->jobs = slot_new(in)))
+        return -ENOMEM;
+    s = in->jobs;
+    (void)snprintf(s->token, sizeof(s->token), "%s", token);
+    return spawn_types(js, s, pjc(in));
+}
+
+const char *
+jobs_token(const struct instance *in)
+{
+    return in->jobs && in->jobs->token[0] ? in->jobs->token : NULL;
+}
+
+uint64_t
+jobs_journal_seq(const struct supervisor *sup)
+{
+    if (!J(sup) || !J(sup)->journal || sup->cfg.jobs.fsync == JOBS_FSYNC_NEVER)
+        return 0; /* "never": answered once written, not synced */
+    return J(sup)->seq;
+}
+
+int
+jobs_journal_wait(const struct supervisor *sup, uint64_t seq, const char **ret_err)
+{
+    struct jobs *js = J(sup);
+
+    *ret_err = NULL;
+    if (!js || !js->journal || journal_synced(js->journal) >= seq)
+        return 1;
+    if ((*ret_err = journal_error(js->journal)))
+        return -1;
     return 0;
 }
 
@@ -1161,12 +1580,11 @@ jobs_init(struct supervisor *sup)
     }
     js->sup = sup;
     sup->jobs = js;
-    if (sup->cfg.jobs.store == JOBS_STORE_FILE)
-        log_warnx("jobs.store is \"file\", but the file store is not built yet: jobs are kept in "
-                  "memory and lost when drover stops (give \"store\": \"memory\" to say so)");
     if (!(js->q = jobq_new(key)) || jobevents_init(&js->events) < 0)
         return -ENOMEM;
     timer_init(&js->due_timer, due_fired);
+    if (sup->cfg.jobs.store == JOBS_STORE_FILE && (r = store_open(js)) < 0)
+        return r;
     if ((r = map_types(js)) < 0)
         return r;
     if (pool_observe(&sup->pool, 1u << POOL_GONE | 1u << POOL_STATE, jobs_observer) < 0)
@@ -1221,6 +1639,8 @@ jobs_done(struct supervisor *sup)
         return;
     if (js->chan_open)
         jobchan_server_done(&js->chan);
+    journal_close(js->journal); /* the last lines, synced */
+    free(js->held_at_start);
     for (size_t p = 0; p < sup->pool.nprograms; p++) {
         struct program *prog = sup->pool.programs[p];
 
@@ -1306,6 +1726,7 @@ jobs_submit(struct supervisor *sup, const struct jobs_submit *s, struct jobrec *
     struct jobq_job *old;
     struct program *prog;
     struct jobrec *r;
+    struct job_step st;
     int ti;
     int64_t now = util_unix_ms();
 
@@ -1368,7 +1789,12 @@ jobs_submit(struct supervisor *sup, const struct jobs_submit *s, struct jobrec *
         goto oom;
     js->queued_bytes += r->payload_len; /* max_queued_bytes: payloads of unfinished jobs */
     js->types[ti].c.submitted++;
-    apply_step(js, r, NULL, job_submit(&r->q.sm, s->delay_ms > 0 ? now + s->delay_ms : 0, now));
+    st = job_submit(&r->q.sm, s->delay_ms > 0 ? now + s->delay_ms : 0, now);
+    r->order = js->seq + 1; /* its "new" line's */
+    journal_new(js, r, sup->cfg.jobs.fsync != JOBS_FSYNC_NEVER);
+    js->mute_journal = true; /* its "new" line holds the state the step gave */
+    apply_step(js, r, NULL, st);
+    js->mute_journal = false;
     *ret = r;
     return JOBS_SUBMIT_NEW;
 oom:
@@ -1434,8 +1860,7 @@ jobs_remove(struct supervisor *sup, struct jobrec *r, const char **ret_err)
         *ret_err = "only a finished job can be removed: cancel it first";
         return 409;
     }
-    jobq_remove(J(sup)->q, &r->q);
-    jobrec_free(r);
+    forget(J(sup), r);
     sup->jobs_change++;
     arm_due(J(sup));
     return 200;

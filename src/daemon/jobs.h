@@ -92,9 +92,25 @@ enum jobs_submit_result {
 
 /* Set-up, from supervisor_new(): nothing when no program takes jobs. Logs; 0 or -errno. */
 int jobs_init(struct supervisor *sup);
+/*
+ * With jobs.store "file" it also opens the store and reads it back: jobs
+ * go where their state says, and those an instance held when drover stopped
+ * wait for jobs_recovered().
+ */
 /* The job socket (start-up, after the run directory exists). Logs; 0 or -errno. */
 int jobs_open(struct supervisor *sup);
 void jobs_done(struct supervisor *sup);
+/*
+ * Recovery is over (adopted instances are in the pool): a job an instance
+ * held when drover stopped stays held by it when it was adopted, and it has
+ * JOBCHAN_HELLO_MS to reconnect with running=ID:ATTEMPT; else it is lost
+ * (dispatched: queued again at the front; running: the attempt counts).
+ */
+void jobs_recovered(struct supervisor *sup);
+/* recover.c: in was adopted; token is its process's DROVER_JOBS_TOKEN (the dumpfile's). */
+int jobs_adopted(struct instance *in, const char *token);
+/* persist.c: in's process's token, for the dumpfile; NULL none. */
+const char *jobs_token(const struct instance *in);
 /* The timers the dispatcher may arm at once, for supervisor_timers_needed(). */
 size_t jobs_timers_needed(size_t slots);
 
@@ -133,6 +149,10 @@ bool jobs_enabled(const struct supervisor *sup);
 enum jobs_submit_result jobs_submit(struct supervisor *sup, const struct jobs_submit *s,
                                     struct jobrec **ret);
 struct jobrec *jobs_find(struct supervisor *sup, const char *id);
+/* The last journal line's seq (a submit's, read right after it); 0: nothing to wait for. */
+uint64_t jobs_journal_seq(const struct supervisor *sup);
+/* seq is on disk: 1; not yet: 0; the journal cannot write: -1 with *ret_err why. */
+int jobs_journal_wait(const struct supervisor *sup, uint64_t seq, const char **ret_err);
 const char *jobs_type_name(struct supervisor *sup, const struct jobrec *r);
 /* 200, 409 (not in a state that can), with *ret_err a static reason. */
 int jobs_cancel(struct supervisor *sup, struct jobrec *r, const char **ret_err);

@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "os/afile.h"
 #include "os/procfs.h"
+#include "daemon/jobs.h"
 #include "daemon/recover.h"
 #include "daemon/reload.h"
 #include "daemon/supervisor_int.h"
@@ -98,6 +99,9 @@ persist_write(struct supervisor *sup)
             /* What the process carries: an adopted one keeps its spawner's generation. */
             (void)snprintf(c.entries[n - 1].generation, sizeof(c.entries[n - 1].generation), "%s",
                            in->adopted && in->generation[0] ? in->generation : own);
+            if (jobs_token(in))
+                (void)snprintf(c.entries[n - 1].jobs_token, sizeof(c.entries[n - 1].jobs_token),
+                               "%s", jobs_token(in));
         }
     }
     c.nentries = n;
@@ -361,6 +365,8 @@ adopt(struct supervisor *sup, struct survivor *sv, int64_t now)
     in->adopted = true;
     _Static_assert(sizeof(in->generation) >= sizeof(sv->generation), "generation fits");
     (void)snprintf(in->generation, sizeof(in->generation), "%s", sv->generation);
+    if (jobs_adopted(in, sv->jobs_token) < 0)
+        inst_log(LOG_LVL_WARN, in, "no memory for its job channel: it cannot take jobs");
     in->group_foreign = true;
     in->spawned_ms = now - (proc_boot_now_ms() - proc_ticks_to_ms(sv->start_time));
     in->child.fd = sv->pidfd; /* ownership moves to the instance */

@@ -350,6 +350,7 @@ scan_dumpfile(struct scan *sc)
         };
         (void)snprintf(sv->program, sizeof(sv->program), "%s", e->program);
         (void)snprintf(sv->generation, sizeof(sv->generation), "%s", x.generation);
+        (void)snprintf(sv->jobs_token, sizeof(sv->jobs_token), "%s", e->jobs_token);
         if (e->pid == e->pgid && !sv->leader)
             log_info("%s:%u pid %d left its process group %d: only the process itself will be "
                      "signalled",

@@ -57,6 +57,7 @@ struct survivor {
     uint16_t port;                         /* from the record; 0 for a process found by the sweep */
     char generation[CKPT_GENERATION_SIZE]; /* the DROVER_GENERATION it carries */
     bool stale; /* the record says a rolling restart had not reached it (ckpt.h) */
+    char jobs_token[CKPT_JOBS_TOKEN_SIZE]; /* the record's: its job channel's token, "" none */
     enum survivor_fate fate;
     bool group_signalled; /* recover_stop(): the last signal went to its whole group */
 };

@@ -832,6 +832,7 @@ start_up(struct supervisor *sup)
     if (sup->dumpfile)
         persist_act(sup, &found);
     liveness_adopted(sup);
+    jobs_recovered(sup); /* what adopted instances held stays theirs; the rest is lost */
     if (sup->dumpfile)
         persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
     pool_for_each_instance(&sup->pool, start_unless_adopted, &start);

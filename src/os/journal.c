@@ -611,7 +611,8 @@ replay_all(struct journal *j, journal_is_snapshot_fn is_snapshot, journal_line_f
         (void)snprintf(err, errsize, "out of memory listing %s", j->dir);
         return r;
     }
-    qsort(segs, nsegs, sizeof(*segs), cmp_u64);
+    if (nsegs)
+        qsort(segs, nsegs, sizeof(*segs), cmp_u64);
     for (size_t i = nsegs; i-- > 0 && !base;)
         if (starts_with_snapshot(j, segs[i], is_snapshot))
             base = segs[i];

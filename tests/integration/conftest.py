@@ -145,7 +145,10 @@ class Drover:
         self.control = str(self.dir / "ctl.sock")
         # Every process this test's drovers start inherits TEST_OWNER_ENV, so the cleanup finds
         # them all, also those whose group leader is gone (see cleanup()).
-        self.env = dict(os.environ, DROVER_CONTROL=self.control, **{TEST_OWNER_ENV: str(self.dir)})
+        # The job store's default place without a dumpfile (docs/jobs.md): the test's, never
+        # the machine's /var/lib/drover.
+        self.env = dict(os.environ, DROVER_CONTROL=self.control,
+                        STATE_DIRECTORY=str(self.dir / "state"), **{TEST_OWNER_ENV: str(self.dir)})
 
     def path(self, name):
         return str(self.dir / name)

@@ -28,7 +28,8 @@ static char *argv1[] = { NULL };
 
 static struct ckpt_entry sample_entries[] = {
     { .program = "timeserver", .instance = 0, .pid = 1234, .pgid = 1234, .start_time = 987654321,
-      .port = 9100, .argv = argv0, .generation = "42.123456" },
+      .port = 9100, .argv = argv0, .generation = "42.123456",
+      .jobs_token = "0123456789abcdef0123456789abcdef" }, /* a worker of a program with jobs */
     /* Adopted across a crash: it carries the generation of the drover that spawned it. */
     { .program = "auth", .instance = 7, .pid = 99, .pgid = 99, .start_time = 1, .port = 0, .argv = argv1,
       .generation = "2147483647.18446744073709551615" },
@@ -78,6 +79,7 @@ round_trip(void **state)
         assert_int_equal(c.entries[i].port, sample_entries[i].port);
         assert_string_equal(c.entries[i].generation, sample_entries[i].generation);
         assert_int_equal(c.entries[i].stale, sample_entries[i].stale);
+        assert_string_equal(c.entries[i].jobs_token, sample_entries[i].jobs_token);
     }
     for (size_t k = 0; argv0[k]; k++)
         assert_string_equal(c.entries[0].argv[k], argv0[k]);
@@ -170,6 +172,8 @@ malformed_fields(void **state)
     expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"-3.5\"}]}", "\"generation\"");
     expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"1.2\",\"stale\":1}]}",
                    "instances[0]: \"stale\" must be true or false");
+    expect_refused(HEAD2 "\"instances\":[{" ENTRY2 ",\"generation\":\"1.2\",\"jobs_token\":\"ABC\"}]}",
+                   "instances[0]: \"jobs_token\" must be 32 lowercase hex digits");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":\"1\"}", "unsupported version");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":1,\"drover\":3}", "\"drover\" must be an object");
     expect_refused("{\"format\":\"drover-checkpoint\",\"version\":1,\"drover\":{\"pid\":0,\"start_time\":6}}",
