@@ -166,8 +166,12 @@ sync_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn
     if (w == 0 && left > 0 && !hung_up(c) && http_conn_park(c, left) == 0)
         return MHD_YES;
     c->park_kind = HTTP_PARK_EVENTS;
-    if (w < 0 || w == 0)
-        return not_on_disk(conn, c->park_id, w < 0 ? err : "the disk did not sync it within 60 s");
+    if (w < 0)
+        return not_on_disk(conn, c->park_id, err);
+    if (w == 0)
+        return not_on_disk(conn, c->park_id,
+                           left <= 0 ? "the disk did not sync it within 60 s"
+                                     : "its wait could not go on (too many requests waiting)");
     if (!r)
         return http_reply_answer(
             conn, api_error(404, "no such job (removed before it was on disk)", "id", c->park_id));

@@ -84,6 +84,7 @@ state_fields(json_t *o, const struct jobrec *r, bool all_history)
     rc |= json_object_set_new(o, "state", json_string(job_state_name(j->state)));
     rc |= json_object_set_new(o, "attempt", json_integer(j->attempt));
     rc |= set_int(o, "kills", j->worker_kills);
+    rc |= set_int(o, "stopping", j->stopping); /* a CANCEL out: a restart keeps asking it */
     rc |= set_str(o, "error_code", j->error_code);
     rc |= set_str(o, "cause", j->cause);
     rc |= set_int(o, "signal", j->error_signal);
@@ -343,6 +344,8 @@ read_state(struct reader *rd, struct jobrec *r, bool all_history)
         fail(rd, "field \"state\": must be a job state (waiting, delayed, ...)");
     j->attempt = (unsigned)get_int(rd, "attempt", 0, ATTEMPTS_MAX, true);
     j->worker_kills = (unsigned)get_int(rd, "kills", 0, ATTEMPTS_MAX, false);
+    j->stopping =
+        (enum job_stopping)get_int(rd, "stopping", JOB_STOPPING_NONE, JOB_STOPPING_TIMEOUT, false);
     j->error_code = get_text(rd, "error_code");
     j->cause = get_text(rd, "cause");
     j->error_signal = (int)get_int(rd, "signal", 0, 255, false);
@@ -534,6 +537,7 @@ jobjournal_apply_state(struct jobrec *dst, struct jobrec *st)
     d->state = s->state;
     d->attempt = s->attempt;
     d->worker_kills = s->worker_kills;
+    d->stopping = s->stopping;
     d->error_code = s->error_code;
     d->cause = s->cause;
     d->error_signal = s->error_signal;

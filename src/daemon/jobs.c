@@ -64,6 +64,7 @@ struct jobs {
     uint64_t seq;                  /* the last journal line's */
     bool mute_journal;             /* a step whose line its caller writes (a submit's "new") */
     bool journal_failed;           /* a line could not be made (no memory): said once */
+    uint64_t failed_seq;           /* the last line that could not be made */
     char dir[PATH_MAX];            /* its directory */
     struct jobrec **held_at_start; /* dispatched or running when drover stopped (jobs_recovered) */
     size_t nheld_at_start;
@@ -188,6 +189,7 @@ static void
 journal_put(struct jobs *js, char *line, size_t len, bool urgent)
 {
     if (!line || journal_append(js->journal, line, len, js->seq, urgent) < 0) {
+        js->failed_seq = js->seq; /* a submit waiting for this line is told it is not on disk */
         if (!js->journal_failed)
             log_errorx("job journal: out of memory making a line: a restart now may not see "
                        "the latest changes of some jobs");
@@ -748,6 +750,15 @@ reattach(struct jobs *js, struct job_slot *s, const char *running)
             p = e ? e + 1 : NULL;
         }
         if (listed) {
+            if (r->q.sm.stopping != JOB_STOPPING_NONE) { /* asked before the channel broke */
+                char att[16];
+                const char *kv[] = { "id", r->q.id, "attempt", att };
+
+                (void)snprintf(att, sizeof(att), "%u", r->q.sm.attempt);
+                (void)jobchan_sendf(s->conn, JOBFRAME_CANCEL, kv, 4, NULL, 0);
+                if (!r->deadline_ms)
+                    r->deadline_ms = util_unix_ms() + pjc(s->in)->cancel_grace_ms;
+            }
             i++;
             continue;
         }
@@ -1241,18 +1252,19 @@ struct replay {
     size_t n, cap;
     size_t bad;
     bool oom;
+    int type_err; /* a job's type could not be kept (-E2BIG, -ENOMEM): drover does not start */
 };
 
-static bool
+static long
 is_snapshot_line(const char *line, size_t len)
 {
     struct jobjournal_entry e;
     char err[128];
 
     if (jobjournal_decode(line, len, &e, err, sizeof(err)) < 0)
-        return false;
+        return -1;
     jobrec_free(e.rec);
-    return e.op == JOBJOURNAL_SNAPSHOT;
+    return e.op == JOBJOURNAL_SNAPSHOT && e.njobs <= LONG_MAX ? (long)e.njobs : -1;
 }
 
 static void
@@ -1312,8 +1324,17 @@ replay_line(void *arg, const char *line, size_t len, const char *file, size_t li
         rp->order = o;
         rp->cap = cap;
     }
-    if ((ti = jobq_type(js->q, e.type)) < 0 || (e.rec->q.type = (unsigned)ti, 0) ||
-        jobq_add(js->q, &e.rec->q) < 0) {
+    if ((ti = jobq_type(js->q, e.type)) < 0) {
+        if (!rp->type_err)
+            log_errorx("job journal %s/%s:%zu: job %s of type %s: %s", js->dir, file, lineno, e.id,
+                       e.type,
+                       ti == -E2BIG ? "more job types than drover keeps (4096)" : "out of memory");
+        rp->type_err = ti;
+        jobrec_free(e.rec);
+        return;
+    }
+    e.rec->q.type = (unsigned)ti;
+    if (jobq_add(js->q, &e.rec->q) < 0) {
         rp->oom = true;
         jobrec_free(e.rec);
         return;
@@ -1352,8 +1373,9 @@ replay_place(struct jobs *js, struct replay *rp)
             continue;
         }
         counts[j->state]++;
-        j->stopping = JOB_STOPPING_NONE; /* a CANCEL in flight went with the old drover */
-        r->deadline_ms = 0;
+        if (!job_state_held(j->state))
+            j->stopping = JOB_STOPPING_NONE;
+        r->deadline_ms = 0; /* jobs_recovered() sets a held one's again */
         if (j->state == JOB_DELAYED || j->state == JOB_RETRY_WAIT)
             (void)jobq_place(js->q, &r->q, false,
                              j->state == JOB_DELAYED ? j->run_at_ms : j->retry_at_ms);
@@ -1426,9 +1448,10 @@ store_open(struct jobs *js)
                      sizeof(err));
     if (r < 0) {
         log_errorx("job store: %s", err);
-    } else if (rp.oom) {
-        log_errorx("job store: out of memory reading %s", js->dir);
-        r = -ENOMEM;
+    } else if (rp.oom || rp.type_err) {
+        if (rp.oom)
+            log_errorx("job store: out of memory reading %s", js->dir);
+        r = rp.oom ? -ENOMEM : rp.type_err;
     } else {
         r = replay_place(js, &rp);
         if (rp.bad)
@@ -1489,7 +1512,12 @@ jobs_recovered(struct supervisor *sup)
         }
         s = in && in->adopted && in->pid ? slot_of(in) : NULL;
         if (s && s->nheld < s->cap && job_state_held(r->q.sm.state)) {
+            int64_t from = r->q.sm.started_ms ? r->q.sm.started_ms : r->dispatched_ms;
+
             hold(s, r);
+            /* Its timeout runs on (a CANCEL that was out is asked again once it reconnects). */
+            if (r->q.sm.stopping == JOB_STOPPING_NONE && r->timeout_ms > 0 && from)
+                r->deadline_ms = from + r->timeout_ms;
             s->lost_conn_ms = now; /* it has JOBCHAN_HELLO_MS to say HELLO running=ID:ATTEMPT */
             slot_arm(s);
             inst_log(LOG_LVL_INFO, in,
@@ -1553,6 +1581,10 @@ jobs_journal_wait(const struct supervisor *sup, uint64_t seq, const char **ret_e
     struct jobs *js = J(sup);
 
     *ret_err = NULL;
+    if (js && js->journal && seq && seq == js->failed_seq) {
+        *ret_err = "out of memory making its journal line";
+        return -1;
+    }
     if (!js || !js->journal || journal_synced(js->journal) >= seq)
         return 1;
     if ((*ret_err = journal_error(js->journal)))

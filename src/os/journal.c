@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +56,9 @@ struct journal {
     uint64_t synced;
     uint64_t bytes, snapshot_bytes;
     char err[JOURNAL_ERR_MAX];
+    uint64_t err_seq; /* a write failed with lines up to it buffered: err holds until synced */
+    bool broken;      /* a sync failed: never trusted again (see sync_failed()) */
+    uint64_t compact_after; /* bytes: a failed compaction is not tried again before */
     bool compacting;
     int old_fd;
     struct finish fin; /* a compaction whose finish is not confirmed yet */
@@ -199,12 +203,27 @@ done_ready(struct loop_source *src, uint32_t events)
         j->fin_pending = false;
     (void)pthread_mutex_unlock(&j->mu);
     if (e) {
-        set_err(j, what, e); /* a failed sync is asked again with the next lines, or the timer */
-        j->fin_posted_gen = 0;
-    } else if (j->err[0] && j->synced >= j->written_seq)
+        /*
+         * After a failed fsync Linux may have dropped the dirty pages and reports the
+         * error once: a retry that "succeeds" proves nothing (PostgreSQL's fsyncgate).
+         * So the journal is never trusted again: lines are still written (a crash of
+         * drover alone loses nothing written), but no sync is asked, and every submit
+         * is answered 503 until drover is restarted on a disk that works.
+         */
+        char what_s[160];
+
+        (void)snprintf(what_s, sizeof(what_s),
+                       "%s failed, so what is on disk is unknown: no submit is answered as "
+                       "durable until drover restarts; the error was",
+                       what);
+        j->broken = true;
         j->err[0] = '\0';
-    if (e && j->timers)
-        (void)timer_arm(j->timers, &j->group_timer, util_now_ms() + JOURNAL_GROUP_MS);
+        set_err(j, what_s, e);
+        if (j->timers)
+            timer_cancel(j->timers, &j->group_timer);
+    } else if (j->err[0] && !j->broken && j->synced >= j->err_seq) {
+        j->err[0] = '\0'; /* the lines a write failed on are on disk now */
+    }
     j->synced_fn(j->synced_arg);
 }
 
@@ -214,6 +233,12 @@ group_timer_fired(struct timer *t, int64_t now_ms)
     struct journal *j = container_of(t, struct journal, group_timer);
     (void)now_ms;
 
+    if (j->broken)
+        return;
+    if (j->len) { /* a write failed: try it again */
+        journal_flush(j);
+        return;
+    }
     if (j->sync && (j->written_seq > j->synced || j->fin_pending))
         post(j);
 }
@@ -284,7 +309,10 @@ journal_flush(struct journal *j)
     if (!j || j->compacting)
         return;
     if (j->len && (r = write_out(j)) < 0) {
-        set_err(j, "write", -r);
+        if (!j->broken) {
+            set_err(j, "write", -r);
+            j->err_seq = j->buf_seq;
+        }
         j->synced_fn(j->synced_arg); /* waiters learn of it */
         if (j->timers && !timer_armed(&j->group_timer))
             (void)timer_arm(j->timers, &j->group_timer, util_now_ms() + JOURNAL_GROUP_MS);
@@ -292,6 +320,10 @@ journal_flush(struct journal *j)
     }
     bool fin_due = j->fin_pending && j->fin_posted_gen != j->fin_gen;
 
+    if (j->broken)
+        return;
+    if (j->err[0] && j->err_seq <= j->written_seq && !j->sync)
+        j->err[0] = '\0'; /* fsync "never": written again is all there is */
     if (!j->sync && !fin_due) {
         if (!j->fin_pending)
             j->synced = j->written_seq; /* fsync "never": written is all there is */
@@ -328,9 +360,10 @@ journal_bytes(const struct journal *j)
 bool
 journal_wants_compaction(const struct journal *j)
 {
-    if (j->compacting || j->fin_pending)
+    if (j->compacting || j->fin_pending || j->broken || j->bytes < j->compact_after)
         return false;
-    return j->bytes > JOURNAL_COMPACT_BYTES ||
+    /* Growth since the snapshot: a snapshot past 64 MiB must not make every pass compact. */
+    return j->bytes - j->snapshot_bytes > JOURNAL_COMPACT_BYTES ||
            (j->bytes > JOURNAL_COMPACT_MIN_BYTES && j->bytes > 2 * j->snapshot_bytes);
 }
 
@@ -342,15 +375,17 @@ journal_compact_begin(struct journal *j)
 
     if (j->compacting || j->fin_pending)
         return -EBUSY;
+    j->compact_after = j->bytes + JOURNAL_COMPACT_MIN_BYTES; /* after a failure: not at once */
     if (j->len && (r = write_out(j)) < 0) {
         set_err(j, "write", -r);
+        j->err_seq = j->buf_seq;
         return r;
     }
     (void)snprintf(name, sizeof(name), "journal.%" PRIu64 ".tmp", j->segment + 1);
     fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         r = -errno;
-        set_err(j, "creating the compacted segment", errno);
+        log_warn("job journal: cannot create %s/%s for a compaction", j->dir, name);
         return r;
     }
     j->old_fd = j->fd;
@@ -376,7 +411,9 @@ journal_compact_end(struct journal *j, bool ok)
     }
     if (!ok || r < 0) {
         if (r < 0)
-            set_err(j, "writing the compacted segment", -r);
+            log_errorx("job journal: writing the compacted segment in %.200s: %s: the old "
+                       "segments are kept",
+                       j->dir, strerror(-r));
         j->len = 0; /* the snapshot's lines: the old segments hold all of it */
         (void)close(j->fd);
         (void)snprintf(name, sizeof(name), "journal.%" PRIu64 ".tmp", j->segment + 1);
@@ -386,9 +423,12 @@ journal_compact_end(struct journal *j, bool ok)
         return;
     }
     j->bytes = j->snapshot_bytes;
+    j->compact_after = 0;
+    (void)pthread_mutex_lock(&j->mu); /* the thread copies fin under mu */
     j->fin = (struct finish){ .old_fd = j->old_fd, .drop_from = j->first, .drop_to = j->segment };
     (void)snprintf(j->fin.tmp, sizeof(j->fin.tmp), "journal.%" PRIu64 ".tmp", j->segment + 1);
     (void)snprintf(j->fin.final, sizeof(j->fin.final), "journal.%" PRIu64, j->segment + 1);
+    (void)pthread_mutex_unlock(&j->mu);
     j->old_fd = -1;
     j->segment++;
     j->first = j->segment;
@@ -431,16 +471,14 @@ segment_number(const char *name, bool *tmp)
     return n;
 }
 
-/* Reads segment n whole (trusted: regular, ours) into *buf; fd left open in *ret_fd when asked. */
+/* Reads the file name in dir whole (trusted: regular, ours) into *buf (malloc'ed). */
 static int
-read_segment(struct journal *j, uint64_t n, char **buf, size_t *len, char *err, size_t errsize)
+read_file(struct journal *j, const char *name, char **buf, size_t *len, char *err, size_t errsize)
 {
-    char name[64];
     struct stat st;
     int fd;
     size_t off = 0;
 
-    (void)snprintf(name, sizeof(name), "journal.%" PRIu64, n);
     if ((fd = openat(j->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0) {
         int r = -errno;
 
@@ -465,13 +503,29 @@ read_segment(struct journal *j, uint64_t n, char **buf, size_t *len, char *err, 
 
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;
+        if (r <= 0) { /* an error, or shorter than it said: never taken for a torn line */
+            int e = r < 0 ? errno : EIO;
+
+            (void)snprintf(err, errsize, "reading %s/%s: %s", j->dir, name, strerror(e));
+            (void)close(fd);
+            free(*buf);
+            *buf = NULL;
+            return -e;
+        }
         off += (size_t)r;
     }
     (void)close(fd);
     *len = off;
     return 0;
+}
+
+static int
+read_segment(struct journal *j, uint64_t n, char **buf, size_t *len, char *err, size_t errsize)
+{
+    char name[64];
+
+    (void)snprintf(name, sizeof(name), "journal.%" PRIu64, n);
+    return read_file(j, name, buf, len, err, errsize);
 }
 
 /* Segment n's first line says it is a snapshot (a snapshot line is short: 4 KiB is room). */
@@ -488,7 +542,40 @@ starts_with_snapshot(struct journal *j, uint64_t n, journal_is_snapshot_fn is_sn
     len = pread(fd, buf, sizeof(buf), 0);
     (void)close(fd);
     nl = len > 0 ? memchr(buf, '\n', (size_t)len) : NULL;
-    return nl && is_snapshot(buf, (size_t)(nl - buf));
+    return nl && is_snapshot(buf, (size_t)(nl - buf)) >= 0;
+}
+
+/*
+ * A compaction's .tmp that drover died before renaming: complete when its
+ * snapshot line is followed by all the lines it announces, and then it is
+ * the journal (lines written after the snapshot went only there), so it is
+ * renamed now; else it never finished and is removed (the old segments hold
+ * everything). true: kept as journal.n.
+ */
+static bool
+settle_tmp(struct journal *j, const char *tmp, uint64_t n, journal_is_snapshot_fn is_snapshot)
+{
+    char *buf = NULL, err[256], final[64], *nl;
+    size_t len = 0, lines = 0;
+    long want = -1;
+
+    if (read_file(j, tmp, &buf, &len, err, sizeof(err)) == 0 && (nl = memchr(buf, '\n', len))) {
+        want = is_snapshot(buf, (size_t)(nl - buf));
+        for (char *p = nl + 1; want >= 0 && (p = memchr(p, '\n', len - (size_t)(p - buf))); p++)
+            lines++;
+    }
+    free(buf);
+    (void)snprintf(final, sizeof(final), "journal.%" PRIu64, n);
+    if (want >= 0 && lines >= (size_t)want && renameat(j->dirfd, tmp, j->dirfd, final) == 0 &&
+        fsync(j->dirfd) == 0) {
+        log_info("job journal: %s/%s is a whole compaction drover died before renaming: "
+                 "it is %s now",
+                 j->dir, tmp, final);
+        return true;
+    }
+    log_info("job journal: removing %s/%s, a compaction that never finished", j->dir, tmp);
+    (void)unlinkat(j->dirfd, tmp, 0);
+    return false;
 }
 
 static int
@@ -511,10 +598,17 @@ replay_segment(struct journal *j, uint64_t n, journal_line_fn fn, void *arg, cha
             log_warnx("job journal %s/%s:%zu: the last line is torn (%zu bytes without its "
                       "newline: drover stopped while writing it): dropped",
                       j->dir, name, lineno + 1, len - off);
-            if (fd < 0 || ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0)
-                log_warn("job journal %s/%s: cannot cut the torn line", j->dir, name);
-            if (fd >= 0)
-                (void)close(fd);
+            if (fd < 0 || ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0) {
+                /* Left there, the next line would be glued to it: refuse to go on. */
+                r = -errno;
+                (void)snprintf(err, errsize, "cannot cut the torn last line of %s/%s: %s", j->dir,
+                               name, strerror(errno));
+                if (fd >= 0)
+                    (void)close(fd);
+                free(buf);
+                return r;
+            }
+            (void)close(fd);
             len = off;
             break;
         }
@@ -558,6 +652,15 @@ check_dir(struct journal *j, char *err, size_t errsize)
                        strerror(errno), errno == ELOOP ? " (a symbolic link is refused)" : "");
         return r;
     }
+    if (flock(j->dirfd, LOCK_EX | LOCK_NB) < 0) {
+        int r = -errno;
+
+        (void)snprintf(err, errsize,
+                       "the job store %s is in use by another drover (it holds the directory's "
+                       "lock): one store, one drover",
+                       j->dir);
+        return r == -EWOULDBLOCK ? -EBUSY : r;
+    }
     if (fstat(j->dirfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
         (void)snprintf(err, errsize,
                        "the job store's directory %s is not owned by uid %u, or is writable by "
@@ -588,12 +691,8 @@ replay_all(struct journal *j, journal_is_snapshot_fn is_snapshot, journal_line_f
 
         if (!n)
             continue;
-        if (tmp) {
-            log_info("job journal: removing %s/%s, a compaction that never finished", j->dir,
-                     de->d_name);
-            (void)unlinkat(j->dirfd, de->d_name, 0);
+        if (tmp && !settle_tmp(j, de->d_name, n, is_snapshot))
             continue;
-        }
         if (nsegs == cap) {
             uint64_t *s = realloc(segs, (cap = cap ? cap * 2 : 8) * sizeof(*segs));
 
@@ -613,6 +712,11 @@ replay_all(struct journal *j, journal_is_snapshot_fn is_snapshot, journal_line_f
     }
     if (nsegs)
         qsort(segs, nsegs, sizeof(*segs), cmp_u64);
+    for (size_t i = 1; i < nsegs;) /* a renamed .tmp may be listed under its new name too */
+        if (segs[i] == segs[i - 1])
+            memmove(&segs[i], &segs[i + 1], (--nsegs - i) * sizeof(*segs));
+        else
+            i++;
     for (size_t i = nsegs; i-- > 0 && !base;)
         if (starts_with_snapshot(j, segs[i], is_snapshot))
             base = segs[i];

@@ -18,7 +18,10 @@
  * eventfd. Each line is appended with the caller's sequence number, and
  * journal_synced() is the highest one on disk; a sync is asked at once
  * when an urgent line (a submit waiting for its answer) is written, else
- * within JOURNAL_GROUP_MS, and never with sync off.
+ * within JOURNAL_GROUP_MS, and never with sync off. A failed write is tried
+ * again; a failed sync is final (the kernel may have dropped the pages and
+ * reports it once): journal_error() says so from then on, lines are still
+ * written, and no sync is asked any more.
  *
  * Trust: DIR must be a directory (not a symbolic link) owned by the
  * effective uid and not writable by group or others; segments are opened
@@ -49,8 +52,9 @@ typedef void (*journal_synced_fn)(void *arg);
 /* A complete line of a segment, without its "\n"; file and lineno say where. 0 goes on. */
 typedef void (*journal_line_fn)(void *arg, const char *line, size_t len, const char *file,
                                 size_t lineno);
-/* Whether line is a snapshot's first line (its segment makes the lower ones redundant). */
-typedef bool (*journal_is_snapshot_fn)(const char *line, size_t len);
+/* When line is a snapshot's first line (its segment makes the lower ones redundant): the
+   number of lines the snapshot holds after it; -1 when it is not one. */
+typedef long (*journal_is_snapshot_fn)(const char *line, size_t len);
 
 /*
  * Opens dir (made 0700 when missing, its parent must exist), reads every

@@ -184,3 +184,62 @@ def test_a_journal_directory_others_may_write_is_refused(drover):
     assert r.returncode == 1, r
     assert "job store: the job store's directory" in r.stderr and "not trusting it" in r.stderr, \
         r.stderr
+
+
+def line(obj):
+    return json.dumps(obj, separators=(",", ":")) + "\n"
+
+
+def new_line(seq, jid, payload):
+    return line({"seq": seq, "t": 1000, "op": "new", "id": jid, "type": "w", "payload": payload,
+                 "max_attempts": 3, "state": "waiting", "attempt": 1, "cause": "submitted",
+                 "created": 1000, "hist_total": 1, "hist": [[1000, 1, 0, 0, 2, 0]]})
+
+
+def test_a_whole_compaction_drover_died_before_renaming_is_kept_and_a_partial_one_dropped(drover):
+    """drover died after writing a compaction's snapshot but before its rename: lines written
+    after the snapshot are only in the .tmp, so a whole one is the journal; a partial one is
+    not (the old segments hold everything)."""
+    drover.starts = 0
+    port, dump = free_port(), drover.path("dump.json")
+    d = Path(drover.path("jobs"))
+    d.mkdir(mode=0o700)
+    (d / "journal.1").write_text(new_line(1, "old", "echo old"))
+    (d / "journal.2.tmp").write_text(line({"seq": 2, "t": 1001, "op": "snapshot", "jobs": 1}) +
+                                     new_line(3, "old", "echo old") + new_line(4, "after", "echo after"))
+    for f in d.iterdir():
+        os.chmod(f, 0o600)
+    start(drover, port, dump)
+    drover.wait_log(r"journal\.2\.tmp is a whole compaction drover died before renaming: it is "
+                    r"journal\.2 now")
+    for jid in ("old", "after"):
+        wait_until(lambda: (j := job(port, jid)) and j["state"] == "success", 60,
+                   what=lambda: f"job {jid} done: {job(port, jid)}")
+    assert sorted(p.name for p in d.iterdir()) == ["journal.2"]
+    assert drover.stop() == 0
+    # A .tmp whose snapshot announces more lines than it holds never finished: dropped.
+    (d / "journal.3.tmp").write_text(line({"seq": 90, "t": 1, "op": "snapshot", "jobs": 5}) +
+                                     new_line(91, "partial", "echo p"))
+    os.chmod(d / "journal.3.tmp", 0o600)
+    start(drover, port, dump)
+    drover.wait_log(r"removing .*/journal\.3\.tmp, a compaction that never finished")
+    assert job(port, "partial") is None and job(port, "after")["state"] == "success"
+    assert drover.stop() == 0
+
+
+def test_a_second_drover_on_the_same_store_is_refused_before_it_touches_it(drover):
+    drover.starts = 0
+    port, dump = free_port(), drover.path("dump.json")
+    store = {"dir": drover.path("shared-jobs")}
+    start(drover, port, dump, store=store)
+    journal = Path(store["dir"], "journal.1")
+    code, j = post(port, "/jobs", {"type": "w", "payload": "echo one"})
+    assert code == 201, j
+    before = journal.read_bytes()
+    cfg = {"programs": [{"name": "w", "command": [PY, WORKER], "jobs": {}}], "jobs": store}
+    r = drover.run(cfg, args=["--dumpfile", drover.path("other.json"),
+                              "--control", drover.path("other.sock")])
+    assert r.returncode == 1, r
+    assert "is in use by another drover" in r.stderr, r.stderr
+    assert journal.read_bytes()[:len(before)] == before
+    assert drover.stop() == 0

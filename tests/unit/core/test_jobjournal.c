@@ -128,6 +128,23 @@ step_and_apply(struct jobrec *r, struct jobrec *copy, enum job_event ev, int64_t
     assert_int_equal(copy->q.sm.history_total, r->q.sm.history_total);
     assert_memory_equal(copy->q.sm.history, r->q.sm.history, sizeof(r->q.sm.history));
     assert_string_equal(copy->instance, r->instance);
+    assert_int_equal(copy->q.sm.stopping, r->q.sm.stopping);
+}
+
+/* A CANCEL that is out survives a restart: the line keeps `stopping`. */
+static void
+a_cancel_in_flight_is_kept(void **state)
+{
+    struct jobrec *r = sample("x", 1), *copy = round_trip_new(r);
+    (void)state;
+
+    step_and_apply(r, copy, JOB_EV_DISPATCH, 1001, 2);
+    step_and_apply(r, copy, JOB_EV_STARTED, 1002, 3);
+    step_and_apply(r, copy, JOB_EV_CANCEL, 1003, 4);
+    assert_int_equal(copy->q.sm.state, JOB_RUNNING);
+    assert_int_equal(copy->q.sm.stopping, JOB_STOPPING_CANCEL);
+    jobrec_free(r);
+    jobrec_free(copy);
 }
 
 static void
@@ -243,6 +260,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(new_line_round_trip),
         cmocka_unit_test(state_lines_replay_a_life),
+        cmocka_unit_test(a_cancel_in_flight_is_kept),
         cmocka_unit_test(remove_and_snapshot_lines),
         cmocka_unit_test(bad_lines_name_their_field),
     };
