@@ -22,6 +22,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 DEPS_CFLAGS := $(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null)
 DEPS_LIBS   := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null || echo -ljansson -lmicrohttpd) -lm
+# hiredis (os/redisloop, the jobs' Redis store): its headers are <hiredis/...> on the default path.
+REDIS_LIBS  := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
+DEPS_LIBS   += $(REDIS_LIBS)
 
 ifeq ($(SANITIZE),)
 BUILD := build
@@ -94,7 +97,7 @@ unit_layer = $(word 1,$(subst /, ,$(patsubst $(BUILD)/tests/%,%,$(1))))
 $(BUILD)/tests/%: tests/unit/%.c $$(call layer_libs,$$(call unit_layer,$$@))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -iquote src -o $@ $< $(call layer_libs,$(call unit_layer,$@)) \
-	    $(ALL_LDFLAGS) $(CORE_LIBS) -lcmocka
+	    $(ALL_LDFLAGS) $(CORE_LIBS) $(REDIS_LIBS) -lcmocka
 
 check-layers: $(call lib,$(LAYERS))
 	@tools/check-layers.sh $(BUILD)

@@ -5,7 +5,7 @@
 #   tools/deps.sh           build: README's first command (tools/example.sh)
 #   tools/deps.sh --test    build and test: tools/test.sh, CI
 set -eu
-packages=(gcc make pkg-config libc6-dev libjansson-dev libmicrohttpd-dev)
+packages=(gcc make pkg-config libc6-dev libjansson-dev libmicrohttpd-dev libhiredis-dev)
 if [ "${1:-}" = "--test" ]; then
     # cmocka: unit tests; pytest: integration; redis-server, systemd (systemd-notify):
     # notify peers; prometheus: promtool and a real scrape; curl: the README's examples;

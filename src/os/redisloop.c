@@ -1,0 +1,98 @@
+/*
+ * redisloop: hiredis on drover's loop. See redisloop.h.
+ */
+#include "os/redisloop.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+
+#include "core/util.h"
+
+/* The epoll events hiredis wants now; the socket registered on first need. */
+static void
+update(struct redisloop *rl, uint32_t events)
+{
+    if (!rl->ac || events == rl->events)
+        return;
+    rl->events = events;
+    if (!rl->registered) {
+        if (loop_add_events(rl->loop, &rl->src, events) == 0)
+            rl->registered = true;
+        return;
+    }
+    (void)loop_mod_events(rl->loop, &rl->src, events);
+}
+
+static void
+add_read(void *data)
+{
+    struct redisloop *rl = data;
+
+    update(rl, rl->events | EPOLLIN);
+}
+
+static void
+del_read(void *data)
+{
+    struct redisloop *rl = data;
+
+    update(rl, rl->events & ~(uint32_t)EPOLLIN);
+}
+
+static void
+add_write(void *data)
+{
+    struct redisloop *rl = data;
+
+    update(rl, rl->events | EPOLLOUT);
+}
+
+static void
+del_write(void *data)
+{
+    struct redisloop *rl = data;
+
+    update(rl, rl->events & ~(uint32_t)EPOLLOUT);
+}
+
+/* The context is being freed: off the loop (hiredis closes the socket itself). */
+static void
+cleanup(void *data)
+{
+    struct redisloop *rl = data;
+
+    if (rl->registered)
+        loop_del(rl->loop, &rl->src);
+    rl->registered = false;
+    rl->events = 0;
+    rl->ac = NULL;
+}
+
+static void
+ready(struct loop_source *src, uint32_t events)
+{
+    struct redisloop *rl = container_of(src, struct redisloop, src);
+
+    /* A hang-up or an error is read: hiredis learns of it there and disconnects. */
+    if (rl->ac && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        redisAsyncHandleRead(rl->ac);
+    if (rl->ac && (events & EPOLLOUT)) /* the read may have freed the context */
+        redisAsyncHandleWrite(rl->ac);
+}
+
+int
+redisloop_attach(struct redisloop *rl, struct loop *loop, redisAsyncContext *ac)
+{
+    if (!ac || ac->err || ac->ev.data)
+        return -EINVAL;
+    *rl = (struct redisloop){ .loop = loop, .ac = ac };
+    rl->src = loop_source(ac->c.fd, ready, LOOP_PRIO_SERVE);
+    ac->ev.data = rl;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    add_write(rl); /* the connect completes when the socket is writable */
+    return 0;
+}
