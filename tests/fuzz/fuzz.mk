@@ -16,7 +16,7 @@
 fuzz_default_goal := $(.DEFAULT_GOAL)
 
 FUZZ_TARGETS := cfg ckpt util tmpl procfs_stat cli_response utf8 api_request probe_spec notify_msg \
-                jobframe lineasm base64 job_submit jobjournal
+                jobframe lineasm base64 job_submit jobjournal redisurl
 FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
 .PHONY: check-fuzz-replay fuzz
@@ -73,7 +73,7 @@ FUZZ_JANSSON_CFLAGS := $(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/
 FUZZ_CFLAGS   = -std=gnu17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -fno-sanitize-recover=all -Wall -Wextra -iquote src -iquote include \
                 $(filter -I%,$(ALL_CFLAGS)) $(FUZZ_JANSSON_CFLAGS) -MMD -MP
-FUZZ_LIBS    := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null || echo -ljansson -lmicrohttpd) -lm
+FUZZ_LIBS    := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null || echo -ljansson -lmicrohttpd) -lm $(REDIS_LIBS)
 # The decoders' layers (core, os, cli), every module of them.
 FUZZ_CORE_OBJ := $(patsubst $(BUILD)/obj/%.o,$(FUZZ_DIR)/obj/%.o,$(OBJ_core) $(OBJ_os) $(OBJ_cli))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
