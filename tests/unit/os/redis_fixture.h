@@ -144,7 +144,7 @@ redis_fixture_done(struct redis_fixture *fx)
 }
 
 /* Dispatches until done(arg) or REDIS_WAIT_MS; fails naming what did not happen. */
-static void
+__attribute__((unused)) static void
 redis_fixture_run_until(struct redis_fixture *fx, bool (*done)(void *arg), void *arg,
                         const char *what)
 {

@@ -1,0 +1,68 @@
+/*
+ * redis_scripts: the Redis store's Lua scripts. See redis_scripts.h.
+ */
+#include "core/redis_scripts.h"
+
+const char redis_script_complete[] =
+    "local h = KEYS[1]\n"
+    "local owner, attempt = unpack(redis.call('HMGET', h, 'drover_owner', 'drover_attempt'))\n"
+    "if owner ~= ARGV[3] or attempt ~= ARGV[2] then return 0 end\n"
+    "local st = ARGV[4]\n"
+    "local hero = 'error'\n"
+    "if st == 'success' then hero = 'finished' end\n"
+    "redis.call('HSET', h, 'drover_state', st, 'status', hero, 'output', ARGV[5],\n"
+    "           'error', ARGV[6], 'updated_at', ARGV[7], 'drover_finished_ms', ARGV[8],\n"
+    "           'drover_owner', '')\n"
+    "redis.call('LREM', KEYS[2], 0, ARGV[1])\n"
+    "if st == 'success' then redis.call('LPUSH', KEYS[3], ARGV[5])\n"
+    "else redis.call('LPUSH', KEYS[3], ARGV[6]) end\n"
+    "local ttl = tonumber(ARGV[9])\n"
+    "if ttl and ttl > 0 then\n"
+    "  redis.call('EXPIRE', KEYS[3], ttl)\n"
+    "  redis.call('EXPIRE', h, ttl)\n"
+    "end\n"
+    "return 1\n";
+
+const char redis_script_requeue_node[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
+    "local n = 0\n"
+    "while true do\n"
+    "  local id = redis.call('RPOP', KEYS[2])\n"
+    "  if not id then break end\n"
+    "  n = n + 1\n"
+    "  local h = ARGV[1] .. ':job:' .. id\n"
+    "  local st, a, max, q = unpack(redis.call('HMGET', h, 'drover_state', 'drover_attempt',\n"
+    "                                          'drover_max_attempts', 'drover_queue'))\n"
+    "  a = tonumber(a) or 1\n"
+    "  max = tonumber(max) or 1\n"
+    "  if st == 'dispatched' and q then\n"
+    "    redis.call('HSET', h, 'drover_state', 'waiting', 'drover_owner', '', 'status',\n"
+    "               'dispatched')\n"
+    "    redis.call('RPUSH', q, id)\n"
+    "  elseif st == 'running' and q and a < max then\n"
+    "    redis.call('HSET', h, 'drover_state', 'waiting', 'drover_owner', '',\n"
+    "               'drover_attempt', tostring(a + 1), 'status', 'dispatched',\n"
+    "               'drover_error_code', 'worker_lost')\n"
+    "    redis.call('RPUSH', q, id)\n"
+    "  elseif st == 'running' then\n"
+    "    local why = 'its node was lost with attempt ' .. a .. ' of ' .. max .. ' running'\n"
+    "    redis.call('HSET', h, 'drover_state', 'failed', 'drover_owner', '', 'status', 'error',\n"
+    "               'error', why, 'drover_error_code', 'worker_lost',\n"
+    "               'drover_finished_ms', ARGV[2])\n"
+    "    redis.call('LPUSH', ARGV[1] .. ':q:reply:' .. id, why)\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+const char redis_script_retry_due[] =
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])\n"
+    "for _, id in ipairs(ids) do\n"
+    "  redis.call('ZREM', KEYS[1], id)\n"
+    "  local h = ARGV[1] .. ':job:' .. id\n"
+    "  local q = redis.call('HGET', h, 'drover_queue')\n"
+    "  if q then\n"
+    "    redis.call('HSET', h, 'drover_state', 'waiting', 'status', 'dispatched')\n"
+    "    redis.call('LPUSH', q, id)\n"
+    "  end\n"
+    "end\n"
+    "return #ids\n";
