@@ -22,39 +22,44 @@
 static struct redis_fixture fx;
 static redisContext *c;
 
-/* A command from its words (NULL-terminated); the reply, which the caller frees. */
+/* A command from its words (up to NULL); the reply, which the caller frees. */
 static redisReply *
-cmd(const char *first, ...)
+vcmd(const char *first, va_list ap)
 {
     const char *argv[32];
     int argc = 0;
-    va_list ap;
     redisReply *r;
 
-    va_start(ap, first);
     for (const char *a = first; a && argc < 32; a = va_arg(ap, const char *))
         argv[argc++] = a;
-    va_end(ap);
     r = redisCommandArgv(c, argc, argv, NULL);
     assert_non_null(r);
     return r;
 }
 
+static redisReply *
+cmd(const char *first, ...)
+{
+    va_list ap;
+    redisReply *r;
+
+    va_start(ap, first);
+    r = vcmd(first, ap);
+    va_end(ap);
+    return r;
+}
+
+/* The same, for an integer reply (anything else fails, with the error it got). */
 static long long
 cmd_int(const char *first, ...)
 {
-    const char *argv[32];
-    int argc = 0;
     va_list ap;
     redisReply *r;
     long long v;
 
     va_start(ap, first);
-    for (const char *a = first; a && argc < 32; a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    r = vcmd(first, ap);
     va_end(ap);
-    r = redisCommandArgv(c, argc, argv, NULL);
-    assert_non_null(r);
     if (r->type != REDIS_REPLY_INTEGER)
         fail_msg("%s: not an integer reply (type %d: %s)", first, r->type,
                  r->type == REDIS_REPLY_ERROR ? r->str : "");
