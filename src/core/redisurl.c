@@ -3,6 +3,7 @@
  */
 #include "core/redisurl.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,10 +70,17 @@ redis_url_parse(const char *text, struct redis_url *u, char *err, size_t errsize
         host = p + 1;
         if (!(host_end = memchr(host, ']', (size_t)(end - host))) || host_end == host)
             return bad(err, errsize, text, "an IPv6 host is written [ADDRESS]");
-        for (const char *q = host; q < host_end; q++)
-            if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') ||
-                  (*q >= 'A' && *q <= 'F') || *q == ':' || *q == '.'))
-                return bad(err, errsize, text, "an IPv6 host has only hex digits, ':' and '.'");
+        {
+            char addr[64];
+            struct in6_addr a6;
+
+            if ((size_t)(host_end - host) >= sizeof(addr))
+                return bad(err, errsize, text, "not an IPv6 address in the brackets");
+            memcpy(addr, host, (size_t)(host_end - host));
+            addr[host_end - host] = '\0';
+            if (inet_pton(AF_INET6, addr, &a6) != 1)
+                return bad(err, errsize, text, "not an IPv6 address in the brackets");
+        }
         p = host_end + 1;
     } else {
         host = p;
@@ -84,6 +92,20 @@ redis_url_parse(const char *text, struct redis_url *u, char *err, size_t errsize
         for (const char *q = host; q < host_end; q++)
             if (!host_char(*q))
                 return bad(err, errsize, text, "a host has only letters, digits, '-', '.' and '_'");
+        /* Each dot-separated label: 1 to 63 characters, not starting or ending with '-'. */
+        for (const char *l = host; l < host_end;) {
+            const char *le = memchr(l, '.', (size_t)(host_end - l));
+
+            if (!le)
+                le = host_end;
+            if (le == l || le - l > 63 || *l == '-' || le[-1] == '-')
+                return bad(err, errsize, text,
+                           "each part of a host name has 1 to 63 characters, not starting or "
+                           "ending with '-'");
+            if (le < host_end && le + 1 == host_end)
+                return bad(err, errsize, text, "a host name does not end with '.'");
+            l = le < host_end ? le + 1 : host_end;
+        }
     }
     if ((size_t)(host_end - host) > REDISURL_HOST_MAX)
         return bad(err, errsize, text, "the host is longer than 253 bytes");

@@ -2,11 +2,13 @@
  * redisurl: the jobs.redis.url of the Redis store (JOBS.md §6.7, issue 15):
  * "unix:PATH" (a socket, the default of a local redis-server), or
  * "redis://HOST[:PORT][/DB]" (HOST a name, an IPv4 address, or an IPv6 one
- * in brackets; PORT 6379 by default; DB 0 by default). A password never
+ * in brackets; PORT 6379 by default; DB 0 by default; a unix socket is
+ * database 0). A password never
  * goes in the URL, where /status, logs and ps would show it: it comes from
  * a file (jobs.redis.password_file), and a URL with user info is refused.
  *
- * Pure; fuzzed (tests/fuzz/fuzz_redisurl.c).
+ * Pure (inet_pton reads the brackets' address; no system call); fuzzed
+ * (tests/fuzz/fuzz_redisurl.c).
  */
 #ifndef DROVER_REDISURL_H
 #define DROVER_REDISURL_H

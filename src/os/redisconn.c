@@ -30,8 +30,18 @@ redisconn_where(const struct redisconn *rc, char *buf, size_t size)
     if (rc->url.unix_socket)
         (void)snprintf(buf, size, "unix:%s", rc->url.path);
     else
-        (void)snprintf(buf, size, "%s:%u/%u", rc->url.host, (unsigned)rc->url.port, rc->url.db);
+        (void)snprintf(buf, size, strchr(rc->url.host, ':') ? "[%s]:%u/%u" : "%s:%u/%u",
+                       rc->url.host, (unsigned)rc->url.port, rc->url.db);
     return buf;
+}
+
+static void
+arm(struct redisconn *rc, int64_t at_ms)
+{
+    if (timer_arm(rc->timers, &rc->timer, at_ms) < 0 && !rc->timer_failed) {
+        rc->timer_failed = true;
+        log_errorx("no room in the timer heap for the redis connection: it stops retrying");
+    }
 }
 
 /* A try failed (why): say so once per outage, and try again after the backoff. */
@@ -51,7 +61,7 @@ retry_later(struct redisconn *rc, const char *why)
                   redisconn_where(rc, where, sizeof(where)), why, REDISCONN_BACKOFF_MIN_MS,
                   REDISCONN_BACKOFF_MAX_MS);
     }
-    (void)timer_arm(rc->timers, &rc->timer, util_now_ms() + rc->backoff_ms);
+    arm(rc, util_now_ms() + rc->backoff_ms);
     rc->backoff_ms = rc->backoff_ms * 2 > REDISCONN_BACKOFF_MAX_MS ? REDISCONN_BACKOFF_MAX_MS
                                                                    : rc->backoff_ms * 2;
 }
@@ -61,17 +71,17 @@ became_up(struct redisconn *rc)
 {
     char where[300];
 
-    if (rc->down_since_ms)
+    if (rc->down_since_ms && !rc->said_back) {
         log_info("redis at %s answers again, after %.1f s and %u failed tr%s",
                  redisconn_where(rc, where, sizeof(where)),
                  (double)(util_now_ms() - rc->down_since_ms) / 1000, rc->failures,
                  rc->failures == 1 ? "y" : "ies");
+        rc->said_back = true;
+    }
     rc->up = true;
-    rc->failures = 0;
-    rc->down_since_ms = 0;
-    rc->backoff_ms = REDISCONN_BACKOFF_MIN_MS;
+    rc->up_since_ms = util_now_ms();
     rc->ups++;
-    (void)timer_arm(rc->timers, &rc->timer, util_now_ms() + rc->ping_ms);
+    arm(rc, util_now_ms() + rc->ping_ms);
     if (rc->ops && rc->ops->up)
         rc->ops->up(rc);
 }
@@ -146,8 +156,12 @@ send_step(struct redisconn *rc, enum step st)
     for (int i = 0; i < argc; i++)
         argvlen[i] = strlen(argv[i]);
     if (redisAsyncCommandArgv(rc->ac, on_reply, (void *)(intptr_t)st, argc, argv, argvlen) !=
-        REDIS_OK)
-        redisAsyncDisconnect(rc->ac);
+        REDIS_OK) {
+        /* Not freed here: this may run inside hiredis's own connect handling. */
+        (void)snprintf(rc->last_error, sizeof(rc->last_error), "a command could not be queued");
+        rc->abort = true;
+        arm(rc, util_now_ms());
+    }
 }
 
 static void
@@ -193,6 +207,34 @@ on_disconnect(const redisAsyncContext *ac, int status)
     retry_later(rc, why);
 }
 
+/* Drops the connection from the loop (never from inside a hiredis callback) and retries. */
+static void
+drop(struct redisconn *rc, const char *why)
+{
+    redisAsyncContext *ac = rc->ac;
+    bool was_up = rc->up;
+
+    rc->ac = NULL;
+    rc->up = false;
+    rc->ping_sent_ns = 0;
+    rc->abort = false;
+    if (ac) {
+        ac->data = NULL; /* its pending replies' callbacks see none */
+        ac->onDisconnect = NULL;
+        redisloop_detach(&rc->rl);
+        redisAsyncFree(ac);
+    }
+    if (rc->stopping)
+        return;
+    if (was_up) {
+        rc->downs++;
+        if (rc->ops && rc->ops->down)
+            rc->ops->down(rc, why);
+    }
+    timer_cancel(rc->timers, &rc->timer);
+    retry_later(rc, why);
+}
+
 static void
 connect_now(struct redisconn *rc)
 {
@@ -213,6 +255,7 @@ connect_now(struct redisconn *rc)
     rc->ac = ac;
     (void)redisAsyncSetConnectCallback(ac, on_connect);
     (void)redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    arm(rc, util_now_ms() + REDISCONN_CONNECT_MS); /* up by then, or dropped */
 }
 
 static void
@@ -222,15 +265,31 @@ timer_fired(struct timer *t, int64_t now_ms)
 
     if (rc->stopping)
         return;
+    if (rc->abort) {
+        drop(rc, rc->last_error);
+        return;
+    }
     if (!rc->ac) {
         connect_now(rc);
         return;
     }
-    if (rc->up) {
-        if (!rc->ping_sent_ns)
-            send_step(rc, STEP_KEEPALIVE);
-        (void)timer_arm(rc->timers, &rc->timer, now_ms + rc->ping_ms);
+    if (!rc->up) {
+        drop(rc, "not up within 5 s of connecting (no answer to AUTH, SELECT or PING)");
+        return;
     }
+    if (rc->ping_sent_ns && util_now_ns() - rc->ping_sent_ns > 3 * rc->ping_ms * 1000000) {
+        drop(rc, "no answer to PING within 3 x its interval");
+        return;
+    }
+    if (rc->down_since_ms && now_ms - rc->up_since_ms >= REDISCONN_STABLE_MS) {
+        rc->down_since_ms = 0; /* the outage is over: the next one is logged, backoff afresh */
+        rc->said_back = false;
+        rc->failures = 0;
+        rc->backoff_ms = REDISCONN_BACKOFF_MIN_MS;
+    }
+    if (!rc->ping_sent_ns)
+        send_step(rc, STEP_KEEPALIVE);
+    arm(rc, now_ms + rc->ping_ms);
 }
 
 int
@@ -266,8 +325,15 @@ redisconn_init(struct redisconn *rc, struct loop *loop, struct timers *timers,
             (void)snprintf(err, errsize, "the redis password file %s %s", password_file, why);
             return -1;
         }
-        n = strcspn(data, "\r\n");
+        {
+            const char *nl = memchr(data, '\n', len), *cr = memchr(data, '\r', len);
+
+            n = nl ? (size_t)(nl - data) : len;
+            if (cr && (size_t)(cr - data) < n)
+                n = (size_t)(cr - data);
+        }
         if (n == 0 || n > REDISCONN_PASSWORD_MAX || memchr(data, '\0', n)) {
+            explicit_bzero(data, len);
             (void)snprintf(err, errsize,
                            "the redis password file %s: its first line must be a password of 1 "
                            "to %d bytes",
@@ -277,6 +343,7 @@ redisconn_init(struct redisconn *rc, struct loop *loop, struct timers *timers,
         }
         memcpy(rc->password, data, n);
         rc->password[n] = '\0';
+        explicit_bzero(data, len);
         free(data);
     }
     return 0;
@@ -295,14 +362,7 @@ redisconn_done(struct redisconn *rc)
 {
     rc->stopping = true;
     timer_cancel(rc->timers, &rc->timer);
-    if (rc->ac) {
-        redisAsyncContext *ac = rc->ac;
-
-        rc->ac = NULL;
-        redisAsyncFree(ac); /* its callbacks see stopping and do nothing */
-    }
-    rc->up = false;
-    memset(rc->password, 0, sizeof(rc->password));
+    drop(rc, "stopped"); /* detached first: hiredis may free it after the callback we are in */
 }
 
 redisAsyncContext *

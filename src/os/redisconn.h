@@ -4,7 +4,12 @@
  * AUTH with the password from its file when there is one, SELECT the URL's
  * database, then it is up; PING every ping_ms measures the round trip.
  * Lost, it reconnects with a capped exponential backoff, and says so in the
- * log once when it goes down and once when it is back, never once per try.
+ * log once when it goes down and once when it is back, never once per try;
+ * an outage ends (the backoff starts afresh) only once it has stayed up for
+ * REDISCONN_STABLE_MS, so a server that drops every connection at once is
+ * not hammered. A connect not up within REDISCONN_CONNECT_MS, or a PING
+ * unanswered for 3 x ping_ms, is dropped and tried again: a server that
+ * went silent (a host gone without a reset) is noticed.
  *
  * Its owner (the Redis store) is told through ops: up (commands may go on
  * ctx now) and down (every callback of the old context has run; why says
@@ -23,6 +28,8 @@
 
 #define REDISCONN_BACKOFF_MIN_MS 100
 #define REDISCONN_BACKOFF_MAX_MS 5000
+#define REDISCONN_CONNECT_MS 5000 /* connect, AUTH, SELECT and the first PING, in all */
+#define REDISCONN_STABLE_MS 5000  /* up this long, an outage is over (backoff, log) */
 #define REDISCONN_PASSWORD_MAX 512
 
 struct redisconn;
@@ -50,8 +57,12 @@ struct redisconn {
     unsigned failures;     /* tries since it was last up */
     int64_t down_since_ms; /* 0: up, or never down */
     int64_t ping_sent_ns;  /* 0: no PING outstanding */
-    double rtt_ms;         /* the last PING's; -1 none yet */
-    uint64_t ups, downs;   /* times it came up, went down (for tests and /metrics) */
+    int64_t up_since_ms;
+    bool said_back;      /* this outage's "answers again" is logged */
+    bool abort;          /* a command could not be queued: dropped from the timer */
+    bool timer_failed;   /* no room in the timer heap: said once */
+    double rtt_ms;       /* the last PING's; -1 none yet */
+    uint64_t ups, downs; /* times it came up, went down (for tests and /metrics) */
     char last_error[256];
     struct timer timer; /* the next connect try, or the next PING */
 };
@@ -66,7 +77,8 @@ int redisconn_init(struct redisconn *rc, struct loop *loop, struct timers *timer
                    const struct redisconn_ops *ops, void *arg, char *err, size_t errsize);
 /* Connects now (and for ever after, until redisconn_done()). */
 void redisconn_start(struct redisconn *rc);
-/* Disconnects for good; the down callback is not called. */
+/* Disconnects (it may be started again); the down callback is not called. Safe from
+   inside ops->up and ops->down. */
 void redisconn_done(struct redisconn *rc);
 /* The context while up; NULL otherwise. */
 redisAsyncContext *redisconn_ctx(const struct redisconn *rc);

@@ -15,12 +15,8 @@ update(struct redisloop *rl, uint32_t events)
     if (!rl->ac || events == rl->events)
         return;
     rl->events = events;
-    if (!rl->registered) {
-        if (loop_add_events(rl->loop, &rl->src, events) == 0)
-            rl->registered = true;
-        return;
-    }
-    (void)loop_mod_events(rl->loop, &rl->src, events);
+    if (rl->registered)
+        (void)loop_mod_events(rl->loop, &rl->src, events); /* registered at attach */
 }
 
 static void
@@ -83,16 +79,36 @@ ready(struct loop_source *src, uint32_t events)
 int
 redisloop_attach(struct redisloop *rl, struct loop *loop, redisAsyncContext *ac)
 {
-    if (!ac || ac->err || ac->ev.data)
+    int r;
+
+    if (!ac || ac->err || ac->ev.data || rl->ac)
         return -EINVAL;
-    *rl = (struct redisloop){ .loop = loop, .ac = ac };
+    *rl = (struct redisloop){ .loop = loop, .ac = ac, .events = EPOLLOUT };
     rl->src = loop_source(ac->c.fd, ready, LOOP_PRIO_SERVE);
+    /* The connect completes when the socket is writable. */
+    if ((r = loop_add_events(loop, &rl->src, EPOLLOUT)) < 0) {
+        rl->ac = NULL;
+        return r;
+    }
+    rl->registered = true;
     ac->ev.data = rl;
     ac->ev.addRead = add_read;
     ac->ev.delRead = del_read;
     ac->ev.addWrite = add_write;
     ac->ev.delWrite = del_write;
     ac->ev.cleanup = cleanup;
-    add_write(rl); /* the connect completes when the socket is writable */
     return 0;
+}
+
+void
+redisloop_detach(struct redisloop *rl)
+{
+    redisAsyncContext *ac = rl->ac;
+
+    if (!ac)
+        return;
+    ac->ev.data = NULL;
+    ac->ev.addRead = ac->ev.delRead = ac->ev.addWrite = ac->ev.delWrite = NULL;
+    ac->ev.cleanup = NULL;
+    cleanup(rl);
 }

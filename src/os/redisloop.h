@@ -28,7 +28,17 @@ struct redisloop {
     bool registered;
 };
 
-/* Puts ac (just made by redisAsyncConnect*, without error) on loop. 0, or -errno. */
+/*
+ * Puts ac (just made by redisAsyncConnect*, without error) on loop; rl is
+ * zeroed before its first use, and detached (ac NULL) for each later one.
+ * 0, or -errno (-EINVAL: rl or ac is attached already).
+ */
 int redisloop_attach(struct redisloop *rl, struct loop *loop, redisAsyncContext *ac);
+/*
+ * Takes rl's context off the loop and forgets it now, before its owner
+ * frees it: hiredis may free a context later than asked (after the
+ * callback it was asked from), and by then rl may hold a new one.
+ */
+void redisloop_detach(struct redisloop *rl);
 
 #endif

@@ -70,7 +70,12 @@ refused(void **state)
         { "redis://red is", "a host has only" },
         { "redis://[::1", "[ADDRESS]" },
         { "redis://[]:1", "[ADDRESS]" },
-        { "redis://[::g]", "hex digits" },
+        { "redis://[::g]", "not an IPv6 address" },
+        { "redis://[:]", "not an IPv6 address" },
+        { "redis://[1.2.3.4]", "not an IPv6 address" },
+        { "redis://-", "each part of a host name" },
+        { "redis://a..b", "each part of a host name" },
+        { "redis://redis.", "does not end with" },
         { "redis://[::1]x", "after the host" },
     };
     (void)state;
@@ -103,6 +108,8 @@ long_parts(void **state)
     memset(text, 0, sizeof(text));
     memcpy(text, "redis://", 8);
     memset(text + 8, 'h', 254);
+    for (size_t i = 8 + 50; i < 8 + 254; i += 51)
+        text[i] = '.'; /* labels of 50: only the whole length is wrong */
     assert_int_equal(redis_url_parse(text, &u, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "longer than 253"));
 }

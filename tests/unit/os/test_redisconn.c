@@ -13,7 +13,9 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "os/redisconn.h"
 #include "redis_fixture.h"
@@ -23,12 +25,16 @@
 static struct redis_fixture fx;
 static unsigned ups, downs;
 static char down_why[300];
+static bool stop_when_up; /* went_up() calls redisconn_done() from inside hiredis's callback */
 
 static void
 went_up(struct redisconn *rc)
 {
-    (void)rc;
     ups++;
+    if (stop_when_up) {
+        stop_when_up = false;
+        redisconn_done(rc);
+    }
 }
 
 static void
@@ -56,6 +62,22 @@ is_down_and_retrying(void *arg)
 }
 
 static bool
+stopped_in_up(void *arg)
+{
+    struct redisconn *rc = arg;
+
+    return !stop_when_up && !rc->up && !rc->ac;
+}
+
+static bool
+dropped_unanswered(void *arg)
+{
+    struct redisconn *rc = arg;
+
+    return strstr(rc->last_error, "not up within") != NULL && rc->failures >= 1;
+}
+
+static bool
 auth_refused(void *arg)
 {
     struct redisconn *rc = arg;
@@ -64,14 +86,20 @@ auth_refused(void *arg)
 }
 
 static void
-password_file(const char *path, const char *text, mode_t mode)
+password_bytes(const char *path, const char *bytes, size_t len, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
 
     assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(write(fd, bytes, len), (ssize_t)len);
     assert_int_equal(fchmod(fd, mode), 0);
     assert_int_equal(close(fd), 0);
+}
+
+static void
+password_file(const char *path, const char *text, mode_t mode)
+{
+    password_bytes(path, text, strlen(text), mode);
 }
 
 static int
@@ -124,9 +152,45 @@ up_down_and_up_again(void **state)
     redis_fixture_run_until(&fx, is_up, &rc, "the connection up again once the server was back");
     assert_int_equal(ups, 2);
     assert_int_equal(downs, 1);
-    assert_int_equal(rc.failures, 0);
+    assert_true(rc.said_back); /* "answers again" said once for this outage */
+
+    /* Stopped from inside its own up callback (a reload, say), then started again. */
     redisconn_done(&rc);
     assert_null(redisconn_ctx(&rc));
+    stop_when_up = true;
+    redisconn_start(&rc);
+    redis_fixture_run_until(&fx, stopped_in_up, &rc, "the up callback stopping it");
+    redisconn_start(&rc);
+    redis_fixture_run_until(&fx, is_up, &rc, "up again after a stop from inside its callback");
+    assert_int_equal(ups, 4);
+    redisconn_done(&rc);
+}
+
+/* A socket that takes connections and never answers: connect is up to REDISCONN_CONNECT_MS. */
+static void
+a_server_that_never_answers_is_dropped_and_tried_again(void **state)
+{
+    struct redisconn rc;
+    struct redis_url url = { .unix_socket = true };
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char err[256];
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    (void)state;
+
+    assert_true(fd >= 0);
+    (void)snprintf(url.path, sizeof(url.path), "%s/mute.sock", fx.dir);
+    (void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", url.path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(
+        redisconn_init(&rc, &fx.loop, &fx.timers, &url, NULL, 50, &ops, NULL, err, sizeof(err)), 0);
+    redisconn_start(&rc);
+    redis_fixture_run_until(&fx, dropped_unanswered, &rc,
+                            "a connection that got no answer dropped and tried again");
+    assert_false(rc.up);
+    redisconn_done(&rc);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(unlink(url.path), 0);
 }
 
 static void
@@ -154,6 +218,11 @@ a_wrong_password_keeps_it_down_and_says_why(void **state)
         redisconn_init(&rc, &fx.loop, &fx.timers, &url, path, 50, &ops, NULL, err, sizeof(err)),
         -1);
     assert_non_null(strstr(err, "the redis password file"));
+    password_bytes(path, "abc\0def\n", 8, 0600); /* a NUL in the first line: refused, not "abc" */
+    assert_int_equal(
+        redisconn_init(&rc, &fx.loop, &fx.timers, &url, path, 50, &ops, NULL, err, sizeof(err)),
+        -1);
+    assert_non_null(strstr(err, "first line must be a password"));
     password_file(path, "\n", 0600);
     assert_int_equal(
         redisconn_init(&rc, &fx.loop, &fx.timers, &url, path, 50, &ops, NULL, err, sizeof(err)),
@@ -167,6 +236,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(up_down_and_up_again),
         cmocka_unit_test(a_wrong_password_keeps_it_down_and_says_why),
+        cmocka_unit_test(a_server_that_never_answers_is_dropped_and_tried_again),
     };
 
     return cmocka_run_group_tests_name("redisconn", tests, setup, teardown);

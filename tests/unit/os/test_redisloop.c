@@ -96,7 +96,7 @@ teardown(void **state)
 static void
 commands_and_a_server_death(void **state)
 {
-    struct redisloop rl;
+    struct redisloop rl = { 0 };
     redisAsyncContext *ac;
     static const char value[] = { 'a', '\0', '\n', (char)0xff, 'z' };
     const char *set[] = { "SET", "drover:test", value };
