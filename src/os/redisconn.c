@@ -52,7 +52,8 @@ retry_later(struct redisconn *rc, const char *why)
 
     if (rc->stopping)
         return;
-    (void)snprintf(rc->last_error, sizeof(rc->last_error), "%s", why);
+    if (why != rc->last_error)
+        (void)snprintf(rc->last_error, sizeof(rc->last_error), "%s", why);
     rc->failures++;
     if (!rc->down_since_ms) {
         rc->down_since_ms = util_now_ms();
@@ -179,6 +180,19 @@ on_connect(const redisAsyncContext *ac, int status)
     send_step(rc, rc->password[0] ? STEP_AUTH : rc->url.db ? STEP_SELECT : STEP_PING);
 }
 
+/* The connection is gone (why): the owner told when it was up, and the next try armed. */
+static void
+lost(struct redisconn *rc, bool was_up, const char *why)
+{
+    if (was_up) {
+        rc->downs++;
+        if (rc->ops && rc->ops->down)
+            rc->ops->down(rc, why);
+    }
+    timer_cancel(rc->timers, &rc->timer);
+    retry_later(rc, why);
+}
+
 static void
 on_disconnect(const redisAsyncContext *ac, int status)
 {
@@ -198,13 +212,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
                    status == REDIS_OK && rc->last_error[0] ? rc->last_error
                    : ac->errstr[0]                         ? ac->errstr
                                                            : "connection closed");
-    if (was_up) {
-        rc->downs++;
-        if (rc->ops && rc->ops->down)
-            rc->ops->down(rc, why);
-    }
-    timer_cancel(rc->timers, &rc->timer);
-    retry_later(rc, why);
+    lost(rc, was_up, why);
 }
 
 /* Drops the connection from the loop (never from inside a hiredis callback) and retries. */
@@ -224,15 +232,8 @@ drop(struct redisconn *rc, const char *why)
         redisloop_detach(&rc->rl);
         redisAsyncFree(ac);
     }
-    if (rc->stopping)
-        return;
-    if (was_up) {
-        rc->downs++;
-        if (rc->ops && rc->ops->down)
-            rc->ops->down(rc, why);
-    }
-    timer_cancel(rc->timers, &rc->timer);
-    retry_later(rc, why);
+    if (!rc->stopping)
+        lost(rc, was_up, why);
 }
 
 static void
