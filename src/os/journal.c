@@ -717,8 +717,10 @@ replay_all(struct journal *j, journal_is_snapshot_fn is_snapshot, journal_line_f
             memmove(&segs[i], &segs[i + 1], (--nsegs - i) * sizeof(*segs));
         else
             i++;
+    bool snapshot = false;
+
     for (size_t i = nsegs; i-- > 0 && !base;)
-        if (starts_with_snapshot(j, segs[i], is_snapshot))
+        if ((snapshot = starts_with_snapshot(j, segs[i], is_snapshot)))
             base = segs[i];
     if (!base && nsegs)
         base = segs[0];
@@ -736,7 +738,7 @@ replay_all(struct journal *j, journal_is_snapshot_fn is_snapshot, journal_line_f
     }
     j->first = base ? base : 1;
     j->segment = nsegs ? segs[nsegs - 1] : 1;
-    if (base && starts_with_snapshot(j, base, is_snapshot))
+    if (snapshot)
         j->snapshot_bytes = j->bytes;
     free(segs);
     return r;

@@ -19,36 +19,29 @@ update(struct redisloop *rl, uint32_t events)
         (void)loop_mod_events(rl->loop, &rl->src, events); /* registered at attach */
 }
 
+/* hiredis's four interest hooks: one epoll bit on or off each. */
 static void
 add_read(void *data)
 {
-    struct redisloop *rl = data;
-
-    update(rl, rl->events | EPOLLIN);
+    update(data, ((struct redisloop *)data)->events | EPOLLIN);
 }
 
 static void
 del_read(void *data)
 {
-    struct redisloop *rl = data;
-
-    update(rl, rl->events & ~(uint32_t)EPOLLIN);
+    update(data, ((struct redisloop *)data)->events & ~(uint32_t)EPOLLIN);
 }
 
 static void
 add_write(void *data)
 {
-    struct redisloop *rl = data;
-
-    update(rl, rl->events | EPOLLOUT);
+    update(data, ((struct redisloop *)data)->events | EPOLLOUT);
 }
 
 static void
 del_write(void *data)
 {
-    struct redisloop *rl = data;
-
-    update(rl, rl->events & ~(uint32_t)EPOLLOUT);
+    update(data, ((struct redisloop *)data)->events & ~(uint32_t)EPOLLOUT);
 }
 
 /* The context is being freed: off the loop (hiredis closes the socket itself). */
