@@ -849,8 +849,12 @@ before_sleep(struct loop_hook *hook)
         for (int k = 0; k < HTTP__MAX; k++) {
             http_conn_wake_kind(&sup->api->server[k], HTTP_PARK_JOB);
             http_conn_wake_kind(&sup->api->server[k], HTTP_PARK_JOB_EVENTS);
-            http_conn_wake_kind(&sup->api->server[k], HTTP_PARK_JOB_SYNC);
         }
+    }
+    if (api->woken_synced != sup->jobs_synced) { /* a sync or a journal failure */
+        api->woken_synced = sup->jobs_synced;
+        for (int k = 0; k < HTTP__MAX; k++)
+            http_conn_wake_kind(&sup->api->server[k], HTTP_PARK_JOB_SYNC);
     }
     for (int k = 0; k < HTTP__MAX; k++) {
         struct http_server *srv = &sup->api->server[k];

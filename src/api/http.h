@@ -52,6 +52,7 @@ struct http_api {
     uint64_t snapshot_iter;        /* the loop_iter it was taken in; 0: stale */
     uint64_t woken_seq;            /* the events' next_seq when the long-polls were last woken */
     uint64_t woken_jobs;           /* sup->jobs_change when the job long-polls were last woken */
+    uint64_t woken_synced;         /* sup->jobs_synced when the parked submits were last woken */
     char *ctl_path;                /* the control socket, NULL: none */
     int ctl_lock_fd;               /* held while we own ctl_path; -1 none */
     struct loop_hook before_sleep;

@@ -1400,7 +1400,7 @@ journal_synced_cb(void *arg)
 {
     struct jobs *js = arg;
 
-    js->sup->jobs_change++; /* submits parked on their sync look again */
+    js->sup->jobs_synced++; /* submits parked on their sync look again, and only they */
 }
 
 /* The store's directory: jobs.dir, relative to the dumpfile's directory, else the state's. */

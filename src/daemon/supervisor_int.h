@@ -87,6 +87,7 @@ struct supervisor {
     struct reload *reload; /* the plan running, NULL when none */
     struct jobs *jobs;     /* jobs.c: the dispatcher; NULL when no program takes jobs */
     uint64_t jobs_change;  /* jobs.c: grows with every change of a job (long-polls wait for it) */
+    uint64_t jobs_synced;  /* jobs.c: grows when the journal synced more (parked submits wait) */
     uint64_t capture_seq;  /* capture.c: the last captured line's sequence number, all streams */
     bool capture_dir_made; /* capture.c: the FIFO directory was made (removed at exit if empty) */
 };
