@@ -19,6 +19,63 @@
 #define DROVER_REDIS_SCRIPTS_H
 
 /*
+ * claim: KEYS a type's queue, this node's inflight list; ARGV prefix, node,
+ * updated_at. Moves the queue's next id (its tail) to the inflight list and
+ * makes the job this node's: drover_state dispatched, drover_owner node,
+ * drover_attempt (kept, or 1 when absent, not a whole number from 1 to
+ * 1,000,000, or the job ended and its client sent it back), drover_queue.
+ * Returns false when the
+ * queue is empty, else {id, "ok", HGETALL}; or {id, why, text} for an id
+ * not taken: "bad" (no hash at its key, or a key of another type: the text
+ * is pushed on its reply list too), "owned" (another node runs it: the text
+ * names it), "finished" (it ended, and its client did not set status back
+ * to dispatched for another run).
+ */
+extern const char redis_script_claim[];
+
+/*
+ * start: KEYS job hash; ARGV node, attempt, updated_at, actor, attempts.
+ * The worker started: status started, drover_state running, actor_id and
+ * worker_id, and drover_max_attempts (all tries, as this node read them from
+ * retries or drover_max_attempts), so that the node that requeues it after
+ * this one's death knows whether a try is left.
+ * Returns 1, or 0 when not this node's attempt (fenced, nothing written).
+ */
+extern const char redis_script_start[];
+
+/*
+ * retry: KEYS job hash, this node's inflight list, the retry zset; ARGV id,
+ * attempt (the one that failed), node, next attempt, due_ms, error,
+ * error_code, updated_at. The attempt failed and another is due: the job is
+ * nobody's until due_ms, when retry_due queues it for any node. 1, or 0
+ * when fenced.
+ */
+extern const char redis_script_retry[];
+
+/*
+ * release: KEYS job hash, this node's inflight list, its queue; ARGV id,
+ * attempt, node, updated_at. This node gives back a job it took and did not
+ * start (it stops): next in line again, its attempt unchanged. 1, or 0 when
+ * fenced.
+ */
+extern const char redis_script_release[];
+
+/*
+ * submit: KEYS job hash, the type's queue; ARGV id, type, payload, then
+ * more field, value pairs. A new job: its hash is written and its id
+ * pushed (LPUSH, like a Hero client). Returns 1 new, 0 the same id with the
+ * same payload and type is there (nothing written), -1 another job has it.
+ */
+extern const char redis_script_submit[];
+
+/*
+ * node_beat: KEYS the node's liveness key; ARGV token, ttl_ms. Sets it (PX)
+ * when it is absent or this drover's (its token). 1, or 0: another drover
+ * holds this node name.
+ */
+extern const char redis_script_node_beat[];
+
+/*
  * complete: KEYS job hash, this node's inflight list, the reply list;
  * ARGV id, attempt, node, state (success | failed | cancelled), output,
  * error, updated_at (ISO 8601), finished_ms, ttl_s (0: none).
@@ -36,6 +93,15 @@ extern const char redis_script_complete[];
  * left; any other is only dropped from the list.
  */
 extern const char redis_script_requeue_node[];
+
+/*
+ * unclaim: KEYS this node's inflight list; ARGV prefix, now_ms, id, node.
+ * An id in the node's inflight list that the node does not hold (its claim's
+ * answer was lost with the connection, or the drover restarted) goes back
+ * as requeue_node would send it. 1, or 0 when it was not there or not this
+ * node's (only dropped from the list).
+ */
+extern const char redis_script_unclaim[];
 
 /*
  * retry_due: KEYS the retry zset (scored by due ms); ARGV prefix, now_ms,
