@@ -42,6 +42,7 @@
 #include "daemon/capture.h"
 #include "daemon/jobscale.h"
 #include "daemon/liveness.h"
+#include "daemon/redisstore.h"
 #include "daemon/supervisor_int.h"
 #include "api/control.h"
 #include "api/http.h"
@@ -286,6 +287,21 @@ reply_metrics(struct MHD_Connection *conn, struct supervisor *sup, const struct 
                 };
         }
         d.autoscale = as;
+        {
+            struct redisstore_figures rf;
+
+            if (jobs_redis_figures(sup, &rf))
+                d.redis = (struct metrics_redis){
+                    .given = true,
+                    .up = rf.up,
+                    .joined = rf.joined,
+                    .rtt_s = rf.rtt_s,
+                    .waiting_updates = rf.transitions,
+                    .bad_jobs = rf.bad_jobs,
+                    .requeued = rf.requeued,
+                    .reconnects = rf.reconnects,
+                };
+        }
     }
     text = metrics_render(v, sup->pool.ninstances, &d);
     free(jt);
@@ -713,7 +729,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     if (strcmp(url, "/health") == 0)
         return handle_health(conn, sup, v);
     if (strcmp(url, "/readyz") == 0) {
-        a = api_readyz(v, sup->pool.ninstances, sup->started);
+        a = api_readyz(v, sup->pool.ninstances, sup->started, jobs_store_down(sup));
     } else if (strcmp(url, "/status") == 0) {
         a = api_status(v, sup->pool.ninstances, NULL);
     } else if (strncmp(url, "/status/", 8) == 0 && url[8]) {

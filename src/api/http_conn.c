@@ -3,6 +3,8 @@
  */
 #include "api/http_conn.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -418,6 +420,8 @@ http_conn_notify(void *cls, struct MHD_Connection *mhd, void **socket_context,
         c->wants_body = c->body_lost = false;
         free(c->park_id);
         c->park_id = NULL;
+        json_decref(c->park_job);
+        c->park_job = NULL;
         c->park_kind = HTTP_PARK_EVENTS;
         c->mhd = NULL;
         c->next_free = st->free;
@@ -495,6 +499,8 @@ http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     c->wants_body = c->body_lost = false;
     free(c->park_id); /* what this request waited for: the next one on the connection waits anew */
     c->park_id = NULL;
+    json_decref(c->park_job);
+    c->park_job = NULL;
     c->park_kind = HTTP_PARK_EVENTS;
     head_wait(c, util_now_ms()); /* kept alive, it waits for the next head; closed, it leaves */
 }

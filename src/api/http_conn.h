@@ -90,6 +90,8 @@ struct http_conn {
     int64_t park_until_ms;   /* the end of its whole wait (CLOCK_MONOTONIC ms) */
     int park_code;           /* HTTP_PARK_JOB: the status it answers when the job finished (200) */
     int64_t park_wait_ms;    /* HTTP_PARK_JOB_SYNC: the submit's ?wait, once it is on disk */
+    struct json_t *park_job; /* HTTP_PARK_JOB_SYNC with the redis store: the job to answer with
+                                once the server wrote it (its record is not kept here) */
     size_t body_max;         /* what keep_body() keeps: CFG_MAX_BYTES, or a job's */
     bool parked;             /* suspended in MHD, its socket watched */
     bool woken;              /* resumed: the handler answers now */

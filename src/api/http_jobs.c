@@ -154,6 +154,68 @@ answer_when_durable(struct MHD_Connection *conn, struct supervisor *sup, struct 
     return not_on_disk(conn, r->q.id, "too many requests are waiting");
 }
 
+static enum MHD_Result
+not_stored(struct MHD_Connection *conn, const char *id, const char *why)
+{
+    char msg[1024];
+
+    (void)snprintf(msg, sizeof(msg), "the job store (Redis) did not store the job: %s", why);
+    return http_reply_answer(conn, api_error(503, msg, "id", id));
+}
+
+/* The redis store answered ticket: the job as submitted with its code, or the conflict. */
+static enum MHD_Result
+answer_stored(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c,
+              uint64_t ticket)
+{
+    int code = jobs_stored_code(sup, ticket, 201);
+    json_t *job = c->park_job;
+
+    c->park_job = NULL;
+    if (code == 409) {
+        json_decref(job);
+        return http_reply_answer(
+            conn, api_error(409, "a job with this id and another payload or type exists", "id",
+                            c->park_id));
+    }
+    if (code == 200) /* that job was there: its state is the server's, not this copy's */
+        json_object_del(job, "state");
+    return http_reply_answer(conn, api_json(code, job));
+}
+
+/*
+ * With the redis store the job is the server's: the answer waits until it
+ * wrote it (parked, never blocking the loop), and is this copy of it.
+ */
+static enum MHD_Result
+answer_when_stored(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c,
+                   struct jobrec *r)
+{
+    uint64_t ticket = jobs_journal_seq(sup);
+    const char *err;
+    int w;
+
+    json_decref(c->park_job);
+    c->park_job = jobrec_to_json(r, jobs_type_name(sup, r), false);
+    free(c->park_id);
+    c->park_id = strdup(r->q.id);
+    jobrec_free(r);
+    if (!c->park_job || !c->park_id)
+        return http_reply_answer(conn, api_error(500, "out of memory", NULL, NULL));
+    w = jobs_journal_wait(sup, ticket, &err);
+    if (w > 0)
+        return answer_stored(conn, sup, c, ticket);
+    if (w < 0)
+        return not_stored(conn, c->park_id, err);
+    c->park_kind = HTTP_PARK_JOB_SYNC;
+    c->since = ticket;
+    c->park_until_ms = util_now_ms() + SYNC_WAIT_MS;
+    if (http_conn_park(c, SYNC_WAIT_MS) == 0)
+        return MHD_YES;
+    c->park_kind = HTTP_PARK_EVENTS;
+    return not_stored(conn, c->park_id, "too many requests are waiting");
+}
+
 /* A submit parked on its sync was woken: on disk now, failed, out of time, or not yet. */
 static enum MHD_Result
 sync_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c)
@@ -166,6 +228,14 @@ sync_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn
     if (w == 0 && left > 0 && !hung_up(c) && http_conn_park(c, left) == 0)
         return MHD_YES;
     c->park_kind = HTTP_PARK_EVENTS;
+    if (c->park_job) {
+        if (w > 0)
+            return answer_stored(conn, sup, c, c->since);
+        return not_stored(conn, c->park_id,
+                          w < 0       ? err
+                          : left <= 0 ? "the server did not answer within 60 s"
+                                      : "its wait could not go on (too many requests waiting)");
+    }
     if (w < 0)
         return not_on_disk(conn, c->park_id, err);
     if (w == 0)
@@ -221,6 +291,12 @@ handle_submit(struct MHD_Connection *conn, struct http_server *srv, struct http_
     bad = api_job_wait_query(wait_s, &wait_ms);
     if (bad.code)
         return http_reply_answer(conn, bad);
+    if (wait_ms > 0 && sup->cfg.jobs.store == JOBS_STORE_REDIS)
+        return http_reply_answer(
+            conn, api_error(400,
+                            "?wait is not available with the redis store: any node may run the "
+                            "job; wait on its reply list (PREFIX:q:reply:ID) or poll its hash",
+                            NULL, NULL));
     if (c->body_lost)
         return http_reply_answer(
             conn, api_error(500, "out of memory while reading the body", NULL, NULL));
@@ -270,6 +346,23 @@ handle_submit(struct MHD_Connection *conn, struct http_server *srv, struct http_
         ret = http_reply_answer(
             conn, api_error(413, "the payload is larger than jobs.max_payload", NULL, NULL));
         break;
+    case JOBS_SUBMIT_STORING:
+        ret = answer_when_stored(conn, sup, c, r);
+        break;
+    case JOBS_SUBMIT_UNAVAILABLE: {
+        char msg[768];
+
+        (void)snprintf(msg, sizeof(msg),
+                       "the job store (Redis) is unreachable (%s): nothing was stored; submit "
+                       "again later",
+                       jobs_store_down(sup) ? jobs_store_down(sup) : "it refused the job");
+        ret = http_reply_answer(conn, api_error(503, msg, NULL, NULL));
+        break;
+    }
+    case JOBS_SUBMIT_UNSUPPORTED:
+        ret = http_reply_answer(
+            conn, api_error(400, "a delay is not available with the redis store", NULL, NULL));
+        break;
     case JOBS_SUBMIT_CLOSED:
     default:
         ret = http_reply_answer(conn,
@@ -303,10 +396,19 @@ handle_queues(struct MHD_Connection *conn, struct supervisor *sup)
     size_t n = jobs_ntypes(sup);
     struct api_queue *q = calloc(n ? n : 1, sizeof(*q));
     int64_t now = util_unix_ms();
+    struct api_queues_store store = { .kind = jobs_store_name(sup->cfg.jobs.store),
+                                      .node = jobs_redis_node(sup) };
+    struct redisstore_figures rf;
     struct api_answer a;
 
     if (!q)
         return http_reply_answer(conn, (struct api_answer){ 500, NULL });
+    if (jobs_redis_figures(sup, &rf)) {
+        store.up = rf.up;
+        store.known = rf.depth_known;
+        store.nodes = rf.nodes;
+        store.retry_wait = rf.retry_wait;
+    }
     for (size_t t = 0; t < n; t++) {
         struct jobs_type_figures f;
 
@@ -332,9 +434,13 @@ handle_queues(struct MHD_Connection *conn, struct supervisor *sup)
             .idle = f.idle,
             .busy = f.busy,
             .desired = f.desired,
+            .cluster = f.cluster,
+            .cluster_waiting = f.depth.waiting,
+            .cluster_in_flight = f.depth.in_flight,
+            .cluster_here = f.depth.here,
         };
     }
-    a = api_queues(q, n);
+    a = api_queues(q, n, &store);
     free(q);
     return http_reply_answer(conn, a);
 }

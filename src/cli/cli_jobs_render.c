@@ -435,7 +435,7 @@ cli_job_list_page(const char *body, size_t body_len, struct json_t *into, size_t
     return 0;
 }
 
-#define MAX_COLS 13
+#define MAX_COLS 16
 #define CELL_MAX 160
 
 /* A table built row by row: cells kept, widths measured, printed at the end. */
@@ -597,16 +597,23 @@ count_text(const json_t *o, const char *key, char *buf, size_t len)
 char *
 cli_render_queues(const char *body, size_t body_len, char *err, size_t errlen)
 {
-    static const char *const head[] = { "TYPE",    "PROGRAM", "WAITING", "DELAYED",   "RETRY",
-                                        "RUNNING", "OLDEST",  "DONE/1m", "FAILED/1m", "INSTANCES",
-                                        "IDLE",    "BUSY",    "DESIRED" };
+    /* The redis store adds the cluster's figures: SHARED on the shared queue, HELD by any
+       node, HERE by this one. */
+    static const char *const head[] = { "TYPE",      "PROGRAM",   "WAITING", "DELAYED",
+                                        "RETRY",     "RUNNING",   "OLDEST",  "DONE/1m",
+                                        "FAILED/1m", "INSTANCES", "IDLE",    "BUSY",
+                                        "DESIRED",   "SHARED",    "HELD",    "HERE" };
     static const char *const counts[] = { "waiting", "delayed", "retry_wait", "running",
                                           NULL,      "done_1m", "failed_1m",  "instances",
                                           "idle",    "busy",    "desired" };
+    static const char *const cluster[] = { "waiting", "in_flight", "this_node" };
     json_t *j = cli_text_load_object(body, body_len, "queues", err, errlen);
     const json_t *types = j ? json_object_get(j, "types") : NULL, *q;
+    const json_t *store = j ? json_object_get(j, "store") : NULL;
+    bool redis = str_of(store, "kind") && strcmp(str_of(store, "kind"), "redis") == 0;
     struct table t = { 0 };
-    char buf[CELL_MAX];
+    struct cli_text b = { 0 };
+    char buf[CELL_MAX], *tab, *out;
     size_t i;
 
     if (!j)
@@ -616,7 +623,7 @@ cli_render_queues(const char *body, size_t body_len, char *err, size_t errlen)
         json_decref(j);
         return NULL;
     }
-    table_head(&t, head, ARRAY_SIZE(head));
+    table_head(&t, head, ARRAY_SIZE(head) - (redis ? 0 : ARRAY_SIZE(cluster)));
     json_array_foreach(types, i, q)
     {
         long r = table_row(&t);
@@ -639,9 +646,33 @@ cli_render_queues(const char *body, size_t body_len, char *err, size_t errlen)
             else
                 table_set(&t, r, 2 + c, "-");
         }
+        for (size_t c = 0; redis && c < ARRAY_SIZE(cluster); c++)
+            table_set(&t, r, 2 + ARRAY_SIZE(counts) + c,
+                      count_text(json_object_get(q, "cluster"), cluster[c], buf, sizeof(buf)));
+    }
+    if (redis) {
+        const json_t *nodes = json_object_get(store, "nodes");
+
+        cli_text_printf(&b, "store redis, node %s: %s",
+                        shown(str_of(store, "node"), buf, sizeof(buf)),
+                        json_is_true(json_object_get(store, "up")) ? "up" : "UNREACHABLE");
+        if (json_is_integer(nodes))
+            cli_text_printf(
+                &b, ", %lld node%s in the cluster, %lld job%s waiting out a retry delay",
+                (long long)json_integer_value(nodes), json_integer_value(nodes) == 1 ? "" : "s",
+                (long long)json_integer_value(json_object_get(store, "retry_wait")),
+                json_integer_value(json_object_get(store, "retry_wait")) == 1 ? "" : "s");
+        cli_text_printf(&b, "\n");
     }
     json_decref(j);
-    return table_take(&t, err, errlen);
+    if (!(tab = table_take(&t, err, errlen))) {
+        cli_text_done(&b);
+        return NULL;
+    }
+    cli_text_printf(&b, "%s", tab);
+    free(tab);
+    out = cli_text_take(&b, err, errlen);
+    return out;
 }
 
 char *

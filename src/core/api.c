@@ -299,7 +299,7 @@ api_status(const struct api_instance *v, size_t n, const char *program)
 }
 
 struct api_answer
-api_readyz(const struct api_instance *v, size_t n, bool started)
+api_readyz(const struct api_instance *v, size_t n, bool started, const char *store_down)
 {
     json_t *waiting = json_array();
     size_t count = 0;
@@ -312,9 +312,18 @@ api_readyz(const struct api_instance *v, size_t n, bool started)
             count++;
         }
     }
-    return api_json(started && count == 0 ? 200 : 503,
-                    json_pack("{s:b, s:b, s:o}", "ready", started && count == 0,
-                              "initial_start_done", started, "not_ready", waiting));
+    json_t *o;
+    bool ready = started && count == 0 && !store_down;
+
+    o = json_pack("{s:b, s:b, s:o}", "ready", ready, "initial_start_done", started, "not_ready",
+                  waiting);
+    if (o && store_down) {
+        char why[600];
+
+        (void)snprintf(why, sizeof(why), "the job store (Redis) is unreachable: %s", store_down);
+        json_object_set_new(o, "job_store", json_string(why));
+    }
+    return api_json(ready ? 200 : 503, o);
 }
 
 struct api_answer

@@ -153,7 +153,12 @@ struct api_answer api_logs_query(const char *lines, const char *stream, const ch
 struct api_answer api_logs(const char *program, const struct api_log_line *l, size_t n,
                            uint64_t next);
 
-/* GET /readyz: 200 when the initial start is done and every wanted instance is running. */
-struct api_answer api_readyz(const struct api_instance *v, size_t n, bool started);
+/*
+ * GET /readyz: 200 when the initial start is done, every wanted instance is
+ * running and the job store takes jobs (store_down NULL; else why not, as
+ * "job_store").
+ */
+struct api_answer api_readyz(const struct api_instance *v, size_t n, bool started,
+                             const char *store_down);
 
 #endif

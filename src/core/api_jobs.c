@@ -449,15 +449,36 @@ oom:
     return api_json(500, NULL);
 }
 
+static json_t *
+cluster_of(const struct api_queue *q)
+{
+    if (!q->cluster)
+        return json_null();
+    return json_pack("{s:o, s:I, s:I}", "waiting",
+                     q->cluster_waiting >= 0 ? json_integer(q->cluster_waiting) : json_null(),
+                     "in_flight", (json_int_t)q->cluster_in_flight, "this_node",
+                     (json_int_t)q->cluster_here);
+}
+
+static json_t *
+store_of(const struct api_queues_store *s)
+{
+    if (!s->node)
+        return json_pack("{s:s}", "kind", s->kind);
+    return json_pack("{s:s, s:s, s:b, s:o, s:I}", "kind", s->kind, "node", s->node, "up", s->up,
+                     "nodes", s->known ? json_integer(s->nodes) : json_null(), "retry_wait",
+                     (json_int_t)s->retry_wait);
+}
+
 struct api_answer
-api_queues(const struct api_queue *q, size_t n)
+api_queues(const struct api_queue *q, size_t n, const struct api_queues_store *s)
 {
     json_t *list = json_array();
 
     for (size_t i = 0; list && i < n; i++)
         json_array_append_new(
             list,
-            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:i, s:i, s:i, s:i}",
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:i, s:i, s:i, s:i, s:o}",
                       "type", q[i].type, "program", q[i].program ? q[i].program : "", "waiting",
                       (json_int_t)q[i].waiting, "delayed", (json_int_t)q[i].delayed, "retry_wait",
                       (json_int_t)q[i].retry_wait, "dispatched", (json_int_t)q[i].dispatched,
@@ -465,8 +486,9 @@ api_queues(const struct api_queue *q, size_t n)
                       q[i].waiting ? json_real(q[i].oldest_waiting_s) : json_null(), "done_1m",
                       (json_int_t)q[i].done_1m, "failed_1m", (json_int_t)q[i].failed_1m,
                       "instances", (int)q[i].instances, "idle", (int)q[i].idle, "busy",
-                      (int)q[i].busy, "desired", (int)q[i].desired));
-    return api_json(200, list ? json_pack("{s:o}", "types", list) : NULL);
+                      (int)q[i].busy, "desired", (int)q[i].desired, "cluster", cluster_of(&q[i])));
+    return api_json(200,
+                    list ? json_pack("{s:o, s:o}", "types", list, "store", store_of(s)) : NULL);
 }
 
 static json_t *

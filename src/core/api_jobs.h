@@ -84,8 +84,21 @@ struct api_queue {
     double oldest_waiting_s; /* shown as null when nothing waits */
     uint64_t done_1m, failed_1m;
     unsigned instances, idle, busy, desired;
+    /* The redis store, once read: the type's backlog across the cluster. */
+    bool cluster;
+    long long cluster_waiting; /* on the shared queue; -1: its key holds no list */
+    size_t cluster_in_flight;  /* held by any node */
+    size_t cluster_here;       /* of them, by this node */
 };
-struct api_answer api_queues(const struct api_queue *q, size_t n);
+/* Where the jobs are kept, for /queues' "store". */
+struct api_queues_store {
+    const char *kind; /* "file", "memory" or "redis" */
+    const char *node; /* redis: this node's name; NULL otherwise */
+    bool up, known;   /* redis: it answers; the cluster's figures were read */
+    unsigned nodes;   /* redis: drovers in the cluster */
+    uint64_t retry_wait;
+};
+struct api_answer api_queues(const struct api_queue *q, size_t n, const struct api_queues_store *s);
 
 struct jobevents;
 /* GET /jobs/events: the deltas from since on (at most JOBEVENTS_ANSWER_MAX), next, gap. */

@@ -20,6 +20,7 @@ _Static_assert(CFG_JOBS_TYPE_MAX == CFG_NAME_MAX, "a type is checked by cfg_name
 static const char *const store_names[JOBS_STORE__MAX] = {
     [JOBS_STORE_FILE] = "file",
     [JOBS_STORE_MEMORY] = "memory",
+    [JOBS_STORE_REDIS] = "redis",
 };
 
 static const char *const fsync_names[JOBS_FSYNC__MAX] = {
@@ -62,7 +63,26 @@ cfg_jobs_defaults(struct jobs_cfg *jc)
         .max_finished = CFG_JOBS_DEFAULT_MAX_FINISHED,
         .max_payload = CFG_JOBS_DEFAULT_MAX_PAYLOAD,
         .max_queued_bytes = CFG_JOBS_DEFAULT_MAX_QUEUED_BYTES,
+        .redis = { .node_ttl_ms = CFG_JOBS_REDIS_DEFAULT_NODE_TTL_MS },
     };
+}
+
+const char *
+cfg_jobs_redis_prefix(const struct jobs_redis_cfg *rc)
+{
+    return rc->prefix ? rc->prefix : CFG_JOBS_REDIS_DEFAULT_PREFIX;
+}
+
+const char *
+cfg_jobs_redis_node(const struct jobs_redis_cfg *rc)
+{
+    return rc->node ? rc->node : CFG_JOBS_REDIS_DEFAULT_NODE;
+}
+
+const char *
+cfg_jobs_redis_queue_key(const struct jobs_redis_cfg *rc)
+{
+    return rc->queue_key ? rc->queue_key : CFG_JOBS_REDIS_DEFAULT_QUEUE_KEY;
 }
 
 void
@@ -94,8 +114,14 @@ cfg_jobs_done(struct jobs_cfg *jc)
 {
     free(jc->dir);
     free(jc->socket);
+    free(jc->redis.url_text);
+    free(jc->redis.prefix);
+    free(jc->redis.node);
+    free(jc->redis.queue_key);
+    free(jc->redis.password_file);
     jc->dir = NULL;
     jc->socket = NULL;
+    jc->redis = (struct jobs_redis_cfg){ .node_ttl_ms = CFG_JOBS_REDIS_DEFAULT_NODE_TTL_MS };
 }
 
 void
@@ -208,12 +234,7 @@ jobs_store(struct schema_ctx *c, const json_t *val, void *target)
 {
     int s;
 
-    if (json_is_string(val) && strcmp(json_string_value(val), "redis") == 0) {
-        schema_error(c, false,
-                     "redis is not supported yet (JOBS.md phase 4): use \"file\" or \"memory\"");
-        return -EINVAL;
-    }
-    if (get_enum(c, val, store_names, JOBS_STORE__MAX, "\"file\" or \"memory\"", &s) < 0)
+    if (get_enum(c, val, store_names, JOBS_STORE__MAX, "\"file\", \"memory\" or \"redis\"", &s) < 0)
         return -EINVAL;
     *(enum jobs_store *)target = (enum jobs_store)s;
     return 0;
@@ -231,14 +252,173 @@ jobs_fsync(struct schema_ctx *c, const json_t *val, void *target)
     return 0;
 }
 
-/* The redis store's settings: refused whole until the store exists. */
+/* --- jobs.redis ----------------------------------------------------------------------------- */
+
+static int
+redis_url(struct schema_ctx *c, const json_t *val, void *target)
+{
+    struct jobs_redis_cfg *rc = target;
+    char err[256];
+
+    if (schema_string(c, val, false, &rc->url_text) < 0)
+        return -EINVAL;
+    if (redis_url_parse(rc->url_text, &rc->url, err, sizeof(err)) < 0) {
+        schema_error(c, false, "%s", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A key part: printable ASCII but space, at most CFG_JOBS_REDIS_KEY_MAX bytes. */
+static bool
+key_text_valid(const char *s, char *err, size_t errsize)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > CFG_JOBS_REDIS_KEY_MAX) {
+        (void)snprintf(err, errsize, "expected 1 to %d characters, got %zu", CFG_JOBS_REDIS_KEY_MAX,
+                       n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~') {
+            (void)snprintf(err, errsize,
+                           "character %zu is not printable ASCII (a space or a control "
+                           "character): key names are kept plain",
+                           i + 1);
+            return false;
+        }
+    return true;
+}
+
+/*
+ * A template whose {{...}} are only those in allowed (NULL-ended);
+ * required: one that must appear (NULL none).
+ */
+static bool
+template_valid(const char *s, const char *const *allowed, const char *required, char *err,
+               size_t errsize)
+{
+    bool has_required = !required;
+
+    if (!key_text_valid(s, err, errsize))
+        return false;
+    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *end = strstr(p, "}}");
+        bool known = false;
+
+        if (!end) {
+            (void)snprintf(err, errsize, "\"{{\" at character %zu is not closed by \"}}\"",
+                           (size_t)(p - s) + 1);
+            return false;
+        }
+        for (size_t k = 0; allowed[k]; k++) {
+            size_t n = strlen(allowed[k]);
+
+            if ((size_t)(end - p - 2) == n && memcmp(p + 2, allowed[k], n) == 0) {
+                known = true;
+                has_required |= required && strcmp(required, allowed[k]) == 0;
+            }
+        }
+        if (!known) {
+            (void)snprintf(err, errsize, "unknown placeholder \"%.*s\" (expected %s)",
+                           (int)(end - p + 2), p,
+                           allowed[1] ? "{{prefix}} or {{type}}" : "{{hostname}}");
+            return false;
+        }
+    }
+    if (!has_required) {
+        (void)snprintf(err, errsize, "no {{%s}}: every type would share one queue", required);
+        return false;
+    }
+    return true;
+}
+
+static int
+redis_template(struct schema_ctx *c, const json_t *val, char **target, const char *const *allowed,
+               const char *required)
+{
+    char err[256];
+
+    if (schema_string(c, val, false, target) < 0)
+        return -EINVAL;
+    if (!template_valid(*target, allowed, required, err, sizeof(err))) {
+        schema_error(c, false, "%s", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+redis_prefix(struct schema_ctx *c, const json_t *val, void *target)
+{
+    static const char *const none[] = { NULL };
+
+    return redis_template(c, val, &((struct jobs_redis_cfg *)target)->prefix, none, NULL);
+}
+
+static int
+redis_node(struct schema_ctx *c, const json_t *val, void *target)
+{
+    static const char *const vars[] = { "hostname", NULL };
+
+    return redis_template(c, val, &((struct jobs_redis_cfg *)target)->node, vars, NULL);
+}
+
+static int
+redis_queue_key(struct schema_ctx *c, const json_t *val, void *target)
+{
+    static const char *const vars[] = { "prefix", "type", NULL };
+
+    return redis_template(c, val, &((struct jobs_redis_cfg *)target)->queue_key, vars, "type");
+}
+
+static int
+redis_node_ttl(struct schema_ctx *c, const json_t *val, void *target)
+{
+    struct jobs_redis_cfg *rc = target;
+
+    if (schema_duration_min(c, val, CFG_JOBS_REDIS_MIN_NODE_TTL_MS, "node_ttl", &rc->node_ttl_ms) <
+        0)
+        return -EINVAL;
+    if (rc->node_ttl_ms > CFG_JOBS_REDIS_MAX_NODE_TTL_MS) {
+        schema_error(c, false, "node_ttl is at most 1h: a dead node's jobs would wait that long");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+redis_password_file(struct schema_ctx *c, const json_t *val, void *target)
+{
+    struct jobs_redis_cfg *rc = target;
+
+    if (schema_string(c, val, false, &rc->password_file) < 0)
+        return -EINVAL;
+    if (rc->password_file[0] != '/') {
+        schema_error(c, false, "expected an absolute path, got \"%s\"", rc->password_file);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* core/cfgdiff.c compares every field these fill (its set_jobs()). */
+static const struct schema_key redis_keys[] = {
+    { "url", redis_url, 0, 0 },           { "prefix", redis_prefix, 0, 0 },
+    { "node", redis_node, 0, 0 },         { "queue_key", redis_queue_key, 0, 0 },
+    { "node_ttl", redis_node_ttl, 0, 0 }, { "password_file", redis_password_file, 0, 0 },
+};
+
 static int
 jobs_redis(struct schema_ctx *c, const json_t *val, void *target)
 {
-    (void)val;
-    (void)target;
-    schema_error(c, true, "redis is not supported yet (JOBS.md phase 4)");
-    return -EINVAL;
+    struct jobs_redis_cfg *rc = target;
+
+    if (!schema_require_keys(c, val, "Redis store settings", redis_keys, ARRAY_SIZE(redis_keys),
+                             ""))
+        return -EINVAL;
+    rc->given = true;
+    return schema_parse_keys(c, val, redis_keys, ARRAY_SIZE(redis_keys), 0, rc, NULL);
 }
 
 /*
@@ -341,7 +521,7 @@ static const struct schema_key jobs_keys[] = {
     { "max_queued_bytes", jobs_max_queued_bytes, offsetof(struct jobs_cfg, max_queued_bytes),
       SCHEMA_COUNTED },
     { "socket", jobs_socket, offsetof(struct jobs_cfg, socket), 0 },
-    { "redis", jobs_redis, 0, 0 },
+    { "redis", jobs_redis, offsetof(struct jobs_cfg, redis), 0 },
 };
 
 int
@@ -362,6 +542,21 @@ cfg_jobs_parse(struct schema_ctx *c, const json_t *val, void *target)
                      "max_queued_bytes (%" PRIu64 ") is below max_payload (%" PRIu64
                      "): a job of the largest payload could never be queued",
                      jc->max_queued_bytes, jc->max_payload);
+        schema_pop(c);
+        return -EINVAL;
+    }
+    if (jc->store == JOBS_STORE_REDIS && !jc->redis.url_text) {
+        schema_push_key(c, jc->redis.given ? "redis" : "store");
+        schema_error(c, false,
+                     "the redis store needs jobs.redis.url (\"unix:PATH\" or "
+                     "\"redis://HOST[:PORT][/DB]\")");
+        schema_pop(c);
+        return -EINVAL;
+    }
+    if (jc->store != JOBS_STORE_REDIS && jc->redis.given) {
+        schema_push_key(c, "redis");
+        schema_error(c, true, "jobs.redis is for store \"redis\", and the store is \"%s\"",
+                     jobs_store_name(jc->store));
         schema_pop(c);
         return -EINVAL;
     }

@@ -18,12 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/redisurl.h"
+
 struct schema_ctx;
 struct config;
 
 enum jobs_store {
     JOBS_STORE_FILE,   /* a journal in `dir` (the default) */
     JOBS_STORE_MEMORY, /* nothing survives drover */
+    JOBS_STORE_REDIS,  /* a Redis server, shared by drovers on many machines (jobs.redis) */
     JOBS_STORE__MAX,
     JOBS_STORE_INVALID = -1,
 };
@@ -58,6 +61,34 @@ enum jobs_dispatch {
 #define CFG_JOBS_MAX_MAX_FINISHED 1000000
 #define CFG_JOBS_MAX_MAX_QUEUED_BYTES (1ull << 40) /* 1 TiB: every queued payload is in memory */
 
+#define CFG_JOBS_REDIS_DEFAULT_PREFIX "hero"
+#define CFG_JOBS_REDIS_DEFAULT_NODE "{{hostname}}"
+#define CFG_JOBS_REDIS_DEFAULT_QUEUE_KEY "{{prefix}}:q:work:type:{{type}}"
+#define CFG_JOBS_REDIS_DEFAULT_NODE_TTL_MS 15000
+#define CFG_JOBS_REDIS_MIN_NODE_TTL_MS 1000
+#define CFG_JOBS_REDIS_MAX_NODE_TTL_MS (3600 * 1000LL)
+#define CFG_JOBS_REDIS_KEY_MAX 200 /* a prefix, a node name, a queue key template */
+
+/*
+ * `jobs.redis` (docs/jobs-redis.md): where the Redis store is and how its
+ * keys are named. Strings not given are NULL: the defaults above apply
+ * (cfg_jobs_redis_*()).
+ */
+struct jobs_redis_cfg {
+    bool given;
+    char *url_text; /* as written, for messages; NULL: not given (an error with store "redis") */
+    struct redis_url url;
+    char *prefix;        /* Hero's key prefix: PREFIX:job:ID, PREFIX:q:reply:ID */
+    char *node;          /* this drover's name in the cluster; {{hostname}} is expanded at start */
+    char *queue_key;     /* a type's queue: {{prefix}} and {{type}} expanded */
+    int64_t node_ttl_ms; /* a node not heard from this long is dead: its jobs are requeued */
+    char *password_file; /* NULL: no AUTH */
+};
+
+const char *cfg_jobs_redis_prefix(const struct jobs_redis_cfg *rc);
+const char *cfg_jobs_redis_node(const struct jobs_redis_cfg *rc);
+const char *cfg_jobs_redis_queue_key(const struct jobs_redis_cfg *rc);
+
 /* The top-level `jobs` object. */
 struct jobs_cfg {
     bool given; /* the key was there (a program's `jobs` works without it: the defaults) */
@@ -70,6 +101,7 @@ struct jobs_cfg {
     unsigned max_finished;     /* finished jobs kept at most, oldest evicted first */
     uint64_t max_payload;      /* bytes of one payload or result */
     uint64_t max_queued_bytes; /* payloads of unfinished jobs, all types: past it 429 */
+    struct jobs_redis_cfg redis;
 };
 
 #define CFG_JOBS_DEFAULT_TIMEOUT_MS (5 * 60 * 1000LL)

@@ -529,7 +529,12 @@ set_jobs(const struct config *a, const struct config *b)
     return x->store == y->store && str_same(x->dir, y->dir) && str_same(x->socket, y->socket) &&
            x->fsync == y->fsync && x->result_ttl_ms == y->result_ttl_ms &&
            x->failed_ttl_ms == y->failed_ttl_ms && x->max_finished == y->max_finished &&
-           x->max_payload == y->max_payload && x->max_queued_bytes == y->max_queued_bytes;
+           x->max_payload == y->max_payload && x->max_queued_bytes == y->max_queued_bytes &&
+           str_same(x->redis.url_text, y->redis.url_text) &&
+           str_same(x->redis.prefix, y->redis.prefix) && str_same(x->redis.node, y->redis.node) &&
+           str_same(x->redis.queue_key, y->redis.queue_key) &&
+           x->redis.node_ttl_ms == y->redis.node_ttl_ms &&
+           str_same(x->redis.password_file, y->redis.password_file);
 }
 
 /*

@@ -168,6 +168,33 @@ render_jobs(struct text *t, const struct api_instance *v, size_t n, const struct
         add(t, "drover_autoscale_changes_total{program=\"%s\",direction=\"down\"} %llu\n",
             d->autoscale[i].program, (unsigned long long)d->autoscale[i].downs);
     }
+    if (d->redis.given) {
+        const struct metrics_redis *r = &d->redis;
+
+        family(t, "drover_redis_up", "gauge", "1 while the Redis store's server answers.");
+        add(t, "drover_redis_up %d\n", r->up ? 1 : 0);
+        family(t, "drover_redis_node_joined", "gauge",
+               "1 while this node is in the cluster (its node key is its own): it takes jobs.");
+        add(t, "drover_redis_node_joined %d\n", r->joined ? 1 : 0);
+        family(t, "drover_redis_rtt_seconds", "gauge",
+               "The last PING's round trip to the Redis server (NaN: none yet).");
+        if (r->rtt_s >= 0)
+            add(t, "drover_redis_rtt_seconds %.6f\n", r->rtt_s);
+        else
+            add(t, "drover_redis_rtt_seconds NaN\n");
+        family(t, "drover_redis_waiting_updates", "gauge",
+               "Job transitions the Redis server has not answered yet (kept through an outage).");
+        add(t, "drover_redis_waiting_updates %zu\n", r->waiting_updates);
+        family(t, "drover_redis_bad_jobs_total", "counter",
+               "Ids taken whose hash was unusable: failed or dropped with a reason.");
+        add(t, "drover_redis_bad_jobs_total %llu\n", (unsigned long long)r->bad_jobs);
+        family(t, "drover_redis_requeued_total", "counter",
+               "Jobs of dead nodes this node sent back to their queues.");
+        add(t, "drover_redis_requeued_total %llu\n", (unsigned long long)r->requeued);
+        family(t, "drover_redis_reconnects_total", "counter",
+               "Times the connection to the Redis server was lost after the node had joined.");
+        add(t, "drover_redis_reconnects_total %llu\n", (unsigned long long)r->reconnects);
+    }
     family(t, "drover_instance_jobs_held", "gauge", "Jobs the instance holds now.");
     for (size_t i = 0; i < n; i++)
         if (v[i].takes_jobs)

@@ -7,6 +7,7 @@
 #ifndef DROVER_METRICS_H
 #define DROVER_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,11 +53,22 @@ struct metrics_autoscale {
     uint64_t ups, downs;
 };
 
+/* The redis store (jobs.store "redis"): `given` false otherwise. */
+struct metrics_redis {
+    bool given;
+    bool up;                /* the server answers (drover_redis_up) */
+    bool joined;            /* this node takes jobs (drover_redis_node_joined) */
+    double rtt_s;           /* the last PING's round trip; < 0 none yet */
+    size_t waiting_updates; /* job transitions not answered yet */
+    uint64_t bad_jobs, requeued, reconnects;
+};
+
 struct metrics_drover {
     const struct metrics_job_type *job_types; /* NULL: no program takes jobs */
     size_t njob_types;
     const struct metrics_autoscale *autoscale; /* the programs with jobs.autoscale */
     size_t nautoscale;
+    struct metrics_redis redis;
     uint64_t job_frames_malformed, job_hellos_refused;
     const struct metrics_histogram *spawn;
     uint64_t notify_accepted, notify_foreign, notify_malformed;

@@ -164,3 +164,28 @@ const char redis_script_retry_due[] =
     "  end\n"
     "end\n"
     "return #ids\n";
+
+const char redis_script_depth[] =
+    "local nodes = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+    "local out = {#nodes, redis.call('ZCARD', KEYS[2])}\n"
+    "local at = {}\n"
+    "for i = 3, #KEYS do\n"
+    "  local n = redis.pcall('LLEN', KEYS[i])\n"
+    "  if type(n) ~= 'number' then n = -1 end\n"
+    "  out[i] = {n, 0, 0}\n"
+    "  at[KEYS[i]] = i\n"
+    "end\n"
+    "for _, node in ipairs(nodes) do\n"
+    "  local ids = redis.pcall('LRANGE', 'drover:inflight:' .. node, 0, tonumber(ARGV[3]) - 1)\n"
+    "  if type(ids) == 'table' and not ids.err then\n"
+    "    for _, id in ipairs(ids) do\n"
+    "      local q = redis.pcall('HGET', ARGV[1] .. ':job:' .. id, 'drover_queue')\n"
+    "      local i = type(q) == 'string' and at[q]\n"
+    "      if i then\n"
+    "        out[i][2] = out[i][2] + 1\n"
+    "        if node == ARGV[2] then out[i][3] = out[i][3] + 1 end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";

@@ -110,4 +110,15 @@ extern const char redis_script_unclaim[];
  */
 extern const char redis_script_retry_due[];
 
+/*
+ * depth: KEYS drover:nodes, the retry zset, then each type's queue; ARGV
+ * prefix, this node, the most ids read of one node's inflight list. The
+ * cluster's backlog, for /queues and autoscaling: {nodes, retry_wait, then
+ * per queue {waiting (LLEN; -1 when the key holds no list), in flight on
+ * every node, of them on this node}}. In flight is counted by each held
+ * job's drover_queue, so it costs one HGET per job held cluster-wide (a
+ * few per instance), not per job waiting.
+ */
+extern const char redis_script_depth[];
+
 #endif

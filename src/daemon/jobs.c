@@ -27,6 +27,7 @@
 #include "daemon/jobchan.h"
 #include "daemon/liveness.h"
 #include "daemon/pool.h"
+#include "daemon/redisstore.h"
 #include "daemon/supervisor_int.h"
 
 const char *const jobs_reserved_env[] = {
@@ -63,11 +64,17 @@ struct jobs {
     struct journal *journal;
     uint64_t seq;                  /* the last journal line's */
     bool mute_journal;             /* a step whose line its caller writes (a submit's "new") */
+    bool mute_redis;               /* a step the redis store made itself (a job taken) */
     bool journal_failed;           /* a line could not be made (no memory): said once */
     uint64_t failed_seq;           /* the last line that could not be made */
     char dir[PATH_MAX];            /* its directory */
     struct jobrec **held_at_start; /* dispatched or running when drover stopped (jobs_recovered) */
     size_t nheld_at_start;
+    /* The redis store (jobs.store "redis"): NULL otherwise. Every job here came from it. */
+    struct redisstore *redis;
+    char (*handed_back)[JOBQ_ID_MAX + 1]; /* retries the cluster takes: forgotten here */
+    size_t nhanded_back, handed_back_cap;
+    uint64_t last_ticket; /* the last submit's (jobs_journal_seq()) */
 };
 
 static struct jobs *
@@ -83,9 +90,17 @@ jobs_enabled(const struct supervisor *sup)
 }
 
 size_t
-jobs_timers_needed(size_t slots)
+jobs_timers_needed(const struct config *cfg, size_t slots)
 {
-    return slots + 3; /* a timer per slot, the due timer, the channel's sweep, the journal's */
+    size_t types = 0;
+
+    if (cfg->jobs.store != JOBS_STORE_REDIS)
+        return slots + 3; /* a timer per slot, the due timer, the channel's sweep, the journal's */
+    for (size_t p = 0; p < cfg->nprograms; p++)
+        types += cfg->programs[p].jobs.enabled ? cfg->programs[p].jobs.ntypes : 0;
+    /* The redis store: its beat, sweep, retry and depth timers, a connection's each (one per
+       type). */
+    return slots + 3 + 4 + 1 + types;
 }
 
 static struct job_slot *
@@ -294,6 +309,46 @@ evict_finished(struct jobs *js)
 }
 
 /*
+ * With the redis store, a retry is the cluster's (retry_due queues it for
+ * any node when due): r is forgotten here before the loop sleeps, not now,
+ * since the step's caller may still look at it.
+ */
+static void
+hand_back(struct jobs *js, const struct jobrec *r)
+{
+    if (js->nhanded_back == js->handed_back_cap) {
+        size_t cap = js->handed_back_cap ? 2 * js->handed_back_cap : 16;
+        void *p = realloc(js->handed_back, cap * sizeof(*js->handed_back));
+
+        if (!p)
+            return; /* it retries here instead: its attempt is fenced either way */
+        js->handed_back = p;
+        js->handed_back_cap = cap;
+    }
+    (void)snprintf(js->handed_back[js->nhanded_back++], JOBQ_ID_MAX + 1, "%s", r->q.id);
+}
+
+static void
+forget_handed_back(struct jobs *js)
+{
+    for (size_t i = 0; i < js->nhanded_back; i++) {
+        struct jobq_job *q = jobq_find(js->q, js->handed_back[i]);
+
+        if (q && q->sm.state == JOB_RETRY_WAIT) {
+            struct jobrec *r = jobq_job_to_rec(q);
+
+            js->queued_bytes -=
+                js->queued_bytes >= r->payload_len ? r->payload_len : js->queued_bytes;
+            forget(js, r);
+            js->sup->jobs_change++;
+        }
+    }
+    if (js->nhanded_back)
+        arm_due(js);
+    js->nhanded_back = 0;
+}
+
+/*
  * The effects of a step (core/job) on r: where it goes, what is written,
  * which timer. s: the slot that holds it (NULL: none).
  */
@@ -367,6 +422,11 @@ apply_step(struct jobs *js, struct jobrec *r, struct job_slot *s, struct job_ste
     if (st.from != st.to || (fx & JOB_FX_FINISHED))
         push_event(js, r, st.from);
     journal_state(js, r);
+    if (js->redis && !js->mute_redis && st.from != st.to) {
+        redisstore_changed(js->redis, r, jobq_type_name(js->q, q->type), st.from);
+        if (st.to == JOB_RETRY_WAIT)
+            hand_back(js, r);
+    }
     if (fx & JOB_FX_FINISHED)
         evict_finished(js);
 }
@@ -714,6 +774,11 @@ before_sleep(struct loop_hook *hook)
     if (js->journal && journal_wants_compaction(js->journal))
         compact(js);
     journal_flush(js->journal); /* this pass's lines, and their sync (now for a submit) */
+    if (js->redis) {
+        forget_handed_back(js);
+        for (unsigned t = 0; t < js->ntypes && !js->draining; t++)
+            redisstore_fetch(js->redis, t);
+    }
 }
 
 /* --- the channel
@@ -1150,8 +1215,17 @@ jobs_program_backlog(struct supervisor *sup, const struct program *prog, size_t 
 
     *ret_waiting = *ret_in_flight = 0;
     for (size_t t = 0; js && t < js->ntypes; t++) {
+        struct redisstore_depth d;
+
         if (js->types[t].prog != prog)
             continue;
+        /* The redis store: the cluster's backlog, which every node's program scales to (each
+           capped by its own max), once the store has read it; this node's own until then. */
+        if (js->redis && redisstore_depth(js->redis, (unsigned)t, &d)) {
+            *ret_waiting += d.waiting > 0 ? (size_t)d.waiting : 0;
+            *ret_in_flight += d.in_flight;
+            continue;
+        }
         *ret_waiting += jobq_count(js->q, (unsigned)t, JOB_WAITING);
         *ret_in_flight += jobq_count(js->q, (unsigned)t, JOB_DISPATCHED) +
                           jobq_count(js->q, (unsigned)t, JOB_RUNNING);
@@ -1172,6 +1246,24 @@ jobs_drain_all(struct supervisor *sup)
     if (!js || js->draining)
         return;
     js->draining = true;
+    /* The redis store: what waits here goes back to its queue for the other nodes now. */
+    for (unsigned t = 0; js->redis && t < js->ntypes; t++) {
+        struct jobq_job *q;
+        size_t n = 0;
+
+        while ((q = jobq_pop(js->q, t))) {
+            struct jobrec *r = jobq_job_to_rec(q);
+
+            redisstore_release(js->redis, r, jobq_type_name(js->q, t));
+            js->queued_bytes -=
+                js->queued_bytes >= r->payload_len ? r->payload_len : js->queued_bytes;
+            forget(js, r);
+            n++;
+        }
+        if (n)
+            log_info("redis store: %zu waiting job%s of type %s went back on the queue", n,
+                     n == 1 ? "" : "s", jobq_type_name(js->q, t));
+    }
     for (size_t p = 0; p < sup->pool.nprograms; p++) {
         struct program *prog = sup->pool.programs[p];
 
@@ -1570,6 +1662,8 @@ jobs_token(const struct instance *in)
 uint64_t
 jobs_journal_seq(const struct supervisor *sup)
 {
+    if (J(sup) && J(sup)->redis)
+        return J(sup)->last_ticket;
     if (!J(sup) || !J(sup)->journal || sup->cfg.jobs.fsync == JOBS_FSYNC_NEVER)
         return 0; /* "never": answered once written, not synced */
     return J(sup)->seq;
@@ -1581,6 +1675,11 @@ jobs_journal_wait(const struct supervisor *sup, uint64_t seq, const char **ret_e
     struct jobs *js = J(sup);
 
     *ret_err = NULL;
+    if (js && js->redis) {
+        int code;
+
+        return redisstore_submitted(js->redis, seq, &code, ret_err);
+    }
     if (js && js->journal && seq && seq == js->failed_seq) {
         *ret_err = "out of memory making its journal line";
         return -1;
@@ -1590,6 +1689,169 @@ jobs_journal_wait(const struct supervisor *sup, uint64_t seq, const char **ret_e
     if ((*ret_err = journal_error(js->journal)))
         return -1;
     return 0;
+}
+
+int
+jobs_stored_code(const struct supervisor *sup, uint64_t seq, int code)
+{
+    const char *err;
+    int stored = code;
+
+    if (J(sup) && J(sup)->redis && redisstore_submitted(J(sup)->redis, seq, &stored, &err) <= 0)
+        return code;
+    return stored;
+}
+
+/* --- the redis store's side ------------------------------------------------------------------- */
+
+/* Jobs of prog's types waiting here, and claims out for them: what its free credit is for. */
+static unsigned
+store_room(void *arg, unsigned type)
+{
+    struct jobs *js = arg;
+    struct program *prog = type < js->ntypes ? js->types[type].prog : NULL;
+    size_t want = 0, have = 0;
+
+    if (!prog || js->draining || js->sup->shutting_down)
+        return 0;
+    for (unsigned i = 0; i < prog->ninstances; i++) {
+        struct instance *in = &prog->instances[i];
+        struct job_slot *s = slot_of(in);
+
+        if (s && can_take(in, type))
+            want += s->credit < s->cap - s->nheld ? s->credit : s->cap - s->nheld;
+    }
+    for (size_t t = 0; t < js->ntypes; t++)
+        if (js->types[t].prog == prog)
+            have += jobq_count(js->q, (unsigned)t, JOB_WAITING) +
+                    redisstore_claiming(js->redis, (unsigned)t);
+    return want > have ? (unsigned)(want - have) : 0;
+}
+
+static bool
+store_defaults(void *arg, unsigned type, struct herojob_defaults *ret)
+{
+    struct jobs *js = arg;
+    struct program *prog = type < js->ntypes ? js->types[type].prog : NULL;
+
+    if (!prog)
+        return false;
+    *ret = (struct herojob_defaults){
+        .timeout_ms = prog->cfg->jobs.timeout_ms,
+        .attempts = prog->cfg->jobs.attempts,
+        .max_attempts = CFG_JOBS_MAX_ATTEMPTS,
+        .max_payload = js->sup->cfg.jobs.max_payload,
+    };
+    return true;
+}
+
+static int
+store_taken(void *arg, unsigned type, struct jobrec *r, unsigned attempt)
+{
+    struct jobs *js = arg;
+    struct jobq_job *old = jobq_find(js->q, r->q.id);
+    int64_t now = util_unix_ms();
+    struct job_step st;
+
+    if (old && job_state_terminal(old->sm.state)) {
+        forget(js, jobq_job_to_rec(old)); /* an earlier run of the id, finished here: this one */
+    } else if (old) {
+        /* Held here already (its id pushed twice while it runs): this copy is dropped. */
+        log_warnx("redis store: job %s was taken again while this node runs it: the second "
+                  "copy is dropped",
+                  r->q.id);
+        jobrec_free(r);
+        return 0;
+    }
+    r->q.type = type;
+    if (jobq_add(js->q, &r->q) < 0) {
+        jobrec_free(r);
+        return -1;
+    }
+    js->queued_bytes += r->payload_len;
+    js->types[type].c.submitted++;
+    st = job_submit(&r->q.sm, 0, now);
+    r->q.sm.attempt = attempt;
+    js->mute_redis = true; /* taken: the store knows */
+    apply_step(js, r, NULL, st);
+    js->mute_redis = false;
+    return 0;
+}
+
+static void
+store_changed(void *arg)
+{
+    struct jobs *js = arg;
+
+    js->sup->jobs_synced++; /* parked submits look again */
+    js->dirty = true;
+}
+
+static void
+store_stale(void *arg, unsigned type)
+{
+    struct jobs *js = arg;
+
+    if (type < js->ntypes)
+        js->types[type].c.stale_results++;
+}
+
+static bool
+store_holds(void *arg, const char *id)
+{
+    return jobq_find(((struct jobs *)arg)->q, id) != NULL;
+}
+
+static const struct redisstore_ops store_ops = {
+    .room = store_room,
+    .defaults = store_defaults,
+    .taken = store_taken,
+    .changed = store_changed,
+    .stale = store_stale,
+    .holds = store_holds,
+};
+
+static int
+redis_open(struct jobs *js)
+{
+    const char **names = calloc(js->ntypes ? js->ntypes : 1, sizeof(*names));
+    int r;
+
+    if (!names)
+        return -ENOMEM;
+    for (size_t t = 0; t < js->ntypes; t++)
+        names[t] = jobq_type_name(js->q, (unsigned)t);
+    r = redisstore_open(&js->redis, &js->sup->loop, &js->sup->timers, &js->sup->cfg.jobs, names,
+                        js->ntypes, &store_ops, js);
+    free(names);
+    return r;
+}
+
+bool
+jobs_busy(const struct supervisor *sup)
+{
+    return J(sup) && redisstore_busy(J(sup)->redis);
+}
+
+const char *
+jobs_store_down(const struct supervisor *sup)
+{
+    return J(sup) && J(sup)->redis ? redisstore_down_reason(J(sup)->redis) : NULL;
+}
+
+bool
+jobs_redis_figures(const struct supervisor *sup, struct redisstore_figures *ret)
+{
+    if (!J(sup) || !J(sup)->redis)
+        return false;
+    redisstore_figures(J(sup)->redis, ret);
+    return true;
+}
+
+const char *
+jobs_redis_node(const struct supervisor *sup)
+{
+    return J(sup) && J(sup)->redis ? redisstore_node(J(sup)->redis) : NULL;
 }
 
 int
@@ -1653,6 +1915,9 @@ jobs_open(struct supervisor *sup)
     js->chan_open = true;
     (void)snprintf(js->socket_env, sizeof(js->socket_env), "DROVER_JOBS_SOCKET=%s", path);
     log_info("job channel listening on %s", path);
+    /* Here, not in jobs_init(): its connections need the timer heap. */
+    if (sup->cfg.jobs.store == JOBS_STORE_REDIS && (r = redis_open(js)) < 0)
+        return r;
     return 0;
 }
 
@@ -1672,6 +1937,8 @@ jobs_done(struct supervisor *sup)
     if (js->chan_open)
         jobchan_server_done(&js->chan);
     journal_close(js->journal); /* the last lines, synced */
+    redisstore_close(js->redis);
+    free(js->handed_back);
     free(js->held_at_start);
     for (size_t p = 0; p < sup->pool.nprograms; p++) {
         struct program *prog = sup->pool.programs[p];
@@ -1751,6 +2018,79 @@ dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/*
+ * A new record of s, not queued: its id drawn when s has none (one no job
+ * here has). NULL: no memory.
+ */
+static struct jobrec *
+rec_of_submit(const struct jobs *js, const struct jobs_submit *s, const struct program *prog,
+              unsigned type)
+{
+    struct jobrec *r = jobrec_new();
+
+    if (!r)
+        return NULL;
+    if (s->id) {
+        (void)snprintf(r->q.id, sizeof(r->q.id), "%s", s->id);
+        r->idempotent = true;
+    } else {
+        do
+            new_uuid(r->q.id);
+        while (jobq_find(js->q, r->q.id));
+    }
+    r->q.type = type;
+    r->q.priority = s->priority > 9 ? 9 : s->priority;
+    r->timeout_ms = s->timeout_ms >= 0 ? s->timeout_ms : prog->cfg->jobs.timeout_ms;
+    r->max_attempts = s->attempts ? s->attempts : prog->cfg->jobs.attempts;
+    if (s->payload_len && !(r->payload = malloc(s->payload_len)))
+        goto oom;
+    if (s->payload_len)
+        memcpy(r->payload, s->payload, s->payload_len);
+    r->payload_len = s->payload_len;
+    if ((s->caller_id && !(r->caller_id = strdup(s->caller_id))) ||
+        (s->context_id && !(r->context_id = strdup(s->context_id))))
+        goto oom;
+    if (s->nenv) {
+        if (!(r->env = calloc(s->nenv, sizeof(char *))))
+            goto oom;
+        for (size_t i = 0; i < s->nenv; i++)
+            if (!(r->env[r->nenv++] = dup_or_null(s->env[i])))
+                goto oom;
+    }
+    return r;
+oom:
+    jobrec_free(r);
+    return NULL;
+}
+
+/*
+ * The redis store: the job goes to the server (its hash and its queue), not
+ * here; any node may take it. *ret is a copy to answer with.
+ */
+static enum jobs_submit_result
+submit_to_redis(struct jobs *js, const struct jobs_submit *s, const struct program *prog,
+                unsigned type, struct jobrec **ret)
+{
+    struct jobrec *r;
+    const char *err;
+    uint64_t ticket;
+
+    if (s->delay_ms > 0)
+        return JOBS_SUBMIT_UNSUPPORTED;
+    if (redisstore_down_reason(js->redis))
+        return JOBS_SUBMIT_UNAVAILABLE;
+    if (!(r = rec_of_submit(js, s, prog, type)))
+        return JOBS_SUBMIT_FULL;
+    if (redisstore_submit(js->redis, r, jobq_type_name(js->q, type), 0, &ticket, &err) < 0) {
+        jobrec_free(r);
+        return JOBS_SUBMIT_UNAVAILABLE;
+    }
+    js->last_ticket = ticket;
+    (void)job_submit(&r->q.sm, 0, util_unix_ms());
+    *ret = r;
+    return JOBS_SUBMIT_STORING;
+}
+
 enum jobs_submit_result
 jobs_submit(struct supervisor *sup, const struct jobs_submit *s, struct jobrec **ret)
 {
@@ -1770,6 +2110,8 @@ jobs_submit(struct supervisor *sup, const struct jobs_submit *s, struct jobrec *
         return JOBS_SUBMIT_NO_TYPE;
     if (s->payload_len > sup->cfg.jobs.max_payload)
         return JOBS_SUBMIT_TOO_LARGE;
+    if (js->redis)
+        return submit_to_redis(js, s, prog, (unsigned)ti, ret);
     if (s->id) {
         for (const char *p = s->id; *p; p++)
             if (!id_char(*p))
@@ -1788,35 +2130,8 @@ jobs_submit(struct supervisor *sup, const struct jobs_submit *s, struct jobrec *
     }
     if (js->queued_bytes + s->payload_len > sup->cfg.jobs.max_queued_bytes)
         return JOBS_SUBMIT_FULL;
-    if (!(r = jobrec_new()))
+    if (!(r = rec_of_submit(js, s, prog, (unsigned)ti)))
         return JOBS_SUBMIT_FULL;
-    if (s->id) {
-        (void)snprintf(r->q.id, sizeof(r->q.id), "%s", s->id);
-        r->idempotent = true;
-    } else {
-        do
-            new_uuid(r->q.id);
-        while (jobq_find(js->q, r->q.id));
-    }
-    r->q.type = (unsigned)ti;
-    r->q.priority = s->priority > 9 ? 9 : s->priority;
-    r->timeout_ms = s->timeout_ms >= 0 ? s->timeout_ms : prog->cfg->jobs.timeout_ms;
-    r->max_attempts = s->attempts ? s->attempts : prog->cfg->jobs.attempts;
-    if (s->payload_len && !(r->payload = malloc(s->payload_len)))
-        goto oom;
-    if (s->payload_len)
-        memcpy(r->payload, s->payload, s->payload_len);
-    r->payload_len = s->payload_len;
-    if ((s->caller_id && !(r->caller_id = strdup(s->caller_id))) ||
-        (s->context_id && !(r->context_id = strdup(s->context_id))))
-        goto oom;
-    if (s->nenv) {
-        if (!(r->env = calloc(s->nenv, sizeof(char *))))
-            goto oom;
-        for (size_t i = 0; i < s->nenv; i++)
-            if (!(r->env[r->nenv++] = dup_or_null(s->env[i])))
-                goto oom;
-    }
     if (jobq_add(js->q, &r->q) < 0)
         goto oom;
     js->queued_bytes += r->payload_len; /* max_queued_bytes: payloads of unfinished jobs */
@@ -1874,6 +2189,11 @@ jobs_retry(struct supervisor *sup, struct jobrec *r, const char **ret_err)
 
     if (r->q.sm.state != JOB_FAILED && r->q.sm.state != JOB_CANCELLED) {
         *ret_err = "only a failed or cancelled job can be retried";
+        return 409;
+    }
+    if (js->redis) {
+        *ret_err = "with the redis store, a job runs again when its id is pushed on its queue "
+                   "with its hash's status set to dispatched";
         return 409;
     }
     if (js->queued_bytes + r->payload_len > sup->cfg.jobs.max_queued_bytes) {
@@ -1947,6 +2267,7 @@ jobs_type_figures(struct supervisor *sup, size_t type, int64_t now_ms,
                                        .prog = t->prog };
     for (int st = 0; st < JOB__MAX; st++)
         ret->state[st] = jobq_count(js->q, (unsigned)type, (enum job_state)st);
+    ret->cluster = js->redis && redisstore_depth(js->redis, (unsigned)type, &ret->depth);
     if (head) {
         /* The head of the queue is the oldest of the highest priority; a walk finds the oldest. */
         void *arg[2] = { &oldest, (void *)(uintptr_t)type };

@@ -25,6 +25,7 @@
 #include "core/jobrec.h"
 #include "core/metrics.h"
 #include "os/timer.h"
+#include "daemon/redisstore.h"
 
 struct supervisor;
 struct instance;
@@ -82,12 +83,16 @@ struct jobs_submit {
 /* What jobs_submit() did, as the HTTP status it answers with. */
 enum jobs_submit_result {
     JOBS_SUBMIT_NEW = 201,
-    JOBS_SUBMIT_SAME = 200,      /* the same id with the same payload: that job */
-    JOBS_SUBMIT_CONFLICT = 409,  /* the same id, another payload */
-    JOBS_SUBMIT_NO_TYPE = 404,   /* no program takes this type */
-    JOBS_SUBMIT_FULL = 429,      /* max_queued_bytes reached */
-    JOBS_SUBMIT_TOO_LARGE = 413, /* beyond max_payload */
-    JOBS_SUBMIT_CLOSED = 503,    /* shutting down */
+    JOBS_SUBMIT_SAME = 200,        /* the same id with the same payload: that job */
+    JOBS_SUBMIT_CONFLICT = 409,    /* the same id, another payload */
+    JOBS_SUBMIT_NO_TYPE = 404,     /* no program takes this type */
+    JOBS_SUBMIT_FULL = 429,        /* max_queued_bytes reached */
+    JOBS_SUBMIT_TOO_LARGE = 413,   /* beyond max_payload */
+    JOBS_SUBMIT_CLOSED = 503,      /* shutting down */
+    JOBS_SUBMIT_STORING = 202,     /* the redis store: *ret is a copy for the answer (the caller
+                                      frees it), stored once jobs_journal_wait() says so */
+    JOBS_SUBMIT_UNAVAILABLE = 502, /* the redis store is unreachable (jobs_store_down() says why) */
+    JOBS_SUBMIT_UNSUPPORTED = 400, /* asks what the store cannot do (a delay with redis) */
 };
 
 /* Set-up, from supervisor_new(): nothing when no program takes jobs. Logs; 0 or -errno. */
@@ -112,7 +117,8 @@ int jobs_adopted(struct instance *in, const char *token);
 /* persist.c: in's process's token, for the dumpfile; NULL none. */
 const char *jobs_token(const struct instance *in);
 /* The timers the dispatcher may arm at once, for supervisor_timers_needed(). */
-size_t jobs_timers_needed(size_t slots);
+struct config;
+size_t jobs_timers_needed(const struct config *cfg, size_t slots);
 
 /* launch.c: the DROVER_JOBS_* strings for in's next process (a new token), appended at envp[*n]. */
 void jobs_spawn_env(struct instance *in, char **envp, size_t *n);
@@ -131,7 +137,11 @@ void jobs_program_leaves(struct program *prog);
 
 /* Shutdown began: every connected instance gets DRAIN; nothing is dispatched any more. */
 void jobs_drain_all(struct supervisor *sup);
-/* prog's queue, over the types it takes: jobs waiting (due now), and dispatched or running. */
+/*
+ * prog's queue, over the types it takes: jobs waiting (due now), and
+ * dispatched or running. With the redis store, the cluster's: waiting on
+ * the shared queues, and held by any node (redisstore_depth()).
+ */
 void jobs_program_backlog(struct supervisor *sup, const struct program *prog, size_t *ret_waiting,
                           size_t *ret_in_flight);
 /* in holds jobs (a stop waits for them, up to its stop_timeout). */
@@ -149,10 +159,27 @@ bool jobs_enabled(const struct supervisor *sup);
 enum jobs_submit_result jobs_submit(struct supervisor *sup, const struct jobs_submit *s,
                                     struct jobrec **ret);
 struct jobrec *jobs_find(struct supervisor *sup, const char *id);
-/* The last journal line's seq (a submit's, read right after it); 0: nothing to wait for. */
+/*
+ * The last journal line's seq (a submit's, read right after it); 0: nothing
+ * to wait for. With the redis store, the last submit's ticket.
+ */
 uint64_t jobs_journal_seq(const struct supervisor *sup);
-/* seq is on disk: 1; not yet: 0; the journal cannot write: -1 with *ret_err why. */
+/*
+ * seq is on disk (the redis store: the server wrote it): 1; not yet: 0; the
+ * journal cannot write (the server is gone): -1 with *ret_err why.
+ */
 int jobs_journal_wait(const struct supervisor *sup, uint64_t seq, const char **ret_err);
+/* The status a stored submit answers: code, or with the redis store what the server said. */
+int jobs_stored_code(const struct supervisor *sup, uint64_t seq, int code);
+/* The redis store has transitions its server has not answered yet (a shutdown waits). */
+bool jobs_busy(const struct supervisor *sup);
+/* NULL: the store is fine; else why it takes no submits (the redis store unreachable). */
+const char *jobs_store_down(const struct supervisor *sup);
+struct redisstore_figures;
+/* The redis store's figures; false: not that store. */
+bool jobs_redis_figures(const struct supervisor *sup, struct redisstore_figures *ret);
+/* The redis store's node name; NULL: another store. */
+const char *jobs_redis_node(const struct supervisor *sup);
 const char *jobs_type_name(struct supervisor *sup, const struct jobrec *r);
 /* 200, 409 (not in a state that can), with *ret_err a static reason. */
 int jobs_cancel(struct supervisor *sup, struct jobrec *r, const char **ret_err);
@@ -171,6 +198,8 @@ struct jobs_type_figures {
     double oldest_waiting_s;
     uint64_t done_1m, failed_1m;
     unsigned instances, idle, busy, desired;
+    bool cluster; /* the redis store read the cluster's backlog of it: depth */
+    struct redisstore_depth depth;
 };
 size_t jobs_ntypes(struct supervisor *sup);
 void jobs_type_figures(struct supervisor *sup, size_t type, int64_t now_ms,

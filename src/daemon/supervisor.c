@@ -443,7 +443,8 @@ check_shutdown_done(struct supervisor *sup)
     pool_for_each_instance(&sup->pool, count_live, &live);
     if (live == 0)
         hooks_close(&sup->hooks); /* the hooks of the last changes run, no later ones */
-    if (live == 0 && !hooks_busy(&sup->hooks))
+    /* The redis store's last transitions go out first, while its server answers. */
+    if (live == 0 && !hooks_busy(&sup->hooks) && !jobs_busy(sup))
         sup->done = true;
 }
 

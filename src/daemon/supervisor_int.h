@@ -99,7 +99,7 @@ supervisor_timers_needed(const struct supervisor *sup, size_t slots, size_t npro
     /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence;
        the hooks' timeouts; the memory_max sampler; the job timers; an autoscaler each. */
     return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 1 + 8 +
-           jobs_timers_needed(slots) + nprograms /* autoscalers */;
+           jobs_timers_needed(&sup->cfg, slots) + nprograms /* autoscalers */;
 }
 
 #endif

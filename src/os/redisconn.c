@@ -57,10 +57,11 @@ retry_later(struct redisconn *rc, const char *why)
     rc->failures++;
     if (!rc->down_since_ms) {
         rc->down_since_ms = util_now_ms();
-        log_warnx("redis at %s is unreachable (%s): retrying every %d ms to %d ms until it "
-                  "answers (said once)",
-                  redisconn_where(rc, where, sizeof(where)), why, REDISCONN_BACKOFF_MIN_MS,
-                  REDISCONN_BACKOFF_MAX_MS);
+        if (!rc->quiet)
+            log_warnx("redis at %s is unreachable (%s): retrying every %d ms to %d ms until it "
+                      "answers (said once)",
+                      redisconn_where(rc, where, sizeof(where)), why, REDISCONN_BACKOFF_MIN_MS,
+                      REDISCONN_BACKOFF_MAX_MS);
     }
     arm(rc, util_now_ms() + rc->backoff_ms);
     rc->backoff_ms = rc->backoff_ms * 2 > REDISCONN_BACKOFF_MAX_MS ? REDISCONN_BACKOFF_MAX_MS
@@ -73,10 +74,11 @@ became_up(struct redisconn *rc)
     char where[300];
 
     if (rc->down_since_ms && !rc->said_back) {
-        log_info("redis at %s answers again, after %.1f s and %u failed tr%s",
-                 redisconn_where(rc, where, sizeof(where)),
-                 (double)(util_now_ms() - rc->down_since_ms) / 1000, rc->failures,
-                 rc->failures == 1 ? "y" : "ies");
+        if (!rc->quiet)
+            log_info("redis at %s answers again, after %.1f s and %u failed tr%s",
+                     redisconn_where(rc, where, sizeof(where)),
+                     (double)(util_now_ms() - rc->down_since_ms) / 1000, rc->failures,
+                     rc->failures == 1 ? "y" : "ies");
         rc->said_back = true;
     }
     rc->up = true;

@@ -48,6 +48,8 @@ struct redisconn {
     int64_t ping_ms;
     const struct redisconn_ops *ops;
     void *arg;
+    bool quiet; /* set after init: its owner says in the log what an outage means (one line for
+                   several connections) */
     /* Its own. */
     struct redisloop rl;
     redisAsyncContext *ac; /* NULL: not connected (or freed) */

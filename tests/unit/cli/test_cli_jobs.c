@@ -79,6 +79,7 @@ static const struct golden_case {
     { "job_list_empty.json", "job_list_empty.out", K_LIST },
     { "job_list_malformed.json", "job_list_malformed.out", K_LIST },
     { "job_queues.json", "job_queues.out", K_QUEUES },
+    { "job_queues_redis.json", "job_queues_redis.out", K_QUEUES },
     { "job_queues_malformed.json", "job_queues_malformed.out", K_QUEUES },
     { "job_events_gap.json", "job_events_gap.out", K_EVENTS },
     { "job_events_malformed.json", "job_events_malformed.out", K_EVENTS },

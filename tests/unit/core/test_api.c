@@ -164,12 +164,18 @@ status_and_readyz(void **state)
     j = parse(api_status(pool, 3, "zz"), 200); /* configured, scaled to 0: an empty list */
     assert_int_equal(json_array_size(json_object_get(json_object_get(j, "programs"), "zz")), 0);
     json_decref(j);
-    j = parse(api_readyz(pool, 3, true), 503); /* db wants to run and is fatal */
+    j = parse(api_readyz(pool, 3, true, NULL), 503); /* db wants to run and is fatal */
     assert_int_equal(json_array_size(json_object_get(j, "not_ready")), 1);
+    assert_null(json_object_get(j, "job_store"));
     json_decref(j);
-    j = parse(api_readyz(pool, 2, true), 200);
+    j = parse(api_readyz(pool, 2, true, NULL), 200);
     json_decref(j);
-    j = parse(api_readyz(pool, 2, false), 503); /* initial start not done */
+    j = parse(api_readyz(pool, 2, false, NULL), 503); /* initial start not done */
+    json_decref(j);
+    j = parse(api_readyz(pool, 2, true, "Connection refused"), 503); /* the redis store is down */
+    assert_false(json_is_true(json_object_get(j, "ready")));
+    assert_string_equal(json_string_value(json_object_get(j, "job_store")),
+                        "the job store (Redis) is unreachable: Connection refused");
     json_decref(j);
 }
 

@@ -315,20 +315,45 @@ queues_and_events_answers(void **state)
           .busy = 1,
           .idle = 1,
           .desired = 2 },
-        { .type = "echo", .program = "echo" },
+        { .type = "echo",
+          .program = "echo",
+          .cluster = true,
+          .cluster_waiting = -1,
+          .cluster_in_flight = 4,
+          .cluster_here = 1 },
     };
+    struct api_queues_store file = { .kind = "file" },
+                            redis = { .kind = "redis", .node = "n1", .up = true, .nodes = 3 };
     struct jobevents e;
-    json_t *j, *t, *ev;
+    json_t *j, *t, *ev, *c;
     (void)state;
 
-    j = body_of(api_queues(qs, 2));
+    j = body_of(api_queues(qs, 2, &file));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "store"), "kind")),
+                        "file");
+    assert_null(json_object_get(json_object_get(j, "store"), "node"));
     t = json_object_get(j, "types");
+    assert_true(json_is_null(json_object_get(json_array_get(t, 0), "cluster")));
+    c = json_object_get(json_array_get(t, 1), "cluster");
+    assert_true(json_is_null(json_object_get(c, "waiting"))); /* its key holds no list */
+    assert_int_equal(json_integer_value(json_object_get(c, "in_flight")), 4);
+    assert_int_equal(json_integer_value(json_object_get(c, "this_node")), 1);
     assert_int_equal(json_array_size(t), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(t, 0), "waiting")), 3);
     assert_true(json_real_value(json_object_get(json_array_get(t, 0), "oldest_waiting_s")) == 2.5);
     assert_true(json_is_null(json_object_get(json_array_get(t, 1), "oldest_waiting_s")));
     assert_string_equal(json_string_value(json_object_get(json_array_get(t, 1), "program")),
                         "echo");
+    json_decref(j);
+    j = body_of(api_queues(qs, 2, &redis));
+    c = json_object_get(j, "store");
+    assert_string_equal(json_string_value(json_object_get(c, "node")), "n1");
+    assert_true(json_is_true(json_object_get(c, "up")));
+    assert_true(json_is_null(json_object_get(c, "nodes"))); /* not read yet */
+    redis.known = true;
+    json_decref(j);
+    j = body_of(api_queues(qs, 2, &redis));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "store"), "nodes")), 3);
     json_decref(j);
 
     assert_int_equal(jobevents_init(&e), 0);

@@ -185,6 +185,37 @@ top_level_every_key(void **state)
     assert_int_equal(cfg.jobs.failed_ttl_ms, 30 * 86400 * 1000LL);
     cfg_done(&cfg);
 
+    /* The redis store: every key, then the defaults. */
+    parse_ok("{\"programs\": [{\"command\": [\"a\"]}], \"jobs\": {\"store\": \"redis\","
+             " \"redis\": {\"url\": \"redis://[::1]:7000/3\", \"prefix\": \"h2\","
+             " \"node\": \"m-{{hostname}}\", \"queue_key\": \"{{prefix}}:job:actor_queue:{{type}}\","
+             " \"node_ttl\": \"3s\", \"password_file\": \"/etc/drover/redis.pass\"}}}",
+             &cfg);
+    assert_int_equal(cfg.jobs.store, JOBS_STORE_REDIS);
+    assert_true(cfg.jobs.redis.given);
+    assert_string_equal(cfg.jobs.redis.url_text, "redis://[::1]:7000/3");
+    assert_string_equal(cfg.jobs.redis.url.host, "::1");
+    assert_int_equal(cfg.jobs.redis.url.port, 7000);
+    assert_int_equal(cfg.jobs.redis.url.db, 3);
+    assert_string_equal(cfg_jobs_redis_prefix(&cfg.jobs.redis), "h2");
+    assert_string_equal(cfg_jobs_redis_node(&cfg.jobs.redis), "m-{{hostname}}");
+    assert_string_equal(cfg_jobs_redis_queue_key(&cfg.jobs.redis),
+                        "{{prefix}}:job:actor_queue:{{type}}");
+    assert_int_equal(cfg.jobs.redis.node_ttl_ms, 3000);
+    assert_string_equal(cfg.jobs.redis.password_file, "/etc/drover/redis.pass");
+    cfg_done(&cfg);
+    parse_ok("{\"programs\": [{\"command\": [\"a\"]}], \"jobs\": {\"store\": \"redis\","
+             " \"redis\": {\"url\": \"unix:/run/redis.sock\"}}}",
+             &cfg);
+    assert_true(cfg.jobs.redis.url.unix_socket);
+    assert_string_equal(cfg.jobs.redis.url.path, "/run/redis.sock");
+    assert_string_equal(cfg_jobs_redis_prefix(&cfg.jobs.redis), "hero");
+    assert_string_equal(cfg_jobs_redis_node(&cfg.jobs.redis), "{{hostname}}");
+    assert_string_equal(cfg_jobs_redis_queue_key(&cfg.jobs.redis), "{{prefix}}:q:work:type:{{type}}");
+    assert_int_equal(cfg.jobs.redis.node_ttl_ms, CFG_JOBS_REDIS_DEFAULT_NODE_TTL_MS);
+    assert_null(cfg.jobs.redis.password_file);
+    cfg_done(&cfg);
+
     /* TTLs in days, whole or not; the upper bound is the durations' own, 30 days. */
     parse_ok("{\"programs\": [{\"command\": [\"a\"]}], \"jobs\": {\"result_ttl\": \"1.5d\","
              " \"failed_ttl\": \"7d\"}}",
@@ -334,6 +365,7 @@ names(void **state)
     (void)state;
     assert_string_equal(jobs_store_name(JOBS_STORE_FILE), "file");
     assert_string_equal(jobs_store_name(JOBS_STORE_MEMORY), "memory");
+    assert_string_equal(jobs_store_name(JOBS_STORE_REDIS), "redis");
     assert_string_equal(jobs_store_name(JOBS_STORE_INVALID), "?");
     assert_string_equal(jobs_store_name(JOBS_STORE__MAX), "?");
     assert_string_equal(jobs_fsync_name(JOBS_FSYNC_SUBMIT), "submit");
@@ -377,12 +409,44 @@ top_level_errors(void **state)
           "unknown key \"stor\" (known: store, dir, fsync, result_ttl, failed_ttl, max_finished, "
           "max_payload, max_queued_bytes, socket, redis)" },
         { "{\"store\": \"redis\"}", "\"redis\"", "jobs.store",
-          "redis is not supported yet (JOBS.md phase 4)" },
+          "the redis store needs jobs.redis.url (\"unix:PATH\" or \"redis://HOST[:PORT][/DB]\")" },
+        { "{\"store\": \"redis\", \"redis\": {}}", "{}", "jobs.redis",
+          "the redis store needs jobs.redis.url" },
         { "{\"redis\": {\"url\": \"unix:r.sock\"}}", "\"redis\"", "jobs.redis",
-          "redis is not supported yet (JOBS.md phase 4)" },
+          "jobs.redis is for store \"redis\", and the store is \"file\"" },
+        { "{\"store\": \"redis\", \"redis\": []}", "[]", "jobs.redis",
+          "expected Redis store settings {\"url\", \"prefix\"" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"host\": 1}}", "\"host\"",
+          "jobs.redis.host", "unknown key \"host\" (known: url, prefix, node, queue_key, node_ttl, "
+          "password_file)" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"redis://u:p@h\"}}", "\"redis://u:p@h\"",
+          "jobs.redis.url", "password" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"http://h\"}}", "\"http://h\"",
+          "jobs.redis.url", "unix:" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"prefix\": \"a b\"}}",
+          "\"a b\"", "jobs.redis.prefix", "character 2 is not printable ASCII" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"prefix\": \"\"}}", "\"\"",
+          "jobs.redis.prefix", "expected a non-empty string" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"node\": \"{{host}}\"}}",
+          "\"{{host}}\"", "jobs.redis.node",
+          "unknown placeholder \"{{host}}\" (expected {{hostname}})" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"queue_key\": \"q:all\"}}",
+          "\"q:all\"", "jobs.redis.queue_key", "no {{type}}: every type would share one queue" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"queue_key\": \"q:{{type\"}}",
+          "\"q:{{type\"", "jobs.redis.queue_key", "\"{{\" at character 3 is not closed" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"queue_key\": \"{{id}}{{type}}\"}}",
+          "\"{{id}}{{type}}\"", "jobs.redis.queue_key",
+          "unknown placeholder \"{{id}}\" (expected {{prefix}} or {{type}})" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"node_ttl\": \"500ms\"}}",
+          "\"500ms\"", "jobs.redis.node_ttl", "node_ttl must be at least 1000ms" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"node_ttl\": \"2h\"}}",
+          "\"2h\"", "jobs.redis.node_ttl", "node_ttl is at most 1h" },
+        { "{\"store\": \"redis\", \"redis\": {\"url\": \"unix:r\", \"password_file\": \"p\"}}",
+          "\"p\"", "jobs.redis.password_file", "expected an absolute path, got \"p\"" },
         { "{\"store\": \"disk\"}", "\"disk\"", "jobs.store",
-          "expected \"file\" or \"memory\", got \"disk\"" },
-        { "{\"store\": 1}", "1}", "jobs.store", "expected \"file\" or \"memory\", got an integer" },
+          "expected \"file\", \"memory\" or \"redis\", got \"disk\"" },
+        { "{\"store\": 1}", "1}", "jobs.store",
+          "expected \"file\", \"memory\" or \"redis\", got an integer" },
         { "{\"dir\": \"\"}", "\"\"", "jobs.dir", "expected a non-empty string" },
         { "{\"fsync\": \"sometimes\"}", "\"sometimes\"", "jobs.fsync",
           "expected \"submit\", \"always\" or \"never\", got \"sometimes\"" },
@@ -611,13 +675,13 @@ all_errors_at_once(void **state)
     assert_int_equal(parse_fails("{\"programs\": [{\"command\": [\"a\"],\n"
                                  "  \"jobs\": {\"concurrency\": 0,\n"
                                  "           \"dispatch\": \"x\", \"bogus\": 1}}],\n"
-                                 " \"jobs\": {\"store\": \"redis\", \"fsync\": 3}}"),
+                                 " \"jobs\": {\"store\": \"disk\", \"fsync\": 3}}"),
                      5);
     assert_non_null(strstr(errs.text, "x.json:2:27: programs[0].jobs.concurrency: "));
     assert_non_null(strstr(errs.text, "x.json:3:24: programs[0].jobs.dispatch: "));
     assert_non_null(strstr(errs.text, "x.json:3:29: programs[0].jobs.bogus: unknown key"));
-    assert_non_null(strstr(errs.text, "x.json:4:20: jobs.store: redis is not supported yet"));
-    assert_non_null(strstr(errs.text, "x.json:4:38: jobs.fsync: "));
+    assert_non_null(strstr(errs.text, "x.json:4:20: jobs.store: expected \"file\""));
+    assert_non_null(strstr(errs.text, "x.json:4:37: jobs.fsync: "));
 }
 
 int

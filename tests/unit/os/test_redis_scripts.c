@@ -303,6 +303,51 @@ retry_due_moves_only_what_is_due(void **state)
     assert_int_equal(cmd_int("ZCARD", "drover:retry", NULL), 1);
 }
 
+/* depth's row for queue i (from 0): {waiting, in flight, here}. */
+static void
+expect_depth(const redisReply *r, size_t i, long long waiting, long long in_flight,
+             long long here)
+{
+    const redisReply *q = r->element[2 + i];
+
+    assert_int_equal(q->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(q->elements, 3);
+    assert_int_equal(q->element[0]->integer, waiting);
+    assert_int_equal(q->element[1]->integer, in_flight);
+    assert_int_equal(q->element[2]->integer, here);
+}
+
+static void
+depth_counts_waiting_and_held_per_queue_across_nodes(void **state)
+{
+    redisReply *r;
+    (void)state;
+
+    freeReplyObject(cmd("FLUSHALL", NULL));
+    freeReplyObject(cmd("LPUSH", QUEUE, "w1", "w2", "w3", NULL));
+    freeReplyObject(cmd("SET", "hero:q:work:type:v", "not a list", NULL));
+    freeReplyObject(cmd("ZADD", "drover:nodes", "1", "n1", "2", "n2", NULL));
+    freeReplyObject(cmd("ZADD", RETRY, "1", "r1", NULL));
+    /* n1 holds a1 (osis); n2 holds b1, b2 (osis) and b3 (sal); "gone" has no hash any more. */
+    freeReplyObject(cmd("RPUSH", INFLIGHT, "a1", "gone", NULL));
+    freeReplyObject(cmd("RPUSH", "drover:inflight:n2", "b1", "b2", "b3", NULL));
+    freeReplyObject(cmd("HSET", "hero:job:a1", "drover_queue", QUEUE, NULL));
+    freeReplyObject(cmd("HSET", "hero:job:b1", "drover_queue", QUEUE, NULL));
+    freeReplyObject(cmd("HSET", "hero:job:b2", "drover_queue", QUEUE, NULL));
+    freeReplyObject(cmd("HSET", "hero:job:b3", "drover_queue", "hero:q:work:type:sal", NULL));
+    r = cmd("EVAL", redis_script_depth, "5", "drover:nodes", RETRY, QUEUE, "hero:q:work:type:sal",
+            "hero:q:work:type:v", "hero", "n1", "1000", NULL);
+    if (r->type != REDIS_REPLY_ARRAY)
+        fail_msg("depth: type %d %s", r->type, r->type == REDIS_REPLY_ERROR ? r->str : "");
+    assert_int_equal(r->elements, 5);
+    assert_int_equal(r->element[0]->integer, 2); /* nodes */
+    assert_int_equal(r->element[1]->integer, 1); /* retry_wait */
+    expect_depth(r, 0, 3, 3, 1);
+    expect_depth(r, 1, 0, 1, 0);
+    expect_depth(r, 2, -1, 0, 0); /* its key holds a string: -1, and the others still count */
+    freeReplyObject(r);
+}
+
 static void
 claim_of_an_empty_queue_is_nil(void **state)
 {
@@ -798,7 +843,8 @@ evalsha_after_load_and_noscript_before(void **state)
              (const char *const[]){ redis_script_complete, redis_script_requeue_node,
                                     redis_script_claim, redis_script_start, redis_script_retry,
                                     redis_script_release, redis_script_submit,
-                                    redis_script_node_beat, redis_script_unclaim, NULL };
+                                    redis_script_node_beat, redis_script_unclaim,
+                                    redis_script_retry_due, redis_script_depth, NULL };
          *s; s++) {
         r = cmd("SCRIPT", "LOAD", *s, NULL);
         if (r->type != REDIS_REPLY_STRING)
@@ -827,6 +873,7 @@ main(void)
         cmocka_unit_test(complete_is_fenced_by_owner_and_attempt),
         cmocka_unit_test(requeue_node_takes_a_dead_nodes_jobs_back_once),
         cmocka_unit_test(retry_due_moves_only_what_is_due),
+        cmocka_unit_test(depth_counts_waiting_and_held_per_queue_across_nodes),
         cmocka_unit_test(evalsha_after_load_and_noscript_before),
     };
 
