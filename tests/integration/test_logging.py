@@ -84,7 +84,7 @@ def reaped(pid, parent):
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before the open, or before the read
         return True
     return not (fields[0] == "Z" and int(fields[1]) == parent)
 
