@@ -92,6 +92,8 @@ struct http_conn {
     int64_t park_wait_ms;    /* HTTP_PARK_JOB_SYNC: the submit's ?wait, once it is on disk */
     struct json_t *park_job; /* HTTP_PARK_JOB_SYNC with the redis store: the job to answer with
                                 once the server wrote it (its record is not kept here) */
+    uint64_t park_lookup;    /* HTTP_PARK_JOB_SYNC with the redis store, GET /jobs/ID of a job
+                                held elsewhere: the hash read's ticket; 0 none */
     size_t body_max;         /* what keep_body() keeps: CFG_MAX_BYTES, or a job's */
     bool parked;             /* suspended in MHD, its socket watched */
     bool woken;              /* resumed: the handler answers now */

@@ -12,6 +12,7 @@
 
 #include "core/api.h"
 #include "core/api_jobs.h"
+#include "core/herojob.h"
 #include "core/jobevents.h"
 #include "core/util.h"
 #include "os/log.h"
@@ -216,14 +217,87 @@ answer_when_stored(struct MHD_Connection *conn, struct supervisor *sup, struct h
     return not_stored(conn, c->park_id, "too many requests are waiting");
 }
 
+/* The redis store read the hash of a job held elsewhere: it, 404, or why not. */
+static enum MHD_Result
+answer_looked_up(struct MHD_Connection *conn, const char *id, int w, const struct herojob_field *f,
+                 size_t n, const char *err)
+{
+    char msg[1024];
+
+    if (w > 0 && n == 0)
+        return http_reply_answer(conn, api_error(404, "no such job", "id", id));
+    if (w > 0)
+        return http_reply_answer(conn, api_json(200, herojob_to_json(id, f, n)));
+    (void)snprintf(msg, sizeof(msg), "the job store (Redis) could not be read: %s",
+                   w < 0 ? err : "the server did not answer within 60 s");
+    return http_reply_answer(conn, api_error(503, msg, "id", id));
+}
+
+/*
+ * GET /jobs/ID with the redis store, of a job this node does not hold: its
+ * hash, once the server answered (parked like a submit, never blocking).
+ */
+static enum MHD_Result
+look_up(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c, const char *id)
+{
+    const struct herojob_field *f = NULL;
+    const char *err = NULL;
+    uint64_t ticket;
+    size_t n = 0;
+    int w;
+
+    if (jobs_lookup(sup, id, &ticket, &err) < 0)
+        return answer_looked_up(conn, id, -1, NULL, 0, err);
+    w = jobs_looked_up(sup, ticket, &f, &n, &err);
+    if (w != 0)
+        return answer_looked_up(conn, id, w, f, n, err);
+    free(c->park_id);
+    if (!(c->park_id = strdup(id)))
+        return http_reply_answer(conn, api_error(500, "out of memory", NULL, NULL));
+    c->park_kind = HTTP_PARK_JOB_SYNC;
+    c->park_lookup = ticket;
+    c->park_until_ms = util_now_ms() + SYNC_WAIT_MS;
+    if (http_conn_park(c, SYNC_WAIT_MS) == 0)
+        return MHD_YES;
+    c->park_kind = HTTP_PARK_EVENTS;
+    c->park_lookup = 0;
+    return answer_looked_up(conn, id, -1, NULL, 0, "too many requests are waiting");
+}
+
+/* A lookup parked on the server's answer was woken: read, lost, out of time, or not yet. */
+static enum MHD_Result
+lookup_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c)
+{
+    int64_t left = c->park_until_ms - util_now_ms();
+    const struct herojob_field *f = NULL;
+    const char *err = NULL;
+    size_t n = 0;
+    int w = jobs_looked_up(sup, c->park_lookup, &f, &n, &err);
+
+    if (w == 0 && left > 0 && !hung_up(c) && http_conn_park(c, left) == 0)
+        return MHD_YES;
+    c->park_kind = HTTP_PARK_EVENTS;
+    c->park_lookup = 0;
+    if (w == 0 && left > 0) {
+        err = "its wait could not go on (too many requests waiting)";
+        w = -1;
+    }
+    return answer_looked_up(conn, c->park_id, w, f, n, err);
+}
+
 /* A submit parked on its sync was woken: on disk now, failed, out of time, or not yet. */
 static enum MHD_Result
 sync_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c)
 {
     int64_t left = c->park_until_ms - util_now_ms();
     const char *err;
-    int w = jobs_journal_wait(sup, c->since, &err);
-    struct jobrec *r = jobs_find(sup, c->park_id);
+    int w;
+    struct jobrec *r;
+
+    if (c->park_lookup)
+        return lookup_woken(conn, sup, c);
+    w = jobs_journal_wait(sup, c->since, &err);
+    r = jobs_find(sup, c->park_id);
 
     if (w == 0 && left > 0 && !hung_up(c) && http_conn_park(c, left) == 0)
         return MHD_YES;
@@ -486,7 +560,9 @@ handle_one(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn
         return http_reply_answer(conn, api_error(404, "no such job", "path", rest));
     memcpy(id, rest, len);
     id[len] = '\0';
-    if (!(r = jobs_find(sup, id)))
+    if (!(r = jobs_find(sup, id)) && !verb && get && jobs_redis_node(sup))
+        return look_up(conn, sup, c, id); /* the cluster's: any node may hold it */
+    if (!r)
         return http_reply_answer(conn, api_error(404, "no such job", "id", id));
     if (!verb) {
         if (get) {

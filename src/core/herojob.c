@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base64.h"
 #include "core/utf8.h"
 
 bool
@@ -246,4 +247,96 @@ herojob_iso8601(int64_t unix_ms, char *buf)
                        (unsigned)((unix_ms % 1000 + 1000) % 1000));
     }
     return buf;
+}
+
+/* A field as a JSON string; null when absent, empty or not UTF-8 text. */
+static json_t *
+text_of(const struct herojob_field *f, size_t n, const char *name)
+{
+    const struct herojob_field *v = field(f, n, name);
+
+    if (!v || !v->value_len || !utf8_valid(v->value, v->value_len))
+        return json_null();
+    return json_stringn(v->value, v->value_len);
+}
+
+/* A whole-number field; null when absent or not one. */
+static json_t *
+number_of(const struct herojob_field *f, size_t n, const char *name)
+{
+    uint64_t x = UINT64_MAX;
+    char err[96];
+
+    if (read_uint(f, n, name, 1ULL << 53, &x, err, sizeof(err)) < 0 || x == UINT64_MAX)
+        return json_null();
+    return json_integer((json_int_t)x);
+}
+
+/* Bytes as text under key, else as base64 under key_b64 (the other null). */
+static int
+bytes_to(json_t *o, const struct herojob_field *v, const char *key, const char *key_b64)
+{
+    const char *name = key_b64;
+    char *b64;
+    int rc;
+
+    if (!v)
+        return json_object_set_new(o, key, json_null()) | json_object_set_new(o, name, json_null());
+    if (utf8_valid(v->value, v->value_len))
+        return json_object_set_new(o, key, json_stringn(v->value, v->value_len)) |
+               json_object_set_new(o, name, json_null());
+    if (!(b64 = malloc(base64_encoded_len(v->value_len) + 1)))
+        return -1;
+    base64_encode(v->value, v->value_len, b64);
+    rc = json_object_set_new(o, key, json_null()) | json_object_set_new(o, name, json_string(b64));
+    free(b64);
+    return rc;
+}
+
+/* Hero's status as drover's state, for a hash no drover has touched yet. */
+static const char *
+state_of_status(const struct herojob_field *st)
+{
+    static const char *const map[][2] = {
+        { "created", "waiting" },  { "dispatched", "waiting" }, { "started", "running" },
+        { "finished", "success" }, { "error", "failed" },
+    };
+
+    for (size_t i = 0; st && i < sizeof(map) / sizeof(map[0]); i++)
+        if (st->value_len == strlen(map[i][0]) && memcmp(st->value, map[i][0], st->value_len) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+json_t *
+herojob_to_json(const char *id, const struct herojob_field *f, size_t n)
+{
+    json_t *o = json_object(), *state = text_of(f, n, "drover_state"), *node;
+    const char *derived = state_of_status(field(f, n, "status"));
+
+    if (!o)
+        return NULL;
+    if (json_is_null(state) && derived)
+        state = json_string(derived);
+    node = text_of(f, n, "drover_owner");
+    if (json_object_set_new(o, "id", json_string(id)) < 0 ||
+        json_object_set_new(o, "type", text_of(f, n, "script_type")) < 0 ||
+        json_object_set_new(o, "state", state) < 0 ||
+        json_object_set_new(o, "hero_status", text_of(f, n, "status")) < 0 ||
+        json_object_set_new(o, "attempt", number_of(f, n, "drover_attempt")) < 0 ||
+        json_object_set_new(o, "max_attempts", number_of(f, n, "drover_max_attempts")) < 0 ||
+        json_object_set_new(o, "node", node) < 0 ||
+        json_object_set_new(o, "instance", text_of(f, n, "actor_id")) < 0 ||
+        bytes_to(o, field(f, n, "script"), "payload", "payload_b64") < 0 ||
+        bytes_to(o, field(f, n, "output"), "result", "result_b64") < 0 ||
+        json_object_set_new(o, "error", text_of(f, n, "error")) < 0 ||
+        json_object_set_new(o, "error_code", text_of(f, n, "drover_error_code")) < 0 ||
+        json_object_set_new(o, "created_at", text_of(f, n, "created_at")) < 0 ||
+        json_object_set_new(o, "updated_at", text_of(f, n, "updated_at")) < 0 ||
+        json_object_set_new(o, "finished_ms", number_of(f, n, "drover_finished_ms")) < 0 ||
+        json_object_set_new(o, "store", json_string("redis")) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }

@@ -19,6 +19,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 #include <stdint.h>
 
 #include "core/jobrec.h"
@@ -51,6 +53,16 @@ bool herojob_id_valid(const char *id, size_t len);
 int herojob_read(const char *id, size_t id_len, const struct herojob_field *f, size_t n,
                  const struct herojob_defaults *d, struct jobrec *r, unsigned *ret_attempt,
                  char *err, size_t errsize);
+
+/*
+ * The job of hash fields f (n 0: none) as GET /jobs/ID shows a job held
+ * elsewhere in the cluster: id, type, state (drover_state, else from
+ * Hero's status), hero_status, attempt, max_attempts, node (drover_owner),
+ * instance (actor_id), payload and result (text, else payload_b64 and
+ * result_b64), error, error_code, created_at, updated_at, finished_ms, and
+ * "store": "redis". NULL: no memory.
+ */
+json_t *herojob_to_json(const char *id, const struct herojob_field *f, size_t n);
 
 /* Unix ms as Hero's ISO 8601 (UTC, milliseconds): buf has HEROJOB_ISO_MAX bytes. */
 const char *herojob_iso8601(int64_t unix_ms, char *buf);

@@ -1848,6 +1848,27 @@ jobs_redis_figures(const struct supervisor *sup, struct redisstore_figures *ret)
     return true;
 }
 
+int
+jobs_lookup(struct supervisor *sup, const char *id, uint64_t *ret_ticket, const char **ret_err)
+{
+    if (!J(sup) || !J(sup)->redis) {
+        *ret_err = "not the redis store";
+        return -1;
+    }
+    return redisstore_lookup(J(sup)->redis, id, ret_ticket, ret_err);
+}
+
+int
+jobs_looked_up(const struct supervisor *sup, uint64_t ticket,
+               const struct herojob_field **ret_fields, size_t *ret_n, const char **ret_err)
+{
+    if (!J(sup) || !J(sup)->redis) {
+        *ret_err = "not the redis store";
+        return -1;
+    }
+    return redisstore_looked_up(J(sup)->redis, ticket, ret_fields, ret_n, ret_err);
+}
+
 const char *
 jobs_redis_node(const struct supervisor *sup)
 {

@@ -178,6 +178,14 @@ const char *jobs_store_down(const struct supervisor *sup);
 struct redisstore_figures;
 /* The redis store's figures; false: not that store. */
 bool jobs_redis_figures(const struct supervisor *sup, struct redisstore_figures *ret);
+/*
+ * The redis store: GET /jobs/ID of a job this node does not hold reads its
+ * hash (redisstore_lookup(), redisstore_looked_up()). -1 with *ret_err: not
+ * this store, or it is unreachable.
+ */
+int jobs_lookup(struct supervisor *sup, const char *id, uint64_t *ret_ticket, const char **ret_err);
+int jobs_looked_up(const struct supervisor *sup, uint64_t ticket,
+                   const struct herojob_field **ret_fields, size_t *ret_n, const char **ret_err);
 /* The redis store's node name; NULL: another store. */
 const char *jobs_redis_node(const struct supervisor *sup);
 const char *jobs_type_name(struct supervisor *sup, const struct jobrec *r);

@@ -38,6 +38,7 @@
 #define DEPTH_HELD_MAX "1000"  /* ids read of one node's inflight list for it */
 #define DEPTH_BATCH 32         /* queues read by one depth script (its words fit ARGS_MAX) */
 #define TICKETS 4096           /* submit answers kept for their HTTP wait */
+#define LOOKUPS 64             /* GET /jobs/ID hashes read for their HTTP wait */
 #define TRANSITIONS_SAID 10000 /* an outage's transitions: a warning at this many waiting */
 
 enum script {
@@ -73,6 +74,7 @@ enum kind {
     K_RETRY,    /* kept */
     K_RELEASE,  /* kept */
     K_SUBMIT,   /* ticket */
+    K_LOOKUP,   /* HGETALL of a job's hash for GET /jobs/ID: ticket */
     K_BEAT,
     K_NODES,    /* ZRANGE drover:nodes */
     K_REQUEUE,  /* arg the node */
@@ -144,6 +146,12 @@ struct redisstore {
         uint64_t ticket;
         int code; /* 201, 200, 409, or -1 lost */
     } answers[TICKETS];
+    struct lookup {
+        uint64_t ticket;
+        int state;                    /* 0 out, 1 read, -1 lost with the connection */
+        struct herojob_field *fields; /* one malloc: the fields, then their bytes */
+        size_t n;
+    } lookups[LOOKUPS];
     char down_reason[512];
     uint64_t bad_jobs, requeued, reconnects;
 };
@@ -420,6 +428,53 @@ answer_ticket(struct redisstore *rs, uint64_t ticket, int code)
 }
 
 static void
+lookup_done(struct redisstore *rs, uint64_t ticket, int state, const redisReply *rep)
+{
+    struct lookup *l = &rs->lookups[ticket % LOOKUPS];
+    size_t n = 0, bytes = 0;
+    char *p;
+
+    if (l->ticket != ticket)
+        return; /* a later lookup took the place */
+    free(l->fields);
+    l->fields = NULL;
+    l->n = 0;
+    l->state = state;
+    if (state > 0 && rep && rep->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < rep->elements; i += 2)
+            if (rep->element[i]->type == REDIS_REPLY_STRING &&
+                rep->element[i + 1]->type == REDIS_REPLY_STRING) {
+                n++;
+                bytes += rep->element[i]->len + rep->element[i + 1]->len + 2;
+            }
+        if (n && !(l->fields = malloc(n * sizeof(*l->fields) + bytes))) {
+            l->state = -1;
+            n = 0;
+        }
+        p = (char *)(l->fields + n);
+        for (size_t i = 0; n && i + 1 < rep->elements; i += 2) {
+            const redisReply *k = rep->element[i], *v = rep->element[i + 1];
+
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            l->fields[l->n] = (struct herojob_field){ .name = p, .name_len = k->len };
+            memcpy(p, k->str, k->len);
+            p[k->len] = '\0';
+            p += k->len + 1;
+            l->fields[l->n].value = p;
+            l->fields[l->n].value_len = v->len;
+            memcpy(p, v->str, v->len);
+            p[v->len] = '\0';
+            p += v->len + 1;
+            l->n++;
+        }
+    } else if (state > 0) {
+        l->state = -1; /* an error reply: the key holds no hash */
+    }
+    rs->ops->changed(rs->arg);
+}
+
+static void
 nodes_listed(struct redisstore *rs, const redisReply *rep)
 {
     char key[NODE_MAX + 32], inflight[NODE_MAX + 32], now[24];
@@ -644,6 +699,9 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
                                                        : 409);
         if (rep->type == REDIS_REPLY_ERROR)
             log_warnx("redis store: a submit was refused: %.200s", rep->str);
+        break;
+    case K_LOOKUP:
+        lookup_done(rs, c->ticket, 1, rep);
         break;
     case K_BEAT:
         if (rep->type == REDIS_REPLY_INTEGER)
@@ -884,6 +942,8 @@ conn_down(struct redisconn *conn, const char *why)
                                     rs->answers[c->ticket % TICKETS].code = -1;
         else if (c->kind == K_SUBMIT)
             continue; /* not sent yet: it goes when the server is back */
+        if (c->kind == K_LOOKUP)
+            lookup_done(rs, c->ticket, -1, NULL);
         unlink_cmd(rs, c);
     }
     rs->first_unsent = rs->head;
@@ -1206,6 +1266,54 @@ redisstore_submit(struct redisstore *rs, const struct jobrec *r, const char *typ
 }
 
 int
+redisstore_lookup(struct redisstore *rs, const char *id, uint64_t *ret_ticket, const char **ret_err)
+{
+    char h[CFG_JOBS_REDIS_KEY_MAX + JOBQ_ID_MAX + 16];
+    struct args a = { .n = 0 };
+    struct lookup *l;
+    struct cmd *c;
+
+    if (!redisconn_ctx(&rs->conn) || !rs->scripts_ready) {
+        *ret_err = redisstore_down_reason(rs);
+        return -1;
+    }
+    job_key(rs, id, strlen(id), h, sizeof(h));
+    arg_str(&a, "HGETALL");
+    arg_str(&a, h);
+    if (!(c = push(rs, K_LOOKUP, S_NONE, &a))) {
+        *ret_err = "out of memory";
+        return -1;
+    }
+    c->ticket = ++rs->next_ticket;
+    (void)snprintf(c->arg, sizeof(c->arg), "%s", id);
+    l = &rs->lookups[c->ticket % LOOKUPS];
+    free(l->fields);
+    *l = (struct lookup){ .ticket = c->ticket };
+    *ret_ticket = c->ticket;
+    return 0;
+}
+
+int
+redisstore_looked_up(const struct redisstore *rs, uint64_t ticket,
+                     const struct herojob_field **ret_fields, size_t *ret_n, const char **ret_err)
+{
+    const struct lookup *l = &rs->lookups[ticket % LOOKUPS];
+
+    if (l->ticket != ticket) {
+        *ret_err = "its answer is no longer known (too many lookups since)";
+        return -1;
+    }
+    if (l->state < 0) {
+        *ret_err = "the Redis connection was lost before the server answered, or the key holds no "
+                   "hash";
+        return -1;
+    }
+    *ret_fields = l->fields;
+    *ret_n = l->n;
+    return l->state;
+}
+
+int
 redisstore_submitted(const struct redisstore *rs, uint64_t ticket, int *ret_code,
                      const char **ret_err)
 {
@@ -1431,6 +1539,8 @@ redisstore_close(struct redisstore *rs)
     }
     while (rs->head)
         unlink_cmd(rs, rs->head);
+    for (size_t i = 0; i < LOOKUPS; i++)
+        free(rs->lookups[i].fields);
     free(rs->types);
     free(rs);
 }

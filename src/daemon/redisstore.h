@@ -122,6 +122,22 @@ int redisstore_submit(struct redisstore *rs, const struct jobrec *r, const char 
 int redisstore_submitted(const struct redisstore *rs, uint64_t ticket, int *ret_code,
                          const char **ret_err);
 
+/*
+ * GET /jobs/ID of a job this node does not hold: its hash is read
+ * (HGETALL). *ret_ticket is what redisstore_looked_up() answers by. 0, or
+ * -1 with *ret_err (the store is unreachable).
+ */
+int redisstore_lookup(struct redisstore *rs, const char *id, uint64_t *ret_ticket,
+                      const char **ret_err);
+/*
+ * The hash read for ticket: 1 with its fields (*ret_n 0: no such job),
+ * valid until the next lookup or the store's close; 0 not yet; -1 lost,
+ * with *ret_err.
+ */
+int redisstore_looked_up(const struct redisstore *rs, uint64_t ticket,
+                         const struct herojob_field **ret_fields, size_t *ret_n,
+                         const char **ret_err);
+
 /* NULL: up; else why not (for /readyz and 503s). */
 const char *redisstore_down_reason(const struct redisstore *rs);
 /* Transitions not yet written (a shutdown waits for them, while the server answers). */

@@ -276,12 +276,37 @@ def test_post_jobs_lands_in_redis_and_answers_503_while_redis_is_down(drover, re
     assert r.lrange(reply_key(jid)) == [b"via http"]
     assert wait_until(lambda: api(port, "/readyz")[0] == 200, 30, what="/readyz 200")
 
+    # A job another node ran (its hash only): GET /jobs/ID reads it from Redis.
+    r.hset(job_key("ran-elsewhere"), {**hero_fields("ran-elsewhere", "echo far", "sal"),
+                                      "status": "finished", "output": "far",
+                                      "drover_state": "success", "drover_attempt": "2",
+                                      "drover_owner": "", "actor_id": "w:1@n9",
+                                      "drover_max_attempts": "3"})
+    r.hset(job_key("binary-out"), {"script": "x", "script_type": "v", "status": "finished",
+                                   "output": b"\xff\x00"})
+    code, j, _ = api(port, "/jobs/ran-elsewhere")
+    assert code == 200, j
+    assert {k: j[k] for k in ("id", "type", "state", "hero_status", "attempt", "max_attempts",
+                              "instance", "payload", "result", "node", "store")} == {
+        "id": "ran-elsewhere", "type": "sal", "state": "success", "hero_status": "finished",
+        "attempt": 2, "max_attempts": 3, "instance": "w:1@n9", "payload": "echo far",
+        "result": "far", "node": None, "store": "redis"}, j
+    code, j, _ = api(port, "/jobs/binary-out")
+    assert code == 200 and j["result"] is None and j["result_b64"] == "/wA=", j
+    assert j["state"] == "success", j  # from Hero's status: no drover touched it
+    code, j, _ = api(port, "/jobs/no-such-job")
+    assert code == 404, j
+    r2 = drover.cli("job", "get", "ran-elsewhere")
+    assert r2.returncode == 0 and "far" in r2.stdout, (r2.stdout, r2.stderr)
+
     redis.stop()
     wait_until(lambda: api(port, "/readyz")[0] == 503, 30,
                what=lambda: f"/readyz 503 with redis-server stopped; log:\n{drover.log()}")
     code, j = post(port, "/jobs", {"type": "osis", "payload": "echo nowhere"})
     assert code == 503, j
     assert "redis" in json.dumps(j).lower(), j
+    code, j, _ = api(port, "/jobs/ran-elsewhere")
+    assert code == 503 and "redis" in json.dumps(j).lower(), j
 
     redis.start()
     wait_until(lambda: api(port, "/readyz")[0] == 200, 60,

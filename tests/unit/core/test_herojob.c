@@ -432,6 +432,70 @@ iso8601(void **state)
     }
 }
 
+/* herojob_to_json() of the C-string name, value pairs in kv (up to NULL). */
+static json_t *
+json_of_kv(const char *id, const char *const *kv)
+{
+    struct herojob_field f[MAX_FIELDS];
+    size_t n = 0;
+    json_t *j;
+
+    for (; kv[0] && n < MAX_FIELDS; kv += 2, n++)
+        f[n] = (struct herojob_field){ kv[0], kv[1], strlen(kv[0]), strlen(kv[1]) };
+    j = herojob_to_json(id, f, n);
+    assert_non_null(j);
+    return j;
+}
+
+static const char *
+str(const json_t *j, const char *key)
+{
+    return json_string_value(json_object_get(j, key));
+}
+
+static void
+a_hash_as_json_for_get_jobs_id(void **state)
+{
+    json_t *j;
+    struct herojob_field bin[] = { { "output", "\xff\x01", 6, 2 } };
+    (void)state;
+
+    j = json_of_kv("j1", (const char *const[]){ "script", "echo x", "script_type", "osis",
+                                                "status", "started", "drover_state", "running",
+                                                "drover_attempt", "2", "drover_max_attempts",
+                                                "3", "drover_owner", "n2", "actor_id", "w:0@n2",
+                                                "created_at", "2026-12-07T00:00:00.000Z",
+                                                "drover_finished_ms", "oops", NULL });
+    assert_string_equal(str(j, "id"), "j1");
+    assert_string_equal(str(j, "type"), "osis");
+    assert_string_equal(str(j, "state"), "running");
+    assert_string_equal(str(j, "hero_status"), "started");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempt")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_attempts")), 3);
+    assert_string_equal(str(j, "node"), "n2");
+    assert_string_equal(str(j, "instance"), "w:0@n2");
+    assert_string_equal(str(j, "payload"), "echo x");
+    assert_true(json_is_null(json_object_get(j, "result")));
+    assert_true(json_is_null(json_object_get(j, "finished_ms"))); /* not a number: null */
+    assert_string_equal(str(j, "store"), "redis");
+    json_decref(j);
+    /* Hero's status alone gives the state; drover_owner "" is nobody. */
+    j = json_of_kv("j2", (const char *const[]){ "status", "error", "error", "it broke",
+                                                "drover_owner", "", NULL });
+    assert_string_equal(str(j, "state"), "failed");
+    assert_true(json_is_null(json_object_get(j, "node")));
+    assert_string_equal(str(j, "error"), "it broke");
+    assert_true(json_is_null(json_object_get(j, "type")));
+    json_decref(j);
+    /* A result that is not text is base64. */
+    j = herojob_to_json("j3", bin, 1);
+    assert_non_null(j);
+    assert_true(json_is_null(json_object_get(j, "result")));
+    assert_string_equal(str(j, "result_b64"), "/wE=");
+    assert_true(json_is_null(json_object_get(j, "state")));
+    json_decref(j);
+}
+
 int
 main(void)
 {
@@ -448,6 +512,7 @@ main(void)
         cmocka_unit_test(id_valid),
         cmocka_unit_test(id_of_the_most_bytes_is_read_and_one_more_refused),
         cmocka_unit_test(iso8601),
+        cmocka_unit_test(a_hash_as_json_for_get_jobs_id),
     };
 
     return cmocka_run_group_tests_name("herojob", tests, NULL, NULL);
