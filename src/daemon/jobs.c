@@ -99,8 +99,8 @@ jobs_timers_needed(const struct config *cfg, size_t slots)
     for (size_t p = 0; p < cfg->nprograms; p++)
         types += cfg->programs[p].jobs.enabled ? cfg->programs[p].jobs.ntypes : 0;
     /* The redis store: its beat, sweep, retry and depth timers, a connection's each (one per
-       type). */
-    return slots + 3 + 4 + 1 + types;
+       type), the outage journal's. */
+    return slots + 3 + 4 + 1 + types + 1;
 }
 
 static struct job_slot *
@@ -778,6 +778,7 @@ before_sleep(struct loop_hook *hook)
         forget_handed_back(js);
         for (unsigned t = 0; t < js->ntypes && !js->draining; t++)
             redisstore_fetch(js->redis, t);
+        redisstore_flush(js->redis);
     }
 }
 
@@ -1495,11 +1496,16 @@ journal_synced_cb(void *arg)
     js->sup->jobs_synced++; /* submits parked on their sync look again, and only they */
 }
 
-/* The store's directory: jobs.dir, relative to the dumpfile's directory, else the state's. */
+/*
+ * The store's directory: jobs.dir (else "jobs"; the redis store's outage
+ * journal: "redis-outbox"), relative to the dumpfile's directory, else the
+ * state's.
+ */
 static int
 store_dir(struct supervisor *sup, char *buf, size_t size)
 {
-    const char *dir = sup->cfg.jobs.dir ? sup->cfg.jobs.dir : "jobs";
+    bool redis = sup->cfg.jobs.store == JOBS_STORE_REDIS;
+    const char *dir = sup->cfg.jobs.dir ? sup->cfg.jobs.dir : redis ? "redis-outbox" : "jobs";
     char base[PATH_MAX];
     int n;
 
@@ -1515,9 +1521,10 @@ store_dir(struct supervisor *sup, char *buf, size_t size)
     } else {
         if (!runpath_state_dir(geteuid(), getenv("STATE_DIRECTORY"), getenv("XDG_STATE_HOME"),
                                getenv("HOME"), base, sizeof(base))) {
-            log_errorx("jobs.store is \"file\" without a dumpfile, and drover has no state "
-                       "directory (no $STATE_DIRECTORY, $XDG_STATE_HOME or $HOME): give "
-                       "jobs.dir an absolute path, --dumpfile, or \"store\": \"memory\"");
+            if (!redis)
+                log_errorx("jobs.store is \"file\" without a dumpfile, and drover has no state "
+                           "directory (no $STATE_DIRECTORY, $XDG_STATE_HOME or $HOME): give "
+                           "jobs.dir an absolute path, --dumpfile, or \"store\": \"memory\"");
             return -ENOENT;
         }
         n = snprintf(buf, size, "%s/%s", base, dir);
@@ -1821,8 +1828,10 @@ redis_open(struct jobs *js)
         return -ENOMEM;
     for (size_t t = 0; t < js->ntypes; t++)
         names[t] = jobq_type_name(js->q, (unsigned)t);
-    r = redisstore_open(&js->redis, &js->sup->loop, &js->sup->timers, &js->sup->cfg.jobs, names,
-                        js->ntypes, &store_ops, js);
+    /* Its outage journal: where the file store's would be (none: memory only, said). */
+    r = redisstore_open(
+        &js->redis, &js->sup->loop, &js->sup->timers, &js->sup->cfg.jobs, names, js->ntypes,
+        store_dir(js->sup, js->dir, sizeof(js->dir)) == 0 ? js->dir : NULL, &store_ops, js);
     free(names);
     return r;
 }

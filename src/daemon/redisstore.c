@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@
 #include <hiredis/async.h>
 
 #include "core/redis_scripts.h"
+#include "core/redisoutbox.h"
 #include "core/util.h"
+#include "os/journal.h"
 #include "os/log.h"
 #include "os/redisconn.h"
 
@@ -90,8 +93,9 @@ struct cmd {
     enum kind kind;
     enum script script;
     bool sent;
-    bool eval;   /* sent as EVAL: the server did not know the sha */
-    bool resent; /* sent again after a lost connection */
+    bool eval;      /* sent as EVAL: the server did not know the sha */
+    bool resent;    /* sent again after a lost connection */
+    bool journaled; /* a transition in the outage journal (written while the server was away) */
     unsigned type;
     uint64_t ticket;
     char arg[NODE_MAX + 1];
@@ -134,6 +138,10 @@ struct redisstore {
     struct cmd *head, *tail, *first_unsent;
     size_t ncmds, ntransitions;
     bool said_backlog;
+    struct journal *outage; /* the outage journal (jobs.dir/redis-outbox); NULL: memory only */
+    bool outage_dirty;      /* it holds lines since its last (empty) snapshot */
+    bool said_outage_failed;
+    char outage_dir[PATH_MAX];
     struct rtype *types;
     size_t ntypes;
     struct timer beat_timer, sweep_timer, retry_timer, depth_timer;
@@ -191,6 +199,44 @@ is_transition(enum kind k)
 
 static void send_one(struct redisstore *rs, struct cmd *c);
 
+static bool
+server_up(const struct redisstore *rs)
+{
+    return redisconn_ctx(&rs->conn) && rs->scripts_ready;
+}
+
+static enum redisoutbox_op
+outage_op(enum kind k)
+{
+    return k == K_START      ? REDISOUTBOX_START
+           : k == K_COMPLETE ? REDISOUTBOX_COMPLETE
+           : k == K_RETRY    ? REDISOUTBOX_RETRY
+                             : REDISOUTBOX_RELEASE;
+}
+
+/* A transition the server may never have seen goes to the outage journal (once). */
+static void
+outage_write(struct redisstore *rs, struct cmd *c)
+{
+    char *line;
+    size_t len;
+
+    if (!rs->outage || c->journaled || !is_transition(c->kind))
+        return;
+    c->journaled = true;
+    line = redisoutbox_encode(outage_op(c->kind), c->type, c->arg, c->argv + 2, c->argvlen + 2,
+                              (size_t)c->argc - 2, &len);
+    if (!line || journal_append(rs->outage, line, len, 0, false) < 0) {
+        if (!rs->said_outage_failed)
+            log_warnx("redis store: an update of job %s could not be kept in %s (out of memory): "
+                      "it waits in memory only (said once)",
+                      c->arg, rs->outage_dir);
+        rs->said_outage_failed = true;
+    }
+    free(line);
+    rs->outage_dirty = true;
+}
+
 /* Sends what is not sent yet, in order, while the server answers and knows the scripts. */
 static void
 pump(struct redisstore *rs)
@@ -246,11 +292,27 @@ push(struct redisstore *rs, enum kind kind, enum script script, const struct arg
     rs->ncmds++;
     if (is_transition(kind) && ++rs->ntransitions >= TRANSITIONS_SAID && !rs->said_backlog) {
         rs->said_backlog = true;
-        log_warnx("redis store: %zu job transitions wait for the server (kept in memory, in "
-                  "order)",
-                  rs->ntransitions);
+        log_warnx("redis store: %zu job transitions wait for the server (in order, %s)",
+                  rs->ntransitions, rs->outage ? rs->outage_dir : "in memory only");
     }
     pump(rs);
+    return c;
+}
+
+/* A transition into the outbox: kept on disk too while the server is away. */
+static struct cmd *
+push_transition(struct redisstore *rs, enum kind kind, enum script script, const struct args *a,
+                unsigned type, const char *id)
+{
+    bool up = server_up(rs);
+    struct cmd *c = push(rs, kind, script, a);
+
+    if (c) {
+        c->type = type;
+        (void)snprintf(c->arg, sizeof(c->arg), "%s", id);
+        if (!up)
+            outage_write(rs, c);
+    }
     return c;
 }
 
@@ -934,7 +996,8 @@ conn_down(struct redisconn *conn, const char *why)
     for (; c; c = next) {
         next = c->next;
         if (is_transition(c->kind)) {
-            c->eval = false; /* the next server may know the sha */
+            c->eval = false;     /* the next server may know the sha */
+            outage_write(rs, c); /* it waits for the server: on disk too */
             continue;
         }
         if (c->kind == K_SUBMIT && c->sent)
@@ -1067,7 +1130,6 @@ redisstore_changed(struct redisstore *rs, const struct jobrec *r, const char *ty
     struct args a = { .n = 0 };
     enum kind kind;
     enum script script;
-    struct cmd *c;
 
     (void)type;
     if (!rs || sm->state == from)
@@ -1138,14 +1200,10 @@ redisstore_changed(struct redisstore *rs, const struct jobrec *r, const char *ty
     default:
         return; /* dispatched, or back to waiting here: still this node's, nothing to say */
     }
-    if (!(c = push(rs, kind, script, &a))) {
+    if (!push_transition(rs, kind, script, &a, r->q.type, r->q.id))
         log_errorx("redis store: job %s: out of memory for its update: it is requeued by the "
                    "sweep once this node stops",
                    r->q.id);
-        return;
-    }
-    c->type = r->q.type;
-    (void)snprintf(c->arg, sizeof(c->arg), "%s", r->q.id);
 }
 
 void
@@ -1153,7 +1211,6 @@ redisstore_release(struct redisstore *rs, const struct jobrec *r, const char *ty
 {
     char h[CFG_JOBS_REDIS_KEY_MAX + JOBQ_ID_MAX + 16], att[16], iso[HEROJOB_ISO_MAX];
     struct args a = { .n = 0 };
-    struct cmd *c;
     const char *queue = NULL;
 
     for (size_t i = 0; i < rs->ntypes; i++)
@@ -1170,10 +1227,110 @@ redisstore_release(struct redisstore *rs, const struct jobrec *r, const char *ty
     arg_str(&a, num(att, sizeof(att), r->q.sm.attempt));
     arg_str(&a, rs->node);
     arg_str(&a, herojob_iso8601(util_unix_ms(), iso));
-    if ((c = push(rs, K_RELEASE, S_RELEASE, &a))) {
-        c->type = r->q.type;
-        (void)snprintf(c->arg, sizeof(c->arg), "%s", r->q.id);
+    (void)push_transition(rs, K_RELEASE, S_RELEASE, &a, r->q.type, r->q.id);
+}
+
+/* --- the outage journal ------------------------------------------------------------------------
+ */
+
+static long
+outage_is_snapshot(const char *line, size_t len)
+{
+    struct redisoutbox_line l;
+    char err[128];
+
+    if (redisoutbox_decode(line, len, &l, err, sizeof(err)) < 0 || l.op != REDISOUTBOX_SNAPSHOT)
+        return -1;
+    return 0;
+}
+
+/* A line of the journal a previous drover left: its update goes out first, once connected. */
+static void
+outage_replay(void *arg, const char *line, size_t len, const char *file, size_t lineno)
+{
+    static const enum kind kinds[] = { [REDISOUTBOX_START] = K_START,
+                                       [REDISOUTBOX_COMPLETE] = K_COMPLETE,
+                                       [REDISOUTBOX_RETRY] = K_RETRY,
+                                       [REDISOUTBOX_RELEASE] = K_RELEASE };
+    static const enum script scripts[] = { [REDISOUTBOX_START] = S_START,
+                                           [REDISOUTBOX_COMPLETE] = S_COMPLETE,
+                                           [REDISOUTBOX_RETRY] = S_RETRY,
+                                           [REDISOUTBOX_RELEASE] = S_RELEASE };
+    struct redisstore *rs = arg;
+    struct redisoutbox_line l;
+    struct args a = { .n = 0 };
+    struct cmd *c;
+    char err[256];
+
+    if (redisoutbox_decode(line, len, &l, err, sizeof(err)) < 0) {
+        log_errorx("redis store: %s/%s:%zu: %s: line skipped", rs->outage_dir, file, lineno, err);
+        return;
     }
+    if (l.op == REDISOUTBOX_SNAPSHOT)
+        return;
+    for (size_t i = 0; i < l.nwords; i++)
+        arg_bytes(&a, l.words[i], l.lens[i]);
+    if ((c = push(rs, kinds[l.op], scripts[l.op], &a))) {
+        c->type = l.type < rs->ntypes ? l.type : 0;
+        c->journaled = true;
+        c->resent = true; /* it may have been written before the crash: a fence is no news */
+        (void)snprintf(c->arg, sizeof(c->arg), "%s", l.id);
+        rs->outage_dirty = true;
+    }
+    redisoutbox_free(&l);
+}
+
+static void
+outage_synced(void *arg)
+{
+    (void)arg;
+}
+
+/* dir (jobs.dir, "redis-outbox" by default): the journal of updates an outage holds back.
+   NULL dir: memory only. */
+static void
+outage_open(struct redisstore *rs, const char *dir)
+{
+    char err[JOURNAL_ERR_MAX];
+    size_t before = rs->ntransitions;
+
+    if (!dir) {
+        log_warnx("redis store: no directory for the outage journal (jobs.dir, or a dumpfile "
+                  "or a state directory): updates an outage holds back are kept in memory "
+                  "only, and lost if drover dies before Redis is back");
+        return;
+    }
+    (void)snprintf(rs->outage_dir, sizeof(rs->outage_dir), "%s", dir);
+    if (journal_open(&rs->outage, rs->outage_dir, true, rs->loop, rs->timers, outage_is_snapshot,
+                     outage_replay, rs, outage_synced, rs, err, sizeof(err)) < 0) {
+        log_warnx("redis store: the outage journal: %s: updates an outage holds back are kept in "
+                  "memory only",
+                  err);
+        rs->outage = NULL;
+        return;
+    }
+    if (rs->ntransitions > before)
+        log_info("redis store: %zu job updates an earlier drover could not send (%s) go to "
+                 "Redis first",
+                 rs->ntransitions - before, rs->outage_dir);
+}
+
+/* Before the loop sleeps: the journal's lines are written; once all are answered, it empties. */
+void
+redisstore_flush(struct redisstore *rs)
+{
+    size_t len;
+    const char *snap;
+
+    if (!rs || !rs->outage)
+        return;
+    if (rs->outage_dirty && rs->ntransitions == 0 && journal_compact_begin(rs->outage) == 0) {
+        snap = redisoutbox_snapshot_line(&len);
+        (void)journal_append(rs->outage, snap, len, 0, false);
+        journal_compact_end(rs->outage, true);
+        rs->outage_dirty = false;
+    }
+    journal_flush(rs->outage);
 }
 
 static char *
@@ -1432,7 +1589,7 @@ node_name_valid(const char *s)
 int
 redisstore_open(struct redisstore **ret, struct loop *loop, struct timers *timers,
                 const struct jobs_cfg *cfg, const char *const *types, size_t ntypes,
-                const struct redisstore_ops *ops, void *arg)
+                const char *outage_dir, const struct redisstore_ops *ops, void *arg)
 {
     const struct jobs_redis_cfg *rc = &cfg->redis;
     struct redisstore *rs = calloc(1, sizeof(*rs));
@@ -1500,6 +1657,7 @@ redisstore_open(struct redisstore **ret, struct loop *loop, struct timers *timer
         }
         t->blk.quiet = true;
     }
+    outage_open(rs, outage_dir); /* its updates queue before anything is sent */
     timer_init(&rs->beat_timer, beat_fired);
     timer_init(&rs->sweep_timer, sweep_fired);
     timer_init(&rs->retry_timer, retry_fired);
@@ -1523,10 +1681,18 @@ redisstore_close(struct redisstore *rs)
 {
     if (!rs)
         return;
-    if (rs->ntransitions)
+    for (struct cmd *c = rs->head; c; c = c->next)
+        outage_write(rs, c); /* not answered: the next start sends them */
+    redisstore_flush(rs);    /* all answered: the journal empties */
+    if (rs->ntransitions && rs->outage)
+        log_warnx("redis store: %zu job updates were not written (the server did not answer in "
+                  "time): kept in %s, the next start of drover sends them",
+                  rs->ntransitions, rs->outage_dir);
+    else if (rs->ntransitions)
         log_warnx("redis store: %zu job updates were not written (the server did not answer in "
                   "time): their jobs go back on their queues once drover:node:%s expires",
                   rs->ntransitions, rs->node);
+    journal_close(rs->outage);
     timer_cancel(rs->timers, &rs->beat_timer);
     timer_cancel(rs->timers, &rs->sweep_timer);
     timer_cancel(rs->timers, &rs->retry_timer);

@@ -86,11 +86,16 @@ struct redisstore_depth {
 
 /*
  * Sets the store up for types (names by jobq index; ntypes of them) and
- * connects. Logs what is wrong; 0 or -errno.
+ * connects. outage_dir: the outage journal's directory (made 0700 when
+ * missing; its parent must exist), whose updates left by an earlier drover
+ * go to the server first; NULL: what an outage holds back is kept in
+ * memory only. Logs what is wrong; 0 or -errno.
  */
 int redisstore_open(struct redisstore **ret, struct loop *loop, struct timers *timers,
                     const struct jobs_cfg *cfg, const char *const *types, size_t ntypes,
-                    const struct redisstore_ops *ops, void *arg);
+                    const char *outage_dir, const struct redisstore_ops *ops, void *arg);
+/* Before the loop sleeps: the outage journal's lines go to disk (or it empties, all sent). */
+void redisstore_flush(struct redisstore *rs);
 /* Disconnects and frees. What was not sent is logged (its jobs come back by the sweep). */
 void redisstore_close(struct redisstore *rs);
 

@@ -353,6 +353,60 @@ def test_redis_killed_mid_job_then_restarted_gets_every_transition_in_order(drov
     assert drover.stop() == 0
 
 
+def outbox_lines(drover):
+    """The outage journal's lines (dumpfile's dir/redis-outbox/journal.N), oldest first."""
+    d = drover.path("redis-outbox")
+    if not os.path.isdir(d):
+        return []
+    names = sorted((f for f in os.listdir(d) if re.fullmatch(r"journal\.\d+", f)),
+                   key=lambda f: int(f.split(".")[1]))
+    return [json.loads(line) for f in names for line in open(os.path.join(d, f))]
+
+
+@needs_redis
+def test_a_drover_killed_during_the_outage_sends_the_updates_it_kept_after_its_restart(
+        drover, redis_aof):
+    port = start(drover, redis_aof)
+    r = redis_aof.client()
+    idle_instances(port, 2)
+    ids = [hero_submit(r, "sleep 1", t) for t in ("osis", "sal")]
+    for jid in ids:
+        wait_hash(r, drover, jid, lambda h: h.get("status") == b"started", "status started")
+    workers = [i["pid"] for i in all_instances(api(port, "/status")[1])]
+
+    redis_aof.kill9()
+    wait_metric(port, "drover_redis_up", 0, drover)
+    # Both end while Redis is away: their ends go to the outage journal on disk.
+    wait_until(lambda: [x["op"] for x in outbox_lines(drover)].count("complete") == 2, JOB_WAIT,
+               what=lambda: f"2 completes in the outage journal: {outbox_lines(drover)}; "
+                            f"log:\n{drover.log()}")
+    os.kill(drover.proc.pid, signal.SIGKILL)
+    drover.proc.wait(timeout=10)
+    for pid in workers:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # each instance leads its own group
+        except ProcessLookupError:
+            pass
+    wait_until(lambda: not any(pid_alive(p) for p in workers), 10,
+               what=f"the killed drover's workers {workers} gone")
+
+    redis_aof.restart()
+    start(drover, redis_aof)  # the same node name and dumpfile: the same journal
+    drover.wait_log(r"redis store: 2 job updates an earlier drover could not send \(.*\) go to "
+                    r"Redis first")
+    r = redis_aof.client()
+    for jid in ids:
+        h = wait_hash(r, drover, jid, ended, "the end the killed drover kept, written")
+        assert_finished(h, b"slept")
+        assert h["drover_attempt"] == b"1", h  # not run again
+        assert r.lrange(reply_key(jid)) == [b"slept"]
+    # Everything answered: the journal empties (its compacted segment holds the snapshot only).
+    wait_until(lambda: [x["op"] for x in outbox_lines(drover)] == ["snapshot"], 30,
+               what=lambda: f"the outage journal emptied: {outbox_lines(drover)}")
+    good_job_runs(r, drover, "v")
+    assert drover.stop() == 0
+
+
 # --- three nodes ---------------------------------------------------------------------------------
 
 N_JOBS = 1000
