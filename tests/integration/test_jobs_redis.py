@@ -353,6 +353,19 @@ def test_redis_killed_mid_job_then_restarted_gets_every_transition_in_order(drov
     assert drover.stop() == 0
 
 
+def kill_node(d, workers):
+    """SIGKILL drover d, then its workers (each instance leads its own process group)."""
+    os.kill(d.proc.pid, signal.SIGKILL)
+    d.proc.wait(timeout=10)
+    for pid in workers:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_until(lambda: not any(pid_alive(p) for p in workers), 10,
+               what=f"the killed drover's workers {workers} gone after SIGKILL")
+
+
 def outbox_lines(drover):
     """The outage journal's lines (dumpfile's dir/redis-outbox/journal.N), oldest first."""
     d = drover.path("redis-outbox")
@@ -380,15 +393,7 @@ def test_a_drover_killed_during_the_outage_sends_the_updates_it_kept_after_its_r
     wait_until(lambda: [x["op"] for x in outbox_lines(drover)].count("complete") == 2, JOB_WAIT,
                what=lambda: f"2 completes in the outage journal: {outbox_lines(drover)}; "
                             f"log:\n{drover.log()}")
-    os.kill(drover.proc.pid, signal.SIGKILL)
-    drover.proc.wait(timeout=10)
-    for pid in workers:
-        try:
-            os.killpg(pid, signal.SIGKILL)  # each instance leads its own group
-        except ProcessLookupError:
-            pass
-    wait_until(lambda: not any(pid_alive(p) for p in workers), 10,
-               what=f"the killed drover's workers {workers} gone")
+    kill_node(drover, workers)
 
     redis_aof.restart()
     start(drover, redis_aof)  # the same node name and dumpfile: the same journal
@@ -543,15 +548,7 @@ def test_three_nodes_finish_every_job_once_when_one_dies_with_its_workers(drover
             break
         os.kill(victim.proc.pid, signal.SIGCONT)  # between jobs right then: once more
     assert held, "n2 never held a job at the moment it was frozen"
-    os.kill(victim.proc.pid, signal.SIGKILL)
-    victim.proc.wait(timeout=10)
-    for pid in workers:
-        try:
-            os.killpg(pid, signal.SIGKILL)  # each instance leads its own group
-        except ProcessLookupError:
-            pass
-    wait_until(lambda: not any(pid_alive(p) for p in workers), 10,
-               what=f"n2's workers {workers} gone after SIGKILL")
+    kill_node(victim, workers)
     assert not [h for h in held.values() if h["status"] == b"finished"], held
 
     # What n2 held is taken over by the others, once its node key is gone (node_ttl 2 s).
