@@ -433,10 +433,6 @@ handle_submit(struct MHD_Connection *conn, struct http_server *srv, struct http_
         ret = http_reply_answer(conn, api_error(503, msg, NULL, NULL));
         break;
     }
-    case JOBS_SUBMIT_UNSUPPORTED:
-        ret = http_reply_answer(
-            conn, api_error(400, "a delay is not available with the redis store", NULL, NULL));
-        break;
     case JOBS_SUBMIT_CLOSED:
     default:
         ret = http_reply_answer(conn,

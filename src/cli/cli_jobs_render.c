@@ -658,7 +658,7 @@ cli_render_queues(const char *body, size_t body_len, char *err, size_t errlen)
                         json_is_true(json_object_get(store, "up")) ? "up" : "UNREACHABLE");
         if (json_is_integer(nodes))
             cli_text_printf(
-                &b, ", %lld node%s in the cluster, %lld job%s waiting out a retry delay",
+                &b, ", %lld node%s in the cluster, %lld job%s delayed or waiting to retry",
                 (long long)json_integer_value(nodes), json_integer_value(nodes) == 1 ? "" : "s",
                 (long long)json_integer_value(json_object_get(store, "retry_wait")),
                 json_integer_value(json_object_get(store, "retry_wait")) == 1 ? "" : "s");

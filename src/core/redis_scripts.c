@@ -74,8 +74,13 @@ const char redis_script_submit[] =
     "end\n"
     "if t ~= 'none' then return -1 end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'script_type', ARGV[2], 'script', ARGV[3],\n"
-    "           unpack(ARGV, 4))\n"
-    "redis.call('LPUSH', KEYS[2], ARGV[1])\n"
+    "           unpack(ARGV, 5))\n"
+    "if tonumber(ARGV[4]) > 0 then\n"
+    "  redis.call('HSET', KEYS[1], 'drover_state', 'delayed', 'drover_queue', KEYS[2])\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])\n"
+    "else\n"
+    "  redis.call('LPUSH', KEYS[2], ARGV[1])\n"
+    "end\n"
     "return 1\n";
 
 const char redis_script_node_beat[] = "local v = redis.call('GET', KEYS[1])\n"

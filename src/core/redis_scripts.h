@@ -61,10 +61,12 @@ extern const char redis_script_retry[];
 extern const char redis_script_release[];
 
 /*
- * submit: KEYS job hash, the type's queue; ARGV id, type, payload, then
- * more field, value pairs. A new job: its hash is written and its id
- * pushed (LPUSH, like a Hero client). Returns 1 new, 0 the same id with the
- * same payload and type is there (nothing written), -1 another job has it.
+ * submit: KEYS job hash, the type's queue, the retry zset; ARGV id, type,
+ * payload, due_ms (0: now), then more field, value pairs. A new job: its
+ * hash is written and its id pushed (LPUSH, like a Hero client), or with a
+ * due_ms, put in the retry zset (drover_state delayed), which retry_due
+ * queues when due. Returns 1 new, 0 the same id with the same payload and
+ * type is there (nothing written), -1 another job has it.
  */
 extern const char redis_script_submit[];
 

@@ -2105,13 +2105,12 @@ submit_to_redis(struct jobs *js, const struct jobs_submit *s, const struct progr
     const char *err;
     uint64_t ticket;
 
-    if (s->delay_ms > 0)
-        return JOBS_SUBMIT_UNSUPPORTED;
     if (redisstore_down_reason(js->redis))
         return JOBS_SUBMIT_UNAVAILABLE;
     if (!(r = rec_of_submit(js, s, prog, type)))
         return JOBS_SUBMIT_FULL;
-    if (redisstore_submit(js->redis, r, jobq_type_name(js->q, type), 0, &ticket, &err) < 0) {
+    if (redisstore_submit(js->redis, r, jobq_type_name(js->q, type), s->delay_ms, &ticket, &err) <
+        0) {
         jobrec_free(r);
         return JOBS_SUBMIT_UNAVAILABLE;
     }

@@ -92,7 +92,6 @@ enum jobs_submit_result {
     JOBS_SUBMIT_STORING = 202,     /* the redis store: *ret is a copy for the answer (the caller
                                       frees it), stored once jobs_journal_wait() says so */
     JOBS_SUBMIT_UNAVAILABLE = 502, /* the redis store is unreachable (jobs_store_down() says why) */
-    JOBS_SUBMIT_UNSUPPORTED = 400, /* asks what the store cannot do (a delay with redis) */
 };
 
 /* Set-up, from supervisor_new(): nothing when no program takes jobs. Logs; 0 or -errno. */

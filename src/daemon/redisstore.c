@@ -1359,13 +1359,12 @@ redisstore_submit(struct redisstore *rs, const struct jobrec *r, const char *typ
                   uint64_t *ret_ticket, const char **ret_err)
 {
     char h[CFG_JOBS_REDIS_KEY_MAX + JOBQ_ID_MAX + 16], timeout[24], retries[16], max[16],
-        iso[HEROJOB_ISO_MAX];
+        iso[HEROJOB_ISO_MAX], due[24];
     const char *queue = NULL;
     struct args a = { .n = 0 };
     struct cmd *c;
     char *env;
 
-    (void)delay_ms;
     if (!redisconn_ctx(&rs->conn) || !rs->scripts_ready) {
         *ret_err = redisstore_down_reason(rs);
         return -1;
@@ -1380,12 +1379,14 @@ redisstore_submit(struct redisstore *rs, const struct jobrec *r, const char *typ
     env = env_json(r);
     job_key(rs, r->q.id, strlen(r->q.id), h, sizeof(h));
     herojob_iso8601(util_unix_ms(), iso);
-    arg_str(&a, "2");
+    arg_str(&a, "3");
     arg_str(&a, h);
     arg_str(&a, queue);
+    arg_str(&a, "drover:retry"); /* a delayed job waits there, as a retry does */
     arg_str(&a, r->q.id);
     arg_str(&a, type);
     arg_bytes(&a, r->payload, r->payload_len);
+    arg_str(&a, num(due, sizeof(due), delay_ms > 0 ? util_unix_ms() + delay_ms : 0));
     arg_str(&a, "status");
     arg_str(&a, "dispatched");
     arg_str(&a, "timeout");

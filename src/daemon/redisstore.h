@@ -74,7 +74,7 @@ struct redisstore_figures {
     uint64_t reconnects;
     bool depth_known;    /* the cluster's figures below (and redisstore_depth()) were read */
     unsigned nodes;      /* drovers in drover:nodes */
-    uint64_t retry_wait; /* jobs of every type waiting out a retry delay */
+    uint64_t retry_wait; /* jobs of every type in drover:retry: retries and delayed submits */
 };
 
 /* One type's backlog across the cluster (read every second while joined). */

@@ -276,6 +276,17 @@ def test_post_jobs_lands_in_redis_and_answers_503_while_redis_is_down(drover, re
     assert r.lrange(reply_key(jid)) == [b"via http"]
     assert wait_until(lambda: api(port, "/readyz")[0] == 200, 30, what="/readyz 200")
 
+    # A delay: the job waits in drover:retry, delayed, then runs once due.
+    code, d = post(port, "/jobs", {"type": "sal", "payload": "echo later", "delay": "300ms"})
+    assert code == 201, d
+    h = wait_hash(r, drover, d["id"], ended, "the delayed job ended once due")
+    assert_finished(h, b"later")
+    assert r.cmd("ZSCORE", "drover:retry", d["id"]) is None
+    code, d = post(port, "/jobs", {"type": "sal", "payload": "echo much later", "delay": "1h"})
+    assert code == 201, d
+    code, j, _ = api(port, f"/jobs/{d['id']}")
+    assert code == 200 and j["state"] == "delayed" and j["store"] == "redis", j
+    assert r.cmd("ZSCORE", "drover:retry", d["id"]) is not None
     # A job another node ran (its hash only): GET /jobs/ID reads it from Redis.
     r.hset(job_key("ran-elsewhere"), {**hero_fields("ran-elsewhere", "echo far", "sal"),
                                       "status": "finished", "output": "far",

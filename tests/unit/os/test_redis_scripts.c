@@ -734,8 +734,8 @@ submit(const char *id, const char *type, const char *payload)
     char key[64];
 
     (void)snprintf(key, sizeof(key), "hero:job:%s", id);
-    return cmd_int("EVAL", redis_script_submit, "2", key, QUEUE, id, type, payload, "timeout", "30",
-                   "status", "dispatched", "drover_max_attempts", "2", NULL);
+    return cmd_int("EVAL", redis_script_submit, "3", key, QUEUE, RETRY, id, type, payload, "0",
+                   "timeout", "30", "status", "dispatched", "drover_max_attempts", "2", NULL);
 }
 
 static void
@@ -779,9 +779,29 @@ submit_writes_a_new_job_once(void **state)
     freeReplyObject(cmd("HSET", "hero:job:j", "status", "dispatched", NULL));
     expect_claimed("j");
     /* Without extra pairs. */
-    assert_int_equal(
-        cmd_int("EVAL", redis_script_submit, "2", "hero:job:m", QUEUE, "m", "osis", "p", NULL), 1);
+    assert_int_equal(cmd_int("EVAL", redis_script_submit, "3", "hero:job:m", QUEUE, RETRY, "m",
+                             "osis", "p", "0", NULL),
+                     1);
     assert_int_equal(cmd_int("HLEN", "hero:job:m", NULL), 3);
+    /* Delayed: in the retry zset until due, then queued by retry_due like a retry. */
+    assert_int_equal(cmd_int("EVAL", redis_script_submit, "3", "hero:job:d", QUEUE, RETRY, "d",
+                             "osis", "p", "5000", "status", "dispatched", NULL),
+                     1);
+    expect_field("hero:job:d", "drover_state", "delayed");
+    expect_field("hero:job:d", "drover_queue", QUEUE);
+    expect_list(QUEUE, (const char *const[]){ "m", "k" }, 2);
+    {
+        redisReply *r = cmd("ZSCORE", RETRY, "d", NULL);
+
+        assert_string_equal(r->str, "5000"); /* due then */
+        freeReplyObject(r);
+    }
+    assert_int_equal(
+        cmd_int("EVAL", redis_script_retry_due, "1", RETRY, "hero", "4999", "100", NULL), 0);
+    assert_int_equal(
+        cmd_int("EVAL", redis_script_retry_due, "1", RETRY, "hero", "5000", "100", NULL), 1);
+    expect_field("hero:job:d", "drover_state", "waiting");
+    expect_list(QUEUE, (const char *const[]){ "d", "m", "k" }, 3);
 }
 
 static void
