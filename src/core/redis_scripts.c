@@ -46,7 +46,7 @@ const char redis_script_start[] = FENCE(
     "1",
     "2") "redis.call('HSET', KEYS[1], 'drover_state', 'running', 'status', 'started', 'actor_id',\n"
          "           ARGV[4], 'worker_id', ARGV[4], 'updated_at', ARGV[3],\n"
-         "           'drover_max_attempts', ARGV[5])\n"
+         "           'drover_max_attempts', ARGV[5], 'drover_deadline_ms', ARGV[6])\n"
          "return 1\n";
 
 const char redis_script_retry[] = FENCE(

@@ -34,11 +34,12 @@
 extern const char redis_script_claim[];
 
 /*
- * start: KEYS job hash; ARGV node, attempt, updated_at, actor, attempts.
- * The worker started: status started, drover_state running, actor_id and
- * worker_id, and drover_max_attempts (all tries, as this node read them from
- * retries or drover_max_attempts), so that the node that requeues it after
- * this one's death knows whether a try is left.
+ * start: KEYS job hash; ARGV node, attempt, updated_at, actor, attempts,
+ * deadline_ms. The worker started: status started, drover_state running,
+ * actor_id and worker_id, drover_max_attempts (all tries, as this node read
+ * them from retries or drover_max_attempts), so that the node that requeues
+ * it after this one's death knows whether a try is left, and
+ * drover_deadline_ms (unix ms when it times out; 0 none).
  * Returns 1, or 0 when not this node's attempt (fenced, nothing written).
  */
 extern const char redis_script_start[];

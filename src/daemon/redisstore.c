@@ -618,6 +618,9 @@ inflight_listed(struct redisstore *rs, const redisReply *rep)
     rs->said_waiting = false;
     log_info("redis store: node %s joined the cluster at %s", rs->node,
              rs->conn.url.unix_socket ? rs->conn.url.path : rs->conn.url.host);
+    /* The nodes that died while this one was away: swept now, not a node_ttl later. */
+    (void)timer_arm(rs->timers, &rs->sweep_timer, util_now_ms());
+    (void)timer_arm(rs->timers, &rs->depth_timer, util_now_ms());
     rs->ops->changed(rs->arg);
 }
 
@@ -1147,6 +1150,7 @@ redisstore_changed(struct redisstore *rs, const struct jobrec *r, const char *ty
         arg_str(&a, iso);
         arg_str(&a, actor);
         arg_str(&a, num(n1, sizeof(n1), r->max_attempts));
+        arg_str(&a, num(n2, sizeof(n2), r->timeout_ms > 0 ? util_unix_ms() + r->timeout_ms : 0));
         break;
     case JOB_SUCCESS:
     case JOB_FAILED:

@@ -556,11 +556,11 @@ start_is_fenced_by_owner_and_attempt(void **state)
 
     held_job("j", "2");
     assert_int_equal(
-        cmd_int("EVAL", redis_script_start, "1", "hero:job:j", "n2", "2", NOW, "osis:0", "3", NULL), 0);
+        cmd_int("EVAL", redis_script_start, "1", "hero:job:j", "n2", "2", NOW, "osis:0", "3", "99000", NULL), 0);
     assert_int_equal(
-        cmd_int("EVAL", redis_script_start, "1", "hero:job:j", "n1", "1", NOW, "osis:0", "3", NULL), 0);
+        cmd_int("EVAL", redis_script_start, "1", "hero:job:j", "n1", "1", NOW, "osis:0", "3", "99000", NULL), 0);
     assert_int_equal(
-        cmd_int("EVAL", redis_script_start, "1", "hero:job:nope", "n1", "2", NOW, "osis:0", "3", NULL),
+        cmd_int("EVAL", redis_script_start, "1", "hero:job:nope", "n1", "2", NOW, "osis:0", "3", "99000", NULL),
         0);
     expect_field("hero:job:j", "status", "dispatched");
     expect_field("hero:job:j", "drover_state", "dispatched");
@@ -570,7 +570,7 @@ start_is_fenced_by_owner_and_attempt(void **state)
     expect_absent("hero:job:j", "drover_max_attempts");
     assert_int_equal(cmd_int("EXISTS", "hero:job:nope", NULL), 0);
     assert_int_equal(
-        cmd_int("EVAL", redis_script_start, "1", "hero:job:j", "n1", "2", NOW, "osis:3", "3", NULL),
+        cmd_int("EVAL", redis_script_start, "1", "hero:job:j", "n1", "2", NOW, "osis:3", "3", "99000", NULL),
         1);
     expect_field("hero:job:j", "status", "started");
     expect_field("hero:job:j", "drover_state", "running");
@@ -580,6 +580,7 @@ start_is_fenced_by_owner_and_attempt(void **state)
     expect_field("hero:job:j", "drover_owner", "n1");
     expect_field("hero:job:j", "drover_attempt", "2");
     expect_field("hero:job:j", "drover_max_attempts", "3"); /* what a requeue reads */
+    expect_field("hero:job:j", "drover_deadline_ms", "99000");
 }
 
 static long long
