@@ -13,13 +13,13 @@ const char redis_script_claim[] =
     "  local why = 'no job hash at ' .. h\n"
     "  if t ~= 'none' then why = 'the key ' .. h .. ' holds a ' .. t .. ', not a job hash' end\n"
     "  redis.call('LPUSH', ARGV[1] .. ':q:reply:' .. id, why)\n"
+    "  redis.call('EXPIRE', ARGV[1] .. ':q:reply:' .. id, ARGV[4])\n"
     "  return {id, 'bad', why}\n"
     "end\n"
     "local st, owner, status, a = unpack(redis.call('HMGET', h, 'drover_state', 'drover_owner',\n"
     "                                               'status', 'drover_attempt'))\n"
     "local ended = st == 'success' or st == 'failed' or st == 'cancelled'\n"
-    "if (st == 'running' or st == 'dispatched') and owner and owner ~= '' and owner ~= ARGV[2] "
-    "then\n"
+    "if (st == 'running' or st == 'dispatched') and owner and owner ~= '' then\n"
     "  redis.call('LREM', KEYS[2], 1, id)\n"
     "  return {id, 'owned', owner}\n"
     "end\n"
@@ -35,6 +35,7 @@ const char redis_script_claim[] =
     "else a = string.format('%d', n) end\n"
     "redis.call('HSET', h, 'drover_state', 'dispatched', 'drover_owner', ARGV[2],\n"
     "           'drover_attempt', a, 'drover_queue', KEYS[1], 'updated_at', ARGV[3])\n"
+    "redis.call('ZREM', 'drover:retry', id)\n"
     "return {id, 'ok', redis.call('HGETALL', h)}\n";
 
 /* The fence every update of a held job passes: this node, this attempt. */
@@ -111,11 +112,12 @@ const char redis_script_complete[] =
 /*
  * A lost job back on its queue, next in line (requeue_node, unclaim):
  * running, its attempt counts (it may have had effects) and it fails
- * worker_lost when none is left; taken but not started, unchanged. ARGV[1]
- * is the prefix, ARGV[2] now_ms.
+ * worker_lost when none is left (its hash and reply then expire after ttl
+ * seconds); taken but not started, unchanged. ARGV[1] is the prefix,
+ * ARGV[2] now_ms.
  */
 #define REQUEUE_ONE                                                                                \
-    "local function requeue_one(id)\n"                                                             \
+    "local function requeue_one(id, ttl)\n"                                                        \
     "  local h = ARGV[1] .. ':job:' .. id\n"                                                       \
     "  local st, a, max, q = unpack(redis.call('HMGET', h, 'drover_state', 'drover_attempt',\n"    \
     "                                          'drover_max_attempts', 'drover_queue'))\n"          \
@@ -136,6 +138,8 @@ const char redis_script_complete[] =
     "               'error', why, 'drover_error_code', 'worker_lost',\n"                           \
     "               'drover_finished_ms', ARGV[2])\n"                                              \
     "    redis.call('LPUSH', ARGV[1] .. ':q:reply:' .. id, why)\n"                                 \
+    "    redis.call('EXPIRE', h, ttl)\n"                                                           \
+    "    redis.call('EXPIRE', ARGV[1] .. ':q:reply:' .. id, ttl)\n"                                \
     "  end\n"                                                                                      \
     "end\n"
 
@@ -146,15 +150,16 @@ const char redis_script_requeue_node[] =
                 "  local id = redis.call('RPOP', KEYS[2])\n"
                 "  if not id then break end\n"
                 "  n = n + 1\n"
-                "  requeue_one(id)\n"
+                "  requeue_one(id, ARGV[3])\n"
                 "end\n"
+                "redis.call('ZREM', KEYS[3], ARGV[4])\n"
                 "return n\n";
 
 const char redis_script_unclaim[] =
     REQUEUE_ONE "if redis.call('LREM', KEYS[1], 0, ARGV[3]) == 0 then return 0 end\n"
                 "local owner = redis.call('HGET', ARGV[1] .. ':job:' .. ARGV[3], 'drover_owner')\n"
                 "if owner ~= ARGV[4] then return 0 end\n"
-                "requeue_one(ARGV[3])\n"
+                "requeue_one(ARGV[3], ARGV[5])\n"
                 "return 1\n";
 
 const char redis_script_retry_due[] =
@@ -162,8 +167,8 @@ const char redis_script_retry_due[] =
     "for _, id in ipairs(ids) do\n"
     "  redis.call('ZREM', KEYS[1], id)\n"
     "  local h = ARGV[1] .. ':job:' .. id\n"
-    "  local q = redis.call('HGET', h, 'drover_queue')\n"
-    "  if q then\n"
+    "  local st, q = unpack(redis.call('HMGET', h, 'drover_state', 'drover_queue'))\n"
+    "  if q and (st == 'retry_wait' or st == 'delayed') then\n"
     "    redis.call('HSET', h, 'drover_state', 'waiting', 'status', 'dispatched')\n"
     "    redis.call('LPUSH', q, id)\n"
     "  end\n"

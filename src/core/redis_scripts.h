@@ -20,16 +20,18 @@
 
 /*
  * claim: KEYS a type's queue, this node's inflight list; ARGV prefix, node,
- * updated_at. Moves the queue's next id (its tail) to the inflight list and
- * makes the job this node's: drover_state dispatched, drover_owner node,
- * drover_attempt (kept, or 1 when absent, not a whole number from 1 to
- * 1,000,000, or the job ended and its client sent it back), drover_queue.
- * Returns false when the
- * queue is empty, else {id, "ok", HGETALL}; or {id, why, text} for an id
- * not taken: "bad" (no hash at its key, or a key of another type: the text
- * is pushed on its reply list too), "owned" (another node runs it: the text
- * names it), "finished" (it ended, and its client did not set status back
- * to dispatched for another run).
+ * updated_at, failed_ttl (seconds). Moves the queue's next id (its tail) to
+ * the inflight list and makes the job this node's: drover_state
+ * dispatched, drover_owner node, drover_attempt (kept, or 1 when absent,
+ * not a whole number from 1 to 1,000,000, or the job ended and its client
+ * sent it back), drover_queue; out of drover:retry if a client pushed it
+ * while it waited there. Returns false when the queue is empty, else {id,
+ * "ok", HGETALL}; or {id, why, text} for an id not taken: "bad" (no hash
+ * at its key, or a key of another type: the text is pushed on its reply
+ * list too, which expires after failed_ttl), "owned" (a node, this one
+ * too, holds it: its id was pushed twice; the text names the node),
+ * "finished" (it ended, and its client did not set status back to
+ * dispatched for another run).
  */
 extern const char redis_script_claim[];
 
@@ -88,17 +90,20 @@ extern const char redis_script_node_beat[];
 extern const char redis_script_complete[];
 
 /*
- * requeue_node: KEYS the node's liveness key, its inflight list; ARGV
- * prefix, now_ms. Returns -1 while the node is alive (nothing done), else
- * how many ids it took out of the inflight list: a dispatched job goes back
- * next in line, attempt unchanged; a running one next in line with its
- * attempt counted, or failed ("worker_lost", its reply pushed) when none is
- * left; any other is only dropped from the list.
+ * requeue_node: KEYS the node's liveness key, its inflight list,
+ * drover:nodes; ARGV prefix, now_ms, failed_ttl (seconds), the node.
+ * Returns -1 while the node is alive (nothing done), else how many ids it
+ * took out of the inflight list: a dispatched job goes back next in line,
+ * attempt unchanged; a running one next in line with its attempt counted,
+ * or failed ("worker_lost", its reply pushed, both expiring after
+ * failed_ttl) when none is left; any other is only dropped from the list.
+ * The node leaves drover:nodes in the same step.
  */
 extern const char redis_script_requeue_node[];
 
 /*
- * unclaim: KEYS this node's inflight list; ARGV prefix, now_ms, id, node.
+ * unclaim: KEYS this node's inflight list; ARGV prefix, now_ms, id, node,
+ * failed_ttl (seconds).
  * An id in the node's inflight list that the node does not hold (its claim's
  * answer was lost with the connection, or the drover restarted) goes back
  * as requeue_node would send it. 1, or 0 when it was not there or not this
@@ -108,8 +113,9 @@ extern const char redis_script_unclaim[];
 
 /*
  * retry_due: KEYS the retry zset (scored by due ms); ARGV prefix, now_ms,
- * limit. Each due id goes to the back of its queue, waiting. Returns how
- * many.
+ * limit. Each due id whose job still waits there (retry_wait, delayed) goes
+ * to the back of its queue, waiting; any other is only dropped from the
+ * set. Returns how many ids it looked at.
  */
 extern const char redis_script_retry_due[];
 

@@ -127,6 +127,7 @@ struct redisstore {
     char node[NODE_MAX + 1];
     char token[33];
     char node_key[NODE_MAX + 32], inflight_key[NODE_MAX + 32];
+    char failed_ttl[24]; /* jobs.failed_ttl in seconds, for the scripts that fail a job */
     struct redisconn conn;
     bool scripts_ready; /* this connection has every script loaded */
     unsigned loads_out;
@@ -140,6 +141,7 @@ struct redisstore {
     bool said_backlog;
     struct journal *outage; /* the outage journal (jobs.dir/redis-outbox); NULL: memory only */
     bool outage_dirty;      /* it holds lines since its last (empty) snapshot */
+    size_t njournaled;      /* commands in the outbox that are in it, not answered yet */
     bool said_outage_failed;
     char outage_dir[PATH_MAX];
     struct rtype *types;
@@ -224,6 +226,7 @@ outage_write(struct redisstore *rs, struct cmd *c)
     if (!rs->outage || c->journaled || !is_transition(c->kind))
         return;
     c->journaled = true;
+    rs->njournaled++;
     line = redisoutbox_encode(outage_op(c->kind), c->type, c->arg, c->argv + 2, c->argvlen + 2,
                               (size_t)c->argc - 2, &len);
     if (!line || journal_append(rs->outage, line, len, 0, false) < 0) {
@@ -332,6 +335,8 @@ unlink_cmd(struct redisstore *rs, struct cmd *c)
     rs->ncmds--;
     if (is_transition(c->kind) && rs->ntransitions)
         rs->ntransitions--;
+    if (c->journaled && rs->njournaled)
+        rs->njournaled--;
     free(c);
 }
 
@@ -381,11 +386,37 @@ num(char *buf, size_t size, long long v)
 
 /* --- what a claim brought --------------------------------------------------------------------- */
 
+/* A job this node just claimed and cannot keep goes back to its queue (requeue_one), untouched. */
+static void
+give_back_claimed(struct redisstore *rs, unsigned type, const char *id, size_t id_len,
+                  const char *why)
+{
+    struct args a = { .n = 0 };
+    char now[24], shown[JOBQ_ID_MAX + 1];
+    struct cmd *c;
+
+    (void)snprintf(shown, sizeof(shown), "%.*s", (int)id_len, id);
+    log_warnx("redis store: job %s goes back to its queue: %s", shown, why);
+    arg_str(&a, "1");
+    arg_str(&a, rs->inflight_key);
+    arg_str(&a, rs->prefix);
+    arg_str(&a, num(now, sizeof(now), util_unix_ms()));
+    arg_bytes(&a, id, id_len);
+    arg_str(&a, rs->node);
+    arg_str(&a, rs->failed_ttl);
+    if ((c = push(rs, K_UNCLAIM, S_UNCLAIM, &a))) {
+        c->type = type;
+        (void)snprintf(c->arg, sizeof(c->arg), "%s", shown);
+    }
+}
+
 /* Fails a job this node just claimed and cannot run (its hash is wrong): why is the error. */
 static void
-fail_claimed(struct redisstore *rs, const char *id, size_t id_len, const char *attempt,
-             size_t attempt_len, const char *why)
+fail_claimed(struct redisstore *rs, unsigned type, const char *id, size_t id_len,
+             const char *attempt, size_t attempt_len, const char *why)
 {
+    char shown[JOBQ_ID_MAX + 1];
+
     char h[CFG_JOBS_REDIS_KEY_MAX + JOBQ_ID_MAX + 512], rep[sizeof(h)], iso[HEROJOB_ISO_MAX],
         fin[24], ttl[24];
     struct args a = { .n = 0 };
@@ -405,7 +436,8 @@ fail_claimed(struct redisstore *rs, const char *id, size_t id_len, const char *a
     arg_str(&a, herojob_iso8601(util_unix_ms(), iso));
     arg_str(&a, num(fin, sizeof(fin), util_unix_ms()));
     arg_str(&a, num(ttl, sizeof(ttl), rs->cfg->failed_ttl_ms / 1000));
-    (void)push(rs, K_COMPLETE, S_COMPLETE, &a);
+    (void)snprintf(shown, sizeof(shown), "%.*s", (int)id_len, id);
+    (void)push_transition(rs, K_COMPLETE, S_COMPLETE, &a, type, shown);
 }
 
 static void
@@ -418,7 +450,7 @@ claimed(struct redisstore *rs, struct rtype *t, const redisReply *rep)
     size_t attempt_len = 1;
     struct herojob_defaults d;
     struct jobrec *r;
-    unsigned at = 1;
+    unsigned at = 1, type = (unsigned)(t - rs->types);
     char err[512], shown[64];
 
     if (id->type != REDIS_REPLY_STRING || what->type != REDIS_REPLY_STRING)
@@ -455,25 +487,25 @@ claimed(struct redisstore *rs, struct rtype *t, const redisReply *rep)
             attempt_len = v->len;
         }
     }
-    if (!rs->ops->defaults(rs->arg, (unsigned)(t - rs->types), &d)) {
-        fail_claimed(rs, id->str, id->len, attempt, attempt_len,
-                     "no program of this drover takes its type any more");
+    if (!rs->ops->defaults(rs->arg, type, &d)) {
+        give_back_claimed(rs, type, id->str, id->len,
+                          "no program of this drover takes its type any more");
         return;
     }
     if (!(r = jobrec_new())) {
-        fail_claimed(rs, id->str, id->len, attempt, attempt_len, "out of memory on its node");
+        give_back_claimed(rs, type, id->str, id->len, "out of memory");
         return;
     }
     if (herojob_read(id->str, id->len, f, n, &d, r, &at, err, sizeof(err)) < 0) {
         jobrec_free(r);
         rs->bad_jobs++;
         log_warnx("redis store: job %s from %s failed: %s", shown, t->queue, err);
-        fail_claimed(rs, id->str, id->len, attempt, attempt_len, err);
+        fail_claimed(rs, type, id->str, id->len, attempt, attempt_len, err);
         return;
     }
-    if (rs->ops->taken(rs->arg, (unsigned)(t - rs->types), r, at) < 0)
-        fail_claimed(rs, id->str, id->len, attempt, attempt_len,
-                     "its node could not keep it (out of memory)");
+    if (rs->ops->taken(rs->arg, type, r, at) < 0)
+        give_back_claimed(rs, type, id->str, id->len,
+                          "this node could not keep it (out of memory)");
 }
 
 /* --- replies ---------------------------------------------------------------------------------- */
@@ -550,11 +582,14 @@ nodes_listed(struct redisstore *rs, const redisReply *rep)
             continue;
         (void)snprintf(key, sizeof(key), "drover:node:%s", n->str);
         (void)snprintf(inflight, sizeof(inflight), "drover:inflight:%s", n->str);
-        arg_str(&a, "2");
+        arg_str(&a, "3");
         arg_str(&a, key);
         arg_str(&a, inflight);
+        arg_str(&a, "drover:nodes");
         arg_str(&a, rs->prefix);
         arg_str(&a, num(now, sizeof(now), util_unix_ms()));
+        arg_str(&a, rs->failed_ttl);
+        arg_str(&a, n->str);
         if ((c = push(rs, K_REQUEUE, S_REQUEUE, &a)))
             (void)snprintf(c->arg, sizeof(c->arg), "%s", n->str);
     }
@@ -563,20 +598,12 @@ nodes_listed(struct redisstore *rs, const redisReply *rep)
 static void
 node_requeued(struct redisstore *rs, const struct cmd *c, long long n)
 {
-    struct args a = { .n = 0 };
-
-    if (n < 0)
-        return; /* alive */
-    arg_str(&a, "ZREM");
-    arg_str(&a, "drover:nodes");
-    arg_str(&a, c->arg);
-    (void)push(rs, K_PLAIN, S_NONE, &a);
-    if (n > 0) {
-        rs->requeued += (uint64_t)n;
-        log_warnx("redis store: node %s stopped answering (drover:node:%s expired): %lld of its "
-                  "jobs went back on their queues",
-                  c->arg, c->arg, n);
-    }
+    if (n <= 0)
+        return; /* alive, or gone with nothing held (the script took it out of drover:nodes) */
+    rs->requeued += (uint64_t)n;
+    log_warnx("redis store: node %s stopped answering (drover:node:%s expired): %lld of its "
+              "jobs went back on their queues",
+              c->arg, c->arg, n);
 }
 
 /* The orphan check: ids in this node's inflight list that it does not hold go back. */
@@ -605,6 +632,7 @@ inflight_listed(struct redisstore *rs, const redisReply *rep)
         arg_str(&a, num(now, sizeof(now), util_unix_ms()));
         arg_bytes(&a, id->str, id->len);
         arg_str(&a, rs->node);
+        arg_str(&a, rs->failed_ttl);
         (void)push(rs, K_UNCLAIM, S_UNCLAIM, &a);
         orphans++;
     }
@@ -645,12 +673,37 @@ beat_answered(struct redisstore *rs, long long v)
     rs->joined = false;
 }
 
-static void
+/* An error a server gives while it cannot take writes for now: the write is tried again. */
+static bool
+transient_error(const char *e)
+{
+    static const char *const now[] = { "OOM",        "READONLY", "LOADING",    "BUSY",
+                                       "MASTERDOWN", "TRYAGAIN", "NOREPLICAS", "CLUSTERDOWN" };
+
+    for (size_t i = 0; i < sizeof(now) / sizeof(now[0]); i++)
+        if (strncmp(e, now[i], strlen(now[i])) == 0 &&
+            (e[strlen(now[i])] == ' ' || e[strlen(now[i])] == '\0'))
+            return true;
+    return false;
+}
+
+/*
+ * A transition's answer. false: it is kept (the server cannot write now:
+ * the connection is reset, and it goes again, in order, after the others).
+ */
+static bool
 transition_answered(struct redisstore *rs, const struct cmd *c, const redisReply *rep)
 {
+    if (rep->type == REDIS_REPLY_ERROR && transient_error(rep->str)) {
+        char why[300];
+
+        (void)snprintf(why, sizeof(why), "the server cannot write now (%.200s)", rep->str);
+        redisconn_reset(&rs->conn, why);
+        return false;
+    }
     if (rep->type == REDIS_REPLY_ERROR) {
         log_warnx("redis store: job %s: the server refused its update: %.200s", c->arg, rep->str);
-        return;
+        return true;
     }
     if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0 && !c->resent &&
         c->kind == K_COMPLETE) {
@@ -660,6 +713,7 @@ transition_answered(struct redisstore *rs, const struct cmd *c, const redisReply
         if (rs->ops->stale)
             rs->ops->stale(rs->arg, c->type);
     }
+    return true;
 }
 
 static long long
@@ -708,7 +762,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return; /* the connection is going: its down callback keeps or drops c */
     if (rep->type == REDIS_REPLY_ERROR && c->script != S_NONE && !c->eval &&
         strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-        c->eval = true; /* the server forgot it (SCRIPT FLUSH, a failover): its text then */
+        c->eval = true;  /* the server forgot it (SCRIPT FLUSH, a failover): its text then */
+        c->sent = false; /* it never ran: not a resend */
         send_one(rs, c);
         return;
     }
@@ -754,7 +809,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     case K_COMPLETE:
     case K_RETRY:
     case K_RELEASE:
-        transition_answered(rs, c, rep);
+        if (!transition_answered(rs, c, rep))
+            return; /* kept: the reset's down callback keeps it for the next connection */
         break;
     case K_SUBMIT:
         answer_ticket(rs, c->ticket,
@@ -1086,14 +1142,14 @@ redisstore_fetch(struct redisstore *rs, unsigned type)
     if (t->paused_until && util_now_ms() < t->paused_until)
         return;
     t->paused_until = 0;
-    room = rs->ops->room(rs->arg, type);
-    if (room <= t->claiming)
+    room = rs->ops->room(rs->arg, type); /* the claims out are counted in it already */
+    if (room == 0)
         return;
     if (t->empty) {
         peek(t);
         return;
     }
-    while (t->claiming < room && t->claiming < CLAIMS_MAX) {
+    for (unsigned i = 0; i < room && t->claiming < CLAIMS_MAX; i++) {
         struct args a = { .n = 0 };
         char iso[HEROJOB_ISO_MAX];
         struct cmd *c;
@@ -1104,6 +1160,7 @@ redisstore_fetch(struct redisstore *rs, unsigned type)
         arg_str(&a, rs->prefix);
         arg_str(&a, rs->node);
         arg_str(&a, herojob_iso8601(util_unix_ms(), iso));
+        arg_str(&a, rs->failed_ttl);
         if (!(c = push(rs, K_CLAIM, S_CLAIM, &a)))
             return;
         c->type = type;
@@ -1277,6 +1334,7 @@ outage_replay(void *arg, const char *line, size_t len, const char *file, size_t 
     if ((c = push(rs, kinds[l.op], scripts[l.op], &a))) {
         c->type = l.type < rs->ntypes ? l.type : 0;
         c->journaled = true;
+        rs->njournaled++;
         c->resent = true; /* it may have been written before the crash: a fence is no news */
         (void)snprintf(c->arg, sizeof(c->arg), "%s", l.id);
         rs->outage_dirty = true;
@@ -1328,7 +1386,8 @@ redisstore_flush(struct redisstore *rs)
 
     if (!rs || !rs->outage)
         return;
-    if (rs->outage_dirty && rs->ntransitions == 0 && journal_compact_begin(rs->outage) == 0) {
+    /* Every journaled update answered (others may be out: they were sent while up). */
+    if (rs->outage_dirty && rs->njournaled == 0 && journal_compact_begin(rs->outage) == 0) {
         snap = redisoutbox_snapshot_line(&len);
         (void)journal_append(rs->outage, snap, len, 0, false);
         journal_compact_end(rs->outage, true);
@@ -1631,6 +1690,8 @@ redisstore_open(struct redisstore **ret, struct loop *loop, struct timers *timer
     free(node);
     (void)snprintf(rs->node_key, sizeof(rs->node_key), "drover:node:%s", rs->node);
     (void)snprintf(rs->inflight_key, sizeof(rs->inflight_key), "drover:inflight:%s", rs->node);
+    (void)snprintf(rs->failed_ttl, sizeof(rs->failed_ttl), "%lld",
+                   (long long)(cfg->failed_ttl_ms + 999) / 1000);
     if (getrandom(tok, sizeof(tok), 0) != (ssize_t)sizeof(tok)) {
         free(rs);
         return -EIO;
@@ -1647,26 +1708,34 @@ redisstore_open(struct redisstore **ret, struct loop *loop, struct timers *timer
         free(rs);
         return -ENOMEM;
     }
-    rs->ntypes = ntypes;
-    for (size_t i = 0; i < ntypes; i++) {
-        struct rtype *t = &rs->types[i];
-        const char *names[] = { "prefix", "type" }, *values[] = { rs->prefix, types[i] };
-
-        t->rs = rs;
-        if (!(t->name = strdup(types[i])) ||
-            !(t->queue = expand(cfg_jobs_redis_queue_key(rc), names, values, 2)) ||
-            redisconn_init(&t->blk, loop, timers, &rc->url, rc->password_file, BLOCKING_PING_MS,
-                           &blk_ops, t, err, sizeof(err)) < 0) {
-            redisstore_close(rs);
-            return -ENOMEM;
-        }
-        t->blk.quiet = true;
-    }
-    outage_open(rs, outage_dir); /* its updates queue before anything is sent */
+    /* Before anything can fail: redisstore_close() cancels them. */
     timer_init(&rs->beat_timer, beat_fired);
     timer_init(&rs->sweep_timer, sweep_fired);
     timer_init(&rs->retry_timer, retry_fired);
     timer_init(&rs->depth_timer, depth_fired);
+    for (size_t i = 0; i < ntypes; i++) {
+        struct rtype *t = &rs->types[i];
+        const char *names[] = { "prefix", "type" }, *values[] = { rs->prefix, types[i] };
+        int r = -ENOMEM;
+
+        t->rs = rs;
+        if ((t->name = strdup(types[i])) &&
+            !(t->queue = expand(cfg_jobs_redis_queue_key(rc), names, values, 2))) {
+            log_errorx("jobs.redis.queue_key for type %s is longer than 1023 bytes", types[i]);
+            r = -EINVAL;
+        }
+        if (!t->name || !t->queue ||
+            redisconn_init(&t->blk, loop, timers, &rc->url, rc->password_file, BLOCKING_PING_MS,
+                           &blk_ops, t, err, sizeof(err)) < 0) {
+            free(t->name);
+            free(t->queue);
+            redisstore_close(rs); /* the types before this one are set up: rs->ntypes of them */
+            return r;
+        }
+        t->blk.quiet = true;
+        rs->ntypes = i + 1;
+    }
+    outage_open(rs, outage_dir); /* its updates queue before anything is sent */
     redisconn_start(&rs->conn);
     for (size_t i = 0; i < ntypes; i++)
         redisconn_start(&rs->types[i].blk);

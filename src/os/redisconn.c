@@ -368,6 +368,16 @@ redisconn_done(struct redisconn *rc)
     drop(rc, "stopped"); /* detached first: hiredis may free it after the callback we are in */
 }
 
+void
+redisconn_reset(struct redisconn *rc, const char *why)
+{
+    if (!rc->ac || rc->abort || rc->stopping)
+        return;
+    (void)snprintf(rc->last_error, sizeof(rc->last_error), "%s", why);
+    rc->abort = true;
+    arm(rc, util_now_ms());
+}
+
 redisAsyncContext *
 redisconn_ctx(const struct redisconn *rc)
 {

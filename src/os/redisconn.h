@@ -82,6 +82,13 @@ void redisconn_start(struct redisconn *rc);
 /* Disconnects (it may be started again); the down callback is not called. Safe from
    inside ops->up and ops->down. */
 void redisconn_done(struct redisconn *rc);
+/*
+ * Drops the connection soon (from the loop, not inside the hiredis callback
+ * this may run in) and reconnects with the backoff, as if the server had
+ * gone: the down callback is called with why. For a server that answers
+ * but cannot take writes now (OOM, READONLY after a failover, LOADING).
+ */
+void redisconn_reset(struct redisconn *rc, const char *why);
 /* The context while up; NULL otherwise. */
 redisAsyncContext *redisconn_ctx(const struct redisconn *rc);
 /* "unix:PATH" or "HOST:PORT/DB", for messages. */

@@ -112,7 +112,7 @@ expect_list(const char *key, const char *const *want, size_t n)
 static redisReply *
 claim(void)
 {
-    return cmd("EVAL", redis_script_claim, "2", QUEUE, INFLIGHT, "hero", "n1", NOW, NULL);
+    return cmd("EVAL", redis_script_claim, "2", QUEUE, INFLIGHT, "hero", "n1", NOW, "600", NULL);
 }
 
 /* A claim's reply is {id, why, ...}: fails unless it is, for this id and why. */
@@ -254,13 +254,17 @@ requeue_node_takes_a_dead_nodes_jobs_back_once(void **state)
     /* BLMOVE ... LEFT puts the newest on the left: d was taken first, t last. */
     freeReplyObject(cmd("LPUSH", "drover:inflight:n1", "d", "r", "x", "t", NULL));
     freeReplyObject(cmd("SET", "drover:node:n1", "alive", "PX", "60000", NULL));
-    assert_int_equal(cmd_int("EVAL", redis_script_requeue_node, "2", "drover:node:n1",
-                             "drover:inflight:n1", "hero", "5000", NULL),
+    freeReplyObject(cmd("ZADD", "drover:nodes", "1", "n1", NULL));
+    assert_int_equal(cmd_int("EVAL", redis_script_requeue_node, "3", "drover:node:n1",
+                             "drover:inflight:n1", "drover:nodes", "hero", "5000", "600",
+                             "n1", NULL),
                      -1); /* alive: left alone */
     assert_int_equal(cmd_int("LLEN", "drover:inflight:n1", NULL), 4);
+    assert_int_equal(cmd_int("ZCARD", "drover:nodes", NULL), 1);
     freeReplyObject(cmd("DEL", "drover:node:n1", NULL));
-    assert_int_equal(cmd_int("EVAL", redis_script_requeue_node, "2", "drover:node:n1",
-                             "drover:inflight:n1", "hero", "5000", NULL),
+    assert_int_equal(cmd_int("EVAL", redis_script_requeue_node, "3", "drover:node:n1",
+                             "drover:inflight:n1", "drover:nodes", "hero", "5000", "600",
+                             "n1", NULL),
                      4);
     /* d and r are next in line (the tail), in the order they were taken. */
     expect_list("hero:q:work:type:osis", queue, 3);
@@ -270,11 +274,20 @@ requeue_node_takes_a_dead_nodes_jobs_back_once(void **state)
     expect_field("hero:job:x", "drover_state", "failed");
     expect_field("hero:job:x", "status", "error");
     assert_int_equal(cmd_int("LLEN", "hero:q:reply:x", NULL), 1);
+    assert_true(cmd_int("TTL", "hero:job:x", NULL) > 0); /* failed_ttl: it expires */
+    assert_true(cmd_int("TTL", "hero:q:reply:x", NULL) > 0);
+    {
+        redisReply *r = cmd("ZSCORE", "drover:nodes", "n1", NULL);
+
+        assert_int_equal(r->type, REDIS_REPLY_NIL); /* out of drover:nodes, in the same step */
+        freeReplyObject(r);
+    }
     expect_field("hero:job:t", "drover_state", "success");
     assert_int_equal(cmd_int("LLEN", "drover:inflight:n1", NULL), 0);
     /* Run by every node: the second finds nothing, so nothing goes back twice. */
-    assert_int_equal(cmd_int("EVAL", redis_script_requeue_node, "2", "drover:node:n1",
-                             "drover:inflight:n1", "hero", "5001", NULL),
+    assert_int_equal(cmd_int("EVAL", redis_script_requeue_node, "3", "drover:node:n1",
+                             "drover:inflight:n1", "drover:nodes", "hero", "5001", "600",
+                             "n1", NULL),
                      0);
     assert_int_equal(cmd_int("LLEN", "hero:q:work:type:osis", NULL), 3);
 }
@@ -301,6 +314,15 @@ retry_due_moves_only_what_is_due(void **state)
     expect_field("hero:job:a", "drover_state", "waiting");
     expect_field("hero:job:c", "drover_state", "retry_wait");
     assert_int_equal(cmd_int("ZCARD", "drover:retry", NULL), 1);
+    /* Due, but a client pushed it meanwhile and a node runs it: only dropped from the set. */
+    freeReplyObject(cmd("HSET", "hero:job:c", "drover_state", "running", "drover_owner", "n2",
+                        NULL));
+    assert_int_equal(
+        cmd_int("EVAL", redis_script_retry_due, "1", "drover:retry", "hero", "9000", "100", NULL),
+        1);
+    expect_list("hero:q:work:type:sal", queue, 2);
+    expect_field("hero:job:c", "drover_state", "running");
+    assert_int_equal(cmd_int("ZCARD", "drover:retry", NULL), 0);
 }
 
 /* depth's row for queue i (from 0): {waiting, in flight, here}. */
@@ -464,6 +486,14 @@ claim_leaves_another_nodes_job_alone(void **state)
     expect_refused("run", "owned", "n2");
     expect_refused("disp", "owned", "n3");
     assert_int_equal(cmd_int("EXISTS", INFLIGHT, NULL), 0);
+    /* This node's own running job, its id pushed twice: not taken again (its state stays). */
+    freeReplyObject(cmd("HSET", "hero:job:mine", "script", "s", "drover_state", "running",
+                        "drover_owner", "n1", "drover_attempt", "1", NULL));
+    freeReplyObject(cmd("RPUSH", INFLIGHT, "mine", NULL));
+    freeReplyObject(cmd("LPUSH", QUEUE, "mine", NULL));
+    expect_refused("mine", "owned", "n1");
+    expect_field("hero:job:mine", "drover_state", "running");
+    expect_list(INFLIGHT, (const char *const[]){ "mine" }, 1);
     expect_field("hero:job:run", "drover_owner", "n2");
     expect_field("hero:job:run", "drover_state", "running");
     expect_field("hero:job:run", "status", "started");
@@ -678,7 +708,8 @@ release_is_fenced_and_puts_the_job_next_in_line(void **state)
 static long long
 unclaim(const char *id, const char *node)
 {
-    return cmd_int("EVAL", redis_script_unclaim, "1", INFLIGHT, "hero", "7000", id, node, NULL);
+    return cmd_int("EVAL", redis_script_unclaim, "1", INFLIGHT, "hero", "7000", id, node, "600",
+                   NULL);
 }
 
 static void
