@@ -423,6 +423,7 @@ http_conn_notify(void *cls, struct MHD_Connection *mhd, void **socket_context,
         json_decref(c->park_job);
         c->park_job = NULL;
         c->park_lookup = 0;
+        c->park_looking = false;
         c->park_kind = HTTP_PARK_EVENTS;
         c->mhd = NULL;
         c->next_free = st->free;
@@ -503,6 +504,7 @@ http_conn_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     json_decref(c->park_job);
     c->park_job = NULL;
     c->park_lookup = 0;
+    c->park_looking = false;
     c->park_kind = HTTP_PARK_EVENTS;
     head_wait(c, util_now_ms()); /* kept alive, it waits for the next head; closed, it leaves */
 }

@@ -94,11 +94,14 @@ struct http_conn {
                                 once the server wrote it (its record is not kept here) */
     uint64_t park_lookup;    /* HTTP_PARK_JOB_SYNC with the redis store, GET /jobs/ID of a job
                                 held elsewhere: the hash read's ticket; 0 none */
-    size_t body_max;         /* what keep_body() keeps: CFG_MAX_BYTES, or a job's */
-    bool parked;             /* suspended in MHD, its socket watched */
-    bool woken;              /* resumed: the handler answers now */
-    uint64_t since;          /* http.c's: where the poll reads from */
-    struct timer wait_timer; /* the end of its wait */
+    bool park_looking;       /* such a wait: a read out (park_lookup), or the next one due */
+    int64_t park_read_until_ms; /* the read out: the server answers by then */
+    int64_t park_reread_ms;     /* ?wait on a job not ended: when its hash is read again */
+    size_t body_max;            /* what keep_body() keeps: CFG_MAX_BYTES, or a job's */
+    bool parked;                /* suspended in MHD, its socket watched */
+    bool woken;                 /* resumed: the handler answers now */
+    uint64_t since;             /* http.c's: where the poll reads from */
+    struct timer wait_timer;    /* the end of its wait */
     struct http_link park_link;
     struct loop_source peer; /* fd while parked, for its hang-up; fd -1 otherwise */
     struct http_conn *next_free;

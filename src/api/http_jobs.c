@@ -164,6 +164,9 @@ not_stored(struct MHD_Connection *conn, const char *id, const char *why)
     return http_reply_answer(conn, api_error(503, msg, "id", id));
 }
 
+static enum MHD_Result look_up(struct MHD_Connection *conn, struct supervisor *sup,
+                               struct http_conn *c, const char *id, int64_t wait_ms);
+
 /* The redis store answered ticket: the job as submitted with its code, or the conflict. */
 static enum MHD_Result
 answer_stored(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c,
@@ -179,6 +182,10 @@ answer_stored(struct MHD_Connection *conn, struct supervisor *sup, struct http_c
             conn, api_error(409, "a job with this id and another payload or type exists", "id",
                             c->park_id));
     }
+    if (c->park_wait_ms > 0) { /* POST ?wait: the job's end, wherever it runs */
+        json_decref(job);
+        return look_up(conn, sup, c, c->park_id, c->park_wait_ms);
+    }
     if (code == 200) /* that job was there: its state is the server's, not this copy's */
         json_object_del(job, "state");
     return http_reply_answer(conn, api_json(code, job));
@@ -190,7 +197,7 @@ answer_stored(struct MHD_Connection *conn, struct supervisor *sup, struct http_c
  */
 static enum MHD_Result
 answer_when_stored(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c,
-                   struct jobrec *r)
+                   struct jobrec *r, int64_t wait_ms)
 {
     uint64_t ticket = jobs_journal_seq(sup);
     const char *err;
@@ -200,6 +207,7 @@ answer_when_stored(struct MHD_Connection *conn, struct supervisor *sup, struct h
     c->park_job = jobrec_to_json(r, jobs_type_name(sup, r), false);
     free(c->park_id);
     c->park_id = strdup(r->q.id);
+    c->park_wait_ms = wait_ms;
     jobrec_free(r);
     if (!c->park_job || !c->park_id)
         return http_reply_answer(conn, api_error(500, "out of memory", NULL, NULL));
@@ -217,72 +225,123 @@ answer_when_stored(struct MHD_Connection *conn, struct supervisor *sup, struct h
     return not_stored(conn, c->park_id, "too many requests are waiting");
 }
 
-/* The redis store read the hash of a job held elsewhere: it, 404, or why not. */
+/*
+ * The redis store read the hash of a job held elsewhere: it (200; 202 when
+ * a ?wait ended before the job did), 404, or why not (503).
+ */
 static enum MHD_Result
 answer_looked_up(struct MHD_Connection *conn, const char *id, int w, const struct herojob_field *f,
-                 size_t n, const char *err)
+                 size_t n, const char *err, bool waited)
 {
     char msg[1024];
 
     if (w > 0 && n == 0)
         return http_reply_answer(conn, api_error(404, "no such job", "id", id));
     if (w > 0)
-        return http_reply_answer(conn, api_json(200, herojob_to_json(id, f, n)));
+        return http_reply_answer(
+            conn, api_json(waited && !herojob_ended(f, n) ? 202 : 200, herojob_to_json(id, f, n)));
     (void)snprintf(msg, sizeof(msg), "the job store (Redis) could not be read: %s",
                    w < 0 ? err : "the server did not answer within 60 s");
     return http_reply_answer(conn, api_error(503, msg, "id", id));
 }
 
+/* How often a ?wait on a job held elsewhere reads its hash again. */
+#define REREAD_MS 100
+
+/* c waits on its lookup (parked): until the read's answer, or the next read. */
+static bool
+lookup_park(struct http_conn *c, int64_t until_ms)
+{
+    int64_t left = until_ms - util_now_ms();
+
+    c->park_kind = HTTP_PARK_JOB_SYNC;
+    c->park_looking = true;
+    if (http_conn_park(c, left > 0 ? left : 0) == 0)
+        return true;
+    c->park_kind = HTTP_PARK_EVENTS;
+    c->park_looking = false;
+    c->park_lookup = 0;
+    return false;
+}
+
+/* A read of the hash of c->park_id goes out: c waits for its answer. false: answer now. */
+static bool
+lookup_send(struct supervisor *sup, struct http_conn *c, const char **ret_err)
+{
+    if (jobs_lookup(sup, c->park_id, &c->park_lookup, ret_err) < 0)
+        return false;
+    c->park_read_until_ms = util_now_ms() + SYNC_WAIT_MS;
+    if (lookup_park(c, c->park_read_until_ms))
+        return true;
+    *ret_err = "too many requests are waiting";
+    return false;
+}
+
 /*
  * GET /jobs/ID with the redis store, of a job this node does not hold: its
  * hash, once the server answered (parked like a submit, never blocking).
+ * wait_ms > 0 (GET ?wait, POST ?wait): read again every REREAD_MS until the
+ * job ended or the wait is over.
  */
 static enum MHD_Result
-look_up(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c, const char *id)
+look_up(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c, const char *id,
+        int64_t wait_ms)
 {
-    const struct herojob_field *f = NULL;
     const char *err = NULL;
-    uint64_t ticket;
-    size_t n = 0;
-    int w;
 
-    if (jobs_lookup(sup, id, &ticket, &err) < 0)
-        return answer_looked_up(conn, id, -1, NULL, 0, err);
-    w = jobs_looked_up(sup, ticket, &f, &n, &err);
-    if (w != 0)
-        return answer_looked_up(conn, id, w, f, n, err);
-    free(c->park_id);
-    if (!(c->park_id = strdup(id)))
-        return http_reply_answer(conn, api_error(500, "out of memory", NULL, NULL));
-    c->park_kind = HTTP_PARK_JOB_SYNC;
-    c->park_lookup = ticket;
-    c->park_until_ms = util_now_ms() + SYNC_WAIT_MS;
-    if (http_conn_park(c, SYNC_WAIT_MS) == 0)
+    if (c->park_id != id) {
+        free(c->park_id);
+        if (!(c->park_id = strdup(id)))
+            return http_reply_answer(conn, api_error(500, "out of memory", NULL, NULL));
+    }
+    c->park_wait_ms = wait_ms > 0 ? wait_ms : 0;
+    c->park_until_ms = util_now_ms() + c->park_wait_ms;
+    if (lookup_send(sup, c, &err))
         return MHD_YES;
-    c->park_kind = HTTP_PARK_EVENTS;
-    c->park_lookup = 0;
-    return answer_looked_up(conn, id, -1, NULL, 0, "too many requests are waiting");
+    return answer_looked_up(conn, c->park_id, -1, NULL, 0, err, false);
 }
 
-/* A lookup parked on the server's answer was woken: read, lost, out of time, or not yet. */
+/* A lookup parked was woken: its read answered, lost, out of time, or not yet; or read again. */
 static enum MHD_Result
 lookup_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn *c)
 {
-    int64_t left = c->park_until_ms - util_now_ms();
+    int64_t now = util_now_ms(), left = c->park_until_ms - now;
     const struct herojob_field *f = NULL;
     const char *err = NULL;
     size_t n = 0;
-    int w = jobs_looked_up(sup, c->park_lookup, &f, &n, &err);
+    int w;
 
-    if (w == 0 && left > 0 && !hung_up(c) && http_conn_park(c, left) == 0)
+    if (!c->park_lookup) { /* between two reads of a ?wait */
+        if (now < c->park_reread_ms && left > 0 && !hung_up(c) &&
+            lookup_park(c, c->park_reread_ms < c->park_until_ms ? c->park_reread_ms
+                                                                : c->park_until_ms))
+            return MHD_YES;
+        if (!hung_up(c) && lookup_send(sup, c, &err))
+            return MHD_YES;
+        c->park_kind = HTTP_PARK_EVENTS;
+        c->park_looking = false;
+        return answer_looked_up(conn, c->park_id, -1, NULL, 0, err ? err : "the client went away",
+                                false);
+    }
+    w = jobs_looked_up(sup, c->park_lookup, &f, &n, &err);
+    if (w == 0 && now < c->park_read_until_ms && !hung_up(c) &&
+        lookup_park(c, c->park_read_until_ms))
         return MHD_YES;
+    if (w > 0 && n > 0 && c->park_wait_ms > 0 && !herojob_ended(f, n) && left > 0 && !hung_up(c)) {
+        c->park_lookup = 0; /* not ended yet: the next read in a while */
+        c->park_reread_ms = now + REREAD_MS;
+        if (lookup_park(c, c->park_reread_ms < c->park_until_ms ? c->park_reread_ms
+                                                                : c->park_until_ms))
+            return MHD_YES;
+    }
     c->park_kind = HTTP_PARK_EVENTS;
     c->park_lookup = 0;
-    if (w == 0 && left > 0) {
+    c->park_looking = false;
+    if (w == 0 && now < c->park_read_until_ms) {
         err = "its wait could not go on (too many requests waiting)";
         w = -1;
     }
-    return answer_looked_up(conn, c->park_id, w, f, n, err);
+    return answer_looked_up(conn, c->park_id, w, f, n, err, c->park_wait_ms > 0);
 }
 
 /* A submit parked on its sync was woken: on disk now, failed, out of time, or not yet. */
@@ -294,7 +353,7 @@ sync_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn
     int w;
     struct jobrec *r;
 
-    if (c->park_lookup)
+    if (c->park_looking)
         return lookup_woken(conn, sup, c);
     w = jobs_journal_wait(sup, c->since, &err);
     r = jobs_find(sup, c->park_id);
@@ -365,12 +424,6 @@ handle_submit(struct MHD_Connection *conn, struct http_server *srv, struct http_
     bad = api_job_wait_query(wait_s, &wait_ms);
     if (bad.code)
         return http_reply_answer(conn, bad);
-    if (wait_ms > 0 && sup->cfg.jobs.store == JOBS_STORE_REDIS)
-        return http_reply_answer(
-            conn, api_error(400,
-                            "?wait is not available with the redis store: any node may run the "
-                            "job; wait on its reply list (PREFIX:q:reply:ID) or poll its hash",
-                            NULL, NULL));
     if (c->body_lost)
         return http_reply_answer(
             conn, api_error(500, "out of memory while reading the body", NULL, NULL));
@@ -421,7 +474,7 @@ handle_submit(struct MHD_Connection *conn, struct http_server *srv, struct http_
             conn, api_error(413, "the payload is larger than jobs.max_payload", NULL, NULL));
         break;
     case JOBS_SUBMIT_STORING:
-        ret = answer_when_stored(conn, sup, c, r);
+        ret = answer_when_stored(conn, sup, c, r, wait_ms);
         break;
     case JOBS_SUBMIT_UNAVAILABLE: {
         char msg[768];
@@ -556,8 +609,17 @@ handle_one(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn
         return http_reply_answer(conn, api_error(404, "no such job", "path", rest));
     memcpy(id, rest, len);
     id[len] = '\0';
-    if (!(r = jobs_find(sup, id)) && !verb && get && jobs_redis_node(sup))
-        return look_up(conn, sup, c, id); /* the cluster's: any node may hold it */
+    if (!(r = jobs_find(sup, id)) && !verb && get && jobs_redis_node(sup)) {
+        struct api_answer bad = { 0 };
+        const char *wait_s = http_param(conn, "wait", &bad);
+        int64_t wait_ms = 0;
+
+        if (!bad.code)
+            bad = api_job_wait_query(wait_s, &wait_ms);
+        if (bad.code)
+            return http_reply_answer(conn, bad);
+        return look_up(conn, sup, c, id, wait_ms); /* the cluster's: any node may hold it */
+    }
     if (!r)
         return http_reply_answer(conn, api_error(404, "no such job", "id", id));
     if (!verb) {

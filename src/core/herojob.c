@@ -308,6 +308,23 @@ state_of_status(const struct herojob_field *st)
     return NULL;
 }
 
+static bool
+value_is(const struct herojob_field *v, const char *s)
+{
+    return v && v->value_len == strlen(s) && memcmp(v->value, s, v->value_len) == 0;
+}
+
+bool
+herojob_ended(const struct herojob_field *f, size_t n)
+{
+    const struct herojob_field *st = field(f, n, "drover_state"), *status;
+
+    if (st && st->value_len)
+        return value_is(st, "success") || value_is(st, "failed") || value_is(st, "cancelled");
+    status = field(f, n, "status");
+    return value_is(status, "finished") || value_is(status, "error");
+}
+
 json_t *
 herojob_to_json(const char *id, const struct herojob_field *f, size_t n)
 {

@@ -64,6 +64,10 @@ int herojob_read(const char *id, size_t id_len, const struct herojob_field *f, s
  */
 json_t *herojob_to_json(const char *id, const struct herojob_field *f, size_t n);
 
+/* The job of hash fields f ended: drover_state success, failed or cancelled, else Hero's
+   status finished or error (a hash no drover wrote). */
+bool herojob_ended(const struct herojob_field *f, size_t n);
+
 /* Unix ms as Hero's ISO 8601 (UTC, milliseconds): buf has HEROJOB_ISO_MAX bytes. */
 const char *herojob_iso8601(int64_t unix_ms, char *buf);
 

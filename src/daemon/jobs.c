@@ -2115,7 +2115,8 @@ submit_to_redis(struct jobs *js, const struct jobs_submit *s, const struct progr
         return JOBS_SUBMIT_UNAVAILABLE;
     }
     js->last_ticket = ticket;
-    (void)job_submit(&r->q.sm, 0, util_unix_ms());
+    (void)job_submit(&r->q.sm, s->delay_ms > 0 ? util_unix_ms() + s->delay_ms : 0,
+                     util_unix_ms()); /* the answer's copy: waiting, or delayed */
     *ret = r;
     return JOBS_SUBMIT_STORING;
 }

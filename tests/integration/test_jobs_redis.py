@@ -283,7 +283,7 @@ def test_post_jobs_lands_in_redis_and_answers_503_while_redis_is_down(drover, re
     assert_finished(h, b"later")
     assert r.cmd("ZSCORE", "drover:retry", d["id"]) is None
     code, d = post(port, "/jobs", {"type": "sal", "payload": "echo much later", "delay": "1h"})
-    assert code == 201, d
+    assert code == 201 and d["state"] == "delayed", d
     code, j, _ = api(port, f"/jobs/{d['id']}")
     assert code == 200 and j["state"] == "delayed" and j["store"] == "redis", j
     assert r.cmd("ZSCORE", "drover:retry", d["id"]) is not None
@@ -307,6 +307,16 @@ def test_post_jobs_lands_in_redis_and_answers_503_while_redis_is_down(drover, re
     assert j["state"] == "success", j  # from Hero's status: no drover touched it
     code, j, _ = api(port, "/jobs/no-such-job")
     assert code == 404, j
+    # Waits, wherever the job runs: POST ?wait, GET ?wait (202 when it has not ended), the CLI.
+    code, j = post(port, "/jobs?wait=60", {"type": "v", "payload": "echo waited"})
+    assert code == 200 and j["state"] == "success" and j["result"] == "waited", j
+    code, j = post(port, "/jobs", {"type": "v", "payload": "sleep 1"})
+    code, j, _ = api(port, f"/jobs/{j['id']}?wait=60")
+    assert code == 200 and j["state"] == "success" and j["result"] == "slept", j
+    code, j, _ = api(port, f"/jobs/{d['id']}?wait=0.3")  # delayed an hour
+    assert code == 202 and j["state"] == "delayed", j
+    r2 = drover.cli("run", "osis", "echo from the cli")
+    assert r2.returncode == 0 and r2.stdout.strip() == "from the cli", (r2.stdout, r2.stderr)
     r2 = drover.cli("job", "get", "ran-elsewhere")
     assert r2.returncode == 0 and "far" in r2.stdout, (r2.stdout, r2.stderr)
 
