@@ -1300,9 +1300,13 @@ outage_is_snapshot(const char *line, size_t len)
     struct redisoutbox_line l;
     char err[128];
 
-    if (redisoutbox_decode(line, len, &l, err, sizeof(err)) < 0 || l.op != REDISOUTBOX_SNAPSHOT)
+    bool snapshot;
+
+    if (redisoutbox_decode(line, len, &l, err, sizeof(err)) < 0)
         return -1;
-    return 0;
+    snapshot = l.op == REDISOUTBOX_SNAPSHOT;
+    redisoutbox_free(&l);
+    return snapshot ? 0 : -1;
 }
 
 /* A line of the journal a previous drover left: its update goes out first, once connected. */

@@ -38,12 +38,16 @@ def redis_config(url, node="n1", instances=2, **redis_extra):
 
 
 def start(drover, server, node="n1", **redis_extra):
-    """Starts drover on the Redis store of server; its HTTP port (also drover.port)."""
+    """Starts drover on the Redis store of server; its HTTP port (also drover.port), once the
+    node joined the cluster (it takes jobs and submits from then on)."""
     port = free_port()
+    joined = rf"redis store: node {re.escape(node)} joined the cluster"
+    before = len(drover.lines(joined)) if drover.proc else 0  # a restart in the same test
     drover.start(redis_config(server.url, node=node, **redis_extra),
                  args=["--http", f"127.0.0.1:{port}", "--http-token", TOKEN,
                        "--dumpfile", drover.path("dump.json")])
     drover.wait_log(rf"serving HTTP on 127\.0\.0\.1:{port}")
+    drover.wait_log(joined, count=before + 1, timeout=60)
     drover.port = port
     return port
 
