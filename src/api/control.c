@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ctlreq.h"
 #include "core/util.h"
 #include "os/rundir.h"
 #include "os/sockfile.h"
@@ -30,58 +31,21 @@
 #define CONTROL_BACKLOG 64
 #define CONTROL_LOCK_TRIES 50 /* 10 ms apart */
 
-enum control_verb {
-    CONTROL_START,
-    CONTROL_STOP,
-    CONTROL_RESTART,
-    CONTROL_SIGNAL,
-    CONTROL_SCALE,
-    CONTROL_SHUTDOWN,
-    CONTROL_RELOAD,    /* the file again */
-    CONTROL_APPLY,     /* a configuration in the body, from the CLI */
-    CONTROL_CONFIG,    /* PUT /config: the same, from the layer above */
-    CONTROL_AUTOSCALE, /* /autoscale/PROGRAM: queue-depth scaling goes on after a manual scale */
-    CONTROL__MAX
-};
-
-static const char *const verb_names[CONTROL__MAX] = {
-    [CONTROL_START] = "start",         [CONTROL_STOP] = "stop",   [CONTROL_RESTART] = "restart",
-    [CONTROL_SIGNAL] = "signal",       [CONTROL_SCALE] = "scale", [CONTROL_SHUTDOWN] = "shutdown",
-    [CONTROL_RELOAD] = "reload",       [CONTROL_APPLY] = "apply", [CONTROL_CONFIG] = "config",
-    [CONTROL_AUTOSCALE] = "autoscale",
-};
-
-/* "/VERB" or "/VERB/TARGET": the verb, and *ret_target ("" when none). */
-static int
-parse_url(const char *url, const char **ret_target)
-{
-    for (int v = 0; v < CONTROL__MAX; v++) {
-        size_t n = strlen(verb_names[v]);
-        if (url[0] != '/' || strncmp(url + 1, verb_names[v], n) != 0)
-            continue;
-        if (url[1 + n] == '\0' || url[1 + n] == '/') {
-            *ret_target = url[1 + n] ? url + 2 + n : "";
-            return v;
-        }
-    }
-    return -1;
-}
-
 bool
 control_is_call(const char *url)
 {
     const char *target;
 
-    return parse_url(url, &target) >= 0;
+    return ctlreq_parse_url(url, &target) >= 0;
 }
 
 bool
 control_takes_body(const char *url)
 {
     const char *target;
-    int verb = parse_url(url, &target);
+    int verb = ctlreq_parse_url(url, &target);
 
-    return verb == CONTROL_APPLY || verb == CONTROL_CONFIG;
+    return verb == CTLREQ_APPLY || verb == CTLREQ_CONFIG;
 }
 
 const char *
@@ -89,7 +53,7 @@ control_method(const char *url)
 {
     const char *target;
 
-    return parse_url(url, &target) == CONTROL_CONFIG ? "PUT" : "POST";
+    return ctlreq_parse_url(url, &target) == CTLREQ_CONFIG ? "PUT" : "POST";
 }
 
 /* target is echoed escaped (http.c checks it is valid UTF-8, but this answer never loses it). */
@@ -109,34 +73,32 @@ static long
 resolve(struct supervisor *sup, const char *verb, const char *target, struct instance **v,
         struct api_answer *err)
 {
-    const char *colon = strchr(target, ':');
+    struct ctlreq_target t;
     struct program *prog;
     long n = 0;
 
-    if (strcmp(target, "all") == 0) {
+    if (!ctlreq_parse_target(target, &t)) {
+        *err = fail(404, verb, target, "no such instance");
+        return -1;
+    }
+    if (t.kind == CTLREQ_ALL) {
         for (size_t p = 0; p < sup->pool.nprograms; p++)
             for (unsigned i = 0;
                  i < sup->pool.programs[p]->want && i < sup->pool.programs[p]->ninstances; i++)
                 v[n++] = &sup->pool.programs[p]->instances[i];
         return n;
     }
-    prog = pool_find_program(&sup->pool, target, colon ? (size_t)(colon - target) : strlen(target));
+    prog = pool_find_program(&sup->pool, t.name, t.name_len);
     if (!prog) {
         *err = fail(404, verb, target, "no such program");
         return -1;
     }
-    if (colon) {
-        char *end;
-        unsigned long i;
-
-        errno = 0;
-        i = strtoul(colon + 1, &end, 10);
-        if (!colon[1] || *end || errno || colon[1] == '-' || colon[1] == '+' ||
-            i >= prog->ninstances) {
+    if (t.kind == CTLREQ_INSTANCE) {
+        if (t.index >= prog->ninstances) {
             *err = fail(404, verb, target, "no such instance");
             return -1;
         }
-        v[0] = &prog->instances[i];
+        v[0] = &prog->instances[t.index];
         return 1;
     }
     for (unsigned i = 0; i < prog->want && i < prog->ninstances; i++)
@@ -219,9 +181,7 @@ static struct api_answer
 scale(struct supervisor *sup, const char *target, const char *count)
 {
     struct program *prog = pool_find_program(&sup->pool, target, strlen(target));
-    unsigned from;
-    char *end;
-    unsigned long n;
+    unsigned from, n;
 
     if (!prog)
         return fail(strchr(target, ':') ? 400 : 404, "scale", target,
@@ -229,17 +189,14 @@ scale(struct supervisor *sup, const char *target, const char *count)
                                         : "no such program");
     if (reload_is_leaving(sup, prog))
         return fail(409, "scale", target, "this program is leaving the pool (a reload removed it)");
-    errno = 0;
-    n = count && *count && strspn(count, "0123456789") == strlen(count) ? strtoul(count, &end, 10)
-                                                                        : ULONG_MAX;
-    if (n > prog->cfg->max_instances || errno) {
+    if (!ctlreq_parse_count(count, &n) || n > prog->cfg->max_instances) {
         char expected[96];
         (void)snprintf(expected, sizeof(expected), "a number of instances, 0 to %u (max_instances)",
                        prog->cfg->max_instances);
         return api_bad_param("instances", count, expected);
     }
     from = prog->want;
-    (void)pool_scale(&sup->pool, prog, (unsigned)n);
+    (void)pool_scale(&sup->pool, prog, n);
     jobscale_pin(prog);   /* an operator's count holds until `drover autoscale PROGRAM on` */
     persist_changed(sup); /* the scale is on record: a later drover with --adopt keeps it */
     return scale_answer("scale", target, prog, from);
@@ -296,27 +253,27 @@ static struct api_answer
 config_call(struct supervisor *sup, int verb, const char *target,
             const struct control_params *params)
 {
-    const char *name = verb == CONTROL_RELOAD ? "reload" : "apply";
+    const char *name = verb == CTLREQ_RELOAD ? "reload" : "apply";
     const char *dry = params->dry_run;
     struct reload_req rq = { .verb = name, .source = "<api>" };
     struct reload_outcome *o;
     struct api_answer a;
 
     if (*target)
-        return fail(404, verb_names[verb], target, "this call takes no target");
+        return fail(404, ctlreq_verb_name(verb), target, "this call takes no target");
     if (dry && strcmp(dry, "1") != 0 && strcmp(dry, "true") != 0 && strcmp(dry, "0") != 0 &&
         strcmp(dry, "false") != 0)
         return api_bad_param("dry_run", dry, "1 or true (a dry run), 0 or false");
     rq.dry_run = dry && (strcmp(dry, "1") == 0 || strcmp(dry, "true") == 0);
-    if (verb != CONTROL_RELOAD) {
+    if (verb != CTLREQ_RELOAD) {
         if (params->body_lost)
             return (struct api_answer){ .code = 500 };
         if (!params->body || params->body_len == 0)
-            return fail(400, verb_names[verb], target,
+            return fail(400, ctlreq_verb_name(verb), target,
                         "the new configuration (JSON) goes in the request body");
         rq.text = params->body;
         rq.len = params->body_len;
-        if (verb == CONTROL_APPLY && params->source) {
+        if (verb == CTLREQ_APPLY && params->source) {
             if (!*params->source || strlen(params->source) > 256)
                 return api_bad_param("source", params->source,
                                      "the configuration's name for error lines, 1 to 256 bytes");
@@ -341,7 +298,7 @@ struct api_answer
 control_call(struct supervisor *sup, const char *url, const struct control_params *params)
 {
     const char *target;
-    int verb = parse_url(url, &target);
+    int verb = ctlreq_parse_url(url, &target);
     struct instance **v;
     struct api_answer a;
     long n;
@@ -349,31 +306,31 @@ control_call(struct supervisor *sup, const char *url, const struct control_param
     if (verb < 0)
         return fail(404, "", url, "no such control call");
     if (sup->shutting_down)
-        return fail(409, verb_names[verb], target, "drover is shutting down");
-    if (verb == CONTROL_SHUTDOWN) {
+        return fail(409, ctlreq_verb_name(verb), target, "drover is shutting down");
+    if (verb == CTLREQ_SHUTDOWN) {
         if (*target)
             return fail(404, "shutdown", target, "shutdown takes no target");
         sup->shutdown_requested = true; /* after this answer is out, see supervisor_run() */
         return api_json(200, json_pack("{s:s}", "action", "shutdown"));
     }
-    if (verb == CONTROL_RELOAD || verb == CONTROL_APPLY || verb == CONTROL_CONFIG)
+    if (verb == CTLREQ_RELOAD || verb == CTLREQ_APPLY || verb == CTLREQ_CONFIG)
         return config_call(sup, verb, target, params);
     if (!*target)
-        return fail(404, verb_names[verb], target,
+        return fail(404, ctlreq_verb_name(verb), target,
                     "missing target: all, PROGRAM or PROGRAM:INDEX in the path");
-    if (verb == CONTROL_SCALE)
+    if (verb == CTLREQ_SCALE)
         return scale(sup, target, params->instances);
-    if (verb == CONTROL_AUTOSCALE)
+    if (verb == CTLREQ_AUTOSCALE)
         return autoscale_on(sup, target);
     v = calloc(sup->pool.ninstances ? sup->pool.ninstances : 1, sizeof(*v));
     if (!v)
         return (struct api_answer){ .code = 500 };
-    n = resolve(sup, verb_names[verb], target, v, &a);
+    n = resolve(sup, ctlreq_verb_name(verb), target, v, &a);
     if (n < 0) {
         free(v);
         return a;
     }
-    if (verb == CONTROL_SIGNAL) {
+    if (verb == CTLREQ_SIGNAL) {
         a = send_signal(target, params->signal, v, n);
         free(v);
         return a;
@@ -382,8 +339,8 @@ control_call(struct supervisor *sup, const char *url, const struct control_param
         struct instance *in = v[i];
         int64_t now = util_now_ms();
 
-        if (verb != CONTROL_STOP && in->index >= in->prog->want) {
-            a = fail(409, verb_names[verb], target,
+        if (verb != CTLREQ_STOP && in->index >= in->prog->want) {
+            a = fail(409, ctlreq_verb_name(verb), target,
                      "this instance is being scaled away (see scale)");
             free(v);
             return a;
@@ -393,12 +350,12 @@ control_call(struct supervisor *sup, const char *url, const struct control_param
          * it). A fatal instance has no process: its START alone is the fresh
          * start (yo-yo tally reset), as for `start`.
          */
-        if (verb == CONTROL_STOP || (verb == CONTROL_RESTART && in->svc.state != SVC_FATAL))
+        if (verb == CTLREQ_STOP || (verb == CTLREQ_RESTART && in->svc.state != SVC_FATAL))
             svc_dispatch(&in->svc, SVC_EV_STOP, now);
-        if (verb == CONTROL_START || verb == CONTROL_RESTART)
+        if (verb == CTLREQ_START || verb == CTLREQ_RESTART)
             svc_dispatch(&in->svc, SVC_EV_START, now);
     }
-    a = done(verb_names[verb], target, v, n);
+    a = done(ctlreq_verb_name(verb), target, v, n);
     free(v);
     return a;
 }

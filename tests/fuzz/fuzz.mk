@@ -16,7 +16,7 @@
 fuzz_default_goal := $(.DEFAULT_GOAL)
 
 FUZZ_TARGETS := cfg ckpt util tmpl procfs_stat cli_response utf8 api_request probe_spec notify_msg \
-                jobframe lineasm base64 job_submit jobjournal redisurl redisoutbox herojob
+                jobframe lineasm base64 job_submit jobjournal redisurl redisoutbox herojob ctlreq
 FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
 .PHONY: check-fuzz-replay fuzz

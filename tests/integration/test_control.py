@@ -215,6 +215,9 @@ def test_errors_name_what_is_wrong(drover):
         ("POST", "/stop/w:7", 404, "no such instance"),
         ("POST", "/stop/w:x", 404, "no such instance"),
         ("POST", "/stop/w:-1", 404, "no such instance"),
+        ("POST", "/stop/w:01", 404, "no such instance"),  # one spelling per instance
+        ("POST", "/stop/w:", 404, "no such instance"),
+        ("POST", "/scale/w?instances=01", 400, "bad query parameter"),
         ("POST", "/stop", 404, "missing target"),
         ("POST", "/shutdown/w", 404, "shutdown takes no target"),
         ("GET", "/stop/w", 405, "POST"),
