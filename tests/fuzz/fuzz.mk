@@ -7,10 +7,12 @@
 #                             the core objects of this build (so under the sanitizers with
 #                             SANITIZE=address,undefined); a replay still running after
 #                             FUZZ_REPLAY_TIMEOUT seconds fails, named
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_RUN="cfg ckpt"]
+#   make fuzz [SECONDS=60 | FUZZ_SECONDS=60] [FUZZ_RUN="cfg ckpt"]
 #                             libFuzzer+ASan+UBSan builds with clang in build/fuzz-clang/, each
-#                             run FUZZ_SECONDS on its own copy of the corpus; crashes land in
-#                             build/fuzz-clang/crash-TARGET-*
+#                             run SECONDS on its own copy of the corpus; crashes land in
+#                             build/fuzz-clang/crash-TARGET-*, each run's output in
+#                             build/fuzz-clang/log-TARGET, and one line per target says its
+#                             executions, their rate and the corpus it ended with
 
 # Whatever the including makefile's default goal is (or will be), it stays so.
 fuzz_default_goal := $(.DEFAULT_GOAL)
@@ -63,7 +65,7 @@ check-fuzz-replay: $(FUZZ_REPLAY_BIN)
 # --- libFuzzer ---------------------------------------------------------------------------------
 
 FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= $(or $(SECONDS),60)
 FUZZ_RUN     ?= $(FUZZ_TARGETS)
 FUZZ_DIR     := build/fuzz-clang
 FUZZ_SAN     := address,undefined
@@ -100,7 +102,12 @@ fuzz: $(FUZZ_RUN:%=$(FUZZ_DIR)/fuzz_%)
 	    echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	    UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 	    $(FUZZ_DIR)/fuzz_$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) \
-	        -artifact_prefix=$(FUZZ_DIR)/crash-$$t- $(FUZZ_DIR)/corpus-$$t || failed="$$failed $$t"; \
+	        -artifact_prefix=$(FUZZ_DIR)/crash-$$t- $(FUZZ_DIR)/corpus-$$t \
+	        > $(FUZZ_DIR)/log-$$t 2>&1 || { failed="$$failed $$t"; tail -40 $(FUZZ_DIR)/log-$$t; }; \
+	    done_line=$$(grep -E '^Done [0-9]+ runs' $(FUZZ_DIR)/log-$$t | tail -1); \
+	    cov=$$(grep -E '^#[0-9]+.*(DONE|cov:)' $(FUZZ_DIR)/log-$$t | tail -1 | \
+	           sed -E 's/.*cov: ([0-9]+).*corp: ([0-9]+)\/([0-9a-zA-Z]+).*exec\/s: ([0-9]+).*/cov \1, corpus \2 inputs (\3), \4 exec\/s/'); \
+	    echo "fuzz: $$t: $${done_line:-no Done line}; $$cov"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in $(FUZZ_DIR)/crash-*)"; exit 1; fi; \
 	echo "fuzz: $(FUZZ_RUN): no crash in $(FUZZ_SECONDS)s each"
