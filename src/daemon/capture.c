@@ -373,10 +373,19 @@ capture_child_fd(struct instance *in, enum cfg_stream k, const struct tmpl_vars 
     if (stream_cfg(cs)->mode == CFG_CAPTURE_FILE && (r = file_open(cs, vars)) < 0) {
         if (r == -EBUSY)
             return -EIO; /* logged: another stream writes that file */
-        inst_log(LOG_LVL_ERROR, in, "cannot open %s file \"%s\": %s%s", stream_name[k],
-                 cs->path[0] ? cs->path : stream_cfg(cs)->file, strerror(-r),
-                 identity_fs_note(&in->prog->cfg->identity, -r));
-        return r;
+        /*
+         * Its directory went away, the disk is full, a mount is missing: the
+         * instance starts anyway, and its lines are read and dropped (kept in
+         * the ring for /logs) until the file opens again, tried every
+         * CAPTURE_RETRY_MS; said once, and again when it works.
+         */
+        if (!cs->failing)
+            inst_log(LOG_LVL_ERROR, in,
+                     "cannot open %s file \"%s\": %s%s; dropping its lines, retrying every %d s",
+                     stream_name[k], cs->path[0] ? cs->path : stream_cfg(cs)->file, strerror(-r),
+                     identity_fs_note(&in->prog->cfg->identity, -r), CAPTURE_RETRY_MS / 1000);
+        cs->failing = true;
+        cs->retry_ms = util_now_ms() + CAPTURE_RETRY_MS;
     }
     /*
      * A new process's first line starts a line: what the last one left in the
