@@ -71,7 +71,7 @@ UNIT_SRC := $(wildcard $(LAYERS:%=tests/unit/%/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 HELPERS := exit_with sleeper status_dump crasher pinger
-HELPER_BIN := $(HELPERS:%=build/helpers/%)
+HELPER_BIN := $(HELPERS:%=build/helpers/%) build/helpers/wallclock_shift.so
 EXAMPLES := authserver timeserver
 EXAMPLE_BIN := $(EXAMPLES:%=bin/%) bin/queue_worker bin/job_worker
 WORKER_LIB := build/libdrover-worker.a
@@ -110,6 +110,10 @@ build/helpers/pinger: tests/helpers/pinger.c | build/helpers
 
 build/helpers/%: tests/helpers/%.c | build/helpers
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<
+
+# test_faults.py's wall clock for one process (LD_PRELOAD).
+build/helpers/wallclock_shift.so: tests/helpers/wallclock_shift.c | build/helpers
+	$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -o $@ $<
 
 bin/%: examples/%.c examples/httpd_tiny.h | bin
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $<

@@ -4,8 +4,9 @@ once, and recovers when the fault clears. Real drover, real children, no mocks.
 import os
 import shutil
 import signal
+import time
 
-from conftest import wait_until
+from conftest import HELPERS, wait_until
 
 
 def ticker(name, out):
@@ -42,3 +43,61 @@ def test_the_output_directory_vanishes_and_comes_back(drover):
                what=lambda: f"new lines in {log} once its directory is back")
     assert not drover.lines(r"fatal")
     assert drover.stop() == 0
+
+
+# --- the wall clock jumps -----------------------------------------------------------------------
+
+SHIFT = str(HELPERS / "wallclock_shift.so")  # tests/helpers/wallclock_shift.c
+
+
+def shifted_clock_env(drover, shift_file):
+    """drover's environment with its wall clock (CLOCK_REALTIME, gettimeofday, time) moved by
+    the seconds in shift_file, and its monotonic clock and timers the kernel's own."""
+    env = dict(drover.env, LD_PRELOAD=SHIFT, WALLCLOCK_SHIFT_FILE=str(shift_file))
+    # Under ASan, a preloaded library comes before its runtime: allowed here, on purpose.
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                 "verify_asan_link_order=0"]))
+    return env
+
+
+def spawned(drover, label):
+    return len(drover.spawns(label))
+
+
+def test_the_wall_clock_jumps_and_no_timer_cares(drover):
+    stamp = drover.path("clock")
+    with open(stamp, "w") as f:
+        f.write("0\n")
+    # slow: exits at once, before start_seconds, and waits 10 min in backoff; quick: exits after
+    # 0.3 s and waits 50 ms; steady runs.
+    drover.start({"programs": [
+        {"name": "slow", "command": ["sh", "-c", "exit 1"], "start_seconds": 1,
+         "backoff": {"initial": "10m", "max": "10m"}, "yoyo": False},
+        {"name": "quick", "command": ["sh", "-c", "sleep 0.3; exit 1"], "start_seconds": 1,
+         "backoff": {"initial": "50ms", "max": "50ms"}, "yoyo": False},
+        {"name": "steady", "command": ["sleep", "600"]},
+    ]}, env=shifted_clock_env(drover, stamp))
+    drover.wait_log(r"slow:0 .*retry in 600\.000s", timeout=30)
+    slow = spawned(drover, "slow:0")
+
+    def jump(to, year):
+        with open(stamp, "w") as f:
+            f.write(to + "\n")
+        time.sleep(0.05)  # the shim reads the file again after 10 ms of its monotonic clock
+        # A control call makes drover log now: its lines carry the jumped wall clock.
+        assert drover.call("POST", "/restart/steady")[0] == 200
+        drover.wait_log(rf"^{year}-\d\d-\d\dT.* steady:0 .*stop requested", timeout=30)
+    # Forward a year: no timer fires early (slow is still waiting out its 10 minutes)...
+    now_year = int(drover.log().splitlines()[-1][:4])
+    jump(str(366 * 86400), now_year + 1)
+    assert spawned(drover, "slow:0") == slow, drover.log()
+    # ...and the short ones go on at their pace.
+    q = spawned(drover, "quick:0")
+    drover.wait_spawns("quick:0", q + 3, timeout=30)
+    # Back two years: nothing waits for the wall clock to catch up.
+    jump(str(-366 * 86400), now_year - 1)
+    q = spawned(drover, "quick:0")
+    drover.wait_spawns("quick:0", q + 3, timeout=30)
+    drover.wait_spawns("steady:0", 3, timeout=30)
+    assert spawned(drover, "slow:0") == slow
+    assert drover.stop() in (0, 4), drover.log()

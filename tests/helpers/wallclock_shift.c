@@ -1,0 +1,89 @@
+/*
+ * wallclock_shift: an LD_PRELOAD library for test_faults.py that moves the
+ * wall clock of one process, and only the wall clock: CLOCK_REALTIME (and
+ * its _COARSE), gettimeofday() and time() read the kernel's time plus the
+ * whole seconds written in the file $WALLCLOCK_SHIFT_FILE (re-read every
+ * 10 ms), so the test can make drover's wall clock jump by a year forward
+ * or back while CLOCK_MONOTONIC, timerfds and everything else are the
+ * kernel's own. (libfaketime also rewrites absolute timerfd deadlines by
+ * the offset, even when told to leave the monotonic clock alone: what a
+ * real jump of the wall clock never does.)
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long shift_s;
+static long long checked_ns = -1;
+
+static int
+real_clock(clockid_t id, struct timespec *ts)
+{
+    return (int)syscall(SYS_clock_gettime, id, ts);
+}
+
+static long long
+shift(void)
+{
+    struct timespec m;
+    const char *path = getenv("WALLCLOCK_SHIFT_FILE");
+    long long now;
+
+    if (!path || real_clock(CLOCK_MONOTONIC, &m) < 0)
+        return 0;
+    now = (long long)m.tv_sec * 1000000000LL + m.tv_nsec;
+    if (checked_ns < 0 || now - checked_ns > 10000000LL) {
+        char buf[32] = "";
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd >= 0) {
+            ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+            if (n > 0) {
+                buf[n] = '\0';
+                shift_s = strtoll(buf, NULL, 10);
+            }
+            (void)close(fd);
+        }
+        checked_ns = now;
+    }
+    return shift_s;
+}
+
+int
+clock_gettime(clockid_t id, struct timespec *ts)
+{
+    int r = real_clock(id, ts);
+
+    if (r == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
+        ts->tv_sec += shift();
+    return r;
+}
+
+int
+gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+    struct timespec ts;
+
+    (void)tz;
+    if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+        return -1;
+    tv->tv_sec = ts.tv_sec; /* glibc declares tv nonnull */
+    tv->tv_usec = ts.tv_nsec / 1000;
+    return 0;
+}
+
+time_t
+time(time_t *t)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+        return (time_t)-1;
+    if (t)
+        *t = ts.tv_sec;
+    return ts.tv_sec;
+}
