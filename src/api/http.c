@@ -893,13 +893,15 @@ before_sleep(struct loop_hook *hook)
 static void
 http_stop(struct supervisor *sup)
 {
-    wake_long_polls(sup);        /* MHD refuses to stop with suspended connections */
     sup->api->snapshot_iter = 0; /* outside the loop: whatever is answered now sees the end state */
     for (int k = 0; k < HTTP__MAX; k++) {
         struct http_server *srv = &sup->api->server[k];
 
         if (!srv->mhd)
             continue;
+        /* Every long-poll (events, jobs, lookups) answers now and parks no more: MHD aborts
+           the process in MHD_stop_daemon() while a connection is suspended. */
+        http_conn_stop_parking(srv);
         (void)MHD_run(srv->mhd); /* answers still queued (a shutdown call's) go out */
         timer_cancel(&sup->timers, &srv->timer);
         srv->src.fd = -1; /* MHD owns and closes its epoll fd */

@@ -42,6 +42,7 @@ struct http_conns {
     struct http_link heads;     /* waiting for a head, earliest deadline first */
     struct timer head_timer;    /* armed to the first one's deadline, or a little earlier */
     struct http_link parked;    /* parked long-polls */
+    bool stopping;              /* drover stops: nothing parks any more (MHD cannot stop then) */
     unsigned nconns, nparked;
     struct http_conn *free; /* free slots */
     struct http_conn slot[HTTP_MAX_CONNECTIONS];
@@ -301,6 +302,8 @@ http_conn_park(struct http_conn *c, int64_t wait_ms)
     struct supervisor *sup = st->srv->sup;
     int r;
 
+    if (st->stopping)
+        return -ESHUTDOWN;
     if (st->nparked >= HTTP_MAX_WAITERS)
         return -EBUSY;
     r = timer_arm(&sup->timers, &c->wait_timer, util_now_ms() + wait_ms);
@@ -320,6 +323,20 @@ http_conn_park(struct http_conn *c, int64_t wait_ms)
     c->woken = false; /* parked again after a wake that did not end it (http_jobs.c) */
     MHD_suspend_connection(c->mhd);
     return 0;
+}
+
+const char *
+http_conn_no_wait(const struct http_conn *c)
+{
+    return c->owner->stopping ? "drover is shutting down" : "too many requests are waiting";
+}
+
+void
+http_conn_stop_parking(struct http_server *srv)
+{
+    if (srv->conns)
+        srv->conns->stopping = true;
+    http_conn_wake_all(srv);
 }
 
 void

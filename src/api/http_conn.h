@@ -132,11 +132,20 @@ void http_conn_request_in(struct http_conn *c);
  * Parks c's request (the handler then returns MHD_YES) until
  * http_conn_wake_all(), wait_ms, or the client's hang-up; it is then
  * resumed with c->woken set. -EBUSY: HTTP_MAX_WAITERS are parked already,
- * answer now; other -errno: cannot watch it, answer now.
+ * answer now; -ESHUTDOWN: drover stops (http_conn_stop_parking()), answer
+ * now; other -errno: cannot watch it, answer now.
  */
 int http_conn_park(struct http_conn *c, int64_t wait_ms);
+/* Why c could not park, for its answer: "drover is shutting down", or too many wait. */
+const char *http_conn_no_wait(const struct http_conn *c);
 /* Resumes every long-poll parked on srv. */
 void http_conn_wake_all(struct http_server *srv);
+/*
+ * drover stops: every parked long-poll is resumed, and none parks again
+ * (each answers with what it has), so that MHD can stop: it aborts the
+ * process when a connection is still suspended.
+ */
+void http_conn_stop_parking(struct http_server *srv);
 /* Resumes the parked long-polls of one kind. */
 void http_conn_wake_kind(struct http_server *srv, enum http_park_kind kind);
 

@@ -152,7 +152,7 @@ answer_when_durable(struct MHD_Connection *conn, struct supervisor *sup, struct 
     if (http_conn_park(c, SYNC_WAIT_MS) == 0)
         return MHD_YES;
     c->park_kind = HTTP_PARK_EVENTS;
-    return not_on_disk(conn, r->q.id, "too many requests are waiting");
+    return not_on_disk(conn, r->q.id, http_conn_no_wait(c));
 }
 
 static enum MHD_Result
@@ -222,7 +222,7 @@ answer_when_stored(struct MHD_Connection *conn, struct supervisor *sup, struct h
     if (http_conn_park(c, SYNC_WAIT_MS) == 0)
         return MHD_YES;
     c->park_kind = HTTP_PARK_EVENTS;
-    return not_stored(conn, c->park_id, "too many requests are waiting");
+    return not_stored(conn, c->park_id, http_conn_no_wait(c));
 }
 
 /*
@@ -273,7 +273,7 @@ lookup_send(struct supervisor *sup, struct http_conn *c, const char **ret_err)
     c->park_read_until_ms = util_now_ms() + SYNC_WAIT_MS;
     if (lookup_park(c, c->park_read_until_ms))
         return true;
-    *ret_err = "too many requests are waiting";
+    *ret_err = http_conn_no_wait(c);
     return false;
 }
 
@@ -338,7 +338,7 @@ lookup_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_co
     c->park_lookup = 0;
     c->park_looking = false;
     if (w == 0 && now < c->park_read_until_ms) {
-        err = "its wait could not go on (too many requests waiting)";
+        err = http_conn_no_wait(c);
         w = -1;
     }
     return answer_looked_up(conn, c->park_id, w, f, n, err, c->park_wait_ms > 0);
@@ -367,14 +367,14 @@ sync_woken(struct MHD_Connection *conn, struct supervisor *sup, struct http_conn
         return not_stored(conn, c->park_id,
                           w < 0       ? err
                           : left <= 0 ? "the server did not answer within 60 s"
-                                      : "its wait could not go on (too many requests waiting)");
+                                      : http_conn_no_wait(c));
     }
     if (w < 0)
         return not_on_disk(conn, c->park_id, err);
     if (w == 0)
         return not_on_disk(conn, c->park_id,
                            left <= 0 ? "the disk did not sync it within 60 s"
-                                     : "its wait could not go on (too many requests waiting)");
+                                     : http_conn_no_wait(c));
     if (!r)
         return http_reply_answer(
             conn, api_error(404, "no such job (removed before it was on disk)", "id", c->park_id));

@@ -444,3 +444,42 @@ def test_metrics_and_job_events(drover):
                        timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     assert drover.stop() == 0
+
+
+def test_a_stop_while_requests_wait_answers_them_and_exits_cleanly(drover):
+    """SIGTERM while a submit waits for its job, a GET waits on it and an /events long-poll
+    waits: each gets an answer, and drover exits 0 (libmicrohttpd aborts the process when
+    it is stopped with a suspended connection)."""
+    port = free_port()
+    start(drover, [program("w", instances=1, stop_timeout="1s")], port)
+    idle_instances(port, 1)
+    code, j = post(port, "/jobs", {"type": "w", "payload": "sleep 60"})
+    assert code == 201, j
+    wait_state(port, j["id"], "running")
+    body = json.dumps({"type": "w", "payload": "sleep 60"}).encode()
+    requests = [
+        (f"POST /jobs?wait=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+         f"Connection: close\r\n\r\n").encode() + body,
+        f"GET /jobs/{j['id']}?wait=60 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode(),
+        b"GET /events?since=999999&wait=60 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ]
+    socks = []
+    for req in requests:
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        s.sendall(req)
+        socks.append(s)
+    # Two answered requests after these were sent: drover has read (and parked) them by then.
+    for _ in range(2):
+        assert api(port, "/livez")[0] == 200
+    os.kill(drover.proc.pid, signal.SIGTERM)
+    answers = []
+    for s in socks:
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        s.close()
+        answers.append(data.split(b"\r\n", 1)[0])
+    assert drover.proc.wait(timeout=60) == 0, drover.log()
+    assert "Fatal error" not in drover.log(), drover.log()
+    assert all(a.startswith(b"HTTP/1.1 ") for a in answers), (answers, drover.log())
