@@ -388,9 +388,24 @@ listen_ready(struct loop_source *src, uint32_t events)
     }
 }
 
+void
+jobchan_allow_others(struct jobchan_server *s)
+{
+    struct stat st;
+
+    if (!s->path || (stat(s->path, &st) == 0 && (st.st_mode & 0777) == 0666))
+        return;
+    if (chmod(s->path, 0666) < 0)
+        log_error("cannot open the job socket %s to workers of other users", s->path);
+    else
+        log_info("job socket %s opened to workers of other users (mode 0666; HELLO's token "
+                 "and sender check admit them)",
+                 s->path);
+}
+
 int
 jobchan_listen(struct jobchan_server *s, struct loop *loop, struct timers *timers, const char *path,
-               size_t max_body, const struct jobchan_ops *ops, void *arg)
+               bool others, size_t max_body, const struct jobchan_ops *ops, void *arg)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     mode_t old;
@@ -421,7 +436,8 @@ jobchan_listen(struct jobchan_server *s, struct loop *loop, struct timers *timer
         log_error("cannot make the job socket");
         return r;
     }
-    old = umask(0177); /* 0600 from the start: no moment in which another user can connect */
+    /* 0600 (or 0666) from the start: no moment in which another mode applies. */
+    old = umask(others ? 0111 : 0177);
     r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     umask(old);
     if (r < 0 || listen(fd, 128) < 0) {

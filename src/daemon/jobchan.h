@@ -82,12 +82,16 @@ struct jobchan_server {
 };
 
 /*
- * Binds and listens at path (mode 0600; a stale socket there is replaced,
- * never a live one or another file), watched by loop. Logs; returns 0 or
- * -errno.
+ * Binds and listens at path (mode 0600, or 0666 with others: workers that
+ * run as another user connect too, and HELLO's token and sender check are
+ * then the only gate; a stale socket there is replaced, never a live one or
+ * another file), watched by loop. Logs; returns 0 or -errno.
  */
 int jobchan_listen(struct jobchan_server *s, struct loop *loop, struct timers *timers,
-                   const char *path, size_t max_body, const struct jobchan_ops *ops, void *arg);
+                   const char *path, bool others, size_t max_body, const struct jobchan_ops *ops,
+                   void *arg);
+/* A reload gave jobs to a program of another user: the socket becomes 0666 (logged). */
+void jobchan_allow_others(struct jobchan_server *s);
 /* Frees the connections closed since the last call: call it outside the loop's callbacks. */
 void jobchan_reap(struct jobchan_server *s);
 /* Closes every connection (ops.closed for welcomed ones), the socket, and removes its file. */

@@ -1917,6 +1917,19 @@ jobs_init(struct supervisor *sup)
     return 0;
 }
 
+/* A program that takes jobs runs as another user than drover: its workers must connect too. */
+static bool
+workers_of_other_users(const struct supervisor *sup)
+{
+    for (size_t p = 0; p < sup->cfg.nprograms; p++) {
+        const struct program_cfg *pc = &sup->cfg.programs[p];
+
+        if (pc->jobs.enabled && pc->identity.switch_to && pc->identity.uid != geteuid())
+            return true;
+    }
+    return false;
+}
+
 int
 jobs_open(struct supervisor *sup)
 {
@@ -1939,7 +1952,8 @@ jobs_open(struct supervisor *sup)
         if (n < 0 || (size_t)n >= sizeof(path))
             return -ENAMETOOLONG;
     }
-    r = jobchan_listen(&js->chan, &sup->loop, &sup->timers, path, jc->max_payload, &chan_ops, js);
+    r = jobchan_listen(&js->chan, &sup->loop, &sup->timers, path, workers_of_other_users(sup),
+                       jc->max_payload, &chan_ops, js);
     if (r < 0)
         return r;
     js->chan_open = true;
@@ -1999,6 +2013,8 @@ jobs_reconfigured(struct supervisor *sup)
                       "they are taken from the next start of drover");
         return;
     }
+    if (js->chan_open && workers_of_other_users(sup))
+        jobchan_allow_others(&js->chan);
     if (map_types(js) < 0)
         log_warnx("out of memory while mapping job types after a reload: some types have no "
                   "program until the next reload");

@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from conftest import DROVER_BIN, helper, pid_alive, wait_until
+from conftest import DROVER_BIN, REPO, helper, pid_alive, wait_until
 
 SUFFIX = str(os.getpid() % 100000)
 USER_A, USER_B, GROUP_X = f"drvta{SUFFIX}", f"drvtb{SUFFIX}", f"drvtx{SUFFIX}"
@@ -324,3 +324,27 @@ def test_files_are_opened_with_the_users_rights(drover, users, tmp_path):
     finally:
         shutil.rmtree(shared)
         shutil.rmtree(group_dir)
+
+
+def test_a_program_of_another_user_takes_jobs(drover, users):
+    """Its workers connect to the job channel (0666 then: HELLO's per-instance token and the
+    sender's pid are the gate), and a job runs as that user."""
+    worker = str(REPO / "bin" / "job_worker")  # examples/job_worker.c: upper-cases its payload
+    drover.start({"programs": [{"name": "u", "user": USER_A, "command": [worker], "jobs": {}}],
+                  "jobs": {"store": "memory"}})
+    drover.wait_log(r"u:0 pid=\d+ starting -> running", timeout=20)
+    sock = drover.lines(r"job channel listening on (\S+)")[0][1]
+    assert os.stat(sock).st_mode & 0o777 == 0o666
+    r = drover.cli("run", "u", "hello", timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "HELLO", (r.stdout, r.stderr, drover.log())
+    assert drover.stop() == 0
+
+
+def test_a_pool_of_drovers_own_user_keeps_the_job_socket_private(drover):
+    worker = str(REPO / "bin" / "job_worker")
+    drover.start({"programs": [{"name": "w", "command": [worker], "jobs": {}}],
+                  "jobs": {"store": "memory"}})
+    drover.wait_log(r"w:0 pid=\d+ starting -> running", timeout=20)
+    sock = drover.lines(r"job channel listening on (\S+)")[0][1]
+    assert os.stat(sock).st_mode & 0o777 == 0o600
+    assert drover.stop() == 0
