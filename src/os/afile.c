@@ -244,7 +244,10 @@ afile_load(const char *path, size_t max_bytes, char **ret_data, size_t *ret_len,
     if ((r = untrusted(&st, err, errsize)) < 0)
         goto out;
     if ((uint64_t)st.st_size > max_bytes) {
-        (void)snprintf(err, errsize, "is larger than %zu MiB", max_bytes >> 20);
+        if (max_bytes >= (1u << 20) && max_bytes % (1u << 20) == 0)
+            (void)snprintf(err, errsize, "is larger than %zu MiB", max_bytes >> 20);
+        else
+            (void)snprintf(err, errsize, "is larger than %zu bytes", max_bytes);
         r = -EFBIG;
         goto out;
     }

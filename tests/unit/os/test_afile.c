@@ -312,6 +312,8 @@ load_refuses_a_file_above_the_bound(void **state)
     assert_int_equal(afile_load(path, 1024 * 1024, &back, &blen, err, sizeof(err)), -EFBIG);
     assert_null(back);
     assert_string_equal(err, "is larger than 1 MiB");
+    assert_int_equal(afile_load(path, 514, &back, &blen, err, sizeof(err)), -EFBIG);
+    assert_string_equal(err, "is larger than 514 bytes"); /* not "0 MiB" */
     assert_int_equal(afile_load(path, sizeof(big), &back, &blen, err, sizeof(err)), 0);
     assert_int_equal(blen, sizeof(big));
     free(back);
