@@ -449,16 +449,16 @@ liveness_spawned(struct instance *in)
 struct instance *
 liveness_find_sender(struct supervisor *sup, pid_t pid)
 {
-    struct proc_stat st;
     struct instance *in = pidmap_get(&sup->pids, pid);
+    pid_t pgid;
 
     if (in)
         return in;
     /* systemd-notify and helpers run as children of the worker: same process group. */
-    if (proc_read_stat(pid, &st) < 0)
+    if (pgidcache_get(&sup->senders, pid, &pgid) < 0)
         return NULL;
-    in = pidmap_get(&sup->pids, st.pgid);
-    return in && in->pgid == st.pgid ? in : NULL;
+    in = pidmap_get(&sup->pids, pgid);
+    return in && in->pgid == pgid ? in : NULL;
 }
 
 void

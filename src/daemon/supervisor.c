@@ -752,6 +752,7 @@ supervisor_new(struct config *cfg, size_t extra_timers, int *ret_err)
     if ((r = ports_init(&sup->ports, sup->cfg.port_from, sup->cfg.port_to)) < 0)
         goto fail;
     slots = cfg_total_slots(&sup->cfg);
+    pgidcache_init(&sup->senders);
     if ((r = pidmap_init(&sup->pids, slots)) < 0)
         goto fail;
     if ((r = pidmap_init(&sup->probe_pids, slots)) < 0)
@@ -963,6 +964,7 @@ supervisor_free(struct supervisor *sup)
     timers_done(&sup->timers);
     loop_done(&sup->loop);
     pidmap_done(&sup->pids);
+    pgidcache_done(&sup->senders);
     pidmap_done(&sup->probe_pids);
     ports_done(&sup->ports);
     cfg_done(&sup->cfg);

@@ -21,6 +21,7 @@
 #include "core/svc.h"
 #include "os/log.h"
 #include "os/loop.h"
+#include "os/pgidcache.h"
 #include "os/timer.h"
 #include "daemon/hooks.h"
 #include "daemon/jobs.h"
@@ -36,6 +37,7 @@ struct supervisor {
     struct timers timers;
     struct ports ports;
     struct pidmap pids;
+    struct pgidcache senders;     /* liveness.c: the process groups of notify senders */
     struct pidmap probe_pids;     /* command probes: pid -> instance */
     struct loop_source sig;       /* the signalfd */
     struct loop_source timer_src; /* the timerfd, borrowed from timers */
