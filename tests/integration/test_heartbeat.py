@@ -3,6 +3,7 @@ Redis, the C and Python worker libraries), sender checking, malformed
 datagrams, shared-memory beats, silence, READY gating, and drover's own
 notifications to its supervisor."""
 import json
+import array
 import os
 import shutil
 import signal
@@ -345,3 +346,30 @@ def test_silence_restarts_count_toward_yo_yo(drover):
     code, body, _ = drover.call("GET", "/status/mute")
     assert code == 200 and body["programs"]["mute"][0]["state"] == "fatal", body
     assert drover.stop() == 4  # a program is fatal: not a clean stop
+
+
+def test_descriptors_a_sender_passes_are_closed_at_once(drover):
+    """A notify datagram with SCM_RIGHTS: drover keeps none of the descriptors (it stores
+    none, unlike systemd's FDSTORE), whoever sent it."""
+    drover.start({"programs": [{"name": "quiet", "ready": "notify", "command": [helper("sleeper")]}]},
+                 args=["-v"])
+    drover.wait_spawns("quiet:0", 1)
+    r, w = os.pipe()
+    pipe = os.readlink(f"/proc/self/fd/{r}")  # "pipe:[INODE]"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendmsg([b"READY=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]))],
+                  0, notify_address(drover, "quiet:0"))
+    os.close(r)
+    os.close(w)
+    drover.wait_log(rf"notify: dropped a datagram from pid {os.getpid()}, which belongs to no instance")
+
+    def held():
+        out = []
+        for fd in os.listdir(f"/proc/{drover.proc.pid}/fd"):
+            try:
+                out.append(os.readlink(f"/proc/{drover.proc.pid}/fd/{fd}"))
+            except FileNotFoundError:
+                pass
+        return out
+    assert pipe not in held(), held()
+    assert drover.stop() == 0
