@@ -603,3 +603,16 @@ def test_three_nodes_finish_every_job_once_when_one_dies_with_its_workers(drover
     for n in ("n1", "n3"):
         assert nodes[n].proc.poll() is None, nodes[n].log()
         assert nodes[n].stop() == 0
+
+
+@needs_redis
+def test_an_outage_journal_directory_others_may_write_is_not_used(drover, redis):
+    d = drover.path("redis-outbox")
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    start(drover, redis)
+    drover.wait_log(r"redis store: the outage journal: .*redis-outbox.*: updates an outage "
+                    r"holds back are kept in memory only")
+    assert os.listdir(d) == []  # nothing written into it
+    good_job_runs(redis.client(), drover, "osis")
+    assert drover.stop() == 0

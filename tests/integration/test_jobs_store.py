@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from conftest import api, free_port, wait_until
 from test_jobs import PY, TOKEN, WORKER, post
 
@@ -184,6 +186,30 @@ def test_a_journal_directory_others_may_write_is_refused(drover):
     assert r.returncode == 1, r
     assert "job store: the job store's directory" in r.stderr and "not trusting it" in r.stderr, \
         r.stderr
+
+
+@pytest.mark.parametrize("how", ["another owner", "group-writable", "a symbolic link"])
+def test_a_journal_segment_drover_cannot_trust_is_refused_unread(drover, how):
+    """A segment another user could have written is never read: a forged journal would hand
+    jobs to workers (docs/SECURITY.md)."""
+    d = Path(drover.path("jobs"))
+    d.mkdir(mode=0o700)
+    seg = d / "journal.1"
+    if how == "a symbolic link":
+        target = Path(drover.path("elsewhere"))
+        target.write_text(new_line(1, "forged", "echo forged"))
+        seg.symlink_to(target)
+    else:
+        seg.write_text(new_line(1, "forged", "echo forged"))
+        os.chmod(seg, 0o600)
+        if how == "another owner":
+            os.chown(seg, 65534, 65534)  # nobody
+        else:
+            os.chmod(seg, 0o620)
+    cfg = {"programs": [{"name": "w", "command": [PY, WORKER], "jobs": {}}]}
+    r = drover.run(cfg, args=["--dumpfile", drover.path("dump.json")])
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "journal.1" in r.stderr and "forged" not in r.stderr, r.stderr
 
 
 def line(obj):
