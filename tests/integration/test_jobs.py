@@ -483,3 +483,27 @@ def test_a_stop_while_requests_wait_answers_them_and_exits_cleanly(drover):
     assert drover.proc.wait(timeout=60) == 0, drover.log()
     assert "Fatal error" not in drover.log(), drover.log()
     assert all(a.startswith(b"HTTP/1.1 ") for a in answers), (answers, drover.log())
+
+
+def test_connections_that_never_say_hello_are_capped_and_closed(drover):
+    """64 connections may wait for HELLO, each for 5 s: the 65th is refused at once, the rest
+    are closed at their deadline, and jobs go on meanwhile (docs/SECURITY.md)."""
+    port = free_port()
+    start(drover, [program("w")], port)
+    idle_instances(port, 1)
+    path = drover.lines(r"job channel listening on (\S+)")[0][1]
+    socks = []
+    for _ in range(65):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        socks.append(s)
+    drover.wait_log(r"job channel: 64 connections have not said HELLO yet; refusing another")
+    code, j = post(port, "/jobs?wait=60", {"type": "w", "payload": "echo meanwhile"})
+    assert code == 200 and j["result"] == "meanwhile", j
+    drover.wait_log(r"job channel: pid \d+ sent no HELLO within 5000 ms; closing it", count=64,
+                    timeout=60)
+    for s in socks:
+        s.settimeout(30)
+        assert s.recv(1) == b""  # closed by drover
+        s.close()
+    assert drover.stop() == 0
