@@ -7,6 +7,7 @@ over the API is saved beside the dumpfile and resumed by --adopt after a kill -9
 Real daemon, real children; every wait is bounded and says what did not happen."""
 import contextlib
 import json
+import socket
 import os
 import signal
 import subprocess
@@ -494,4 +495,23 @@ def test_max_unavailable_two_restarts_two_at_once(drover):
     second = log.index("rolling restart (2 of 4)")
     assert "stopping -> running" not in log[first:second] and \
         "starting -> running" not in log[first:second], log[first:second]
+    assert drover.stop() == 0
+
+
+def test_a_config_body_over_1_mib_and_a_head_over_32_kib_are_refused(drover):
+    """Every input has a size limit (docs/SECURITY.md): a PUT /config body past 1 MiB is a
+    400 and changes nothing; a request head past 32 KiB is libmicrohttpd's 431."""
+    port = free_port()
+    start(drover, {"programs": [prog("a")]}, args=["--http", f"127.0.0.1:{port}",
+                                                    "--http-token", TOKEN])
+    all_running(drover, {"a": 1})
+    big = json.dumps({"programs": [prog("a"), prog("b")], "pad": "x" * (1 << 20)})
+    code, body = put_tcp(port, big, token=TOKEN)
+    assert code == 400, (code, body)
+    assert set(status(drover)) == {"a"}
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"y" * (40 << 10) + b"\r\n\r\n")
+        head = s.recv(4096).split(b"\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 431"), head
+    assert api(port, "/livez")[0] == 200  # and drover serves on
     assert drover.stop() == 0
