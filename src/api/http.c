@@ -527,18 +527,6 @@ handle_logs(struct MHD_Connection *conn, struct supervisor *sup, const char *nam
     return http_reply_answer(conn, bad);
 }
 
-/* Constant time in the length of the secret: a wrong guess takes as long as a near miss. */
-static bool
-token_matches(const char *given, const char *secret)
-{
-    size_t n = strlen(secret), m = given ? strlen(given) : 0;
-    unsigned char diff = n != m;
-
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(secret[i] ^ (i < m ? given[i] : 0));
-    return given && diff == 0;
-}
-
 /* The control socket, or the right token over TCP: what authorized() lets through. */
 static bool
 may_call(struct MHD_Connection *conn, struct http_server *srv)
@@ -551,7 +539,7 @@ may_call(struct MHD_Connection *conn, struct http_server *srv)
         return false;
     auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     return auth && strncmp(auth, "Bearer ", 7) == 0 &&
-           token_matches(auth + 7, srv->sup->cfg.http_token);
+           util_secret_equal(auth + 7, srv->sup->cfg.http_token); /* constant time */
 }
 
 /*
@@ -605,7 +593,8 @@ authorized(struct MHD_Connection *conn, struct http_server *srv, const char *url
         return false;
     }
     auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth && strncmp(auth, "Bearer ", 7) == 0 && token_matches(auth + 7, sup->cfg.http_token))
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 &&
+        util_secret_equal(auth + 7, sup->cfg.http_token))
         return true;
     log_warnx("HTTP: refused %s %s without the right bearer token",
               loggable(method, shown_method, sizeof(shown_method)),

@@ -275,3 +275,14 @@ util_ring_first(uint64_t next, uint64_t size, uint64_t since, bool *ret_gap)
     *ret_gap = since < oldest;
     return since < oldest ? oldest : since;
 }
+
+bool
+util_secret_equal(const char *given, const char *secret)
+{
+    size_t n = strlen(secret), m = given ? strlen(given) : 0;
+    unsigned char diff = n != m;
+
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(secret[i] ^ (i < m ? given[i] : 0));
+    return given && diff == 0;
+}

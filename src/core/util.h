@@ -51,6 +51,12 @@ char *util_format_duration(char *buf, size_t size, int64_t ms);
 
 /* FNV-1a of the string: a cheap hash for tables of names, not for anything secret. */
 uint64_t util_hash_str(const char *s);
+/*
+ * given (NULL: none) is secret, in time that depends on the secret's length
+ * only, never on where the first difference is (the HTTP token, a job
+ * worker's token): no early exit, a length difference folded in.
+ */
+bool util_secret_equal(const char *given, const char *secret);
 
 /* Replaces control characters in s by '?', so a message quoting input stays on one line. */
 char *util_one_line(char *s);

@@ -785,17 +785,6 @@ before_sleep(struct loop_hook *hook)
 /* --- the channel
  * ----------------------------------------------------------------------------------- */
 
-static bool
-token_equal(const char *a, const char *b)
-{
-    size_t n = strlen(b), m = strlen(a);
-    unsigned char d = n != m;
-
-    for (size_t i = 0; i < n; i++)
-        d |= (unsigned char)(b[i] ^ (i < m ? a[i] : 0));
-    return d == 0;
-}
-
 /* running=ID:A,...: the jobs it says it holds; the ones drover had it hold stay, others are lost.
  */
 static void
@@ -866,7 +855,7 @@ on_hello(struct jobchan_server *srv, struct jobchan *c, const struct jobframe *f
         (void)snprintf(reason, size, "no instance %.64s:%u takes jobs", prog, (unsigned)index);
         return NULL;
     }
-    if (!token_equal(token, s->token) || liveness_find_sender(sup, pid) != in) {
+    if (!util_secret_equal(token, s->token) || liveness_find_sender(sup, pid) != in) {
         (void)snprintf(reason, size, "pid %d is not %s's process, or its token is wrong", (int)pid,
                        in->label);
         return NULL;

@@ -437,6 +437,22 @@ hash_str_is_fnv1a(void **state)
     assert_true(util_hash_str("foobar") == UINT64_C(0x85944171f73967e8));
 }
 
+static void
+secret_equal_compares_every_byte_and_the_length(void **state)
+{
+    (void)state;
+    assert_true(util_secret_equal("s3cret-token", "s3cret-token"));
+    assert_false(util_secret_equal("x3cret-token", "s3cret-token")); /* first byte */
+    assert_false(util_secret_equal("s3cret-tokeN", "s3cret-token")); /* last byte */
+    assert_false(util_secret_equal("s3cret-toke", "s3cret-token"));  /* a prefix */
+    assert_false(util_secret_equal("s3cret-token!", "s3cret-token")); /* longer */
+    assert_false(util_secret_equal("", "s3cret-token"));
+    assert_false(util_secret_equal(NULL, "s3cret-token"));
+    assert_true(util_secret_equal("", ""));
+    /* A NUL in the given text ends it: no byte after it can make up a match. */
+    assert_false(util_secret_equal("s3cret\0token", "s3cret-token"));
+}
+
 int
 main(void)
 {
@@ -459,6 +475,7 @@ main(void)
         cmocka_unit_test(format_duration_truncates),
         cmocka_unit_test(clocks_are_monotonic),
         cmocka_unit_test(hash_str_is_fnv1a),
+        cmocka_unit_test(secret_equal_compares_every_byte_and_the_length),
     };
 
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
