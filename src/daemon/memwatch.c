@@ -12,6 +12,7 @@
 #include "daemon/memwatch.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,15 @@ count_process(pid_t pid, void *arg)
     return 0;
 }
 
+/* in's main process has not exited (its pidfd polls readable once it has). */
+static bool
+main_alive(const struct instance *in)
+{
+    struct pollfd p = { .fd = in->child.fd, .events = POLLIN };
+
+    return in->child.fd >= 0 && poll(&p, 1, 0) == 0;
+}
+
 static void
 judge(struct memwatch_group *g)
 {
@@ -109,8 +119,21 @@ judge(struct memwatch_group *g)
     /* Stopping (for memory, or asked to): shown, but no verdict on a process on its way out. */
     uint64_t limit = in->svc.state == SVC_STOPPING ? 0 : in->prog->cfg->memory_max;
 
-    if (g->nproc == 0)
-        return; /* the group went during the walk: its exit is being handled */
+    if (g->nproc == 0) {
+        /* The group went during the walk (its exit is being handled), or /proc hides it. */
+        if (main_alive(in) && !in->memory_unreadable)
+            inst_log(LOG_LVL_WARN, in,
+                     "cannot read the memory of its process group %d in /proc (hidden, or not "
+                     "mounted here): memory_max is not applied until it can be read (said once)",
+                     (int)g->pgid);
+        in->memory_unreadable |= main_alive(in);
+        return;
+    }
+    if (in->memory_unreadable) {
+        inst_log(LOG_LVL_INFO, in, "the memory of its process group %d can be read again",
+                 (int)g->pgid);
+        in->memory_unreadable = false;
+    }
     if (!memcap_sample(&in->mem, g->bytes, limit))
         return;
     inst_log(LOG_LVL_WARN, in,
@@ -143,10 +166,16 @@ sample(struct timer *t, int64_t now_ms)
     if (mw->ngroups == 0)
         return; /* nothing to watch: no timer until a process that needs one appears */
     if ((r = proc_each_pid(count_process, mw)) < 0) {
-        log_warnx("cannot read /proc for memory_max: %s, retrying in 1 s", strerror(-r));
+        if (!mw->proc_failing)
+            log_warnx("cannot read /proc for memory_max: %s; retrying every 1 s (said once)",
+                      strerror(-r));
+        mw->proc_failing = true;
         arm(sup);
         return;
     }
+    if (mw->proc_failing)
+        log_info("/proc can be read again: memory_max applies again");
+    mw->proc_failing = false;
     /* Each verdict dispatches; no instance leaves or moves inside a dispatch (pool.h). */
     for (size_t i = 0; i < mw->ngroups; i++)
         judge(&mw->groups[i]);
@@ -171,6 +200,7 @@ void
 memwatch_spawned(struct instance *in)
 {
     memcap_reset(&in->mem);
+    in->memory_unreadable = false;
     if (in->prog->cfg->memory_max > 0)
         arm(in->sup);
 }

@@ -36,6 +36,7 @@ struct memwatch {
     struct memwatch_group *groups; /* kept between samples: no allocation once grown */
     size_t ngroups, cap;
     bool oom_logged;
+    bool proc_failing; /* the walk of /proc fails: said once, and again when it works */
 };
 
 void memwatch_init(struct supervisor *sup);

@@ -99,6 +99,7 @@ struct instance {
     /* Memory (memwatch.c): the current process group's samples, against memory_max. */
     struct memcap mem;
     uint64_t memory_restarts; /* restarts for memory_max, all processes */
+    bool memory_unreadable;   /* its process lives but /proc shows none of its group: said */
     /* Counters for /metrics. */
     uint64_t exits[4]; /* exit 0, exit non-zero, signal, unknown (adopted) */
     uint64_t check_failures_total;

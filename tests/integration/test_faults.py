@@ -4,6 +4,7 @@ once, and recovers when the fault clears. Real drover, real children, no mocks.
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 from conftest import HELPERS, wait_until
@@ -101,3 +102,43 @@ def test_the_wall_clock_jumps_and_no_timer_cares(drover):
     drover.wait_spawns("steady:0", 3, timeout=30)
     assert spawned(drover, "slow:0") == slow
     assert drover.stop() in (0, 4), drover.log()
+
+
+# --- /proc cannot be read for a pid --------------------------------------------------------------
+
+def own_mount_namespace():
+    """preexec_fn: drover gets a private mount namespace, so the test can hide a /proc/PID from
+    it alone (a bind mount over it there) and show it again, leaving the machine's alone."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x00020000, 0x4000, 1 << 18
+    if libc.unshare(CLONE_NEWNS) != 0 or libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "unshare or mount")
+
+
+def in_drovers_mounts(drover, *cmd):
+    subprocess.run(["nsenter", "-t", str(drover.proc.pid), "-m", *cmd], check=True,
+                   capture_output=True, timeout=30)
+
+
+def test_proc_unreadable_for_a_pid_is_said_once_and_memory_max_resumes(drover):
+    empty = drover.path("empty")
+    os.mkdir(empty)
+    drover.start({"programs": [
+        {"name": "m", "command": ["sleep", "600"], "memory_max": "1GiB"},
+        {"name": "steady", "command": ["sleep", "600"]},
+    ]}, preexec_fn=own_mount_namespace)
+    drover.wait_spawns("m:0", 1, timeout=30)
+    drover.wait_spawns("steady:0", 1, timeout=30)
+    pid = drover.current("m:0")[0]
+    in_drovers_mounts(drover, "mount", "--bind", empty, f"/proc/{pid}")
+    try:
+        drover.wait_log(rf"m:0 .*cannot read the memory of its process group {pid} in /proc", timeout=30)
+        # Supervision goes on: the other program restarts as ever.
+        os.kill(drover.current("steady:0")[0], signal.SIGKILL)
+        drover.wait_spawns("steady:0", 2, timeout=30)
+    finally:
+        in_drovers_mounts(drover, "umount", f"/proc/{pid}")
+    drover.wait_log(rf"m:0 .*the memory of its process group {pid} can be read again", timeout=30)
+    assert len(drover.lines(r"cannot read the memory")) == 1, drover.log()
+    assert drover.stop() == 0
