@@ -142,3 +142,38 @@ def test_proc_unreadable_for_a_pid_is_said_once_and_memory_max_resumes(drover):
     drover.wait_log(rf"m:0 .*the memory of its process group {pid} can be read again", timeout=30)
     assert len(drover.lines(r"cannot read the memory")) == 1, drover.log()
     assert drover.stop() == 0
+
+
+# --- the disk fills ----------------------------------------------------------------------------
+
+def test_a_full_disk_under_the_dumpfile_is_said_once_and_the_old_file_stays_whole(drover):
+    import json
+    import tempfile
+    mnt = tempfile.mkdtemp(prefix="drover-tmpfs-", dir=drover.dir)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, f"cannot mount a tmpfs: {r.stderr.strip()}"
+    try:
+        dump = os.path.join(mnt, "dump.json")
+        drover.start({"programs": [{"name": "w", "command": ["sleep", "600"]},
+                                   {"name": "c", "command": ["sh", "-c", "sleep 0.2; exit 1"],
+                                    "yoyo": False, "backoff": {"initial": "100ms", "max": "100ms"},
+                                    "start_seconds": 0}]},
+                     args=["--dumpfile", dump])
+        wait_until(lambda: os.path.exists(dump) and json.load(open(dump)).get("instances"), 30,
+                   what="the dumpfile with its instances")
+        filler = os.path.join(mnt, "filler")
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k"], capture_output=True)
+        # c restarts every 0.3 s: each restart wants a new dumpfile, and none fits.
+        drover.wait_log(rf"cannot write dumpfile {dump}: No space left on device, retrying", timeout=30)
+        n = len(drover.spawns("c:0"))
+        drover.wait_spawns("c:0", n + 5, timeout=30)  # supervision goes on
+        assert len(drover.lines(r"cannot write dumpfile")) == 1, drover.log()
+        assert json.load(open(dump))["instances"], "the old dumpfile is whole"  # never truncated
+        os.unlink(filler)
+        drover.wait_log(rf"dumpfile {dump} written again", timeout=30)
+        assert drover.stop() == 0
+    finally:
+        drover.cleanup()
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+        os.rmdir(mnt)
