@@ -340,12 +340,29 @@ launch_instance(struct instance *in)
         },
         &res, &step);
     if (r < 0) {
-        if (step == SPAWN_STEP_NONE) {
+        if (step == SPAWN_STEP_NONE && r != -EAGAIN) {
             /* Out of descriptors, every instance's every retry would say so: once per streak. */
             bool fds = r == -EMFILE || r == -ENFILE;
             if (!fds || sup->spawn_fd_failures++ == 0)
                 inst_log(LOG_LVL_ERROR, in, "cannot create a process: %s%s", strerror(-r),
                          fds ? " (retrying; not logged again until a spawn succeeds)" : "");
+            goto retry;
+        }
+        /*
+         * Out of processes: clone(2) refused (the pid or thread limit), or
+         * execve(2) did (the user's RLIMIT_NPROC, checked once the child is
+         * that user). It clears when processes end: retried after a backoff,
+         * said once per streak.
+         */
+        if (r == -EAGAIN && (step == SPAWN_STEP_NONE || step == SPAWN_STEP_EXEC)) {
+            if (in->proc_refusals++ == 0) /* its user's limit, or the system's: per instance */
+                inst_log(LOG_LVL_ERROR, in,
+                         "cannot %s: %s (a process limit: the system's, or the user's "
+                         "RLIMIT_NPROC; retrying; not logged again until a spawn succeeds)",
+                         step == SPAWN_STEP_EXEC ? "execute it" : "create a process", strerror(-r));
+            else
+                log_debug("%s: spawn refused again for lack of processes (attempt %u)", in->label,
+                          in->proc_refusals);
             goto retry;
         }
         if (step == SPAWN_STEP_CHDIR)
@@ -385,6 +402,11 @@ launch_instance(struct instance *in)
         log_info("spawning works again, after %llu attempts that found no free descriptor",
                  (unsigned long long)sup->spawn_fd_failures);
         sup->spawn_fd_failures = 0;
+    }
+    if (in->proc_refusals) {
+        inst_log(LOG_LVL_INFO, in, "spawned, after %u attempts refused for lack of processes",
+                 in->proc_refusals);
+        in->proc_refusals = 0;
     }
     pool_notify(in, POOL_SPAWNED); /* observers hear of it once the new state is stored */
     return SVC_SPAWN_OK;

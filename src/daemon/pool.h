@@ -100,6 +100,7 @@ struct instance {
     struct memcap mem;
     uint64_t memory_restarts; /* restarts for memory_max, all processes */
     bool memory_unreadable;   /* its process lives but /proc shows none of its group: said */
+    unsigned proc_refusals;   /* spawns in a row refused for lack of processes (EAGAIN): said */
     /* Counters for /metrics. */
     uint64_t exits[4]; /* exit 0, exit non-zero, signal, unknown (adopted) */
     uint64_t check_failures_total;

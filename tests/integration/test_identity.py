@@ -348,3 +348,32 @@ def test_a_pool_of_drovers_own_user_keeps_the_job_socket_private(drover):
     sock = drover.lines(r"job channel listening on (\S+)")[0][1]
     assert os.stat(sock).st_mode & 0o777 == 0o600
     assert drover.stop() == 0
+
+
+def test_spawns_refused_by_the_users_process_limit_are_said_once_and_retried(drover, users):
+    """RLIMIT_NPROC 1 for a program of user A while other processes of A run: its execve
+    fails with EAGAIN. drover says so once, retries with a backoff, supervises the rest, and
+    starts it once that process has ended."""
+    # Two processes of A: the kernel marks a setuid to A over the limit when A has more
+    # processes than RLIMIT_NPROC (here 2 > 1), and refuses the execve that follows.
+    blockers = [subprocess.Popen(["setpriv", "--reuid", USER_A, "--regid", USER_A,
+                                  "--clear-groups", helper("sleeper")]) for _ in range(2)]
+    try:
+        drover.start({"programs": [
+            {"name": "u", "user": USER_A, "command": [helper("sleeper")], "rlimits": {"nproc": 1},
+             "backoff": {"initial": "100ms", "max": "200ms"}},
+            {"name": "steady", "command": [helper("sleeper")]},
+        ]}, args=["-v"])
+        drover.wait_log(r"u:0 cannot execute it: Resource temporarily unavailable \(a process "
+                        r"limit", timeout=30)
+        drover.wait_log(r"u:0: spawn refused again for lack of processes", count=3, timeout=30)
+        assert len(drover.lines(r"cannot execute it")) == 1, drover.log()
+        assert not drover.lines(r"u:0 .*-> fatal")
+        drover.wait_spawns("steady:0", 1)
+    finally:
+        for b in blockers:
+            b.kill()
+            b.wait(timeout=30)
+    drover.wait_spawns("u:0", 1, timeout=30)
+    drover.wait_log(r"u:0 .*spawned, after \d+ attempts refused for lack of processes")
+    assert drover.stop() == 0
