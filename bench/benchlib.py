@@ -14,6 +14,7 @@ import argparse
 import ctypes
 import datetime
 import hashlib
+import http.client
 import json
 import os
 import resource
@@ -587,3 +588,23 @@ class Proc:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+def free_port():
+    """A loopback port nobody listens on right now (bind to port 0, read it, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path, timeout=5.0):
+    """(status, body bytes) or (None, error text)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    except (OSError, http.client.HTTPException) as e:
+        return None, str(e).encode()
+    finally:
+        c.close()

@@ -88,24 +88,6 @@ def require_wrk():
     return wrk
 
 
-def free_port():
-    """A loopback port nobody listens on right now (bind to port 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(port, path, timeout=5.0):
-    """(status, body bytes) or (None, error text)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read()
-    except (OSError, http.client.HTTPException) as e:
-        return None, str(e).encode()
-    finally:
-        c.close()
 
 
 def _stat_fields(pid):
@@ -230,7 +212,7 @@ def start_pool(tmp, n_sleepers, with_pinger, sock, tag, problems):
     """drover -q --http on a free port with n_sleepers sleepers (+1 pinger). (Drover, port, seconds
     to start) once every instance is a child and /readyz is 200; the Drover is started even if
     that fails (the caller stops it)."""
-    port = free_port()
+    port = bl.free_port()
     progs = [bl.program("s", [bl.SLEEPER], instances=n_sleepers, start_seconds=0, backoff=(0, 0),
                         yoyo=False)]
     if with_pinger:
@@ -241,12 +223,12 @@ def start_pool(tmp, n_sleepers, with_pinger, sock, tag, problems):
     t0 = time.monotonic()
     d.start()
     ok = bl.wait_until(lambda: (not d.alive()) or (len(bl.children_of(d.pid)) >= n
-                                                    and http_get(port, "/readyz", 1.0)[0] == 200),
+                                                    and bl.http_get(port, "/readyz", 1.0)[0] == 200),
                        timeout=30 + n * 0.05, interval=0.05)
     up_s = time.monotonic() - t0
     if not d.alive() or not ok:
         problems.append(f"{tag}: {len(bl.children_of(d.pid))} of {n} instances after {up_s:.1f} s,"
-                        f" /readyz {http_get(port, '/readyz', 1.0)[0]}, alive={d.alive()}\n"
+                        f" /readyz {bl.http_get(port, '/readyz', 1.0)[0]}, alive={d.alive()}\n"
                         f"{d.log_text(1500)}")
         return d, port, None
     return d, port, up_s
@@ -353,7 +335,7 @@ def main():
                     pinger = first[0]
                     # 1. endpoints
                     for path in ENDPOINTS:
-                        code, body = http_get(port, path)
+                        code, body = bl.http_get(port, path)
                         bodies[path] = len(body) if code is not None else None
                         if code != 200:
                             problems.append(f"GET {path} before wrk: {code} {body[:300]!r}")
@@ -362,7 +344,7 @@ def main():
                         if res["rps"] is None:
                             problems.append(f"wrk {path}: no Requests/sec in its output:\n"
                                             f"{res['raw'][-800:]}")
-                    code, body = http_get(port, "/health")
+                    code, body = bl.http_get(port, "/health")
                     if code != 200:
                         problems.append(f"GET /health after the endpoint runs: {code} {body[:300]!r}")
                     # 2. restart latency, idle vs loaded, interleaved
@@ -395,7 +377,7 @@ def main():
                             if not d.alive():
                                 problems.append(f"drover exited during round {r + 1} {arm}")
                                 break
-                    code, body = http_get(port, "/health")
+                    code, body = bl.http_get(port, "/health")
                     if code != 200:
                         problems.append(f"GET /health after the restarts: {code} {body[:300]!r}")
                 log = d.log_text(1 << 24).splitlines()
@@ -412,7 +394,7 @@ def main():
                 d1, port1, up1 = start_pool(tmp, 1, False, sock, "pool1", problems)
                 try:
                     if up1 is not None:
-                        code, body = http_get(port1, "/health")
+                        code, body = bl.http_get(port1, "/health")
                         bodies["/health 1"] = len(body) if code is not None else None
                         if code != 200:
                             problems.append(f"GET /health (1 instance): {code} {body[:300]!r}")

@@ -12,7 +12,7 @@ py=${PYTHON:-/usr/bin/python3}
 status=0
 for b in restart_latency respawn_throughput rss idle_wakeups config_check \
          recovery notify_ingest beat_cost scan_cost silence_latency http_load reload \
-         output_flood jobs_throughput jobs_redelivery jobs_memory jobs_idle redis_jobs; do
+         output_flood jobs_throughput jobs_redelivery jobs_memory jobs_idle redis_jobs storm; do
     echo "=== $b $*"
     "$py" "$here/$b.py" "$@" || { status=$?; echo "=== $b failed with status $status"; }
     echo
