@@ -8,6 +8,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 int
 timers_init(struct timers *ts, size_t cap)
 {
@@ -129,6 +131,7 @@ bool
 timers_run(struct timers *ts, int64_t now_ms)
 {
     uint64_t expirations;
+    int64_t start_ns = util_now_ns();
 
     /* Drain the timerfd; EAGAIN just means we were woken by something else. */
     (void)!read(ts->fd, &expirations, sizeof(expirations));
@@ -136,8 +139,9 @@ timers_run(struct timers *ts, int64_t now_ms)
     for (unsigned n = 0; ts->len > 0 && ts->heap[0]->deadline_ms <= now_ms; n++) {
         struct timer *t = ts->heap[0];
 
-        if (n == TIMERS_BATCH)
-            return true; /* the rest at the next pass: timers_sync() arms a past deadline */
+        /* The rest at the next pass (timers_sync() arms a past deadline), after the sockets. */
+        if (n == TIMERS_BATCH || (n > 0 && util_now_ns() - start_ns > TIMERS_PASS_MS * 1000000))
+            return true;
         timer_cancel(ts, t);
         t->fn(t, now_ms);
     }

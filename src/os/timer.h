@@ -50,7 +50,8 @@ timer_armed(const struct timer *t)
 
 /*
  * Reads the timerfd (if readable) and runs the timers due at now_ms, at
- * most TIMERS_BATCH of them, earliest first: a pass of the loop stays
+ * most TIMERS_BATCH of them and for about TIMERS_PASS_MS, earliest first
+ * (at least one): a pass of the loop stays
  * short whatever is due (1,000 instances leaving backoff in the same
  * millisecond, a callback re-arming itself with no delay), and the rest
  * run at the next pass (timers_sync() then arms the timerfd to a deadline
@@ -58,6 +59,9 @@ timer_armed(const struct timer *t)
  * are left.
  */
 #define TIMERS_BATCH 64
+#define TIMERS_PASS_MS                                                                             \
+    10 /* and for at most this long: a burst of restarts (each a spawn that                        \
+          waits for its exec) leaves room for HTTP between passes */
 bool timers_run(struct timers *ts, int64_t now_ms);
 /* Points the timerfd at the earliest deadline. Returns 0 or -errno. */
 int timers_sync(struct timers *ts);
