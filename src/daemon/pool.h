@@ -69,6 +69,7 @@ struct instance {
     struct timer timer;
     int64_t spawned_ms;
     bool adopted;        /* taken over from an earlier drover: not our child, exit status unknown */
+    bool start_pending;  /* the first start has not reached it yet (supervisor.c, start_some) */
     bool group_foreign;  /* its process group is not made of our children (adopted); kept past the
                             exit */
     uint64_t start_time; /* kernel start time of pid, read lazily for the checkpoint; 0 unknown */

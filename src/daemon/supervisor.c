@@ -362,16 +362,58 @@ reap_timer_fired(struct timer *t, int64_t now_ms)
 /* --- shutdown ------------------------------------------------------------------------------- */
 
 static void
-dispatch_one(struct instance *in, void *arg)
+mark_for_start(struct instance *in, void *arg)
 {
-    svc_dispatch(&in->svc, *(enum svc_event *)arg, util_now_ms());
+    (void)arg;
+    in->start_pending = !in->adopted;
 }
 
+/* The first start spawns for this long a pass, then serves the sockets. */
+#define START_PASS_MS 10
+
+/*
+ * The first start, a pass of the loop at a time: each pass starts the
+ * instances still waiting for it for about START_PASS_MS, so that /livez,
+ * /readyz (503 until all are started) and the control socket are answered
+ * while 10,000 instances start. Walks every instance each pass (a reload
+ * may have changed the pool meanwhile; one it removed starts nothing).
+ */
 static void
-start_unless_adopted(struct instance *in, void *arg)
+start_some(struct timer *t, int64_t now_ms)
 {
-    if (!in->adopted)
-        dispatch_one(in, arg);
+    struct supervisor *sup = container_of(t, struct supervisor, start_timer);
+    int64_t t0 = util_now_ns();
+    bool left = false;
+
+    (void)now_ms;
+    for (size_t p = 0; p < sup->pool.nprograms; p++) {
+        struct program *prog = sup->pool.programs[p];
+
+        for (unsigned i = 0; i < prog->ninstances; i++) {
+            struct instance *in = &prog->instances[i];
+
+            if (!in->start_pending)
+                continue;
+            if (sup->shutting_down) {
+                in->start_pending = false; /* a stop came first: it never starts */
+                continue;
+            }
+            if (left || util_now_ns() - t0 > START_PASS_MS * 1000000) {
+                left = true;
+                continue;
+            }
+            in->start_pending = false;
+            svc_dispatch(&in->svc, SVC_EV_START, util_now_ms());
+        }
+    }
+    if (left) {
+        (void)timer_arm(&sup->timers, t, util_now_ms()); /* the next pass, after the sockets */
+        return;
+    }
+    if (!sup->started) {
+        sup->started = true;
+        liveness_started(sup);
+    }
 }
 
 static void
@@ -814,7 +856,6 @@ supervisor_set_surfaces(struct supervisor *sup, const struct supervisor_surfaces
 static int
 start_up(struct supervisor *sup)
 {
-    enum svc_event start = SVC_EV_START;
     struct survivors found = { 0 };
     int r;
 
@@ -837,9 +878,9 @@ start_up(struct supervisor *sup)
     jobs_recovered(sup); /* what adopted instances held stays theirs; the rest is lost */
     if (sup->dumpfile)
         persist_timer_fired(&sup->ckpt_timer, util_now_ms()); /* on record before the first spawn */
-    pool_for_each_instance(&sup->pool, start_unless_adopted, &start);
-    sup->started = true;
-    liveness_started(sup);
+    pool_for_each_instance(&sup->pool, mark_for_start, NULL);
+    timer_init(&sup->start_timer, start_some);
+    start_some(&sup->start_timer, util_now_ms()); /* the first pass now; the rest from the loop */
 out:
     recover_done(&found); /* closes the pidfds of what was not adopted */
     return r;

@@ -54,7 +54,8 @@ struct supervisor {
     char *dumpfile;                    /* absolute path */
     char marker_env[2][PATH_MAX + 32]; /* DROVER_DUMPFILE=..., DROVER_GENERATION=... */
     struct timer ckpt_timer;
-    int64_t ckpt_last_ms; /* last successful write, -1 never */
+    struct timer start_timer; /* the first start, a pass at a time (start_some) */
+    int64_t ckpt_last_ms;     /* last successful write, -1 never */
     bool ckpt_failing;
     /* Liveness (liveness.c): the notify socket and drover's own notifications upward. */
     struct loop_source notify; /* the notify socket (liveness.c) */
@@ -100,7 +101,7 @@ supervisor_timers_needed(const struct supervisor *sup, size_t slots, size_t npro
 {
     /* Per slot: its own timer, its check timer, its probe's deadline; per program: silence;
        the hooks' timeouts; the memory_max sampler; the job timers; an autoscaler each. */
-    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 1 + 8 +
+    return 3 * slots + nprograms + sup->extra_timers + HOOKS_MAX_RUNNING + 1 + 8 + 1 /* start */ +
            jobs_timers_needed(&sup->cfg, slots) + nprograms /* autoscalers */;
 }
 
