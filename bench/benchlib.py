@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import http.client
 import json
+import re
 import os
 import resource
 import shutil
@@ -608,3 +609,37 @@ def http_get(port, path, timeout=5.0):
         return None, str(e).encode()
     finally:
         c.close()
+
+
+# --- wrk -------------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(text):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m|h)", text)
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def parse_wrk(out):
+    """wrk --latency output -> dict (rps, p50/p75/p90/p99 in ms, requests, non2xx, errors)."""
+    r = {"rps": None, "requests": None, "seconds": None, "non2xx": 0, "errors": {}}
+    for line in out.splitlines():
+        s = line.strip()
+        m = re.match(r"Requests/sec:\s+([0-9.]+)", s)
+        if m:
+            r["rps"] = float(m.group(1))
+        m = re.match(r"(50|75|90|99)%\s+(\S+)$", s)
+        if m:
+            r[f"p{m.group(1)}"] = _ms(m.group(2))
+        m = re.match(r"(\d+) requests in ([0-9.]+)(us|ms|s|m|h),", s)
+        if m:
+            r["requests"] = int(m.group(1))
+            r["seconds"] = _ms(m.group(2) + m.group(3)) / 1000.0
+        m = re.match(r"Non-2xx or 3xx responses:\s+(\d+)", s)
+        if m:
+            r["non2xx"] = int(m.group(1))
+        m = re.match(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", s)
+        if m:
+            r["errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
+    return r

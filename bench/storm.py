@@ -28,7 +28,6 @@ killed by process group), also on error and on Ctrl-C.
 
     /usr/bin/python3 bench/storm.py [--quick]
 """
-import http.client
 import json
 import os
 import resource
@@ -294,25 +293,6 @@ def storm_start(tmp, n, problems):
 
 # --- 3. HTTP flood ---------------------------------------------------------------------------
 
-def parse_wrk(out):
-    import re
-    r = {"rps": None, "p99": None, "non2xx": 0, "errors": "0"}
-    units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-    for line in out.splitlines():
-        s = line.strip()
-        m = re.match(r"Requests/sec:\s+([0-9.]+)", s)
-        if m:
-            r["rps"] = float(m.group(1))
-        m = re.match(r"99%\s+([0-9.]+)(us|ms|s)$", s)
-        if m:
-            r["p99"] = float(m.group(1)) * units[m.group(2)]
-        m = re.match(r"Non-2xx or 3xx responses:\s+(\d+)", s)
-        if m:
-            r["non2xx"] = int(m.group(1))
-        m = re.match(r"Socket errors: (.*)", s)
-        if m:
-            r["errors"] = m.group(1)
-    return r
 
 
 def storm_flood(tmp, wrk, idle_s, wrk_s, problems):
@@ -342,14 +322,14 @@ def storm_flood(tmp, wrk, idle_s, wrk_s, problems):
                 w.proc.wait(timeout=wrk_s + 20)
             res = pr.stop()
         cpu1 = bl.cpu_ns(d.pid)
-        wr = parse_wrk(w.out)
+        wr = bl.parse_wrk(w.out)
         rows.append([f"wrk -t{WRK_THREADS} -c{WRK_CONNS} /status", bl.fmt_num(wr["rps"], 0),
                      bl.fmt_num(wr["p99"], 2), wr["non2xx"]] + livez_cells(res))
         if wr["rps"] is None:
             problems.append(f"wrk output not understood:\n{w.out[-800:]}")
         if cpu0 is not None and cpu1 is not None:
             notes.append(f"drover main-thread CPU during the wrk run: {(cpu1 - cpu0) / 1e9:.2f} s"
-                         f" of {wrk_s} s; wrk socket errors: {wr['errors']}")
+                         f" of {wrk_s} s; wrk socket errors: {sum(wr['errors'].values())}")
         if res["errors"]:
             notes.append(f"prober errors under wrk: {res['errors']}")
     return rows, notes
