@@ -276,19 +276,20 @@ number_of(const struct herojob_field *f, size_t n, const char *name)
 static int
 bytes_to(json_t *o, const struct herojob_field *v, const char *key, const char *key_b64)
 {
-    const char *name = key_b64;
     char *b64;
     int rc;
 
     if (!v)
-        return json_object_set_new(o, key, json_null()) | json_object_set_new(o, name, json_null());
+        return json_object_set_new(o, key, json_null()) |
+               json_object_set_new(o, key_b64, json_null());
     if (utf8_valid(v->value, v->value_len))
         return json_object_set_new(o, key, json_stringn(v->value, v->value_len)) |
-               json_object_set_new(o, name, json_null());
+               json_object_set_new(o, key_b64, json_null());
     if (!(b64 = malloc(base64_encoded_len(v->value_len) + 1)))
         return -1;
     base64_encode(v->value, v->value_len, b64);
-    rc = json_object_set_new(o, key, json_null()) | json_object_set_new(o, name, json_string(b64));
+    rc = json_object_set_new(o, key, json_null()) |
+         json_object_set_new(o, key_b64, json_string(b64));
     free(b64);
     return rc;
 }

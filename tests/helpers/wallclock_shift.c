@@ -2,8 +2,8 @@
  * wallclock_shift: an LD_PRELOAD library for test_faults.py that moves the
  * wall clock of one process, and only the wall clock: CLOCK_REALTIME (and
  * its _COARSE), gettimeofday() and time() read the kernel's time plus the
- * whole seconds written in the file $WALLCLOCK_SHIFT_FILE (re-read every
- * 10 ms), so the test can make drover's wall clock jump by a year forward
+ * whole seconds written in the file $WALLCLOCK_SHIFT_FILE (read at each
+ * call: a jump is seen by the next read of the clock), so the test can make drover's wall clock jump by a year forward
  * or back while CLOCK_MONOTONIC, timerfds and everything else are the
  * kernel's own. (libfaketime also rewrites absolute timerfd deadlines by
  * the offset, even when told to leave the monotonic clock alone: what a
@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long shift_s;
-static long long checked_ns = -1;
 
 static int
 real_clock(clockid_t id, struct timespec *ts)
@@ -28,29 +26,17 @@ real_clock(clockid_t id, struct timespec *ts)
 static long long
 shift(void)
 {
-    struct timespec m;
     const char *path = getenv("WALLCLOCK_SHIFT_FILE");
-    long long now;
+    char buf[32] = "";
+    long long s = 0;
+    int fd;
 
-    if (!path || real_clock(CLOCK_MONOTONIC, &m) < 0)
+    if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return 0;
-    now = (long long)m.tv_sec * 1000000000LL + m.tv_nsec;
-    if (checked_ns < 0 || now - checked_ns > 10000000LL) {
-        char buf[32] = "";
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-        if (fd >= 0) {
-            ssize_t n = read(fd, buf, sizeof(buf) - 1);
-
-            if (n > 0) {
-                buf[n] = '\0';
-                shift_s = strtoll(buf, NULL, 10);
-            }
-            (void)close(fd);
-        }
-        checked_ns = now;
-    }
-    return shift_s;
+    if (read(fd, buf, sizeof(buf) - 1) > 0)
+        s = strtoll(buf, NULL, 10);
+    (void)close(fd);
+    return s;
 }
 
 int
